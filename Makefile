@@ -1,0 +1,39 @@
+# topics: one command for each everyday job. See README.md.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PORT   ?= 5000
+UI_ENV := MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false
+
+.PHONY: install run test lint ui server bench clean
+
+install: $(STAMP)
+
+# Recreated when pyproject.toml changes. uv installs in seconds; pip is the fallback.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check uv 2>/dev/null \
+	  && $(VENV)/bin/uv pip install -q --python $(PY) -e '.[dev]' \
+	  || $(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+run: install
+	$(VENV)/bin/topics run experiments/quickstart.yaml
+
+lint: install
+	$(VENV)/bin/ruff check topics tests benchmarks
+	$(VENV)/bin/ruff format --check topics tests benchmarks
+	$(VENV)/bin/mypy topics
+
+test: lint
+	$(VENV)/bin/pytest
+
+ui: install
+	$(UI_ENV) $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db \
+	  --host 127.0.0.1 --port $(PORT) --workers 1
+
+bench: install
+	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf artifacts mlflow.db .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,136 @@
+"""Shared fixtures: tiny inline corpora, a recording tracker, the shared data."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("TOPICS_DATA_DIR", REPO.parent / "shared" / "data"))
+LABELS = ["economy", "defense", "human rights", "transport"]
+
+
+def shared_data(relative: str = "") -> Path:
+    """A path in ../shared/data; skips when absent, fails under CI=true."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        message = f"shared data not found at {path} (set TOPICS_DATA_DIR)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + "; CI=true requires it")
+        pytest.skip(message)
+    return path
+
+
+class RecordingTracker:
+    """Records every call in memory, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.params: dict[str, Any] = {}
+        self.metrics: dict[str, float] = {}
+        self.tags: dict[str, str] = {}
+        self.status: str | None = None
+
+    def start_run(
+        self, experiment: str, run_name: str, tags: dict[str, str], description: str
+    ) -> str:
+        self.calls.append(("start_run", experiment))
+        self.tags = dict(tags)
+        return "recorded0run"
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        self.calls.append(("log_params", len(params)))
+        self.params.update(params)
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        self.calls.append(("log_metrics", len(metrics)))
+        self.metrics.update(metrics)
+
+    def log_artifacts(self, directory: Path) -> None:
+        self.calls.append(("log_artifacts", sorted(p.name for p in directory.iterdir())))
+
+    def log_model(self, bundle_dir: Path) -> None:
+        self.calls.append(("log_model", bundle_dir.name))
+
+    def end_run(self, status: str) -> None:
+        self.calls.append(("end_run", status))
+        self.status = status
+
+
+TINY_ARTICLES = [
+    ("e1", "Tenge inflation and the national bank budget", ["economy"]),
+    ("e2", "Investment in a copper plant and export revenue grew", ["economy"]),
+    ("e3", "The central bank raised its base rate as prices and inflation rose", ["economy"]),
+    ("e4", "Foreign investment and trade turnover with China reached a record", ["economy"]),
+    ("d1", "Army units held military exercises near the border with troops", ["defense"]),
+    ("d2", "The defense ministry bought drones and armored vehicles for the army", ["defense"]),
+    ("d3", "Troops and border guards trained in joint military drills", ["defense"]),
+    ("d4", "Military officers and army conscripts joined the defense exercise", ["defense"]),
+    ("h1", "A court jailed a journalist; rights groups condemned the detention", ["human rights"]),
+    ("h2", "Police detained protesters and rights activists at a peaceful rally", ["human rights"]),
+    ("h3", "The ombudsman reported torture allegations in prison and detention", ["human rights"]),
+    ("h4", "Journalists and activists said press freedom and rights were curbed", ["human rights"]),
+    ("t1", "A new railway line and cargo trains link the port to the highway", ["transport"]),
+    ("t2", "Airport passenger flights and rail freight grew on the corridor", ["transport"]),
+    ("t3", "Trucks queued at the border crossing as cargo transit rose by rail", ["transport"]),
+    ("t4", "The metro, buses and railway stations were upgraded for passengers", ["transport"]),
+    (
+        "x1",
+        "Investment in a railway cargo terminal will raise export trade",
+        ["economy", "transport"],
+    ),
+    ("x2", "Football fans celebrated the national team victory", []),
+]
+
+
+def write_tiny_jsonl(path: Path, copies: int = 2) -> Path:
+    """The tiny articles, each ``copies`` times (ids ``e1-0``, ``e1-1``, ...)."""
+    with path.open("w", encoding="utf-8") as handle:
+        for copy in range(copies):
+            for doc_id, text, labels in TINY_ARTICLES:
+                record = {"id": f"{doc_id}-{copy}", "title": "News", "text": text, "labels": labels}
+                handle.write(json.dumps(record) + "\n")
+    return path
+
+
+def tiny_config(tmp_path: Path, **sections: Any) -> dict[str, Any]:
+    """A complete config dict for the tiny corpus, writing under ``tmp_path``."""
+    from topics.config import deep_merge
+
+    data_file = write_tiny_jsonl(tmp_path / "tiny.jsonl", copies=3)
+    base = {
+        "name": "tiny",
+        "seed": 1,
+        "data": {"name": "tiny", "path": str(data_file), "labels": LABELS},
+        "features": {"tfidf": {"ngram_range": [1, 1]}},
+        "model": {
+            "tfidf": {"cv_folds": 2},
+            "lda": {"num_topics": 3, "passes": 2, "no_below": 1, "cv_folds": 2},
+        },
+        "tracking": {"enabled": False},
+        "output_dir": str(tmp_path / "artifacts"),
+    }
+    return deep_merge(base, sections)
+
+
+@pytest.fixture
+def tiny_corpus_file(tmp_path: Path) -> Path:
+    return write_tiny_jsonl(tmp_path / "tiny.jsonl")
+
+
+@pytest.fixture(scope="session")
+def quickstart_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The quickstart experiment trained once per session (no tracking)."""
+    from topics.config import load_config
+    from topics.experiment import NullTracker, run
+
+    out = tmp_path_factory.mktemp("quickstart")
+    config = load_config(
+        REPO / "experiments" / "quickstart.yaml",
+        [f"output_dir={out}", "tracking.enabled=false"],
+    )
+    return config, run(config, NullTracker())

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import sparse
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from topics.classifiers import MultiLabelLinear, fit_threshold, sigmoid
+from topics.errors import DataError
+
+# Checks that contradict a documented design choice, with the reason.
+EXPECTED_FAILED = {
+    "check_classifiers_train": "binary predict applies the F1-tuned threshold, not argmax at 0.5",
+    "check_class_weight_classifiers": "class_weight applies to each one-vs-rest column",
+}
+
+
+@parametrize_with_checks(
+    [MultiLabelLinear(cv_folds=2)],
+    expected_failed_checks=lambda estimator: EXPECTED_FAILED,
+)
+def test_sklearn_estimator_contract(estimator, check) -> None:  # type: ignore[no-untyped-def]
+    check(estimator)
+
+
+def separable_multilabel(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    Y = rng.integers(0, 2, size=(120, 3))
+    X = Y * 2.0 + rng.normal(scale=0.4, size=Y.shape)
+    return np.hstack([X, rng.normal(size=(120, 2))]), Y
+
+
+@pytest.mark.parametrize("classifier", ["linear_svc", "logreg"])
+def test_multilabel_fit_predict(classifier: str) -> None:
+    X, Y = separable_multilabel()
+    model = MultiLabelLinear(classifier=classifier, cv_folds=3).fit(X, Y)
+    proba = model.predict_proba(X)
+    assert proba.shape == Y.shape
+    assert ((proba >= 0) & (proba <= 1)).all()
+    assert (model.predict(X) == Y).mean() > 0.95
+    assert model.coef_.shape == (3, 5) and model.thresholds_.shape == (3,)
+    assert ((model.decision_function(X) > 0) == (model.predict(X) == 1)).all()
+
+
+def test_sparse_input_matches_dense() -> None:
+    X, Y = separable_multilabel()
+    dense = MultiLabelLinear(cv_folds=3).fit(X, Y).predict_proba(X)
+    sparse_proba = MultiLabelLinear(cv_folds=3).fit(sparse.csr_matrix(X), Y).predict_proba(X)
+    np.testing.assert_allclose(dense, sparse_proba, atol=1e-6)
+
+
+def test_multiclass_probabilities_sum_to_one() -> None:
+    X, Y = separable_multilabel()
+    y = np.array(["a", "b", "c"])[np.argmax(Y * np.arange(1, 4), axis=1)]
+    model = MultiLabelLinear(cv_folds=3).fit(X, y)
+    np.testing.assert_allclose(model.predict_proba(X).sum(axis=1), 1.0)
+    assert set(model.predict(X)) <= {"a", "b", "c"}
+
+
+def test_label_with_one_positive_is_refused() -> None:
+    X, Y = separable_multilabel()
+    Y[:, 1] = 0
+    Y[0, 1] = 1
+    with pytest.raises(DataError, match="label 'defense' has 1 positive"):
+        MultiLabelLinear(cv_folds=3, label_names=["economy", "defense", "transport"]).fit(X, Y)
+
+
+def test_fit_threshold_maximises_f1() -> None:
+    proba = np.array([0.9, 0.8, 0.7, 0.4, 0.3, 0.1])
+    y = np.array([1, 1, 0, 1, 0, 0])
+    threshold = fit_threshold(proba, y)
+    assert 0.3 < threshold < 0.4  # keeps the top four: F1 = 6/7, the best cut
+
+
+def test_sigmoid_is_stable_for_large_inputs() -> None:
+    values = sigmoid(np.array([-1000.0, 0.0, 1000.0]))
+    np.testing.assert_allclose(values, [0.0, 0.5, 1.0])

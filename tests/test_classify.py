@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from topics.classify import main
+
+
+@pytest.fixture(scope="module")
+def model_dir(quickstart_run: Any) -> str:
+    _, result = quickstart_run
+    return str(result.artifact_dir / "model")
+
+
+def run_classify(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_json_for_one_text(model_dir: str, capsys: pytest.CaptureFixture[str]) -> None:
+    text = "Kazakh-Korean joint venture to invest 120 million dollars in a bus and truck plant"
+    code, out, _ = run_classify(["--model", model_dir, "--format", "json", text], capsys)
+    assert code == 0
+    result = json.loads(out)
+    assert set(result) == {"labels", "scores", "topics"}
+    assert "economy" in result["labels"]
+    assert set(result["scores"]) == {"economy", "defense", "human rights", "transport"}
+    assert all(0.0 <= s <= 1.0 for s in result["scores"].values())
+    assert len(result["topics"]) == 3 and {"topic", "weight", "words"} <= set(result["topics"][0])
+
+
+def test_several_texts_give_a_list(model_dir: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_classify(
+        ["--model", model_dir, "--format", "json", "--top-k", "1", "a", ""], capsys
+    )
+    results = json.loads(out)
+    assert code == 0 and len(results) == 2
+    assert results[1]["labels"] == []  # empty text is valid and gets no labels
+    assert len(results[0]["topics"]) == 1
+
+
+def test_jsonl_file_keeps_ids_and_order(
+    model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.jsonl"
+    rows = [
+        {"id": f"doc-{i}", "title": "News", "text": f"Railway cargo item {i}"} for i in range(300)
+    ]
+    source.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    code, out, _ = run_classify(
+        ["--model", model_dir, "-f", str(source), "--format", "jsonl"], capsys
+    )
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert [line["id"] for line in lines] == [r["id"] for r in rows]
+
+
+def test_csv_and_text_files(
+    model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "in.csv"
+    table.write_text("id,body\n7,Troops held military exercises\n")
+    plain = tmp_path / "article.txt"
+    plain.write_text("Journalists were detained by police")
+    args = [
+        "--model",
+        model_dir,
+        "--format",
+        "jsonl",
+        "--text-column",
+        "body",
+        "-f",
+        str(table),
+        "-f",
+        str(plain),
+    ]
+    code, out, _ = run_classify(args, capsys)
+    ids = [json.loads(line)["id"] for line in out.splitlines()]
+    assert code == 0 and ids == ["7", str(plain)]
+
+
+def test_stdin(model_dir: str, capsys: pytest.CaptureFixture[str], monkeypatch: Any) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("Railway cargo and port trains"))
+    code, out, _ = run_classify(["--model", model_dir], capsys)
+    assert code == 0 and out.startswith("transport")
+
+
+def test_text_format_with_explanation(model_dir: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_classify(["--model", model_dir, "--explain", "Railway cargo trains"], capsys)
+    assert code == 0
+    assert "scores:" in out and "why transport:" in out and "topic" in out
+
+
+def test_no_model_yet_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_classify(["some text"], capsys)
+    assert code == 2
+    assert err.strip() == (
+        "classify: error: no trained model at artifacts/latest: "
+        "run 'make run' first, or pass --model PATH"
+    )
+
+
+def test_missing_input_file(model_dir: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_classify(["--model", model_dir, "-f", "nope.jsonl"], capsys)
+    assert code == 2 and "nope.jsonl: no such file" in err
+
+
+def test_corrupt_bundle_is_one_line(
+    model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    data = bytearray((copy / "arrays.npz").read_bytes())
+    data[100] ^= 1
+    (copy / "arrays.npz").write_bytes(bytes(data))
+    code, _, err = run_classify(["--model", str(copy), "x"], capsys)
+    assert code == 2 and "checksum mismatch" in err and len(err.strip().splitlines()) == 1

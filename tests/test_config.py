@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, tiny_config
+from topics.config import (
+    GROUPS,
+    config_hash,
+    flatten,
+    load_config,
+    parse_override,
+    validate_config,
+)
+from topics.errors import ConfigError
+
+EXPERIMENTS = sorted((REPO / "experiments").glob("*.yaml"))
+GROUP_FILES = sorted((REPO / "configs").glob("*/*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
+def test_every_experiment_loads(path: Path) -> None:
+    config = load_config(path)
+    assert config.name
+
+
+@pytest.mark.parametrize("path", GROUP_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_config_group_loads_in_quickstart(path: Path, tmp_path: Path) -> None:
+    group = {folder: name for name, (_, folder) in GROUPS.items()}[path.parent.name]
+    experiment = tmp_path / "experiments" / "e.yaml"
+    experiment.parent.mkdir()
+    raw = yaml.safe_load((REPO / "experiments" / "quickstart.yaml").read_text())
+    raw["defaults"][group] = path.stem
+    experiment.write_text(yaml.safe_dump(raw))
+    load_config(experiment, config_dir=REPO / "configs")
+
+
+def test_quickstart_composes_groups_and_overrides() -> None:
+    config = load_config(REPO / "experiments" / "quickstart.yaml", ["model.lda.num_topics=12"])
+    assert config.model.lda.num_topics == 12
+    assert config.data.labels == ["economy", "defense", "human rights", "transport"]
+    assert config.features.tfidf.ngram_range == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "model.lda.num_topics=0",
+            "model.lda.num_topics: Input should be greater than or equal to 2",
+        ),
+        ("model.lda.num_topic=5", "model.lda.num_topic: unknown key"),
+        (
+            "model.tfidf.classifier=forest",
+            "model.tfidf.classifier: Input should be 'linear_svc' or 'logreg'",
+        ),
+        ("data.labels=[]", "data.labels: List should have at least 1 item"),
+        ("data.labels=[a, a]", "labels must be unique"),
+        ("features.tfidf.ngram_range=[2, 1]", "ngram_range must satisfy"),
+        ("seed=abc", "seed: Input should be a valid integer"),
+    ],
+    ids=["k-zero", "typo", "unknown-model", "no-labels", "duplicate-labels", "ngram-order", "type"],
+)
+def test_bad_values_fail_with_key_path(override: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(REPO / "experiments" / "quickstart.yaml", [override])
+    message = str(info.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_both_models_disabled_is_rejected(tmp_path: Path) -> None:
+    data = tiny_config(tmp_path, model={"tfidf": {"enabled": False}, "lda": {"enabled": False}})
+    with pytest.raises(ConfigError, match="enable at least one"):
+        validate_config(data)
+
+
+def test_parse_override_parses_yaml_values() -> None:
+    assert parse_override("a.b=12") == {"a": {"b": 12}}
+    assert parse_override("a=[1, 2]") == {"a": [1, 2]}
+    assert parse_override("a=true") == {"a": True}
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_override("no-equals-sign")
+
+
+def test_unknown_group_and_missing_group_file(tmp_path: Path) -> None:
+    (tmp_path / "configs" / "data").mkdir(parents=True)
+    experiment = tmp_path / "experiments" / "e.yaml"
+    experiment.parent.mkdir()
+    experiment.write_text("defaults: {dataset: x}\nname: e\n")
+    with pytest.raises(ConfigError, match="defaults.dataset: unknown group"):
+        load_config(experiment)
+    experiment.write_text("defaults: {data: nope}\nname: e\n")
+    with pytest.raises(ConfigError, match="defaults.data: no file"):
+        load_config(experiment)
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nmodel: [unclosed\n")
+    with pytest.raises(ConfigError, match="invalid YAML at line"):
+        load_config(bad)
+
+
+def test_missing_file() -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config("does/not/exist.yaml")
+
+
+def test_hash_is_stable_and_ignores_machine_paths(tmp_path: Path) -> None:
+    data = tiny_config(tmp_path)
+    first = validate_config(data)
+    moved = validate_config({**data, "data": {**data["data"], "root": "/elsewhere"}})
+    changed = validate_config({**data, "seed": 2})
+    assert config_hash(first) == config_hash(moved)
+    assert config_hash(first) != config_hash(changed)
+
+
+def test_flatten_uses_dotted_names() -> None:
+    assert flatten({"a": {"b": 1, "c": [1, 2]}}) == {"a.b": 1, "a.c": "[1, 2]"}

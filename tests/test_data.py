@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LABELS, shared_data
+from topics.config import DataConfig
+from topics.data import load_corpus
+from topics.errors import DataError
+
+
+def data_config(path: Path, **kwargs: object) -> DataConfig:
+    return DataConfig(path=str(path), labels=kwargs.pop("labels", LABELS), **kwargs)  # type: ignore[arg-type]
+
+
+def test_jsonl_joins_text_fields_and_keeps_configured_labels(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    rows = [
+        {
+            "id": "1",
+            "title": "Rail deal",
+            "text": "Cargo trains.",
+            "labels": ["transport", "sport"],
+        },
+        {"id": "2", "title": "", "text": "Budget news", "labels": ["economy"]},
+        {"id": "3", "title": "Drills", "text": "Troops", "labels": ["defense", "human rights"]},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
+    corpus = load_corpus(data_config(path))
+    assert corpus.ids == ["1", "2", "3"]
+    assert corpus.texts[0] == "Rail deal. Cargo trains."
+    assert corpus.texts[1] == "Budget news"
+    assert corpus.labels[0] == ("transport",)  # "sport" is not a configured label
+    assert corpus.label_matrix().tolist() == [[0, 0, 0, 1], [1, 0, 0, 0], [0, 1, 1, 0]]
+
+
+def test_csv_with_delimited_labels(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text(
+        "headline,body,tags\n"
+        'Port news,"Ships, ferries",transport|economy\n'
+        "Court,Journalist jailed,human rights\n"
+        "Army,Drills,defense\n"
+        "Match,Goal,\n"
+    )
+    config = data_config(path, text_fields=["headline", "body"], label_field="tags", label_sep="|")
+    corpus = load_corpus(config)
+    assert corpus.texts[0] == "Port news. Ships, ferries"
+    assert corpus.labels == [("transport", "economy"), ("human rights",), ("defense",), ()]
+    assert corpus.ids == ["0", "1", "2", "3"]
+
+
+def test_folder_of_txt_files_labelled_by_subfolder(tmp_path: Path) -> None:
+    for label, name, text in [
+        ("economy", "a.txt", "Inflation"),
+        ("transport", "b.txt", "Rail"),
+        ("transport", "c.txt", "Port"),
+    ]:
+        (tmp_path / label).mkdir(exist_ok=True)
+        (tmp_path / label / name).write_text(text)
+    corpus = load_corpus(data_config(tmp_path, labels=["economy", "transport"]))
+    assert corpus.ids == ["economy/a.txt", "transport/b.txt", "transport/c.txt"]
+    assert corpus.labels == [("economy",), ("transport",), ("transport",)]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("", "dataset is empty"),
+        ('{"id": 1, "text": "x", "labels": ["economy"]}\nnot json\n', ":2: invalid JSON"),
+        ('{"id": 1, "body": "x"}\n', "none of data.text_fields"),
+        ('{"id": 1, "text": "x", "labels": ["economy"]}\n', "no document carries"),
+        ('{"id": 1, "text": "x", "labels": ["economy"]}\n' * 2, "appears more than once"),
+    ],
+    ids=["empty", "bad-json", "no-text-field", "label-never-seen", "duplicate-id"],
+)
+def test_bad_files_raise_one_line_data_errors(tmp_path: Path, content: str, expected: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content)
+    with pytest.raises(DataError) as info:
+        load_corpus(data_config(path))
+    assert expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_path_says_where_it_looked(tmp_path: Path) -> None:
+    config = DataConfig(path="nope.jsonl", root=str(tmp_path), labels=LABELS)
+    with pytest.raises(DataError, match="TOPICS_DATA_DIR") as info:
+        load_corpus(config)
+    assert str(tmp_path / "nope.jsonl") in str(info.value)
+
+
+def test_wrong_encoding_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes("text,labels\nCaf\xe9 prices,economy\n".encode("latin-1"))
+    with pytest.raises(DataError, match="set data.encoding"):
+        load_corpus(data_config(path, text_fields=["text"]))
+    corpus = load_corpus(
+        data_config(path, text_fields=["text"], encoding="latin-1", labels=["economy"])
+    )
+    assert corpus.texts == ["Café prices"]
+
+
+def test_fingerprint_changes_with_content(tiny_corpus_file: Path) -> None:
+    first = load_corpus(data_config(tiny_corpus_file))
+    assert first.fingerprint() == load_corpus(data_config(tiny_corpus_file)).fingerprint()
+    assert first.fingerprint() != first.subset(range(len(first) - 1)).fingerprint()
+
+
+def test_builtin_sample_corpus_is_shipped() -> None:
+    corpus = load_corpus(DataConfig(path="builtin:central_asia_news", labels=LABELS))
+    assert len(corpus) >= 200
+    two = sum(len(labels) == 2 for labels in corpus.labels) / len(corpus)
+    none = sum(len(labels) == 0 for labels in corpus.labels) / len(corpus)
+    assert 0.15 <= two <= 0.25 and 0.10 <= none <= 0.20
+    words = [len(text.split()) for text in corpus.texts]
+    assert min(words) >= 80 and max(words) <= 270  # text fields are 80-250 words, plus title
+
+
+@pytest.mark.data
+def test_shared_seed_articles_load() -> None:
+    path = shared_data("seed-articles.jsonl")
+    corpus = load_corpus(DataConfig(path=str(path), labels=LABELS))
+    assert len(corpus) == 6
+    assert corpus.labels[1] == ("economy", "transport")

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from topics.evaluate import multilabel_metrics, per_label_rows, slug
+
+Y_TRUE = np.array([[1, 0], [1, 1], [0, 0], [0, 1]])
+Y_PRED = np.array([[1, 0], [1, 0], [0, 1], [0, 1]])
+
+
+def test_metric_keys_and_values() -> None:
+    metrics = multilabel_metrics(Y_TRUE, Y_PRED, ["economy", "human rights"])
+    # economy: tp 2, fp 0, fn 0; human rights: tp 1, fp 1, fn 1
+    assert metrics["test_f1_economy"] == 1.0
+    assert metrics["test_f1_human_rights"] == pytest.approx(0.5)
+    assert metrics["test_macro_f1"] == pytest.approx(0.75)
+    assert metrics["test_micro_f1"] == pytest.approx(2 * 3 / (2 * 3 + 1 + 1))
+    assert metrics["test_subset_accuracy"] == pytest.approx(0.5)
+
+
+def test_per_label_rows() -> None:
+    rows = per_label_rows(Y_TRUE, Y_PRED, ["economy", "human rights"])
+    assert rows[1] == {
+        "label": "human rights",
+        "precision": 0.5,
+        "recall": 0.5,
+        "f1": 0.5,
+        "support": 2,
+    }
+
+
+def test_slug() -> None:
+    assert slug(" Human Rights ") == "human_rights"
+    assert slug("Banking/Finance") == "banking_finance"

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import RecordingTracker, tiny_config
+from topics.bundle import load_bundle
+from topics.config import config_hash, validate_config
+from topics.errors import DataError
+from topics.experiment import run
+
+
+def test_end_to_end_with_in_memory_tracker(tmp_path: Path) -> None:
+    config = validate_config(tiny_config(tmp_path))
+    tracker = RecordingTracker()
+    result = run(config, tracker)
+
+    assert [name for name, _ in tracker.calls] == [
+        "start_run",
+        "log_params",
+        "log_metrics",
+        "log_artifacts",
+        "log_model",
+        "end_run",
+    ]
+    assert tracker.status == "FINISHED"
+    assert tracker.params["model.lda.num_topics"] == 3
+    assert tracker.tags["topics.config_hash"] == config_hash(config)
+    assert dict(tracker.calls)["log_artifacts"] == ["config.yaml", "metrics.json", "model", "plots"]
+
+    run_dir = result.artifact_dir
+    assert run_dir == tmp_path / "artifacts" / "tiny" / "recorded0run"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics == result.metrics == tracker.metrics
+    for key in (
+        "test_micro_f1",
+        "test_macro_f1",
+        "test_subset_accuracy",
+        "test_f1_human_rights",
+        "tfidf_test_micro_f1",
+        "lda_test_micro_f1",
+        "lda_coherence_c_v",
+        "lda_coherence_u_mass",
+    ):
+        assert key in metrics
+    best = max(("tfidf", "lda"), key=lambda m: metrics[f"{m}_test_micro_f1"])
+    assert metrics["test_micro_f1"] == metrics[f"{best}_test_micro_f1"]
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["name"] == "tiny"
+    assert sorted(p.name for p in (run_dir / "plots").iterdir()) == [
+        "lda_label_confusion.png",
+        "lda_top_words.png",
+        "tfidf_label_confusion.png",
+    ]
+    bundle = load_bundle(run_dir / "model")
+    assert bundle.manifest["primary"] == best
+    latest = tmp_path / "artifacts" / "latest"
+    assert latest.is_symlink() and latest.resolve() == (run_dir / "model").resolve()
+
+
+def test_single_model_run(tmp_path: Path) -> None:
+    config = validate_config(tiny_config(tmp_path, model={"lda": {"enabled": False}}))
+    result = run(config, RecordingTracker())
+    assert "lda_test_micro_f1" not in result.metrics
+    assert result.metrics["test_micro_f1"] == result.metrics["tfidf_test_micro_f1"]
+
+
+def test_bad_data_fails_before_a_run_starts(tmp_path: Path) -> None:
+    data = tiny_config(tmp_path)
+    data["data"]["labels"] = ["economy", "weather"]
+    tracker = RecordingTracker()
+    with pytest.raises(DataError, match="weather"):
+        run(validate_config(data), tracker)
+    assert tracker.calls == []
+
+
+def test_failure_mid_run_ends_the_run_failed(tmp_path: Path, monkeypatch: Any) -> None:
+    def explode(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("topics.experiment.train_and_evaluate", explode)
+    tracker = RecordingTracker()
+    with pytest.raises(RuntimeError):
+        run(validate_config(tiny_config(tmp_path)), tracker)
+    assert tracker.status == "FAILED"
+    assert not (tmp_path / "artifacts" / "latest").exists()
+
+
+def test_quickstart_on_the_sample_corpus_learns(quickstart_run: Any) -> None:
+    _, result = quickstart_run
+    assert result.metrics["tfidf_test_micro_f1"] > 0.85
+    assert result.metrics["lda_test_micro_f1"] > 0.5
+    assert 0.0 < result.metrics["lda_coherence_c_v"] < 1.0

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+from topics.config import load_config
+from topics.data import load_corpus
+from topics.export import export_bundle
+from topics.models import fit_lda_model, fit_tfidf_model
+from topics.predict import Predictor
+from topics.splits import split_indices
+
+HEAVY = ("mlflow", "gensim", "sklearn", "pandas", "matplotlib", "joblib", "scipy")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The quickstart models fit on the sample train split, and their bundle."""
+    config = load_config(REPO / "experiments" / "quickstart.yaml", ["model.lda.passes=3"])
+    corpus = load_corpus(config.data)
+    train_idx, test_idx = split_indices(corpus, config.data.split, config.split_seed())
+    train, test = corpus.subset(train_idx), corpus.subset(test_idx)
+    labels = list(corpus.label_names)
+    tfidf = fit_tfidf_model(config, train.texts, train.label_matrix(), labels)
+    lda = fit_lda_model(config, train.texts, train.label_matrix(), labels)
+    path = export_bundle(
+        tmp_path_factory.mktemp("bundle") / "model",
+        labels=labels,
+        primary="tfidf",
+        classifiers={"tfidf": (["tfidf"], tfidf.classifier), "lda": (["lda"], lda.classifier)},
+        provenance={},
+        vectorizer=tfidf.vectorizer,
+        lda=lda.topics,
+    )
+    return {"tfidf": tfidf, "lda": lda, "test": test, "path": path}
+
+
+@pytest.mark.parametrize("model", ["tfidf", "lda"])
+def test_bundle_scores_equal_the_sklearn_pipeline(trained: dict[str, Any], model: str) -> None:
+    texts = trained["test"].texts
+    expected = trained[model].predict_proba(texts)
+    results = Predictor.load(trained["path"]).predict(texts, model=model)
+    labels = list(results[0]["scores"])
+    ours = np.array([[r["scores"][label] for label in labels] for r in results])
+    np.testing.assert_allclose(ours, expected, atol=1e-6)
+    predicted = np.array([[label in r["labels"] for label in labels] for r in results])
+    np.testing.assert_array_equal(predicted, trained[model].predict(texts).astype(bool))
+
+
+def test_topics_equal_the_lda_transform(trained: dict[str, Any]) -> None:
+    texts = trained["test"].texts[:20]
+    theta = trained["lda"].topics.transform(texts)
+    results = Predictor.load(trained["path"]).predict(texts, top_k=theta.shape[1])
+    for row, result in zip(theta, results, strict=True):
+        weights = {t["topic"]: t["weight"] for t in result["topics"]}
+        np.testing.assert_allclose([weights[k] for k in range(len(row))], row, atol=1e-6)
+
+
+def test_empty_text_gets_no_labels(trained: dict[str, Any]) -> None:
+    result = Predictor.load(trained["path"]).predict(["", "   "])
+    assert [r["labels"] for r in result] == [[], []]
+
+
+def test_explanation_names_terms_that_pushed_each_label(trained: dict[str, Any]) -> None:
+    text = "The railway cargo corridor and the new port terminal for container trains"
+    (result,) = Predictor.load(trained["path"]).predict([text], explain=True)
+    assert "transport" in result["labels"]
+    terms = result["explanation"]["terms"]["transport"]
+    assert terms and all(t["weight"] > 0 for t in terms)
+    assert {t["term"] for t in terms} & {"railway", "cargo", "port", "trains", "container"}
+
+
+def test_unknown_model_name(trained: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="not in this bundle"):
+        Predictor.load(trained["path"]).predict(["x"], model="bert")
+
+
+def test_predict_path_imports_no_heavy_library(trained: dict[str, Any]) -> None:
+    code = (
+        "import sys, topics.predict, topics.classify\n"
+        f"topics.predict.Predictor.load({str(trained['path'])!r}).predict(['rail cargo'])\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pickle
+
+import pytest
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+from topics.text import Analyzer, TopicTokenizer
+
+TEXTS = [
+    "Kazakhstan's GDP grew 5.1% — the Trans-Caspian route (TITR) carried 4.5m tonnes.",
+    "The ombudsman's report: 12 detainees, café owners and ÉTAT officials in Almaty",
+    "",
+    "   ",
+    "a b c",
+]
+
+
+@pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (2, 3)], ids=["uni", "uni-bi", "bi-tri"])
+@pytest.mark.parametrize("stop_words", [None, "english"], ids=["keep", "english"])
+def test_analyzer_matches_sklearn(ngram_range: tuple[int, int], stop_words: str | None) -> None:
+    reference = CountVectorizer(ngram_range=ngram_range, stop_words=stop_words).build_analyzer()
+    ours = Analyzer(ngram_range, stop_words=ENGLISH_STOP_WORDS if stop_words else ())
+    for text in TEXTS:
+        assert ours(text) == reference(text)
+
+
+def test_analyzer_round_trips_through_dict_and_pickle() -> None:
+    analyzer = Analyzer((1, 2), stop_words=["the"])
+    assert Analyzer.from_dict(analyzer.to_dict())(TEXTS[0]) == analyzer(TEXTS[0])
+    assert pickle.loads(pickle.dumps(analyzer))(TEXTS[1]) == analyzer(TEXTS[1])
+
+
+def test_topic_tokenizer_keeps_words_of_letters() -> None:
+    tokenizer = TopicTokenizer(min_length=3, stop_words=["the"])
+    assert tokenizer("The 2 railways of Kazakhstan's GDP, 5.1%") == [
+        "railways",
+        "kazakhstan",
+        "gdp",
+    ]
+    assert tokenizer("") == []
+    restored = TopicTokenizer.from_dict(tokenizer.to_dict())
+    assert restored(TEXTS[0]) == tokenizer(TEXTS[0])

@@ -1,0 +1,337 @@
+"""The experiment configuration: one typed, validated object built from YAML.
+
+An experiment file names its base groups under ``defaults`` and overrides only
+what differs::
+
+    defaults:
+      data: sample          # configs/data/sample.yaml
+      features: tfidf       # configs/features/tfidf.yaml
+      model: default        # configs/models/default.yaml
+      tracking: local       # configs/tracking/local.yaml
+    name: quickstart
+    model:
+      lda:
+        num_topics: 8
+
+``--set model.lda.num_topics=12`` on the command line overrides any key. Unknown
+keys and bad values raise :class:`~topics.errors.ConfigError` with the full key
+path, before any work starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from topics.errors import ConfigError
+
+# Group name in ``defaults`` -> (config section, folder under configs/).
+GROUPS: dict[str, tuple[str, str]] = {
+    "data": ("data", "data"),
+    "features": ("features", "features"),
+    "model": ("model", "models"),
+    "tracking": ("tracking", "tracking"),
+}
+DEFAULT_DATA_ROOT = "../shared/data"
+DATA_ROOT_ENV = "TOPICS_DATA_DIR"
+BUILTIN_PREFIX = "builtin:"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SplitConfig(_Strict):
+    """How documents are divided into train and test."""
+
+    kind: Literal["random"] = "random"
+    test_size: float = Field(0.25, gt=0.0, lt=1.0)
+    seed: int | None = None  # None: the experiment's seed
+
+
+class DataConfig(_Strict):
+    """Where the articles are and how to read them."""
+
+    name: str = Field("dataset", min_length=1)
+    root: str | None = None
+    path: str = Field(min_length=1)
+    format: Literal["jsonl", "csv", "folder"] | None = None
+    encoding: str = "utf-8"
+    id_field: str | None = "id"
+    text_fields: list[str] = Field(default_factory=lambda: ["title", "text"], min_length=1)
+    label_field: str = "labels"
+    label_sep: str | None = None
+    labels: list[str] = Field(min_length=1)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+
+    @model_validator(mode="after")
+    def _labels_unique(self) -> DataConfig:
+        stripped = [label.strip() for label in self.labels]
+        if any(not label for label in stripped):
+            raise ValueError("labels must be non-empty strings")
+        duplicates = sorted({label for label in stripped if stripped.count(label) > 1})
+        if duplicates:
+            raise ValueError(f"labels must be unique, found duplicates {duplicates}")
+        return self
+
+    def resolved_root(self) -> Path:
+        """The data root: ``root`` if set, else ``$TOPICS_DATA_DIR``, else ``../shared/data``."""
+        return Path(self.root or os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT)
+
+    def resolved_path(self) -> Path:
+        """The data file or folder; ``builtin:NAME`` names a corpus shipped in the package."""
+        if self.path.startswith(BUILTIN_PREFIX):
+            from importlib.resources import files
+
+            name = self.path[len(BUILTIN_PREFIX) :]
+            return Path(str(files("topics") / "sample_data" / f"{name}.jsonl"))
+        path = Path(self.path).expanduser()
+        return path if path.is_absolute() else self.resolved_root() / path
+
+
+class TfidfConfig(_Strict):
+    """TF-IDF vectorizer settings (sklearn ``TfidfVectorizer``)."""
+
+    ngram_range: tuple[int, int] = (1, 2)
+    min_df: int | float = Field(1, ge=0)
+    max_df: int | float = Field(1.0, gt=0)
+    max_features: int | None = Field(None, ge=1)
+    sublinear_tf: bool = True
+    lowercase: bool = True
+    stop_words: Literal["english"] | list[str] | None = "english"
+
+    @model_validator(mode="after")
+    def _ngrams_ordered(self) -> TfidfConfig:
+        low, high = self.ngram_range
+        if not 1 <= low <= high:
+            raise ValueError(
+                f"ngram_range must satisfy 1 <= min <= max, got {list(self.ngram_range)}"
+            )
+        return self
+
+
+class FeaturesConfig(_Strict):
+    tfidf: TfidfConfig = Field(default_factory=TfidfConfig)
+
+
+class LinearConfig(_Strict):
+    """The TF-IDF one-vs-rest linear classifier."""
+
+    enabled: bool = True
+    classifier: Literal["linear_svc", "logreg"] = "linear_svc"
+    C: float = Field(1.0, gt=0)
+    class_weight: Literal["balanced"] | None = "balanced"
+    cv_folds: int = Field(5, ge=2)
+
+
+class LdaConfig(_Strict):
+    """The gensim LDA topic model and the classifier on its doc-topic vectors."""
+
+    enabled: bool = True
+    num_topics: int = Field(10, ge=2)
+    passes: int = Field(10, ge=1)
+    iterations: int = Field(100, ge=1)
+    alpha: Literal["symmetric", "asymmetric", "auto"] | float = "symmetric"
+    eta: Literal["symmetric", "auto"] | float | None = None
+    top_n: int = Field(10, ge=1)
+    min_token_length: int = Field(3, ge=1)
+    no_below: int = Field(2, ge=1)
+    no_above: float = Field(0.5, gt=0, le=1)
+    C: float = Field(1.0, gt=0)
+    cv_folds: int = Field(5, ge=2)
+
+
+class ModelConfig(_Strict):
+    tfidf: LinearConfig = Field(default_factory=LinearConfig)
+    lda: LdaConfig = Field(default_factory=LdaConfig)
+
+
+class TrackingConfig(_Strict):
+    """MLflow tracking: ``uri`` None means ``$MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``."""
+
+    enabled: bool = True
+    uri: str | None = None
+    experiment_name: str | None = None
+    log_model: bool = True
+
+
+class ExperimentConfig(_Strict):
+    """Everything one ``topics run`` needs."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    seed: int = 0
+    data: DataConfig
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    output_dir: str = "artifacts"
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> ExperimentConfig:
+        if not (self.model.tfidf.enabled or self.model.lda.enabled):
+            raise ValueError("model: enable at least one of model.tfidf or model.lda")
+        return self
+
+    def split_seed(self) -> int:
+        return self.seed if self.data.split.seed is None else self.data.split.seed
+
+
+# ---------------------------------------------------------------------------
+# Loading
+
+
+def load_config(
+    path: str | Path, overrides: list[str] | None = None, config_dir: str | Path | None = None
+) -> ExperimentConfig:
+    """Read an experiment file, merge its base groups and ``overrides``, validate.
+
+    Parameters
+    ----------
+    path
+        The experiment YAML file.
+    overrides
+        ``"dotted.key=value"`` strings; values are parsed as YAML (``12``, ``true``, ``[1, 2]``).
+    config_dir
+        Folder holding the groups (``data/``, ``features/``, ``models/``, ``tracking/``).
+        Default: ``configs/`` beside the experiment's folder, else ``./configs``.
+    """
+    path = Path(path)
+    raw = _read_yaml(path)
+    groups = raw.pop("defaults", {}) or {}
+    if not isinstance(groups, dict):
+        raise ConfigError(f"{path}: 'defaults' must map a group to a file name, got {groups!r}")
+    merged: dict[str, Any] = {}
+    groups_dir = Path(config_dir) if config_dir else _find_config_dir(path)
+    for group, choice in groups.items():
+        if group not in GROUPS:
+            raise ConfigError(
+                f"{path}: defaults.{group}: unknown group; expected one of {sorted(GROUPS)}"
+            )
+        section, folder = GROUPS[group]
+        group_file = groups_dir / folder / f"{choice}.yaml"
+        if not group_file.is_file():
+            raise ConfigError(
+                f"{path}: defaults.{group}: no file {group_file}; "
+                f"available: {_available(groups_dir / folder)}"
+            )
+        merged = deep_merge(merged, {section: _read_yaml(group_file)})
+    merged = deep_merge(merged, raw)
+    for item in overrides or []:
+        merged = deep_merge(merged, parse_override(item))
+    return validate_config(merged, source=str(path))
+
+
+def validate_config(data: dict[str, Any], source: str = "config") -> ExperimentConfig:
+    """Build an :class:`ExperimentConfig`, turning pydantic's report into one line."""
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_describe(exc)}") from exc
+
+
+def parse_override(item: str) -> dict[str, Any]:
+    """``"model.lda.num_topics=12"`` -> ``{"model": {"lda": {"num_topics": 12}}}``."""
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. model.lda.num_topics=12")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {item!r}: value is not valid YAML") from exc
+    nested: Any = parsed
+    for part in reversed(key.strip().split(".")):
+        nested = {part: nested}
+    return nested
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """A new dict: ``override`` wins; nested mappings merge key by key."""
+    result = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = deep_merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def config_hash(config: ExperimentConfig) -> str:
+    """sha256 of the resolved config, leaving out machine-specific places
+    (data root, tracking URI) so the same experiment hashes the same everywhere."""
+    data = config.model_dump(mode="json")
+    data["data"].pop("root", None)
+    data["tracking"].pop("uri", None)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def to_yaml(config: ExperimentConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists become their JSON text."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        elif isinstance(value, list | tuple):
+            flat[name] = json.dumps(list(value))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def _find_config_dir(experiment: Path) -> Path:
+    for candidate in (experiment.resolve().parent.parent / "configs", Path("configs")):
+        if candidate.is_dir():
+            return candidate
+    return Path("configs")
+
+
+def _available(folder: Path) -> str:
+    names = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    return ", ".join(names) or "none"
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        loc = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-"))
+        if error["type"] == "extra_forbidden":
+            parts.append(f"{loc}: unknown key (check the spelling; see configs/ for valid keys)")
+            continue
+        message = error["msg"].removeprefix("Value error, ")
+        got = error.get("input")
+        shown = "" if isinstance(got, dict) or error["type"] == "missing" else f", got {got!r}"
+        parts.append(f"{loc}: {message}{shown}" if loc else f"{message}")
+    return "; ".join(parts)

@@ -1,0 +1,24 @@
+"""Exception types. Every user-facing failure is one of these, so the CLIs can
+print one readable line and exit non-zero instead of a traceback."""
+
+from __future__ import annotations
+
+
+class TopicsError(Exception):
+    """Base class: a problem the user can fix (bad config, data, model path)."""
+
+
+class ConfigError(TopicsError, ValueError):
+    """The experiment configuration is invalid."""
+
+
+class DataError(TopicsError, ValueError):
+    """The dataset is missing, unreadable or unusable for the configured task."""
+
+
+class BundleError(TopicsError, ValueError):
+    """A saved model bundle is missing, corrupt or of an unsupported format."""
+
+
+class TrackingError(TopicsError, RuntimeError):
+    """The experiment tracker (MLflow) cannot be reached or used."""

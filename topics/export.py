@@ -1,0 +1,71 @@
+"""Turn fitted estimators into the portable bundle (:mod:`topics.bundle`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from topics.bundle import save_bundle
+from topics.classifiers import MultiLabelLinear
+from topics.lda_inference import DEFAULT_MAX_ITER, DEFAULT_TOL
+from topics.text import Analyzer
+from topics.topic_models import LdaTopics
+
+
+def export_bundle(
+    directory: str | Path,
+    labels: list[str],
+    primary: str,
+    classifiers: dict[str, tuple[list[str], MultiLabelLinear]],
+    provenance: dict[str, Any],
+    vectorizer: TfidfVectorizer | None = None,
+    lda: LdaTopics | None = None,
+) -> Path:
+    """Write every model to one bundle.
+
+    Parameters
+    ----------
+    classifiers
+        ``{model name: (feature blocks, fitted classifier)}``; feature blocks are
+        ``"tfidf"`` and/or ``"lda"``, in the order their columns were stacked.
+    primary
+        The model whose labels ``classify`` reports by default.
+    """
+    spec: dict[str, Any] = {"labels": list(labels), "primary": primary, "models": {}}
+    arrays: dict[str, np.ndarray] = {}
+    if vectorizer is not None:
+        analyzer = vectorizer.analyzer
+        assert isinstance(analyzer, Analyzer), "the vectorizer must use topics.text.Analyzer"
+        vocabulary = [""] * len(vectorizer.vocabulary_)
+        for term, index in vectorizer.vocabulary_.items():
+            vocabulary[index] = term
+        spec["tfidf"] = {
+            "analyzer": analyzer.to_dict(),
+            "vocabulary": vocabulary,
+            "sublinear_tf": bool(vectorizer.sublinear_tf),
+            "norm": vectorizer.norm,
+        }
+        arrays["tfidf.idf"] = vectorizer.idf_.astype(np.float64)
+    if lda is not None:
+        spec["lda"] = {
+            "tokenizer": lda.tokenizer_.to_dict(),
+            "vocabulary": lda.vocabulary_,
+            "top_words": lda.top_words_,
+            "max_iter": DEFAULT_MAX_ITER,
+            "tol": DEFAULT_TOL,
+        }
+        arrays["lda.exp_elog_beta"] = lda.exp_elog_beta_
+        arrays["lda.alpha"] = lda.alpha_
+        arrays["lda.topic_word"] = lda.topic_word_
+    for name, (features, classifier) in classifiers.items():
+        spec["models"][name] = {"features": features}
+        prefix = f"clf.{name}."
+        arrays[prefix + "coef"] = classifier.coef_
+        arrays[prefix + "intercept"] = classifier.intercept_
+        arrays[prefix + "platt_a"] = classifier.platt_a_
+        arrays[prefix + "platt_b"] = classifier.platt_b_
+        arrays[prefix + "thresholds"] = classifier.thresholds_
+    return save_bundle(directory, spec, arrays, provenance)

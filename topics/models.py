@@ -1,0 +1,126 @@
+"""The two model families of a run, built from the config as sklearn pipelines.
+
+- ``tfidf``: TF-IDF features -> :class:`~topics.classifiers.MultiLabelLinear`.
+- ``lda``: :class:`~topics.topic_models.LdaTopics` doc-topic proportions ->
+  one-vs-rest logistic regression (also a ``MultiLabelLinear``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import Pipeline
+
+from topics.classifiers import MultiLabelLinear
+from topics.config import ExperimentConfig
+from topics.features import make_vectorizer
+from topics.topic_models import LdaTopics
+
+
+@dataclass
+class FittedModel:
+    """A fitted pipeline plus what the bundle needs to know about it."""
+
+    name: str
+    pipeline: Pipeline
+    features: list[str]
+    fit_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def classifier(self) -> MultiLabelLinear:
+        return self.pipeline[-1]
+
+    @property
+    def vectorizer(self) -> TfidfVectorizer:
+        return self.pipeline.named_steps["tfidf"]
+
+    @property
+    def topics(self) -> LdaTopics:
+        return self.pipeline.named_steps["lda"]
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        return self.pipeline.predict(list(texts))
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.pipeline.predict_proba(list(texts))
+
+
+def tfidf_pipeline(config: ExperimentConfig, labels: list[str]) -> Pipeline:
+    settings = config.model.tfidf
+    return Pipeline(
+        [
+            ("tfidf", make_vectorizer(config.features.tfidf)),
+            (
+                "classifier",
+                MultiLabelLinear(
+                    classifier=settings.classifier,
+                    C=settings.C,
+                    class_weight=settings.class_weight,
+                    cv_folds=settings.cv_folds,
+                    random_state=config.seed,
+                    label_names=labels,
+                ),
+            ),
+        ]
+    )
+
+
+def lda_pipeline(config: ExperimentConfig, labels: list[str]) -> Pipeline:
+    settings = config.model.lda
+    return Pipeline(
+        [
+            (
+                "lda",
+                LdaTopics(
+                    num_topics=settings.num_topics,
+                    passes=settings.passes,
+                    iterations=settings.iterations,
+                    alpha=settings.alpha,
+                    eta=settings.eta,
+                    min_token_length=settings.min_token_length,
+                    stop_words=config.features.tfidf.stop_words,
+                    no_below=settings.no_below,
+                    no_above=settings.no_above,
+                    top_n=settings.top_n,
+                    random_state=config.seed,
+                ),
+            ),
+            (
+                "classifier",
+                MultiLabelLinear(
+                    classifier="logreg",
+                    C=settings.C,
+                    class_weight="balanced",
+                    cv_folds=settings.cv_folds,
+                    random_state=config.seed,
+                    label_names=labels,
+                ),
+            ),
+        ]
+    )
+
+
+def fit_tfidf_model(
+    config: ExperimentConfig, texts: Sequence[str], y: np.ndarray, labels: list[str]
+) -> FittedModel:
+    return _fit("tfidf", tfidf_pipeline(config, labels), ["tfidf"], texts, y)
+
+
+def fit_lda_model(
+    config: ExperimentConfig, texts: Sequence[str], y: np.ndarray, labels: list[str]
+) -> FittedModel:
+    return _fit("lda", lda_pipeline(config, labels), ["lda"], texts, y)
+
+
+def _fit(
+    name: str, pipeline: Pipeline, features: list[str], texts: Sequence[str], y: np.ndarray
+) -> FittedModel:
+    start = time.perf_counter()
+    pipeline.fit(list(texts), y)
+    return FittedModel(name, pipeline, features, fit_seconds=round(time.perf_counter() - start, 3))

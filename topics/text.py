@@ -1,0 +1,104 @@
+"""Tokenization shared by training and prediction.
+
+Pure Python (``re`` only): the TF-IDF vectorizer is given :class:`Analyzer` as its
+``analyzer``, and :mod:`topics.predict` rebuilds the same object from the bundle,
+so a document gets the same features in both places by construction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+# sklearn's default token pattern: words of two or more word characters.
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+
+
+class Analyzer:
+    """Text -> list of features: lowercase, tokens, stop words removed, word n-grams.
+
+    Matches sklearn's ``CountVectorizer`` word analyzer with the same settings.
+
+    >>> Analyzer(ngram_range=(1, 2), stop_words=["the"])("The Silk Road rail link")
+    ['silk', 'road', 'rail', 'link', 'silk road', 'road rail', 'rail link']
+    """
+
+    def __init__(
+        self,
+        ngram_range: tuple[int, int] = (1, 1),
+        stop_words: Iterable[str] = (),
+        lowercase: bool = True,
+        token_pattern: str = TOKEN_PATTERN,
+    ) -> None:
+        self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
+        self.stop_words = frozenset(stop_words)
+        self.lowercase = lowercase
+        self.token_pattern = token_pattern
+        self._regex = re.compile(token_pattern)
+
+    def __call__(self, text: str) -> list[str]:
+        if self.lowercase:
+            text = text.lower()
+        tokens = [t for t in self._regex.findall(text) if t not in self.stop_words]
+        low, high = self.ngram_range
+        features = list(tokens) if low == 1 else []
+        for n in range(max(low, 2), high + 1):
+            features.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+        return features
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ngram_range": list(self.ngram_range),
+            "stop_words": sorted(self.stop_words),
+            "lowercase": self.lowercase,
+            "token_pattern": self.token_pattern,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Analyzer:
+        return cls(
+            ngram_range=tuple(data["ngram_range"]),
+            stop_words=data["stop_words"],
+            lowercase=data["lowercase"],
+            token_pattern=data["token_pattern"],
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.to_dict()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**{**state, "ngram_range": tuple(state["ngram_range"])})  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"Analyzer(ngram_range={self.ngram_range}, stop_words={len(self.stop_words)} words)"
+
+
+class TopicTokenizer:
+    """Text -> word tokens for topic models: lowercase letters-only words of at
+    least ``min_length`` characters, stop words removed.
+
+    >>> TopicTokenizer(min_length=3, stop_words=["the"])("The 2 railways of Kazakhstan")
+    ['railways', 'kazakhstan']
+    """
+
+    def __init__(self, min_length: int = 3, stop_words: Iterable[str] = ()) -> None:
+        self.min_length = int(min_length)
+        self.stop_words = frozenset(stop_words)
+        self._regex = re.compile(rf"(?u)\b[^\W\d_]{{{self.min_length},}}\b")
+
+    def __call__(self, text: str) -> list[str]:
+        return [t for t in self._regex.findall(text.lower()) if t not in self.stop_words]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"min_length": self.min_length, "stop_words": sorted(self.stop_words)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TopicTokenizer:
+        return cls(min_length=data["min_length"], stop_words=data["stop_words"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.to_dict()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]

@@ -33,7 +33,7 @@ ui: install
 	  --host 127.0.0.1 --port $(PORT) --workers 1
 
 bench: install
-	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in $(wildcard benchmarks/*.py); do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf artifacts mlflow.db .pytest_cache .mypy_cache .ruff_cache

@@ -57,8 +57,9 @@ class MlflowTracker:
     def __init__(self, uri: str | None = None, log_model: bool = True) -> None:
         self.uri = resolve_uri(uri)
         self.log_model_enabled = log_model
-        # The SQLite store runs its schema migrations through alembic at INFO level.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        # Schema migrations and "creating experiment" notes are not news to the user.
+        for name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         mlflow.set_tracking_uri(self.uri)
 

@@ -125,3 +125,14 @@ def test_corrupt_bundle_is_one_line(
     (copy / "arrays.npz").write_bytes(bytes(data))
     code, _, err = run_classify(["--model", str(copy), "x"], capsys)
     assert code == 2 and "checksum mismatch" in err and len(err.strip().splitlines()) == 1
+
+
+def test_stdin_as_jsonl_streams_many_documents(
+    model_dir: str, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    lines = "".join(json.dumps({"id": i, "text": "Railway cargo"}) + "\n" for i in range(600))
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    args = ["--model", model_dir, "-f", "-", "--input-format", "jsonl", "--format", "jsonl"]
+    code, out, _ = run_classify(args, capsys)
+    assert code == 0
+    assert [json.loads(line)["id"] for line in out.splitlines()] == [str(i) for i in range(600)]

@@ -27,3 +27,17 @@ def test_infer_topics_prefers_the_topic_owning_the_words() -> None:
     )
     assert theta[0, 0] > 0.9 and theta[1, 1] > 0.85
     np.testing.assert_allclose(theta.sum(axis=1), 1.0)
+
+
+def test_batch_equals_one_document_at_a_time() -> None:
+    rng = np.random.default_rng(0)
+    beta = rng.dirichlet(np.ones(30), size=5)
+    bows = []
+    for n_words in (0, 1, 7, 30, 3):
+        ids = np.sort(rng.choice(30, size=n_words, replace=False))
+        bows.append((ids, rng.integers(1, 4, size=n_words).astype(float)))
+    alpha = np.full(5, 0.2)
+    together = infer_topics(bows, beta, alpha)
+    one_by_one = np.vstack([infer_topics([bow], beta, alpha) for bow in bows])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-12)
+    np.testing.assert_allclose(together[0], alpha / alpha.sum())

@@ -15,6 +15,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
+from topics import progress
 from topics.errors import TopicsError
 
 DEFAULT_MODEL = "artifacts/latest"
@@ -59,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-k", type=int, default=3, help="dominant topics to show (default: 3)")
     parser.add_argument("--explain", action="store_true", help="show the terms behind each label")
     parser.add_argument("--text-column", default="text", help="CSV column holding the text")
+    parser.add_argument(
+        "--input-format",
+        choices=["auto", "jsonl", "csv", "text"],
+        default="auto",
+        help="how to read -f files and stdin (auto: by file suffix; stdin is one text)",
+    )
     return parser
 
 
@@ -69,7 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         predictor = _load(args.model)
-        documents = iter_documents(args.texts, args.files, args.text_column, sys.stdin)
+        documents = iter_documents(
+            args.texts, args.files, args.text_column, sys.stdin, args.input_format
+        )
+        if args.files and progress.enabled():
+            documents = progress.progress(documents, desc="classify", unit="doc")
         write_predictions(predictor, documents, args, sys.stdout)
     except TopicsError as exc:
         print(f"classify: error: {exc}", file=sys.stderr)
@@ -92,36 +103,50 @@ def _load(model: str) -> Any:
 
 
 def iter_documents(
-    texts: Sequence[str], files: Sequence[str], text_column: str, stdin: TextIO
+    texts: Sequence[str],
+    files: Sequence[str],
+    text_column: str,
+    stdin: TextIO,
+    input_format: str = "auto",
 ) -> Iterator[tuple[str | None, str]]:
     """``(id or None, text)`` for every input document, in input order."""
     yield from ((None, text) for text in texts)
     for name in files:
-        yield from _read_file(name, text_column, stdin)
+        yield from _read_file(name, text_column, stdin, input_format)
     if not texts and not files:
-        yield None, stdin.read()
+        yield from _read_stream(stdin, "<stdin>", text_column, input_format, None)
 
 
-def _read_file(name: str, text_column: str, stdin: TextIO) -> Iterator[tuple[str | None, str]]:
+def _read_file(
+    name: str, text_column: str, stdin: TextIO, input_format: str
+) -> Iterator[tuple[str | None, str]]:
     if name == "-":
-        yield None, stdin.read()
+        yield from _read_stream(stdin, "<stdin>", text_column, input_format, None)
         return
     path = Path(name)
     if not path.is_file():
         raise TopicsError(f"{name}: no such file" if not path.exists() else f"{name}: not a file")
-    suffix = path.suffix.lower()
+    if input_format == "auto":
+        suffix = path.suffix.lower()
+        input_format = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}.get(suffix, "text")
     with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-        if suffix in {".jsonl", ".ndjson"}:
-            for line_no, line in enumerate(handle, start=1):
-                if line.strip():
-                    yield _json_document(line, f"{name}:{line_no}")
-        elif suffix == ".csv":
-            for row in csv.DictReader(handle):
-                if text_column not in row:
-                    raise TopicsError(f"{name}: no column '{text_column}'; pass --text-column")
-                yield row.get("id"), row[text_column] or ""
-        else:
-            yield name, handle.read()
+        yield from _read_stream(handle, name, text_column, input_format, name)
+
+
+def _read_stream(
+    handle: TextIO, name: str, text_column: str, input_format: str, text_id: str | None
+) -> Iterator[tuple[str | None, str]]:
+    if input_format == "jsonl":
+        for line_no, line in enumerate(handle, start=1):
+            if line.strip():
+                yield _json_document(line, f"{name}:{line_no}")
+    elif input_format == "csv":
+        for row in csv.DictReader(handle):
+            if text_column not in row:
+                raise TopicsError(f"{name}: no column '{text_column}'; pass --text-column")
+            yield row.get("id"), row[text_column] or ""
+    else:
+        yield text_id, handle.read()
 
 
 def _json_document(line: str, where: str) -> tuple[str | None, str]:

@@ -49,27 +49,61 @@ def infer_topics(
 
     A document with no known word gets the prior mean ``alpha / alpha.sum()``.
     """
+    lengths = np.array([len(ids) for ids, _ in bows], dtype=np.int64)
+    flat_ids = np.concatenate([ids for ids, _ in bows]) if bows else np.zeros(0, np.int64)
+    flat_counts = np.concatenate([c for _, c in bows]) if bows else np.zeros(0)
+    docs = np.repeat(np.arange(len(bows)), lengths)
+    return infer_topics_flat(
+        docs, flat_ids.astype(np.int64), flat_counts, len(bows), exp_elog_beta, alpha, max_iter, tol
+    )
+
+
+def infer_topics_flat(
+    docs: np.ndarray,
+    ids: np.ndarray,
+    counts: np.ndarray,
+    n_docs: int,
+    exp_elog_beta: np.ndarray,
+    alpha: np.ndarray,
+    max_iter: int = DEFAULT_MAX_ITER,
+    tol: float = DEFAULT_TOL,
+) -> np.ndarray:
+    """:func:`infer_topics` for a batch in flat form: entry ``e`` says document
+    ``docs[e]`` (non-decreasing) holds word ``ids[e]`` ``counts[e]`` times.
+
+    All documents iterate together; each stops updating once its own mean change
+    in gamma drops below ``tol``, exactly as the one-document loop would.
+    """
     alpha = np.asarray(alpha, dtype=np.float64)
     eps = np.finfo(np.float64).eps
-    theta = np.empty((len(bows), exp_elog_beta.shape[0]))
-    for d, (ids, counts) in enumerate(bows):
-        if len(ids) == 0:
-            theta[d] = alpha / alpha.sum()
-            continue
-        beta_d = exp_elog_beta[:, ids]
-        counts = np.asarray(counts, dtype=np.float64)
-        gamma = np.ones_like(alpha)
-        exp_elog_theta = np.exp(dirichlet_expectation(gamma))
-        phinorm = exp_elog_theta @ beta_d + eps
-        for _ in range(max_iter):
-            last = gamma
-            gamma = alpha + exp_elog_theta * ((counts / phinorm) @ beta_d.T)
-            exp_elog_theta = np.exp(dirichlet_expectation(gamma))
-            phinorm = exp_elog_theta @ beta_d + eps
-            if np.mean(np.abs(gamma - last)) < tol:
-                break
-        theta[d] = gamma / gamma.sum()
-    return theta
+    gamma = np.tile(alpha, (n_docs, 1))
+    present = np.bincount(docs, minlength=n_docs) > 0
+    gamma[present] = 1.0
+    active = present.copy()
+    if not active.any():
+        return gamma / gamma.sum(axis=1, keepdims=True)
+    starts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]]) if len(docs) else docs
+    doc_rows = docs[starts]
+    beta_entries = exp_elog_beta[:, ids].T  # (entries, K)
+    counts = np.asarray(counts, dtype=np.float64)
+    exp_elog_theta = np.exp(_row_dirichlet_expectation(gamma))
+    for _ in range(max_iter):
+        phinorm = np.einsum("ek,ek->e", exp_elog_theta[docs], beta_entries) + eps
+        weighted = beta_entries * (counts / phinorm)[:, None]
+        sufficient = np.zeros_like(gamma)
+        sufficient[doc_rows] = np.add.reduceat(weighted, starts, axis=0)
+        updated = alpha + exp_elog_theta * sufficient
+        change = np.mean(np.abs(updated - gamma), axis=1)
+        gamma[active] = updated[active]
+        exp_elog_theta[active] = np.exp(_row_dirichlet_expectation(gamma[active]))
+        active &= change >= tol
+        if not active.any():
+            break
+    return gamma / gamma.sum(axis=1, keepdims=True)
+
+
+def _row_dirichlet_expectation(alpha: np.ndarray) -> np.ndarray:
+    return digamma(alpha) - digamma(alpha.sum(axis=1, keepdims=True))
 
 
 def bag_of_words(

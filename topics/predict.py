@@ -12,15 +12,15 @@ trained pipelines' scores (tested to 1e-6).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from topics.bundle import Bundle, load_bundle
-from topics.lda_inference import DEFAULT_MAX_ITER, DEFAULT_TOL, bag_of_words, infer_topics
+from topics.lda_inference import DEFAULT_MAX_ITER, DEFAULT_TOL, infer_topics_flat
 from topics.text import Analyzer, TopicTokenizer
 
 __all__ = ["Predictor"]
@@ -28,6 +28,40 @@ __all__ = ["Predictor"]
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+class _Sparse:
+    """A batch of sparse rows in flat form: entry ``e`` is ``(docs[e], ids[e], values[e])``,
+    sorted by document then feature."""
+
+    def __init__(self, docs: np.ndarray, ids: np.ndarray, values: np.ndarray, n_docs: int) -> None:
+        self.docs, self.ids, self.values, self.n_docs = docs, ids, values, n_docs
+
+    @classmethod
+    def count(cls, features: list[list[str]], index: dict[str, int]) -> _Sparse:
+        """Count known features per document."""
+        lookup = index.get
+        known = [[i for i in map(lookup, doc) if i is not None] for doc in features]
+        lengths = np.fromiter(map(len, known), dtype=np.int64, count=len(known))
+        flat = np.fromiter(chain.from_iterable(known), dtype=np.int64, count=int(lengths.sum()))
+        docs = np.repeat(np.arange(len(known), dtype=np.int64), lengths)
+        keys, counts = np.unique(docs * (len(index) + 1) + flat, return_counts=True)
+        docs, ids = np.divmod(keys, len(index) + 1)
+        return cls(docs, ids, counts.astype(np.float64), len(known))
+
+    def row(self, d: int) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = np.searchsorted(self.docs, [d, d + 1])
+        return self.ids[lo:hi], self.values[lo:hi]
+
+    def dot(self, weights_t: np.ndarray) -> np.ndarray:
+        """``X @ weights_t`` for ``weights_t`` of shape ``(n_features, n_out)``."""
+        contributions = weights_t[self.ids] * self.values[:, None]
+        return np.column_stack(
+            [
+                np.bincount(self.docs, weights=contributions[:, j], minlength=self.n_docs)
+                for j in range(weights_t.shape[1])
+            ]
+        ).reshape(self.n_docs, weights_t.shape[1])
 
 
 class _Tfidf:
@@ -38,17 +72,14 @@ class _Tfidf:
         self.sublinear_tf = bool(spec["sublinear_tf"])
         self.idf = arrays["tfidf.idf"]
 
-    def transform(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Sparse TF-IDF row of one text: ``(feature ids, l2-normalised values)``."""
-        counts = Counter(i for f in self.analyzer(text) if (i := self.index.get(f)) is not None)
-        if not counts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        ids = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        if self.sublinear_tf:
-            tf = np.log(tf) + 1.0
-        values = tf * self.idf[ids]
-        return ids, values / np.sqrt(np.dot(values, values))
+    def transform(self, texts: Sequence[str]) -> _Sparse:
+        """TF-IDF rows, l2-normalised, as sklearn's ``TfidfVectorizer`` computes them."""
+        rows = _Sparse.count([self.analyzer(text) for text in texts], self.index)
+        tf = np.log(rows.values) + 1.0 if self.sublinear_tf else rows.values
+        values = tf * self.idf[rows.ids]
+        norms = np.sqrt(np.bincount(rows.docs, weights=values * values, minlength=rows.n_docs))
+        rows.values = values / norms[rows.docs]
+        return rows
 
 
 class _Lda:
@@ -62,8 +93,17 @@ class _Lda:
         self.alpha = arrays["lda.alpha"]
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
-        bows = [bag_of_words(self.tokenizer(text), self.index) for text in texts]
-        return infer_topics(bows, self.exp_elog_beta, self.alpha, self.max_iter, self.tol)
+        bows = _Sparse.count([self.tokenizer(text) for text in texts], self.index)
+        return infer_topics_flat(
+            bows.docs,
+            bows.ids,
+            bows.values,
+            bows.n_docs,
+            self.exp_elog_beta,
+            self.alpha,
+            self.max_iter,
+            self.tol,
+        )
 
 
 class _Linear:
@@ -73,6 +113,7 @@ class _Linear:
         self.features = features
         prefix = f"clf.{name}."
         self.coef = arrays[prefix + "coef"]
+        self.coef_t = np.ascontiguousarray(self.coef.T)  # row gathers per feature are contiguous
         self.intercept = arrays[prefix + "intercept"]
         self.platt_a = arrays[prefix + "platt_a"]
         self.platt_b = arrays[prefix + "platt_b"]
@@ -126,30 +167,33 @@ class Predictor:
         if name not in self.models:
             raise ValueError(f"model {name!r} is not in this bundle; it has {sorted(self.models)}")
         classifier = self.models[name]
-        rows = [self.tfidf.transform(t) for t in texts] if self.tfidf else []
-        theta = self.lda.transform(texts) if self.lda else np.zeros((len(texts), 0))
+        n_docs = len(texts)
+        needs_lda = self.lda is not None and (top_k > 0 or explain or "lda" in classifier.features)
+        rows = (
+            self.tfidf.transform(texts) if self.tfidf and "tfidf" in classifier.features else None
+        )
+        theta = self.lda.transform(texts) if needs_lda and self.lda else np.zeros((n_docs, 0))
+        raw = np.zeros((n_docs, len(self.labels)))
+        if rows is not None:
+            raw += rows.dot(classifier.coef_t)
+        if "lda" in classifier.features:
+            raw += theta @ classifier.coef_t[classifier.coef_t.shape[0] - theta.shape[1] :]
+        proba = classifier.proba(raw)
+        chosen = proba >= classifier.thresholds
         results = []
-        for i in range(len(texts)):
-            raw = np.zeros(len(self.labels))
-            if "tfidf" in classifier.features and self.tfidf:
-                ids, values = rows[i]
-                raw = raw + classifier.coef[:, ids] @ values
-            if "lda" in classifier.features:
-                offset = classifier.coef.shape[1] - theta.shape[1]
-                raw = raw + classifier.coef[:, offset:] @ theta[i]
-            proba = classifier.proba(raw)
-            chosen = [j for j, p in enumerate(proba) if p >= classifier.thresholds[j]]
+        for i in range(n_docs):
+            picked = np.flatnonzero(chosen[i]).tolist()
             result: dict[str, Any] = {
-                "labels": [self.labels[j] for j in chosen],
+                "labels": [self.labels[j] for j in picked],
                 "scores": {
-                    label: round(float(p), 6) for label, p in zip(self.labels, proba, strict=True)
+                    label: round(float(p), 6)
+                    for label, p in zip(self.labels, proba[i], strict=True)
                 },
-                "topics": self._topics(theta[i], top_k) if self.lda else [],
+                "topics": self._topics(theta[i], top_k) if theta.shape[1] else [],
             }
             if explain:
-                result["explanation"] = self._explain(
-                    classifier, chosen, rows[i] if rows else None, result
-                )
+                row = rows.row(i) if rows is not None else None
+                result["explanation"] = self._explain(classifier, picked, row, result)
             results.append(result)
         return results
 

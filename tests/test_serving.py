@@ -37,7 +37,9 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 1
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            stderr = process.stderr.read().decode(errors="replace")[-4000:] if process.stderr else ""
+            stderr = (
+                process.stderr.read().decode(errors="replace")[-4000:] if process.stderr else ""
+            )
             raise AssertionError(f"mlflow models serve exited with {process.returncode}: {stderr}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:

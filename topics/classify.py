@@ -19,7 +19,7 @@ from topics import progress
 from topics.errors import TopicsError
 
 DEFAULT_MODEL = "artifacts/latest"
-CHUNK = 256
+CHUNK = 1024
 
 EPILOG = """\
 input:

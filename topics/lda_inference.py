@@ -19,18 +19,15 @@ DEFAULT_TOL = 1e-6
 
 
 def digamma(x: np.ndarray) -> np.ndarray:
-    """The digamma function for positive arrays (recurrence, then the asymptotic series)."""
-    x = np.array(x, dtype=np.float64)
-    result = np.zeros_like(x)
-    small = x < 6.0
-    while small.any():
-        result[small] -= 1.0 / x[small]
-        x[small] += 1.0
-        small = x < 6.0
-    inv = 1.0 / x
+    """The digamma function for positive arrays: psi(x) = psi(x + 6) - sum 1/(x + k),
+    k = 0..5, then the asymptotic series at x + 6 >= 6 (error < 1e-12)."""
+    x = np.asarray(x, dtype=np.float64)
+    shift = 1.0 / x + 1.0 / (x + 1) + 1.0 / (x + 2) + 1.0 / (x + 3) + 1.0 / (x + 4) + 1.0 / (x + 5)
+    y = x + 6.0
+    inv = 1.0 / y
     inv2 = inv * inv
     series = inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (1 / 240 - inv2 / 132))))
-    return result + np.log(x) - 0.5 * inv - series
+    return np.log(y) - 0.5 * inv - series - shift
 
 
 def dirichlet_expectation(alpha: np.ndarray) -> np.ndarray:
@@ -75,31 +72,60 @@ def infer_topics_flat(
     in gamma drops below ``tol``, exactly as the one-document loop would.
     """
     alpha = np.asarray(alpha, dtype=np.float64)
-    eps = np.finfo(np.float64).eps
     gamma = np.tile(alpha, (n_docs, 1))
     present = np.bincount(docs, minlength=n_docs) > 0
     gamma[present] = 1.0
-    active = present.copy()
-    if not active.any():
-        return gamma / gamma.sum(axis=1, keepdims=True)
-    starts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]]) if len(docs) else docs
-    doc_rows = docs[starts]
-    beta_entries = exp_elog_beta[:, ids].T  # (entries, K)
-    counts = np.asarray(counts, dtype=np.float64)
+    batch = _Batch(docs, ids, np.asarray(counts, dtype=np.float64), exp_elog_beta)
+    active = np.flatnonzero(present)  # documents still iterating, ascending
     exp_elog_theta = np.exp(_row_dirichlet_expectation(gamma))
     for _ in range(max_iter):
-        phinorm = np.einsum("ek,ek->e", exp_elog_theta[docs], beta_entries) + eps
-        weighted = beta_entries * (counts / phinorm)[:, None]
-        sufficient = np.zeros_like(gamma)
-        sufficient[doc_rows] = np.add.reduceat(weighted, starts, axis=0)
-        updated = alpha + exp_elog_theta * sufficient
-        change = np.mean(np.abs(updated - gamma), axis=1)
-        gamma[active] = updated[active]
-        exp_elog_theta[active] = np.exp(_row_dirichlet_expectation(gamma[active]))
-        active &= change >= tol
-        if not active.any():
+        if active.size == 0:
             break
+        if active.size < 0.7 * batch.n_rows:
+            batch = batch.keep(active)  # compact: converged documents cost nothing more
+        stats = batch.sufficient_stats(exp_elog_theta[batch.doc_ids])
+        stats = stats[np.searchsorted(batch.doc_ids, active)]
+        updated = alpha + exp_elog_theta[active] * stats
+        change = np.mean(np.abs(updated - gamma[active]), axis=1)
+        gamma[active] = updated
+        exp_elog_theta[active] = np.exp(_row_dirichlet_expectation(updated))
+        active = active[change >= tol]
     return gamma / gamma.sum(axis=1, keepdims=True)
+
+
+class _Batch:
+    """Flat entries of the documents still iterating; rows are renumbered 0..n_rows-1
+    in the order of the ``active`` array they were built for."""
+
+    def __init__(
+        self, docs: np.ndarray, ids: np.ndarray, counts: np.ndarray, exp_elog_beta: np.ndarray
+    ) -> None:
+        self.doc_ids = np.unique(docs)  # original document of each row
+        self.rows = np.searchsorted(self.doc_ids, docs)
+        self.n_rows = len(self.doc_ids)
+        self.counts = counts
+        self.beta = exp_elog_beta[:, ids].T  # (entries, K)
+        self.starts = np.flatnonzero(np.r_[True, self.rows[1:] != self.rows[:-1]])
+
+    def keep(self, documents: np.ndarray) -> _Batch:
+        """The entries of ``documents`` (a subset of this batch's, ascending)."""
+        kept = np.isin(self.doc_ids[self.rows], documents)
+        smaller = object.__new__(_Batch)
+        smaller.doc_ids = documents
+        smaller.rows = np.searchsorted(documents, self.doc_ids[self.rows[kept]])
+        smaller.n_rows = len(documents)
+        smaller.counts = self.counts[kept]
+        smaller.beta = self.beta[kept]
+        smaller.starts = np.flatnonzero(np.r_[True, smaller.rows[1:] != smaller.rows[:-1]])
+        return smaller
+
+    def sufficient_stats(self, exp_elog_theta: np.ndarray) -> np.ndarray:
+        """Sum over each document's words of ``count * beta_w / phinorm_w`` per topic;
+        ``exp_elog_theta`` has one row per batch row."""
+        phinorm = np.einsum("ek,ek->e", exp_elog_theta[self.rows], self.beta)
+        phinorm += np.finfo(np.float64).eps
+        weighted = self.beta * (self.counts / phinorm)[:, None]
+        return np.add.reduceat(weighted, self.starts, axis=0)
 
 
 def _row_dirichlet_expectation(alpha: np.ndarray) -> np.ndarray:

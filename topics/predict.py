@@ -179,16 +179,15 @@ class Predictor:
         if "lda" in classifier.features:
             raw += theta @ classifier.coef_t[classifier.coef_t.shape[0] - theta.shape[1] :]
         proba = classifier.proba(raw)
-        chosen = proba >= classifier.thresholds
+        chosen = (proba >= classifier.thresholds).tolist()
+        rounded = np.round(proba, 6).tolist()  # one conversion per batch, not per value
+        labels = self.labels
         results = []
         for i in range(n_docs):
-            picked = np.flatnonzero(chosen[i]).tolist()
+            picked = [j for j, keep in enumerate(chosen[i]) if keep]
             result: dict[str, Any] = {
-                "labels": [self.labels[j] for j in picked],
-                "scores": {
-                    label: round(float(p), 6)
-                    for label, p in zip(self.labels, proba[i], strict=True)
-                },
+                "labels": [labels[j] for j in picked],
+                "scores": dict(zip(labels, rounded[i], strict=True)),
                 "topics": self._topics(theta[i], top_k) if theta.shape[1] else [],
             }
             if explain:

@@ -44,7 +44,8 @@ class Analyzer:
         low, high = self.ngram_range
         features = list(tokens) if low == 1 else []
         for n in range(max(low, 2), high + 1):
-            features.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+            # zip stops at the shortest slice: exactly the n-grams that fit.
+            features.extend(map(" ".join, zip(*(tokens[k:] for k in range(n)))))  # noqa: B905
         return features
 
     def to_dict(self) -> dict[str, Any]:

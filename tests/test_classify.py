@@ -110,7 +110,7 @@ def test_no_model_yet_says_what_to_do(
 
 def test_missing_input_file(model_dir: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_classify(["--model", model_dir, "-f", "nope.jsonl"], capsys)
-    assert code == 2 and "nope.jsonl: no such file" in err
+    assert code == 1 and err.strip() == "classify: error: nope.jsonl: no such file"
 
 
 def test_corrupt_bundle_is_one_line(
@@ -136,3 +136,59 @@ def test_stdin_as_jsonl_streams_many_documents(
     code, out, _ = run_classify(args, capsys)
     assert code == 0
     assert [json.loads(line)["id"] for line in out.splitlines()] == [str(i) for i in range(600)]
+
+
+def test_mixed_good_and_bad_inputs(
+    model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.txt"
+    good.write_text("Railway cargo trains reached the port")
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("Caf\xe9 owners protest new rail tariffs".encode("latin-1"))
+    binary = tmp_path / "image.bin"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    lines = tmp_path / "docs.jsonl"
+    lines.write_text('{"id": "a", "text": "Army drills"}\nnot json\n{"id": "b", "text": ""}\n')
+    args = ["--model", model_dir, "--format", "jsonl"]
+    for path in (good, tmp_path / "missing.txt", tmp_path, binary, latin, lines):
+        args += ["-f", str(path)]
+    code, out, err = run_classify(args, capsys)
+    ids = [json.loads(line)["id"] for line in out.splitlines()]
+    assert code == 1
+    assert ids == [str(good), str(latin), "a", "b"]
+    assert "Traceback" not in err
+    messages = err.strip().splitlines()
+    assert messages == [
+        f"classify: error: {tmp_path / 'missing.txt'}: no such file",
+        f"classify: error: {tmp_path}: not a file (a directory?); pass files, e.g. {tmp_path}/*.txt",
+        f"classify: error: {binary}: binary file (NUL bytes), not text; skipped",
+        f"classify: warning: {latin}: invalid UTF-8 bytes replaced with U+FFFD",
+        f"classify: error: {lines}:2: invalid JSON (Expecting value); line skipped",
+    ]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"], ids=["empty", "spaces", "whitespace"])
+def test_blank_text_is_valid_and_unlabelled(
+    model_dir: str, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    code, out, _ = run_classify(["--model", model_dir, "--format", "json", text], capsys)
+    assert code == 0 and json.loads(out)["labels"] == []
+
+
+def test_invalid_utf8_argument_is_replaced_with_a_warning(
+    model_dir: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = b"Rail cargo \xff\xfe corridor".decode("utf-8", "surrogateescape")
+    code, out, err = run_classify(["--model", model_dir, "--format", "json", text], capsys)
+    assert code == 0 and "transport" in json.loads(out)["labels"]
+    assert "invalid UTF-8" in err
+
+
+def test_a_12_mb_text(model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    big = tmp_path / "big.txt"
+    sentence = "The railway corridor carried more cargo while the central bank cut rates. "
+    big.write_text(sentence * (12_000_000 // len(sentence)))
+    code, out, _ = run_classify(["--model", model_dir, "--format", "json", "-f", str(big)], capsys)
+    result = json.loads(out)
+    assert code == 0 and big.stat().st_size >= 11_900_000
+    assert all(0.0 <= s <= 1.0 for s in result["scores"].values())

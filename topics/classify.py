@@ -7,7 +7,6 @@ and scored in chunks, so a large file streams in constant memory.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -17,6 +16,7 @@ from typing import Any, TextIO
 
 from topics import progress
 from topics.errors import TopicsError
+from topics.inputs import Problems, read_documents
 
 DEFAULT_MODEL = "artifacts/latest"
 CHUNK = 1024
@@ -26,6 +26,10 @@ input:
   TEXT arguments are documents; -f reads files (.jsonl: one object per line with
   'text' and optional 'title'/'id'; .csv: the --text-column; anything else: the
   whole file is one document; '-' is stdin). With neither, stdin is one document.
+
+exit status:
+  0 all inputs classified; 1 some inputs skipped (each reported on stderr, the
+  rest classified); 2 nothing done (bad option, no model, corrupt model).
 
 examples:
   classify "Kazakhstan and Korea open a bus and truck plant in Almaty"
@@ -74,10 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.top_k < 0:
         print("classify: error: --top-k must be >= 0", file=sys.stderr)
         return 2
+    problems = Problems("classify")
     try:
         predictor = _load(args.model)
-        documents = iter_documents(
-            args.texts, args.files, args.text_column, sys.stdin, args.input_format
+        documents = read_documents(
+            args.texts, args.files, problems, sys.stdin, args.text_column, args.input_format
         )
         if args.files and progress.enabled():
             documents = progress.progress(documents, desc="classify", unit="doc")
@@ -87,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0
+    # Some inputs were skipped (each reported above); the rest were classified.
+    return 1 if problems.errors else 0
 
 
 def _load(model: str) -> Any:
@@ -100,67 +106,6 @@ def _load(model: str) -> Any:
             f"no trained model at {DEFAULT_MODEL}: run 'make run' first, or pass --model PATH"
         )
     return Predictor.load(path)
-
-
-def iter_documents(
-    texts: Sequence[str],
-    files: Sequence[str],
-    text_column: str,
-    stdin: TextIO,
-    input_format: str = "auto",
-) -> Iterator[tuple[str | None, str]]:
-    """``(id or None, text)`` for every input document, in input order."""
-    yield from ((None, text) for text in texts)
-    for name in files:
-        yield from _read_file(name, text_column, stdin, input_format)
-    if not texts and not files:
-        yield from _read_stream(stdin, "<stdin>", text_column, input_format, None)
-
-
-def _read_file(
-    name: str, text_column: str, stdin: TextIO, input_format: str
-) -> Iterator[tuple[str | None, str]]:
-    if name == "-":
-        yield from _read_stream(stdin, "<stdin>", text_column, input_format, None)
-        return
-    path = Path(name)
-    if not path.is_file():
-        raise TopicsError(f"{name}: no such file" if not path.exists() else f"{name}: not a file")
-    if input_format == "auto":
-        suffix = path.suffix.lower()
-        input_format = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}.get(suffix, "text")
-    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-        yield from _read_stream(handle, name, text_column, input_format, name)
-
-
-def _read_stream(
-    handle: TextIO, name: str, text_column: str, input_format: str, text_id: str | None
-) -> Iterator[tuple[str | None, str]]:
-    if input_format == "jsonl":
-        for line_no, line in enumerate(handle, start=1):
-            if line.strip():
-                yield _json_document(line, f"{name}:{line_no}")
-    elif input_format == "csv":
-        for row in csv.DictReader(handle):
-            if text_column not in row:
-                raise TopicsError(f"{name}: no column '{text_column}'; pass --text-column")
-            yield row.get("id"), row[text_column] or ""
-    else:
-        yield text_id, handle.read()
-
-
-def _json_document(line: str, where: str) -> tuple[str | None, str]:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise TopicsError(f"{where}: invalid JSON ({exc.msg})") from exc
-    if isinstance(record, str):
-        return None, record
-    if not isinstance(record, dict):
-        raise TopicsError(f"{where}: expected an object with a 'text' field")
-    parts = [str(record[key]).strip() for key in ("title", "text") if record.get(key)]
-    doc_id = record.get("id")
-    return (None if doc_id is None else str(doc_id)), ". ".join(parts)
 
 
 def write_predictions(

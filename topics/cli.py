@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -94,7 +95,8 @@ def _run(args: argparse.Namespace) -> int:
     from topics.experiment import NullTracker, run
 
     config = load_config(args.experiment, args.overrides)
-
+    # SIGTERM (a scheduler, `kill`) ends the run like Ctrl-C: tracked as KILLED.
+    signal.signal(signal.SIGTERM, _interrupt)
     tracker: Any
     if args.no_track or not config.tracking.enabled:
         tracker = NullTracker()
@@ -110,6 +112,10 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(format_summary(result.to_json(), getattr(tracker, "uri", None)))
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _show_config(args: argparse.Namespace) -> int:

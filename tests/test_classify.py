@@ -160,7 +160,8 @@ def test_mixed_good_and_bad_inputs(
     messages = err.strip().splitlines()
     assert messages == [
         f"classify: error: {tmp_path / 'missing.txt'}: no such file",
-        f"classify: error: {tmp_path}: not a file (a directory?); pass files, e.g. {tmp_path}/*.txt",
+        f"classify: error: {tmp_path}: not a file (a directory?); "
+        f"pass files, e.g. {tmp_path}/*.txt",
         f"classify: error: {binary}: binary file (NUL bytes), not text; skipped",
         f"classify: warning: {latin}: invalid UTF-8 bytes replaced with U+FFFD",
         f"classify: error: {lines}:2: invalid JSON (Expecting value); line skipped",

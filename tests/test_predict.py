@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import REPO
 from topics.config import load_config
@@ -88,3 +90,43 @@ def test_predict_path_imports_no_heavy_library(trained: dict[str, Any]) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+NEWS_WORDS = st.sampled_from(
+    [
+        "railway",
+        "cargo",
+        "port",
+        "bank",
+        "inflation",
+        "army",
+        "troops",
+        "border",
+        "court",
+        "journalist",
+        "rights",
+        "investment",
+        "trade",
+        "tariff",
+        "metro",
+        "airport",
+        "police",
+        "protest",
+        "drills",
+        "budget",
+    ]
+)
+NEWS_TEXT = st.lists(st.one_of(NEWS_WORDS, st.text(max_size=8)), max_size=40).map(" ".join)
+
+
+@given(text=st.one_of(st.text(max_size=400), NEWS_TEXT))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_text_classifies_and_agrees_with_sklearn(trained: dict[str, Any], text: str) -> None:
+    predictor = Predictor.load(trained["path"])
+    (result,) = predictor.predict([text])
+    scores = np.array(list(result["scores"].values()))
+    assert ((scores >= 0) & (scores <= 1)).all()
+    expected = trained["tfidf"].predict_proba([text])[0]
+    np.testing.assert_allclose(scores, expected, atol=1e-6)

@@ -3,6 +3,8 @@ from __future__ import annotations
 import pickle
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 from topics.text import Analyzer, TopicTokenizer
@@ -41,3 +43,17 @@ def test_topic_tokenizer_keeps_words_of_letters() -> None:
     assert tokenizer("") == []
     restored = TopicTokenizer.from_dict(tokenizer.to_dict())
     assert restored(TEXTS[0]) == tokenizer(TEXTS[0])
+
+
+@given(text=st.text(max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_analyzer_matches_sklearn_on_any_unicode(text: str) -> None:
+    reference = CountVectorizer(ngram_range=(1, 2), stop_words="english").build_analyzer()
+    assert Analyzer((1, 2), stop_words=ENGLISH_STOP_WORDS)(text) == reference(text)
+
+
+@given(text=st.text(max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_topic_tokenizer_accepts_any_unicode(text: str) -> None:
+    tokens = TopicTokenizer(min_length=3)(text)
+    assert all(len(token) >= 3 and token == token.lower() for token in tokens)

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import tiny_config
+from tests.conftest import REPO, tiny_config
 from topics.cli import main
 
 
@@ -83,3 +88,66 @@ def test_help_teaches_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "topics run experiments/quickstart.yaml --set" in capsys.readouterr().out
+
+
+def _topics_run(experiment: Path, cwd: Path, *extra: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "topics.cli", "run", str(experiment), *extra]
+    return subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _wait_for_run(db: Path, count: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db.exists():
+            with sqlite3.connect(db) as connection:
+                try:
+                    if connection.execute("select count(*) from runs").fetchone()[0] >= count:
+                        return
+                except sqlite3.OperationalError:
+                    pass
+        time.sleep(0.05)
+    raise AssertionError("no run started")
+
+
+@pytest.mark.server
+def test_sigterm_ends_the_run_killed_and_keeps_the_last_good_model(tmp_path: Path) -> None:
+    experiment = REPO / "experiments" / "quickstart.yaml"
+    first = _topics_run(experiment, tmp_path, "--set", "model.lda.enabled=false")
+    assert first.wait(timeout=120) == 0, first.stderr.read() if first.stderr else ""
+    latest = tmp_path / "artifacts" / "latest"
+    good_model = latest.resolve()
+
+    second = _topics_run(experiment, tmp_path, "--set", "model.lda.passes=400")
+    _wait_for_run(tmp_path / "mlflow.db", count=2)
+    time.sleep(1.0)  # inside training
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(timeout=60) == 130
+    _, err = second.communicate()
+    assert "Traceback" not in err
+
+    with sqlite3.connect(tmp_path / "mlflow.db") as connection:
+        statuses = [
+            row[0] for row in connection.execute("select status from runs order by start_time")
+        ]
+    assert statuses == ["FINISHED", "KILLED"]
+    assert latest.resolve() == good_model
+    models = list((tmp_path / "artifacts").glob("quickstart/*/model"))
+    assert models == [good_model]  # the interrupted run left no bundle, whole or half
+    assert not list((tmp_path / "artifacts").glob("quickstart/*/.model-*"))
+
+
+@pytest.mark.server
+def test_two_runs_at_once_on_one_sqlite_store(tmp_path: Path) -> None:
+    experiment = REPO / "experiments" / "quickstart.yaml"
+    runs = [_topics_run(experiment, tmp_path, "--json", "--set", f"seed={seed}") for seed in (1, 2)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err for _, err in outputs]
+    run_ids = {json.loads(out.strip().splitlines()[-1])["run_id"] for out, _ in outputs}
+    with sqlite3.connect(tmp_path / "mlflow.db") as connection:
+        finished = {
+            row[0]
+            for row in connection.execute("select run_uuid from runs where status='FINISHED'")
+        }
+    assert run_ids == finished and len(finished) == 2

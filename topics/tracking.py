@@ -10,8 +10,15 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; concurrent first runs are rare there
+    fcntl = None  # type: ignore[assignment]
 
 import mlflow
 import mlflow.pyfunc
@@ -67,8 +74,9 @@ class MlflowTracker:
         self, experiment: str, run_name: str, tags: dict[str, str], description: str
     ) -> str:
         try:
-            mlflow.set_experiment(experiment)
-            run = mlflow.start_run(run_name=run_name, tags=tags, description=description)
+            with _store_lock(self.uri):
+                mlflow.set_experiment(experiment)
+                run = mlflow.start_run(run_name=run_name, tags=tags, description=description)
         except (MlflowException, OSError) as exc:
             raise TrackingError(
                 f"cannot use the MLflow store at {self.uri}: {_first_line(exc)}; "
@@ -104,6 +112,23 @@ class MlflowTracker:
 
     def end_run(self, status: str) -> None:
         mlflow.end_run(status=status)
+
+
+@contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Serialise first use of a SQLite store across processes: two runs creating
+    the same new database at once would both run its schema migrations."""
+    if not uri.startswith("sqlite:///") or fcntl is None:
+        yield
+        return
+    lock_path = Path(uri.removeprefix("sqlite:///") + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _param_value(value: Any) -> Any:

@@ -11,7 +11,7 @@ from tests.conftest import RecordingTracker, tiny_config
 from topics.bundle import load_bundle
 from topics.config import config_hash, validate_config
 from topics.errors import DataError
-from topics.experiment import run
+from topics.experiment import NullTracker, run
 
 
 def test_end_to_end_with_in_memory_tracker(tmp_path: Path) -> None:
@@ -94,3 +94,17 @@ def test_quickstart_on_the_sample_corpus_learns(quickstart_run: Any) -> None:
     assert result.metrics["tfidf_test_micro_f1"] > 0.85
     assert result.metrics["lda_test_micro_f1"] > 0.5
     assert 0.0 < result.metrics["lda_coherence_c_v"] < 1.0
+
+
+def test_same_config_and_seed_reproduce_metrics_and_bundle_bytes(tmp_path: Path) -> None:
+    config = validate_config(tiny_config(tmp_path))
+    first, second = run(config, RecordingTracker()), run(config, NullTracker())
+    assert first.run_id != second.run_id
+    def quality(metrics: dict[str, float]) -> dict[str, float]:
+        return {k: v for k, v in metrics.items() if not k.endswith("_seconds")}
+
+    assert quality(first.metrics) == quality(second.metrics)
+    manifests = [load_bundle(r.artifact_dir / "model").manifest for r in (first, second)]
+    assert manifests[0]["files"] == manifests[1]["files"]  # sha256 of model.json and arrays.npz
+    assert manifests[0]["data_fingerprint"] == manifests[1]["data_fingerprint"]
+    assert manifests[0]["versions"]["scikit-learn"] == manifests[1]["versions"]["scikit-learn"]

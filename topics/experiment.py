@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -95,6 +97,7 @@ def run(
         "topics.package_version": __version__,
         "topics.experiment_file": experiment_file or "",
         "topics.git_commit": _git_commit(),
+        "topics.versions": json.dumps(library_versions(), sort_keys=True),
     }
     description = config.description or f"{config.name} on {config.data.name}"
     experiment = config.tracking.experiment_name or config.name
@@ -107,6 +110,7 @@ def run(
             {**flatten(config.model_dump(mode="json")), "n_train": len(train), "n_test": len(test)}
         )
         provenance = {
+            "versions": library_versions(),
             "config_hash": digest,
             "data_fingerprint": fingerprint,
             "experiment": config.name,
@@ -188,6 +192,17 @@ def point_latest(output_dir: Path, model_dir: Path) -> Path:
     staging.symlink_to(os.path.relpath(model_dir.resolve(), output_dir.resolve()))
     os.replace(staging, link)
     return link
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries whose behaviour shapes the numbers."""
+    versions = {"python": platform.python_version()}
+    for package in ("topics", "numpy", "scipy", "scikit-learn", "gensim", "mlflow"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
 
 
 def _git_commit() -> str:

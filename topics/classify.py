@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from topics.errors import TopicsError
 
 DEFAULT_MODEL = "artifacts/latest"
+MLFLOW_SCHEMES = ("models:/", "runs:/")
 CHUNK = 256
 
 EPILOG = """\
@@ -30,6 +31,7 @@ examples:
   classify "Kazakhstan and Korea open a bus and truck plant in Almaty"
   classify --format json --explain "Border guards detained two journalists"
   classify -f articles.jsonl --format jsonl > tagged.jsonl
+  classify --model models:/topics-news@champion "Rail freight to China grew"
 """
 
 
@@ -53,7 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model",
         default=DEFAULT_MODEL,
-        help=f"bundle folder from a run (default: {DEFAULT_MODEL}, the newest run)",
+        help=f"bundle folder from a run (default: {DEFAULT_MODEL}, the newest run), "
+        "or an MLflow URI: models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model",
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow store for models:/ and runs:/ URIs "
+        "(default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
     )
     parser.add_argument("--format", choices=["text", "json", "jsonl"], default="text")
     parser.add_argument("--top-k", type=int, default=3, help="dominant topics to show (default: 3)")
@@ -68,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("classify: error: --top-k must be >= 0", file=sys.stderr)
         return 2
     try:
-        predictor = _load(args.model)
+        predictor = _load(args.model, args.tracking_uri)
         documents = iter_documents(args.texts, args.files, args.text_column, sys.stdin)
         write_predictions(predictor, documents, args, sys.stdout)
     except TopicsError as exc:
@@ -79,10 +87,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _load(model: str) -> Any:
+def _load(model: str, tracking_uri: str | None = None) -> Any:
     from topics.errors import BundleError
     from topics.predict import Predictor
 
+    if model.startswith(MLFLOW_SCHEMES):
+        # Only these URIs pay for importing mlflow; plain paths stay numpy-only.
+        import tempfile
+
+        from topics.tracking import fetch_bundle
+
+        with tempfile.TemporaryDirectory(prefix="topics-model-") as tmp:
+            return Predictor.load(fetch_bundle(model, tmp, tracking_uri))
     path = Path(model)
     if model == DEFAULT_MODEL and not (path / "manifest.json").exists():
         raise BundleError(

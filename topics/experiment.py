@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +19,7 @@ from typing import Any, Protocol
 from topics import __version__
 from topics.config import ExperimentConfig, config_hash, flatten, to_yaml
 from topics.data import Corpus, load_corpus
+from topics.report import describe_run, write_report
 from topics.splits import split_indices
 
 LATEST = "latest"
@@ -33,6 +36,14 @@ class Tracker(Protocol):
     def log_artifacts(self, directory: Path) -> None: ...
     def log_model(self, bundle_dir: Path) -> None: ...
     def end_run(self, status: str) -> None: ...
+    def log_dataset(self, name: str, digest: str, source: str, context: str = "corpus") -> None: ...
+    def child_run(self, name: str, params: dict[str, Any]) -> AbstractContextManager[str]:
+        """A nested run; ``log_*`` calls inside the block go to it. Yields its id."""
+        ...
+
+    def log_best_child(self, run_id: str, metrics: dict[str, float]) -> None:
+        """On the parent: the best child's metrics and a tag naming its run id."""
+        ...
 
 
 class NullTracker:
@@ -56,6 +67,16 @@ class NullTracker:
         pass
 
     def end_run(self, status: str) -> None:
+        pass
+
+    def log_dataset(self, name: str, digest: str, source: str, context: str = "corpus") -> None:
+        pass
+
+    @contextmanager
+    def child_run(self, name: str, params: dict[str, Any]) -> Iterator[str]:
+        yield os.urandom(16).hex()
+
+    def log_best_child(self, run_id: str, metrics: dict[str, float]) -> None:
         pass
 
 
@@ -96,11 +117,12 @@ def run(
         "topics.experiment_file": experiment_file or "",
         "topics.git_commit": _git_commit(),
     }
-    description = config.description or f"{config.name} on {config.data.name}"
+    description = describe_run(config)
     experiment = config.tracking.experiment_name or config.name
     run_id = tracker.start_run(experiment, config.name, tags, description)
     status = "FAILED"
     try:
+        tracker.log_dataset(config.data.name, fingerprint, str(config.data.resolved_path()))
         run_dir = Path(config.output_dir) / config.name / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         tracker.log_params(
@@ -115,6 +137,8 @@ def run(
         metrics = train_and_evaluate(config, train, test, run_dir, provenance)
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
         (run_dir / "config.yaml").write_text(to_yaml(config))
+        facts = {"run id": run_id, "experiment file": experiment_file or "", **tags}
+        write_report(run_dir, metrics, corpus.label_names, config.name, description, facts)
         tracker.log_metrics(metrics)
         tracker.log_artifacts(run_dir)
         tracker.log_model(run_dir / "model")

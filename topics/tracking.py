@@ -127,6 +127,7 @@ class MlflowTracker:
     def log_dataset(self, name: str, digest: str, source: str, context: str = "corpus") -> None:
         """Record the corpus as the run's input; ``digest`` is its content fingerprint."""
         from mlflow.data.meta_dataset import MetaDataset
+
         # Registered at import time, hence invisible to mypy.
         from mlflow.data.sources import LocalArtifactDatasetSource  # type: ignore[attr-defined]
 

@@ -130,6 +130,8 @@ def _headline_table(metrics: dict[str, float]) -> str:
 
 
 def _per_label_tables(metrics: dict[str, float], labels: Sequence[str]) -> str:
+    from topics.evaluate import slug  # metric keys carry "human_rights" for "human rights"
+
     models = _models(metrics)
     head = (
         "<tr><th>label</th>"
@@ -139,7 +141,7 @@ def _per_label_tables(metrics: dict[str, float], labels: Sequence[str]) -> str:
     rows = [
         f"<tr><td>{_e(label)}</td>"
         + "".join(
-            f"<td>{_fmt(_value(metrics, m, f'{k}_{label}'))}</td>"
+            f"<td>{_fmt(_value(metrics, m, f'{k}_{slug(label)}'))}</td>"
             for m in models
             for k in PER_LABEL
         )

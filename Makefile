@@ -28,12 +28,24 @@ lint: install
 test: lint
 	$(VENV)/bin/pytest
 
+# The embedded store the runs write to by default, browsed locally.
 ui: install
 	$(UI_ENV) $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db \
+	  --host 127.0.0.1 --port $(PORT) --workers 1
+
+# A tracking server for a team: SQLite backend, artifacts proxied into a local folder.
+# Point runs at it with MLFLOW_TRACKING_URI=http://127.0.0.1:$(PORT) (or tracking.uri);
+# for a shared server use a real database: BACKEND=postgresql+psycopg2://user@host/db.
+SERVER_DIR ?= mlflow-server
+BACKEND    ?= sqlite:///$(abspath $(SERVER_DIR))/mlflow.db
+server: install
+	@mkdir -p $(SERVER_DIR)/artifacts
+	$(UI_ENV) $(VENV)/bin/mlflow server --backend-store-uri $(BACKEND) \
+	  --artifacts-destination $(abspath $(SERVER_DIR))/artifacts \
 	  --host 127.0.0.1 --port $(PORT) --workers 1
 
 bench: install
 	@for script in $(wildcard benchmarks/*.py); do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf artifacts mlflow.db .pytest_cache .mypy_cache .ruff_cache
+	rm -rf artifacts mlflow.db mlflow-server .pytest_cache .mypy_cache .ruff_cache

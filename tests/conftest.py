@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +28,48 @@ def shared_data(relative: str = "") -> Path:
 
 
 class RecordingTracker:
-    """Records every call in memory, in order."""
+    """Records every call in memory, in order.
+
+    Inside ``child_run`` params and metrics go to ``children[name]`` instead of
+    the parent; ``steps`` keeps every ``(step, metrics)`` logged with a step.
+    """
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
         self.params: dict[str, Any] = {}
         self.metrics: dict[str, float] = {}
+        self.steps: list[tuple[int, dict[str, float]]] = []
         self.tags: dict[str, str] = {}
         self.status: str | None = None
+        self.dataset: dict[str, str] = {}
+        self.children: dict[str, dict[str, Any]] = {}
+        self._child: dict[str, Any] | None = None
+
+    def log_dataset(self, name: str, digest: str, source: str, context: str = "corpus") -> None:
+        self.calls.append(("log_dataset", name))
+        self.dataset = {"name": name, "digest": digest, "source": source, "context": context}
+
+    @contextmanager
+    def child_run(self, name: str, params: dict[str, Any]) -> Iterator[str]:
+        run_id = f"child{len(self.children)}"
+        self.calls.append(("child_run", name))
+        self._child = self.children[name] = {
+            "run_id": run_id,
+            "params": dict(params),
+            "metrics": {},
+            "steps": [],
+            "status": "FAILED",
+        }
+        try:
+            yield run_id
+            self._child["status"] = "FINISHED"
+        finally:
+            self._child = None
+
+    def log_best_child(self, run_id: str, metrics: dict[str, float]) -> None:
+        self.calls.append(("log_best_child", run_id))
+        self.metrics.update(metrics)
+        self.tags["topics.best_child_run_id"] = run_id
 
     def start_run(
         self, experiment: str, run_name: str, tags: dict[str, str], description: str
@@ -44,11 +80,14 @@ class RecordingTracker:
 
     def log_params(self, params: dict[str, Any]) -> None:
         self.calls.append(("log_params", len(params)))
-        self.params.update(params)
+        (self._child["params"] if self._child else self.params).update(params)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         self.calls.append(("log_metrics", len(metrics)))
-        self.metrics.update(metrics)
+        target = self._child if self._child else None
+        (target["metrics"] if target else self.metrics).update(metrics)
+        if step is not None:
+            (target["steps"] if target else self.steps).append((step, dict(metrics)))
 
     def log_artifacts(self, directory: Path) -> None:
         self.calls.append(("log_artifacts", sorted(p.name for p in directory.iterdir())))

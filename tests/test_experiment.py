@@ -21,6 +21,7 @@ def test_end_to_end_with_in_memory_tracker(tmp_path: Path) -> None:
 
     assert [name for name, _ in tracker.calls] == [
         "start_run",
+        "log_dataset",
         "log_params",
         "log_metrics",
         "log_artifacts",
@@ -30,7 +31,14 @@ def test_end_to_end_with_in_memory_tracker(tmp_path: Path) -> None:
     assert tracker.status == "FINISHED"
     assert tracker.params["model.lda.num_topics"] == 3
     assert tracker.tags["topics.config_hash"] == config_hash(config)
-    assert dict(tracker.calls)["log_artifacts"] == ["config.yaml", "metrics.json", "model", "plots"]
+    assert dict(tracker.calls)["log_artifacts"] == [
+        "config.yaml",
+        "metrics.json",
+        "model",
+        "plots",
+        "report.html",
+    ]
+    assert tracker.dataset["digest"] == tracker.tags["topics.data_fingerprint"]
 
     run_dir = result.artifact_dir
     assert run_dir == tmp_path / "artifacts" / "tiny" / "recorded0run"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -7,11 +9,13 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import tiny_config
+from tests.conftest import REPO, tiny_config
+from topics.classify import main as classify_main
+from topics.cli import main as cli_main
 from topics.config import validate_config
 from topics.errors import TrackingError
 from topics.experiment import run
-from topics.tracking import MlflowTracker, resolve_uri
+from topics.tracking import BEST_CHILD_TAG, MlflowTracker, check_reachable, resolve_uri
 
 
 def test_uri_resolution(monkeypatch: Any) -> None:
@@ -53,3 +57,141 @@ def test_unusable_store_is_reported_before_training(tmp_path: Path) -> None:
     tracker = MlflowTracker(f"sqlite:///{blocker}/sub/mlflow.db")
     with pytest.raises(TrackingError, match="cannot use the MLflow store"):
         tracker.start_run("e", "r", {}, "")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_server_fails_fast_in_one_line(tmp_path: Path, capsys: Any) -> None:
+    uri = f"http://127.0.0.1:{_free_port()}"
+    started = time.monotonic()
+    with pytest.raises(TrackingError, match="not reachable.*make server"):
+        check_reachable(uri, timeout=2)
+    assert time.monotonic() - started < 5
+
+    # Through the CLI: one line, exit 2, and no training happened (no run folder).
+    out = tmp_path / "artifacts"
+    code = cli_main(
+        [
+            "run",
+            str(REPO / "experiments" / "quickstart.yaml"),
+            "--set",
+            f"tracking.uri={uri}",
+            "--set",
+            f"output_dir={out}",
+        ]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and "not reachable" in err[0]
+    assert not out.exists()
+
+
+def test_sqlite_and_folder_uris_need_no_server() -> None:
+    check_reachable("sqlite:///nowhere/mlflow.db")
+    check_reachable("file:///tmp/mlruns")
+
+
+@pytest.fixture(scope="module")
+def tracked_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Any]:
+    tmp = tmp_path_factory.mktemp("tracked")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    config = validate_config(
+        tiny_config(tmp, tracking={"enabled": True, "uri": uri}, description="")
+    )
+    return uri, run(config, MlflowTracker(uri), experiment_file="experiments/tiny.yaml")
+
+
+def test_runs_are_comparable(tracked_run: tuple[str, Any]) -> None:
+    uri, result = tracked_run
+    finished = MlflowClient(uri).get_run(result.run_id)
+    tags = finished.data.tags
+    assert tags["topics.experiment_file"] == "experiments/tiny.yaml"
+    assert len(tags["topics.config_hash"]) > 8
+    assert tags["topics.package_version"]
+    # One-line description of what the run tried.
+    note = tags["mlflow.note.content"]
+    assert "\n" not in note and "lda K=3" in note and "tfidf linear_svc" in note
+    # The corpus is the run's input, its digest the data fingerprint.
+    (dataset_input,) = finished.inputs.dataset_inputs
+    assert dataset_input.dataset.name == "tiny"
+    assert tags["topics.data_fingerprint"].startswith(dataset_input.dataset.digest)
+    artifacts = {a.path for a in MlflowClient(uri).list_artifacts(result.run_id)}
+    assert "report.html" in artifacts
+
+
+def test_sweep_parent_points_at_its_best_child(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = MlflowTracker(uri, log_model=False)
+    parent = tracker.start_run("sweep", "k-sweep", {}, "K sweep")
+    scores = {4: 0.5, 8: 0.7, 12: 0.6}
+    child_ids = {}
+    for k, score in scores.items():
+        with tracker.child_run(f"k={k}", {"model.lda.num_topics": k}) as child_id:
+            tracker.log_metrics({"lda_coherence_c_v": score}, step=k)
+            child_ids[k] = child_id
+    tracker.log_best_child(child_ids[8], {"lda_coherence_c_v": 0.7})
+    tracker.end_run("FINISHED")
+
+    client = MlflowClient(uri)
+    parent_run = client.get_run(parent)
+    assert parent_run.data.tags[BEST_CHILD_TAG] == child_ids[8]
+    assert parent_run.data.metrics["lda_coherence_c_v"] == pytest.approx(0.7)
+    for k, child_id in child_ids.items():
+        child = client.get_run(child_id)
+        assert child.data.tags["mlflow.parentRunId"] == parent
+        assert child.info.status == "FINISHED"
+        assert child.data.params["model.lda.num_topics"] == str(k)
+        (point,) = client.get_metric_history(child_id, "lda_coherence_c_v")
+        assert (point.step, point.value) == (k, pytest.approx(scores[k]))
+
+
+def test_a_failing_child_is_marked_failed(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = MlflowTracker(uri, log_model=False)
+    tracker.start_run("sweep", "k-sweep", {}, "")
+    child: dict[str, str] = {}
+    with pytest.raises(ValueError), tracker.child_run("k=2", {"k": 2}) as child_id:
+        child["id"] = child_id
+        raise ValueError("boom")
+    tracker.end_run("FAILED")
+    assert MlflowClient(uri).get_run(child["id"]).info.status == "FAILED"
+
+
+def _classify(args: list[str], capsys: Any) -> str:
+    assert classify_main(["--format", "json", "--explain", *args, *TEXTS]) == 0
+    return str(capsys.readouterr().out)
+
+
+TEXTS = ["Railway cargo trains reached the port", "Police detained a journalist at a rally"]
+
+
+def test_register_then_classify_from_the_registry(
+    tracked_run: tuple[str, Any], capsys: Any, monkeypatch: Any
+) -> None:
+    uri, result = tracked_run
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    assert cli_main(["register", result.run_id, "--name", "tiny-news", "--alias", "champion"]) == 0
+    assert "models:/tiny-news@champion" in capsys.readouterr().out
+
+    local = _classify(["--model", str(result.artifact_dir / "model")], capsys)
+    assert _classify(["--model", "models:/tiny-news@champion"], capsys) == local
+    assert _classify(["--model", f"runs:/{result.run_id}/model"], capsys) == local
+    version = MlflowClient(uri).get_model_version_by_alias("tiny-news", "champion")
+    assert version.tags["topics.run_id"] == result.run_id
+    assert version.tags["topics.config_hash"]
+
+
+def test_registry_mistakes_are_one_line(
+    tracked_run: tuple[str, Any], capsys: Any, monkeypatch: Any
+) -> None:
+    uri, _ = tracked_run
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    assert cli_main(["register", "0" * 32, "--name", "x"]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert classify_main(["--model", "models:/no-such-model@champion", "text"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("classify: error: cannot fetch")

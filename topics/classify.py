@@ -19,6 +19,7 @@ from topics.errors import TopicsError
 from topics.inputs import Problems, read_documents
 
 DEFAULT_MODEL = "artifacts/latest"
+MLFLOW_SCHEMES = ("models:/", "runs:/")
 CHUNK = 1024
 
 EPILOG = """\
@@ -35,6 +36,7 @@ examples:
   classify "Kazakhstan and Korea open a bus and truck plant in Almaty"
   classify --format json --explain "Border guards detained two journalists"
   classify -f articles.jsonl --format jsonl > tagged.jsonl
+  classify --model models:/topics-news@champion "Rail freight to China grew"
 """
 
 
@@ -58,7 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model",
         default=DEFAULT_MODEL,
-        help=f"bundle folder from a run (default: {DEFAULT_MODEL}, the newest run)",
+        help=f"bundle folder from a run (default: {DEFAULT_MODEL}, the newest run), "
+        "or an MLflow URI: models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model",
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow store for models:/ and runs:/ URIs "
+        "(default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
     )
     parser.add_argument("--format", choices=["text", "json", "jsonl"], default="text")
     parser.add_argument("--top-k", type=int, default=3, help="dominant topics to show (default: 3)")
@@ -80,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     problems = Problems("classify")
     try:
-        predictor = _load(args.model)
+        predictor = _load(args.model, args.tracking_uri)
         documents = read_documents(
             args.texts, args.files, problems, sys.stdin, args.text_column, args.input_format
         )
@@ -96,10 +104,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if problems.errors else 0
 
 
-def _load(model: str) -> Any:
+def _load(model: str, tracking_uri: str | None = None) -> Any:
     from topics.errors import BundleError
     from topics.predict import Predictor
 
+    if model.startswith(MLFLOW_SCHEMES):
+        # Only these URIs pay for importing mlflow; plain paths stay numpy-only.
+        import tempfile
+
+        from topics.tracking import fetch_bundle
+
+        with tempfile.TemporaryDirectory(prefix="topics-model-") as tmp:
+            return Predictor.load(fetch_bundle(model, tmp, tracking_uri))
     path = Path(model)
     if model == DEFAULT_MODEL and not (path / "manifest.json").exists():
         raise BundleError(

@@ -21,6 +21,7 @@ examples:
   topics run experiments/quickstart.yaml --set model.lda.num_topics=12 --set seed=7
   topics run experiments/quickstart.yaml --json | tail -n 1
   topics show-config experiments/quickstart.yaml --set features.tfidf.ngram_range=[1,3]
+  topics register RUN_ID --name topics-news --alias champion
 
 An experiment file names base groups from configs/ under 'defaults' and
 overrides only what differs; see README.md.
@@ -58,6 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
         "show-config", help="print the resolved, validated config of an experiment"
     )
     _add_config_arguments(show)
+
+    register = commands.add_parser(
+        "register",
+        help="register a run's model in the MLflow model registry (optionally under an alias)",
+        description="Register the model a tracked run logged; classify it with "
+        "--model models:/NAME@ALIAS.",
+    )
+    register.add_argument("run_id", metavar="RUN_ID", help="the run whose model to register")
+    register.add_argument("--name", required=True, help="registered model name, e.g. topics-news")
+    register.add_argument("--alias", help="alias to point at the new version, e.g. champion")
+    register.add_argument(
+        "--tracking-uri",
+        help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
+    )
     return parser
 
 
@@ -80,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "show-config":
             return _show_config(args)
+        if args.command == "register":
+            return _register(args)
     except TopicsError as exc:
         print(f"topics: error: {exc}", file=sys.stderr)
         return 2
@@ -124,6 +141,16 @@ def _show_config(args: argparse.Namespace) -> int:
     config = load_config(args.experiment, args.overrides)
     print(to_yaml(config), end="")
     print(f"# config hash: {config_hash(config)}")
+    return 0
+
+
+def _register(args: argparse.Namespace) -> int:
+    from topics.tracking import register_run_model, resolve_uri
+
+    version = register_run_model(args.run_id, args.name, args.alias, args.tracking_uri)
+    target = f"models:/{args.name}@{args.alias}" if args.alias else f"models:/{args.name}/{version}"
+    print(f"registered run {args.run_id} as {args.name} version {version}")
+    print(f'  classify --model {target} "some text"   # ({resolve_uri(args.tracking_uri)})')
     return 0
 
 

@@ -11,6 +11,8 @@ import json
 import os
 import platform
 import subprocess
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any, Protocol
 from topics import __version__
 from topics.config import ExperimentConfig, config_hash, flatten, to_yaml
 from topics.data import Corpus, load_corpus
+from topics.report import describe_run, write_report
 from topics.splits import split_indices
 
 LATEST = "latest"
@@ -35,6 +38,14 @@ class Tracker(Protocol):
     def log_artifacts(self, directory: Path) -> None: ...
     def log_model(self, bundle_dir: Path) -> None: ...
     def end_run(self, status: str) -> None: ...
+    def log_dataset(self, name: str, digest: str, source: str, context: str = "corpus") -> None: ...
+    def child_run(self, name: str, params: dict[str, Any]) -> AbstractContextManager[str]:
+        """A nested run; ``log_*`` calls inside the block go to it. Yields its id."""
+        ...
+
+    def log_best_child(self, run_id: str, metrics: dict[str, float]) -> None:
+        """On the parent: the best child's metrics and a tag naming its run id."""
+        ...
 
 
 class NullTracker:
@@ -58,6 +69,16 @@ class NullTracker:
         pass
 
     def end_run(self, status: str) -> None:
+        pass
+
+    def log_dataset(self, name: str, digest: str, source: str, context: str = "corpus") -> None:
+        pass
+
+    @contextmanager
+    def child_run(self, name: str, params: dict[str, Any]) -> Iterator[str]:
+        yield os.urandom(16).hex()
+
+    def log_best_child(self, run_id: str, metrics: dict[str, float]) -> None:
         pass
 
 
@@ -99,11 +120,12 @@ def run(
         "topics.git_commit": _git_commit(),
         "topics.versions": json.dumps(library_versions(), sort_keys=True),
     }
-    description = config.description or f"{config.name} on {config.data.name}"
+    description = describe_run(config)
     experiment = config.tracking.experiment_name or config.name
     run_id = tracker.start_run(experiment, config.name, tags, description)
     status = "FAILED"
     try:
+        tracker.log_dataset(config.data.name, fingerprint, str(config.data.resolved_path()))
         run_dir = Path(config.output_dir) / config.name / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         tracker.log_params(
@@ -119,6 +141,8 @@ def run(
         metrics = train_and_evaluate(config, train, test, run_dir, provenance)
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
         (run_dir / "config.yaml").write_text(to_yaml(config))
+        facts = {"run id": run_id, "experiment file": experiment_file or "", **tags}
+        write_report(run_dir, metrics, corpus.label_names, config.name, description, facts)
         tracker.log_metrics(metrics)
         tracker.log_artifacts(run_dir)
         tracker.log_model(run_dir / "model")

@@ -1,8 +1,11 @@
 """MLflow tracking. The only module that imports mlflow.
 
 :class:`MlflowTracker` implements the :class:`topics.experiment.Tracker`
-protocol; :class:`TopicsPyfunc` wraps a portable bundle as an MLflow pyfunc
-model so ``mlflow models serve`` serves exactly what ``classify`` computes.
+protocol (runs, nested sweep children, the dataset as a run input);
+:class:`TopicsPyfunc` wraps a portable bundle as an MLflow pyfunc model so
+``mlflow models serve`` serves exactly what ``classify`` computes.
+:func:`register_run_model` puts a run's pyfunc model in the registry and
+:func:`fetch_bundle` turns ``models:/`` and ``runs:/`` URIs back into bundle folders.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +26,7 @@ except ImportError:  # Windows: no advisory locks; concurrent first runs are rar
     fcntl = None  # type: ignore[assignment]
 
 import mlflow
+import mlflow.artifacts
 import mlflow.pyfunc
 import numpy as np
 from mlflow.exceptions import MlflowException
@@ -31,6 +37,10 @@ from topics.errors import TrackingError
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 PYFUNC_NAME = "topics-classifier"
+BEST_CHILD_TAG = "topics.best_child_run_id"
+REACHABILITY_TIMEOUT = 3.0
+# The tracking store keeps dataset digests in a 36-character column.
+DIGEST_CHARS = 32
 MODEL_SCRIPT = """\
 import mlflow
 from topics.tracking import TopicsPyfunc
@@ -42,6 +52,34 @@ mlflow.models.set_model(TopicsPyfunc())
 def resolve_uri(uri: str | None) -> str:
     """Config value, else ``$MLFLOW_TRACKING_URI``, else the embedded SQLite store."""
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+
+
+def check_reachable(uri: str, timeout: float = REACHABILITY_TIMEOUT) -> None:
+    """Fail fast, in one line, when an ``http(s)://`` tracking server does not answer.
+
+    MLflow's own client retries a dead server for minutes; this asks the
+    server's ``/health`` endpoint once, with a short timeout. Other URIs
+    (SQLite, a folder) are checked when the run starts.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingError(
+            f"MLflow server {uri} is not reachable ({reason}); start it with 'make server', "
+            "fix tracking.uri / MLFLOW_TRACKING_URI, or pass --no-track"
+        ) from exc
+    if status != 200:
+        raise TrackingError(
+            f"MLflow server {uri} answered {url} with HTTP {status}, expected 200; "
+            "is it an MLflow tracking server?"
+        )
 
 
 class TopicsPyfunc(PythonModel):
@@ -64,10 +102,8 @@ class MlflowTracker:
     def __init__(self, uri: str | None = None, log_model: bool = True) -> None:
         self.uri = resolve_uri(uri)
         self.log_model_enabled = log_model
-        # Schema migrations and "creating experiment" notes are not news to the user.
-        for name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        _quiet_mlflow()
+        check_reachable(self.uri)
         mlflow.set_tracking_uri(self.uri)
 
     def start_run(
@@ -93,6 +129,43 @@ class MlflowTracker:
 
     def log_artifacts(self, directory: Path) -> None:
         mlflow.log_artifacts(str(directory))
+
+    def log_dataset(self, name: str, digest: str, source: str, context: str = "corpus") -> None:
+        """Record the corpus as the run's input; ``digest`` is its content fingerprint."""
+        from mlflow.data.meta_dataset import MetaDataset
+
+        # Registered at import time, hence invisible to mypy.
+        from mlflow.data.sources import LocalArtifactDatasetSource  # type: ignore[attr-defined]
+
+        # MetaDataset: the corpus is described (name, source, digest), not uploaded.
+        dataset = MetaDataset(  # type: ignore[abstract]
+            LocalArtifactDatasetSource(source), name=name, digest=digest[:DIGEST_CHARS]
+        )
+        mlflow.log_input(dataset, context=context)
+
+    @contextmanager
+    def child_run(self, name: str, params: dict[str, Any]) -> Iterator[str]:
+        """A nested run under the active one; ``log_*`` calls inside go to the child.
+
+        Yields the child's run id. The child ends FINISHED, or FAILED/KILLED
+        when the block raises.
+        """
+        run = mlflow.start_run(run_name=name, nested=True)
+        status = "FAILED"
+        try:
+            self.log_params(params)
+            yield str(run.info.run_id)
+            status = "FINISHED"
+        except KeyboardInterrupt:
+            status = "KILLED"
+            raise
+        finally:
+            mlflow.end_run(status=status)
+
+    def log_best_child(self, run_id: str, metrics: dict[str, float]) -> None:
+        """Copy the best child's metrics onto the active (parent) run and tag its id."""
+        self.log_metrics(metrics)
+        mlflow.set_tag(BEST_CHILD_TAG, run_id)
 
     def log_model(self, bundle_dir: Path) -> None:
         if not self.log_model_enabled:
@@ -129,6 +202,96 @@ def _store_lock(uri: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def register_run_model(
+    run_id: str, name: str, alias: str | None = None, uri: str | None = None
+) -> str:
+    """Register the pyfunc model logged by ``run_id`` as a new version of ``name``.
+
+    The version points at the run's LoggedModel ``topics-classifier``, whose
+    ``bundle`` artifact is the run's portable bundle, so ``models:/NAME@ALIAS``
+    serves through MLflow and resolves to the same files ``classify`` reads.
+    Returns the new version number.
+    """
+    tracking_uri = resolve_uri(uri)
+    _quiet_mlflow()
+    check_reachable(tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as exc:
+        raise TrackingError(
+            f"run {run_id} not found in {tracking_uri}: {_first_line(exc)}; "
+            "check the id and tracking.uri / MLFLOW_TRACKING_URI"
+        ) from exc
+    model_ids = [output.model_id for output in (run.outputs.model_outputs if run.outputs else [])]
+    if not model_ids:
+        model_ids = [
+            model.model_id
+            for model in client.search_logged_models(
+                experiment_ids=[run.info.experiment_id],
+                filter_string=f"source_run_id = '{run_id}' AND name = '{PYFUNC_NAME}'",
+            )
+        ]
+    if not model_ids:
+        raise TrackingError(
+            f"run {run_id} logged no '{PYFUNC_NAME}' model; rerun it with tracking.log_model=true"
+        )
+    provenance = {k: v for k, v in run.data.tags.items() if k.startswith("topics.")}
+    try:
+        version = mlflow.register_model(
+            f"models:/{model_ids[0]}",
+            name,
+            tags={**provenance, "topics.run_id": run_id},
+        )
+        if alias:
+            client.set_registered_model_alias(name, alias, version.version)
+    except MlflowException as exc:
+        raise TrackingError(f"cannot register {name}: {_first_line(exc)}") from exc
+    return str(version.version)
+
+
+def fetch_bundle(model_uri: str, dst: str | Path, uri: str | None = None) -> Path:
+    """Download the bundle behind ``model_uri`` into ``dst``; return its folder.
+
+    ``runs:/RUN_ID/model`` is the bundle folder a run logged as artifacts;
+    ``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` and ``models:/MODEL_ID`` are
+    pyfunc models whose ``bundle`` artifact is that same folder.
+    """
+    tracking_uri = resolve_uri(uri)
+    _quiet_mlflow()
+    check_reachable(tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst)))
+    except (MlflowException, OSError) as exc:
+        raise TrackingError(
+            f"cannot fetch {model_uri} from {tracking_uri}: {_first_line(exc)}; "
+            "check the name/alias or run id, and tracking.uri / MLFLOW_TRACKING_URI"
+        ) from exc
+    if (local / "manifest.json").is_file():
+        return local
+    mlmodel = local / "MLmodel"
+    if mlmodel.is_file():
+        import yaml
+
+        flavor = yaml.safe_load(mlmodel.read_text()).get("flavors", {}).get("python_function", {})
+        bundle = flavor.get("artifacts", {}).get("bundle", {}).get("path")
+        if bundle and (local / bundle / "manifest.json").is_file():
+            return local / bundle
+    raise TrackingError(
+        f"{model_uri} holds no topics bundle (no manifest.json); "
+        f"use a run's bundle (runs:/RUN_ID/model) or a registered '{PYFUNC_NAME}' model"
+    )
+
+
+def _quiet_mlflow() -> None:
+    # Schema migrations and "creating experiment" notes are not news to the user.
+    for name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def _param_value(value: Any) -> Any:

@@ -94,6 +94,7 @@ def test_failure_mid_run_ends_the_run_failed(tmp_path: Path, monkeypatch: Any) -
     with pytest.raises(RuntimeError):
         run(validate_config(tiny_config(tmp_path)), tracker)
     assert tracker.status == "FAILED"
+    assert tracker.error == "RuntimeError: disk full"
     assert not (tmp_path / "artifacts" / "latest").exists()
 
 
@@ -108,6 +109,7 @@ def test_same_config_and_seed_reproduce_metrics_and_bundle_bytes(tmp_path: Path)
     config = validate_config(tiny_config(tmp_path))
     first, second = run(config, RecordingTracker()), run(config, NullTracker())
     assert first.run_id != second.run_id
+
     def quality(metrics: dict[str, float]) -> dict[str, float]:
         return {k: v for k, v in metrics.items() if not k.endswith("_seconds")}
 

@@ -195,3 +195,19 @@ def test_registry_mistakes_are_one_line(
     assert classify_main(["--model", "models:/no-such-model@champion", "text"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("classify: error: cannot fetch")
+
+
+def test_a_failing_run_is_marked_failed_with_its_error(tmp_path: Path, monkeypatch: Any) -> None:
+    def explode(*args: Any, **kwargs: Any) -> None:
+        raise MemoryError("cannot allocate the topic-word matrix")
+
+    monkeypatch.setattr("topics.experiment.train_and_evaluate", explode)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config = validate_config(tiny_config(tmp_path, tracking={"enabled": True, "uri": uri}))
+    with pytest.raises(MemoryError):
+        run(config, MlflowTracker(uri))
+    (failed,) = MlflowClient(uri).search_runs(
+        [MlflowClient(uri).get_experiment_by_name("tiny").experiment_id]
+    )
+    assert failed.info.status == "FAILED"
+    assert failed.data.tags["topics.error"] == "MemoryError: cannot allocate the topic-word matrix"

@@ -37,7 +37,7 @@ class Tracker(Protocol):
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None: ...
     def log_artifacts(self, directory: Path) -> None: ...
     def log_model(self, bundle_dir: Path) -> None: ...
-    def end_run(self, status: str) -> None: ...
+    def end_run(self, status: str, error: str | None = None) -> None: ...
     def log_dataset(self, name: str, digest: str, source: str, context: str = "corpus") -> None: ...
     def child_run(self, name: str, params: dict[str, Any]) -> AbstractContextManager[str]:
         """A nested run; ``log_*`` calls inside the block go to it. Yields its id."""
@@ -68,7 +68,7 @@ class NullTracker:
     def log_model(self, bundle_dir: Path) -> None:
         pass
 
-    def end_run(self, status: str) -> None:
+    def end_run(self, status: str, error: str | None = None) -> None:
         pass
 
     def log_dataset(self, name: str, digest: str, source: str, context: str = "corpus") -> None:
@@ -123,7 +123,7 @@ def run(
     description = describe_run(config)
     experiment = config.tracking.experiment_name or config.name
     run_id = tracker.start_run(experiment, config.name, tags, description)
-    status = "FAILED"
+    status, error = "FAILED", None
     try:
         tracker.log_dataset(config.data.name, fingerprint, str(config.data.resolved_path()))
         run_dir = Path(config.output_dir) / config.name / run_id
@@ -149,10 +149,13 @@ def run(
         point_latest(Path(config.output_dir), run_dir / "model")
         status = "FINISHED"
     except KeyboardInterrupt:
-        status = "KILLED"
+        status, error = "KILLED", "interrupted (Ctrl-C or SIGTERM)"
+        raise
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        tracker.end_run(status)
+        tracker.end_run(status, error)
     return RunResult(run_id=run_id, experiment=config.name, artifact_dir=run_dir, metrics=metrics)
 
 

@@ -151,3 +151,13 @@ def test_two_runs_at_once_on_one_sqlite_store(tmp_path: Path) -> None:
             for row in connection.execute("select run_uuid from runs where status='FINISHED'")
         }
     assert run_ids == finished and len(finished) == 2
+
+
+def test_k_above_vocabulary_is_one_line_before_any_work(
+    experiment_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(experiment_file), "--set", "model.lda.num_topics=900"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("topics: error: model.lda.num_topics: 900 topics but only")
+    assert len(err.splitlines()) == 1
+    assert not (experiment_file.parent / "artifacts").exists()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -90,6 +91,7 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _log_warnings_to_stderr()
     try:
         if args.command == "run":
             return _run(args)
@@ -129,6 +131,18 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(format_summary(result.to_json(), getattr(tracker, "uri", None)))
     return 0
+
+
+def _log_warnings_to_stderr() -> None:
+    """``topics`` warnings as one line each: ``topics: warning: ...``."""
+    logger = logging.getLogger("topics")
+    if not any(getattr(h, "_topics_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("topics: warning: %(message)s"))
+        handler._topics_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from topics import __version__
 from topics.config import ExperimentConfig, config_hash, flatten, to_yaml
 from topics.data import Corpus, load_corpus
+from topics.preflight import check_training_data
 from topics.report import describe_run, write_report
 from topics.splits import split_indices
 
@@ -109,6 +110,7 @@ def run(
     corpus = load_corpus(config.data)
     train_idx, test_idx = split_indices(corpus, config.data.split, config.split_seed())
     train, test = corpus.subset(train_idx), corpus.subset(test_idx)
+    check_training_data(config, train)
     fingerprint = corpus.fingerprint()
     digest = config_hash(config)
     tags = {

@@ -45,7 +45,8 @@ class Analyzer:
         features = list(tokens) if low == 1 else []
         for n in range(max(low, 2), high + 1):
             # zip stops at the shortest slice: exactly the n-grams that fit.
-            features.extend(map(" ".join, zip(*(tokens[k:] for k in range(n)))))  # noqa: B905
+            shifted = [tokens[k:] for k in range(n)]
+            features.extend(map(" ".join, zip(*shifted)))  # noqa: B905
         return features
 
     def to_dict(self) -> dict[str, Any]:

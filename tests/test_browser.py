@@ -97,7 +97,7 @@ def _close_assistant(driver: Any) -> None:
             return
 
 
-def test_compare_two_runs_in_the_mlflow_ui(browser: Any, tmp_path: Path) -> None:
+def test_compare_two_runs_in_the_mlflow_ui(browser: Any, tmp_path: Path, capsys: Any) -> None:
     with mlflow_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path) as uri:
         runs = {}
         for name, c_value in (("c-strong", 0.05), ("c-default", 1.0)):
@@ -163,4 +163,6 @@ def test_compare_two_runs_in_the_mlflow_ui(browser: Any, tmp_path: Path) -> None
     assert len(loaded) == len(list((report.parent / "plots").glob("*.png"))) >= 2
     assert all(loaded)
     screenshot(browser, "report")
+    with capsys.disabled():  # the screenshot paths belong in the test log, pass or fail
+        print(f"\n[browser] screenshots in {SCREENSHOTS}: experiment-page, compare-runs, report")
     shutil.copy(report, SCREENSHOTS / "report.html")

@@ -195,8 +195,10 @@ def format_summary(result: dict[str, Any], tracking_uri: str | None) -> str:
         "next:",
         '  classify "Kazakhstan and Korea open a bus and truck plant"   # tag a text',
         "  make ui                                                    # compare runs in MLflow",
+        f"  {result['artifact_dir']}/report.html   # this run on one page (opens from disk)",
     ]
     if tracking_uri:
+        lines.append(f"  topics register {result['run_id']} --name topics-news --alias champion")
         lines.append(f"  (tracked in {tracking_uri})")
     return "\n".join(lines)
 

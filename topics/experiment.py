@@ -143,7 +143,7 @@ def run(
         metrics = train_and_evaluate(config, train, test, run_dir, provenance)
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
         (run_dir / "config.yaml").write_text(to_yaml(config))
-        facts = {"run id": run_id, "experiment file": experiment_file or "", **tags}
+        facts = {"run id": run_id, **tags}
         write_report(run_dir, metrics, corpus.label_names, config.name, description, facts)
         tracker.log_metrics(metrics)
         tracker.log_artifacts(run_dir)

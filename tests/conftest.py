@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ class RecordingTracker:
         self.metrics: dict[str, float] = {}
         self.tags: dict[str, str] = {}
         self.status: str | None = None
+        self.children: dict[str, dict[str, float]] = {}
 
     def start_run(
         self, experiment: str, run_name: str, tags: dict[str, str], description: str
@@ -59,6 +62,18 @@ class RecordingTracker:
     def end_run(self, status: str) -> None:
         self.calls.append(("end_run", status))
         self.status = status
+
+    @contextmanager
+    def child_run(self, run_name: str) -> Iterator[None]:
+        """Records the nested run; metrics logged inside go to ``children[run_name]``."""
+        self.calls.append(("child_run", run_name))
+        outer = self.metrics
+        self.metrics = self.children.setdefault(run_name, {})
+        try:
+            yield
+        finally:
+            self.metrics = outer
+            self.calls.append(("end_child_run", run_name))
 
 
 TINY_ARTICLES = [

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +106,12 @@ class MlflowTracker:
 
     def end_run(self, status: str) -> None:
         mlflow.end_run(status=status)
+
+    @contextmanager
+    def child_run(self, run_name: str) -> Iterator[None]:
+        """A nested run under the active one (e.g. one per K of a sweep)."""
+        with mlflow.start_run(run_name=run_name, nested=True):
+            yield
 
 
 def _param_value(value: Any) -> Any:

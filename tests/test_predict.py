@@ -11,7 +11,7 @@ from tests.conftest import REPO
 from topics.config import load_config
 from topics.data import load_corpus
 from topics.export import export_bundle
-from topics.models import fit_lda_model, fit_tfidf_model
+from topics.models import fit_hybrid_model, fit_lda_model, fit_tfidf_model
 from topics.predict import Predictor
 from topics.splits import split_indices
 
@@ -21,26 +21,33 @@ HEAVY = ("mlflow", "gensim", "sklearn", "pandas", "matplotlib", "joblib", "scipy
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The quickstart models fit on the sample train split, and their bundle."""
-    config = load_config(REPO / "experiments" / "quickstart.yaml", ["model.lda.passes=3"])
+    config = load_config(
+        REPO / "experiments" / "quickstart.yaml",
+        ["model.lda.iterations=100", "model.hybrid.enabled=true", "model.hybrid.lda_weight=0.5"],
+    )
     corpus = load_corpus(config.data)
     train_idx, test_idx = split_indices(corpus, config.data.split, config.split_seed())
     train, test = corpus.subset(train_idx), corpus.subset(test_idx)
     labels = list(corpus.label_names)
     tfidf = fit_tfidf_model(config, train.texts, train.label_matrix(), labels)
     lda = fit_lda_model(config, train.texts, train.label_matrix(), labels)
+    hybrid = fit_hybrid_model(config, tfidf, lda, train.texts, train.label_matrix(), labels)
     path = export_bundle(
         tmp_path_factory.mktemp("bundle") / "model",
         labels=labels,
         primary="tfidf",
-        classifiers={"tfidf": (["tfidf"], tfidf.classifier), "lda": (["lda"], lda.classifier)},
+        classifiers={
+            name: (model.features, model.export_classifier())
+            for name, model in {"tfidf": tfidf, "lda": lda, "hybrid": hybrid}.items()
+        },
         provenance={},
         vectorizer=tfidf.vectorizer,
         lda=lda.topics,
     )
-    return {"tfidf": tfidf, "lda": lda, "test": test, "path": path}
+    return {"tfidf": tfidf, "lda": lda, "hybrid": hybrid, "test": test, "path": path}
 
 
-@pytest.mark.parametrize("model", ["tfidf", "lda"])
+@pytest.mark.parametrize("model", ["tfidf", "lda", "hybrid"])
 def test_bundle_scores_equal_the_sklearn_pipeline(trained: dict[str, Any], model: str) -> None:
     texts = trained["test"].texts
     expected = trained[model].predict_proba(texts)

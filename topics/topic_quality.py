@@ -31,13 +31,14 @@ def coherence(
 
     topn = topn or min(len(words) for words in top_words)
     topics = [list(words[:topn]) for words in top_words]
+    texts = [list(doc) for doc in texts if len(doc)]  # empty documents carry no co-occurrence
     dictionary = Dictionary(texts)
     corpus = [dictionary.doc2bow(doc) for doc in texts]
     scores: dict[str, Any] = {}
     for measure in measures:
         model = CoherenceModel(
             topics=topics,
-            texts=[list(doc) for doc in texts],
+            texts=texts,
             corpus=corpus,
             dictionary=dictionary,
             coherence=measure,

@@ -192,6 +192,12 @@ class LdaConfig(_Strict):
             )
         if self.eta == "auto" and (self.engine == "tomotopy" or self.seeds):
             raise ValueError("eta: 'auto' needs engine gensim and no seeds; use a number")
+        too_small = [k for k in self.sweep.num_topics if k < len(self.seeds)]
+        if too_small:
+            raise ValueError(
+                f"sweep.num_topics: {too_small} leave no room for the {len(self.seeds)} "
+                "seeded topics; every K must be at least the number of seeds"
+            )
         if self.stability_runs == 1:
             raise ValueError("stability_runs: 0 (off) or at least 2, got 1")
         return self

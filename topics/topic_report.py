@@ -51,15 +51,14 @@ def labeller_metrics(
     columns = seeded_columns(lda.topic_names_, labels)
     sets: dict[str, Corpus] = {"": test}
     if settings.eval_path:
-        extra = config.data.model_copy(
-            update={
-                "path": settings.eval_path,
-                "format": "jsonl",
-                "text_fields": ["title", "text"],
-                "label_field": "labels",
-                "label_sep": None,
-                "id_field": "id",
-            }
+        from topics.config import DataConfig
+
+        extra = DataConfig(
+            name="labeller-eval",
+            root=config.data.root,
+            path=settings.eval_path,
+            format="jsonl",
+            labels=config.data.labels,
         )
         sets["extra_"] = load_corpus(extra)
     tuned = None
@@ -70,10 +69,12 @@ def labeller_metrics(
     for prefix, corpus in sets.items():
         theta = lda.transform(corpus.texts)
         y = corpus.label_matrix()
-        fixed = multilabel_metrics(y, label_by_topics(theta, columns, settings.threshold), labels)
+        fixed = multilabel_metrics(
+            y, label_by_topics(theta, columns, settings.threshold), labels, prefix=""
+        )
         metrics.update({f"lda_labeller_{prefix}{k}": v for k, v in fixed.items()})
         if tuned is not None:
-            best = multilabel_metrics(y, label_by_topics(theta, columns, tuned), labels)
+            best = multilabel_metrics(y, label_by_topics(theta, columns, tuned), labels, prefix="")
             metrics.update({f"lda_labeller_tuned_{prefix}{k}": v for k, v in best.items()})
     if tuned is not None:
         for label, value in zip(labels, tuned, strict=True):

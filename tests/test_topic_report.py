@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ SEEDS = {
 }
 
 
-def seeded_config(tmp_path: Path) -> dict:
+def seeded_config(tmp_path: Path) -> dict[str, Any]:
     return tiny_config(
         tmp_path,
         model={
@@ -103,7 +104,9 @@ def test_seeded_run_reports_topics_labeller_hybrid_stability_and_sweep(tmp_path:
     ],
     ids=["too-few-topics", "seed-not-a-label", "hybrid-needs-both", "one-run", "bad-k", "k-below-seeds", "alpha"],
 )
-def test_invalid_topic_settings_are_rejected(tmp_path: Path, change: dict, message: str) -> None:
+def test_invalid_topic_settings_are_rejected(
+    tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
     from topics.config import deep_merge
 
     with pytest.raises(ConfigError, match=message):

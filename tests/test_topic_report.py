@@ -102,7 +102,15 @@ def test_seeded_run_reports_topics_labeller_hybrid_stability_and_sweep(tmp_path:
         ({"model": {"lda": {"sweep": {"num_topics": [3, 5]}}}}, "no room for the 4 seeded"),
         ({"model": {"lda": {"engine": "tomotopy", "alpha": "auto"}}}, "takes a number"),
     ],
-    ids=["too-few-topics", "seed-not-a-label", "hybrid-needs-both", "one-run", "bad-k", "k-below-seeds", "alpha"],
+    ids=[
+        "too-few-topics",
+        "seed-not-a-label",
+        "hybrid-needs-both",
+        "one-run",
+        "bad-k",
+        "k-below-seeds",
+        "alpha",
+    ],
 )
 def test_invalid_topic_settings_are_rejected(
     tmp_path: Path, change: dict[str, Any], message: str

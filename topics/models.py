@@ -20,7 +20,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from topics.classifiers import MultiLabelLinear
-from topics.config import ExperimentConfig
+from topics.config import ExperimentConfig, LdaConfig
 from topics.features import make_vectorizer
 from topics.topic_models import LdaTopics
 
@@ -85,32 +85,36 @@ def tfidf_pipeline(config: ExperimentConfig, labels: list[str]) -> Pipeline:
     )
 
 
+def make_lda(
+    settings: LdaConfig, stop_words: str | list[str] | None, random_state: int
+) -> LdaTopics:
+    """The topic model a ``model.lda`` config section describes."""
+    return LdaTopics(
+        num_topics=settings.num_topics,
+        engine=settings.engine,
+        passes=settings.passes,
+        iterations=settings.iterations,
+        alpha=settings.alpha,
+        eta=settings.eta,
+        seeds=dict(settings.seeds),
+        seed_strength=settings.seed_strength,
+        term_weight=settings.term_weight,
+        optim_interval=settings.optim_interval,
+        workers=settings.workers,
+        min_token_length=settings.min_token_length,
+        stop_words=stop_words,
+        no_below=settings.no_below,
+        no_above=settings.no_above,
+        top_n=settings.top_n,
+        random_state=random_state,
+    )
+
+
 def lda_pipeline(config: ExperimentConfig, labels: list[str]) -> Pipeline:
     settings = config.model.lda
     return Pipeline(
         [
-            (
-                "lda",
-                LdaTopics(
-                    num_topics=settings.num_topics,
-                    engine=settings.engine,
-                    passes=settings.passes,
-                    iterations=settings.iterations,
-                    alpha=settings.alpha,
-                    eta=settings.eta,
-                    seeds=dict(settings.seeds),
-                    seed_strength=settings.seed_strength,
-                    term_weight=settings.term_weight,
-                    optim_interval=settings.optim_interval,
-                    workers=settings.workers,
-                    min_token_length=settings.min_token_length,
-                    stop_words=config.features.tfidf.stop_words,
-                    no_below=settings.no_below,
-                    no_above=settings.no_above,
-                    top_n=settings.top_n,
-                    random_state=config.seed,
-                ),
-            ),
+            ("lda", make_lda(settings, config.features.tfidf.stop_words, config.seed)),
             (
                 "classifier",
                 MultiLabelLinear(

@@ -23,7 +23,14 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The quickstart models fit on the sample train split, and their bundle."""
     config = load_config(
         REPO / "experiments" / "quickstart.yaml",
-        ["model.lda.iterations=100", "model.hybrid.enabled=true", "model.hybrid.lda_weight=0.5"],
+        [
+            "model.lda.iterations=100",
+            "model.lda.phrases=true",  # the bundle must merge the same phrases
+            "model.lda.phrase_min_count=3",
+            "model.lda.phrase_threshold=5",
+            "model.hybrid.enabled=true",
+            "model.hybrid.lda_weight=0.5",
+        ],
     )
     corpus = load_corpus(config.data)
     train_idx, test_idx = split_indices(corpus, config.data.split, config.split_seed())
@@ -66,6 +73,13 @@ def test_topics_equal_the_lda_transform(trained: dict[str, Any]) -> None:
     for row, result in zip(theta, results, strict=True):
         weights = {t["topic"]: t["weight"] for t in result["topics"]}
         np.testing.assert_allclose([weights[k] for k in range(len(row))], row, atol=1e-6)
+
+
+def test_phrases_travel_in_the_bundle(trained: dict[str, Any]) -> None:
+    tokenizer = trained["lda"].topics.tokenizer_
+    assert tokenizer.phrases, "the sample corpus should yield some phrases"
+    assert any("_" in word for word in trained["lda"].topics.vocabulary_)
+    assert Predictor.load(trained["path"]).lda.tokenizer.phrases == tokenizer.phrases
 
 
 def test_empty_text_gets_no_labels(trained: dict[str, Any]) -> None:

@@ -41,3 +41,12 @@ def test_topic_tokenizer_keeps_words_of_letters() -> None:
     assert tokenizer("") == []
     restored = TopicTokenizer.from_dict(tokenizer.to_dict())
     assert restored(TEXTS[0]) == tokenizer(TEXTS[0])
+
+
+def test_topic_tokenizer_merges_known_phrases_and_round_trips() -> None:
+    from topics.text import TopicTokenizer
+
+    tokenizer = TopicTokenizer(3, ["the"], phrases=["silk road", "road rail"])
+    assert tokenizer("The Silk Road rail link") == ["silk_road", "rail", "link"]
+    assert TopicTokenizer.from_dict(tokenizer.to_dict())("silk road rail") == ["silk_road", "rail"]
+    assert "phrases" not in TopicTokenizer(3).to_dict()  # bundles without phrases are unchanged

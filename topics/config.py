@@ -168,6 +168,9 @@ class LdaConfig(_Strict):
     workers: int = Field(1, ge=1)  # tomotopy threads; 1 = deterministic for a seed
     seeds: dict[str, list[str]] = Field(default_factory=dict)  # seeded topics, in order
     seed_strength: float = Field(1.0, gt=0)
+    phrases: bool = False  # merge two-word phrases found by gensim Phrases ("new_york")
+    phrase_min_count: int = Field(5, ge=1)
+    phrase_threshold: float = Field(10.0, gt=0)
     top_n: int = Field(10, ge=1)
     min_token_length: int = Field(3, ge=1)
     no_below: int = Field(2, ge=1)

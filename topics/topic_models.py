@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from topics.features import resolve_stop_words
 from topics.lda_inference import bag_of_words, dirichlet_expectation, infer_topics
 from topics.seeding import seed_eta
-from topics.text import TopicTokenizer
+from topics.text import TopicTokenizer, merge_phrases
 
 ENGINES = ("gensim", "tomotopy")
 
@@ -50,6 +50,10 @@ class LdaTopics(TransformerMixin, BaseEstimator):
         tomotopy: sweeps between alpha optimisations (0 = fixed alpha).
     workers : int
         tomotopy threads; 1 makes training deterministic for a seed.
+    phrases, phrase_min_count, phrase_threshold
+        Learn two-word phrases with gensim ``Phrases`` (its ``min_count`` and
+        ``threshold``) and merge them into one token (``"new_york"``); the
+        tokenizer keeps the list, so prediction merges the same pairs.
     min_token_length, stop_words, no_below, no_above
         Tokenization and document-frequency filtering.
     top_n : int
@@ -71,6 +75,9 @@ class LdaTopics(TransformerMixin, BaseEstimator):
         term_weight: str = "one",
         optim_interval: int = 10,
         workers: int = 1,
+        phrases: bool = False,
+        phrase_min_count: int = 5,
+        phrase_threshold: float = 10.0,
         min_token_length: int = 3,
         stop_words: str | list[str] | None = "english",
         no_below: int = 2,
@@ -89,6 +96,9 @@ class LdaTopics(TransformerMixin, BaseEstimator):
         self.term_weight = term_weight
         self.optim_interval = optim_interval
         self.workers = workers
+        self.phrases = phrases
+        self.phrase_min_count = phrase_min_count
+        self.phrase_threshold = phrase_threshold
         self.min_token_length = min_token_length
         self.stop_words = stop_words
         self.no_below = no_below
@@ -100,8 +110,14 @@ class LdaTopics(TransformerMixin, BaseEstimator):
         from gensim.corpora import Dictionary
 
         self._check_params()
-        self.tokenizer_ = TopicTokenizer(self.min_token_length, resolve_stop_words(self.stop_words))
+        stop_words = resolve_stop_words(self.stop_words)
+        self.tokenizer_ = TopicTokenizer(self.min_token_length, stop_words)
         docs = [self.tokenizer_(text) for text in X]
+        if self.phrases:
+            self.tokenizer_ = TopicTokenizer(
+                self.min_token_length, stop_words, self._learn_phrases(docs)
+            )
+            docs = [merge_phrases(doc, self.tokenizer_._pairs) for doc in docs]
         dictionary = Dictionary(docs)
         dictionary.filter_extremes(no_below=self.no_below, no_above=self.no_above, keep_n=None)
         if len(dictionary) < self.num_topics:
@@ -127,6 +143,14 @@ class LdaTopics(TransformerMixin, BaseEstimator):
         ]
         self.n_features_in_ = 1
         return self
+
+    def _learn_phrases(self, docs: list[list[str]]) -> list[str]:
+        from gensim.models.phrases import Phrases
+
+        found = Phrases(
+            docs, min_count=self.phrase_min_count, threshold=self.phrase_threshold, delimiter="_"
+        ).export_phrases()
+        return sorted(phrase.replace("_", " ") for phrase in found)
 
     def _check_params(self) -> None:
         if not isinstance(self.num_topics, int) or self.num_topics < 2:

@@ -44,32 +44,65 @@ def infer_topics(
     alpha: np.ndarray,
     max_iter: int = DEFAULT_MAX_ITER,
     tol: float = DEFAULT_TOL,
+    batch_size: int = 2048,
 ) -> np.ndarray:
     """Topic proportions ``(n_docs, K)`` for documents given as ``(word_ids, counts)``.
 
-    A document with no known word gets the prior mean ``alpha / alpha.sum()``.
+    Documents are processed in batches, vectorised over their words; each document
+    stops updating once its own mean change in gamma is below ``tol``, so the result
+    is that of running every document on its own. A document with no known word gets
+    the prior mean ``alpha / alpha.sum()``.
     """
     alpha = np.asarray(alpha, dtype=np.float64)
-    eps = np.finfo(np.float64).eps
     theta = np.empty((len(bows), exp_elog_beta.shape[0]))
-    for d, (ids, counts) in enumerate(bows):
-        if len(ids) == 0:
-            theta[d] = alpha / alpha.sum()
-            continue
-        beta_d = exp_elog_beta[:, ids]
-        counts = np.asarray(counts, dtype=np.float64)
-        gamma = np.ones_like(alpha)
-        exp_elog_theta = np.exp(dirichlet_expectation(gamma))
-        phinorm = exp_elog_theta @ beta_d + eps
-        for _ in range(max_iter):
-            last = gamma
-            gamma = alpha + exp_elog_theta * ((counts / phinorm) @ beta_d.T)
-            exp_elog_theta = np.exp(dirichlet_expectation(gamma))
-            phinorm = exp_elog_theta @ beta_d + eps
-            if np.mean(np.abs(gamma - last)) < tol:
-                break
-        theta[d] = gamma / gamma.sum()
+    for start in range(0, len(bows), batch_size):
+        batch = bows[start : start + batch_size]
+        theta[start : start + len(batch)] = _infer_batch(batch, exp_elog_beta, alpha, max_iter, tol)
     return theta
+
+
+def _infer_batch(
+    bows: Sequence[tuple[np.ndarray, np.ndarray]],
+    exp_elog_beta: np.ndarray,
+    alpha: np.ndarray,
+    max_iter: int,
+    tol: float,
+) -> np.ndarray:
+    eps = np.finfo(np.float64).eps
+    n_docs, n_topics = len(bows), exp_elog_beta.shape[0]
+    lengths = np.array([len(ids) for ids, _ in bows], dtype=np.int64)
+    theta = np.tile(alpha / alpha.sum(), (n_docs, 1))
+    active = np.flatnonzero(lengths > 0)
+    if active.size == 0:
+        return theta
+    gamma = np.ones((n_docs, n_topics))
+    for _ in range(max_iter):
+        # Flatten the active documents' words: doc position, word id, count.
+        doc_pos = np.repeat(np.arange(active.size), lengths[active])
+        word_ids = np.concatenate([bows[int(d)][0] for d in active])
+        counts = np.concatenate([np.asarray(bows[int(d)][1], dtype=np.float64) for d in active])
+        beta = exp_elog_beta[:, word_ids]  # (K, nnz)
+        exp_elog_theta = np.exp(_rows_dirichlet_expectation(gamma[active]))
+        phinorm = np.einsum("kn,nk->n", beta, exp_elog_theta[doc_pos]) + eps
+        ratio = counts / phinorm
+        sums = np.empty((active.size, n_topics))
+        for k in range(n_topics):
+            sums[:, k] = np.bincount(doc_pos, weights=ratio * beta[k], minlength=active.size)
+        last = gamma[active]
+        # gensim order: update gamma from the exp(E[log theta]) of the previous gamma.
+        new = alpha + exp_elog_theta * sums
+        gamma[active] = new
+        done = np.mean(np.abs(new - last), axis=1) < tol
+        if done.all():
+            break
+        active = active[~done]
+    theta_active = gamma[lengths > 0]
+    theta[lengths > 0] = theta_active / theta_active.sum(axis=1, keepdims=True)
+    return theta
+
+
+def _rows_dirichlet_expectation(alpha: np.ndarray) -> np.ndarray:
+    return digamma(alpha) - digamma(alpha.sum(axis=1))[:, None]
 
 
 def bag_of_words(

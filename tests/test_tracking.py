@@ -53,3 +53,22 @@ def test_unusable_store_is_reported_before_training(tmp_path: Path) -> None:
     tracker = MlflowTracker(f"sqlite:///{blocker}/sub/mlflow.db")
     with pytest.raises(TrackingError, match="cannot use the MLflow store"):
         tracker.start_run("e", "r", {}, "")
+
+
+def test_child_runs_nest_under_the_experiment_run(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = MlflowTracker(uri, log_model=False)
+    parent = tracker.start_run("sweep", "parent", {}, "")
+    with tracker.child_run("parent-k5"):
+        tracker.log_metrics({"lda_coherence_c_v": 0.5})
+    tracker.log_metrics({"lda_sweep_best_k": 5.0})  # back on the parent
+    tracker.end_run("FINISHED")
+
+    client = MlflowClient(uri)
+    (child,) = client.search_runs(
+        [client.get_run(parent).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent}'",
+    )
+    assert child.info.run_name == "parent-k5"
+    assert child.data.metrics == {"lda_coherence_c_v": 0.5}
+    assert client.get_run(parent).data.metrics == {"lda_sweep_best_k": 5.0}

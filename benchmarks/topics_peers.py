@@ -5,7 +5,8 @@ Every model trains on the reference tokens of :mod:`benchmarks.newsgroups_refere
 ``CoherenceModel`` (c_v, c_npmi of the top 10 words) and topic diversity (unique words
 in the top 25 of every topic / 25K). Each row is the mean over ``--seeds`` seeds; train
 seconds are wall-clock of model construction + training (ours also tokenizes the raw
-text and builds its vocabulary inside ``fit``).
+text and builds its vocabulary inside ``fit``); cpu s is this process's CPU time for
+the same span (all threads), which other jobs on the machine do not inflate.
 
     .venv/bin/python benchmarks/topics_peers.py [--seeds 3] [--models ours,tomotopy-2]
 
@@ -153,18 +154,26 @@ def main(argv: list[str] | None = None) -> int:
     docs, _ = reference_tokens(texts)
     n_words = len({w for d in docs for w in d})
     load_before = os.getloadavg()[0]
-    rows = []
-    for name in names:
-        label, train = MODELS[name]
-        runs = []
-        for seed in range(1, args.seeds + 1):
-            seconds, top = train(docs, seed)
+    # Seeds outer, models inner: the models of one seed run back to back, under
+    # about the same load from other jobs on the machine.
+    runs: dict[str, list[tuple[float, ...]]] = {name: [] for name in names}
+    for seed in range(1, args.seeds + 1):
+        for name in names:
+            cpu = time.process_time()
+            seconds, top = MODELS[name][1](docs, seed)
+            cpu_seconds = time.process_time() - cpu
             scores = coherence([list(r[:TOP_N]) for r in top], docs, ("c_v", "c_npmi"), TOP_N)
             diversity = len(np.unique(top)) / top.size
-            runs.append((seconds, scores["c_v"], scores["c_npmi"], diversity))
-            print(f"{name} seed {seed}: {runs[-1]}", file=sys.stderr, flush=True)
-        mean = np.mean(runs, axis=0)
-        rows.append((ours_label() if name == "ours" else label, mean, runs))
+            runs[name].append((seconds, scores["c_v"], scores["c_npmi"], diversity, cpu_seconds))
+            print(f"{name} seed {seed}: {runs[name][-1]}", file=sys.stderr, flush=True)
+    rows = [
+        (
+            ours_label() if name == "ours" else MODELS[name][0],
+            np.mean(runs[name], axis=0),
+            runs[name],
+        )
+        for name in names
+    ]
     load_after = os.getloadavg()[0]
     lines = [
         f"# Topic-model peers: 20 Newsgroups train, K={K}, top-{TOP_N} words",
@@ -173,14 +182,14 @@ def main(argv: list[str] | None = None) -> int:
         f"seeds; {os.cpu_count()} cores; load average {load_before:.1f} before, "
         f"{load_after:.1f} after (other jobs shared the machine).",
         "",
-        "| model | train s | c_v | c_npmi | diversity (top-25) | per seed (s, c_v, c_npmi, div) |",
-        "|---|---|---|---|---|---|",
+        "| model | train s | c_v | c_npmi | diversity (top-25) | cpu s | per seed (s, c_v, c_npmi, div) |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for label, mean, runs in rows:
-        per_seed = "; ".join(f"{s:.1f}, {cv:.3f}, {npmi:.3f}, {d:.3f}" for s, cv, npmi, d in runs)
+    for label, mean, model_runs in rows:
+        per_seed = "; ".join(f"{r[0]:.1f}, {r[1]:.3f}, {r[2]:.3f}, {r[3]:.3f}" for r in model_runs)
         lines.append(
             f"| {label} | {mean[0]:.1f} | {mean[1]:.3f} | {mean[2]:.3f} | {mean[3]:.3f} | "
-            f"{per_seed} |"
+            f"{mean[4]:.1f} | {per_seed} |"
         )
     lines += [
         "",

@@ -182,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         f"seeds; {os.cpu_count()} cores; load average {load_before:.1f} before, "
         f"{load_after:.1f} after (other jobs shared the machine).",
         "",
-        "| model | train s | c_v | c_npmi | diversity (top-25) | cpu s | per seed (s, c_v, c_npmi, div) |",
+        "| model | train s | c_v | c_npmi | diversity (top-25) | cpu s "
+        "| per seed (s, c_v, c_npmi, div) |",
         "|---|---|---|---|---|---|---|",
     ]
     for label, mean, model_runs in rows:

@@ -5,7 +5,10 @@ The variational E-step of Hoffman, Blei & Bach (2010), as gensim runs it in
 with mean 1) so the result is deterministic. Training (:class:`topics.topic_models.LdaTopics`)
 and :mod:`topics.predict` both call :func:`infer_topics`, so they agree exactly;
 against gensim's own inference they agree to within the convergence tolerance
-(tested to 1e-3 per topic weight).
+(tested to 1e-3 per topic weight). For a Gibbs-trained model (tomotopy) the
+topics come in as lambda = eta + topic-word counts; against tomotopy's own
+``infer`` the weights agree to a mean absolute difference below 0.03 (tested).
+Documents are processed in batches, vectorised over their words.
 """
 
 from __future__ import annotations

@@ -59,8 +59,10 @@ def test_end_to_end_with_in_memory_tracker(tmp_path: Path) -> None:
     assert metrics["test_micro_f1"] == metrics[f"{best}_test_micro_f1"]
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["name"] == "tiny"
     assert sorted(p.name for p in (run_dir / "plots").iterdir()) == [
+        "lda_doc_topics.png",
         "lda_label_confusion.png",
         "lda_top_words.png",
+        "lda_topic_prevalence.png",
         "tfidf_label_confusion.png",
     ]
     bundle = load_bundle(run_dir / "model")

@@ -140,7 +140,7 @@ def run(
             "experiment": config.name,
             "run_id": run_id,
         }
-        metrics = train_and_evaluate(config, train, test, run_dir, provenance)
+        metrics = train_and_evaluate(config, train, test, run_dir, provenance, tracker)
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
         (run_dir / "config.yaml").write_text(to_yaml(config))
         facts = {"run id": run_id, **tags}
@@ -162,13 +162,19 @@ def run(
 
 
 def train_and_evaluate(
-    config: ExperimentConfig, train: Corpus, test: Corpus, run_dir: Path, provenance: dict[str, Any]
+    config: ExperimentConfig,
+    train: Corpus,
+    test: Corpus,
+    run_dir: Path,
+    provenance: dict[str, Any],
+    tracker: Tracker | None = None,
 ) -> dict[str, float]:
     """Fit the enabled models, evaluate on ``test``, write plots and the bundle to ``run_dir``."""
     from topics.evaluate import multilabel_metrics
     from topics.export import export_bundle
-    from topics.models import fit_lda_model, fit_tfidf_model
-    from topics.plots import plot_label_confusion, plot_top_words
+    from topics.models import fit_hybrid_model, fit_lda_model, fit_tfidf_model
+    from topics.plots import plot_label_confusion
+    from topics.topic_report import report_topics
 
     labels = list(train.label_names)
     y_train, y_test = train.label_matrix(), test.label_matrix()
@@ -177,6 +183,10 @@ def train_and_evaluate(
         fitted["tfidf"] = fit_tfidf_model(config, train.texts, y_train, labels)
     if config.model.lda.enabled:
         fitted["lda"] = fit_lda_model(config, train.texts, y_train, labels)
+    if config.model.hybrid.enabled:
+        fitted["hybrid"] = fit_hybrid_model(
+            config, fitted["tfidf"], fitted["lda"], train.texts, y_train, labels
+        )
 
     metrics: dict[str, float] = {}
     per_model: dict[str, dict[str, float]] = {}
@@ -196,15 +206,14 @@ def train_and_evaluate(
     metrics.update(per_model[primary])
     if "lda" in fitted:
         lda = fitted["lda"].topics
-        coherence = lda.coherence(train.texts, measures=("c_v", "u_mass"))
-        metrics["lda_coherence_c_v"] = coherence["c_v"]
-        metrics["lda_coherence_u_mass"] = coherence["u_mass"]
-        plot_top_words(lda.topic_word_, lda.vocabulary_, run_dir / "plots" / "lda_top_words.png")
+        metrics.update(report_topics(config, lda, train, test, run_dir, tracker or NullTracker()))
     export_bundle(
         run_dir / "model",
         labels=labels,
         primary=primary,
-        classifiers={name: (model.features, model.classifier) for name, model in fitted.items()},
+        classifiers={
+            name: (model.features, model.export_classifier()) for name, model in fitted.items()
+        },
         provenance={**provenance, "primary": primary},
         vectorizer=fitted["tfidf"].vectorizer if "tfidf" in fitted else None,
         lda=fitted["lda"].topics if "lda" in fitted else None,

@@ -93,8 +93,10 @@ def test_help_teaches_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
 
 def _topics_run(experiment: Path, cwd: Path, *extra: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "topics.cli", "run", str(experiment), *extra]
+    # The embedded store in cwd, whatever an earlier test left in the environment.
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     return subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 

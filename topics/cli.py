@@ -66,9 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="download a public archive, check its digest, store it under the data root",
     )
     fetch.add_argument("name", help="20newsgroups or reuters21578")
-    fetch.add_argument(
-        "--root", help="data root (default: $TOPICS_DATA_DIR, else ../shared/data)"
-    )
+    fetch.add_argument("--root", help="data root (default: $TOPICS_DATA_DIR, else ../shared/data)")
     fetch.add_argument("--url", help="download from this URL instead (a mirror)")
     fetch.add_argument("--sha256", help="expected sha256 of the file at --url")
     fetch.add_argument("--force", action="store_true", help="download even if present")

@@ -37,8 +37,7 @@ def fold_indices(
 
     if len(corpus) < 2 * config.folds:
         raise DataError(
-            f"cannot make {config.folds} folds from {len(corpus)} documents; "
-            "lower data.split.folds"
+            f"cannot make {config.folds} folds from {len(corpus)} documents; lower data.split.folds"
         )
     splitter = MultilabelStratifiedKFold(n_splits=config.folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(np.zeros((len(corpus), 1)), corpus.label_matrix()):

@@ -38,5 +38,6 @@ def iter_members(archive: Path) -> Iterator[tuple[PurePosixPath, bytes]]:
                 yield path, handle.read()
     except (tarfile.TarError, EOFError) as exc:
         raise DataError(
-            f"{archive}: not a readable tar archive ({exc}); fetch it again with 'topics data fetch'"
+            f"{archive}: not a readable tar archive ({exc}); "
+            "fetch it again with 'topics data fetch'"
         ) from exc

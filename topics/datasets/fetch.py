@@ -98,7 +98,9 @@ def fetch(
         os.replace(temp, target)
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise DataError(f"cannot download {source}: {reason}; check the URL or your network") from exc
+        raise DataError(
+            f"cannot download {source}: {reason}; check the URL or your network"
+        ) from exc
     finally:
         temp.unlink(missing_ok=True)
     return target

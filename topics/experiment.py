@@ -132,24 +132,33 @@ def train_and_evaluate(
     config: ExperimentConfig, train: Corpus, test: Corpus, run_dir: Path, provenance: dict[str, Any]
 ) -> dict[str, float]:
     """Fit the enabled models, evaluate on ``test``, write plots and the bundle to ``run_dir``."""
-    from topics.evaluate import multilabel_metrics
+    from topics.evaluate import (
+        as_indicator,
+        multilabel_metrics,
+        single_label_metrics,
+        write_evaluation_report,
+    )
     from topics.export import export_bundle
     from topics.models import fit_lda_model, fit_tfidf_model
     from topics.plots import plot_label_confusion, plot_top_words
 
     labels = list(train.label_names)
     y_train, y_test = train.label_matrix(), test.label_matrix()
+    single = config.data.single_label
+    targets = y_train.argmax(axis=1) if single else y_train  # 1-D classes: argmax prediction
     fitted = {}
     if config.model.tfidf.enabled:
-        fitted["tfidf"] = fit_tfidf_model(config, train.texts, y_train, labels)
+        fitted["tfidf"] = fit_tfidf_model(config, train.texts, targets, labels)
     if config.model.lda.enabled:
-        fitted["lda"] = fit_lda_model(config, train.texts, y_train, labels)
+        fitted["lda"] = fit_lda_model(config, train.texts, targets, labels)
 
     metrics: dict[str, float] = {}
     per_model: dict[str, dict[str, float]] = {}
     for name, model in fitted.items():
-        y_pred = model.predict(test.texts)
+        y_pred = as_indicator(model.predict(test.texts), len(labels))
         per_model[name] = multilabel_metrics(y_test, y_pred, labels, prefix="test_")
+        if single:
+            per_model[name].update(single_label_metrics(y_test, y_pred, prefix="test_"))
         metrics.update({f"{name}_{key}": value for key, value in per_model[name].items()})
         metrics[f"{name}_fit_seconds"] = model.fit_seconds
         plot_label_confusion(
@@ -158,6 +167,17 @@ def train_and_evaluate(
             labels,
             run_dir / "plots" / f"{name}_label_confusion.png",
             title=f"{name}: true vs predicted labels (test)",
+        )
+        write_evaluation_report(
+            run_dir / "plots",
+            name,
+            test.ids,
+            test.texts,
+            y_test,
+            y_pred,
+            model.predict_proba(test.texts),
+            labels,
+            thresholds=None if single else model.classifier.thresholds_,
         )
     primary = max(per_model, key=lambda name: per_model[name]["test_micro_f1"])
     metrics.update(per_model[primary])
@@ -175,6 +195,7 @@ def train_and_evaluate(
         provenance={**provenance, "primary": primary},
         vectorizer=fitted["tfidf"].vectorizer if "tfidf" in fitted else None,
         lda=fitted["lda"].topics if "lda" in fitted else None,
+        single_label=single,
     )
     return metrics
 

@@ -23,6 +23,7 @@ def export_bundle(
     provenance: dict[str, Any],
     vectorizer: TfidfVectorizer | None = None,
     lda: LdaTopics | None = None,
+    single_label: bool = False,
 ) -> Path:
     """Write every model to one bundle.
 
@@ -33,8 +34,12 @@ def export_bundle(
         ``"tfidf"`` and/or ``"lda"``, in the order their columns were stacked.
     primary
         The model whose labels ``classify`` reports by default.
+    single_label
+        One label per document: ``classify`` reports the most probable label.
     """
     spec: dict[str, Any] = {"labels": list(labels), "primary": primary, "models": {}}
+    if single_label:
+        spec["single_label"] = True
     arrays: dict[str, np.ndarray] = {}
     if vectorizer is not None:
         analyzer = vectorizer.analyzer

@@ -90,6 +90,7 @@ class Predictor:
         self.bundle = bundle
         self.labels: list[str] = list(spec["labels"])
         self.primary: str = spec["primary"]
+        self.single_label = bool(spec.get("single_label", False))
         self.tfidf = _Tfidf(spec["tfidf"], arrays) if "tfidf" in spec else None
         self.lda = _Lda(spec["lda"], arrays) if "lda" in spec else None
         self.models = {
@@ -138,7 +139,11 @@ class Predictor:
                 offset = classifier.coef.shape[1] - theta.shape[1]
                 raw = raw + classifier.coef[:, offset:] @ theta[i]
             proba = classifier.proba(raw)
-            chosen = [j for j, p in enumerate(proba) if p >= classifier.thresholds[j]]
+            if self.single_label:  # one class per document, as MultiLabelLinear on 1-D targets
+                proba = proba / proba.sum()
+                chosen = [int(np.argmax(proba))]
+            else:
+                chosen = [j for j, p in enumerate(proba) if p >= classifier.thresholds[j]]
             result: dict[str, Any] = {
                 "labels": [self.labels[j] for j in chosen],
                 "scores": {

@@ -220,6 +220,9 @@ class ExperimentConfig(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     output_dir: str = "artifacts"
+    # Loaded corpora and fitted TF-IDF features are cached here, keyed by content
+    # (safe to delete; null turns caching off). See topics/cache.py.
+    cache_dir: str | None = ".cache/topics"
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ExperimentConfig:

@@ -16,7 +16,8 @@ from typing import Any, Protocol
 
 from topics import __version__
 from topics.config import ExperimentConfig, config_hash, flatten, to_yaml
-from topics.data import Corpus, load_corpus
+from topics.cache import load_corpus_cached
+from topics.data import Corpus
 from topics.splits import split_indices
 
 LATEST = "latest"
@@ -83,7 +84,7 @@ def run(
     Data problems surface before the tracker starts a run. Once started, the run
     ends FINISHED, FAILED (an exception) or KILLED (Ctrl-C / SIGTERM).
     """
-    corpus = load_corpus(config.data)
+    corpus = load_corpus_cached(config.data, config.cache_dir)
     train_idx, test_idx = split_indices(corpus, config.data.split, config.split_seed())
     train, test = corpus.subset(train_idx), corpus.subset(test_idx)
     fingerprint = corpus.fingerprint()

@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
+from topics.cache import memory
 from topics.classifiers import MultiLabelLinear
 from topics.config import ExperimentConfig
 from topics.features import make_vectorizer
@@ -54,7 +55,8 @@ class FittedModel:
 def tfidf_pipeline(config: ExperimentConfig, labels: list[str]) -> Pipeline:
     settings = config.model.tfidf
     return Pipeline(
-        [
+        memory=memory(config.cache_dir),  # the fitted TF-IDF step, keyed by params + texts
+        steps=[
             ("tfidf", make_vectorizer(config.features.tfidf)),
             (
                 "classifier",

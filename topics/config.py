@@ -176,6 +176,9 @@ class LinearConfig(_Strict):
     C: float = Field(1.0, gt=0)
     class_weight: Literal["balanced"] | None = "balanced"
     cv_folds: int = Field(5, ge=2)
+    # Learn the source classes of data.label_field too (before data.label_map) and
+    # stack them with the per-label models (topics/fine_labels.py); linear_svc only.
+    fine_labels: bool = False
 
 
 class LdaConfig(_Strict):
@@ -228,6 +231,8 @@ class ExperimentConfig(_Strict):
     def _cross_checks(self) -> ExperimentConfig:
         if not (self.model.tfidf.enabled or self.model.lda.enabled):
             raise ValueError("model: enable at least one of model.tfidf or model.lda")
+        if self.model.tfidf.fine_labels and not self.data.label_map:
+            raise ValueError("model.tfidf.fine_labels needs data.label_map (source class -> label)")
         return self
 
     def split_seed(self) -> int:

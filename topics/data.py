@@ -174,7 +174,7 @@ def _build_corpus(records: list[dict[str, Any]], config: DataConfig, path: Path)
         raise DataError(f"{path}: the dataset is empty; expected at least one document")
     wanted = tuple(config.labels)
     field_name = split_field(config)
-    ids, texts, labels, split_values = [], [], [], []
+    ids, texts, labels, split_values, sources = [], [], [], [], []
     for n, record in enumerate(records):
         where = f"{path}:{record.get('_line', n + 1)}"
         doc_labels = tuple(label for label in _record_labels(record, config) if label in wanted)
@@ -185,6 +185,8 @@ def _build_corpus(records: list[dict[str, Any]], config: DataConfig, path: Path)
         labels.append(doc_labels)
         if field_name is not None:
             split_values.append(_record_split_value(record, field_name, where))
+        if config.label_map is not None:
+            sources.append(_source_label(record, config))
     if len(set(ids)) != len(ids):
         seen: set[str] = set()
         duplicate = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
@@ -203,8 +205,17 @@ def _build_corpus(records: list[dict[str, Any]], config: DataConfig, path: Path)
                 f"{path}: data.single_label is set but documents carry {counts} labels each; "
                 "every document needs exactly one (unset data.single_label for multi-label data)"
             )
-    meta = {field_name: split_values} if field_name is not None else {}
+    meta: dict[str, list[Any]] = {field_name: split_values} if field_name is not None else {}
+    if config.label_map is not None:
+        meta["source_label"] = sources  # before label_map: for model.tfidf.fine_labels
     return Corpus(ids=ids, texts=texts, labels=labels, label_names=wanted, meta=meta)
+
+
+def _source_label(record: dict[str, Any], config: DataConfig) -> str:
+    value = record["_labels"] if "_labels" in record else record.get(config.label_field)
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return "" if value is None else str(value).strip()
 
 
 def _record_split_value(record: dict[str, Any], field_name: str, where: str) -> Any:

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from topics import __version__
-from topics.config import ExperimentConfig, config_hash, flatten, to_yaml
 from topics.cache import load_corpus_cached
+from topics.config import ExperimentConfig, config_hash, flatten, to_yaml
 from topics.data import Corpus
 from topics.splits import split_indices
 
@@ -149,7 +151,10 @@ def train_and_evaluate(
     targets = y_train.argmax(axis=1) if single else y_train  # 1-D classes: argmax prediction
     fitted = {}
     if config.model.tfidf.enabled:
-        fitted["tfidf"] = fit_tfidf_model(config, train.texts, targets, labels)
+        # fine_labels: the classifier learns the source classes and maps them itself
+        fine = config.model.tfidf.fine_labels
+        tfidf_targets = np.asarray(train.meta["source_label"]) if fine else targets
+        fitted["tfidf"] = fit_tfidf_model(config, train.texts, tfidf_targets, labels)
     if config.model.lda.enabled:
         fitted["lda"] = fit_lda_model(config, train.texts, targets, labels)
 

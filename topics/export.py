@@ -10,6 +10,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from topics.bundle import save_bundle
 from topics.classifiers import MultiLabelLinear
+from topics.fine_labels import FineLabelLinear
 from topics.lda_inference import DEFAULT_MAX_ITER, DEFAULT_TOL
 from topics.text import Analyzer
 from topics.topic_models import LdaTopics
@@ -19,7 +20,7 @@ def export_bundle(
     directory: str | Path,
     labels: list[str],
     primary: str,
-    classifiers: dict[str, tuple[list[str], MultiLabelLinear]],
+    classifiers: dict[str, tuple[list[str], MultiLabelLinear | FineLabelLinear]],
     provenance: dict[str, Any],
     vectorizer: TfidfVectorizer | None = None,
     lda: LdaTopics | None = None,
@@ -70,7 +71,15 @@ def export_bundle(
         prefix = f"clf.{name}."
         arrays[prefix + "coef"] = classifier.coef_
         arrays[prefix + "intercept"] = classifier.intercept_
+        arrays[prefix + "thresholds"] = classifier.thresholds_
+        if isinstance(classifier, FineLabelLinear):
+            spec["models"][name]["kind"] = "fine_labels"
+            arrays[prefix + "fine_coef"] = classifier.fine_coef_
+            arrays[prefix + "fine_intercept"] = classifier.fine_intercept_
+            arrays[prefix + "groups"] = classifier.groups_.astype(np.int64)
+            arrays[prefix + "stack_w"] = classifier.stack_w_
+            arrays[prefix + "stack_b"] = classifier.stack_b_
+            continue
         arrays[prefix + "platt_a"] = classifier.platt_a_
         arrays[prefix + "platt_b"] = classifier.platt_b_
-        arrays[prefix + "thresholds"] = classifier.thresholds_
     return save_bundle(directory, spec, arrays, provenance)

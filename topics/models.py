@@ -20,6 +20,7 @@ from topics.cache import memory
 from topics.classifiers import MultiLabelLinear
 from topics.config import ExperimentConfig
 from topics.features import make_vectorizer
+from topics.fine_labels import FineLabelLinear
 from topics.topic_models import LdaTopics
 
 
@@ -54,22 +55,28 @@ class FittedModel:
 
 def tfidf_pipeline(config: ExperimentConfig, labels: list[str]) -> Pipeline:
     settings = config.model.tfidf
+    classifier: MultiLabelLinear | FineLabelLinear
+    if settings.fine_labels:
+        classifier = FineLabelLinear(
+            label_map=config.data.label_map,
+            label_names=labels,
+            C=settings.C,
+            class_weight=settings.class_weight,
+            cv_folds=settings.cv_folds,
+            random_state=config.seed,
+        )
+    else:
+        classifier = MultiLabelLinear(
+            classifier=settings.classifier,
+            C=settings.C,
+            class_weight=settings.class_weight,
+            cv_folds=settings.cv_folds,
+            random_state=config.seed,
+            label_names=labels,
+        )
     return Pipeline(
         memory=memory(config.cache_dir),  # the fitted TF-IDF step, keyed by params + texts
-        steps=[
-            ("tfidf", make_vectorizer(config.features.tfidf)),
-            (
-                "classifier",
-                MultiLabelLinear(
-                    classifier=settings.classifier,
-                    C=settings.C,
-                    class_weight=settings.class_weight,
-                    cv_folds=settings.cv_folds,
-                    random_state=config.seed,
-                    label_names=labels,
-                ),
-            ),
-        ]
+        steps=[("tfidf", make_vectorizer(config.features.tfidf)), ("classifier", classifier)],
     )
 
 

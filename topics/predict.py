@@ -78,8 +78,38 @@ class _Linear:
         self.platt_b = arrays[prefix + "platt_b"]
         self.thresholds = arrays[prefix + "thresholds"]
 
+    def raw(self, ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return self.coef[:, ids] @ values
+
     def proba(self, raw_scores: np.ndarray) -> np.ndarray:
         return _sigmoid(self.platt_a * (raw_scores + self.intercept) + self.platt_b)
+
+
+class _FineLabels(_Linear):
+    """Source-class margins stacked with per-label scores, as
+    :class:`topics.fine_labels.FineLabelLinear`."""
+
+    def __init__(self, name: str, features: list[str], arrays: dict[str, np.ndarray]) -> None:
+        self.features = features
+        prefix = f"clf.{name}."
+        self.coef = arrays[prefix + "coef"]
+        self.intercept = arrays[prefix + "intercept"]
+        self.thresholds = arrays[prefix + "thresholds"]
+        self.fine_coef = arrays[prefix + "fine_coef"]
+        self.fine_intercept = arrays[prefix + "fine_intercept"]
+        self.inside = arrays[prefix + "groups"].T == 1  # (n_labels, n_classes)
+        self.stack_w = arrays[prefix + "stack_w"]
+        self.stack_b = arrays[prefix + "stack_b"]
+
+    def raw(self, ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+        fine = self.fine_coef[:, ids] @ values + self.fine_intercept
+        best_in = np.where(self.inside, fine, -np.inf).max(axis=1)
+        best_out = np.where(~self.inside, fine, -np.inf).max(axis=1)
+        direct = self.coef[:, ids] @ values + self.intercept
+        return (best_in - best_out) * self.stack_w[:, 0] + direct * self.stack_w[:, 1]
+
+    def proba(self, raw_scores: np.ndarray) -> np.ndarray:
+        return _sigmoid(raw_scores + self.stack_b)
 
 
 class Predictor:
@@ -93,8 +123,10 @@ class Predictor:
         self.single_label = bool(spec.get("single_label", False))
         self.tfidf = _Tfidf(spec["tfidf"], arrays) if "tfidf" in spec else None
         self.lda = _Lda(spec["lda"], arrays) if "lda" in spec else None
+        kinds = {"linear": _Linear, "fine_labels": _FineLabels}
         self.models = {
-            name: _Linear(name, model["features"], arrays) for name, model in spec["models"].items()
+            name: kinds[model.get("kind", "linear")](name, model["features"], arrays)
+            for name, model in spec["models"].items()
         }
 
     @classmethod
@@ -134,7 +166,7 @@ class Predictor:
             raw = np.zeros(len(self.labels))
             if "tfidf" in classifier.features and self.tfidf:
                 ids, values = rows[i]
-                raw = raw + classifier.coef[:, ids] @ values
+                raw = raw + classifier.raw(ids, values)
             if "lda" in classifier.features:
                 offset = classifier.coef.shape[1] - theta.shape[1]
                 raw = raw + classifier.coef[:, offset:] @ theta[i]

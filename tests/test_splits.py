@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from tests.conftest import REPO
 from topics.config import SplitConfig
 from topics.data import Corpus
 from topics.errors import DataError
@@ -99,3 +102,24 @@ def test_kfold_tests_every_document_exactly_once() -> None:
     matrix = data.label_matrix()
     for train, _test in folds:
         assert (matrix[train].sum(axis=0) > 0).all()
+
+
+def test_kfold_experiment_reports_pooled_cv_metrics(tmp_path: Path) -> None:
+    from tests.conftest import RecordingTracker
+    from topics.config import load_config
+    from topics.experiment import run
+
+    config = load_config(
+        REPO / "experiments" / "quickstart.yaml",
+        [
+            "model.lda.enabled=false",
+            "data.split.kind=kfold",
+            "data.split.folds=3",
+            "model.tfidf.cv_folds=2",
+            f"output_dir={tmp_path}",
+            "cache_dir=null",
+        ],
+    )
+    metrics = run(config, RecordingTracker()).metrics
+    assert 0.5 < metrics["cv_micro_f1"] <= 1.0
+    assert {"cv_macro_f1", "cv_f1_transport", "test_micro_f1"} <= set(metrics)

@@ -63,8 +63,9 @@ class SplitConfig(_Strict):
       or a column of a CSV/JSONL naming ``train``/``test`` (``field``);
     - ``temporal``: documents whose ``field`` (e.g. ``year``) is ``<= train_until``
       train, the later ones test;
-    - ``kfold``: ``folds``-fold stratified cross-validation for small data; every
-      document is tested once, metrics are the mean over folds.
+    - ``kfold``: ``folds``-fold stratified cross-validation for small data: the
+      ``cv_*`` metrics pool the out-of-fold predictions of every document; the
+      saved model and the ``test_*`` metrics are those of the first fold.
     """
 
     kind: Literal["random", "predefined", "temporal", "kfold"] = "random"

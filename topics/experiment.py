@@ -116,6 +116,10 @@ def run(
             "run_id": run_id,
         }
         metrics = train_and_evaluate(config, train, test, run_dir, provenance)
+        if config.data.split.kind == "kfold" and config.model.tfidf.enabled:
+            from topics.crossval import cross_validate  # test_*: fold 1; cv_*: all folds
+
+            metrics.update(cross_validate(config, corpus))
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
         (run_dir / "config.yaml").write_text(to_yaml(config))
         tracker.log_metrics(metrics)

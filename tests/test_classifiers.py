@@ -84,3 +84,12 @@ def test_fit_threshold_maximises_f1() -> None:
 def test_sigmoid_is_stable_for_large_inputs() -> None:
     values = sigmoid(np.array([-1000.0, 0.0, 1000.0]))
     np.testing.assert_allclose(values, [0.0, 0.5, 1.0])
+
+
+def test_rare_labels_keep_the_models_own_cut() -> None:
+    X, Y = separable_multilabel()
+    model = MultiLabelLinear(cv_folds=3, threshold_min_positives=10_000).fit(X, Y)
+    # Every label is "rare": predicted exactly when the raw margin is >= 0.
+    np.testing.assert_allclose(model.thresholds_, sigmoid(model.platt_b_))
+    raw = np.asarray(X @ model.coef_.T) + model.intercept_
+    np.testing.assert_array_equal(model.predict(X), (raw >= 0).astype(int))

@@ -180,6 +180,9 @@ class LinearConfig(_Strict):
     # Learn the source classes of data.label_field too (before data.label_map) and
     # stack them with the per-label models (topics/fine_labels.py); linear_svc only.
     fine_labels: bool = False
+    # Labels with fewer training positives keep the model's own cut (score 0)
+    # rather than a threshold tuned on so few examples.
+    threshold_min_positives: int = Field(2, ge=2)
 
 
 class LdaConfig(_Strict):

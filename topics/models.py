@@ -73,6 +73,7 @@ def tfidf_pipeline(config: ExperimentConfig, labels: list[str]) -> Pipeline:
             cv_folds=settings.cv_folds,
             random_state=config.seed,
             label_names=labels,
+            threshold_min_positives=settings.threshold_min_positives,
         )
     return Pipeline(
         memory=memory(config.cache_dir),  # the fitted TF-IDF step, keyed by params + texts

@@ -111,8 +111,17 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     fine = fit_tfidf_model(fine_config, train.texts, sources, labels)
     single = fit_tfidf_model(plain, train.texts, train.label_matrix().argmax(axis=1), labels)
+    char_config = load_config(
+        REPO / "experiments" / "quickstart.yaml",
+        [*base, "features.tfidf.analyzer=char_wb", "features.tfidf.ngram_range=[2,4]"],
+    )
+    char = fit_tfidf_model(char_config, train.texts, train.label_matrix(), labels)
     paths = {}
-    for name, model, single_label in (("fine", fine, False), ("single", single, True)):
+    for name, model, single_label in (
+        ("fine", fine, False),
+        ("single", single, True),
+        ("char", char, False),
+    ):
         paths[name] = export_bundle(
             tmp_path_factory.mktemp(name) / "model",
             labels=labels,
@@ -122,10 +131,10 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             vectorizer=model.vectorizer,
             single_label=single_label,
         )
-    return {"fine": fine, "single": single, "paths": paths, "test": test}
+    return {"fine": fine, "single": single, "char": char, "paths": paths, "test": test}
 
 
-@pytest.mark.parametrize("kind", ["fine", "single"])
+@pytest.mark.parametrize("kind", ["fine", "single", "char"])
 def test_bundle_reproduces_fine_label_and_single_label_models(
     variants: dict[str, Any], kind: str
 ) -> None:

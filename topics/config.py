@@ -147,6 +147,9 @@ class DataConfig(_Strict):
 class TfidfConfig(_Strict):
     """TF-IDF vectorizer settings (sklearn ``TfidfVectorizer``)."""
 
+    # "word": word n-grams; "char_wb": character n-grams inside word boundaries
+    # (stop_words does not apply), e.g. ngram_range [2, 5].
+    analyzer: Literal["word", "char_wb"] = "word"
     ngram_range: tuple[int, int] = (1, 2)
     min_df: int | float = Field(1, ge=0)
     max_df: int | float = Field(1.0, gt=0)

@@ -21,7 +21,7 @@ import numpy as np
 
 from topics.bundle import Bundle, load_bundle
 from topics.lda_inference import DEFAULT_MAX_ITER, DEFAULT_TOL, bag_of_words, infer_topics
-from topics.text import Analyzer, TopicTokenizer
+from topics.text import TopicTokenizer, analyzer_from_dict
 
 __all__ = ["Predictor"]
 
@@ -32,7 +32,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 class _Tfidf:
     def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.analyzer = Analyzer.from_dict(spec["analyzer"])
+        self.analyzer = analyzer_from_dict(spec["analyzer"])
         self.vocabulary = spec["vocabulary"]
         self.index = {term: i for i, term in enumerate(self.vocabulary)}
         self.sublinear_tf = bool(spec["sublinear_tf"])

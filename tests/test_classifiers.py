@@ -57,12 +57,21 @@ def test_multiclass_probabilities_sum_to_one() -> None:
     assert set(model.predict(X)) <= {"a", "b", "c"}
 
 
-def test_label_with_one_positive_is_refused() -> None:
+def test_label_without_positives_is_refused() -> None:
+    X, Y = separable_multilabel()
+    Y[:, 1] = 0
+    with pytest.raises(DataError, match="label 'defense' has 0 positive"):
+        MultiLabelLinear(cv_folds=3, label_names=["economy", "defense", "transport"]).fit(X, Y)
+
+
+def test_label_with_one_positive_uses_the_svm_margin() -> None:
+    # Reuters ModApte has categories with a single training document.
     X, Y = separable_multilabel()
     Y[:, 1] = 0
     Y[0, 1] = 1
-    with pytest.raises(DataError, match="label 'defense' has 1 positive"):
-        MultiLabelLinear(cv_folds=3, label_names=["economy", "defense", "transport"]).fit(X, Y)
+    model = MultiLabelLinear(cv_folds=3).fit(X, Y)
+    assert model.thresholds_[1] == 0.5 and model.platt_a_[1] == 1.0
+    assert model.predict(X)[0, 1] == int(model.decision_function(X)[0, 1] >= 0)
 
 
 def test_fit_threshold_maximises_f1() -> None:
@@ -75,3 +84,12 @@ def test_fit_threshold_maximises_f1() -> None:
 def test_sigmoid_is_stable_for_large_inputs() -> None:
     values = sigmoid(np.array([-1000.0, 0.0, 1000.0]))
     np.testing.assert_allclose(values, [0.0, 0.5, 1.0])
+
+
+def test_rare_labels_keep_the_models_own_cut() -> None:
+    X, Y = separable_multilabel()
+    model = MultiLabelLinear(cv_folds=3, threshold_min_positives=10_000).fit(X, Y)
+    # Every label is "rare": predicted exactly when the raw margin is >= 0.
+    np.testing.assert_allclose(model.thresholds_, sigmoid(model.platt_b_))
+    raw = np.asarray(X @ model.coef_.T) + model.intercept_
+    np.testing.assert_array_equal(model.predict(X), (raw >= 0).astype(int))

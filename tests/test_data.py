@@ -125,3 +125,46 @@ def test_shared_seed_articles_load() -> None:
     corpus = load_corpus(DataConfig(path=str(path), labels=LABELS))
     assert len(corpus) == 6
     assert corpus.labels[1] == ("economy", "transport")
+
+
+def test_csv_mac_roman_label_map_and_year_column(tmp_path: Path) -> None:
+    path = tmp_path / "cap.csv"
+    path.write_bytes(
+        b"id,year,majortopic,title,summary\n"
+        b"1,2003,16,Troops\xd5 move,Army\n2,2004,1,Budget,\n3,2004,19,UN,vote\n"
+    )
+    config = data_config(
+        path,
+        encoding="mac_roman",
+        text_fields=["title", "summary"],
+        label_field="majortopic",
+        label_map={16: "defense", 1: "economy", 19: None},
+        labels=["economy", "defense"],
+        split={"kind": "temporal", "train_until": 2003},
+    )
+    corpus = load_corpus(config)
+    assert corpus.texts[0] == "Troops\u2019 move. Army"
+    assert corpus.labels == [("defense",), ("economy",), ()]
+    assert corpus.meta["year"] == ["2003", "2004", "2004"]
+
+
+def test_label_map_to_an_unknown_label_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="label_map maps to \\['sport'\\]"):
+        data_config(tmp_path / "a.csv", label_map={"1": "sport"})
+
+
+def test_drop_unlabeled(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    rows = [{"id": "1", "text": "a", "labels": ["economy"]}, {"id": "2", "text": "b", "labels": []}]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    corpus = load_corpus(data_config(path, labels=["economy"], drop_unlabeled=True))
+    assert corpus.ids == ["1"]
+
+
+def test_missing_data_names_the_path_and_how_to_point_elsewhere(tmp_path: Path) -> None:
+    config = data_config(Path("nyt-cap/x.csv"), root=str(tmp_path))
+    with pytest.raises(DataError) as info:
+        load_corpus(config)
+    message = str(info.value)
+    assert str(tmp_path / "nyt-cap" / "x.csv") in message
+    assert "TOPICS_DATA_DIR" in message and "data.root" in message and "\n" not in message

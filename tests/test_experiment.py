@@ -58,13 +58,25 @@ def test_end_to_end_with_in_memory_tracker(tmp_path: Path) -> None:
     best = max(("tfidf", "lda"), key=lambda m: metrics[f"{m}_test_micro_f1"])
     assert metrics["test_micro_f1"] == metrics[f"{best}_test_micro_f1"]
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["name"] == "tiny"
-    assert sorted(p.name for p in (run_dir / "plots").iterdir()) == [
-        "lda_doc_topics.png",
-        "lda_label_confusion.png",
-        "lda_top_words.png",
-        "lda_topic_prevalence.png",
-        "tfidf_label_confusion.png",
+    report = [
+        f"{model}_{part}"
+        for model in ("lda", "tfidf")
+        for part in (
+            "confident_errors.csv",
+            "label_confusion.png",
+            "per_label.csv",
+            "pr_curves.png",
+            "threshold_f1.png",
+        )
     ]
+    assert sorted(p.name for p in (run_dir / "plots").iterdir()) == sorted(
+        [*report, "lda_top_words.png", "lda_doc_topics.png", "lda_topic_prevalence.png"]
+    )
+    errors = (run_dir / "plots" / "tfidf_confident_errors.csv").read_text().splitlines()
+    assert errors[0] == "id,confidence,true,predicted,text" and 1 <= len(errors) <= 21
+    table = (run_dir / "plots" / "tfidf_per_label.csv").read_text().splitlines()
+    assert table[0] == "label,precision,recall,f1,support"
+    assert [row.split(",")[0] for row in table[-2:]] == ["(micro)", "(macro)"]
     bundle = load_bundle(run_dir / "model")
     assert bundle.manifest["primary"] == best
     latest = tmp_path / "artifacts" / "latest"

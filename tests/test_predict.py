@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from typing import Any
@@ -151,3 +152,66 @@ def test_any_text_classifies_and_agrees_with_sklearn(trained: dict[str, Any], te
     assert ((scores >= 0) & (scores <= 1)).all()
     expected = trained["tfidf"].predict_proba([text])[0]
     np.testing.assert_allclose(scores, expected, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A fine-label model and a single-label model on the sample corpus, and their bundles."""
+    labels = ["economy", "defense", "human rights", "transport"]
+    label_map = {f"{label}-{half}": label for label in labels for half in "ab"}
+    base = ["model.lda.enabled=false", "cache_dir=null"]
+    plain = load_config(REPO / "experiments" / "quickstart.yaml", base)
+    fine_config = load_config(
+        REPO / "experiments" / "quickstart.yaml",
+        [*base, "model.tfidf.fine_labels=true", f"data.label_map={json.dumps(label_map)}"],
+    )
+    corpus = load_corpus(plain.data)
+    train_idx, test_idx = split_indices(corpus, plain.data.split, plain.split_seed())
+    train, test = corpus.subset(train_idx), corpus.subset(test_idx)
+    # Source classes: the first label, split in two halves by position, or "none".
+    sources = np.array(
+        [f"{doc[0]}-{'ab'[i % 2]}" if doc else "none" for i, doc in enumerate(train.labels)]
+    )
+    fine = fit_tfidf_model(fine_config, train.texts, sources, labels)
+    single = fit_tfidf_model(plain, train.texts, train.label_matrix().argmax(axis=1), labels)
+    char_config = load_config(
+        REPO / "experiments" / "quickstart.yaml",
+        [*base, "features.tfidf.analyzer=char_wb", "features.tfidf.ngram_range=[2,4]"],
+    )
+    char = fit_tfidf_model(char_config, train.texts, train.label_matrix(), labels)
+    paths = {}
+    for name, model, single_label in (
+        ("fine", fine, False),
+        ("single", single, True),
+        ("char", char, False),
+    ):
+        paths[name] = export_bundle(
+            tmp_path_factory.mktemp(name) / "model",
+            labels=labels,
+            primary="tfidf",
+            classifiers={"tfidf": (["tfidf"], model.classifier)},
+            provenance={},
+            vectorizer=model.vectorizer,
+            single_label=single_label,
+        )
+    return {"fine": fine, "single": single, "char": char, "paths": paths, "test": test}
+
+
+@pytest.mark.parametrize("kind", ["fine", "single", "char"])
+def test_bundle_reproduces_fine_label_and_single_label_models(
+    variants: dict[str, Any], kind: str
+) -> None:
+    texts = variants["test"].texts
+    model = variants[kind]
+    results = Predictor.load(variants["paths"][kind]).predict(texts)
+    labels = list(results[0]["scores"])
+    ours = np.array([[r["scores"][label] for label in labels] for r in results])
+    np.testing.assert_allclose(ours, model.predict_proba(texts), atol=1e-6)
+    predicted = model.predict(texts)
+    if kind == "single":
+        assert all(len(r["labels"]) == 1 for r in results)
+        assert [labels.index(r["labels"][0]) for r in results] == list(predicted)
+    else:
+        chosen = np.array([[label in r["labels"] for label in labels] for r in results])
+        np.testing.assert_array_equal(chosen, predicted.astype(bool))
+        assert predicted.sum() > 0

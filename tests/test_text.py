@@ -66,3 +66,19 @@ def test_topic_tokenizer_merges_known_phrases_and_round_trips() -> None:
     assert tokenizer("The Silk Road rail link") == ["silk_road", "rail", "link"]
     assert TopicTokenizer.from_dict(tokenizer.to_dict())("silk road rail") == ["silk_road", "rail"]
     assert "phrases" not in TopicTokenizer(3).to_dict()  # bundles without phrases are unchanged
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Rail", "a I  x\n\tTHE Silk-Road rail link, 2024!", "", "ab c", "Ünïcode wörds"],
+    ids=["word", "mixed", "empty", "short-words", "unicode"],
+)
+def test_char_analyzer_matches_sklearn_char_wb(text: str) -> None:
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from topics.text import CharAnalyzer, analyzer_from_dict
+
+    sklearn_analyzer = CountVectorizer(analyzer="char_wb", ngram_range=(2, 5)).build_analyzer()
+    ours = CharAnalyzer(ngram_range=(2, 5))
+    assert ours(text) == sklearn_analyzer(text)
+    assert analyzer_from_dict(ours.to_dict())(text) == ours(text)

@@ -47,6 +47,10 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         Seed for the fold shuffling and the base model.
     label_names : list of str or None
         Names for the columns of ``Y``; used in progress and error messages.
+    threshold_min_positives : int
+        Labels with fewer training positives keep the base model's own cut
+        (score 0) instead of a tuned threshold: tuned on a handful of examples
+        it overfits and costs precision (Reuters' rare categories).
 
     Examples
     --------
@@ -65,6 +69,7 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         cv_folds: int = 5,
         random_state: int = 0,
         label_names: list[str] | None = None,
+        threshold_min_positives: int = 2,
     ) -> None:
         self.classifier = classifier
         self.C = C
@@ -72,6 +77,7 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         self.cv_folds = cv_folds
         self.random_state = random_state
         self.label_names = label_names
+        self.threshold_min_positives = threshold_min_positives
 
     def _base(self) -> BaseEstimator:
         if self.classifier == "linear_svc":
@@ -100,11 +106,19 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         for j in progress(range(n_labels), desc=f"fit {self.classifier}", unit="label"):
             y_j = Y[:, j]
             positives = int(y_j.sum())
-            if positives < 2 or positives > len(y_j) - 2:
+            if positives < 1 or positives > len(y_j) - 1:
                 raise DataError(
                     f"label '{names[j]}' has {positives} positive(s) among {len(y_j)} training "
-                    "documents; need at least 2 positives and 2 negatives to calibrate it"
+                    "documents; need at least 1 positive and 1 negative"
                 )
+            if positives < 2 or positives > len(y_j) - 2:
+                # Too few to cross-validate (Reuters has single-example categories):
+                # the raw margin, sigmoid(score), and the SVM's own cut at score 0.
+                model = clone(base).fit(X, y_j)
+                coef[j] = model.coef_.ravel()
+                intercept[j] = float(np.ravel(model.intercept_)[0])
+                platt[j], thresholds[j] = (1.0, 0.0), 0.5
+                continue
             folds = StratifiedKFold(
                 n_splits=min(self.cv_folds, positives, len(y_j) - positives),
                 shuffle=True,
@@ -112,7 +126,10 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
             )
             scores = cross_val_predict(clone(base), X, y_j, cv=folds, method="decision_function")
             platt[j] = fit_platt(scores, y_j)
-            thresholds[j] = fit_threshold(sigmoid(platt[j, 0] * scores + platt[j, 1]), y_j)
+            if positives >= self.threshold_min_positives:
+                thresholds[j] = fit_threshold(sigmoid(platt[j, 0] * scores + platt[j, 1]), y_j)
+            else:  # the calibrated probability at score 0: the base model's own cut
+                thresholds[j] = float(sigmoid(np.array(platt[j, 1])))
             model = clone(base).fit(X, y_j)
             coef[j] = model.coef_.ravel()
             intercept[j] = float(np.ravel(model.intercept_)[0])

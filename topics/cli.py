@@ -23,6 +23,7 @@ examples:
   topics run experiments/quickstart.yaml --json | tail -n 1
   topics show-config experiments/quickstart.yaml --set features.tfidf.ngram_range=[1,3]
   topics register RUN_ID --name topics-news --alias champion
+  topics data fetch 20newsgroups          # into $TOPICS_DATA_DIR or ../shared/data
 
 An experiment file names base groups from configs/ under 'defaults' and
 overrides only what differs; see README.md.
@@ -74,6 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--tracking-uri",
         help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
     )
+    data = commands.add_parser("data", help="manage datasets (fetch public archives)")
+    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    fetch = data_commands.add_parser(
+        "fetch",
+        help="download a public archive, check its digest, store it under the data root",
+    )
+    fetch.add_argument("name", help="20newsgroups or reuters21578")
+    fetch.add_argument("--root", help="data root (default: $TOPICS_DATA_DIR, else ../shared/data)")
+    fetch.add_argument("--url", help="download from this URL instead (a mirror)")
+    fetch.add_argument("--sha256", help="expected sha256 of the file at --url")
+    fetch.add_argument("--force", action="store_true", help="download even if present")
     return parser
 
 
@@ -99,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _show_config(args)
         if args.command == "register":
             return _register(args)
+        if args.command == "data":
+            return _data_fetch(args)
     except TopicsError as exc:
         print(f"topics: error: {exc}", file=sys.stderr)
         return 2
@@ -165,6 +179,19 @@ def _register(args: argparse.Namespace) -> int:
     target = f"models:/{args.name}@{args.alias}" if args.alias else f"models:/{args.name}/{version}"
     print(f"registered run {args.run_id} as {args.name} version {version}")
     print(f'  classify --model {target} "some text"   # ({resolve_uri(args.tracking_uri)})')
+    return 0
+
+
+def _data_fetch(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from topics.config import DATA_ROOT_ENV, DEFAULT_DATA_ROOT
+    from topics.datasets.fetch import fetch
+
+    root = Path(args.root or os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT)
+    path = fetch(args.name, root, url=args.url, sha256=args.sha256, force=args.force)
+    print(path)
     return 0
 
 

@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from topics.errors import ConfigError
 
@@ -49,11 +56,30 @@ class _Strict(BaseModel):
 
 
 class SplitConfig(_Strict):
-    """How documents are divided into train and test."""
+    """How documents are divided into train and test.
 
-    kind: Literal["random"] = "random"
+    - ``random``: seeded, stratified on every label (``test_size``, ``seed``);
+    - ``predefined``: the split the data ships with (Reuters ModApte, 20NG bydate),
+      or a column of a CSV/JSONL naming ``train``/``test`` (``field``);
+    - ``temporal``: documents whose ``field`` (e.g. ``year``) is ``<= train_until``
+      train, the later ones test;
+    - ``kfold``: ``folds``-fold stratified cross-validation for small data: the
+      ``cv_*`` metrics pool the out-of-fold predictions of every document; the
+      saved model and the ``test_*`` metrics are those of the first fold.
+    """
+
+    kind: Literal["random", "predefined", "temporal", "kfold"] = "random"
     test_size: float = Field(0.25, gt=0.0, lt=1.0)
     seed: int | None = None  # None: the experiment's seed
+    field: str | None = None  # predefined: default "split"; temporal: default "year"
+    train_until: int | None = None
+    folds: int = Field(5, ge=2)
+
+    @model_validator(mode="after")
+    def _temporal_needs_boundary(self) -> SplitConfig:
+        if self.kind == "temporal" and self.train_until is None:
+            raise ValueError("kind 'temporal' needs train_until (documents with year <= it train)")
+        return self
 
 
 class DataConfig(_Strict):
@@ -62,14 +88,32 @@ class DataConfig(_Strict):
     name: str = Field("dataset", min_length=1)
     root: str | None = None
     path: str = Field(min_length=1)
-    format: Literal["jsonl", "csv", "folder"] | None = None
+    format: Literal["jsonl", "csv", "folder", "reuters21578", "20newsgroups"] | None = None
     encoding: str = "utf-8"
     id_field: str | None = "id"
     text_fields: list[str] = Field(default_factory=lambda: ["title", "text"], min_length=1)
     label_field: str = "labels"
     label_sep: str | None = None
+    # Source value -> target label (null: none of the labels). Values it does not
+    # list carry no label either. ``{"16": defense, "1": economy, "15": economy}``.
+    label_map: dict[str, str | None] | None = None
     labels: list[str] = Field(min_length=1)
+    # One label per document (20 Newsgroups): trained as multiclass, argmax
+    # prediction, ``test_accuracy`` reported.
+    single_label: bool = False
+    # Drop documents that carry none of ``labels`` (the usual Reuters ModApte setup).
+    drop_unlabeled: bool = False
+    # 20newsgroups: strip "headers", "footers" (signatures), "quotes" as sklearn does.
+    remove: list[Literal["headers", "footers", "quotes"]] = Field(default_factory=list)
     split: SplitConfig = Field(default_factory=SplitConfig)
+
+    @field_validator("label_map", mode="before")
+    @classmethod
+    def _map_keys_as_text(cls, value: Any) -> Any:
+        # YAML reads `16: defense` with an int key; CSV cells are text.
+        if isinstance(value, dict):
+            return {str(key): item for key, item in value.items()}
+        return value
 
     @model_validator(mode="after")
     def _labels_unique(self) -> DataConfig:
@@ -79,6 +123,10 @@ class DataConfig(_Strict):
         duplicates = sorted({label for label in stripped if stripped.count(label) > 1})
         if duplicates:
             raise ValueError(f"labels must be unique, found duplicates {duplicates}")
+        targets = {t for t in (self.label_map or {}).values() if t is not None}
+        unknown = sorted(targets - set(stripped))
+        if unknown:
+            raise ValueError(f"label_map maps to {unknown}, which are not in labels {stripped}")
         return self
 
     def resolved_root(self) -> Path:
@@ -99,6 +147,9 @@ class DataConfig(_Strict):
 class TfidfConfig(_Strict):
     """TF-IDF vectorizer settings (sklearn ``TfidfVectorizer``)."""
 
+    # "word": word n-grams; "char_wb": character n-grams inside word boundaries
+    # (stop_words does not apply), e.g. ngram_range [2, 5].
+    analyzer: Literal["word", "char_wb"] = "word"
     ngram_range: tuple[int, int] = (1, 2)
     min_df: int | float = Field(1, ge=0)
     max_df: int | float = Field(1.0, gt=0)
@@ -129,6 +180,12 @@ class LinearConfig(_Strict):
     C: float = Field(1.0, gt=0)
     class_weight: Literal["balanced"] | None = "balanced"
     cv_folds: int = Field(5, ge=2)
+    # Learn the source classes of data.label_field too (before data.label_map) and
+    # stack them with the per-label models (topics/fine_labels.py); linear_svc only.
+    fine_labels: bool = False
+    # Labels with fewer training positives keep the model's own cut (score 0)
+    # rather than a threshold tuned on so few examples.
+    threshold_min_positives: int = Field(2, ge=2)
 
 
 class LabellerConfig(_Strict):
@@ -241,6 +298,9 @@ class ExperimentConfig(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     output_dir: str = "artifacts"
+    # Loaded corpora and fitted TF-IDF features are cached here, keyed by content
+    # (safe to delete; null turns caching off). See topics/cache.py.
+    cache_dir: str | None = ".cache/topics"
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ExperimentConfig:
@@ -257,6 +317,8 @@ class ExperimentConfig(_Strict):
                     f"model.lda.seeds: labeller topics {unknown} are not in data.labels "
                     f"{self.data.labels}; name each seeded topic after a label"
                 )
+        if self.model.tfidf.fine_labels and not self.data.label_map:
+            raise ValueError("model.tfidf.fine_labels needs data.label_map (source class -> label)")
         return self
 
     def split_seed(self) -> int:

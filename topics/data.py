@@ -76,7 +76,13 @@ def load_corpus(config: DataConfig) -> Corpus:
             f"point to it with --set data.root=DIR or {DATA_ROOT_ENV}=DIR"
         )
     fmt = config.format or _guess_format(path)
-    readers = {"jsonl": _read_jsonl, "csv": _read_csv, "folder": _read_folder}
+    readers = {
+        "jsonl": _read_jsonl,
+        "csv": _read_csv,
+        "folder": _read_folder,
+        "reuters21578": _read_reuters,
+        "20newsgroups": _read_newsgroups,
+    }
     try:
         records = list(readers[fmt](path, config))
     except UnicodeDecodeError as exc:
@@ -92,6 +98,10 @@ def load_corpus(config: DataConfig) -> Corpus:
 def _guess_format(path: Path) -> str:
     if path.is_dir():
         return "folder"
+    if path.name.startswith("reuters21578"):
+        return "reuters21578"
+    if path.name.startswith("20news"):
+        return "20newsgroups"
     suffix = path.suffix.lower()
     if suffix in {".jsonl", ".ndjson", ".json"}:
         return "jsonl"
@@ -137,16 +147,46 @@ def _read_folder(path: Path, config: DataConfig) -> Iterator[dict[str, Any]]:
         }
 
 
+def _read_reuters(path: Path, config: DataConfig) -> Iterator[dict[str, Any]]:
+    from topics.datasets.reuters import read_reuters
+
+    return read_reuters(path, encoding=config.encoding)
+
+
+def _read_newsgroups(path: Path, config: DataConfig) -> Iterator[dict[str, Any]]:
+    from topics.datasets.newsgroups import read_newsgroups
+
+    return read_newsgroups(path, encoding=config.encoding, remove=config.remove)
+
+
+def split_field(config: DataConfig) -> str | None:
+    """The record field the split reads (``split`` / ``year`` by default), if any."""
+    kind = config.split.kind
+    if kind == "predefined":
+        return config.split.field or "split"
+    if kind == "temporal":
+        return config.split.field or "year"
+    return None
+
+
 def _build_corpus(records: list[dict[str, Any]], config: DataConfig, path: Path) -> Corpus:
     if not records:
         raise DataError(f"{path}: the dataset is empty; expected at least one document")
     wanted = tuple(config.labels)
-    ids, texts, labels = [], [], []
+    field_name = split_field(config)
+    ids, texts, labels, split_values, sources = [], [], [], [], []
     for n, record in enumerate(records):
         where = f"{path}:{record.get('_line', n + 1)}"
+        doc_labels = tuple(label for label in _record_labels(record, config) if label in wanted)
+        if config.drop_unlabeled and not doc_labels:
+            continue
         ids.append(_record_id(record, config, n))
         texts.append(_record_text(record, config, where))
-        labels.append(tuple(label for label in _record_labels(record, config) if label in wanted))
+        labels.append(doc_labels)
+        if field_name is not None:
+            split_values.append(_record_split_value(record, field_name, where))
+        if config.label_map is not None:
+            sources.append(_source_label(record, config))
     if len(set(ids)) != len(ids):
         seen: set[str] = set()
         duplicate = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
@@ -158,7 +198,35 @@ def _build_corpus(records: list[dict[str, Any]], config: DataConfig, path: Path)
             f"{path}: no document carries the configured label(s) {missing}; "
             f"fix data.labels or the label field '{config.label_field}'"
         )
-    return Corpus(ids=ids, texts=texts, labels=labels, label_names=wanted)
+    if config.single_label:
+        counts = sorted({len(doc_labels) for doc_labels in labels})
+        if counts != [1]:
+            raise DataError(
+                f"{path}: data.single_label is set but documents carry {counts} labels each; "
+                "every document needs exactly one (unset data.single_label for multi-label data)"
+            )
+    meta: dict[str, list[Any]] = {field_name: split_values} if field_name is not None else {}
+    if config.label_map is not None:
+        meta["source_label"] = sources  # before label_map: for model.tfidf.fine_labels
+    return Corpus(ids=ids, texts=texts, labels=labels, label_names=wanted, meta=meta)
+
+
+def _source_label(record: dict[str, Any], config: DataConfig) -> str:
+    value = record["_labels"] if "_labels" in record else record.get(config.label_field)
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return "" if value is None else str(value).strip()
+
+
+def _record_split_value(record: dict[str, Any], field_name: str, where: str) -> Any:
+    if "_split" in record and field_name == "split":
+        return record["_split"]
+    if record.get(field_name) in (None, ""):
+        raise DataError(
+            f"{where}: the split needs field '{field_name}' but the record has none; "
+            "set data.split.field or choose another data.split.kind"
+        )
+    return record[field_name]
 
 
 def _record_id(record: dict[str, Any], config: DataConfig, n: int) -> str:
@@ -184,13 +252,16 @@ def _record_text(record: dict[str, Any], config: DataConfig, where: str) -> str:
 
 
 def _record_labels(record: dict[str, Any], config: DataConfig) -> list[str]:
-    if "_labels" in record:
-        return list(record["_labels"])
-    value = record.get(config.label_field)
+    value = record["_labels"] if "_labels" in record else record.get(config.label_field)
     if value is None or value == "":
         return []
     if isinstance(value, list):
-        return [str(v).strip() for v in value]
-    if config.label_sep:
-        return [part.strip() for part in str(value).split(config.label_sep) if part.strip()]
-    return [str(value).strip()]
+        values = [str(v).strip() for v in value]
+    elif config.label_sep:
+        values = [part.strip() for part in str(value).split(config.label_sep) if part.strip()]
+    else:
+        values = [str(value).strip()]
+    if config.label_map is None:
+        return values
+    mapped = (config.label_map.get(v) for v in values)
+    return list(dict.fromkeys(label for label in mapped if label is not None))

@@ -18,9 +18,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from topics import __version__
+from topics.cache import load_corpus_cached
 from topics.config import ExperimentConfig, config_hash, flatten, to_yaml
-from topics.data import Corpus, load_corpus
+from topics.data import Corpus
 from topics.preflight import check_training_data
 from topics.report import describe_run, write_report
 from topics.splits import split_indices
@@ -107,7 +110,7 @@ def run(
     Data problems surface before the tracker starts a run. Once started, the run
     ends FINISHED, FAILED (an exception) or KILLED (Ctrl-C / SIGTERM).
     """
-    corpus = load_corpus(config.data)
+    corpus = load_corpus_cached(config.data, config.cache_dir)
     train_idx, test_idx = split_indices(corpus, config.data.split, config.split_seed())
     train, test = corpus.subset(train_idx), corpus.subset(test_idx)
     check_training_data(config, train)
@@ -141,6 +144,10 @@ def run(
             "run_id": run_id,
         }
         metrics = train_and_evaluate(config, train, test, run_dir, provenance, tracker)
+        if config.data.split.kind == "kfold" and config.model.tfidf.enabled:
+            from topics.crossval import cross_validate  # test_*: fold 1; cv_*: all folds
+
+            metrics.update(cross_validate(config, corpus))
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
         (run_dir / "config.yaml").write_text(to_yaml(config))
         facts = {"run id": run_id, **tags}
@@ -170,7 +177,12 @@ def train_and_evaluate(
     tracker: Tracker | None = None,
 ) -> dict[str, float]:
     """Fit the enabled models, evaluate on ``test``, write plots and the bundle to ``run_dir``."""
-    from topics.evaluate import multilabel_metrics
+    from topics.evaluate import (
+        as_indicator,
+        multilabel_metrics,
+        single_label_metrics,
+        write_evaluation_report,
+    )
     from topics.export import export_bundle
     from topics.models import fit_hybrid_model, fit_lda_model, fit_tfidf_model
     from topics.plots import plot_label_confusion
@@ -178,21 +190,28 @@ def train_and_evaluate(
 
     labels = list(train.label_names)
     y_train, y_test = train.label_matrix(), test.label_matrix()
+    single = config.data.single_label
+    targets = y_train.argmax(axis=1) if single else y_train  # 1-D classes: argmax prediction
     fitted = {}
     if config.model.tfidf.enabled:
-        fitted["tfidf"] = fit_tfidf_model(config, train.texts, y_train, labels)
+        # fine_labels: the classifier learns the source classes and maps them itself
+        fine = config.model.tfidf.fine_labels
+        tfidf_targets = np.asarray(train.meta["source_label"]) if fine else targets
+        fitted["tfidf"] = fit_tfidf_model(config, train.texts, tfidf_targets, labels)
     if config.model.lda.enabled:
-        fitted["lda"] = fit_lda_model(config, train.texts, y_train, labels)
+        fitted["lda"] = fit_lda_model(config, train.texts, targets, labels)
     if config.model.hybrid.enabled:
         fitted["hybrid"] = fit_hybrid_model(
-            config, fitted["tfidf"], fitted["lda"], train.texts, y_train, labels
+            config, fitted["tfidf"], fitted["lda"], train.texts, targets, labels
         )
 
     metrics: dict[str, float] = {}
     per_model: dict[str, dict[str, float]] = {}
     for name, model in fitted.items():
-        y_pred = model.predict(test.texts)
+        y_pred = as_indicator(model.predict(test.texts), len(labels))
         per_model[name] = multilabel_metrics(y_test, y_pred, labels, prefix="test_")
+        if single:
+            per_model[name].update(single_label_metrics(y_test, y_pred, prefix="test_"))
         metrics.update({f"{name}_{key}": value for key, value in per_model[name].items()})
         metrics[f"{name}_fit_seconds"] = model.fit_seconds
         plot_label_confusion(
@@ -201,6 +220,17 @@ def train_and_evaluate(
             labels,
             run_dir / "plots" / f"{name}_label_confusion.png",
             title=f"{name}: true vs predicted labels (test)",
+        )
+        write_evaluation_report(
+            run_dir / "plots",
+            name,
+            test.ids,
+            test.texts,
+            y_test,
+            y_pred,
+            model.predict_proba(test.texts),
+            labels,
+            thresholds=None if single else model.classifier.thresholds_,
         )
     primary = max(per_model, key=lambda name: per_model[name]["test_micro_f1"])
     metrics.update(per_model[primary])
@@ -217,6 +247,7 @@ def train_and_evaluate(
         provenance={**provenance, "primary": primary},
         vectorizer=fitted["tfidf"].vectorizer if "tfidf" in fitted else None,
         lda=fitted["lda"].topics if "lda" in fitted else None,
+        single_label=single,
     )
     return metrics
 

@@ -10,8 +10,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from topics.bundle import save_bundle
 from topics.classifiers import MultiLabelLinear
+from topics.fine_labels import FineLabelLinear
 from topics.lda_inference import DEFAULT_MAX_ITER, DEFAULT_TOL
-from topics.text import Analyzer
+from topics.text import Analyzer, CharAnalyzer
 from topics.topic_models import LdaTopics
 
 
@@ -19,10 +20,11 @@ def export_bundle(
     directory: str | Path,
     labels: list[str],
     primary: str,
-    classifiers: dict[str, tuple[list[str], MultiLabelLinear]],
+    classifiers: dict[str, tuple[list[str], MultiLabelLinear | FineLabelLinear]],
     provenance: dict[str, Any],
     vectorizer: TfidfVectorizer | None = None,
     lda: LdaTopics | None = None,
+    single_label: bool = False,
 ) -> Path:
     """Write every model to one bundle.
 
@@ -33,12 +35,16 @@ def export_bundle(
         ``"tfidf"`` and/or ``"lda"``, in the order their columns were stacked.
     primary
         The model whose labels ``classify`` reports by default.
+    single_label
+        One label per document: ``classify`` reports the most probable label.
     """
     spec: dict[str, Any] = {"labels": list(labels), "primary": primary, "models": {}}
+    if single_label:
+        spec["single_label"] = True
     arrays: dict[str, np.ndarray] = {}
     if vectorizer is not None:
         analyzer = vectorizer.analyzer
-        assert isinstance(analyzer, Analyzer), "the vectorizer must use topics.text.Analyzer"
+        assert isinstance(analyzer, Analyzer | CharAnalyzer), "the vectorizer must use topics.text"
         vocabulary = [""] * len(vectorizer.vocabulary_)
         for term, index in vectorizer.vocabulary_.items():
             vocabulary[index] = term
@@ -65,7 +71,15 @@ def export_bundle(
         prefix = f"clf.{name}."
         arrays[prefix + "coef"] = classifier.coef_
         arrays[prefix + "intercept"] = classifier.intercept_
+        arrays[prefix + "thresholds"] = classifier.thresholds_
+        if isinstance(classifier, FineLabelLinear):
+            spec["models"][name]["kind"] = "fine_labels"
+            arrays[prefix + "fine_coef"] = classifier.fine_coef_
+            arrays[prefix + "fine_intercept"] = classifier.fine_intercept_
+            arrays[prefix + "groups"] = classifier.groups_.astype(np.int64)
+            arrays[prefix + "stack_w"] = classifier.stack_w_
+            arrays[prefix + "stack_b"] = classifier.stack_b_
+            continue
         arrays[prefix + "platt_a"] = classifier.platt_a_
         arrays[prefix + "platt_b"] = classifier.platt_b_
-        arrays[prefix + "thresholds"] = classifier.thresholds_
     return save_bundle(directory, spec, arrays, provenance)

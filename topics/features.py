@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from topics.config import TfidfConfig
-from topics.text import Analyzer
+from topics.text import Analyzer, CharAnalyzer
 
 
 def resolve_stop_words(stop_words: str | Iterable[str] | None) -> frozenset[str]:
@@ -24,11 +24,15 @@ def resolve_stop_words(stop_words: str | Iterable[str] | None) -> frozenset[str]
 
 def make_vectorizer(config: TfidfConfig) -> TfidfVectorizer:
     """A TF-IDF vectorizer configured from ``features.tfidf``."""
-    analyzer = Analyzer(
-        ngram_range=config.ngram_range,
-        stop_words=resolve_stop_words(config.stop_words),
-        lowercase=config.lowercase,
-    )
+    analyzer: Analyzer | CharAnalyzer
+    if config.analyzer == "char_wb":
+        analyzer = CharAnalyzer(ngram_range=config.ngram_range, lowercase=config.lowercase)
+    else:
+        analyzer = Analyzer(
+            ngram_range=config.ngram_range,
+            stop_words=resolve_stop_words(config.stop_words),
+            lowercase=config.lowercase,
+        )
     return TfidfVectorizer(
         analyzer=analyzer,
         min_df=config.min_df,

@@ -19,9 +19,11 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from topics.cache import memory
 from topics.classifiers import MultiLabelLinear
 from topics.config import ExperimentConfig, LdaConfig
 from topics.features import make_vectorizer
+from topics.fine_labels import FineLabelLinear
 from topics.topic_models import LdaTopics
 
 
@@ -67,21 +69,29 @@ class FittedModel:
 
 def tfidf_pipeline(config: ExperimentConfig, labels: list[str]) -> Pipeline:
     settings = config.model.tfidf
+    classifier: MultiLabelLinear | FineLabelLinear
+    if settings.fine_labels:
+        classifier = FineLabelLinear(
+            label_map=config.data.label_map,
+            label_names=labels,
+            C=settings.C,
+            class_weight=settings.class_weight,
+            cv_folds=settings.cv_folds,
+            random_state=config.seed,
+        )
+    else:
+        classifier = MultiLabelLinear(
+            classifier=settings.classifier,
+            C=settings.C,
+            class_weight=settings.class_weight,
+            cv_folds=settings.cv_folds,
+            random_state=config.seed,
+            label_names=labels,
+            threshold_min_positives=settings.threshold_min_positives,
+        )
     return Pipeline(
-        [
-            ("tfidf", make_vectorizer(config.features.tfidf)),
-            (
-                "classifier",
-                MultiLabelLinear(
-                    classifier=settings.classifier,
-                    C=settings.C,
-                    class_weight=settings.class_weight,
-                    cv_folds=settings.cv_folds,
-                    random_state=config.seed,
-                    label_names=labels,
-                ),
-            ),
-        ]
+        memory=memory(config.cache_dir),  # the fitted TF-IDF step, keyed by params + texts
+        steps=[("tfidf", make_vectorizer(config.features.tfidf)), ("classifier", classifier)],
     )
 
 

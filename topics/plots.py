@@ -144,3 +144,77 @@ def plot_k_sweep(
     ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="best")
     ax.set_title("Choosing K")
     return _save(fig, path)
+
+
+def plot_pr_curves(
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    label_names: Sequence[str],
+    path: Path,
+    model: str,
+    max_labels: int = 12,
+) -> Path:
+    """Precision-recall curve of each label (the ``max_labels`` most frequent)
+    plus the micro-average, on the test split."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    y_true, scores = np.asarray(y_true), np.asarray(scores)
+    fig, ax = plt.subplots(figsize=(7.5, 6))
+    frequent = np.argsort(-y_true.sum(axis=0), kind="stable")[:max_labels]
+    for j in frequent:
+        if y_true[:, j].sum() == 0:
+            continue
+        precision, recall, _ = precision_recall_curve(y_true[:, j], scores[:, j])
+        ap = average_precision_score(y_true[:, j], scores[:, j])
+        ax.plot(recall, precision, lw=1, label=f"{label_names[j]} (AP {ap:.2f})")
+    precision, recall, _ = precision_recall_curve(y_true.ravel(), scores.ravel())
+    ap = average_precision_score(y_true.ravel(), scores.ravel())
+    ax.plot(recall, precision, lw=2.5, color="black", label=f"micro-average (AP {ap:.2f})")
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    shown = "" if len(label_names) <= max_labels else f", {max_labels} most frequent labels"
+    ax.set_title(f"{model}: precision-recall on test{shown}")
+    ax.legend(fontsize=7, loc="lower left")
+    return _save(fig, path)
+
+
+def plot_threshold_f1(
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    label_names: Sequence[str],
+    thresholds: np.ndarray | None,
+    path: Path,
+    model: str,
+    max_labels: int = 8,
+) -> Path:
+    """Test F1 as one probability threshold sweeps 0..1: micro-F1 over all
+    labels and F1 of the most frequent labels, with each label's tuned threshold
+    (fit on cross-validated training scores) marked."""
+    y_true, scores = np.asarray(y_true), np.asarray(scores)
+    grid = np.linspace(0.01, 0.99, 99)
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    micro = [_f1(y_true.ravel(), scores.ravel() >= t) for t in grid]
+    ax.plot(grid, micro, lw=2.5, color="black", label="micro-F1, one threshold for all")
+    frequent = np.argsort(-y_true.sum(axis=0), kind="stable")[:max_labels]
+    for j in frequent:
+        curve = [_f1(y_true[:, j], scores[:, j] >= t) for t in grid]
+        (line,) = ax.plot(grid, curve, lw=1, label=label_names[j])
+        if thresholds is not None and j < len(thresholds):
+            tuned = float(thresholds[j])
+            ax.plot(
+                [tuned], [_f1(y_true[:, j], scores[:, j] >= tuned)], "o", color=line.get_color()
+            )
+    ax.set_xlabel("probability threshold")
+    ax.set_ylabel("F1 on test")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"{model}: threshold vs F1 (dots: tuned thresholds)")
+    ax.legend(fontsize=7, loc="lower center")
+    return _save(fig, path)
+
+
+def _f1(y: np.ndarray, predicted: np.ndarray) -> float:
+    tp = float(np.sum(predicted & (y == 1)))
+    denominator = float(predicted.sum() + y.sum())
+    return 2 * tp / denominator if denominator else 0.0

@@ -21,7 +21,7 @@ import numpy as np
 
 from topics.bundle import Bundle, load_bundle
 from topics.lda_inference import DEFAULT_MAX_ITER, DEFAULT_TOL, infer_topics_flat
-from topics.text import Analyzer, TopicTokenizer
+from topics.text import TopicTokenizer, analyzer_from_dict
 
 __all__ = ["Predictor"]
 
@@ -68,7 +68,7 @@ class _Sparse:
 
 class _Tfidf:
     def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.analyzer = Analyzer.from_dict(spec["analyzer"])
+        self.analyzer = analyzer_from_dict(spec["analyzer"])
         self.vocabulary = spec["vocabulary"]
         self.index = {term: i for i, term in enumerate(self.vocabulary)}
         self.sublinear_tf = bool(spec["sublinear_tf"])
@@ -121,8 +121,47 @@ class _Linear:
         self.platt_b = arrays[prefix + "platt_b"]
         self.thresholds = arrays[prefix + "thresholds"]
 
-    def proba(self, raw_scores: np.ndarray) -> np.ndarray:
-        return _sigmoid(self.platt_a * (raw_scores + self.intercept) + self.platt_b)
+    def margins(self, rows: _Sparse | None, theta: np.ndarray) -> np.ndarray:
+        """``X @ coef.T + intercept`` with X = [TF-IDF columns, topic columns]."""
+        raw = np.zeros((len(theta), self.coef.shape[0])) + self.intercept
+        if rows is not None and "tfidf" in self.features:
+            raw += rows.dot(self.coef_t)
+        if "lda" in self.features:
+            raw += theta @ self.coef_t[self.coef_t.shape[0] - theta.shape[1] :]
+        return raw
+
+    def scores(self, rows: _Sparse | None, theta: np.ndarray) -> np.ndarray:
+        return _sigmoid(self.platt_a * self.margins(rows, theta) + self.platt_b)
+
+
+class _FineLabels(_Linear):
+    """Source-class margins stacked with per-label scores, as
+    :class:`topics.fine_labels.FineLabelLinear` (TF-IDF features only)."""
+
+    def __init__(self, name: str, features: list[str], arrays: dict[str, np.ndarray]) -> None:
+        self.features = features
+        prefix = f"clf.{name}."
+        self.coef = arrays[prefix + "coef"]
+        self.coef_t = np.ascontiguousarray(self.coef.T)
+        self.intercept = arrays[prefix + "intercept"]
+        self.thresholds = arrays[prefix + "thresholds"]
+        self.fine_coef_t = np.ascontiguousarray(arrays[prefix + "fine_coef"].T)
+        self.fine_intercept = arrays[prefix + "fine_intercept"]
+        self.inside = arrays[prefix + "groups"].T == 1  # (n_labels, n_classes)
+        self.stack_w = arrays[prefix + "stack_w"]
+        self.stack_b = arrays[prefix + "stack_b"]
+
+    def scores(self, rows: _Sparse | None, theta: np.ndarray) -> np.ndarray:
+        n_docs = len(theta)
+        fine = np.zeros((n_docs, len(self.fine_intercept))) + self.fine_intercept
+        if rows is not None:
+            fine += rows.dot(self.fine_coef_t)
+        spread = fine[:, None, :]  # (docs, labels, classes) against inside (labels, classes)
+        best_in = np.where(self.inside, spread, -np.inf).max(axis=2)
+        best_out = np.where(~self.inside, spread, -np.inf).max(axis=2)
+        direct = self.margins(rows, theta)
+        stacked = (best_in - best_out) * self.stack_w[:, 0] + direct * self.stack_w[:, 1]
+        return _sigmoid(stacked + self.stack_b)
 
 
 class Predictor:
@@ -133,10 +172,13 @@ class Predictor:
         self.bundle = bundle
         self.labels: list[str] = list(spec["labels"])
         self.primary: str = spec["primary"]
+        self.single_label = bool(spec.get("single_label", False))
         self.tfidf = _Tfidf(spec["tfidf"], arrays) if "tfidf" in spec else None
         self.lda = _Lda(spec["lda"], arrays) if "lda" in spec else None
+        kinds = {"linear": _Linear, "fine_labels": _FineLabels}
         self.models = {
-            name: _Linear(name, model["features"], arrays) for name, model in spec["models"].items()
+            name: kinds[model.get("kind", "linear")](name, model["features"], arrays)
+            for name, model in spec["models"].items()
         }
 
     @classmethod
@@ -169,7 +211,10 @@ class Predictor:
         with_topics = self.lda is not None and (top_k > 0 or explain)
         proba, rows, theta = self._score(texts, classifier, with_topics)
         n_docs = len(texts)
-        chosen = (proba >= classifier.thresholds).tolist()
+        if self.single_label:  # exactly the most probable class
+            chosen = np.eye(len(self.labels), dtype=bool)[proba.argmax(axis=1)].tolist()
+        else:
+            chosen = (proba >= classifier.thresholds).tolist()
         rounded = np.round(proba, 6).tolist()  # one conversion per batch, not per value
         labels = self.labels
         results = []
@@ -207,12 +252,10 @@ class Predictor:
         )
         needs_lda = self.lda is not None and (with_topics or "lda" in classifier.features)
         theta = self.lda.transform(texts) if needs_lda and self.lda else np.zeros((n_docs, 0))
-        raw = np.zeros((n_docs, len(self.labels)))
-        if rows is not None:
-            raw += rows.dot(classifier.coef_t)
-        if "lda" in classifier.features:
-            raw += theta @ classifier.coef_t[classifier.coef_t.shape[0] - theta.shape[1] :]
-        return classifier.proba(raw), rows, theta
+        proba = classifier.scores(rows, theta)
+        if self.single_label:  # one class per document: probabilities over the classes
+            proba = proba / proba.sum(axis=1, keepdims=True)
+        return proba, rows, theta
 
     def _topics(self, weights: np.ndarray, top_k: int) -> list[dict[str, Any]]:
         assert self.lda is not None

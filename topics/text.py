@@ -140,3 +140,61 @@ def merge_phrases(tokens: list[str], pairs: frozenset[tuple[str, ...]]) -> list[
             merged.append(tokens[i])
             i += 1
     return merged
+
+
+class CharAnalyzer:
+    """Text -> character n-grams inside word boundaries, padded with a space.
+
+    Matches sklearn's ``analyzer="char_wb"`` with the same settings.
+
+    >>> CharAnalyzer(ngram_range=(2, 3))("Rail")
+    [' r', 'ra', 'ai', 'il', 'l ', ' ra', 'rai', 'ail', 'il ']
+    """
+
+    kind = "char_wb"
+
+    def __init__(self, ngram_range: tuple[int, int] = (2, 5), lowercase: bool = True) -> None:
+        self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
+        self.lowercase = lowercase
+
+    def __call__(self, text: str) -> list[str]:
+        if self.lowercase:
+            text = text.lower()
+        low, high = self.ngram_range
+        features: list[str] = []
+        for word in text.split():
+            padded = f" {word} "
+            length = len(padded)
+            for n in range(low, high + 1):
+                if length <= n:  # a short word counts once, as itself
+                    features.append(padded)
+                    break
+                features.extend(padded[i : i + n] for i in range(length - n + 1))
+        return features
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "ngram_range": list(self.ngram_range),
+            "lowercase": self.lowercase,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CharAnalyzer:
+        return cls(ngram_range=tuple(data["ngram_range"]), lowercase=data["lowercase"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.to_dict()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(ngram_range=tuple(state["ngram_range"]), lowercase=state["lowercase"])  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"CharAnalyzer(ngram_range={self.ngram_range})"
+
+
+def analyzer_from_dict(data: dict[str, Any]) -> Analyzer | CharAnalyzer:
+    """Rebuild the analyzer a bundle describes (word n-grams unless it says ``char_wb``)."""
+    if data.get("kind") == CharAnalyzer.kind:
+        return CharAnalyzer.from_dict(data)
+    return Analyzer.from_dict(data)

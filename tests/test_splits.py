@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+from topics.config import SplitConfig
+from topics.data import Corpus
+from topics.errors import DataError
+from topics.splits import fold_indices, split_indices
+
+LABELS = ("economy", "defense", "human rights", "transport")
+
+
+def corpus(n: int = 80, seed: int = 0) -> Corpus:
+    rng = np.random.default_rng(seed)
+    labels = []
+    for i in range(n):
+        chosen = tuple(label for label in LABELS if rng.random() < 0.3)
+        labels.append(chosen or (LABELS[i % 4],))
+    labels[0] = ("transport",)  # a rare label with two carriers only
+    labels[1] = ("transport",)
+    return Corpus(
+        ids=[str(i) for i in range(n)],
+        texts=[f"doc {i}" for i in range(n)],
+        labels=labels,
+        label_names=LABELS,
+        meta={
+            "year": [1996 + i % 11 for i in range(n)],
+            "split": ["test" if i % 5 == 0 else "train" for i in range(n)],
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        SplitConfig(kind="random", test_size=0.25),
+        SplitConfig(kind="predefined"),
+        SplitConfig(kind="temporal", train_until=2003),
+        SplitConfig(kind="kfold", folds=4),
+    ],
+    ids=["random", "predefined", "temporal", "kfold"],
+)
+def test_no_document_on_both_sides(config: SplitConfig) -> None:
+    data = corpus()
+    train, test = split_indices(data, config, seed=3)
+    assert set(train).isdisjoint(test)
+    assert len(train) + len(test) == len(data)
+
+
+def test_temporal_boundary_is_inclusive() -> None:
+    data = corpus()
+    train, test = split_indices(data, SplitConfig(kind="temporal", train_until=2003), seed=0)
+    years = np.array(data.meta["year"])
+    assert years[train].max() == 2003 and years[test].min() == 2004
+
+
+def test_temporal_split_with_nothing_after_the_boundary_is_an_error() -> None:
+    with pytest.raises(DataError, match="0 test documents"):
+        split_indices(corpus(), SplitConfig(kind="temporal", train_until=2020), seed=0)
+
+
+def test_temporal_needs_a_boundary() -> None:
+    with pytest.raises(ValueError, match="train_until"):
+        SplitConfig(kind="temporal")
+
+
+def test_predefined_follows_the_split_column() -> None:
+    data = corpus()
+    train, test = split_indices(data, SplitConfig(kind="predefined"), seed=0)
+    assert all(data.meta["split"][i] == "test" for i in test)
+    assert list(test) == list(range(0, 80, 5))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_stratification_keeps_every_label_in_train(seed: int) -> None:
+    data = corpus(seed=seed)
+    train, test = split_indices(data, SplitConfig(kind="random", test_size=0.3), seed)
+    matrix = data.label_matrix()
+    assert (matrix[train].sum(axis=0) > 0).all()
+    share = matrix[test].sum(axis=0) / matrix.sum(axis=0)
+    assert np.all(np.abs(share - 0.3) < 0.25)
+
+
+def test_random_split_is_reproducible_with_its_seed() -> None:
+    data = corpus()
+    first = split_indices(data, SplitConfig(test_size=0.25), seed=7)
+    again = split_indices(data, SplitConfig(test_size=0.25), seed=7)
+    other = split_indices(data, SplitConfig(test_size=0.25), seed=8)
+    assert np.array_equal(first[1], again[1]) and not np.array_equal(first[1], other[1])
+
+
+def test_kfold_tests_every_document_exactly_once() -> None:
+    data = corpus()
+    folds = list(fold_indices(data, SplitConfig(kind="kfold", folds=4), seed=0))
+    assert len(folds) == 4
+    tested = np.concatenate([test for _train, test in folds])
+    assert sorted(tested.tolist()) == list(range(len(data)))
+    matrix = data.label_matrix()
+    for train, _test in folds:
+        assert (matrix[train].sum(axis=0) > 0).all()
+
+
+def test_kfold_experiment_reports_pooled_cv_metrics(tmp_path: Path) -> None:
+    from tests.conftest import RecordingTracker
+    from topics.config import load_config
+    from topics.experiment import run
+
+    config = load_config(
+        REPO / "experiments" / "quickstart.yaml",
+        [
+            "model.lda.enabled=false",
+            "data.split.kind=kfold",
+            "data.split.folds=3",
+            "model.tfidf.cv_folds=2",
+            f"output_dir={tmp_path}",
+            "cache_dir=null",
+        ],
+    )
+    metrics = run(config, RecordingTracker()).metrics
+    assert 0.5 < metrics["cv_micro_f1"] <= 1.0
+    assert {"cv_macro_f1", "cv_f1_transport", "test_micro_f1"} <= set(metrics)

@@ -108,6 +108,7 @@ def test_same_config_and_seed_reproduce_metrics_and_bundle_bytes(tmp_path: Path)
     config = validate_config(tiny_config(tmp_path))
     first, second = run(config, RecordingTracker()), run(config, NullTracker())
     assert first.run_id != second.run_id
+
     def quality(metrics: dict[str, float]) -> dict[str, float]:
         return {k: v for k, v in metrics.items() if not k.endswith("_seconds")}
 

@@ -192,3 +192,28 @@ def test_cli_sweep_json_and_missing_section(
     assert main(["sweep", str(experiment), "--set", "sweep=null"]) == 2
     err = capsys.readouterr().err
     assert "no sweep: section" in err and err.count("\n") == 1
+
+
+def test_sweep_on_dask_without_dask_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    import yaml
+
+    data = tiny_config(tmp_path, sweep={"grid": {"model.tfidf.C": [1.0]}})
+    experiment = tmp_path / "sweep.yaml"
+    experiment.write_text(yaml.safe_dump(data))
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were missing
+    assert main(["sweep", str(experiment), "--dask", "tcp://127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install -e '.[dask]'" in err and err.count("\n") == 1
+
+
+def test_an_unreachable_scheduler_is_one_clear_error() -> None:
+    pytest.importorskip("distributed")
+    from tests.servers import free_port
+    from topics.dask_utils import DaskError, connect
+
+    with pytest.raises(DaskError, match="cannot reach the Dask scheduler"):
+        connect(f"tcp://127.0.0.1:{free_port()}", timeout=1)

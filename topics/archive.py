@@ -95,9 +95,7 @@ class ArchiveResult:
 
 def expand_inputs(pattern: str) -> list[Path]:
     """The files ``pattern`` names (a path or a glob), sorted."""
-    paths = sorted(Path(p) for p in glob.glob(pattern)) if glob.has_magic(pattern) else []
-    if not glob.has_magic(pattern):
-        paths = [Path(pattern)] if Path(pattern).is_file() else []
+    paths = sorted(map(Path, glob.glob(pattern))) if glob.has_magic(pattern) else [Path(pattern)]
     files = [p for p in paths if p.is_file()]
     if not files:
         raise ArchiveError(

@@ -144,6 +144,7 @@ def bench_archive(tmp: Path, n_docs: int, partition_mb: float) -> dict[str, Any]
             ) as cluster,
             Client(cluster) as client,
         ):
+            start_rss = sorted(client.run(peak_rss_mb).values())
             result = classify_archive(
                 str(archive), out, bundle, cluster.scheduler_address, partition_mb=partition_mb
             )
@@ -163,6 +164,7 @@ def bench_archive(tmp: Path, n_docs: int, partition_mb: float) -> dict[str, Any]
                 "seconds": result.seconds,
                 "docs_per_s": result.documents / result.seconds,
                 "peak_rss_mb": peaks,
+                "start_rss_mb": start_rss,
                 "load": f"{load_before} -> {load()}",
             }
         )
@@ -210,6 +212,11 @@ def report(sweep: dict[str, Any] | None, archive: dict[str, Any], n_docs: int) -
             f"Speed-up serial / 2 workers: **{ratio:.2f}x**. "
             f"Same validation metrics per trial: {'yes' if sweep['same_metrics'] else 'NO'}.",
             "",
+            "On a shared machine (load average above the 2 cores) the kernel splits CPU time "
+            "between runnable processes, so 2 worker processes get about twice the share of "
+            "one: the speed-up then measures that share as much as parallel efficiency, and "
+            "can exceed 2x, which an idle 2-core machine cannot.",
+            "",
         ]
     lines += [
         f"## classify-archive: {n_docs:,} short documents",
@@ -218,20 +225,24 @@ def report(sweep: dict[str, Any] | None, archive: dict[str, Any], n_docs: int) -
         f"{archive['input_mb']:.0f} MB of JSONL, partitions of {archive['partition_mb']:g} MB; "
         "model: experiments/quickstart.yaml (TF-IDF + LDA, 3 topics per document in the output).",
         "",
-        "| workers | partitions | wall time (s) | docs/s | peak RSS per worker (MB) | load avg |",
-        "|---:|---:|---:|---:|---|---|",
+        "| workers | partitions | wall time (s) | docs/s | peak RSS per worker (MB) "
+        "| RSS of an idle worker (MB) | load avg |",
+        "|---:|---:|---:|---:|---|---|---|",
     ]
     for row in archive["rows"]:
         peaks = ", ".join(f"{mb:.0f}" for mb in row["peak_rss_mb"])
+        idle = ", ".join(f"{mb:.0f}" for mb in row["start_rss_mb"])
         lines.append(
             f"| {row['workers']} | {row['partitions']} | {row['seconds']:.1f} | "
-            f"{row['docs_per_s']:,.0f} | {peaks} | {row['load']} |"
+            f"{row['docs_per_s']:,.0f} | {peaks} | {idle} | {row['load']} |"
         )
     one, two = archive["rows"]
     lines += [
         "",
         f"2 workers / 1 worker: **{two['docs_per_s'] / one['docs_per_s']:.2f}x**. "
-        f"Outputs of the two runs byte-identical: {'yes' if archive['identical'] else 'NO'}.",
+        f"Outputs of the two runs byte-identical: {'yes' if archive['identical'] else 'NO'}. "
+        "Peak RSS is each worker process's ru_maxrss after the job (model, one partition "
+        "streamed in chunks of 1,024 documents); it does not grow with the archive.",
         "",
     ]
     return "\n".join(lines)
@@ -240,7 +251,7 @@ def report(sweep: dict[str, Any] | None, archive: dict[str, Any], n_docs: int) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=1_000_000)
-    parser.add_argument("--partition-mb", type=float, default=16.0)
+    parser.add_argument("--partition-mb", type=float, default=4.0)
     parser.add_argument("--skip-sweep", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "scale.md")
     args = parser.parse_args()
@@ -250,6 +261,7 @@ def main() -> None:
         if sweep:
             print(json.dumps(sweep), flush=True)
         archive = bench_archive(Path(tmp), args.docs, args.partition_mb)
+    print(json.dumps(archive), flush=True)
     text = report(sweep, archive, args.docs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

@@ -41,6 +41,7 @@ class RecordingTracker:
         self.steps: list[tuple[int, dict[str, float]]] = []
         self.tags: dict[str, str] = {}
         self.status: str | None = None
+        self.error: str | None = None
         self.dataset: dict[str, str] = {}
         self.children: dict[str, dict[str, Any]] = {}
         self._child: dict[str, Any] | None = None
@@ -95,9 +96,10 @@ class RecordingTracker:
     def log_model(self, bundle_dir: Path) -> None:
         self.calls.append(("log_model", bundle_dir.name))
 
-    def end_run(self, status: str) -> None:
+    def end_run(self, status: str, error: str | None = None) -> None:
         self.calls.append(("end_run", status))
         self.status = status
+        self.error = error
 
 
 TINY_ARTICLES = [

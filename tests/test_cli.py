@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -92,8 +93,10 @@ def test_help_teaches_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
 
 def _topics_run(experiment: Path, cwd: Path, *extra: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "topics.cli", "run", str(experiment), *extra]
+    # The embedded store in cwd, whatever an earlier test left in the environment.
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     return subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
@@ -151,3 +154,13 @@ def test_two_runs_at_once_on_one_sqlite_store(tmp_path: Path) -> None:
             for row in connection.execute("select run_uuid from runs where status='FINISHED'")
         }
     assert run_ids == finished and len(finished) == 2
+
+
+def test_k_above_vocabulary_is_one_line_before_any_work(
+    experiment_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(experiment_file), "--set", "model.lda.num_topics=900"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("topics: error: model.lda.num_topics: 900 topics but only")
+    assert len(err.splitlines()) == 1
+    assert not (experiment_file.parent / "artifacts").exists()

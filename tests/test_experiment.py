@@ -59,8 +59,10 @@ def test_end_to_end_with_in_memory_tracker(tmp_path: Path) -> None:
     assert metrics["test_micro_f1"] == metrics[f"{best}_test_micro_f1"]
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["name"] == "tiny"
     assert sorted(p.name for p in (run_dir / "plots").iterdir()) == [
+        "lda_doc_topics.png",
         "lda_label_confusion.png",
         "lda_top_words.png",
+        "lda_topic_prevalence.png",
         "tfidf_label_confusion.png",
     ]
     bundle = load_bundle(run_dir / "model")
@@ -94,6 +96,7 @@ def test_failure_mid_run_ends_the_run_failed(tmp_path: Path, monkeypatch: Any) -
     with pytest.raises(RuntimeError):
         run(validate_config(tiny_config(tmp_path)), tracker)
     assert tracker.status == "FAILED"
+    assert tracker.error == "RuntimeError: disk full"
     assert not (tmp_path / "artifacts" / "latest").exists()
 
 

@@ -29,15 +29,32 @@ def test_infer_topics_prefers_the_topic_owning_the_words() -> None:
     np.testing.assert_allclose(theta.sum(axis=1), 1.0)
 
 
-def test_batch_equals_one_document_at_a_time() -> None:
+def one_document_at_a_time(bows, exp_elog_beta, alpha, max_iter=200, tol=1e-6):  # type: ignore[no-untyped-def]
+    """The plain per-document E-step (gensim's loop, started from gamma = 1)."""
+    theta = np.empty((len(bows), exp_elog_beta.shape[0]))
+    for d, (ids, counts) in enumerate(bows):
+        if len(ids) == 0:
+            theta[d] = alpha / alpha.sum()
+            continue
+        beta = exp_elog_beta[:, ids]
+        gamma = np.ones_like(alpha)
+        for _ in range(max_iter):
+            exp_elog_theta = np.exp(scipy_digamma(gamma) - scipy_digamma(gamma.sum()))
+            last = gamma
+            gamma = alpha + exp_elog_theta * ((counts / (exp_elog_theta @ beta + 2.2e-16)) @ beta.T)
+            if np.mean(np.abs(gamma - last)) < tol:
+                break
+        theta[d] = gamma / gamma.sum()
+    return theta
+
+
+def test_batched_inference_equals_one_document_at_a_time() -> None:
     rng = np.random.default_rng(0)
-    beta = rng.dirichlet(np.ones(30), size=5)
+    beta = rng.dirichlet(np.full(300, 0.05), size=6)
+    alpha = rng.uniform(0.05, 0.3, 6)
     bows = []
-    for n_words in (0, 1, 7, 30, 3):
-        ids = np.sort(rng.choice(30, size=n_words, replace=False))
-        bows.append((ids, rng.integers(1, 4, size=n_words).astype(float)))
-    alpha = np.full(5, 0.2)
-    together = infer_topics(bows, beta, alpha)
-    one_by_one = np.vstack([infer_topics([bow], beta, alpha) for bow in bows])
-    np.testing.assert_allclose(together, one_by_one, atol=1e-12)
-    np.testing.assert_allclose(together[0], alpha / alpha.sum())
+    for _ in range(60):
+        ids = np.unique(rng.integers(0, 300, rng.integers(0, 30)))
+        bows.append((ids, rng.integers(1, 4, len(ids)).astype(np.float64)))
+    expected = one_document_at_a_time(bows, beta, alpha)
+    np.testing.assert_allclose(infer_topics(bows, beta, alpha, batch_size=7), expected, atol=1e-9)

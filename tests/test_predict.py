@@ -13,7 +13,7 @@ from tests.conftest import REPO
 from topics.config import load_config
 from topics.data import load_corpus
 from topics.export import export_bundle
-from topics.models import fit_lda_model, fit_tfidf_model
+from topics.models import fit_hybrid_model, fit_lda_model, fit_tfidf_model
 from topics.predict import Predictor
 from topics.splits import split_indices
 
@@ -23,26 +23,40 @@ HEAVY = ("mlflow", "gensim", "sklearn", "pandas", "matplotlib", "joblib", "scipy
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The quickstart models fit on the sample train split, and their bundle."""
-    config = load_config(REPO / "experiments" / "quickstart.yaml", ["model.lda.passes=3"])
+    config = load_config(
+        REPO / "experiments" / "quickstart.yaml",
+        [
+            "model.lda.iterations=100",
+            "model.lda.phrases=true",  # the bundle must merge the same phrases
+            "model.lda.phrase_min_count=3",
+            "model.lda.phrase_threshold=5",
+            "model.hybrid.enabled=true",
+            "model.hybrid.lda_weight=0.5",
+        ],
+    )
     corpus = load_corpus(config.data)
     train_idx, test_idx = split_indices(corpus, config.data.split, config.split_seed())
     train, test = corpus.subset(train_idx), corpus.subset(test_idx)
     labels = list(corpus.label_names)
     tfidf = fit_tfidf_model(config, train.texts, train.label_matrix(), labels)
     lda = fit_lda_model(config, train.texts, train.label_matrix(), labels)
+    hybrid = fit_hybrid_model(config, tfidf, lda, train.texts, train.label_matrix(), labels)
     path = export_bundle(
         tmp_path_factory.mktemp("bundle") / "model",
         labels=labels,
         primary="tfidf",
-        classifiers={"tfidf": (["tfidf"], tfidf.classifier), "lda": (["lda"], lda.classifier)},
+        classifiers={
+            name: (model.features, model.export_classifier())
+            for name, model in {"tfidf": tfidf, "lda": lda, "hybrid": hybrid}.items()
+        },
         provenance={},
         vectorizer=tfidf.vectorizer,
         lda=lda.topics,
     )
-    return {"tfidf": tfidf, "lda": lda, "test": test, "path": path}
+    return {"tfidf": tfidf, "lda": lda, "hybrid": hybrid, "test": test, "path": path}
 
 
-@pytest.mark.parametrize("model", ["tfidf", "lda"])
+@pytest.mark.parametrize("model", ["tfidf", "lda", "hybrid"])
 def test_bundle_scores_equal_the_sklearn_pipeline(trained: dict[str, Any], model: str) -> None:
     texts = trained["test"].texts
     expected = trained[model].predict_proba(texts)
@@ -61,6 +75,13 @@ def test_topics_equal_the_lda_transform(trained: dict[str, Any]) -> None:
     for row, result in zip(theta, results, strict=True):
         weights = {t["topic"]: t["weight"] for t in result["topics"]}
         np.testing.assert_allclose([weights[k] for k in range(len(row))], row, atol=1e-6)
+
+
+def test_phrases_travel_in_the_bundle(trained: dict[str, Any]) -> None:
+    tokenizer = trained["lda"].topics.tokenizer_
+    assert tokenizer.phrases, "the sample corpus should yield some phrases"
+    assert any("_" in word for word in trained["lda"].topics.vocabulary_)
+    assert Predictor.load(trained["path"]).lda.tokenizer.phrases == tokenizer.phrases
 
 
 def test_empty_text_gets_no_labels(trained: dict[str, Any]) -> None:

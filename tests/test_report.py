@@ -73,8 +73,9 @@ def test_description_says_what_the_run_tried(tmp_path: Path) -> None:
         tiny_config(tmp_path, model={"lda": {"enabled": False}, "tfidf": {"C": 0.5}})
     )
     assert describe_run(config) == "tiny on tiny: tfidf linear_svc C=0.5 ngrams 1-1"
-    described = validate_config(tiny_config(tmp_path, description="less regularised"))
+    described = validate_config(tiny_config(tmp_path, description="less\nregularised\n"))
     assert describe_run(described).startswith("less regularised (tiny on tiny: ")
+    assert "\n" not in describe_run(described)
 
 
 def test_report_without_plots_or_topics(tmp_path: Path) -> None:

@@ -57,3 +57,12 @@ def test_analyzer_matches_sklearn_on_any_unicode(text: str) -> None:
 def test_topic_tokenizer_accepts_any_unicode(text: str) -> None:
     tokens = TopicTokenizer(min_length=3)(text)
     assert all(len(token) >= 3 and token == token.lower() for token in tokens)
+
+
+def test_topic_tokenizer_merges_known_phrases_and_round_trips() -> None:
+    from topics.text import TopicTokenizer
+
+    tokenizer = TopicTokenizer(3, ["the"], phrases=["silk road", "road rail"])
+    assert tokenizer("The Silk Road rail link") == ["silk_road", "rail", "link"]
+    assert TopicTokenizer.from_dict(tokenizer.to_dict())("silk road rail") == ["silk_road", "rail"]
+    assert "phrases" not in TopicTokenizer(3).to_dict()  # bundles without phrases are unchanged

@@ -195,3 +195,38 @@ def test_registry_mistakes_are_one_line(
     assert classify_main(["--model", "models:/no-such-model@champion", "text"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("classify: error: cannot fetch")
+
+
+def test_a_failing_run_is_marked_failed_with_its_error(tmp_path: Path, monkeypatch: Any) -> None:
+    def explode(*args: Any, **kwargs: Any) -> None:
+        raise MemoryError("cannot allocate the topic-word matrix")
+
+    monkeypatch.setattr("topics.experiment.train_and_evaluate", explode)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config = validate_config(tiny_config(tmp_path, tracking={"enabled": True, "uri": uri}))
+    with pytest.raises(MemoryError):
+        run(config, MlflowTracker(uri))
+    (failed,) = MlflowClient(uri).search_runs(
+        [MlflowClient(uri).get_experiment_by_name("tiny").experiment_id]
+    )
+    assert failed.info.status == "FAILED"
+    assert failed.data.tags["topics.error"] == "MemoryError: cannot allocate the topic-word matrix"
+
+
+def test_child_runs_nest_under_the_experiment_run(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = MlflowTracker(uri, log_model=False)
+    parent = tracker.start_run("sweep", "parent", {}, "")
+    with tracker.child_run("parent-k5", {}):
+        tracker.log_metrics({"lda_coherence_c_v": 0.5})
+    tracker.log_metrics({"lda_sweep_best_k": 5.0})  # back on the parent
+    tracker.end_run("FINISHED")
+
+    client = MlflowClient(uri)
+    (child,) = client.search_runs(
+        [client.get_run(parent).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent}'",
+    )
+    assert child.info.run_name == "parent-k5"
+    assert child.data.metrics == {"lda_coherence_c_v": 0.5}
+    assert client.get_run(parent).data.metrics == {"lda_sweep_best_k": 5.0}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -135,6 +136,7 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _log_warnings_to_stderr()
     try:
         if args.command == "run":
             return _run(args)
@@ -182,6 +184,18 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(format_summary(result.to_json(), getattr(tracker, "uri", None)))
     return 0
+
+
+def _log_warnings_to_stderr() -> None:
+    """``topics`` warnings as one line each: ``topics: warning: ...``."""
+    logger = logging.getLogger("topics")
+    if not any(getattr(h, "_topics_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("topics: warning: %(message)s"))
+        handler._topics_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -234,8 +248,10 @@ def format_summary(result: dict[str, Any], tracking_uri: str | None) -> str:
         "next:",
         '  classify "Kazakhstan and Korea open a bus and truck plant"   # tag a text',
         "  make ui                                                    # compare runs in MLflow",
+        f"  {result['artifact_dir']}/report.html   # this run on one page (opens from disk)",
     ]
     if tracking_uri:
+        lines.append(f"  topics register {result['run_id']} --name topics-news --alias champion")
         lines.append(f"  (tracked in {tracking_uri})")
     return "\n".join(lines)
 

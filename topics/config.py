@@ -131,26 +131,94 @@ class LinearConfig(_Strict):
     cv_folds: int = Field(5, ge=2)
 
 
+class LabellerConfig(_Strict):
+    """LDA as a labeller: seeded topics named after labels tag documents without training labels."""
+
+    enabled: bool = False
+    threshold: float = Field(0.2, gt=0, lt=1)  # topic weight at which a seeded label is given
+    tune: bool = True  # also report per-label thresholds tuned on the training labels
+    eval_path: str | None = None  # extra gold-labelled JSONL (relative to the data root)
+
+
+class SweepConfig(_Strict):
+    """Choosing K: one nested run per K, coherence and held-out perplexity against K."""
+
+    num_topics: list[int] = Field(default_factory=list)
+    select_by: Literal["c_v", "c_npmi", "perplexity"] = "c_npmi"
+
+    @model_validator(mode="after")
+    def _ks_valid(self) -> SweepConfig:
+        if any(k < 2 for k in self.num_topics):
+            raise ValueError(f"num_topics: every K must be >= 2, got {self.num_topics}")
+        return self
+
+
 class LdaConfig(_Strict):
-    """The gensim LDA topic model and the classifier on its doc-topic vectors."""
+    """The LDA topic model and the classifier on its doc-topic vectors."""
 
     enabled: bool = True
+    engine: Literal["gensim", "tomotopy"] = "tomotopy"
     num_topics: int = Field(10, ge=2)
-    passes: int = Field(10, ge=1)
-    iterations: int = Field(100, ge=1)
+    passes: int = Field(10, ge=1)  # gensim: passes over the corpus
+    iterations: int = Field(100, ge=1)  # gensim: E-step iterations; tomotopy: Gibbs sweeps
     alpha: Literal["symmetric", "asymmetric", "auto"] | float = "symmetric"
     eta: Literal["symmetric", "auto"] | float | None = None
+    term_weight: Literal["one", "idf", "pmi"] = "one"  # tomotopy
+    optim_interval: int = Field(10, ge=0)  # tomotopy: alpha optimisation every N sweeps
+    workers: int = Field(1, ge=1)  # tomotopy threads; 1 = deterministic for a seed
+    seeds: dict[str, list[str]] = Field(default_factory=dict)  # seeded topics, in order
+    seed_strength: float = Field(1.0, gt=0)
+    phrases: bool = False  # merge two-word phrases found by gensim Phrases ("new_york")
+    phrase_min_count: int = Field(5, ge=1)
+    phrase_threshold: float = Field(10.0, gt=0)
     top_n: int = Field(10, ge=1)
     min_token_length: int = Field(3, ge=1)
     no_below: int = Field(2, ge=1)
     no_above: float = Field(0.5, gt=0, le=1)
     C: float = Field(1.0, gt=0)
     cv_folds: int = Field(5, ge=2)
+    stability_runs: int = Field(0, ge=0)  # >= 2: train that many seeds, report lda_stability
+    labeller: LabellerConfig = Field(default_factory=LabellerConfig)
+    sweep: SweepConfig = Field(default_factory=SweepConfig)
+
+    @model_validator(mode="after")
+    def _lda_checks(self) -> LdaConfig:
+        if len(self.seeds) > self.num_topics:
+            raise ValueError(
+                f"seeds: {len(self.seeds)} seeded topics but num_topics={self.num_topics}; "
+                f"raise num_topics to at least {len(self.seeds)}"
+            )
+        if self.engine == "tomotopy" and isinstance(self.alpha, str) and self.alpha != "symmetric":
+            raise ValueError(
+                f"alpha: engine tomotopy takes a number or 'symmetric', got {self.alpha!r} "
+                "(it optimises alpha every optim_interval sweeps)"
+            )
+        if self.eta == "auto" and (self.engine == "tomotopy" or self.seeds):
+            raise ValueError("eta: 'auto' needs engine gensim and no seeds; use a number")
+        too_small = [k for k in self.sweep.num_topics if k < len(self.seeds)]
+        if too_small:
+            raise ValueError(
+                f"sweep.num_topics: {too_small} leave no room for the {len(self.seeds)} "
+                "seeded topics; every K must be at least the number of seeds"
+            )
+        if self.stability_runs == 1:
+            raise ValueError("stability_runs: 0 (off) or at least 2, got 1")
+        return self
+
+
+class HybridConfig(_Strict):
+    """TF-IDF features and LDA doc-topic features stacked into one linear model."""
+
+    enabled: bool = False
+    classifier: Literal["linear_svc", "logreg"] = "linear_svc"
+    C: float = Field(1.0, gt=0)
+    lda_weight: float = Field(1.0, gt=0)  # scale of the topic columns against tf-idf
 
 
 class ModelConfig(_Strict):
     tfidf: LinearConfig = Field(default_factory=LinearConfig)
     lda: LdaConfig = Field(default_factory=LdaConfig)
+    hybrid: HybridConfig = Field(default_factory=HybridConfig)
 
 
 class TrackingConfig(_Strict):
@@ -244,6 +312,17 @@ class ExperimentConfig(_Strict):
     def _cross_checks(self) -> ExperimentConfig:
         if not (self.model.tfidf.enabled or self.model.lda.enabled):
             raise ValueError("model: enable at least one of model.tfidf or model.lda")
+        if self.model.hybrid.enabled and not (self.model.tfidf.enabled and self.model.lda.enabled):
+            raise ValueError("model.hybrid: needs both model.tfidf and model.lda enabled")
+        if self.model.lda.labeller.enabled and not self.model.lda.seeds:
+            raise ValueError("model.lda.labeller: needs model.lda.seeds (one list per label)")
+        if self.model.lda.labeller.enabled:
+            unknown = [name for name in self.model.lda.seeds if name not in self.data.labels]
+            if unknown:
+                raise ValueError(
+                    f"model.lda.seeds: labeller topics {unknown} are not in data.labels "
+                    f"{self.data.labels}; name each seeded topic after a label"
+                )
         return self
 
     def split_seed(self) -> int:

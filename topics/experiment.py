@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from topics import __version__
 from topics.config import ExperimentConfig, config_hash, flatten, to_yaml
 from topics.data import Corpus, load_corpus
+from topics.preflight import check_training_data
 from topics.report import describe_run, write_report
 from topics.splits import split_indices
 
@@ -37,7 +38,7 @@ class Tracker(Protocol):
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None: ...
     def log_artifacts(self, directory: Path) -> None: ...
     def log_model(self, bundle_dir: Path) -> None: ...
-    def end_run(self, status: str) -> None: ...
+    def end_run(self, status: str, error: str | None = None) -> None: ...
     def log_dataset(self, name: str, digest: str, source: str, context: str = "corpus") -> None: ...
     def child_run(self, name: str, params: dict[str, Any]) -> AbstractContextManager[str]:
         """A nested run; ``log_*`` calls inside the block go to it. Yields its id."""
@@ -68,7 +69,7 @@ class NullTracker:
     def log_model(self, bundle_dir: Path) -> None:
         pass
 
-    def end_run(self, status: str) -> None:
+    def end_run(self, status: str, error: str | None = None) -> None:
         pass
 
     def log_dataset(self, name: str, digest: str, source: str, context: str = "corpus") -> None:
@@ -109,6 +110,7 @@ def run(
     corpus = load_corpus(config.data)
     train_idx, test_idx = split_indices(corpus, config.data.split, config.split_seed())
     train, test = corpus.subset(train_idx), corpus.subset(test_idx)
+    check_training_data(config, train)
     fingerprint = corpus.fingerprint()
     digest = config_hash(config)
     tags = {
@@ -123,7 +125,7 @@ def run(
     description = describe_run(config)
     experiment = config.tracking.experiment_name or config.name
     run_id = tracker.start_run(experiment, config.name, tags, description)
-    status = "FAILED"
+    status, error = "FAILED", None
     try:
         tracker.log_dataset(config.data.name, fingerprint, str(config.data.resolved_path()))
         run_dir = Path(config.output_dir) / config.name / run_id
@@ -138,10 +140,10 @@ def run(
             "experiment": config.name,
             "run_id": run_id,
         }
-        metrics = train_and_evaluate(config, train, test, run_dir, provenance)
+        metrics = train_and_evaluate(config, train, test, run_dir, provenance, tracker)
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
         (run_dir / "config.yaml").write_text(to_yaml(config))
-        facts = {"run id": run_id, "experiment file": experiment_file or "", **tags}
+        facts = {"run id": run_id, **tags}
         write_report(run_dir, metrics, corpus.label_names, config.name, description, facts)
         tracker.log_metrics(metrics)
         tracker.log_artifacts(run_dir)
@@ -149,21 +151,30 @@ def run(
         point_latest(Path(config.output_dir), run_dir / "model")
         status = "FINISHED"
     except KeyboardInterrupt:
-        status = "KILLED"
+        status, error = "KILLED", "interrupted (Ctrl-C or SIGTERM)"
+        raise
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        tracker.end_run(status)
+        tracker.end_run(status, error)
     return RunResult(run_id=run_id, experiment=config.name, artifact_dir=run_dir, metrics=metrics)
 
 
 def train_and_evaluate(
-    config: ExperimentConfig, train: Corpus, test: Corpus, run_dir: Path, provenance: dict[str, Any]
+    config: ExperimentConfig,
+    train: Corpus,
+    test: Corpus,
+    run_dir: Path,
+    provenance: dict[str, Any],
+    tracker: Tracker | None = None,
 ) -> dict[str, float]:
     """Fit the enabled models, evaluate on ``test``, write plots and the bundle to ``run_dir``."""
     from topics.evaluate import multilabel_metrics
     from topics.export import export_bundle
-    from topics.models import fit_lda_model, fit_tfidf_model
-    from topics.plots import plot_label_confusion, plot_top_words
+    from topics.models import fit_hybrid_model, fit_lda_model, fit_tfidf_model
+    from topics.plots import plot_label_confusion
+    from topics.topic_report import report_topics
 
     labels = list(train.label_names)
     y_train, y_test = train.label_matrix(), test.label_matrix()
@@ -172,6 +183,10 @@ def train_and_evaluate(
         fitted["tfidf"] = fit_tfidf_model(config, train.texts, y_train, labels)
     if config.model.lda.enabled:
         fitted["lda"] = fit_lda_model(config, train.texts, y_train, labels)
+    if config.model.hybrid.enabled:
+        fitted["hybrid"] = fit_hybrid_model(
+            config, fitted["tfidf"], fitted["lda"], train.texts, y_train, labels
+        )
 
     metrics: dict[str, float] = {}
     per_model: dict[str, dict[str, float]] = {}
@@ -191,15 +206,14 @@ def train_and_evaluate(
     metrics.update(per_model[primary])
     if "lda" in fitted:
         lda = fitted["lda"].topics
-        coherence = lda.coherence(train.texts, measures=("c_v", "u_mass"))
-        metrics["lda_coherence_c_v"] = coherence["c_v"]
-        metrics["lda_coherence_u_mass"] = coherence["u_mass"]
-        plot_top_words(lda.topic_word_, lda.vocabulary_, run_dir / "plots" / "lda_top_words.png")
+        metrics.update(report_topics(config, lda, train, test, run_dir, tracker or NullTracker()))
     export_bundle(
         run_dir / "model",
         labels=labels,
         primary=primary,
-        classifiers={name: (model.features, model.classifier) for name, model in fitted.items()},
+        classifiers={
+            name: (model.features, model.export_classifier()) for name, model in fitted.items()
+        },
         provenance={**provenance, "primary": primary},
         vectorizer=fitted["tfidf"].vectorizer if "tfidf" in fitted else None,
         lda=fitted["lda"].topics if "lda" in fitted else None,

@@ -6,6 +6,9 @@ with mean 1) so the result is deterministic. Training (:class:`topics.topic_mode
 and :mod:`topics.predict` both call :func:`infer_topics`, so they agree exactly;
 against gensim's own inference they agree to within the convergence tolerance
 (tested to 1e-3 per topic weight).
+For a Gibbs-trained model (tomotopy) the topics come in as lambda = eta +
+topic-word counts; against tomotopy's own ``infer`` the weights agree to a mean
+absolute difference below 0.03 (tested).
 """
 
 from __future__ import annotations
@@ -41,18 +44,25 @@ def infer_topics(
     alpha: np.ndarray,
     max_iter: int = DEFAULT_MAX_ITER,
     tol: float = DEFAULT_TOL,
+    batch_size: int = 2048,
 ) -> np.ndarray:
     """Topic proportions ``(n_docs, K)`` for documents given as ``(word_ids, counts)``.
 
-    A document with no known word gets the prior mean ``alpha / alpha.sum()``.
+    Documents go through :func:`infer_topics_flat` ``batch_size`` at a time (memory
+    grows with a batch's words times K). A document with no known word gets the
+    prior mean ``alpha / alpha.sum()``.
     """
-    lengths = np.array([len(ids) for ids, _ in bows], dtype=np.int64)
-    flat_ids = np.concatenate([ids for ids, _ in bows]) if bows else np.zeros(0, np.int64)
-    flat_counts = np.concatenate([c for _, c in bows]) if bows else np.zeros(0)
-    docs = np.repeat(np.arange(len(bows)), lengths)
-    return infer_topics_flat(
-        docs, flat_ids.astype(np.int64), flat_counts, len(bows), exp_elog_beta, alpha, max_iter, tol
-    )
+    theta = np.empty((len(bows), exp_elog_beta.shape[0]))
+    for start in range(0, len(bows), batch_size):
+        batch = bows[start : start + batch_size]
+        lengths = np.array([len(ids) for ids, _ in batch], dtype=np.int64)
+        ids = np.concatenate([ids for ids, _ in batch]).astype(np.int64)
+        counts = np.concatenate([counts for _, counts in batch])
+        docs = np.repeat(np.arange(len(batch)), lengths)
+        theta[start : start + len(batch)] = infer_topics_flat(
+            docs, ids, counts, len(batch), exp_elog_beta, alpha, max_iter, tol
+        )
+    return theta
 
 
 def infer_topics_flat(

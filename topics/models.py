@@ -3,10 +3,13 @@
 - ``tfidf``: TF-IDF features -> :class:`~topics.classifiers.MultiLabelLinear`.
 - ``lda``: :class:`~topics.topic_models.LdaTopics` doc-topic proportions ->
   one-vs-rest logistic regression (also a ``MultiLabelLinear``).
+- ``hybrid``: the fitted TF-IDF vectorizer and LDA of the two above, their
+  columns stacked (tfidf first, then topics) -> one ``MultiLabelLinear``.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,10 +17,10 @@ from typing import Any
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline
 
 from topics.classifiers import MultiLabelLinear
-from topics.config import ExperimentConfig
+from topics.config import ExperimentConfig, LdaConfig
 from topics.features import make_vectorizer
 from topics.topic_models import LdaTopics
 
@@ -35,6 +38,17 @@ class FittedModel:
     @property
     def classifier(self) -> MultiLabelLinear:
         return self.pipeline[-1]
+
+    def export_classifier(self) -> MultiLabelLinear:
+        """The classifier as the bundle scores it (topic columns with their weight folded in)."""
+        weight = self.extra.get("lda_weight", 1.0)
+        if weight == 1.0:
+            return self.classifier
+        exported = copy.copy(self.classifier)
+        n_topics = self.extra["n_topics"]
+        exported.coef_ = self.classifier.coef_.copy()
+        exported.coef_[:, -n_topics:] *= weight
+        return exported
 
     @property
     def vectorizer(self) -> TfidfVectorizer:
@@ -71,26 +85,39 @@ def tfidf_pipeline(config: ExperimentConfig, labels: list[str]) -> Pipeline:
     )
 
 
+def make_lda(
+    settings: LdaConfig, stop_words: str | list[str] | None, random_state: int
+) -> LdaTopics:
+    """The topic model a ``model.lda`` config section describes."""
+    return LdaTopics(
+        num_topics=settings.num_topics,
+        engine=settings.engine,
+        passes=settings.passes,
+        iterations=settings.iterations,
+        alpha=settings.alpha,
+        eta=settings.eta,
+        seeds=dict(settings.seeds),
+        seed_strength=settings.seed_strength,
+        term_weight=settings.term_weight,
+        optim_interval=settings.optim_interval,
+        workers=settings.workers,
+        phrases=settings.phrases,
+        phrase_min_count=settings.phrase_min_count,
+        phrase_threshold=settings.phrase_threshold,
+        min_token_length=settings.min_token_length,
+        stop_words=stop_words,
+        no_below=settings.no_below,
+        no_above=settings.no_above,
+        top_n=settings.top_n,
+        random_state=random_state,
+    )
+
+
 def lda_pipeline(config: ExperimentConfig, labels: list[str]) -> Pipeline:
     settings = config.model.lda
     return Pipeline(
         [
-            (
-                "lda",
-                LdaTopics(
-                    num_topics=settings.num_topics,
-                    passes=settings.passes,
-                    iterations=settings.iterations,
-                    alpha=settings.alpha,
-                    eta=settings.eta,
-                    min_token_length=settings.min_token_length,
-                    stop_words=config.features.tfidf.stop_words,
-                    no_below=settings.no_below,
-                    no_above=settings.no_above,
-                    top_n=settings.top_n,
-                    random_state=config.seed,
-                ),
-            ),
+            ("lda", make_lda(settings, config.features.tfidf.stop_words, config.seed)),
             (
                 "classifier",
                 MultiLabelLinear(
@@ -124,3 +151,37 @@ def _fit(
     start = time.perf_counter()
     pipeline.fit(list(texts), y)
     return FittedModel(name, pipeline, features, fit_seconds=round(time.perf_counter() - start, 3))
+
+
+def fit_hybrid_model(
+    config: ExperimentConfig,
+    tfidf: FittedModel,
+    lda: FittedModel,
+    texts: Sequence[str],
+    y: np.ndarray,
+    labels: list[str],
+) -> FittedModel:
+    """One linear model on [tf-idf | lda_weight * topics], reusing both fitted transformers."""
+    settings = config.model.hybrid
+    features = FeatureUnion(
+        [("tfidf", tfidf.vectorizer), ("lda", lda.topics)],
+        transformer_weights={"tfidf": 1.0, "lda": settings.lda_weight},
+    )
+    classifier = MultiLabelLinear(
+        classifier=settings.classifier,
+        C=settings.C,
+        class_weight="balanced",
+        cv_folds=config.model.tfidf.cv_folds,
+        random_state=config.seed,
+        label_names=labels,
+    )
+    start = time.perf_counter()
+    classifier.fit(features.transform(list(texts)), y)
+    pipeline = Pipeline([("features", features), ("classifier", classifier)])
+    return FittedModel(
+        "hybrid",
+        pipeline,
+        ["tfidf", "lda"],
+        fit_seconds=round(time.perf_counter() - start, 3),
+        extra={"lda_weight": settings.lda_weight, "n_topics": lda.topics.num_topics},
+    )

@@ -47,7 +47,11 @@ def plot_label_confusion(
 
 
 def plot_top_words(
-    topic_word: np.ndarray, vocabulary: Sequence[str], path: Path, top_n: int = 8
+    topic_word: np.ndarray,
+    vocabulary: Sequence[str],
+    path: Path,
+    top_n: int = 8,
+    topic_names: Sequence[str] | None = None,
 ) -> Path:
     """One bar chart per topic: its ``top_n`` words by probability."""
     n_topics = topic_word.shape[0]
@@ -60,7 +64,7 @@ def plot_top_words(
             continue
         order = np.argsort(-topic_word[k], kind="stable")[:top_n][::-1]
         ax.barh([vocabulary[i] for i in order], topic_word[k, order], color="tab:blue")
-        ax.set_title(f"topic {k}", fontsize=10)
+        ax.set_title(topic_names[k] if topic_names else f"topic {k}", fontsize=10)
         ax.tick_params(axis="both", labelsize=8)
     fig.suptitle("Top words per topic")
     return _save(fig, path)
@@ -72,3 +76,71 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_doc_topic_heatmap(
+    theta: np.ndarray, path: Path, topic_names: Sequence[str], doc_labels: Sequence[str]
+) -> Path:
+    """Topic proportions of a sample of documents (rows) over topics (columns)."""
+    fig, ax = plt.subplots(figsize=(0.45 * theta.shape[1] + 3, 0.22 * theta.shape[0] + 2))
+    image = ax.imshow(theta, aspect="auto", cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(theta.shape[1]), topic_names, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(theta.shape[0]), doc_labels, fontsize=6)
+    ax.set_xlabel("topic")
+    ax.set_title("Doc-topic proportions (sample)")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    return _save(fig, path)
+
+
+def plot_topic_prevalence(
+    theta: np.ndarray,
+    y: np.ndarray,
+    label_names: Sequence[str],
+    topic_names: Sequence[str],
+    path: Path,
+) -> Path:
+    """Mean topic weight among the documents carrying each label (which topics carry it)."""
+    rows = [
+        theta[y[:, j] == 1].mean(axis=0) if y[:, j].any() else np.zeros(theta.shape[1])
+        for j in range(len(label_names))
+    ]
+    matrix = np.vstack(
+        [
+            *rows,
+            theta[y.sum(axis=1) == 0].mean(axis=0)
+            if (y.sum(axis=1) == 0).any()
+            else np.zeros(theta.shape[1]),
+        ]
+    )
+    names = [*label_names, "(none)"]
+    fig, ax = plt.subplots(figsize=(0.45 * theta.shape[1] + 3, 0.5 * len(names) + 2))
+    image = ax.imshow(matrix, aspect="auto", cmap="Reds")
+    ax.set_xticks(range(theta.shape[1]), topic_names, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_title("Topic prevalence per label (mean weight)")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    return _save(fig, path)
+
+
+def plot_k_sweep(
+    ks: Sequence[int],
+    coherence: dict[str, Sequence[float]],
+    perplexity: Sequence[float],
+    best: int,
+    path: Path,
+) -> Path:
+    """Coherence measures (left axis) and held-out perplexity (right) against K; best K marked."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, values in coherence.items():
+        ax.plot(ks, values, marker="o", label=name)
+    ax.set_xlabel("number of topics K")
+    ax.set_ylabel("coherence")
+    ax.axvline(best, color="grey", linestyle="--", label=f"best K={best}")
+    right = ax.twinx()
+    right.plot(ks, perplexity, marker="s", color="tab:red", label="held-out perplexity")
+    right.set_ylabel("held-out perplexity", color="tab:red")
+    lines = ax.get_legend_handles_labels()
+    more = right.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="best")
+    ax.set_title("Choosing K")
+    return _save(fig, path)

@@ -13,7 +13,7 @@ trained pipelines' scores (tested to 1e-6).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import chain
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +40,16 @@ class _Sparse:
     @classmethod
     def count(cls, features: list[list[str]], index: dict[str, int]) -> _Sparse:
         """Count known features per document."""
-        lookup = index.get
-        known = [[i for i in map(lookup, doc) if i is not None] for doc in features]
-        lengths = np.fromiter(map(len, known), dtype=np.int64, count=len(known))
-        flat = np.fromiter(chain.from_iterable(known), dtype=np.int64, count=int(lengths.sum()))
-        docs = np.repeat(np.arange(len(known), dtype=np.int64), lengths)
-        keys, counts = np.unique(docs * (len(index) + 1) + flat, return_counts=True)
-        docs, ids = np.divmod(keys, len(index) + 1)
-        return cls(docs, ids, counts.astype(np.float64), len(known))
+        lengths = np.fromiter(map(len, features), dtype=np.int64, count=len(features))
+        # One C-level pass over every feature of the batch; unknown ones map to -1.
+        found = map(index.get, chain.from_iterable(features), repeat(-1))
+        ids = np.fromiter(found, dtype=np.int64, count=int(lengths.sum()))
+        docs = np.repeat(np.arange(len(features), dtype=np.int64), lengths)
+        known = ids >= 0
+        width = len(index) + 1
+        keys, counts = np.unique(docs[known] * width + ids[known], return_counts=True)
+        docs, ids = np.divmod(keys, width)
+        return cls(docs, ids, counts.astype(np.float64), len(features))
 
     def row(self, d: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = np.searchsorted(self.docs, [d, d + 1])
@@ -163,22 +165,10 @@ class Predictor:
         model
             Which model assigns labels; default the bundle's primary (best on test).
         """
-        name = model or self.primary
-        if name not in self.models:
-            raise ValueError(f"model {name!r} is not in this bundle; it has {sorted(self.models)}")
-        classifier = self.models[name]
+        classifier = self._classifier(model)
+        with_topics = self.lda is not None and (top_k > 0 or explain)
+        proba, rows, theta = self._score(texts, classifier, with_topics)
         n_docs = len(texts)
-        needs_lda = self.lda is not None and (top_k > 0 or explain or "lda" in classifier.features)
-        rows = (
-            self.tfidf.transform(texts) if self.tfidf and "tfidf" in classifier.features else None
-        )
-        theta = self.lda.transform(texts) if needs_lda and self.lda else np.zeros((n_docs, 0))
-        raw = np.zeros((n_docs, len(self.labels)))
-        if rows is not None:
-            raw += rows.dot(classifier.coef_t)
-        if "lda" in classifier.features:
-            raw += theta @ classifier.coef_t[classifier.coef_t.shape[0] - theta.shape[1] :]
-        proba = classifier.proba(raw)
         chosen = (proba >= classifier.thresholds).tolist()
         rounded = np.round(proba, 6).tolist()  # one conversion per batch, not per value
         labels = self.labels
@@ -195,6 +185,34 @@ class Predictor:
                 result["explanation"] = self._explain(classifier, picked, row, result)
             results.append(result)
         return results
+
+    def predict_proba(self, texts: Sequence[str], model: str | None = None) -> np.ndarray:
+        """Calibrated label probabilities ``(n_texts, n_labels)``, like sklearn's
+        ``predict_proba`` of the trained pipeline."""
+        return self._score(texts, self._classifier(model), with_topics=False)[0]
+
+    def _classifier(self, model: str | None) -> _Linear:
+        name = model or self.primary
+        if name not in self.models:
+            raise ValueError(f"model {name!r} is not in this bundle; it has {sorted(self.models)}")
+        return self.models[name]
+
+    def _score(
+        self, texts: Sequence[str], classifier: _Linear, with_topics: bool
+    ) -> tuple[np.ndarray, _Sparse | None, np.ndarray]:
+        """(probabilities, TF-IDF rows or None, topic mixes (n, K) or (n, 0))."""
+        n_docs = len(texts)
+        rows = (
+            self.tfidf.transform(texts) if self.tfidf and "tfidf" in classifier.features else None
+        )
+        needs_lda = self.lda is not None and (with_topics or "lda" in classifier.features)
+        theta = self.lda.transform(texts) if needs_lda and self.lda else np.zeros((n_docs, 0))
+        raw = np.zeros((n_docs, len(self.labels)))
+        if rows is not None:
+            raw += rows.dot(classifier.coef_t)
+        if "lda" in classifier.features:
+            raw += theta @ classifier.coef_t[classifier.coef_t.shape[0] - theta.shape[1] :]
+        return classifier.proba(raw), rows, theta
 
     def _topics(self, weights: np.ndarray, top_k: int) -> list[dict[str, Any]]:
         assert self.lda is not None

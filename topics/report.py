@@ -54,7 +54,8 @@ def describe_run(config: Any) -> str:
     if model.lda.enabled:
         parts.append(f"lda K={model.lda.num_topics} passes={model.lda.passes}")
     summary = f"{config.name} on {config.data.name}: " + "; ".join(parts)
-    return f"{config.description} ({summary})" if config.description else summary
+    note = " ".join(config.description.split())  # one line, whatever the YAML held
+    return f"{note} ({summary})" if note else summary
 
 
 def write_report(

@@ -28,5 +28,7 @@ def split_indices(corpus: Corpus, config: SplitConfig, seed: int) -> tuple[np.nd
         n_splits=1, test_size=config.test_size, random_state=seed
     )
     matrix = corpus.label_matrix()
+    if matrix.shape[1] == 1:  # one label: stratify on it and its complement
+        matrix = np.column_stack([matrix, 1 - matrix])
     train, test = next(splitter.split(np.zeros((n_docs, 1)), matrix))
     return np.sort(train), np.sort(test)

@@ -45,7 +45,8 @@ class Analyzer:
         features = list(tokens) if low == 1 else []
         for n in range(max(low, 2), high + 1):
             # zip stops at the shortest slice: exactly the n-grams that fit.
-            features.extend(map(" ".join, zip(*(tokens[k:] for k in range(n)))))  # noqa: B905
+            shifted = [tokens[k:] for k in range(n)]
+            features.extend(map(" ".join, zip(*shifted)))  # noqa: B905
         return features
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,29 +78,65 @@ class Analyzer:
 
 class TopicTokenizer:
     """Text -> word tokens for topic models: lowercase letters-only words of at
-    least ``min_length`` characters, stop words removed.
+    least ``min_length`` characters, stop words removed, then known two-word
+    ``phrases`` merged into one token (``"silk road"`` -> ``"silk_road"``, left to right).
 
     >>> TopicTokenizer(min_length=3, stop_words=["the"])("The 2 railways of Kazakhstan")
     ['railways', 'kazakhstan']
+    >>> TopicTokenizer(phrases=["silk road"])("The Silk Road railway")
+    ['the', 'silk_road', 'railway']
     """
 
-    def __init__(self, min_length: int = 3, stop_words: Iterable[str] = ()) -> None:
+    def __init__(
+        self, min_length: int = 3, stop_words: Iterable[str] = (), phrases: Iterable[str] = ()
+    ) -> None:
         self.min_length = int(min_length)
         self.stop_words = frozenset(stop_words)
+        self.phrases = frozenset(phrases)
+        self._pairs = frozenset(tuple(p.split(" ")) for p in self.phrases)
         self._regex = re.compile(rf"(?u)\b[^\W\d_]{{{self.min_length},}}\b")
 
     def __call__(self, text: str) -> list[str]:
-        return [t for t in self._regex.findall(text.lower()) if t not in self.stop_words]
+        tokens = [t for t in self._regex.findall(text.lower()) if t not in self.stop_words]
+        return merge_phrases(tokens, self._pairs) if self._pairs else tokens
 
     def to_dict(self) -> dict[str, Any]:
-        return {"min_length": self.min_length, "stop_words": sorted(self.stop_words)}
+        data: dict[str, Any] = {
+            "min_length": self.min_length,
+            "stop_words": sorted(self.stop_words),
+        }
+        if self.phrases:
+            data["phrases"] = sorted(self.phrases)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TopicTokenizer:
-        return cls(min_length=data["min_length"], stop_words=data["stop_words"])
+        return cls(
+            min_length=data["min_length"],
+            stop_words=data["stop_words"],
+            phrases=data.get("phrases", ()),
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         return self.to_dict()
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
+
+
+def merge_phrases(tokens: list[str], pairs: frozenset[tuple[str, ...]]) -> list[str]:
+    """Join adjacent tokens that form a known pair, greedily from the left.
+
+    >>> merge_phrases(["new", "york", "city"], frozenset({("new", "york"), ("york", "city")}))
+    ['new_york', 'city']
+    """
+    merged: list[str] = []
+    i = 0
+    while i < len(tokens):
+        if i + 1 < len(tokens) and (tokens[i], tokens[i + 1]) in pairs:
+            merged.append(f"{tokens[i]}_{tokens[i + 1]}")
+            i += 2
+        else:
+            merged.append(tokens[i])
+            i += 1
+    return merged

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -9,47 +10,74 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from topics.features import resolve_stop_words
-from topics.lda_inference import bag_of_words, infer_topics
-from topics.progress import progress
-from topics.text import TopicTokenizer
+from topics.lda_inference import bag_of_words, dirichlet_expectation, infer_topics
+from topics.seeding import seed_eta
+from topics.text import TopicTokenizer, merge_phrases
+
+ENGINES = ("gensim", "tomotopy")
 
 
 class LdaTopics(TransformerMixin, BaseEstimator):
-    """gensim ``LdaModel`` trained on bag-of-words of raw texts.
+    """LDA trained on bag-of-words of raw texts, by gensim (variational) or
+    tomotopy (collapsed Gibbs sampling).
 
     ``transform`` returns topic proportions ``(n_docs, num_topics)`` from the
-    deterministic numpy inference in :mod:`topics.lda_inference`.
+    deterministic numpy inference in :mod:`topics.lda_inference`, for both engines,
+    so training and :mod:`topics.predict` agree exactly.
 
     Parameters
     ----------
     num_topics : int
         Number of topics K (>= 2).
+    engine : {"tomotopy", "gensim"}
+        Training algorithm.
     passes : int
-        Passes over the corpus, shown as progress on a terminal.
+        gensim: passes over the corpus, shown as progress on a terminal.
     iterations : int
-        Maximum E-step iterations per document during training.
-    alpha, eta
-        Dirichlet priors, as gensim takes them.
-    min_token_length : int
-        Shortest token kept.
-    stop_words : "english", list of str or None
-        Words dropped before counting.
-    no_below, no_above
-        Keep words in at least ``no_below`` documents and at most a
-        ``no_above`` fraction of them.
+        gensim: maximum E-step iterations per document; tomotopy: Gibbs sweeps.
+    alpha : str or float
+        Document-topic prior. gensim takes its names; tomotopy a float
+        ("symmetric" means 1/K there) and optimises it every ``optim_interval`` sweeps.
+    eta : "symmetric", "auto", float or None
+        Topic-word prior. None: 1/K for gensim, 0.01 for tomotopy.
+    seeds : mapping of topic name -> seed words, or None
+        Seeded topics, first and in this order (see :mod:`topics.seeding`).
+    seed_strength : float
+        The prior on a seed word in its own topic.
+    term_weight : {"one", "idf", "pmi"}
+        tomotopy: weight of each token in the sampler.
+    optim_interval : int
+        tomotopy: sweeps between alpha optimisations (0 = fixed alpha).
+    workers : int
+        tomotopy threads; 1 makes training deterministic for a seed.
+    phrases, phrase_min_count, phrase_threshold
+        Learn two-word phrases with gensim ``Phrases`` (its ``min_count`` and
+        ``threshold``) and merge them into one token (``"new_york"``); the
+        tokenizer keeps the list, so prediction merges the same pairs.
+    min_token_length, stop_words, no_below, no_above
+        Tokenization and document-frequency filtering.
     top_n : int
         Words listed per topic.
     random_state : int
-        Seed; with it, training is deterministic.
+        Seed.
     """
 
     def __init__(
         self,
         num_topics: int = 10,
+        engine: str = "tomotopy",
         passes: int = 10,
         iterations: int = 100,
         alpha: str | float = "symmetric",
         eta: str | float | None = None,
+        seeds: Mapping[str, Sequence[str]] | None = None,
+        seed_strength: float = 1.0,
+        term_weight: str = "one",
+        optim_interval: int = 10,
+        workers: int = 1,
+        phrases: bool = False,
+        phrase_min_count: int = 5,
+        phrase_threshold: float = 10.0,
         min_token_length: int = 3,
         stop_words: str | list[str] | None = "english",
         no_below: int = 2,
@@ -58,10 +86,19 @@ class LdaTopics(TransformerMixin, BaseEstimator):
         random_state: int = 0,
     ) -> None:
         self.num_topics = num_topics
+        self.engine = engine
         self.passes = passes
         self.iterations = iterations
         self.alpha = alpha
         self.eta = eta
+        self.seeds = seeds
+        self.seed_strength = seed_strength
+        self.term_weight = term_weight
+        self.optim_interval = optim_interval
+        self.workers = workers
+        self.phrases = phrases
+        self.phrase_min_count = phrase_min_count
+        self.phrase_threshold = phrase_threshold
         self.min_token_length = min_token_length
         self.stop_words = stop_words
         self.no_below = no_below
@@ -71,15 +108,16 @@ class LdaTopics(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> LdaTopics:
         from gensim.corpora import Dictionary
-        from gensim.models import LdaModel
 
-        if not isinstance(self.num_topics, int) or self.num_topics < 2:
-            raise ValueError(
-                "The 'num_topics' parameter of LdaTopics must be an int in the range [2, inf). "
-                f"Got {self.num_topics!r} instead."
-            )
-        self.tokenizer_ = TopicTokenizer(self.min_token_length, resolve_stop_words(self.stop_words))
+        self._check_params()
+        stop_words = resolve_stop_words(self.stop_words)
+        self.tokenizer_ = TopicTokenizer(self.min_token_length, stop_words)
         docs = [self.tokenizer_(text) for text in X]
+        if self.phrases:
+            self.tokenizer_ = TopicTokenizer(
+                self.min_token_length, stop_words, self._learn_phrases(docs)
+            )
+            docs = [merge_phrases(doc, self.tokenizer_._pairs) for doc in docs]
         dictionary = Dictionary(docs)
         dictionary.filter_extremes(no_below=self.no_below, no_above=self.no_above, keep_n=None)
         if len(dictionary) < self.num_topics:
@@ -88,64 +126,128 @@ class LdaTopics(TransformerMixin, BaseEstimator):
                 f"(no_below={self.no_below}, no_above={self.no_above}), fewer than "
                 f"num_topics={self.num_topics}; lower num_topics or no_below, or add documents"
             )
-        corpus = [dictionary.doc2bow(doc) for doc in docs]
-        model = LdaModel(
-            id2word=dictionary,
-            num_topics=self.num_topics,
-            iterations=self.iterations,
-            alpha=self.alpha,
-            eta=self.eta,
-            random_state=self.random_state,
-            dtype=np.float64,
-            eval_every=None,
-        )
-        # One update per pass so a terminal shows progress pass by pass.
-        for _ in progress(range(self.passes), desc="LDA passes", unit="pass"):
-            model.update(corpus, passes=1)
-        self.model_ = model
-        self.dictionary_ = dictionary
         self.vocabulary_ = [dictionary[i] for i in range(len(dictionary))]
-        self.exp_elog_beta_ = np.asarray(model.expElogbeta, dtype=np.float64)
-        self.alpha_ = np.asarray(model.alpha, dtype=np.float64)
-        self.topic_word_ = model.get_topics()
-        self.top_words_ = [
-            [self.vocabulary_[i] for i in np.argsort(-row, kind="stable")[: self.top_n]]
-            for row in self.topic_word_
+        self.index_ = dict(dictionary.token2id)
+        docs = [[t for t in doc if t in self.index_] for doc in docs]
+        self.seed_names_ = list(self.seeds or {})
+        eta = self._eta_matrix()
+        trained = self._train(docs, eta)
+        self.model_ = trained.model
+        self.lambda_ = trained.lambda_
+        self.alpha_ = trained.alpha
+        self.exp_elog_beta_ = np.exp(dirichlet_expectation_rows(trained.lambda_))
+        self.topic_word_ = trained.lambda_ / trained.lambda_.sum(axis=1, keepdims=True)
+        self.top_words_ = self.top_words(self.top_n)
+        self.topic_names_ = self.seed_names_ + [
+            f"topic {k}" for k in range(len(self.seed_names_), self.num_topics)
         ]
         self.n_features_in_ = 1
         return self
 
+    def _learn_phrases(self, docs: list[list[str]]) -> list[str]:
+        from gensim.models.phrases import Phrases
+
+        found = Phrases(
+            docs, min_count=self.phrase_min_count, threshold=self.phrase_threshold, delimiter="_"
+        ).export_phrases()
+        return sorted(phrase.replace("_", " ") for phrase in found)
+
+    def _check_params(self) -> None:
+        if not isinstance(self.num_topics, int) or self.num_topics < 2:
+            raise ValueError(
+                "The 'num_topics' parameter of LdaTopics must be an int in the range [2, inf). "
+                f"Got {self.num_topics!r} instead."
+            )
+        if self.engine not in ENGINES:
+            raise ValueError(
+                f"The 'engine' parameter of LdaTopics must be one of {list(ENGINES)}. "
+                f"Got {self.engine!r} instead."
+            )
+
+    def _base_eta(self) -> float:
+        if isinstance(self.eta, int | float) and not isinstance(self.eta, bool):
+            return float(self.eta)
+        if self.eta == "symmetric" or (self.eta is None and self.engine == "gensim"):
+            return 1.0 / self.num_topics
+        if self.eta is None:
+            return 0.01
+        raise ValueError(
+            f"LdaTopics: eta={self.eta!r} is not supported with engine={self.engine!r} "
+            "and seeds; use a number or 'symmetric'"
+        )
+
+    def _eta_matrix(self) -> np.ndarray | str:
+        if self.eta == "auto" and self.engine == "gensim" and not self.seeds:
+            return "auto"  # gensim learns eta itself
+        return seed_eta(
+            self.vocabulary_,
+            self.seeds or {},
+            self.num_topics,
+            self._base_eta(),
+            self.seed_strength,
+        )
+
+    def _train(self, docs: list[list[str]], eta: Any) -> Any:
+        from topics.lda_engines import train_gensim, train_tomotopy
+
+        if self.engine == "gensim":
+            return train_gensim(
+                docs,
+                self.index_,
+                self.num_topics,
+                eta,
+                alpha=self.alpha,
+                passes=self.passes,
+                iterations=self.iterations,
+                random_state=self.random_state,
+            )
+        alpha = 1.0 / self.num_topics if isinstance(self.alpha, str) else float(self.alpha)
+        return train_tomotopy(
+            docs,
+            self.vocabulary_,
+            self.num_topics,
+            eta,
+            alpha=alpha,
+            iterations=self.iterations,
+            term_weight=self.term_weight,
+            optim_interval=self.optim_interval,
+            workers=self.workers,
+            random_state=self.random_state,
+        )
+
+    def top_words(self, n: int) -> list[list[str]]:
+        """The ``n`` most probable words of every topic."""
+        check_is_fitted(self, "lambda_")
+        return [
+            [self.vocabulary_[i] for i in np.argsort(-row, kind="stable")[:n]]
+            for row in self.topic_word_
+        ]
+
+    def tokenize(self, X: Any) -> list[list[str]]:
+        """Texts -> in-vocabulary tokens, as the model saw them."""
+        check_is_fitted(self, "lambda_")
+        return [[t for t in self.tokenizer_(text) if t in self.index_] for text in X]
+
     def bows(self, X: Any) -> list[tuple[np.ndarray, np.ndarray]]:
-        check_is_fitted(self, "model_")
-        index = self.dictionary_.token2id
-        return [bag_of_words(self.tokenizer_(text), index) for text in X]
+        check_is_fitted(self, "lambda_")
+        return [bag_of_words(self.tokenizer_(text), self.index_) for text in X]
 
     def transform(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "model_")
+        check_is_fitted(self, "lambda_")
         return infer_topics(self.bows(X), self.exp_elog_beta_, self.alpha_)
 
-    def coherence(self, X: Any, measures: tuple[str, ...] = ("c_v", "u_mass")) -> dict[str, Any]:
+    def coherence(
+        self, X: Any, measures: tuple[str, ...] = ("c_v", "u_mass"), processes: int = 1
+    ) -> dict[str, Any]:
         """gensim ``CoherenceModel`` scores of the top words against texts ``X``.
 
         Returns ``{measure: mean}`` plus ``{measure + "_per_topic": [...]}``.
         """
-        from gensim.models import CoherenceModel
+        from topics.topic_quality import coherence
 
-        check_is_fitted(self, "model_")
-        docs = [self.tokenizer_(text) for text in X]
-        corpus = [self.dictionary_.doc2bow(doc) for doc in docs]
-        scores: dict[str, Any] = {}
-        for measure in measures:
-            model = CoherenceModel(
-                topics=self.top_words_,
-                texts=docs,
-                corpus=corpus,
-                dictionary=self.dictionary_,
-                coherence=measure,
-                topn=self.top_n,
-                processes=1,
-            )
-            per_topic = [float(v) for v in model.get_coherence_per_topic()]
-            scores[measure] = float(np.nanmean(per_topic))
-            scores[f"{measure}_per_topic"] = per_topic
-        return scores
+        return coherence(self.top_words_, self.tokenize(X), measures, processes=processes)
+
+
+def dirichlet_expectation_rows(lambda_: np.ndarray) -> np.ndarray:
+    """E[log beta_k] for every row of ``lambda_``."""
+    return np.vstack([dirichlet_expectation(row) for row in lambda_])

@@ -183,7 +183,9 @@ class MlflowTracker:
                 pip_requirements=[f"mlflow=={mlflow.__version__}", f"numpy=={np.__version__}"],
             )
 
-    def end_run(self, status: str) -> None:
+    def end_run(self, status: str, error: str | None = None) -> None:
+        if error:  # the reason shows on the run in the UI
+            mlflow.set_tag("topics.error", error[:5000])
         mlflow.end_run(status=status)
 
 

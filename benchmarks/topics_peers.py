@@ -1,0 +1,212 @@
+"""Topic-model peers and ours on the same tokens: 20 Newsgroups train, K=20, top-10 words.
+
+Every model trains on the reference tokens of :mod:`benchmarks.newsgroups_reference`
+(10,980 docs, 15,231 words) and is scored against those tokenized texts with gensim's
+``CoherenceModel`` (c_v, c_npmi of the top 10 words) and topic diversity (unique words
+in the top 25 of every topic / 25K). Each row is the mean over ``--seeds`` seeds; train
+seconds are wall-clock of model construction + training (ours also tokenizes the raw
+text and builds its vocabulary inside ``fit``); cpu s is this process's CPU time for
+the same span (all threads), which other jobs on the machine do not inflate.
+
+    .venv/bin/python benchmarks/topics_peers.py [--seeds 3] [--models ours,tomotopy-2]
+
+Writes a markdown table to stdout and, with ``--out``, to a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks.newsgroups_reference import ARCHIVE, read_texts, reference_tokens  # noqa: E402
+from topics.config import LdaConfig, deep_merge  # noqa: E402
+from topics.topic_quality import coherence  # noqa: E402
+
+K = 20
+TOP_N = 10
+EXPERIMENT = REPO / "experiments" / "20newsgroups-lda.yaml"
+GOAL = {"c_v": 0.73, "c_npmi": 0.15, "diversity": 0.85}
+
+TopicWords = list[list[str]]
+
+
+def gensim_lda(docs: list[list[str]], seed: int, multicore: bool) -> tuple[float, np.ndarray]:
+    from gensim.corpora import Dictionary
+    from gensim.models import LdaModel, LdaMulticore
+
+    dictionary = Dictionary(docs)
+    corpus = [dictionary.doc2bow(d) for d in docs]
+    start = time.perf_counter()
+    if multicore:
+        model = LdaMulticore(
+            corpus, id2word=dictionary, num_topics=K, passes=10, workers=2, random_state=seed
+        )
+    else:
+        model = LdaModel(
+            corpus, id2word=dictionary, num_topics=K, passes=10, alpha="symmetric",
+            random_state=seed,
+        )  # fmt: skip
+    seconds = time.perf_counter() - start
+    return seconds, _words(model.get_topics(), [dictionary[i] for i in range(len(dictionary))])
+
+
+def sklearn_lda(docs: list[list[str]], seed: int) -> tuple[float, np.ndarray]:
+    from sklearn.decomposition import LatentDirichletAllocation
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vectorizer = CountVectorizer(analyzer=lambda d: d)
+    counts = vectorizer.fit_transform(docs)
+    start = time.perf_counter()
+    model = LatentDirichletAllocation(
+        n_components=K, learning_method="online", n_jobs=2, random_state=seed
+    ).fit(counts)
+    seconds = time.perf_counter() - start
+    return seconds, _words(model.components_, list(vectorizer.get_feature_names_out()))
+
+
+def tomotopy_lda(docs: list[list[str]], seed: int, workers: int) -> tuple[float, np.ndarray]:
+    import tomotopy as tp
+
+    start = time.perf_counter()
+    model = tp.LDAModel(k=K, seed=seed)
+    for d in docs:
+        model.add_doc(d)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The training result may differ")
+        model.train(1000, workers=workers)
+    seconds = time.perf_counter() - start
+    dist = np.array([model.get_topic_word_dist(k) for k in range(K)])
+    return seconds, _words(dist, list(model.used_vocabs))
+
+
+def ours(docs: list[list[str]], seed: int) -> tuple[float, np.ndarray]:
+    from topics.models import make_lda
+
+    lda = make_lda(ours_settings(), "english", seed)
+    texts = [" ".join(d) for d in docs]
+    start = time.perf_counter()
+    lda.fit(texts)
+    seconds = time.perf_counter() - start
+    assert len(lda.vocabulary_) == 15231, f"vocabulary {len(lda.vocabulary_)} != reference 15231"
+    return seconds, _words(lda.topic_word_, lda.vocabulary_)
+
+
+def _words(topic_word: np.ndarray, vocabulary: list[str]) -> np.ndarray:
+    order = np.argsort(-np.asarray(topic_word), axis=1, kind="stable")[:, :25]
+    return np.array([[vocabulary[i] for i in row] for row in order])
+
+
+def ours_settings() -> LdaConfig:
+    """``model.lda`` of the 20newsgroups-lda experiment (over configs/models/default.yaml)."""
+    import yaml
+
+    base = yaml.safe_load((REPO / "configs" / "models" / "default.yaml").read_text())["lda"]
+    override = yaml.safe_load(EXPERIMENT.read_text())["model"]["lda"]
+    return LdaConfig.model_validate(deep_merge(base, override))
+
+
+def ours_label() -> str:
+    lda = ours_settings()
+    return (
+        f"**topics** ({lda.engine}, {lda.iterations} sweeps, tw={lda.term_weight}, "
+        f"eta={lda.eta}, workers={lda.workers})"
+    )
+
+
+MODELS: dict[str, tuple[str, Callable[[list[list[str]], int], tuple[float, np.ndarray]]]] = {
+    "gensim": ("gensim LdaModel, passes=10, alpha symmetric", lambda d, s: gensim_lda(d, s, False)),
+    "gensim-multicore": (
+        "gensim LdaMulticore, workers=2, passes=10",
+        lambda d, s: gensim_lda(d, s, True),
+    ),
+    "sklearn": ("sklearn LatentDirichletAllocation, online, n_jobs=2", sklearn_lda),
+    "tomotopy-1": (
+        "tomotopy LDAModel, 1000 iterations, workers=1",
+        lambda d, s: tomotopy_lda(d, s, 1),
+    ),
+    "tomotopy-2": (
+        "tomotopy LDAModel, 1000 iterations, workers=2",
+        lambda d, s: tomotopy_lda(d, s, 2),
+    ),
+    "ours": ("ours", ours),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--data", default=os.environ.get("TOPICS_DATA_DIR", "../shared/data"))
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    names = args.models.split(",")
+    texts, _ = read_texts(Path(args.data) / ARCHIVE)
+    docs, _ = reference_tokens(texts)
+    n_words = len({w for d in docs for w in d})
+    load_before = os.getloadavg()[0]
+    # Seeds outer, models inner: the models of one seed run back to back, under
+    # about the same load from other jobs on the machine.
+    runs: dict[str, list[tuple[float, ...]]] = {name: [] for name in names}
+    for seed in range(1, args.seeds + 1):
+        for name in names:
+            cpu = time.process_time()
+            seconds, top = MODELS[name][1](docs, seed)
+            cpu_seconds = time.process_time() - cpu
+            scores = coherence([list(r[:TOP_N]) for r in top], docs, ("c_v", "c_npmi"), TOP_N)
+            diversity = len(np.unique(top)) / top.size
+            runs[name].append((seconds, scores["c_v"], scores["c_npmi"], diversity, cpu_seconds))
+            print(f"{name} seed {seed}: {runs[name][-1]}", file=sys.stderr, flush=True)
+    rows = [
+        (
+            ours_label() if name == "ours" else MODELS[name][0],
+            np.mean(runs[name], axis=0),
+            runs[name],
+        )
+        for name in names
+    ]
+    load_after = os.getloadavg()[0]
+    lines = [
+        f"# Topic-model peers: 20 Newsgroups train, K={K}, top-{TOP_N} words",
+        "",
+        f"{len(docs):,} docs, {n_words:,} words (reference tokens); mean of {args.seeds} "
+        f"seeds; {os.cpu_count()} cores; load average {load_before:.1f} before, "
+        f"{load_after:.1f} after (other jobs shared the machine).",
+        "",
+        "| model | train s | c_v | c_npmi | diversity (top-25) | cpu s "
+        "| per seed (s, c_v, c_npmi, div) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, mean, model_runs in rows:
+        per_seed = "; ".join(f"{r[0]:.1f}, {r[1]:.3f}, {r[2]:.3f}, {r[3]:.3f}" for r in model_runs)
+        lines.append(
+            f"| {label} | {mean[0]:.1f} | {mean[1]:.3f} | {mean[2]:.3f} | {mean[3]:.3f} | "
+            f"{mean[4]:.1f} | {per_seed} |"
+        )
+    lines += [
+        "",
+        f"Goal for topics: c_v >= {GOAL['c_v']}, c_npmi >= {GOAL['c_npmi']}, "
+        f"diversity >= {GOAL['diversity']}, train s <= tomotopy workers=2 in the same run.",
+        "",
+        f"Command: `.venv/bin/python benchmarks/topics_peers.py --seeds {args.seeds}"
+        f" --models {args.models}`",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RecordingTracker, tiny_config
+from topics.config import validate_config
+from topics.errors import ConfigError, DataError
+from topics.experiment import run
+
+
+def test_k_larger_than_the_vocabulary_is_rejected_before_a_run(tmp_path: Path) -> None:
+    tracker = RecordingTracker()
+    config = validate_config(tiny_config(tmp_path, model={"lda": {"num_topics": 5000}}))
+    with pytest.raises(ConfigError, match=r"model.lda.num_topics: 5000 topics but only \d+ words"):
+        run(config, tracker)
+    assert tracker.calls == []
+
+
+def test_a_label_too_rare_in_train_is_rejected(tmp_path: Path) -> None:
+    data = tiny_config(tmp_path)
+    path = Path(data["data"]["path"])
+    lines = path.read_text().splitlines()
+    # Keep a single "transport" document in the whole corpus.
+    kept = [line for line in lines if '"transport"' not in line] + [
+        next(line for line in lines if '"transport"' in line)
+    ]
+    path.write_text("\n".join(kept) + "\n")
+    tracker = RecordingTracker()
+    with pytest.raises(DataError, match="label 'transport' has [01] positive"):
+        run(validate_config(data), tracker)
+    assert tracker.calls == []
+
+
+def test_all_documents_in_one_class_is_rejected(tmp_path: Path) -> None:
+    data = tiny_config(tmp_path)
+    path = Path(data["data"]["path"])
+    path.write_text(path.read_text().replace('"labels": []', '"labels": ["economy"]'))
+    data["data"]["labels"] = ["economy"]
+    text = path.read_text()
+    for label in ("defense", "human rights", "transport"):
+        text = text.replace(f'"{label}"', '"economy"')
+    path.write_text(text)
+    with pytest.raises(DataError, match="label 'economy' has \\d+ positive and 0 negative"):
+        run(validate_config(data), RecordingTracker())
+
+
+def test_documents_without_words_only_warn(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tiny_config(tmp_path, model={"tfidf": {"enabled": True}})
+    path = Path(data["data"]["path"])
+    with path.open("a") as handle:
+        for i in range(3):
+            handle.write(f'{{"id": "blank-{i}", "title": "", "text": "42 - 17", "labels": []}}\n')
+    with caplog.at_level(logging.WARNING, logger="topics"):
+        run(validate_config(data), RecordingTracker())
+    assert any("have no words left for the topic model" in r.message for r in caplog.records)

@@ -1,0 +1,122 @@
+"""The topic side of a run: seeded topics, labeller, hybrid, stability and the K sweep."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RecordingTracker, tiny_config
+from topics.bundle import load_bundle
+from topics.config import validate_config
+from topics.errors import ConfigError
+from topics.experiment import run
+
+SEEDS = {
+    "economy": ["investment", "inflation", "bank", "trade", "export"],
+    "defense": ["army", "military", "troops", "defense"],
+    "human rights": ["rights", "journalist", "detained", "activists"],
+    "transport": ["railway", "cargo", "rail", "passenger"],
+}
+
+
+def seeded_config(tmp_path: Path) -> dict[str, Any]:
+    return tiny_config(
+        tmp_path,
+        model={
+            "lda": {
+                "num_topics": 5,
+                "iterations": 100,
+                "seeds": SEEDS,
+                "seed_strength": 2.0,
+                "stability_runs": 2,
+                "labeller": {"enabled": True, "threshold": 0.3},
+                "sweep": {"num_topics": [4, 6]},
+            },
+            "hybrid": {"enabled": True, "lda_weight": 0.5},
+        },
+    )
+
+
+def test_seeded_run_reports_topics_labeller_hybrid_stability_and_sweep(tmp_path: Path) -> None:
+    config = validate_config(seeded_config(tmp_path))
+    tracker = RecordingTracker()
+    result = run(config, tracker)
+    metrics = result.metrics
+
+    for key in (
+        "lda_coherence_c_v",
+        "lda_coherence_c_npmi",
+        "lda_coherence_u_mass",
+        "lda_topic_0_c_v",
+        "lda_topic_diversity",
+        "lda_seed_recall",
+        "lda_seed_recall_human_rights",
+        "lda_labeller_micro_f1",
+        "lda_labeller_tuned_micro_f1",
+        "lda_stability",
+        "hybrid_test_micro_f1",
+        "tfidf_test_micro_f1",
+        "lda_test_micro_f1",
+    ):
+        assert key in metrics and math.isfinite(metrics[key]), key
+    assert 0.0 <= metrics["lda_stability"] <= 1.0
+    assert metrics["lda_seed_recall"] > 0.5  # the seeds surface in their own topics
+
+    # The sweep: one nested run per K, each with its own metrics; the best K marked.
+    assert ("child_run", "tiny-k6") in tracker.calls and ("child_run", "tiny-k4") in tracker.calls
+    assert set(tracker.children) == {"tiny-k6", "tiny-k4"}
+    for child in tracker.children.values():
+        assert child["metrics"]["lda_heldout_perplexity"] > 1.0
+        assert "lda_coherence_c_v" in child["metrics"]
+        assert child["status"] == "FINISHED"
+    assert metrics["lda_sweep_best_k"] in (4.0, 6.0)
+    assert "lda_heldout_perplexity" not in tracker.metrics  # stayed in the children
+
+    plots = {p.name for p in (result.artifact_dir / "plots").iterdir()}
+    assert {
+        "lda_top_words.png",
+        "lda_doc_topics.png",
+        "lda_topic_prevalence.png",
+        "lda_k_sweep.png",
+        "hybrid_label_confusion.png",
+    } <= plots
+    bundle = load_bundle(result.artifact_dir / "model")
+    assert bundle.spec["models"]["hybrid"]["features"] == ["tfidf", "lda"]
+    assert json.loads((result.artifact_dir / "metrics.json").read_text()) == metrics
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"model": {"lda": {"num_topics": 3}}}, "raise num_topics to at least 4"),
+        (
+            {"model": {"lda": {"seeds": {"sport": ["goal"]}, "sweep": {"num_topics": []}}}},
+            "not in data.labels",
+        ),
+        ({"model": {"tfidf": {"enabled": False}}}, "needs both model.tfidf and model.lda"),
+        ({"model": {"lda": {"stability_runs": 1}}}, "at least 2"),
+        ({"model": {"lda": {"sweep": {"num_topics": [1, 5]}}}}, "every K must be >= 2"),
+        ({"model": {"lda": {"sweep": {"num_topics": [3, 5]}}}}, "no room for the 4 seeded"),
+        ({"model": {"lda": {"engine": "tomotopy", "alpha": "auto"}}}, "takes a number"),
+    ],
+    ids=[
+        "too-few-topics",
+        "seed-not-a-label",
+        "hybrid-needs-both",
+        "one-run",
+        "bad-k",
+        "k-below-seeds",
+        "alpha",
+    ],
+)
+def test_invalid_topic_settings_are_rejected(
+    tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
+    from topics.config import deep_merge
+
+    with pytest.raises(ConfigError, match=message):
+        validate_config(deep_merge(seeded_config(tmp_path), change))

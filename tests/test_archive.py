@@ -134,7 +134,7 @@ def test_local_cluster_with_two_workers_equals_local_execution(
     bundle = read_bundle_files(str(bundle_dir))
     classify_archive(str(archive), tmp_path / "here", bundle, partition_mb=0.05)
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:
         result = classify_archive(
             str(archive), tmp_path / "dask", bundle, cluster.scheduler_address, partition_mb=0.05

@@ -159,7 +159,7 @@ def test_joblib_and_local_cluster_give_the_serial_metrics(tmp_path: Path) -> Non
         config.model_copy(update={"sweep": config.sweep.model_copy(update={"n_jobs": 2})}), joblib
     )
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:
         on_dask = RecordingTracker()
         result = run_sweep(config, on_dask, address=cluster.scheduler_address)

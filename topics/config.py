@@ -254,7 +254,7 @@ class RandomParam(_Strict):
         return self
 
 
-class SweepConfig(_Strict):
+class ExperimentSweepConfig(_Strict):
     """Trials over any config keys (``topics sweep``): a grid, random samples, or both
     (every grid point is combined with ``trials`` random samples)."""
 
@@ -270,7 +270,7 @@ class SweepConfig(_Strict):
     n_jobs: int = Field(2, ge=1)  # parallel trials without a Dask cluster (joblib)
 
     @model_validator(mode="after")
-    def _consistent(self) -> SweepConfig:
+    def _consistent(self) -> ExperimentSweepConfig:
         if not (self.grid or self.random):
             raise ValueError("declare the values to try under grid: or random:")
         if self.random and self.trials is None:
@@ -305,7 +305,7 @@ class ExperimentConfig(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     output_dir: str = "artifacts"
-    sweep: SweepConfig | None = None
+    sweep: ExperimentSweepConfig | None = None
     dask: DaskConfig = Field(default_factory=DaskConfig)
 
     @model_validator(mode="after")

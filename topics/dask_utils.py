@@ -46,5 +46,5 @@ def local_cluster(n_workers: int, processes: bool = True) -> Any:
         threads_per_worker=1,
         processes=processes,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",
     )

@@ -35,7 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from topics.config import ExperimentConfig, RandomParam, SweepConfig, deep_merge, validate_config
+from topics.config import (
+    ExperimentConfig,
+    ExperimentSweepConfig,
+    RandomParam,
+    deep_merge,
+    validate_config,
+)
 from topics.errors import ConfigError, TopicsError
 
 __all__ = ["SweepResult", "Trial", "TrialResult", "expand_trials", "run_sweep", "run_trial"]
@@ -112,7 +118,7 @@ def expand_trials(base: ExperimentConfig) -> list[Trial]:
     return trials
 
 
-def _override_sets(sweep: SweepConfig) -> list[dict[str, Any]]:
+def _override_sets(sweep: ExperimentSweepConfig) -> list[dict[str, Any]]:
     grid_keys = list(sweep.grid)
     points = [
         dict(zip(grid_keys, values, strict=True))
@@ -160,6 +166,7 @@ def run_trial(trial: Trial, validation_size: float | None) -> TrialResult:
     from topics.config import SplitConfig
     from topics.data import load_corpus
     from topics.experiment import train_and_evaluate
+    from topics.preflight import check_training_data
     from topics.splits import split_indices
 
     started = time.perf_counter()
@@ -169,6 +176,7 @@ def run_trial(trial: Trial, validation_size: float | None) -> TrialResult:
         corpus = load_corpus(config.data)
         train_idx, test_idx = split_indices(corpus, config.data.split, config.split_seed())
         train, test = corpus.subset(train_idx), corpus.subset(test_idx)
+        check_training_data(config, train)  # e.g. K above the vocabulary: one clear error
         provenance = {"experiment": config.name, "sweep_trial": trial.name}
         with tempfile.TemporaryDirectory(prefix="topics-trial-") as tmp:
             metrics: dict[str, float] = {}

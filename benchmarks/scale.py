@@ -28,6 +28,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -70,12 +71,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_sweep(tmp: Path) -> dict[str, Any]:
-    """The same 8 trials: in this process, then on LocalClusters of 1 and 2 workers.
-
-    Dask starts its workers with one BLAS/OpenMP thread each; this process may use
-    more, so the fair serial baseline is the 1-worker cluster.
-    """
+def bench_sweep(tmp: Path, repeats: int) -> dict[str, Any]:
+    """The same 8 trials, ``repeats`` rounds of: in this process, on LocalClusters of 1
+    and 2 workers. Dask starts its workers with one BLAS/OpenMP thread each; this
+    process may use more, so the fair serial baseline is the 1-worker cluster."""
     from distributed import Client, LocalCluster
 
     config = load_config(
@@ -84,29 +83,34 @@ def bench_sweep(tmp: Path) -> dict[str, Any]:
     )
     trials = expand_trials(config)
     run_trial(trials[0], config.sweep.validation_size if config.sweep else None)  # warm up
-    rows = []
-    load_before = load()
-    started = time.perf_counter()
-    here = run_sweep(config, NullTracker())
-    rows.append(("serial, this process", time.perf_counter() - started, load_before, load()))
-    scores = [[r["metrics"].get("val_micro_f1") for r in here.trials]]
-    for workers in (1, 2):
-        with (
-            LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            client.run(warm_worker)
-            load_before = load()
-            started = time.perf_counter()
-            result = run_sweep(config, NullTracker(), address=cluster.scheduler_address)
-            label = f"LocalCluster, {workers} worker process{'es' if workers > 1 else ''}"
-            rows.append((label, time.perf_counter() - started, load_before, load()))
-        scores.append([r["metrics"].get("val_micro_f1") for r in result.trials])
+    names = ["serial, this process", "LocalCluster, 1 worker process"]
+    names.append("LocalCluster, 2 worker processes")
+    times: dict[str, list[float]] = {name: [] for name in names}
+    loads: list[str] = []
+    scores = []
+    for _ in range(repeats):
+        loads.append(load())
+        started = time.perf_counter()
+        here = run_sweep(config, NullTracker())
+        times[names[0]].append(time.perf_counter() - started)
+        scores.append([r["metrics"].get("val_micro_f1") for r in here.trials])
+        for workers in (1, 2):
+            with (
+                LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+                ) as cluster,
+                Client(cluster) as client,
+            ):
+                client.run(warm_worker)
+                started = time.perf_counter()
+                result = run_sweep(config, NullTracker(), address=cluster.scheduler_address)
+                times[names[workers]].append(time.perf_counter() - started)
+            scores.append([r["metrics"].get("val_micro_f1") for r in result.trials])
+    loads.append(load())
     return {
         "trials": len(trials),
-        "rows": rows,
+        "times": times,
+        "loads": loads,
         "same_metrics": all(s == scores[0] for s in scores),
     }
 
@@ -205,22 +209,25 @@ def report(sweep: dict[str, Any] | None, archive: dict[str, Any], n_docs: int) -
         "",
     ]
     if sweep:
-        (_, here, *_), (_, one, *_), (_, two, *_) = sweep["rows"]
+        median = {name: statistics.median(runs) for name, runs in sweep["times"].items()}
+        here, one, two = median.values()
         lines += [
             f"## Sweep: experiments/sweep-quickstart.yaml, {sweep['trials']} trials",
             "",
             "Each trial fits twice (on train minus validation, then on all of train); "
             "tracking off, imports warmed on every side. Dask workers run one BLAS/OpenMP "
-            "thread each, so the 1-worker cluster is the fair serial baseline.",
+            "thread each, so the 1-worker cluster is the fair serial baseline. "
+            f"{len(sweep['loads']) - 1} rounds, interleaved; load average at the start of "
+            f"each round and at the end: {', '.join(sweep['loads'])}.",
             "",
-            "| executor | wall time (s) | load avg |",
-            "|---|---:|---|",
+            "| executor | wall time per round (s) | median (s) |",
+            "|---|---|---:|",
             *[
-                f"| {name} | {sec:.1f} | {before} -> {after} |"
-                for name, sec, before, after in sweep["rows"]
+                f"| {name} | {', '.join(f'{t:.1f}' for t in runs)} | {median[name]:.1f} |"
+                for name, runs in sweep["times"].items()
             ],
             "",
-            f"Speed-up 1 worker / 2 workers: **{one / two:.2f}x** "
+            f"Speed-up of the medians, 1 worker / 2 workers: **{one / two:.2f}x** "
             f"(this process / 2 workers: {here / two:.2f}x). "
             f"Same validation metrics per trial everywhere: "
             f"{'yes' if sweep['same_metrics'] else 'NO'}.",
@@ -228,7 +235,8 @@ def report(sweep: dict[str, Any] | None, archive: dict[str, Any], n_docs: int) -
             "On a shared machine (load average above the 2 cores) the kernel splits CPU time "
             "between runnable processes, so 2 worker processes get about twice the share of "
             "one: the speed-up then measures that share as much as parallel efficiency, and "
-            "can exceed 2x, which an idle 2-core machine cannot.",
+            "can exceed 2x, which an idle 2-core machine cannot; other jobs' bursts make "
+            "single rounds swing widely, hence the rounds and the median.",
             "",
         ]
     lines += [
@@ -266,11 +274,12 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=1_000_000)
     parser.add_argument("--partition-mb", type=float, default=4.0)
     parser.add_argument("--skip-sweep", action="store_true")
+    parser.add_argument("--sweep-rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "scale.md")
     args = parser.parse_args()
     os.environ.setdefault("TOPICS_PROGRESS", "0")
     with tempfile.TemporaryDirectory(prefix="topics-scale-") as tmp:
-        sweep = None if args.skip_sweep else bench_sweep(Path(tmp))
+        sweep = None if args.skip_sweep else bench_sweep(Path(tmp), args.sweep_rounds)
         if sweep:
             print(json.dumps(sweep), flush=True)
         archive = bench_archive(Path(tmp), args.docs, args.partition_mb)

@@ -24,6 +24,8 @@ examples:
   topics show-config experiments/quickstart.yaml --set features.tfidf.ngram_range=[1,3]
   topics register RUN_ID --name topics-news --alias champion
   topics data fetch 20newsgroups          # into $TOPICS_DATA_DIR or ../shared/data
+  topics sweep experiments/sweep-quickstart.yaml --dask tcp://127.0.0.1:8786
+  topics classify-archive 'archive/*.jsonl' --output tagged/ --dask tcp://127.0.0.1:8786
 
 An experiment file names base groups from configs/ under 'defaults' and
 overrides only what differs; see README.md.
@@ -86,7 +88,50 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--url", help="download from this URL instead (a mirror)")
     fetch.add_argument("--sha256", help="expected sha256 of the file at --url")
     fetch.add_argument("--force", action="store_true", help="download even if present")
+    _add_cluster_commands(commands)
     return parser
+
+
+def _add_cluster_commands(commands: Any) -> None:
+    sweep = commands.add_parser(
+        "sweep",
+        help="train an experiment over a grid or random values of config keys (nested runs)",
+        description="Run every trial of the experiment's sweep: section, in parallel "
+        "(joblib here, or a Dask cluster); each trial is a nested MLflow run logged here.",
+    )
+    _add_config_arguments(sweep)
+    sweep.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="Dask scheduler for the trials, e.g. tcp://127.0.0.1:8786 (default: dask.address)",
+    )
+    sweep.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    sweep.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+
+    archive = commands.add_parser(
+        "classify-archive",
+        help="classify a large JSONL/Parquet archive into partitioned JSONL, restartable",
+        description="Classify every document of INPUT with a trained bundle; writes "
+        "DIR/part-*.jsonl (the records of 'classify --format jsonl'). A rerun skips "
+        "finished partitions. INPUT and DIR must be paths all workers can reach.",
+    )
+    archive.add_argument("input", metavar="INPUT", help="a .jsonl/.parquet file or a glob")
+    archive.add_argument("--output", required=True, metavar="DIR", help="output folder")
+    archive.add_argument(
+        "--model", default="artifacts/latest", help="bundle folder or models:/ / runs:/ URI"
+    )
+    archive.add_argument("--tracking-uri", help="MLflow store for models:/ and runs:/ URIs")
+    archive.add_argument("--dask", metavar="ADDRESS", help="Dask scheduler, tcp://HOST:PORT")
+    archive.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="without --dask: 1 runs here, N>1 starts a local Dask cluster of N processes",
+    )
+    archive.add_argument(
+        "--partition-mb", type=float, default=16.0, help="JSONL partition size (default: 16)"
+    )
+    archive.add_argument("--top-k", type=int, default=3, help="dominant topics per document")
 
 
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -113,6 +158,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _register(args)
         if args.command == "data":
             return _data_fetch(args)
+        if args.command == "sweep":
+            from topics.cluster_cli import sweep_command
+
+            return sweep_command(args)
+        if args.command == "classify-archive":
+            from topics.cluster_cli import classify_archive_command
+
+            return classify_archive_command(args)
     except TopicsError as exc:
         print(f"topics: error: {exc}", file=sys.stderr)
         return 2

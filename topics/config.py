@@ -287,6 +287,70 @@ class TrackingConfig(_Strict):
     log_model: bool = True
 
 
+class RandomParam(_Strict):
+    """One randomly sampled sweep value: exactly one of the distributions."""
+
+    choice: list[Any] | None = Field(None, min_length=1)
+    uniform: tuple[float, float] | None = None
+    loguniform: tuple[float, float] | None = None
+    randint: tuple[int, int] | None = None  # both ends included
+
+    @model_validator(mode="after")
+    def _one_distribution(self) -> RandomParam:
+        given = [k for k in ("choice", "uniform", "loguniform", "randint") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of choice, uniform, loguniform, randint "
+                f"(e.g. {{loguniform: [0.1, 10]}}), found {given or 'none'}"
+            )
+        low_high = self.uniform or self.loguniform or self.randint
+        if low_high and not low_high[0] <= low_high[1]:
+            raise ValueError(f"expected [low, high] with low <= high, got {list(low_high)}")
+        if self.loguniform and self.loguniform[0] <= 0:
+            raise ValueError(f"loguniform needs low > 0, got {list(self.loguniform)}")
+        return self
+
+
+class ExperimentSweepConfig(_Strict):
+    """Trials over any config keys (``topics sweep``): a grid, random samples, or both
+    (every grid point is combined with ``trials`` random samples)."""
+
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    random: dict[str, RandomParam] = Field(default_factory=dict)
+    trials: int | None = Field(None, ge=1)  # random samples; required with ``random``
+    seed: int = 0
+    # The metric that picks the best trial. ``val_*`` metrics are measured on a
+    # validation part of the training split, so the test split never chooses.
+    metric: str = "val_micro_f1"
+    goal: Literal["maximize", "minimize"] = "maximize"
+    validation_size: float | None = Field(0.25, gt=0.0, lt=1.0)  # None: no validation fit
+    n_jobs: int = Field(2, ge=1)  # parallel trials without a Dask cluster (joblib)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExperimentSweepConfig:
+        if not (self.grid or self.random):
+            raise ValueError("declare the values to try under grid: or random:")
+        if self.random and self.trials is None:
+            raise ValueError("random: needs trials: N (how many samples to draw)")
+        if self.trials is not None and not self.random:
+            raise ValueError("trials: applies to random: parameters; declare some or drop it")
+        for key, values in self.grid.items():
+            if not values:
+                raise ValueError(f"grid.{key}: give at least one value")
+        both = sorted(set(self.grid) & set(self.random))
+        if both:
+            raise ValueError(f"keys {both} are in both grid and random; keep one")
+        if self.metric.startswith("val_") and self.validation_size is None:
+            raise ValueError(f"metric {self.metric} needs validation_size (e.g. 0.25)")
+        return self
+
+
+class DaskConfig(_Strict):
+    """Where ``topics sweep`` runs its trials: a scheduler address, or None for local."""
+
+    address: str | None = None
+
+
 class ExperimentConfig(_Strict):
     """Everything one ``topics run`` needs."""
 
@@ -301,6 +365,8 @@ class ExperimentConfig(_Strict):
     # Loaded corpora and fitted TF-IDF features are cached here, keyed by content
     # (safe to delete; null turns caching off). See topics/cache.py.
     cache_dir: str | None = ".cache/topics"
+    sweep: ExperimentSweepConfig | None = None
+    dask: DaskConfig = Field(default_factory=DaskConfig)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ExperimentConfig:
@@ -410,6 +476,9 @@ def config_hash(config: ExperimentConfig) -> str:
     data = config.model_dump(mode="json")
     data["data"].pop("root", None)
     data["tracking"].pop("uri", None)
+    data.pop("dask", None)  # where trials ran does not change them
+    if data.get("sweep") is None:
+        data.pop("sweep", None)  # plain runs hash as before sweeps existed
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -146,6 +146,11 @@ def _json_document(line: str, where: str) -> Document:
         return None, record
     if not isinstance(record, dict):
         raise InputError(f"{where}: expected an object with a 'text' field")
+    return document_from_record(record)
+
+
+def document_from_record(record: dict[str, Any]) -> Document:
+    """``(id or None, "title. text")`` from a JSONL object or a Parquet row."""
     parts = [str(record[key]).strip() for key in ("title", "text") if record.get(key)]
     doc_id = record.get("id")
     return (None if doc_id is None else str(doc_id)), ". ".join(parts)

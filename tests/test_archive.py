@@ -1,0 +1,187 @@
+"""classify-archive: partitions cover the input exactly once, output equals ``classify``,
+restarts skip finished partitions, Parquet and a 2-worker LocalCluster give the same records."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import TINY_ARTICLES, tiny_config
+from topics.archive import (
+    ArchiveError,
+    _lines,
+    classify_archive,
+    expand_inputs,
+    plan_partitions,
+    read_bundle_files,
+    read_output,
+)
+from topics.cli import main
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model with both TF-IDF and LDA, so scores and topics are compared."""
+    from topics.config import validate_config
+    from topics.experiment import NullTracker, run
+
+    tmp = tmp_path_factory.mktemp("archive-model")
+    return run(validate_config(tiny_config(tmp)), NullTracker()).artifact_dir / "model"
+
+
+def write_archive(path: Path, n_docs: int) -> Path:
+    """Short articles with ids, plus the awkward cases: unicode, no id, blank and bad lines."""
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(n_docs):
+            _, text, _ = TINY_ARTICLES[i % len(TINY_ARTICLES)]
+            record: dict[str, Any] = {"id": f"doc-{i}", "title": f"Item {i}", "text": text}
+            if i % 97 == 5:
+                record["text"] += " — Алматы, «Қазақстан» ☃"
+            if i % 251 == 7:
+                del record["id"]
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            if i % 500 == 11:
+                handle.write("\n")
+            if i % 700 == 13:
+                handle.write("{not json\n")
+    return path
+
+
+def classify_reference(bundle: Path, archive: Path, capsys: pytest.CaptureFixture[str]) -> list:
+    from topics.classify import main as classify_main
+
+    capsys.readouterr()
+    classify_main(["-f", str(archive), "--format", "jsonl", "--model", str(bundle)])
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_partitions_cover_every_line_exactly_once(tmp_path: Path) -> None:
+    archive = write_archive(tmp_path / "a.jsonl", 400)
+    lines = archive.read_bytes().splitlines(keepends=True)
+    for partition_mb in (0.001, 0.0137, 1.0):  # 1 KiB (many cuts mid-line), odd size, one part
+        parts = plan_partitions(expand_inputs(str(archive)), partition_mb)
+        got = [line for p in parts for _, line in _lines(p.source, p.start, p.stop)]
+        assert got == lines, partition_mb
+        assert [p.name for p in parts] == sorted(p.name for p in parts)
+
+
+def test_archive_equals_classify_and_restart_skips_complete_partitions(
+    tmp_path: Path, bundle_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = write_archive(tmp_path / "a.jsonl", 3000)
+    bundle = read_bundle_files(str(bundle_dir))
+    out = tmp_path / "out"
+    first = classify_archive(str(archive), out, bundle, partition_mb=0.05)
+    assert first.partitions > 5 and first.written == first.partitions
+    assert first.bad_records == 5 and "invalid JSON" in first.errors[0]
+    reference = classify_reference(bundle_dir, archive, capsys)
+    assert list(read_output(out)) == reference
+    assert len(reference) == 3000 and sum("id" not in r for r in reference) == 12
+
+    # An interrupted run: one partition never renamed into place, a temp file left over.
+    manifest = json.loads((out / "_archive.json").read_text())
+    lost, kept = out / manifest["partitions"][2], out / manifest["partitions"][0]
+    lost.rename(out / f".{lost.stem}-dead.tmp")
+    kept_mtime = kept.stat().st_mtime_ns
+    again = classify_archive(str(archive), out, bundle, partition_mb=0.05)
+    assert (again.written, again.skipped) == (1, first.partitions - 1)
+    assert kept.stat().st_mtime_ns == kept_mtime
+    assert list(read_output(out)) == reference
+
+    with pytest.raises(ArchiveError, match="partition_mb"):
+        classify_archive(str(archive), out, bundle, partition_mb=0.1)
+
+
+def test_restart_with_another_model_is_refused(tmp_path: Path, bundle_dir: Path) -> None:
+    archive = write_archive(tmp_path / "a.jsonl", 50)
+    bundle = read_bundle_files(str(bundle_dir))
+    classify_archive(str(archive), tmp_path / "out", bundle)
+    other = dict(bundle, **{"manifest.json": bundle["manifest.json"] + b" "})
+    with pytest.raises(ArchiveError, match="model_manifest_sha256"):
+        classify_archive(str(archive), tmp_path / "out", other)
+
+
+def test_parquet_glob_gives_the_same_records_as_jsonl(
+    tmp_path: Path, bundle_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    archive = write_archive(tmp_path / "a.jsonl", 600)
+    lines = archive.read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines if line.strip() and line != "{not json"]
+    folder = tmp_path / "parquet"
+    folder.mkdir()
+    for i, half in enumerate((records[:300], records[300:])):
+        columns = {key: [r.get(key) for r in half] for key in ("id", "title", "text")}
+        pq.write_table(pa.table(columns), folder / f"part{i}.parquet", row_group_size=128)
+    bundle = read_bundle_files(str(bundle_dir))
+    result = classify_archive(str(folder / "*.parquet"), tmp_path / "out", bundle)
+    assert result.partitions == 3 + 3  # row groups of 128 per 300-row file
+    reference = classify_reference(bundle_dir, archive, capsys)
+    assert list(read_output(tmp_path / "out")) == reference
+
+
+def test_local_cluster_with_two_workers_equals_local_execution(
+    tmp_path: Path, bundle_dir: Path
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    archive = write_archive(tmp_path / "a.jsonl", 2000)
+    bundle = read_bundle_files(str(bundle_dir))
+    classify_archive(str(archive), tmp_path / "here", bundle, partition_mb=0.05)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+    ) as cluster:
+        result = classify_archive(
+            str(archive), tmp_path / "dask", bundle, cluster.scheduler_address, partition_mb=0.05
+        )
+    assert result.written == result.partitions > 2
+    assert list(read_output(tmp_path / "dask")) == list(read_output(tmp_path / "here"))
+
+
+def test_cli_writes_partitions_and_reports_bad_records(
+    tmp_path: Path, bundle_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = write_archive(tmp_path / "a.jsonl", 800)
+    argv = ["classify-archive", str(archive), "--output", str(tmp_path / "out")]
+    code = main([*argv, "--model", str(bundle_dir), "--partition-mb", "0.02"])
+    captured = capsys.readouterr()
+    assert code == 1  # two bad lines skipped, the rest classified
+    assert "800 documents" in captured.out and "2 bad records" in captured.out
+    assert captured.err.count("invalid JSON") == 2
+    assert main([*argv, "--model", str(bundle_dir), "--partition-mb", "0.02"]) == 0
+    assert "0 partitions written" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["classify-archive", "nothing-*.jsonl", "--output", "x"], "no input files found"),
+        (["classify-archive", "README.md", "--output", "x"], "expected a .jsonl or .parquet"),
+    ],
+    ids=["no-match", "wrong-suffix"],
+)
+def test_cli_user_mistakes_are_one_line(
+    argv: list[str], message: str, bundle_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--model", str(bundle_dir)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_without_dask_the_command_says_how_to_install_it(
+    tmp_path: Path, bundle_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import fails as if not installed
+    archive = write_archive(tmp_path / "a.jsonl", 10)
+    argv = ["classify-archive", str(archive), "--output", str(tmp_path / "o"), "--workers", "2"]
+    assert main([*argv, "--model", str(bundle_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "pip install -e '.[dask]'" in err and err.count("\n") == 1
+    # Without a cluster the command still works, in this process.
+    assert main([*argv[:-2], "--model", str(bundle_dir)]) == 0
+    assert "10 documents" in io.StringIO(capsys.readouterr().out).read()

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -79,7 +80,10 @@ def train(experiment: Path, workdir: Path) -> dict[str, Any]:
     train_part = corpus.subset(train_idx)
     labels = list(corpus.label_names)
     y = train_part.label_matrix()
-    tfidf = fit_tfidf_model(config, train_part.texts, y, labels)
+    # The targets `topics run` gives each model (fine labels: the source classes).
+    fine = config.model.tfidf.fine_labels
+    tfidf_y = np.asarray(train_part.meta["source_label"]) if fine else y
+    tfidf = fit_tfidf_model(config, train_part.texts, tfidf_y, labels)
     lda = fit_lda_model(config, train_part.texts, y, labels)
     bundle = export_bundle(
         workdir / "model",

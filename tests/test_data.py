@@ -168,3 +168,10 @@ def test_missing_data_names_the_path_and_how_to_point_elsewhere(tmp_path: Path) 
     message = str(info.value)
     assert str(tmp_path / "nyt-cap" / "x.csv") in message
     assert "TOPICS_DATA_DIR" in message and "data.root" in message and "\n" not in message
+
+
+def test_header_only_csv_is_an_empty_dataset(tmp_path: Path) -> None:
+    path = tmp_path / "header.csv"
+    path.write_text("id,title,text,labels\n")
+    with pytest.raises(DataError, match="the dataset is empty"):
+        load_corpus(data_config(path))

@@ -263,7 +263,8 @@ def report(sweep: dict[str, Any] | None, archive: dict[str, Any], n_docs: int) -
         f"2 workers / 1 worker: **{two['docs_per_s'] / one['docs_per_s']:.2f}x**. "
         f"Outputs of the two runs byte-identical: {'yes' if archive['identical'] else 'NO'}. "
         "Peak RSS is each worker process's VmHWM after the job (model, one partition "
-        "streamed in chunks of 1,024 documents); it does not grow with the archive.",
+        "streamed in chunks of 1,024 documents): it depends on the model and partition "
+        "size, not on the archive's size.",
         "",
     ]
     return "\n".join(lines)

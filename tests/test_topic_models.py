@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -101,3 +103,12 @@ def test_coherence_scores() -> None:
     assert 0.0 <= scores["c_v"] <= 1.0
     assert scores["u_mass"] <= 0.0
     assert len(scores["c_v_per_topic"]) == 4
+
+
+def test_a_fitted_model_pickles_and_transforms_the_same(tmp_path: Path) -> None:
+    import joblib
+
+    lda = fit_tiny()
+    joblib.dump(lda, tmp_path / "lda.joblib")
+    restored = joblib.load(tmp_path / "lda.joblib")
+    np.testing.assert_array_equal(restored.transform(TEXTS), lda.transform(TEXTS))

@@ -144,6 +144,22 @@ class LdaTopics(TransformerMixin, BaseEstimator):
         self.n_features_in_ = 1
         return self
 
+    def __getstate__(self) -> dict[str, Any]:
+        # tomotopy models do not pickle; they serialise themselves to bytes.
+        state = dict(self.__dict__)
+        model = state.get("model_")
+        if model is not None and hasattr(model, "saves"):
+            state["model_"] = ("tomotopy", model.saves(full=True))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        model = state.get("model_")
+        if isinstance(model, tuple) and model[0] == "tomotopy":
+            import tomotopy as tp
+
+            state["model_"] = tp.LDAModel.loads(model[1])
+        self.__dict__.update(state)
+
     def _learn_phrases(self, docs: list[list[str]]) -> list[str]:
         from gensim.models.phrases import Phrases
 

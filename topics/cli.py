@@ -178,18 +178,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from topics import progress
     from topics.config import load_config
-    from topics.experiment import NullTracker, run
+    from topics.experiment import make_tracker, run
 
     config = load_config(args.experiment, args.overrides)
-    # SIGTERM (a scheduler, `kill`) ends the run like Ctrl-C: tracked as KILLED.
-    signal.signal(signal.SIGTERM, _interrupt)
-    tracker: Any
-    if args.no_track or not config.tracking.enabled:
-        tracker = NullTracker()
-    else:
-        from topics.tracking import MlflowTracker
-
-        tracker = MlflowTracker(config.tracking.uri, log_model=config.tracking.log_model)
+    end_on_sigterm()
+    tracker = make_tracker(config, args.no_track)
     if progress.enabled():
         print(f"Running {config.name} on {config.data.name} ...", file=sys.stderr)
     result = run(config, tracker, experiment_file=args.experiment)
@@ -212,8 +205,13 @@ def _log_warnings_to_stderr() -> None:
         logger.propagate = False
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+def end_on_sigterm() -> None:
+    """SIGTERM (a scheduler, `kill`) ends the work like Ctrl-C: runs are tracked KILLED."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _show_config(args: argparse.Namespace) -> int:

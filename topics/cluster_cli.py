@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from typing import Any
 
@@ -13,19 +12,14 @@ from topics.errors import TopicsError
 
 
 def sweep_command(args: argparse.Namespace) -> int:
+    from topics.cli import end_on_sigterm
     from topics.config import load_config
-    from topics.experiment import NullTracker
+    from topics.experiment import make_tracker
     from topics.sweep import run_sweep
 
     config = load_config(args.experiment, args.overrides)
-    signal.signal(signal.SIGTERM, _interrupt)
-    tracker: Any
-    if args.no_track or not config.tracking.enabled:
-        tracker = NullTracker()
-    else:
-        from topics.tracking import MlflowTracker
-
-        tracker = MlflowTracker(config.tracking.uri, log_model=False)
+    end_on_sigterm()
+    tracker = make_tracker(config, args.no_track, log_model=False)
     address = args.dask or config.dask.address
     if address:
         from topics.dask_utils import require_distributed
@@ -123,7 +117,3 @@ class _Bar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt

@@ -86,6 +86,18 @@ class NullTracker:
         pass
 
 
+def make_tracker(
+    config: ExperimentConfig, no_track: bool = False, log_model: bool | None = None
+) -> Any:
+    """The tracker ``config.tracking`` asks for: MLflow (imported only then) or none."""
+    if no_track or not config.tracking.enabled:
+        return NullTracker()
+    from topics.tracking import MlflowTracker
+
+    log = config.tracking.log_model if log_model is None else log_model
+    return MlflowTracker(config.tracking.uri, log_model=log)
+
+
 @dataclass(frozen=True)
 class RunResult:
     run_id: str

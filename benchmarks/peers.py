@@ -218,14 +218,20 @@ def benchmark(name: str) -> list[dict[str, Any]]:
     single = config.data.single_label
     data = {"train": train, "test": test, "tune": validation_slice(config, train)}
     rows = [{"dataset": name, "model": "topics (ours)", **ours(experiment, data, single)}]
-    print(f"  {name}: ours done", file=sys.stderr, flush=True)
+    _progress(rows[-1])
     for peer, (build, grid) in sklearn_peers(single).items():
         rows.append({"dataset": name, "model": peer, **fit_peer(build, grid, data, single)})
-        print(f"  {name}: {peer} done", file=sys.stderr, flush=True)
+        _progress(rows[-1])
     fast = fasttext_peer(data, single)
     if fast is not None:
         rows.append({"dataset": name, "model": "fastText", **fast})
+        _progress(rows[-1])
     return rows
+
+
+def _progress(row: dict[str, Any]) -> None:
+    """Each finished row on stderr at once, so a long run shows partial results."""
+    print(table([row]).splitlines()[-1], file=sys.stderr, flush=True)
 
 
 def table(rows: list[dict[str, Any]]) -> str:

@@ -7,8 +7,10 @@ import pytest
 
 from tests.conftest import RecordingTracker, tiny_config
 from topics.config import validate_config
+from topics.data import load_corpus
 from topics.errors import ConfigError, DataError
 from topics.experiment import run
+from topics.preflight import check_training_data
 
 
 def test_k_larger_than_the_vocabulary_is_rejected_before_a_run(tmp_path: Path) -> None:
@@ -19,19 +21,12 @@ def test_k_larger_than_the_vocabulary_is_rejected_before_a_run(tmp_path: Path) -
     assert tracker.calls == []
 
 
-def test_a_label_too_rare_in_train_is_rejected(tmp_path: Path) -> None:
-    data = tiny_config(tmp_path)
-    path = Path(data["data"]["path"])
-    lines = path.read_text().splitlines()
-    # Keep a single "transport" document in the whole corpus.
-    kept = [line for line in lines if '"transport"' not in line] + [
-        next(line for line in lines if '"transport"' in line)
-    ]
-    path.write_text("\n".join(kept) + "\n")
-    tracker = RecordingTracker()
-    with pytest.raises(DataError, match="label 'transport' has [01] positive"):
-        run(validate_config(data), tracker)
-    assert tracker.calls == []
+def test_a_label_missing_from_the_training_split_is_rejected(tmp_path: Path) -> None:
+    config = validate_config(tiny_config(tmp_path))
+    corpus = load_corpus(config.data)
+    without_transport = [i for i, labels in enumerate(corpus.labels) if "transport" not in labels]
+    with pytest.raises(DataError, match="label 'transport' has 0 positive"):
+        check_training_data(config, corpus.subset(without_transport))
 
 
 def test_all_documents_in_one_class_is_rejected(tmp_path: Path) -> None:

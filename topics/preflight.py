@@ -21,17 +21,18 @@ log = logging.getLogger("topics")
 def check_training_data(config: ExperimentConfig, train: Corpus) -> None:
     """Raise on what would make training fail; log a warning on what degrades it.
 
-    Decisions (documented in README): a label with fewer than 2 positive or 2
-    negative training documents is an error, not silently dropped, because a
-    model that can never predict a configured label would look like a bug later.
+    Decisions (documented in README): a label with no positive or no negative
+    training document is an error, not silently dropped, because a model that
+    can never predict a configured label would look like a bug later. A label
+    with a single positive trains, with the linear model's own cut as threshold.
     """
     counts = train.label_matrix().sum(axis=0)
     for label, positives in zip(train.label_names, counts.tolist(), strict=True):
         negatives = len(train) - positives
-        if positives < 2 or negatives < 2:
+        if positives < 1 or negatives < 1:
             raise DataError(
                 f"label '{label}' has {positives} positive and {negatives} negative training "
-                "documents; each label needs at least 2 of each: add documents, lower "
+                "documents; each label needs at least one of each: add documents, lower "
                 "data.split.test_size, or remove it from data.labels"
             )
     if config.model.lda.enabled:

@@ -93,3 +93,17 @@ def test_rare_labels_keep_the_models_own_cut() -> None:
     np.testing.assert_allclose(model.thresholds_, sigmoid(model.platt_b_))
     raw = np.asarray(X @ model.coef_.T) + model.intercept_
     np.testing.assert_array_equal(model.predict(X), (raw >= 0).astype(int))
+
+
+def test_out_of_fold_probabilities_come_from_unseen_folds() -> None:
+    X, Y = separable_multilabel()
+    Y[:, 2] = np.random.default_rng(1).integers(0, 2, size=len(Y))  # a label with no signal
+    model = MultiLabelLinear(cv_folds=3).fit(X, Y)
+    assert model.oof_proba_.shape == Y.shape
+    in_sample = model.predict_proba(X)
+    # Learnable labels are predicted out of fold about as well as in sample...
+    assert ((model.oof_proba_[:, 0] >= 0.5) == Y[:, 0]).mean() > 0.9
+    # ...while the noise label is not: out-of-fold is worse than the memorised fit.
+    oof_acc = ((model.oof_proba_[:, 2] >= 0.5) == Y[:, 2]).mean()
+    in_acc = ((in_sample[:, 2] >= 0.5) == Y[:, 2]).mean()
+    assert oof_acc < in_acc

@@ -55,8 +55,10 @@ def test_end_to_end_with_in_memory_tracker(tmp_path: Path) -> None:
         "lda_coherence_u_mass",
     ):
         assert key in metrics
-    best = max(("tfidf", "lda"), key=lambda m: metrics[f"{m}_test_micro_f1"])
+    # The primary model is chosen on out-of-fold training scores, not on test.
+    best = max(("tfidf", "lda"), key=lambda m: metrics[f"{m}_train_cv_score"])
     assert metrics["test_micro_f1"] == metrics[f"{best}_test_micro_f1"]
+    assert 0.0 <= metrics["tfidf_train_cv_score"] <= 1.0
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["name"] == "tiny"
     report = [
         f"{model}_{part}"

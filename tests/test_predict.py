@@ -194,7 +194,14 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             vectorizer=model.vectorizer,
             single_label=single_label,
         )
-    return {"fine": fine, "single": single, "char": char, "paths": paths, "test": test}
+    return {
+        "fine": fine,
+        "single": single,
+        "char": char,
+        "paths": paths,
+        "test": test,
+        "train_y": train.label_matrix(),
+    }
 
 
 @pytest.mark.parametrize("kind", ["fine", "single", "char"])
@@ -215,3 +222,17 @@ def test_bundle_reproduces_fine_label_and_single_label_models(
         chosen = np.array([[label in r["labels"] for label in labels] for r in results])
         np.testing.assert_array_equal(chosen, predicted.astype(bool))
         assert predicted.sum() > 0
+
+
+@pytest.mark.parametrize("kind", ["fine", "single"])
+def test_every_classifier_kind_reports_out_of_fold_scores(
+    variants: dict[str, Any], kind: str
+) -> None:
+    from topics.evaluate import out_of_fold_score
+
+    classifier = variants[kind].classifier
+    n_labels = 4
+    assert classifier.oof_proba_.shape[1] == n_labels
+    train = variants["train_y"]
+    score = out_of_fold_score(classifier, train, single_label=kind == "single")
+    assert 0.5 < score <= 1.0

@@ -103,6 +103,7 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         intercept = np.zeros(n_labels)
         platt = np.zeros((n_labels, 2))
         thresholds = np.zeros(n_labels)
+        oof = np.zeros(Y.shape)
         for j in progress(range(n_labels), desc=f"fit {self.classifier}", unit="label"):
             y_j = Y[:, j]
             positives = int(y_j.sum())
@@ -118,6 +119,7 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
                 coef[j] = model.coef_.ravel()
                 intercept[j] = float(np.ravel(model.intercept_)[0])
                 platt[j], thresholds[j] = (1.0, 0.0), 0.5
+                oof[:, j] = sigmoid(np.asarray(X @ coef[j]).ravel() + intercept[j])  # in-sample
                 continue
             folds = StratifiedKFold(
                 n_splits=min(self.cv_folds, positives, len(y_j) - positives),
@@ -126,6 +128,7 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
             )
             scores = cross_val_predict(clone(base), X, y_j, cv=folds, method="decision_function")
             platt[j] = fit_platt(scores, y_j)
+            oof[:, j] = sigmoid(platt[j, 0] * scores + platt[j, 1])
             if positives >= self.threshold_min_positives:
                 thresholds[j] = fit_threshold(sigmoid(platt[j, 0] * scores + platt[j, 1]), y_j)
             else:  # the calibrated probability at score 0: the base model's own cut
@@ -138,6 +141,9 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         self.platt_a_ = platt[:, 0]
         self.platt_b_ = platt[:, 1]
         self.thresholds_ = thresholds
+        # Out-of-fold calibrated probabilities of the training documents: how the
+        # model does on data it did not see, measured without the test split.
+        self.oof_proba_ = oof
         return self
 
     def _encode_targets(self, y: np.ndarray) -> np.ndarray:

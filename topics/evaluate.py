@@ -48,6 +48,17 @@ def multilabel_metrics(
     return metrics
 
 
+def out_of_fold_score(classifier: Any, y_train: np.ndarray, single_label: bool) -> float:
+    """Micro-F1 (single-label data: accuracy) of a classifier's out-of-fold
+    predictions on its own training split (``oof_proba_``, thresholds applied):
+    a train-only figure for choosing between models."""
+    oof = classifier.oof_proba_
+    if single_label:
+        return float(np.mean(oof.argmax(axis=1) == y_train.argmax(axis=1)))
+    predicted = (oof >= classifier.thresholds_).astype(int)
+    return float(f1_score(y_train, predicted, average="micro", zero_division=0))
+
+
 def per_label_rows(
     y_true: np.ndarray, y_pred: np.ndarray, label_names: Sequence[str]
 ) -> list[dict[str, float | str | int]]:

@@ -192,6 +192,7 @@ def train_and_evaluate(
     from topics.evaluate import (
         as_indicator,
         multilabel_metrics,
+        out_of_fold_score,
         single_label_metrics,
         write_evaluation_report,
     )
@@ -244,7 +245,11 @@ def train_and_evaluate(
             labels,
             thresholds=None if single else model.classifier.thresholds_,
         )
-    primary = max(per_model, key=lambda name: per_model[name]["test_micro_f1"])
+    # The primary model (plain test_* keys, classify's labels) is chosen on the
+    # training split's out-of-fold predictions, never on test.
+    for name, model in fitted.items():
+        metrics[f"{name}_train_cv_score"] = out_of_fold_score(model.classifier, y_train, single)
+    primary = max(fitted, key=lambda name: metrics[f"{name}_train_cv_score"])
     metrics.update(per_model[primary])
     if "lda" in fitted:
         lda = fitted["lda"].topics

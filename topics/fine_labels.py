@@ -111,6 +111,7 @@ class FineLabelLinear(ClassifierMixin, BaseEstimator):
             np.zeros(n_labels),
             np.zeros(n_labels),
         )
+        oof = np.zeros(Y.shape)
         for j in range(n_labels):
             direct_cv = cross_val_predict(
                 self._svm(), X, Y[:, j], cv=folds, method="decision_function"
@@ -120,12 +121,14 @@ class FineLabelLinear(ClassifierMixin, BaseEstimator):
             features = np.column_stack([fine_cv[:, j], direct_cv])
             stack = LogisticRegression(C=1e4, max_iter=1000).fit(features, Y[:, j])
             stack_w[j], stack_b[j] = stack.coef_.ravel(), float(stack.intercept_[0])
-            thresholds[j] = fit_threshold(sigmoid(features @ stack_w[j] + stack_b[j]), Y[:, j])
+            oof[:, j] = sigmoid(features @ stack_w[j] + stack_b[j])
+            thresholds[j] = fit_threshold(oof[:, j], Y[:, j])
         self.groups_ = groups
         self.fine_coef_ = fine.coef_.copy()
         self.fine_intercept_ = fine.intercept_.copy()
         self.coef_, self.intercept_ = coef, intercept
         self.stack_w_, self.stack_b_, self.thresholds_ = stack_w, stack_b, thresholds
+        self.oof_proba_ = oof  # out-of-fold probabilities per label, as in MultiLabelLinear
         return self
 
     def _logits(self, X: Any) -> np.ndarray:

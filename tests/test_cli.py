@@ -122,7 +122,8 @@ def test_sigterm_ends_the_run_killed_and_keeps_the_last_good_model(tmp_path: Pat
     latest = tmp_path / "artifacts" / "latest"
     good_model = latest.resolve()
 
-    second = _topics_run(experiment, tmp_path, "--set", "model.lda.passes=400")
+    # Enough Gibbs sweeps (the default tomotopy engine) to still be training at the signal.
+    second = _topics_run(experiment, tmp_path, "--set", "model.lda.iterations=200000")
     _wait_for_run(tmp_path / "mlflow.db", count=2)
     time.sleep(1.0)  # inside training
     second.send_signal(signal.SIGTERM)

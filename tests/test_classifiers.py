@@ -5,7 +5,7 @@ import pytest
 from scipy import sparse
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from topics.classifiers import MultiLabelLinear, fit_threshold, sigmoid
+from topics.classifiers import MultiLabelLinear, f1_at, fit_threshold, sigmoid
 from topics.errors import DataError
 
 # Checks that contradict a documented design choice, with the reason.
@@ -93,6 +93,28 @@ def test_rare_labels_keep_the_models_own_cut() -> None:
     np.testing.assert_allclose(model.thresholds_, sigmoid(model.platt_b_))
     raw = np.asarray(X @ model.coef_.T) + model.intercept_
     np.testing.assert_array_equal(model.predict(X), (raw >= 0).astype(int))
+
+
+def test_labels_whose_tuned_threshold_scores_poorly_keep_the_models_own_cut() -> None:
+    X, Y = separable_multilabel()
+    rng = np.random.default_rng(3)
+    Y[:, 2] = (rng.random(len(Y)) < 0.2).astype(int)  # rare and unpredictable
+    plain = MultiLabelLinear(cv_folds=3).fit(X, Y)
+    fbr = MultiLabelLinear(cv_folds=3, threshold_min_f1=0.6).fit(X, Y)
+    own_cut = sigmoid(fbr.platt_b_)
+    # The learnable labels reach F1 ~1 out of fold and keep their tuned thresholds.
+    np.testing.assert_allclose(fbr.thresholds_[:2], plain.thresholds_[:2])
+    assert f1_at(plain.oof_proba_[:, 2], Y[:, 2], plain.thresholds_[2]) < 0.6
+    assert fbr.thresholds_[2] == pytest.approx(own_cut[2])
+    assert plain.thresholds_[2] != pytest.approx(own_cut[2])
+
+
+def test_f1_at_counts_predictions_at_or_above_the_threshold() -> None:
+    proba = np.array([0.9, 0.6, 0.4, 0.1])
+    y = np.array([1, 0, 1, 0])
+    assert f1_at(proba, y, 0.5) == pytest.approx(0.5)  # tp 1, fp 1, fn 1
+    assert f1_at(proba, y, 0.4) == pytest.approx(0.8)  # tp 2, fp 1
+    assert f1_at(proba, np.zeros(4, dtype=int), 0.95) == 0.0
 
 
 def test_out_of_fold_probabilities_come_from_unseen_folds() -> None:

@@ -51,6 +51,11 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         Labels with fewer training positives keep the base model's own cut
         (score 0) instead of a tuned threshold: tuned on a handful of examples
         it overfits and costs precision (Reuters' rare categories).
+    threshold_min_f1 : float
+        SCut.FBR (Yang, 2001): a label whose tuned threshold reaches an
+        out-of-fold F1 below this keeps the base model's own cut instead. A
+        threshold that finds few positives is usually a low one that buys its
+        recall with many false positives on new documents. 0 turns it off.
 
     Examples
     --------
@@ -70,6 +75,7 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         random_state: int = 0,
         label_names: list[str] | None = None,
         threshold_min_positives: int = 2,
+        threshold_min_f1: float = 0.0,
     ) -> None:
         self.classifier = classifier
         self.C = C
@@ -78,6 +84,7 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.label_names = label_names
         self.threshold_min_positives = threshold_min_positives
+        self.threshold_min_f1 = threshold_min_f1
 
     def _base(self) -> BaseEstimator:
         if self.classifier == "linear_svc":
@@ -129,10 +136,12 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
             scores = cross_val_predict(clone(base), X, y_j, cv=folds, method="decision_function")
             platt[j] = fit_platt(scores, y_j)
             oof[:, j] = sigmoid(platt[j, 0] * scores + platt[j, 1])
+            own_cut = float(sigmoid(np.array(platt[j, 1])))  # the probability at score 0
+            thresholds[j] = own_cut
             if positives >= self.threshold_min_positives:
-                thresholds[j] = fit_threshold(sigmoid(platt[j, 0] * scores + platt[j, 1]), y_j)
-            else:  # the calibrated probability at score 0: the base model's own cut
-                thresholds[j] = float(sigmoid(np.array(platt[j, 1])))
+                tuned = fit_threshold(oof[:, j], y_j)
+                if f1_at(oof[:, j], y_j, tuned) >= self.threshold_min_f1:
+                    thresholds[j] = tuned
             model = clone(base).fit(X, y_j)
             coef[j] = model.coef_.ravel()
             intercept[j] = float(np.ravel(model.intercept_)[0])
@@ -225,6 +234,13 @@ def fit_platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Platt scaling: ``(a, b)`` with ``P(y=1 | s) = sigmoid(a * s + b)``."""
     model = LogisticRegression(C=1e4, max_iter=1000).fit(scores.reshape(-1, 1), y)
     return float(model.coef_[0, 0]), float(model.intercept_[0])
+
+
+def f1_at(proba: np.ndarray, y: np.ndarray, threshold: float) -> float:
+    """F1 of ``proba >= threshold`` against the 0/1 vector ``y``."""
+    predicted = proba >= threshold
+    true_positives = float(np.sum(predicted & (y == 1)))
+    return 2 * true_positives / max(float(predicted.sum() + y.sum()), 1.0)
 
 
 def fit_threshold(proba: np.ndarray, y: np.ndarray) -> float:

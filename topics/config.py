@@ -148,9 +148,11 @@ class TfidfConfig(_Strict):
     """TF-IDF vectorizer settings (sklearn ``TfidfVectorizer``)."""
 
     # "word": word n-grams; "char_wb": character n-grams inside word boundaries
-    # (stop_words does not apply), e.g. ngram_range [2, 5].
-    analyzer: Literal["word", "char_wb"] = "word"
+    # (stop_words does not apply), e.g. ngram_range [2, 5]; "word+char_wb": both
+    # in one vocabulary, word n-grams from ngram_range, characters from char_ngram_range.
+    analyzer: Literal["word", "char_wb", "word+char_wb"] = "word"
     ngram_range: tuple[int, int] = (1, 2)
+    char_ngram_range: tuple[int, int] = (2, 5)
     min_df: int | float = Field(1, ge=0)
     max_df: int | float = Field(1.0, gt=0)
     max_features: int | None = Field(None, ge=1)
@@ -160,11 +162,10 @@ class TfidfConfig(_Strict):
 
     @model_validator(mode="after")
     def _ngrams_ordered(self) -> TfidfConfig:
-        low, high = self.ngram_range
-        if not 1 <= low <= high:
-            raise ValueError(
-                f"ngram_range must satisfy 1 <= min <= max, got {list(self.ngram_range)}"
-            )
+        for name in ("ngram_range", "char_ngram_range"):
+            low, high = getattr(self, name)
+            if not 1 <= low <= high:
+                raise ValueError(f"{name} must satisfy 1 <= min <= max, got {[low, high]}")
         return self
 
 
@@ -186,6 +187,9 @@ class LinearConfig(_Strict):
     # Labels with fewer training positives keep the model's own cut (score 0)
     # rather than a threshold tuned on so few examples.
     threshold_min_positives: int = Field(2, ge=2)
+    # SCut.FBR: labels whose tuned threshold scores an out-of-fold F1 below this
+    # keep the model's own cut too (0: off).
+    threshold_min_f1: float = Field(0.0, ge=0, le=1)
 
 
 class LabellerConfig(_Strict):

@@ -88,6 +88,7 @@ def tfidf_pipeline(config: ExperimentConfig, labels: list[str]) -> Pipeline:
             random_state=config.seed,
             label_names=labels,
             threshold_min_positives=settings.threshold_min_positives,
+            threshold_min_f1=settings.threshold_min_f1,
         )
     return Pipeline(
         memory=memory(config.cache_dir),  # the fitted TF-IDF step, keyed by params + texts

@@ -179,11 +179,17 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         [*base, "features.tfidf.analyzer=char_wb", "features.tfidf.ngram_range=[2,4]"],
     )
     char = fit_tfidf_model(char_config, train.texts, train.label_matrix(), labels)
+    union_config = load_config(
+        REPO / "experiments" / "quickstart.yaml",
+        [*base, "features.tfidf.analyzer=word+char_wb", "features.tfidf.char_ngram_range=[3,4]"],
+    )
+    union = fit_tfidf_model(union_config, train.texts, train.label_matrix(), labels)
     paths = {}
     for name, model, single_label in (
         ("fine", fine, False),
         ("single", single, True),
         ("char", char, False),
+        ("union", union, False),
     ):
         paths[name] = export_bundle(
             tmp_path_factory.mktemp(name) / "model",
@@ -198,13 +204,14 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "fine": fine,
         "single": single,
         "char": char,
+        "union": union,
         "paths": paths,
         "test": test,
         "train_y": train.label_matrix(),
     }
 
 
-@pytest.mark.parametrize("kind", ["fine", "single", "char"])
+@pytest.mark.parametrize("kind", ["fine", "single", "char", "union"])
 def test_bundle_reproduces_fine_label_and_single_label_models(
     variants: dict[str, Any], kind: str
 ) -> None:

@@ -82,3 +82,16 @@ def test_char_analyzer_matches_sklearn_char_wb(text: str) -> None:
     ours = CharAnalyzer(ngram_range=(2, 5))
     assert ours(text) == sklearn_analyzer(text)
     assert analyzer_from_dict(ours.to_dict())(text) == ours(text)
+
+
+def test_word_char_analyzer_emits_both_kinds_without_collisions() -> None:
+    from topics.text import Analyzer, CharAnalyzer, WordCharAnalyzer, analyzer_from_dict
+
+    words, chars = Analyzer(ngram_range=(1, 2)), CharAnalyzer(ngram_range=(2, 3))
+    union = WordCharAnalyzer(words, chars)
+    text = "Rail link: ail, il"
+    features = union(text)
+    assert features == words(text) + ["char:" + gram for gram in chars(text)]
+    # "ail" as a word and as a character trigram stay two features.
+    assert "ail" in features and "char:ail" in features
+    assert analyzer_from_dict(union.to_dict())(text) == features

@@ -12,7 +12,7 @@ from topics.bundle import save_bundle
 from topics.classifiers import MultiLabelLinear
 from topics.fine_labels import FineLabelLinear
 from topics.lda_inference import DEFAULT_MAX_ITER, DEFAULT_TOL
-from topics.text import Analyzer, CharAnalyzer
+from topics.text import TextAnalyzer
 from topics.topic_models import LdaTopics
 
 
@@ -44,7 +44,7 @@ def export_bundle(
     arrays: dict[str, np.ndarray] = {}
     if vectorizer is not None:
         analyzer = vectorizer.analyzer
-        assert isinstance(analyzer, Analyzer | CharAnalyzer), "the vectorizer must use topics.text"
+        assert isinstance(analyzer, TextAnalyzer), "the vectorizer must use topics.text"
         vocabulary = [""] * len(vectorizer.vocabulary_)
         for term, index in vectorizer.vocabulary_.items():
             vocabulary[index] = term

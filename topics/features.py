@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from topics.config import TfidfConfig
-from topics.text import Analyzer, CharAnalyzer
+from topics.text import Analyzer, CharAnalyzer, TextAnalyzer, WordCharAnalyzer
 
 
 def resolve_stop_words(stop_words: str | Iterable[str] | None) -> frozenset[str]:
@@ -24,15 +24,17 @@ def resolve_stop_words(stop_words: str | Iterable[str] | None) -> frozenset[str]
 
 def make_vectorizer(config: TfidfConfig) -> TfidfVectorizer:
     """A TF-IDF vectorizer configured from ``features.tfidf``."""
-    analyzer: Analyzer | CharAnalyzer
+    words = Analyzer(
+        ngram_range=config.ngram_range,
+        stop_words=resolve_stop_words(config.stop_words),
+        lowercase=config.lowercase,
+    )
+    analyzer: TextAnalyzer = words
     if config.analyzer == "char_wb":
         analyzer = CharAnalyzer(ngram_range=config.ngram_range, lowercase=config.lowercase)
-    else:
-        analyzer = Analyzer(
-            ngram_range=config.ngram_range,
-            stop_words=resolve_stop_words(config.stop_words),
-            lowercase=config.lowercase,
-        )
+    elif config.analyzer == "word+char_wb":
+        chars = CharAnalyzer(ngram_range=config.char_ngram_range, lowercase=config.lowercase)
+        analyzer = WordCharAnalyzer(words, chars)
     return TfidfVectorizer(
         analyzer=analyzer,
         min_df=config.min_df,

@@ -193,8 +193,45 @@ class CharAnalyzer:
         return f"CharAnalyzer(ngram_range={self.ngram_range})"
 
 
-def analyzer_from_dict(data: dict[str, Any]) -> Analyzer | CharAnalyzer:
-    """Rebuild the analyzer a bundle describes (word n-grams unless it says ``char_wb``)."""
+class WordCharAnalyzer:
+    """Text -> word n-grams, then character n-grams marked ``char:`` so the two
+    never collide (a word feature has no colon). One vocabulary and one TF-IDF
+    weighting over both: the word features carry the topic, the character
+    n-grams what tokens miss (e-mail addresses, spelling variants, word pieces).
+
+    >>> WordCharAnalyzer(Analyzer(), CharAnalyzer(ngram_range=(3, 3)))("Rail")
+    ['rail', 'char: ra', 'char:rai', 'char:ail', 'char:il ']
+    """
+
+    kind = "word+char_wb"
+    CHAR_PREFIX = "char:"
+
+    def __init__(self, word: Analyzer, char: CharAnalyzer) -> None:
+        self.word = word
+        self.char = char
+
+    def __call__(self, text: str) -> list[str]:
+        prefix = self.CHAR_PREFIX
+        return self.word(text) + [prefix + gram for gram in self.char(text)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "word": self.word.to_dict(), "char": self.char.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WordCharAnalyzer:
+        return cls(Analyzer.from_dict(data["word"]), CharAnalyzer.from_dict(data["char"]))
+
+    def __repr__(self) -> str:
+        return f"WordCharAnalyzer({self.word!r}, {self.char!r})"
+
+
+TextAnalyzer = Analyzer | CharAnalyzer | WordCharAnalyzer
+
+
+def analyzer_from_dict(data: dict[str, Any]) -> TextAnalyzer:
+    """Rebuild the analyzer a bundle describes (word n-grams unless its ``kind`` says otherwise)."""
     if data.get("kind") == CharAnalyzer.kind:
         return CharAnalyzer.from_dict(data)
+    if data.get("kind") == WordCharAnalyzer.kind:
+        return WordCharAnalyzer.from_dict(data)
     return Analyzer.from_dict(data)

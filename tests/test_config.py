@@ -59,9 +59,24 @@ def test_quickstart_composes_groups_and_overrides() -> None:
         ("data.labels=[]", "data.labels: List should have at least 1 item"),
         ("data.labels=[a, a]", "labels must be unique"),
         ("features.tfidf.ngram_range=[2, 1]", "ngram_range must satisfy"),
+        ("features.tfidf.char_ngram_range=[5, 2]", "char_ngram_range must satisfy"),
+        (
+            "model.tfidf.threshold_min_f1=1.5",
+            "model.tfidf.threshold_min_f1: Input should be less than or equal to 1",
+        ),
         ("seed=abc", "seed: Input should be a valid integer"),
     ],
-    ids=["k-zero", "typo", "unknown-model", "no-labels", "duplicate-labels", "ngram-order", "type"],
+    ids=[
+        "k-zero",
+        "typo",
+        "unknown-model",
+        "no-labels",
+        "duplicate-labels",
+        "ngram-order",
+        "char-ngram-order",
+        "fbr-range",
+        "type",
+    ],
 )
 def test_bad_values_fail_with_key_path(override: str, expected: str) -> None:
     with pytest.raises(ConfigError) as info:

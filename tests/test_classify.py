@@ -193,3 +193,20 @@ def test_a_12_mb_text(model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixt
     result = json.loads(out)
     assert code == 0 and big.stat().st_size >= 11_900_000
     assert all(0.0 <= s <= 1.0 for s in result["scores"].values())
+
+
+def test_a_reader_that_stops_early_ends_quietly(model_dir: str, tmp_path: Path) -> None:
+    """``classify -f big.txt | head -1``: no traceback, the shell's SIGPIPE status."""
+    import subprocess
+    import sys
+
+    big = tmp_path / "many.jsonl"
+    big.write_text('{"text": "A new rail link from Almaty to the border"}\n' * 20_000)
+    command = [sys.executable, "-m", "topics.classify", "--model", model_dir, "-f", str(big)]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.readline()
+    child.stdout.close()
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=120) == 141
+    assert "Traceback" not in stderr

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from topics import progress
-from topics.errors import TopicsError
+from topics.errors import TopicsError, stdout_closed
 from topics.inputs import Problems, read_documents
 
 DEFAULT_MODEL = "artifacts/latest"
@@ -100,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return stdout_closed()
     # Some inputs were skipped (each reported above); the rest were classified.
     return 1 if problems.errors else 0
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from topics import __version__
-from topics.errors import TopicsError
+from topics.errors import TopicsError, stdout_closed
 
 EPILOG = """\
 examples:
@@ -172,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("topics: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return stdout_closed()
     return 1
 
 

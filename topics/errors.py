@@ -22,3 +22,16 @@ class BundleError(TopicsError, ValueError):
 
 class TrackingError(TopicsError, RuntimeError):
     """The experiment tracker (MLflow) cannot be reached or used."""
+
+
+def stdout_closed() -> int:
+    """The reader of stdout went away (``classify ... | head``): stop quietly.
+
+    Points stdout at /dev/null so Python's final flush cannot fail again, and
+    returns the shell's exit status for SIGPIPE.
+    """
+    import os
+    import sys
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141

@@ -1,0 +1,39 @@
+"""The shipped real-data experiments, end to end, against the best peer baselines.
+
+Each experiment runs as a user runs it (its YAML, no overrides but paths) and
+must beat the best peer measured on the same split in ``benchmarks/peers.py``
+(the issue's figures). Deterministic for a seed, so the bounds are exact
+claims, not flaky ones. 20 Newsgroups is left to the benchmark: its run takes
+tens of minutes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, shared_data
+from topics.config import load_config
+from topics.experiment import NullTracker, run
+
+# Best peer, same split (TF-IDF 1-2-grams + balanced LogisticRegression), and ours.
+PEERS = {
+    "nyt-cap": {"test_micro_f1": 0.684, "test_macro_f1": 0.647},
+    "reuters-modapte": {"test_micro_f1": 0.885, "test_macro_f1": 0.546},
+}
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", sorted(PEERS))
+def test_shipped_experiment_beats_the_best_peer(name: str, tmp_path: Path) -> None:
+    root = shared_data()
+    config = load_config(
+        REPO / "experiments" / f"{name}.yaml",
+        [f"data.root={root}", f"output_dir={tmp_path}", "cache_dir=null", "tracking.enabled=false"],
+    )
+    metrics = run(config, NullTracker()).metrics
+    for key, peer in PEERS[name].items():
+        assert metrics[key] > peer, f"{name} {key} {metrics[key]:.3f} <= peer {peer}"
+    if name == "reuters-modapte":  # the issue's macro-F1 goal, reached
+        assert metrics["test_macro_f1"] >= 0.60

@@ -129,3 +129,11 @@ def test_out_of_fold_probabilities_come_from_unseen_folds() -> None:
     oof_acc = ((model.oof_proba_[:, 2] >= 0.5) == Y[:, 2]).mean()
     in_acc = ((in_sample[:, 2] >= 0.5) == Y[:, 2]).mean()
     assert oof_acc < in_acc
+
+
+def test_labels_fitted_in_parallel_give_the_same_model() -> None:
+    X, Y = separable_multilabel()
+    serial = MultiLabelLinear(cv_folds=3).fit(X, Y)
+    parallel = MultiLabelLinear(cv_folds=3, n_jobs=2).fit(X, Y)
+    for name in ("coef_", "intercept_", "platt_a_", "platt_b_", "thresholds_", "oof_proba_"):
+        np.testing.assert_array_equal(getattr(parallel, name), getattr(serial, name))

@@ -9,6 +9,7 @@ from tests.conftest import REPO, tiny_config
 from topics.config import (
     GROUPS,
     config_hash,
+    deep_merge,
     flatten,
     load_config,
     parse_override,
@@ -129,7 +130,8 @@ def test_hash_is_stable_and_ignores_machine_paths(tmp_path: Path) -> None:
     first = validate_config(data)
     moved = validate_config({**data, "data": {**data["data"], "root": "/elsewhere"}})
     changed = validate_config({**data, "seed": 2})
-    assert config_hash(first) == config_hash(moved)
+    more_cores = validate_config(deep_merge(data, {"model": {"tfidf": {"n_jobs": -1}}}))
+    assert config_hash(first) == config_hash(moved) == config_hash(more_cores)
     assert config_hash(first) != config_hash(changed)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -56,6 +57,9 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         out-of-fold F1 below this keeps the base model's own cut instead. A
         threshold that finds few positives is usually a low one that buys its
         recall with many false positives on new documents. 0 turns it off.
+    n_jobs : int or None
+        Labels fitted at once, on threads (joblib; None: one, -1: every core).
+        The result does not depend on it.
 
     Examples
     --------
@@ -76,6 +80,7 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         label_names: list[str] | None = None,
         threshold_min_positives: int = 2,
         threshold_min_f1: float = 0.0,
+        n_jobs: int | None = None,
     ) -> None:
         self.classifier = classifier
         self.C = C
@@ -85,6 +90,7 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         self.label_names = label_names
         self.threshold_min_positives = threshold_min_positives
         self.threshold_min_f1 = threshold_min_f1
+        self.n_jobs = n_jobs
 
     def _base(self) -> BaseEstimator:
         if self.classifier == "linear_svc":
@@ -105,55 +111,61 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         Y = self._encode_targets(np.asarray(y))
         n_labels = Y.shape[1]
         names = self.label_names or [str(c) for c in self.classes_]
-        base = self._base()
-        coef = np.zeros((n_labels, X.shape[1]))
-        intercept = np.zeros(n_labels)
-        platt = np.zeros((n_labels, 2))
-        thresholds = np.zeros(n_labels)
-        oof = np.zeros(Y.shape)
-        for j in progress(range(n_labels), desc=f"fit {self.classifier}", unit="label"):
-            y_j = Y[:, j]
-            positives = int(y_j.sum())
-            if positives < 1 or positives > len(y_j) - 1:
+        for j in range(n_labels):
+            positives = int(Y[:, j].sum())
+            if positives < 1 or positives > len(Y) - 1:
                 raise DataError(
-                    f"label '{names[j]}' has {positives} positive(s) among {len(y_j)} training "
+                    f"label '{names[j]}' has {positives} positive(s) among {len(Y)} training "
                     "documents; need at least 1 positive and 1 negative"
                 )
-            if positives < 2 or positives > len(y_j) - 2:
-                # Too few to cross-validate (Reuters has single-example categories):
-                # the raw margin, sigmoid(score), and the SVM's own cut at score 0.
-                model = clone(base).fit(X, y_j)
-                coef[j] = model.coef_.ravel()
-                intercept[j] = float(np.ravel(model.intercept_)[0])
-                platt[j], thresholds[j] = (1.0, 0.0), 0.5
-                oof[:, j] = sigmoid(np.asarray(X @ coef[j]).ravel() + intercept[j])  # in-sample
-                continue
-            folds = StratifiedKFold(
-                n_splits=min(self.cv_folds, positives, len(y_j) - positives),
-                shuffle=True,
-                random_state=self.random_state,
-            )
-            scores = cross_val_predict(clone(base), X, y_j, cv=folds, method="decision_function")
-            platt[j] = fit_platt(scores, y_j)
-            oof[:, j] = sigmoid(platt[j, 0] * scores + platt[j, 1])
-            own_cut = float(sigmoid(np.array(platt[j, 1])))  # the probability at score 0
-            thresholds[j] = own_cut
-            if positives >= self.threshold_min_positives:
-                tuned = fit_threshold(oof[:, j], y_j)
-                if f1_at(oof[:, j], y_j, tuned) >= self.threshold_min_f1:
-                    thresholds[j] = tuned
-            model = clone(base).fit(X, y_j)
-            coef[j] = model.coef_.ravel()
-            intercept[j] = float(np.ravel(model.intercept_)[0])
-        self.coef_ = coef
-        self.intercept_ = intercept
-        self.platt_a_ = platt[:, 0]
-        self.platt_b_ = platt[:, 1]
-        self.thresholds_ = thresholds
+        # Labels are independent: fit them on threads (liblinear releases the GIL).
+        fitted = Parallel(n_jobs=self.n_jobs, return_as="generator")(
+            delayed(self._fit_label)(X, Y[:, j]) for j in range(n_labels)
+        )
+        columns = progress(fitted, desc=f"fit {self.classifier}", unit="label", total=n_labels)
+        coef, intercept, platt, thresholds, oof = zip(*columns, strict=True)
+        self.coef_ = np.vstack(coef)
+        self.intercept_ = np.array(intercept)
+        self.platt_a_, self.platt_b_ = np.array(platt).T
+        self.thresholds_ = np.array(thresholds)
         # Out-of-fold calibrated probabilities of the training documents: how the
         # model does on data it did not see, measured without the test split.
-        self.oof_proba_ = oof
+        self.oof_proba_ = np.column_stack(oof)
         return self
+
+    def _fit_label(
+        self, X: Any, y_j: np.ndarray
+    ) -> tuple[np.ndarray, float, tuple[float, float], float, np.ndarray]:
+        """One label: ``(coef, intercept, (platt a, b), threshold, out-of-fold probability)``."""
+        base = self._base()
+        positives = int(y_j.sum())
+        if positives < 2 or positives > len(y_j) - 2:
+            # Too few to cross-validate (Reuters has single-example categories):
+            # the raw margin, sigmoid(score), and the SVM's own cut at score 0.
+            model = clone(base).fit(X, y_j)
+            coef, intercept = model.coef_.ravel(), float(np.ravel(model.intercept_)[0])
+            return (
+                coef,
+                intercept,
+                (1.0, 0.0),
+                0.5,
+                sigmoid(np.asarray(X @ coef).ravel() + intercept),
+            )
+        folds = StratifiedKFold(
+            n_splits=min(self.cv_folds, positives, len(y_j) - positives),
+            shuffle=True,
+            random_state=self.random_state,
+        )
+        scores = cross_val_predict(clone(base), X, y_j, cv=folds, method="decision_function")
+        a, b = fit_platt(scores, y_j)
+        oof = sigmoid(a * scores + b)
+        threshold = float(sigmoid(np.array(b)))  # the probability at score 0: the model's own cut
+        if positives >= self.threshold_min_positives:
+            tuned = fit_threshold(oof, y_j)
+            if f1_at(oof, y_j, tuned) >= self.threshold_min_f1:
+                threshold = tuned
+        model = clone(base).fit(X, y_j)
+        return model.coef_.ravel(), float(np.ravel(model.intercept_)[0]), (a, b), threshold, oof
 
     def _encode_targets(self, y: np.ndarray) -> np.ndarray:
         """Set ``target_type_`` and ``classes_``; return one 0/1 column per scored label."""

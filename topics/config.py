@@ -190,6 +190,16 @@ class LinearConfig(_Strict):
     # SCut.FBR: labels whose tuned threshold scores an out-of-fold F1 below this
     # keep the model's own cut too (0: off).
     threshold_min_f1: float = Field(0.0, ge=0, le=1)
+    # Labels fitted at once in worker processes (-1: every core); the result is
+    # the same. Worth it from thousands of documents; starting workers costs ~1 s.
+    n_jobs: int = Field(1, ge=-1)
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _jobs_meaningful(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("n_jobs must be >= 1, or -1 for every core")
+        return value
 
 
 class LabellerConfig(_Strict):
@@ -481,6 +491,7 @@ def config_hash(config: ExperimentConfig) -> str:
     data["data"].pop("root", None)
     data["tracking"].pop("uri", None)
     data.pop("dask", None)  # where trials ran does not change them
+    data["model"]["tfidf"].pop("n_jobs", None)  # nor how many cores fitted the labels
     if data.get("sweep") is None:
         data.pop("sweep", None)  # plain runs hash as before sweeps existed
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))

@@ -55,6 +55,9 @@ class FineLabelLinear(ClassifierMixin, BaseEstimator):
     cv_folds : int
         Folds for the cross-validated training scores.
     random_state : int
+    n_jobs : int or None
+        Cross-validation folds fitted at once, in worker processes (-1: every
+        core). The result does not depend on it.
     """
 
     def __init__(
@@ -65,6 +68,7 @@ class FineLabelLinear(ClassifierMixin, BaseEstimator):
         class_weight: str | None = "balanced",
         cv_folds: int = 5,
         random_state: int = 0,
+        n_jobs: int | None = None,
     ) -> None:
         self.label_map = label_map
         self.label_names = label_names
@@ -72,6 +76,7 @@ class FineLabelLinear(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.cv_folds = cv_folds
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def _svm(self) -> LinearSVC:
         return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
@@ -101,7 +106,10 @@ class FineLabelLinear(ClassifierMixin, BaseEstimator):
         folds = StratifiedKFold(self.cv_folds, shuffle=True, random_state=self.random_state)
         fine = self._svm()
         fine_cv = fine_margins(
-            cross_val_predict(clone(fine), X, y, cv=folds, method="decision_function"), groups
+            cross_val_predict(
+                clone(fine), X, y, cv=folds, method="decision_function", n_jobs=self.n_jobs
+            ),
+            groups,
         )
         fine.fit(X, y)
         n_labels = len(names)
@@ -114,7 +122,7 @@ class FineLabelLinear(ClassifierMixin, BaseEstimator):
         oof = np.zeros(Y.shape)
         for j in range(n_labels):
             direct_cv = cross_val_predict(
-                self._svm(), X, Y[:, j], cv=folds, method="decision_function"
+                self._svm(), X, Y[:, j], cv=folds, method="decision_function", n_jobs=self.n_jobs
             )
             direct = self._svm().fit(X, Y[:, j])
             coef[j], intercept[j] = direct.coef_.ravel(), float(direct.intercept_[0])

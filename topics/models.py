@@ -78,6 +78,7 @@ def tfidf_pipeline(config: ExperimentConfig, labels: list[str]) -> Pipeline:
             class_weight=settings.class_weight,
             cv_folds=settings.cv_folds,
             random_state=config.seed,
+            n_jobs=settings.n_jobs,
         )
     else:
         classifier = MultiLabelLinear(
@@ -89,6 +90,7 @@ def tfidf_pipeline(config: ExperimentConfig, labels: list[str]) -> Pipeline:
             label_names=labels,
             threshold_min_positives=settings.threshold_min_positives,
             threshold_min_f1=settings.threshold_min_f1,
+            n_jobs=settings.n_jobs,
         )
     return Pipeline(
         memory=memory(config.cache_dir),  # the fitted TF-IDF step, keyed by params + texts

@@ -58,8 +58,8 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         threshold that finds few positives is usually a low one that buys its
         recall with many false positives on new documents. 0 turns it off.
     n_jobs : int or None
-        Labels fitted at once, on threads (joblib; None: one, -1: every core).
-        The result does not depend on it.
+        Labels fitted at once in worker processes (joblib; None: one, -1:
+        every core). The result does not depend on it.
 
     Examples
     --------
@@ -118,7 +118,8 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
                     f"label '{names[j]}' has {positives} positive(s) among {len(Y)} training "
                     "documents; need at least 1 positive and 1 negative"
                 )
-        # Labels are independent: fit them on threads (liblinear releases the GIL).
+        # Labels are independent. Worker processes, not threads: liblinear's random
+        # state is global, so threads would make the result depend on scheduling.
         fitted = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             delayed(self._fit_label)(X, Y[:, j]) for j in range(n_labels)
         )

@@ -187,6 +187,7 @@ def fit_hybrid_model(
         cv_folds=config.model.tfidf.cv_folds,
         random_state=config.seed,
         label_names=labels,
+        n_jobs=config.model.tfidf.n_jobs,
     )
     start = time.perf_counter()
     classifier.fit(features.transform(list(texts)), y)

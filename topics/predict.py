@@ -57,13 +57,12 @@ class _Sparse:
 
     def dot(self, weights_t: np.ndarray) -> np.ndarray:
         """``X @ weights_t`` for ``weights_t`` of shape ``(n_features, n_out)``."""
-        contributions = weights_t[self.ids] * self.values[:, None]
-        return np.column_stack(
-            [
-                np.bincount(self.docs, weights=contributions[:, j], minlength=self.n_docs)
-                for j in range(weights_t.shape[1])
-            ]
-        ).reshape(self.n_docs, weights_t.shape[1])
+        out = np.zeros((self.n_docs, weights_t.shape[1]))
+        if len(self.ids):  # entries are sorted by document: sum each document's run of rows
+            starts = np.flatnonzero(np.r_[True, self.docs[1:] != self.docs[:-1]])
+            contributions = weights_t[self.ids] * self.values[:, None]
+            out[self.docs[starts]] = np.add.reduceat(contributions, starts, axis=0)
+        return out
 
 
 class _Tfidf:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 # sklearn's default token pattern: words of two or more word characters.
@@ -152,25 +154,30 @@ class CharAnalyzer:
     """
 
     kind = "char_wb"
+    CACHED_WORDS = 1 << 14  # words repeat (Zipf): most are cut into n-grams once
 
     def __init__(self, ngram_range: tuple[int, int] = (2, 5), lowercase: bool = True) -> None:
         self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
         self.lowercase = lowercase
+        self._word_grams = lru_cache(maxsize=self.CACHED_WORDS)(self._grams)
 
-    def __call__(self, text: str) -> list[str]:
+    def __call__(self, text: str, prefix: str = "") -> list[str]:
+        """The n-grams of ``text``, each with ``prefix`` in front."""
         if self.lowercase:
             text = text.lower()
-        low, high = self.ngram_range
-        features: list[str] = []
-        for word in text.split():
-            padded = f" {word} "
-            length = len(padded)
-            for n in range(low, high + 1):
-                if length <= n:  # a short word counts once, as itself
-                    features.append(padded)
-                    break
-                features.extend(padded[i : i + n] for i in range(length - n + 1))
-        return features
+        word_grams = self._word_grams
+        return list(chain.from_iterable(word_grams(word, prefix) for word in text.split()))
+
+    def _grams(self, word: str, prefix: str) -> tuple[str, ...]:
+        padded = f" {word} "
+        length = len(padded)
+        grams: list[str] = []
+        for n in range(self.ngram_range[0], self.ngram_range[1] + 1):
+            if length <= n:  # a short word counts once, as itself
+                grams.append(padded)
+                break
+            grams.extend(padded[i : i + n] for i in range(length - n + 1))
+        return tuple(prefix + gram for gram in grams)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -211,8 +218,7 @@ class WordCharAnalyzer:
         self.char = char
 
     def __call__(self, text: str) -> list[str]:
-        prefix = self.CHAR_PREFIX
-        return self.word(text) + [prefix + gram for gram in self.char(text)]
+        return self.word(text) + self.char(text, prefix=self.CHAR_PREFIX)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "word": self.word.to_dict(), "char": self.char.to_dict()}

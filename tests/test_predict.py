@@ -90,6 +90,17 @@ def test_empty_text_gets_no_labels(trained: dict[str, Any]) -> None:
     assert [r["labels"] for r in result] == [[], []]
 
 
+def test_texts_without_known_terms_between_others_score_like_sklearn(
+    trained: dict[str, Any],
+) -> None:
+    real = trained["test"].texts[:3]
+    texts = ["", real[0], "zzzz qqqq", "", real[1], real[2], "   "]
+    expected = trained["tfidf"].predict_proba(texts)
+    np.testing.assert_allclose(
+        Predictor.load(trained["path"]).predict_proba(texts, model="tfidf"), expected, atol=1e-6
+    )
+
+
 def test_explanation_names_terms_that_pushed_each_label(trained: dict[str, Any]) -> None:
     text = "The railway cargo corridor and the new port terminal for container trains"
     (result,) = Predictor.load(trained["path"]).predict([text], explain=True)

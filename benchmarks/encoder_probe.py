@@ -27,7 +27,9 @@ import importlib.resources
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import f1_score
@@ -47,7 +49,9 @@ WEIGHTS = [0.0, 0.3, 0.5, 0.7]
 THRESHOLDS = np.linspace(0.05, 0.95, 91)
 
 
-def fine_tune(texts: list[str], classes: np.ndarray, seed: int = 0):  # noqa: ANN201
+def fine_tune(
+    texts: list[str], classes: np.ndarray, seed: int = 0
+) -> tuple[np.ndarray, Callable[[list[str]], np.ndarray]]:
     """Fine-tune the encoder on source classes; return a scoring function."""
     import torch
     from transformers import AutoModel, AutoTokenizer
@@ -67,7 +71,7 @@ def fine_tune(texts: list[str], classes: np.ndarray, seed: int = 0):  # noqa: AN
         optimizer, lambda s: min(1.0, s / warmup) * (steps - s) / steps
     )
 
-    def embed(chunk: list[str]) -> torch.Tensor:
+    def embed(chunk: list[str]) -> Any:
         tokens = tokenizer(chunk, padding=True, truncation=True, max_length=64, return_tensors="pt")
         hidden = encoder(**tokens).last_hidden_state
         mask = tokens["attention_mask"].unsqueeze(-1).float()
@@ -103,7 +107,9 @@ def fine_tune(texts: list[str], classes: np.ndarray, seed: int = 0):  # noqa: AN
     return names, proba
 
 
-def encoder_probs(train: Corpus, test: Corpus, label_map: dict, labels: list[str]):  # noqa: ANN201
+def encoder_probs(
+    train: Corpus, test: Corpus, label_map: dict, labels: list[str]
+) -> tuple[np.ndarray, float, float]:
     start = time.perf_counter()
     names, proba = fine_tune(list(train.texts), np.asarray(train.meta["source_label"]))
     fit_s = time.perf_counter() - start
@@ -117,7 +123,9 @@ def encoder_probs(train: Corpus, test: Corpus, label_map: dict, labels: list[str
     return out, fit_s, docs_per_s
 
 
-def ours_probs(config, train: Corpus, test: Corpus, labels: list[str]):  # noqa: ANN001, ANN201
+def ours_probs(
+    config: Any, train: Corpus, test: Corpus, labels: list[str]
+) -> tuple[np.ndarray, np.ndarray, float]:
     start = time.perf_counter()
     vectorizer = make_vectorizer(config.features.tfidf)
     x_train = vectorizer.fit_transform(train.texts)

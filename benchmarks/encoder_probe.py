@@ -41,8 +41,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from peers import load_split  # noqa: E402
 
 from topics.data import Corpus  # noqa: E402
-from topics.features import make_vectorizer  # noqa: E402
-from topics.fine_labels import FineLabelLinear  # noqa: E402
+from topics.models import tfidf_pipeline  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 WEIGHTS = [0.0, 0.3, 0.5, 0.7]
@@ -126,14 +125,14 @@ def encoder_probs(
 def ours_probs(
     config: Any, train: Corpus, test: Corpus, labels: list[str]
 ) -> tuple[np.ndarray, np.ndarray, float]:
+    """The shipped experiment's model (``tfidf_pipeline``), fit on the source classes."""
     start = time.perf_counter()
-    vectorizer = make_vectorizer(config.features.tfidf)
-    x_train = vectorizer.fit_transform(train.texts)
-    model = FineLabelLinear(
-        label_map=config.data.label_map, label_names=labels, C=config.model.tfidf.C, n_jobs=-1
-    ).fit(x_train, np.asarray(train.meta["source_label"]))
+    pipeline = tfidf_pipeline(config, labels).fit(
+        list(train.texts), np.asarray(train.meta["source_label"])
+    )
     fit_s = time.perf_counter() - start
-    return model.predict_proba(vectorizer.transform(test.texts)), model.thresholds_, fit_s
+    classifier = pipeline.named_steps["classifier"]
+    return pipeline.predict_proba(list(test.texts)), classifier.thresholds_, fit_s
 
 
 def f1s(y: np.ndarray, predicted: np.ndarray) -> str:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -197,9 +199,6 @@ def test_a_12_mb_text(model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_a_reader_that_stops_early_ends_quietly(model_dir: str, tmp_path: Path) -> None:
     """``classify -f big.txt | head -1``: no traceback, the shell's SIGPIPE status."""
-    import subprocess
-    import sys
-
     big = tmp_path / "many.jsonl"
     big.write_text('{"text": "A new rail link from Almaty to the border"}\n' * 20_000)
     command = [sys.executable, "-m", "topics.classify", "--model", model_dir, "-f", str(big)]

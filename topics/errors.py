@@ -3,6 +3,9 @@ print one readable line and exit non-zero instead of a traceback."""
 
 from __future__ import annotations
 
+import os
+import sys
+
 
 class TopicsError(Exception):
     """Base class: a problem the user can fix (bad config, data, model path)."""
@@ -30,8 +33,5 @@ def stdout_closed() -> int:
     Points stdout at /dev/null so Python's final flush cannot fail again, and
     returns the shell's exit status for SIGPIPE.
     """
-    import os
-    import sys
-
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 141

@@ -9,9 +9,14 @@ UI_ENV := MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false
 
 install: $(STAMP)
 
+# The encoder extra's torch, installed first with pip, which sees this machine's
+# CPU-only wheel (pip.conf find-links); PyPI's default build brings GBs of CUDA.
+TORCH  ?= torch==2.13.0
+
 # Recreated when pyproject.toml changes. uv installs in seconds; pip is the fallback.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check '$(TORCH)'
 	@$(PY) -m pip install -q --disable-pip-version-check uv 2>/dev/null \
 	  && $(VENV)/bin/uv pip install -q --python $(PY) -e '.[dev]' \
 	  || $(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'

@@ -14,6 +14,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("TOPICS_DATA_DIR", REPO.parent / "shared" / "data"))
 LABELS = ["economy", "defense", "human rights", "transport"]
+# Never imported on the predict path (topics.predict, classify)
+HEAVY = ("mlflow", "gensim", "sklearn", "pandas", "matplotlib", "joblib", "scipy", "torch")
 
 
 def shared_data(relative: str = "") -> Path:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from topics.classify import main
+from topics.predict import Predictor
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +109,23 @@ def test_no_model_yet_says_what_to_do(
         "classify: error: no trained model at artifacts/latest: "
         "run 'make run' first, or pass --model PATH"
     )
+
+
+def test_use_picks_a_model_of_the_bundle(
+    model_dir: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = "Army troops and missile units moved to the border"
+    code, out, _ = run_classify(
+        ["--model", model_dir, "--format", "json", "--use", "lda", text], capsys
+    )
+    assert code == 0
+    assert (
+        json.loads(out)["scores"]
+        == Predictor.load(model_dir).predict([text], model="lda")[0]["scores"]
+    )
+    code, _, err = run_classify(["--model", model_dir, "--use", "bert", text], capsys)
+    assert code == 2
+    assert err.strip() == "classify: error: --use bert: this bundle's models are lda, tfidf"
 
 
 def test_missing_input_file(model_dir: str, capsys: pytest.CaptureFixture[str]) -> None:

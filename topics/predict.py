@@ -22,6 +22,7 @@ import numpy as np
 from topics.bundle import Bundle, load_bundle
 from topics.lda_inference import DEFAULT_MAX_ITER, DEFAULT_TOL, infer_topics_flat
 from topics.text import TopicTokenizer, analyzer_from_dict
+from topics.transformer import NumpyEncoder, encode, head_proba, length_batches, load_tokenizer
 
 __all__ = ["Predictor"]
 
@@ -163,6 +164,38 @@ class _FineLabels(_Linear):
         return _sigmoid(stacked + self.stack_b)
 
 
+class _Encoder:
+    """A fine-tuned transformer, as :class:`topics.encoder.EncoderClassifier`; reads
+    the texts itself (no TF-IDF or topic features)."""
+
+    features: list[str] = ["encoder"]
+    batch_size = 64
+
+    def __init__(self, name: str, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        prefix = f"clf.{name}."
+        weights = {
+            key[len(prefix) + 5 :]: value
+            for key, value in arrays.items()
+            if key.startswith(prefix + "bert.")
+        }
+        self.encoder = NumpyEncoder(
+            weights, spec["num_layers"], spec["num_heads"], spec["layer_norm_eps"]
+        )
+        self.tokenizer = load_tokenizer(spec["tokenizer"], spec["max_length"])
+        self.softmax = bool(spec["softmax"])
+        self.coef = arrays[prefix + "coef"]
+        self.intercept = arrays[prefix + "intercept"]
+        self.groups = arrays[prefix + "groups"]
+        self.thresholds = arrays[prefix + "thresholds"]
+
+    def scores_texts(self, texts: Sequence[str]) -> np.ndarray:
+        pooled = np.zeros((len(texts), self.coef.shape[1]), dtype=np.float32)
+        lengths = [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
+        for batch in length_batches(lengths, self.batch_size):
+            pooled[batch] = self.encoder(*encode(self.tokenizer, [texts[i] for i in batch]))
+        return head_proba(pooled, self.coef, self.intercept, self.groups, self.softmax)
+
+
 class Predictor:
     """Scores texts with every model in a bundle; labels come from the primary one."""
 
@@ -175,8 +208,10 @@ class Predictor:
         self.tfidf = _Tfidf(spec["tfidf"], arrays) if "tfidf" in spec else None
         self.lda = _Lda(spec["lda"], arrays) if "lda" in spec else None
         kinds = {"linear": _Linear, "fine_labels": _FineLabels}
-        self.models = {
-            name: kinds[model.get("kind", "linear")](name, model["features"], arrays)
+        self.models: dict[str, _Linear | _Encoder] = {
+            name: _Encoder(name, model["encoder"], arrays)
+            if model.get("kind") == "encoder"
+            else kinds[model.get("kind", "linear")](name, model["features"], arrays)
             for name, model in spec["models"].items()
         }
 
@@ -202,13 +237,17 @@ class Predictor:
             How many dominant topics to list per document.
         explain
             Add ``explanation``: for each predicted label the terms that pushed it
-            most (weight x feature value).
+            most (weight x feature value). An encoder has no per-term weights: its
+            labels are explained by the bundle's TF-IDF model (``terms_model``).
         model
             Which model assigns labels; default the bundle's primary (best on test).
         """
         classifier = self._classifier(model)
         with_topics = self.lda is not None and (top_k > 0 or explain)
         proba, rows, theta = self._score(texts, classifier, with_topics)
+        explainer = self._explainer(classifier) if explain else None
+        if explainer is not None and rows is None and self.tfidf is not None:
+            rows = self.tfidf.transform(texts)
         n_docs = len(texts)
         if self.single_label:  # exactly the most probable class
             chosen = np.eye(len(self.labels), dtype=bool)[proba.argmax(axis=1)].tolist()
@@ -226,7 +265,7 @@ class Predictor:
             }
             if explain:
                 row = rows.row(i) if rows is not None else None
-                result["explanation"] = self._explain(classifier, picked, row, result)
+                result["explanation"] = self._explain(explainer, picked, row, result)
             results.append(result)
         return results
 
@@ -235,14 +274,14 @@ class Predictor:
         ``predict_proba`` of the trained pipeline."""
         return self._score(texts, self._classifier(model), with_topics=False)[0]
 
-    def _classifier(self, model: str | None) -> _Linear:
+    def _classifier(self, model: str | None) -> _Linear | _Encoder:
         name = model or self.primary
         if name not in self.models:
             raise ValueError(f"model {name!r} is not in this bundle; it has {sorted(self.models)}")
         return self.models[name]
 
     def _score(
-        self, texts: Sequence[str], classifier: _Linear, with_topics: bool
+        self, texts: Sequence[str], classifier: _Linear | _Encoder, with_topics: bool
     ) -> tuple[np.ndarray, _Sparse | None, np.ndarray]:
         """(probabilities, TF-IDF rows or None, topic mixes (n, K) or (n, 0))."""
         n_docs = len(texts)
@@ -251,7 +290,10 @@ class Predictor:
         )
         needs_lda = self.lda is not None and (with_topics or "lda" in classifier.features)
         theta = self.lda.transform(texts) if needs_lda and self.lda else np.zeros((n_docs, 0))
-        proba = classifier.scores(rows, theta)
+        if isinstance(classifier, _Encoder):
+            proba = classifier.scores_texts(texts)
+        else:
+            proba = classifier.scores(rows, theta)
         if self.single_label:  # one class per document: probabilities over the classes
             proba = proba / proba.sum(axis=1, keepdims=True)
         return proba, rows, theta
@@ -264,17 +306,28 @@ class Predictor:
             for k in order
         ]
 
+    def _explainer(self, classifier: _Linear | _Encoder) -> tuple[str, _Linear] | None:
+        """(name, model) whose TF-IDF weights name the terms behind a label, if any."""
+        if isinstance(classifier, _Linear):
+            name = next(name for name, model in self.models.items() if model is classifier)
+            return (name, classifier) if "tfidf" in classifier.features else None
+        for name, model in self.models.items():  # an encoder: the bundle's TF-IDF model
+            if isinstance(model, _Linear) and "tfidf" in model.features:
+                return name, model
+        return None
+
     def _explain(
         self,
-        classifier: _Linear,
+        explainer: tuple[str, _Linear] | None,
         chosen: list[int],
         row: tuple[np.ndarray, np.ndarray] | None,
         result: dict[str, Any],
         n_terms: int = 8,
     ) -> dict[str, Any]:
         terms: dict[str, list[dict[str, Any]]] = {}
+        name, classifier = explainer or ("", None)
         for j in chosen:
-            if row is None or "tfidf" not in classifier.features or self.tfidf is None:
+            if row is None or classifier is None or self.tfidf is None:
                 terms[self.labels[j]] = []
                 continue
             ids, values = row
@@ -285,4 +338,4 @@ class Predictor:
                 for k in order
                 if contribution[k] > 0
             ]
-        return {"terms": terms, "topics": result["topics"]}
+        return {"terms": terms, "terms_model": name, "topics": result["topics"]}

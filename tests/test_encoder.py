@@ -1,0 +1,244 @@
+"""The fine-tuned encoder: training on a tiny random BERT built here (no download),
+and the numpy predict path reproducing it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import HEAVY, REPO
+from topics.bundle import load_bundle
+from topics.config import load_config
+from topics.encoder import EncoderClassifier, resolve_pretrained
+from topics.experiment import NullTracker, run
+from topics.export import export_bundle
+from topics.predict import Predictor
+
+LABELS = ["economy", "transport", "defense"]
+WORDS = {
+    "economy": ["bank", "tariff", "inflation", "budget", "market"],
+    "transport": ["rail", "airport", "highway", "freight", "port"],
+    "defense": ["army", "missile", "troops", "border", "navy"],
+}
+FILLER = ["the", "officials", "said", "on", "monday", "new", "plan", "city", "report", "week"]
+
+
+def _needs_torch() -> None:
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true requires torch and transformers (the encoder extra)")
+        pytest.skip("torch/transformers not installed: pip install 'topics[encoder]'")
+
+
+def synthetic(n: int, seed: int) -> tuple[list[str], np.ndarray]:
+    """Texts whose labels are the topics their keywords come from (0-2 per text)."""
+    rng = np.random.default_rng(seed)
+    texts, y = [], np.zeros((n, len(LABELS)), dtype=int)
+    for i in range(n):
+        chosen = rng.choice(len(LABELS), size=rng.integers(0, 3), replace=False)
+        words = list(rng.choice(FILLER, size=8))
+        for j in chosen:
+            y[i, j] = 1
+            words += list(rng.choice(WORDS[LABELS[j]], size=3))
+        rng.shuffle(words)
+        texts.append(" ".join(words).capitalize() + ".")
+    return texts, y
+
+
+def make_tiny_bert(directory: Path) -> Path:
+    """A 2-layer, 32-wide BERT with random weights and a WordPiece tokenizer trained
+    on the synthetic texts, saved as a transformers model folder."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers.trainers import WordPieceTrainer
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.train_from_iterator(
+        synthetic(300, seed=9)[0], WordPieceTrainer(vocab_size=200, special_tokens=specials)
+    )
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        special_tokens=[(t, tokenizer.token_to_id(t)) for t in ("[CLS]", "[SEP]")],
+    )
+    tokenizer.decoder = decoders.WordPiece()
+    PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        **{f"{k}_token": f"[{k.upper()}]" for k in ("unk", "pad", "cls", "sep", "mask")},
+    ).save_pretrained(directory)
+    config = BertConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _needs_torch()
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+def _fit(tiny_bert: Path, texts: list[str], y: Any, **params: Any) -> EncoderClassifier:
+    settings: dict[str, Any] = {
+        "pretrained": str(tiny_bert),
+        "label_names": LABELS,
+        "max_length": 32,
+        "epochs": 8,
+        "batch_size": 16,
+        "learning_rate": 3e-3,
+        "validation_fraction": 0.25,
+        "threads": 1,
+        **params,
+    }
+    return EncoderClassifier(**settings).fit(texts, y)
+
+
+@pytest.fixture(scope="module")
+def multilabel(tiny_bert: Path) -> tuple[EncoderClassifier, list[str], np.ndarray]:
+    texts, y = synthetic(240, seed=0)
+    return _fit(tiny_bert, texts, y), *synthetic(80, seed=1)
+
+
+def test_fine_tuning_learns_the_keywords(multilabel: Any) -> None:
+    model, test_texts, y_test = multilabel
+    predicted = model.predict(test_texts)
+    assert predicted.shape == y_test.shape
+    # a random 2-layer BERT knows nothing: everything here is learned from 180 texts
+    accuracy = (predicted == y_test).mean()
+    assert accuracy > 0.9, accuracy
+    assert 0.8 < model.validation_score_ <= 1.0
+    assert model.thresholds_.shape == (len(LABELS),)
+    assert np.all((model.thresholds_ > 0) & (model.thresholds_ < 1))
+
+
+def test_same_seed_same_model(tiny_bert: Path) -> None:
+    texts, y = synthetic(60, seed=2)
+    first = _fit(tiny_bert, texts, y, epochs=1).predict_proba(texts[:10])
+    second = _fit(tiny_bert, texts, y, epochs=1).predict_proba(texts[:10])
+    np.testing.assert_array_equal(first, second)
+
+
+def _bundle(tmp_path: Path, model: EncoderClassifier, single_label: bool = False) -> Predictor:
+    path = export_bundle(
+        tmp_path / "model",
+        labels=LABELS,
+        primary="encoder",
+        classifiers={"encoder": (["encoder"], model)},
+        provenance={},
+        single_label=single_label,
+    )
+    return Predictor.load(path)
+
+
+def test_numpy_predict_reproduces_torch(multilabel: Any, tmp_path: Path) -> None:
+    model, test_texts, _ = multilabel
+    texts = [*test_texts[:40], "", "Rail " * 200]  # empty, and cut at max_length
+    predictor = _bundle(tmp_path, model)
+    # float32 in both; they differ only in summation order
+    expected_proba = model.predict_proba(texts)
+    np.testing.assert_allclose(predictor.predict_proba(texts), expected_proba, atol=1e-5)
+    results = predictor.predict(texts, top_k=0, explain=True)
+    expected = model.predict(texts)
+    assert [r["labels"] for r in results] == [
+        [LABELS[j] for j in np.flatnonzero(row)] for row in expected
+    ]
+    # scoring it needs numpy and tokenizers, not torch or transformers
+    code = (
+        "import sys, topics.predict\n"
+        f"topics.predict.Predictor.load({str(tmp_path / 'model')!r}).predict(['rail cargo'])\n"
+        f"print(','.join(m for m in {HEAVY!r} + ('transformers',) if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_source_classes_sum_into_labels(tiny_bert: Path, tmp_path: Path) -> None:
+    """label_map: softmax over source classes; a label's probability is the sum of its classes."""
+    texts, y = synthetic(120, seed=3)
+    # one source class per text: its first label's keywords, or "other"
+    sources = np.array([f"src-{LABELS[r.argmax()]}" if r.any() else "other" for r in y])
+    label_map: dict[str, str | None] = {f"src-{name}": name for name in LABELS}
+    label_map["other"] = None
+    model = _fit(tiny_bert, texts, sources, label_map=label_map, epochs=2)
+    assert list(model.classes_) == ["other", "src-defense", "src-economy", "src-transport"]
+    proba = model.predict_proba(texts[:20])
+    assert np.all(proba.sum(axis=1) <= 1 + 1e-9)  # "other" takes the rest
+    np.testing.assert_allclose(_bundle(tmp_path, model).predict_proba(texts[:20]), proba, atol=1e-5)
+
+
+def test_single_label_softmax(tiny_bert: Path, tmp_path: Path) -> None:
+    texts, y = synthetic(120, seed=4)
+    keep = y.sum(axis=1) == 1
+    texts = [t for t, k in zip(texts, keep, strict=True) if k]
+    classes = y[keep].argmax(axis=1)
+    model = _fit(tiny_bert, texts, classes, single_label=True, epochs=2)
+    proba = model.predict_proba(texts[:20])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-9)
+    assert model.predict(texts[:20]).tolist() == proba.argmax(axis=1).tolist()
+    predictor = _bundle(tmp_path, model, single_label=True)
+    np.testing.assert_allclose(predictor.predict_proba(texts[:20]), proba, atol=1e-5)
+    assert [r["labels"] for r in predictor.predict(texts[:20], top_k=0)] == [
+        [LABELS[j]] for j in proba.argmax(axis=1)
+    ]
+
+
+def test_packaged_model_resolves_to_its_folder(tmp_path: Path) -> None:
+    assert resolve_pretrained(str(tmp_path)) == str(tmp_path)
+    assert resolve_pretrained("someone/unknown-model") == "someone/unknown-model"
+    packaged = resolve_pretrained("sentence-transformers/all-MiniLM-L6-v2")
+    if packaged != "sentence-transformers/all-MiniLM-L6-v2":  # the encoder extra is installed
+        assert (Path(packaged) / "config.json").is_file()
+
+
+def test_experiment_trains_exports_and_ranks_the_encoder(tiny_bert: Path, tmp_path: Path) -> None:
+    config = load_config(
+        REPO / "experiments" / "quickstart.yaml",
+        [
+            f"output_dir={tmp_path}",
+            "cache_dir=null",
+            "tracking.enabled=false",
+            "model.lda.enabled=false",
+            "model.encoder.enabled=true",
+            f"model.encoder.pretrained={tiny_bert}",
+            "model.encoder.epochs=2",
+            "model.encoder.max_length=32",
+        ],
+    )
+    result = run(config, NullTracker())
+    metrics = result.metrics
+    for key in ("encoder_test_micro_f1", "encoder_test_macro_f1", "encoder_fit_seconds"):
+        assert key in metrics
+    # the encoder's train-only score is its held-out share of train
+    assert 0.0 <= metrics["encoder_train_cv_score"] <= 1.0
+    best = max(("tfidf", "encoder"), key=lambda m: metrics[f"{m}_train_cv_score"])
+    assert metrics["test_micro_f1"] == metrics[f"{best}_test_micro_f1"]
+    bundle = load_bundle(result.artifact_dir / "model")
+    assert bundle.spec["models"]["encoder"]["kind"] == "encoder"
+    assert bundle.arrays["clf.encoder.bert.embeddings.word_embeddings.weight"].dtype == np.float32
+    predictor = Predictor(bundle)
+    texts = ["Rail freight through the new port doubled", "The central bank cut rates"]
+    assert predictor.predict_proba(texts, model="encoder").shape == (2, 4)
+    # the encoder has no term weights: the bundle's TF-IDF model explains its labels
+    for result in predictor.predict(texts, model="encoder", explain=True):
+        assert result["explanation"]["terms_model"] == "tfidf"
+        assert set(result["explanation"]["terms"]) == set(result["labels"])

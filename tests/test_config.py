@@ -74,6 +74,7 @@ def test_quickstart_composes_groups_and_overrides() -> None:
             "model.encoder.validation_fraction=0",
             "model.encoder.validation_fraction: Input should be greater than 0",
         ),
+        ("model.ensemble.enabled=true", "model.ensemble: needs both model.tfidf and model.encoder"),
     ],
     ids=[
         "k-zero",
@@ -87,6 +88,7 @@ def test_quickstart_composes_groups_and_overrides() -> None:
         "type",
         "encoder-fine-labels-without-map",
         "encoder-needs-held-out-texts",
+        "ensemble-without-encoder",
     ],
 )
 def test_bad_values_fail_with_key_path(override: str, expected: str) -> None:

@@ -15,9 +15,11 @@ import pytest
 from tests.conftest import HEAVY, REPO
 from topics.bundle import load_bundle
 from topics.config import load_config
+from topics.data import load_corpus
 from topics.encoder import EncoderClassifier, resolve_pretrained
 from topics.experiment import NullTracker, run
 from topics.export import export_bundle
+from topics.models import fit_encoder_model, fit_ensemble_model, fit_tfidf_model
 from topics.predict import Predictor
 
 LABELS = ["economy", "transport", "defense"]
@@ -222,15 +224,17 @@ def test_experiment_trains_exports_and_ranks_the_encoder(tiny_bert: Path, tmp_pa
             f"model.encoder.pretrained={tiny_bert}",
             "model.encoder.epochs=2",
             "model.encoder.max_length=32",
+            "model.ensemble.enabled=true",
         ],
     )
     result = run(config, NullTracker())
     metrics = result.metrics
-    for key in ("encoder_test_micro_f1", "encoder_test_macro_f1", "encoder_fit_seconds"):
+    for key in ("encoder_test_micro_f1", "ensemble_test_macro_f1", "encoder_fit_seconds"):
         assert key in metrics
     # the encoder's train-only score is its held-out share of train
     assert 0.0 <= metrics["encoder_train_cv_score"] <= 1.0
-    best = max(("tfidf", "encoder"), key=lambda m: metrics[f"{m}_train_cv_score"])
+    models = ("tfidf", "encoder", "ensemble")
+    best = max(models, key=lambda m: metrics[f"{m}_train_cv_score"])
     assert metrics["test_micro_f1"] == metrics[f"{best}_test_micro_f1"]
     bundle = load_bundle(result.artifact_dir / "model")
     assert bundle.spec["models"]["encoder"]["kind"] == "encoder"
@@ -238,7 +242,46 @@ def test_experiment_trains_exports_and_ranks_the_encoder(tiny_bert: Path, tmp_pa
     predictor = Predictor(bundle)
     texts = ["Rail freight through the new port doubled", "The central bank cut rates"]
     assert predictor.predict_proba(texts, model="encoder").shape == (2, 4)
-    # the encoder has no term weights: the bundle's TF-IDF model explains its labels
-    for result in predictor.predict(texts, model="encoder", explain=True):
-        assert result["explanation"]["terms_model"] == "tfidf"
-        assert set(result["explanation"]["terms"]) == set(result["labels"])
+    weights = bundle.spec["models"]["ensemble"]["members"]
+    assert set(weights) == {"tfidf", "encoder"} and sum(weights.values()) == pytest.approx(1)
+    np.testing.assert_allclose(
+        predictor.predict_proba(texts, model="ensemble"),
+        sum(w * predictor.predict_proba(texts, model=m) for m, w in weights.items()),
+    )
+    # no term weights of their own: the bundle's TF-IDF model explains their labels
+    for name in ("encoder", "ensemble"):
+        for result in predictor.predict(texts, model=name, explain=True):
+            assert result["explanation"]["terms_model"] == "tfidf"
+            assert set(result["explanation"]["terms"]) == set(result["labels"])
+
+
+def test_ensemble_bundle_reproduces_the_fitted_ensemble(tiny_bert: Path, tmp_path: Path) -> None:
+    config = load_config(
+        REPO / "experiments" / "quickstart.yaml",
+        [
+            "cache_dir=null",
+            "model.lda.enabled=false",
+            "model.encoder.enabled=true",
+            f"model.encoder.pretrained={tiny_bert}",
+            "model.encoder.epochs=2",
+            "model.encoder.max_length=32",
+            "model.ensemble.enabled=true",
+        ],
+    )
+    corpus = load_corpus(config.data)
+    labels, texts, y = list(corpus.label_names), corpus.texts, corpus.label_matrix()
+    tfidf = fit_tfidf_model(config, texts[:200], y[:200], labels)
+    encoder = fit_encoder_model(config, texts[:200], y[:200], labels)
+    ensemble = fit_ensemble_model(config, tfidf, encoder, y[:200])
+    path = export_bundle(
+        tmp_path / "model",
+        labels=labels,
+        primary="ensemble",
+        classifiers={m.name: (m.features, m.classifier) for m in (tfidf, encoder, ensemble)},
+        provenance={},
+        vectorizer=tfidf.vectorizer,
+    )
+    unseen = texts[200:]
+    np.testing.assert_allclose(
+        Predictor.load(path).predict_proba(unseen), ensemble.predict_proba(unseen), atol=1e-5
+    )

@@ -309,11 +309,21 @@ class EncoderConfig(_Strict):
     threads: int | None = Field(None, ge=1)  # torch threads; None: every core
 
 
+class EnsembleConfig(_Strict):
+    """The tfidf and encoder models' probabilities averaged (topics/ensemble.py)."""
+
+    enabled: bool = False
+    # The tfidf model's share; null: the best of 0, 0.1, ..., 1 on the encoder's
+    # held-out share of train.
+    tfidf_weight: float | None = Field(None, ge=0, le=1)
+
+
 class ModelConfig(_Strict):
     tfidf: LinearConfig = Field(default_factory=LinearConfig)
     lda: LdaConfig = Field(default_factory=LdaConfig)
     hybrid: HybridConfig = Field(default_factory=HybridConfig)
     encoder: EncoderConfig = Field(default_factory=EncoderConfig)
+    ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
 
 
 class TrackingConfig(_Strict):
@@ -414,6 +424,10 @@ class ExperimentConfig(_Strict):
             )
         if self.model.hybrid.enabled and not (self.model.tfidf.enabled and self.model.lda.enabled):
             raise ValueError("model.hybrid: needs both model.tfidf and model.lda enabled")
+        if self.model.ensemble.enabled and not (
+            self.model.tfidf.enabled and self.model.encoder.enabled
+        ):
+            raise ValueError("model.ensemble: needs both model.tfidf and model.encoder enabled")
         if self.model.lda.labeller.enabled and not self.model.lda.seeds:
             raise ValueError("model.lda.labeller: needs model.lda.seeds (one list per label)")
         if self.model.lda.labeller.enabled:

@@ -12,7 +12,8 @@ linear warm-up/decay schedule. Three kinds of target, as for the linear models:
 A seeded ``validation_fraction`` of the training split is held out of the
 fine-tuning: the F1-optimal threshold of every label is fit on it, and its
 micro-F1 (accuracy for single-label data) is the train-only score that ranks
-this model against the others. The test split is never seen.
+this model against the others (and :mod:`topics.ensemble` mixes it with the
+TF-IDF model there). The test split is never seen.
 
 torch and transformers are imported only in :meth:`EncoderClassifier.fit`
 (``pip install 'topics[encoder]'``). The bundle keeps plain float32 weights and
@@ -250,6 +251,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         if not len(val_idx):
             return
         proba = self.predict_proba([texts[i] for i in val_idx])
+        self.validation_indices_, self.validation_proba_ = val_idx, proba
         truth = indicator[val_idx]
         if self.single_label:
             self.validation_score_ = float(np.mean(proba.argmax(1) == truth.argmax(1)))

@@ -199,6 +199,7 @@ def train_and_evaluate(
     from topics.export import export_bundle
     from topics.models import (
         fit_encoder_model,
+        fit_ensemble_model,
         fit_hybrid_model,
         fit_lda_model,
         fit_tfidf_model,
@@ -225,6 +226,8 @@ def train_and_evaluate(
     if config.model.encoder.enabled:
         encoder_targets = sources if config.model.encoder.fine_labels else targets
         fitted["encoder"] = fit_encoder_model(config, train.texts, encoder_targets, labels)
+    if config.model.ensemble.enabled:
+        fitted["ensemble"] = fit_ensemble_model(config, fitted["tfidf"], fitted["encoder"], y_train)
 
     metrics: dict[str, float] = {}
     per_model: dict[str, dict[str, float]] = {}

@@ -11,12 +11,13 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from topics.bundle import save_bundle
 from topics.classifiers import MultiLabelLinear
 from topics.encoder import EncoderClassifier
+from topics.ensemble import ProbabilityEnsemble
 from topics.fine_labels import FineLabelLinear
 from topics.lda_inference import DEFAULT_MAX_ITER, DEFAULT_TOL
 from topics.text import TextAnalyzer
 from topics.topic_models import LdaTopics
 
-Classifier = MultiLabelLinear | FineLabelLinear | EncoderClassifier
+Classifier = MultiLabelLinear | FineLabelLinear | EncoderClassifier | ProbabilityEnsemble
 
 
 def export_bundle(
@@ -36,7 +37,8 @@ def export_bundle(
     classifiers
         ``{model name: (feature blocks, fitted classifier)}``; feature blocks are
         ``"tfidf"`` and/or ``"lda"``, in the order their columns were stacked, or
-        ``"encoder"`` (the classifier reads the text itself).
+        ``"encoder"`` (the classifier reads the text itself), or none (an
+        ensemble of the other models).
     primary
         The model whose labels ``classify`` reports by default.
     single_label
@@ -73,6 +75,10 @@ def export_bundle(
     for name, (features, classifier) in classifiers.items():
         spec["models"][name] = {"features": features}
         prefix = f"clf.{name}."
+        if isinstance(classifier, ProbabilityEnsemble):
+            spec["models"][name].update(kind="ensemble", members=classifier.member_weights())
+            arrays[prefix + "thresholds"] = classifier.thresholds_
+            continue
         arrays[prefix + "coef"] = classifier.coef_
         arrays[prefix + "intercept"] = classifier.intercept_
         arrays[prefix + "thresholds"] = classifier.thresholds_

@@ -7,6 +7,8 @@
   columns stacked (tfidf first, then topics) -> one ``MultiLabelLinear``.
 - ``encoder``: a pretrained transformer fine-tuned on the raw texts
   (:class:`~topics.encoder.EncoderClassifier`; torch only while training).
+- ``ensemble``: the tfidf and encoder probabilities averaged
+  (:class:`~topics.ensemble.ProbabilityEnsemble`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from topics.cache import memory
 from topics.classifiers import MultiLabelLinear
 from topics.config import ExperimentConfig, LdaConfig
 from topics.encoder import EncoderClassifier
+from topics.ensemble import ProbabilityEnsemble
 from topics.features import make_vectorizer
 from topics.fine_labels import FineLabelLinear
 from topics.topic_models import LdaTopics
@@ -195,6 +198,30 @@ def fit_encoder_model(
         threads=settings.threads,
     )
     return _fit("encoder", Pipeline([("classifier", encoder)]), ["encoder"], texts, targets)
+
+
+def fit_ensemble_model(
+    config: ExperimentConfig, tfidf: FittedModel, encoder: FittedModel, y: np.ndarray
+) -> FittedModel:
+    """Weight and thresholds fit where neither model trained: the encoder's held-out
+    texts, with the tfidf model's out-of-fold probabilities there. ``y``: 0/1 labels."""
+    held_out = encoder.classifier.validation_indices_
+    ensemble = ProbabilityEnsemble(
+        members={"tfidf": tfidf.pipeline, "encoder": encoder.pipeline},
+        weight=config.model.ensemble.tfidf_weight,
+        single_label=config.data.single_label,
+    )
+    start = time.perf_counter()
+    ensemble.fit(
+        [tfidf.classifier.oof_proba_[held_out], encoder.classifier.validation_proba_],
+        y[held_out],
+    )
+    return FittedModel(
+        "ensemble",
+        Pipeline([("classifier", ensemble)]),
+        [],
+        fit_seconds=round(time.perf_counter() - start, 3),
+    )
 
 
 def fit_hybrid_model(

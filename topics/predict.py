@@ -196,6 +196,20 @@ class _Encoder:
         return head_proba(pooled, self.coef, self.intercept, self.groups, self.softmax)
 
 
+class _Ensemble:
+    """A weighted mean of other models' probabilities, as
+    :class:`topics.ensemble.ProbabilityEnsemble`."""
+
+    features: list[str] = []
+
+    def __init__(self, name: str, members: dict[str, float], arrays: dict[str, np.ndarray]):
+        self.members = members
+        self.thresholds = arrays[f"clf.{name}.thresholds"]
+
+
+Model = _Linear | _Encoder | _Ensemble
+
+
 class Predictor:
     """Scores texts with every model in a bundle; labels come from the primary one."""
 
@@ -208,12 +222,15 @@ class Predictor:
         self.tfidf = _Tfidf(spec["tfidf"], arrays) if "tfidf" in spec else None
         self.lda = _Lda(spec["lda"], arrays) if "lda" in spec else None
         kinds = {"linear": _Linear, "fine_labels": _FineLabels}
-        self.models: dict[str, _Linear | _Encoder] = {
-            name: _Encoder(name, model["encoder"], arrays)
-            if model.get("kind") == "encoder"
-            else kinds[model.get("kind", "linear")](name, model["features"], arrays)
-            for name, model in spec["models"].items()
-        }
+        self.models: dict[str, Model] = {}
+        for name, model in spec["models"].items():
+            kind = model.get("kind", "linear")
+            if kind == "encoder":
+                self.models[name] = _Encoder(name, model["encoder"], arrays)
+            elif kind == "ensemble":
+                self.models[name] = _Ensemble(name, model["members"], arrays)
+            else:
+                self.models[name] = kinds[kind](name, model["features"], arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> Predictor:
@@ -237,8 +254,8 @@ class Predictor:
             How many dominant topics to list per document.
         explain
             Add ``explanation``: for each predicted label the terms that pushed it
-            most (weight x feature value). An encoder has no per-term weights: its
-            labels are explained by the bundle's TF-IDF model (``terms_model``).
+            most (weight x feature value). An encoder or ensemble has no per-term
+            weights: the bundle's TF-IDF model explains its labels (``terms_model``).
         model
             Which model assigns labels; default the bundle's primary (best on test).
         """
@@ -274,14 +291,14 @@ class Predictor:
         ``predict_proba`` of the trained pipeline."""
         return self._score(texts, self._classifier(model), with_topics=False)[0]
 
-    def _classifier(self, model: str | None) -> _Linear | _Encoder:
+    def _classifier(self, model: str | None) -> Model:
         name = model or self.primary
         if name not in self.models:
             raise ValueError(f"model {name!r} is not in this bundle; it has {sorted(self.models)}")
         return self.models[name]
 
     def _score(
-        self, texts: Sequence[str], classifier: _Linear | _Encoder, with_topics: bool
+        self, texts: Sequence[str], classifier: Model, with_topics: bool
     ) -> tuple[np.ndarray, _Sparse | None, np.ndarray]:
         """(probabilities, TF-IDF rows or None, topic mixes (n, K) or (n, 0))."""
         n_docs = len(texts)
@@ -290,7 +307,14 @@ class Predictor:
         )
         needs_lda = self.lda is not None and (with_topics or "lda" in classifier.features)
         theta = self.lda.transform(texts) if needs_lda and self.lda else np.zeros((n_docs, 0))
-        if isinstance(classifier, _Encoder):
+        if isinstance(classifier, _Ensemble):  # each member scored (and normalised) alone
+            parts = [
+                (weight, self._score(texts, self.models[member], False))
+                for member, weight in classifier.members.items()
+            ]
+            proba = np.sum([weight * part[0] for weight, part in parts], axis=0)
+            rows = next((part[1] for _, part in parts if part[1] is not None), rows)
+        elif isinstance(classifier, _Encoder):
             proba = classifier.scores_texts(texts)
         else:
             proba = classifier.scores(rows, theta)
@@ -306,12 +330,12 @@ class Predictor:
             for k in order
         ]
 
-    def _explainer(self, classifier: _Linear | _Encoder) -> tuple[str, _Linear] | None:
+    def _explainer(self, classifier: Model) -> tuple[str, _Linear] | None:
         """(name, model) whose TF-IDF weights name the terms behind a label, if any."""
         if isinstance(classifier, _Linear):
             name = next(name for name, model in self.models.items() if model is classifier)
             return (name, classifier) if "tfidf" in classifier.features else None
-        for name, model in self.models.items():  # an encoder: the bundle's TF-IDF model
+        for name, model in self.models.items():  # otherwise: the bundle's TF-IDF model
             if isinstance(model, _Linear) and "tfidf" in model.features:
                 return name, model
         return None

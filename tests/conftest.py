@@ -29,6 +29,17 @@ def shared_data(relative: str = "") -> Path:
     return path
 
 
+def needs_encoder_extra() -> None:
+    """Skips without torch and transformers (the encoder extra); fails under CI=true."""
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true requires torch and transformers (the encoder extra)")
+        pytest.skip("torch/transformers not installed: pip install 'topics[encoder]'")
+
+
 class RecordingTracker:
     """Records every call in memory, in order.
 

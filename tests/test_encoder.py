@@ -3,7 +3,6 @@ and the numpy predict path reproducing it."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import HEAVY, REPO
+from tests.conftest import HEAVY, REPO, needs_encoder_extra
 from topics.bundle import load_bundle
 from topics.config import load_config
 from topics.data import load_corpus
@@ -29,16 +28,6 @@ WORDS = {
     "defense": ["army", "missile", "troops", "border", "navy"],
 }
 FILLER = ["the", "officials", "said", "on", "monday", "new", "plan", "city", "report", "week"]
-
-
-def _needs_torch() -> None:
-    try:
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true requires torch and transformers (the encoder extra)")
-        pytest.skip("torch/transformers not installed: pip install 'topics[encoder]'")
 
 
 def synthetic(n: int, seed: int) -> tuple[list[str], np.ndarray]:
@@ -96,7 +85,7 @@ def make_tiny_bert(directory: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _needs_torch()
+    needs_encoder_extra()
     return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 

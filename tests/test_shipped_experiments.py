@@ -2,9 +2,10 @@
 
 Each experiment runs as a user runs it (its YAML, no overrides but paths) and
 must beat the best peer measured on the same split in ``benchmarks/peers.py``
-(the issue's figures). Deterministic for a seed, so the bounds are exact
-claims, not flaky ones. 20 Newsgroups is left to the benchmark: its run takes
-tens of minutes.
+(the issue's figures), and reach the issue's goals where it does. Deterministic
+for a seed, so the bounds are exact claims, not flaky ones. nyt-cap fine-tunes
+its encoder here (about 25 minutes on 2 cores). 20 Newsgroups is left to the
+benchmark: its run takes tens of minutes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, shared_data
+from tests.conftest import REPO, needs_encoder_extra, shared_data
 from topics.config import load_config
 from topics.experiment import NullTracker, run
 
@@ -21,6 +22,11 @@ from topics.experiment import NullTracker, run
 PEERS = {
     "nyt-cap": {"test_micro_f1": 0.684, "test_macro_f1": 0.647},
     "reuters-modapte": {"test_micro_f1": 0.885, "test_macro_f1": 0.546},
+}
+# The issue's goals that the shipped experiments reach.
+GOALS = {
+    "nyt-cap": {"test_micro_f1": 0.72, "test_macro_f1": 0.68},
+    "reuters-modapte": {"test_macro_f1": 0.60},
 }
 
 
@@ -32,8 +38,10 @@ def test_shipped_experiment_beats_the_best_peer(name: str, tmp_path: Path) -> No
         REPO / "experiments" / f"{name}.yaml",
         [f"data.root={root}", f"output_dir={tmp_path}", "cache_dir=null", "tracking.enabled=false"],
     )
+    if config.model.encoder.enabled:
+        needs_encoder_extra()
     metrics = run(config, NullTracker()).metrics
     for key, peer in PEERS[name].items():
         assert metrics[key] > peer, f"{name} {key} {metrics[key]:.3f} <= peer {peer}"
-    if name == "reuters-modapte":  # the issue's macro-F1 goal, reached
-        assert metrics["test_macro_f1"] >= 0.60
+    for key, goal in GOALS[name].items():
+        assert metrics[key] >= goal, f"{name} {key} {metrics[key]:.4f} < goal {goal}"

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -179,8 +180,13 @@ class MlflowTracker:
                 python_model=str(script),
                 artifacts={"bundle": str(bundle_dir)},
                 code_paths=[str(Path(topics.__file__).parent)],
-                # Pinned: inferring requirements costs ~4 s per run.
-                pip_requirements=[f"mlflow=={mlflow.__version__}", f"numpy=={np.__version__}"],
+                # Pinned: inferring requirements costs ~4 s per run. tokenizers:
+                # for encoder models.
+                pip_requirements=[
+                    f"mlflow=={mlflow.__version__}",
+                    f"numpy=={np.__version__}",
+                    f"tokenizers=={metadata.version('tokenizers')}",
+                ],
             )
 
     def end_run(self, status: str, error: str | None = None) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +18,18 @@ SHARED_DATA = Path(os.environ.get("TOPICS_DATA_DIR", REPO.parent / "shared" / "d
 LABELS = ["economy", "defense", "human rights", "transport"]
 # Never imported on the predict path (topics.predict, classify)
 HEAVY = ("mlflow", "gensim", "sklearn", "pandas", "matplotlib", "joblib", "scipy", "torch")
+
+
+def modules_loaded_by_predict(bundle: Path, names: tuple[str, ...]) -> list[str]:
+    """Which of ``names`` a fresh process has imported after classify's imports and
+    one prediction with ``bundle``."""
+    code = (
+        "import sys, topics.predict, topics.classify\n"
+        f"topics.predict.Predictor.load({str(bundle)!r}).predict(['rail cargo'])\n"
+        f"print(','.join(m for m in {names!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return [name for name in out.stdout.strip().split(",") if name]
 
 
 def shared_data(relative: str = "") -> Path:

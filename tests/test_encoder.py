@@ -3,17 +3,15 @@ and the numpy predict path reproducing it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.conftest import HEAVY, REPO, needs_encoder_extra
+from tests.conftest import HEAVY, REPO, modules_loaded_by_predict, needs_encoder_extra
 from topics.bundle import load_bundle
-from topics.config import load_config
+from topics.config import ExperimentConfig, load_config
 from topics.data import load_corpus
 from topics.encoder import EncoderClassifier, resolve_pretrained
 from topics.experiment import NullTracker, run
@@ -154,13 +152,7 @@ def test_numpy_predict_reproduces_torch(multilabel: Any, tmp_path: Path) -> None
         [LABELS[j] for j in np.flatnonzero(row)] for row in expected
     ]
     # scoring it needs numpy and tokenizers, not torch or transformers
-    code = (
-        "import sys, topics.predict\n"
-        f"topics.predict.Predictor.load({str(tmp_path / 'model')!r}).predict(['rail cargo'])\n"
-        f"print(','.join(m for m in {HEAVY!r} + ('transformers',) if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert modules_loaded_by_predict(tmp_path / "model", (*HEAVY, "transformers")) == []
 
 
 def test_source_classes_sum_into_labels(tiny_bert: Path, tmp_path: Path) -> None:
@@ -201,21 +193,25 @@ def test_packaged_model_resolves_to_its_folder(tmp_path: Path) -> None:
         assert (Path(packaged) / "config.json").is_file()
 
 
-def test_experiment_trains_exports_and_ranks_the_encoder(tiny_bert: Path, tmp_path: Path) -> None:
-    config = load_config(
+def quickstart_with_encoder(tiny_bert: Path, *overrides: str) -> ExperimentConfig:
+    """The quickstart experiment with tfidf, the tiny encoder and their ensemble."""
+    return load_config(
         REPO / "experiments" / "quickstart.yaml",
         [
-            f"output_dir={tmp_path}",
             "cache_dir=null",
-            "tracking.enabled=false",
             "model.lda.enabled=false",
             "model.encoder.enabled=true",
             f"model.encoder.pretrained={tiny_bert}",
             "model.encoder.epochs=2",
             "model.encoder.max_length=32",
             "model.ensemble.enabled=true",
+            *overrides,
         ],
     )
+
+
+def test_experiment_trains_exports_and_ranks_the_encoder(tiny_bert: Path, tmp_path: Path) -> None:
+    config = quickstart_with_encoder(tiny_bert, f"output_dir={tmp_path}", "tracking.enabled=false")
     result = run(config, NullTracker())
     metrics = result.metrics
     for key in ("encoder_test_micro_f1", "ensemble_test_macro_f1", "encoder_fit_seconds"):
@@ -245,18 +241,7 @@ def test_experiment_trains_exports_and_ranks_the_encoder(tiny_bert: Path, tmp_pa
 
 
 def test_ensemble_bundle_reproduces_the_fitted_ensemble(tiny_bert: Path, tmp_path: Path) -> None:
-    config = load_config(
-        REPO / "experiments" / "quickstart.yaml",
-        [
-            "cache_dir=null",
-            "model.lda.enabled=false",
-            "model.encoder.enabled=true",
-            f"model.encoder.pretrained={tiny_bert}",
-            "model.encoder.epochs=2",
-            "model.encoder.max_length=32",
-            "model.ensemble.enabled=true",
-        ],
-    )
+    config = quickstart_with_encoder(tiny_bert)
     corpus = load_corpus(config.data)
     labels, texts, y = list(corpus.label_names), corpus.texts, corpus.label_matrix()
     tfidf = fit_tfidf_model(config, texts[:200], y[:200], labels)

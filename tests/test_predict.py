@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import numpy as np
@@ -10,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import HEAVY, REPO
+from tests.conftest import HEAVY, REPO, modules_loaded_by_predict
 from topics.config import load_config
 from topics.data import load_corpus
 from topics.export import export_bundle
@@ -117,13 +115,7 @@ def test_unknown_model_name(trained: dict[str, Any]) -> None:
 
 
 def test_predict_path_imports_no_heavy_library(trained: dict[str, Any]) -> None:
-    code = (
-        "import sys, topics.predict, topics.classify\n"
-        f"topics.predict.Predictor.load({str(trained['path'])!r}).predict(['rail cargo'])\n"
-        f"print(','.join(m for m in {LINEAR_ONLY!r} if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert modules_loaded_by_predict(trained["path"], LINEAR_ONLY) == []
 
 
 NEWS_WORDS = st.sampled_from(

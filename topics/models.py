@@ -45,7 +45,8 @@ class FittedModel:
 
     @property
     def classifier(self) -> Any:
-        """The final estimator: a MultiLabelLinear, FineLabelLinear or EncoderClassifier."""
+        """The final estimator: MultiLabelLinear, FineLabelLinear, EncoderClassifier or
+        ProbabilityEnsemble."""
         return self.pipeline[-1]
 
     def export_classifier(self) -> MultiLabelLinear:

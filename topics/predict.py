@@ -172,12 +172,8 @@ class _Encoder:
     batch_size = 64
 
     def __init__(self, name: str, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        prefix = f"clf.{name}."
-        weights = {
-            key[len(prefix) + 5 :]: value
-            for key, value in arrays.items()
-            if key.startswith(prefix + "bert.")
-        }
+        prefix, bert = f"clf.{name}.", f"clf.{name}.bert."
+        weights = {key[len(bert) :]: value for key, value in arrays.items() if key.startswith(bert)}
         self.encoder = NumpyEncoder(
             weights, spec["num_layers"], spec["num_heads"], spec["layer_norm_eps"]
         )
@@ -257,7 +253,7 @@ class Predictor:
             most (weight x feature value). An encoder or ensemble has no per-term
             weights: the bundle's TF-IDF model explains its labels (``terms_model``).
         model
-            Which model assigns labels; default the bundle's primary (best on test).
+            Which model assigns labels; default the bundle's primary (best on train).
         """
         classifier = self._classifier(model)
         with_topics = self.lda is not None and (top_k > 0 or explain)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -202,9 +201,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         schedule = transformers.get_linear_schedule_with_warmup(
             optimizer, int(self.warmup * steps), steps
         )
-        self.encoder_, self.head_, self.groups_ = encoder, head, groups
+        self.encoder_, self.groups_ = encoder, groups
         rng = np.random.default_rng(self.random_state)
-        start = time.perf_counter()
         encoder.train()
         for _ in progress(range(self.epochs), desc="encoder epochs"):
             order = fit_idx[rng.permutation(len(fit_idx))]
@@ -224,7 +222,6 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                 optimizer.step()
                 schedule.step()
         encoder.eval()
-        self.fit_seconds_ = time.perf_counter() - start
         self.coef_ = head.weight.detach().numpy().astype(np.float64)
         self.intercept_ = head.bias.detach().numpy().astype(np.float64)
         self._fit_thresholds(texts, val_idx, indicator)

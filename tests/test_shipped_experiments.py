@@ -30,6 +30,7 @@ GOALS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.data
 @pytest.mark.parametrize("name", sorted(PEERS))
 def test_shipped_experiment_beats_the_best_peer(name: str, tmp_path: Path) -> None:

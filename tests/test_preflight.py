@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 
@@ -53,3 +54,21 @@ def test_documents_without_words_only_warn(
     with caplog.at_level(logging.WARNING, logger="topics"):
         run(validate_config(data), RecordingTracker())
     assert any("have no words left for the topic model" in r.message for r in caplog.records)
+
+
+def test_encoder_without_its_extra_is_rejected_before_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "torch" else real_find_spec(name, *args),
+    )
+    tracker = RecordingTracker()
+    config = validate_config(tiny_config(tmp_path, model={"encoder": {"enabled": True}}))
+    with pytest.raises(
+        ConfigError, match=r"model.encoder needs torch: pip install 'topics\[encoder\]'"
+    ):
+        run(config, tracker)
+    assert tracker.calls == []

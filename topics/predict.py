@@ -22,7 +22,7 @@ import numpy as np
 from topics.bundle import Bundle, load_bundle
 from topics.lda_inference import DEFAULT_MAX_ITER, DEFAULT_TOL, infer_topics_flat
 from topics.text import TopicTokenizer, analyzer_from_dict
-from topics.transformer import NumpyEncoder, encode, head_proba, length_batches, load_tokenizer
+from topics.transformer import NumpyEncoder, encode_by_length, head_proba, load_tokenizer
 
 __all__ = ["Predictor"]
 
@@ -186,9 +186,8 @@ class _Encoder:
 
     def scores_texts(self, texts: Sequence[str]) -> np.ndarray:
         pooled = np.zeros((len(texts), self.coef.shape[1]), dtype=np.float32)
-        lengths = [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
-        for batch in length_batches(lengths, self.batch_size):
-            pooled[batch] = self.encoder(*encode(self.tokenizer, [texts[i] for i in batch]))
+        for batch, ids, mask in encode_by_length(self.tokenizer, texts, self.batch_size):
+            pooled[batch] = self.encoder(ids, mask)
         return head_proba(pooled, self.coef, self.intercept, self.groups, self.softmax)
 
 

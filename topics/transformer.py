@@ -17,7 +17,7 @@ Both sides share :func:`encode`, so the token ids are the same by construction.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,9 +37,7 @@ def load_tokenizer(tokenizer_json: str, max_length: int) -> Any:
     return tokenizer
 
 
-def encode(tokenizer: Any, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``(ids, mask)``, both ``(n_texts, longest)`` int64, padded with id 0 / mask 0."""
-    encodings = tokenizer.encode_batch(list(texts))
+def _pad(encodings: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     width = max((len(e.ids) for e in encodings), default=0)
     ids = np.zeros((len(encodings), width), dtype=np.int64)
     mask = np.zeros((len(encodings), width), dtype=np.int64)
@@ -49,10 +47,22 @@ def encode(tokenizer: Any, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray
     return ids, mask
 
 
-def length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
-    """Document indices in batches of similar length (less padding), longest first."""
-    order = np.argsort(-np.asarray(lengths), kind="stable")
-    return [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
+def encode(tokenizer: Any, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, mask)``, both ``(n_texts, longest)`` int64, padded with id 0 / mask 0."""
+    return _pad(tokenizer.encode_batch(list(texts)))
+
+
+def encode_by_length(
+    tokenizer: Any, texts: Sequence[str], batch_size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``(indices, ids, mask)`` batches of texts of similar length (less padding),
+    longest first; every text is tokenized once."""
+    encodings = tokenizer.encode_batch(list(texts))
+    lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+    order = np.argsort(-lengths, kind="stable")
+    for k in range(0, len(order), batch_size):
+        batch = order[k : k + batch_size]
+        yield (batch, *_pad([encodings[i] for i in batch]))
 
 
 def _layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:

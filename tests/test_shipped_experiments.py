@@ -5,7 +5,8 @@ must beat the best peer measured on the same split in ``benchmarks/peers.py``
 (the issue's figures), and reach the issue's goals where it does. Deterministic
 for a seed, so the bounds are exact claims, not flaky ones. nyt-cap fine-tunes
 its encoder here (about 25 minutes on 2 cores). 20 Newsgroups is left to the
-benchmark: its run takes tens of minutes.
+benchmark (``benchmarks/peers.py``): its run takes about an hour and would not fit in CI
+beside nyt-cap.
 """
 
 from __future__ import annotations

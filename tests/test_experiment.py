@@ -92,6 +92,28 @@ def test_single_model_run(tmp_path: Path) -> None:
     assert result.metrics["test_micro_f1"] == result.metrics["tfidf_test_micro_f1"]
 
 
+def test_each_model_scores_the_test_texts_once(tmp_path: Path, monkeypatch: Any) -> None:
+    """Labels follow from the test probabilities: a slow model (the encoder) is not
+    run over the test split a second time for them."""
+    from topics.classifiers import MultiLabelLinear
+
+    scored: list[int] = []
+    predict_proba = MultiLabelLinear.predict_proba
+
+    def counting(self: MultiLabelLinear, X: Any) -> Any:
+        scored.append(X.shape[0])
+        return predict_proba(self, X)
+
+    def no_predict(self: MultiLabelLinear, X: Any) -> Any:
+        raise AssertionError("labels must come from predict_proba")
+
+    monkeypatch.setattr(MultiLabelLinear, "predict_proba", counting)
+    monkeypatch.setattr(MultiLabelLinear, "predict", no_predict)
+    config = validate_config(tiny_config(tmp_path, model={"lda": {"enabled": False}}))
+    run(config, RecordingTracker())
+    assert len(scored) == 1  # the one tfidf model, on the test split, once
+
+
 def test_bad_data_fails_before_a_run_starts(tmp_path: Path) -> None:
     data = tiny_config(tmp_path)
     data["data"]["labels"] = ["economy", "weather"]

@@ -218,11 +218,15 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """Multi-label: every label over its threshold. Binary: the positive class
         over its threshold. Multiclass: the most probable class."""
-        proba = self._label_proba(X)
+        return self.decide(self.predict_proba(X))
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """What :meth:`predict` returns, from :meth:`predict_proba`'s output."""
+        check_is_fitted(self, "thresholds_")
         if self.target_type_ == "multilabel-indicator":
             return (proba >= self.thresholds_).astype(int)
         if self.target_type_ == "binary":
-            return self.classes_[(proba[:, 0] >= self.thresholds_[0]).astype(int)]
+            return self.classes_[(proba[:, 1] >= self.thresholds_[0]).astype(int)]
         return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):

@@ -281,7 +281,10 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
         """0/1 label matrix (single-label data: the class indices)."""
-        proba = self.predict_proba(X)
+        return self.decide(self.predict_proba(X))
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """What :meth:`predict` returns, from :meth:`predict_proba`'s output."""
         if self.single_label:
             return proba.argmax(axis=1)
         return (proba >= self.thresholds_).astype(int)

@@ -232,7 +232,10 @@ def train_and_evaluate(
     metrics: dict[str, float] = {}
     per_model: dict[str, dict[str, float]] = {}
     for name, model in fitted.items():
-        y_pred = as_indicator(model.predict(test.texts), len(labels))
+        # scored once: predictions follow from the probabilities (slow models, e.g.
+        # the encoder, are not run twice over the test texts)
+        proba = model.predict_proba(test.texts)
+        y_pred = as_indicator(model.classifier.decide(proba), len(labels))
         per_model[name] = multilabel_metrics(y_test, y_pred, labels, prefix="test_")
         if single:
             per_model[name].update(single_label_metrics(y_test, y_pred, prefix="test_"))
@@ -252,7 +255,7 @@ def train_and_evaluate(
             test.texts,
             y_test,
             y_pred,
-            model.predict_proba(test.texts),
+            proba,
             labels,
             thresholds=None if single else model.classifier.thresholds_,
         )

@@ -152,4 +152,8 @@ class FineLabelLinear(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """0/1 matrix: every label whose probability reaches its tuned threshold."""
-        return (self.predict_proba(X) >= self.thresholds_).astype(int)
+        return self.decide(self.predict_proba(X))
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """What :meth:`predict` returns, from :meth:`predict_proba`'s output."""
+        return (proba >= self.thresholds_).astype(int)

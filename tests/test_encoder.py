@@ -121,6 +121,23 @@ def test_fine_tuning_learns_the_keywords(multilabel: Any) -> None:
     assert np.all((model.thresholds_ > 0) & (model.thresholds_ < 1))
 
 
+def test_sigmoids_start_at_the_label_frequencies_and_the_head_has_its_own_rate(
+    tiny_bert: Path,
+) -> None:
+    texts, y = synthetic(120, seed=4)
+    # (almost) no training at all: the head keeps its initial bias
+    still = _fit(tiny_bert, texts, y, epochs=1, learning_rate=1e-9, head_learning_rate=1e-9)
+    fit_idx = np.setdiff1d(np.arange(len(texts)), still.validation_indices_)
+    prior = y[fit_idx].mean(axis=0)
+    np.testing.assert_allclose(still.intercept_, np.log(prior / (1 - prior)), atol=1e-4)
+    # the encoder frozen in effect: a head at its own, faster rate still learns
+    test_texts, y_test = synthetic(80, seed=5)
+    fast = _fit(tiny_bert, texts, y, learning_rate=1e-9, head_learning_rate=3e-2)
+    slow = _fit(tiny_bert, texts, y, learning_rate=1e-9)
+    accuracy = {m: (m.predict(test_texts) == y_test).mean() for m in (fast, slow)}
+    assert accuracy[fast] > accuracy[slow] + 0.1, accuracy
+
+
 def test_same_seed_same_model(tiny_bert: Path) -> None:
     texts, y = synthetic(60, seed=2)
     first = _fit(tiny_bert, texts, y, epochs=1).predict_proba(texts[:10])
@@ -243,13 +260,21 @@ def test_experiment_trains_exports_and_ranks_the_encoder(tiny_bert: Path, tmp_pa
             assert set(result["explanation"]["terms"]) == set(result["labels"])
 
 
-def test_ensemble_bundle_reproduces_the_fitted_ensemble(tiny_bert: Path, tmp_path: Path) -> None:
-    config = quickstart_with_encoder(tiny_bert)
+@pytest.mark.parametrize("tfidf_alone_below", [0, 50])
+def test_ensemble_bundle_reproduces_the_fitted_ensemble(
+    tiny_bert: Path, tmp_path: Path, tfidf_alone_below: int
+) -> None:
+    config = quickstart_with_encoder(
+        tiny_bert, f"model.ensemble.tfidf_alone_below={tfidf_alone_below}"
+    )
     corpus = load_corpus(config.data)
     labels, texts, y = list(corpus.label_names), corpus.texts, corpus.label_matrix()
     tfidf = fit_tfidf_model(config, texts[:200], y[:200], labels)
     encoder = fit_encoder_model(config, texts[:200], y[:200], labels)
     ensemble = fit_ensemble_model(config, tfidf, encoder, y[:200])
+    alone = ensemble.classifier.label_weights_ == 1.0
+    # the sample's rarer labels are left to the tfidf model, the others mixed
+    assert alone.any() == (tfidf_alone_below > 0) and not alone.all()
     path = export_bundle(
         tmp_path / "model",
         labels=labels,

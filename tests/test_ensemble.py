@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
+from sklearn.metrics import f1_score
 
 from topics.ensemble import ProbabilityEnsemble
 
@@ -51,6 +53,43 @@ def test_predict_mixes_the_members_with_the_fitted_weight() -> None:
     assert ensemble.member_weights() == {"a": 0.3, "b": 0.7}
     expected = (0.3 * a + 0.7 * b >= ensemble.thresholds_).astype(int)
     assert (ensemble.predict(range(50)) == expected).all()
+
+
+def test_without_fitted_cuts_every_label_keeps_half() -> None:
+    """threshold_min_positives=None: the weight is still chosen, the cuts stay 0.5
+    (a small held-out share fits cuts that do not carry over)."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, size=(300, 3))
+    shifted = np.clip(y * 0.3 + rng.random(y.shape) * 0.3, 0, 1)  # separable at 0.3, not 0.5
+    fitted = ProbabilityEnsemble(weight=1.0).fit([shifted, shifted], y)
+    assert fitted.validation_score_ == 1.0 and np.all(fitted.thresholds_ < 0.5)
+    fixed = ProbabilityEnsemble(threshold_min_positives=None).fit([shifted, rng.random(y.shape)], y)
+    np.testing.assert_array_equal(fixed.thresholds_, 0.5)
+    assert fixed.weight_ >= 0.5  # the informative member still carries the mix
+    assert fixed.validation_score_ < 1.0
+
+
+def test_labels_rare_in_training_are_left_to_the_first_member() -> None:
+    rng = np.random.default_rng(4)
+    a, b = rng.random((60, 3)), rng.random((60, 3))
+    y = (a > 0.5).astype(int)
+    own_cuts = np.array([0.3, 0.4, 0.6])
+    ensemble = ProbabilityEnsemble(
+        members={"a": Fixed(a), "b": Fixed(b)}, weight=0.5, first_alone_below=10
+    )
+    ensemble.fit([a, b], y, train_positives=np.array([50, 9, 10]), first_thresholds=own_cuts)
+    np.testing.assert_array_equal(ensemble.label_weights_, [0.5, 1.0, 0.5])
+    assert ensemble.thresholds_[1] == 0.4  # the first member's own cut
+    expected = np.column_stack(
+        [0.5 * a[:, 0] + 0.5 * b[:, 0], a[:, 1], 0.5 * a[:, 2] + 0.5 * b[:, 2]]
+    )
+    np.testing.assert_allclose(ensemble.predict_proba(range(60)), expected)
+    predicted = (expected >= ensemble.thresholds_).astype(int)
+    assert ensemble.validation_score_ == pytest.approx(
+        f1_score(y, predicted, average="micro", zero_division=0)
+    )
+    with pytest.raises(ValueError, match="train_positives"):
+        ProbabilityEnsemble(first_alone_below=10).fit([a, b], y)
 
 
 def test_single_label_normalises_each_member_then_takes_the_argmax() -> None:

@@ -282,7 +282,7 @@ def fit_threshold(proba: np.ndarray, y: np.ndarray) -> float:
 
 
 def held_out_cuts(
-    proba: np.ndarray, y: np.ndarray, single_label: bool, min_positives: int
+    proba: np.ndarray, y: np.ndarray, single_label: bool, min_positives: float
 ) -> tuple[np.ndarray, float]:
     """Per-label cuts fit on held-out probabilities, and the score they give there.
 

@@ -302,6 +302,9 @@ class EncoderConfig(_Strict):
     epochs: int = Field(3, ge=1)
     batch_size: int = Field(32, ge=1)
     learning_rate: float = Field(1e-4, gt=0, lt=1)
+    # The new output layer's rate; null: learning_rate. A faster head lets a
+    # sigmoid per label learn the rarer labels within a few epochs.
+    head_learning_rate: float | None = Field(None, gt=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     warmup: float = Field(0.06, ge=0, lt=1)  # share of steps the learning rate ramps up
     # Held out of fine-tuning: per-label thresholds and the score ranking the models.
@@ -316,6 +319,12 @@ class EnsembleConfig(_Strict):
     # The tfidf model's share; null: the best of 0, 0.1, ..., 1 on the encoder's
     # held-out share of train.
     tfidf_weight: float | None = Field(None, ge=0, le=1)
+    # Multi-label data: labels with at least this many held-out positives get their
+    # F1-optimal cut there, the others 0.5; null: every label keeps 0.5.
+    threshold_min_positives: int | None = Field(5, ge=1)
+    # Multi-label data: labels with fewer training positives than this are scored
+    # by the tfidf model alone, at its own thresholds; 0: none.
+    tfidf_alone_below: int = Field(0, ge=0)
 
 
 class ModelConfig(_Strict):

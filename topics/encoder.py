@@ -94,6 +94,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         Tokens kept per text (the rest is cut); at most the model's positions.
     epochs, batch_size, learning_rate, weight_decay, warmup
         AdamW fine-tuning; ``warmup`` is the fraction of steps the rate ramps up.
+    head_learning_rate : float or None
+        The output layer's rate; None: ``learning_rate``.
     validation_fraction : float
         Share of the training texts held out for thresholds and the model's score.
     threshold_min_positives : int
@@ -113,6 +115,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         epochs: int = 3,
         batch_size: int = 32,
         learning_rate: float = 1e-4,
+        head_learning_rate: float | None = None,
         weight_decay: float = 0.01,
         warmup: float = 0.06,
         validation_fraction: float = 0.1,
@@ -128,6 +131,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.head_learning_rate = head_learning_rate
         self.weight_decay = weight_decay
         self.warmup = warmup
         self.validation_fraction = validation_fraction
@@ -197,9 +201,20 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         self.max_length_ = min(self.max_length, int(config.max_position_embeddings))
         self.tokenizer_ = tokenizer = load_tokenizer(self.tokenizer_json_, self.max_length_)
         head = torch.nn.Linear(config.hidden_size, groups.shape[0])
-        parameters = list(encoder.parameters()) + list(head.parameters())
+        if not self._softmax:  # each sigmoid starts at its label's training frequency
+            prior = np.clip(targets[fit_idx].mean(axis=0), 1e-4, 1 - 1e-4)
+            with torch.no_grad():
+                head.bias.copy_(torch.as_tensor(np.log(prior / (1 - prior))))
         optimizer = torch.optim.AdamW(
-            parameters, lr=self.learning_rate, weight_decay=self.weight_decay
+            [
+                {"params": list(encoder.parameters())},
+                {
+                    "params": list(head.parameters()),
+                    "lr": self.head_learning_rate or self.learning_rate,
+                },
+            ],
+            lr=self.learning_rate,
+            weight_decay=self.weight_decay,
         )
         per_epoch = -(-len(fit_idx) // self.batch_size)
         steps = self.epochs * per_epoch

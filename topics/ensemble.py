@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import f1_score
 from sklearn.utils.validation import check_is_fitted
 
 from topics.classifiers import held_out_cuts
@@ -39,8 +40,12 @@ class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
     single_label : bool
         Each member's probabilities are normalised to sum to 1 before mixing, and
         the prediction is the most probable label.
-    threshold_min_positives : int
-        Labels with fewer held-out positives keep the cut 0.5.
+    threshold_min_positives : int or None
+        Labels with fewer held-out positives keep the cut 0.5; None: every label.
+    first_alone_below : int
+        Multi-label data: labels with fewer training positives than this are scored
+        by the first member alone, at its own thresholds (a held-out share has too
+        few of their documents to mix on).
     """
 
     def __init__(
@@ -48,30 +53,51 @@ class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
         members: dict[str, Any] | None = None,
         weight: float | None = None,
         single_label: bool = False,
-        threshold_min_positives: int = 5,
+        threshold_min_positives: int | None = 5,
+        first_alone_below: int = 0,
     ) -> None:
         self.members = members
         self.weight = weight
         self.single_label = single_label
         self.threshold_min_positives = threshold_min_positives
+        self.first_alone_below = first_alone_below
 
-    def fit(self, held_out: Sequence[np.ndarray], y: np.ndarray) -> ProbabilityEnsemble:
+    def fit(
+        self,
+        held_out: Sequence[np.ndarray],
+        y: np.ndarray,
+        train_positives: np.ndarray | None = None,
+        first_thresholds: np.ndarray | None = None,
+    ) -> ProbabilityEnsemble:
         """Fit the weight and thresholds on each member's held-out probabilities
-        ``(n, n_labels)`` and the true 0/1 labels ``y`` of those documents."""
+        ``(n, n_labels)`` and the true 0/1 labels ``y`` of those documents;
+        ``first_alone_below`` also needs each label's ``train_positives`` and the
+        first member's own ``first_thresholds``."""
         first, second = (self._prepare(p) for p in held_out)
         y = np.asarray(y)
         weights = WEIGHT_GRID if self.weight is None else np.array([self.weight])
+        min_positives = self.threshold_min_positives or np.inf
         best: tuple[float, float, np.ndarray] | None = None
         for weight in weights:
             proba = weight * first + (1 - weight) * second
-            thresholds, score = held_out_cuts(
-                proba, y, self.single_label, self.threshold_min_positives
-            )
+            thresholds, score = held_out_cuts(proba, y, self.single_label, min_positives)
             if best is None or score > best[0] + 1e-12:
                 best = (score, float(weight), thresholds)
         assert best is not None
         self.validation_score_, self.weight_, self.thresholds_ = best
+        self.label_weights_ = np.full(y.shape[1], self.weight_)
+        if self.first_alone_below and not self.single_label:
+            if train_positives is None or first_thresholds is None:
+                raise ValueError("first_alone_below needs train_positives and first_thresholds")
+            alone = np.asarray(train_positives) < self.first_alone_below
+            self.label_weights_[alone] = 1.0
+            self.thresholds_ = np.where(alone, first_thresholds, self.thresholds_)
+            predicted = self.decide(self._mix(first, second))
+            self.validation_score_ = float(f1_score(y, predicted, average="micro", zero_division=0))
         return self
+
+    def _mix(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        return self.label_weights_ * first + (1 - self.label_weights_) * second
 
     def _prepare(self, proba: np.ndarray) -> np.ndarray:
         return _normalise(proba) if self.single_label else np.asarray(proba, dtype=np.float64)
@@ -81,7 +107,7 @@ class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "weight_")
         assert self.members is not None
         first, second = (self._prepare(m.predict_proba(X)) for m in self.members.values())
-        return self.weight_ * first + (1 - self.weight_) * second
+        return self._mix(first, second)
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
         """0/1 label matrix (single-label data: the class indices)."""
@@ -94,7 +120,8 @@ class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
         return (proba >= self.thresholds_).astype(int)
 
     def member_weights(self) -> dict[str, float]:
-        """``{member name: share}``, as the bundle stores them."""
+        """``{member name: share}``, as the bundle stores them (labels scored by the
+        first member alone: ``label_weights_``)."""
         check_is_fitted(self, "weight_")
         assert self.members is not None
         first, second = self.members

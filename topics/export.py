@@ -78,6 +78,7 @@ def export_bundle(
         if isinstance(classifier, ProbabilityEnsemble):
             spec["models"][name].update(kind="ensemble", members=classifier.member_weights())
             arrays[prefix + "thresholds"] = classifier.thresholds_
+            arrays[prefix + "label_weights"] = classifier.label_weights_
             continue
         arrays[prefix + "coef"] = classifier.coef_
         arrays[prefix + "intercept"] = classifier.intercept_

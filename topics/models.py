@@ -192,6 +192,7 @@ def fit_encoder_model(
         epochs=settings.epochs,
         batch_size=settings.batch_size,
         learning_rate=settings.learning_rate,
+        head_learning_rate=settings.head_learning_rate,
         weight_decay=settings.weight_decay,
         warmup=settings.warmup,
         validation_fraction=settings.validation_fraction,
@@ -211,11 +212,15 @@ def fit_ensemble_model(
         members={"tfidf": tfidf.pipeline, "encoder": encoder.pipeline},
         weight=config.model.ensemble.tfidf_weight,
         single_label=config.data.single_label,
+        threshold_min_positives=config.model.ensemble.threshold_min_positives,
+        first_alone_below=config.model.ensemble.tfidf_alone_below,
     )
     start = time.perf_counter()
     ensemble.fit(
         [tfidf.classifier.oof_proba_[held_out], encoder.classifier.validation_proba_],
         y[held_out],
+        train_positives=y.sum(axis=0),
+        first_thresholds=tfidf.classifier.thresholds_,
     )
     return FittedModel(
         "ensemble",

@@ -198,7 +198,11 @@ class _Ensemble:
     features: list[str] = []
 
     def __init__(self, name: str, members: dict[str, float], arrays: dict[str, np.ndarray]):
-        self.members = members
+        self.members: dict[str, float | np.ndarray] = dict(members)
+        shares = arrays.get(f"clf.{name}.label_weights")  # the first member's, per label
+        if shares is not None:
+            first, second = members
+            self.members = {first: shares, second: 1.0 - shares}
         self.thresholds = arrays[f"clf.{name}.thresholds"]
 
 

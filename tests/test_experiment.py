@@ -114,6 +114,15 @@ def test_each_model_scores_the_test_texts_once(tmp_path: Path, monkeypatch: Any)
     assert len(scored) == 1  # the one tfidf model, on the test split, once
 
 
+def test_primary_named_in_the_config_gets_the_plain_keys(tmp_path: Path) -> None:
+    config = validate_config(tiny_config(tmp_path, model={"primary": "lda"}))
+    result = run(config, RecordingTracker())
+    assert result.metrics["test_micro_f1"] == result.metrics["lda_test_micro_f1"]
+    assert load_bundle(result.artifact_dir / "model").manifest["primary"] == "lda"
+    with pytest.raises(ValueError, match=r"model.primary: hybrid is not enabled"):
+        validate_config(tiny_config(tmp_path, model={"primary": "hybrid"}))
+
+
 def test_bad_data_fails_before_a_run_starts(tmp_path: Path) -> None:
     data = tiny_config(tmp_path)
     data["data"]["labels"] = ["economy", "weather"]

@@ -333,6 +333,9 @@ class ModelConfig(_Strict):
     hybrid: HybridConfig = Field(default_factory=HybridConfig)
     encoder: EncoderConfig = Field(default_factory=EncoderConfig)
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
+    # The model whose labels classify reports and whose test metrics get the plain
+    # keys; null: the one with the best train-only score (*_train_cv_score).
+    primary: Literal["tfidf", "lda", "hybrid", "encoder", "ensemble"] | None = None
 
 
 class TrackingConfig(_Strict):
@@ -437,6 +440,9 @@ class ExperimentConfig(_Strict):
             self.model.tfidf.enabled and self.model.encoder.enabled
         ):
             raise ValueError("model.ensemble: needs both model.tfidf and model.encoder enabled")
+        primary = self.model.primary
+        if primary and not getattr(self.model, primary).enabled:
+            raise ValueError(f"model.primary: {primary} is not enabled (model.{primary}.enabled)")
         if self.model.lda.labeller.enabled and not self.model.lda.seeds:
             raise ValueError("model.lda.labeller: needs model.lda.seeds (one list per label)")
         if self.model.lda.labeller.enabled:

@@ -261,13 +261,15 @@ def train_and_evaluate(
         )
     # The primary model (plain test_* keys, classify's labels) is chosen on the
     # training split's out-of-fold predictions (the encoder: its held-out share of
-    # train), never on test.
+    # train), never on test; or named by model.primary.
     for name, model in fitted.items():
         score = getattr(model.classifier, "validation_score_", None)
         if score is None:
             score = out_of_fold_score(model.classifier, y_train, single)
         metrics[f"{name}_train_cv_score"] = score
-    primary = max(fitted, key=lambda name: metrics[f"{name}_train_cv_score"])
+    primary: str = config.model.primary or max(
+        fitted, key=lambda name: metrics[f"{name}_train_cv_score"]
+    )
     metrics.update(per_model[primary])
     if "lda" in fitted:
         lda = fitted["lda"].topics

@@ -4,7 +4,7 @@ Each experiment runs as a user runs it (its YAML, no overrides but paths) and
 must beat the best peer measured on the same split in ``benchmarks/peers.py``
 (the issue's figures), and reach the issue's goals. Deterministic for a seed,
 so the bounds are exact claims, not flaky ones. nyt-cap and Reuters fine-tune
-their encoders here (about 25 and 30 minutes on 2 cores). 20 Newsgroups is left
+their encoders here (about 20 and 28 minutes on 2 cores, measured in CI). 20 Newsgroups is left
 to the benchmark (``benchmarks/peers.py``): its run takes about an hour and would
 not fit in CI beside the other two.
 """

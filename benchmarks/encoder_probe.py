@@ -1,7 +1,7 @@
 """How far a fine-tuned sentence encoder gets on nyt-cap, against the TF-IDF model.
 
 The train-only protocol that chose the settings of ``model.encoder`` in
-``experiments/nyt-cap.yaml``. It predates :mod:`topics.encoder`, which now ships
+``experiments/nyt-cap.yaml``. It predates :mod:`topics.families.encoder`, which now ships
 the same recipe with three differences: tanh-approximated GELU (so the numpy
 predict path is exact), a held-out 10% of train for thresholds instead of a
 refit on all of it, and the ensemble weight chosen from 0, 0.1, ..., 1 there. It
@@ -43,8 +43,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from peers import load_split  # noqa: E402
 
-from topics.data import Corpus  # noqa: E402
-from topics.models import tfidf_pipeline  # noqa: E402
+from topics.data.corpus import Corpus  # noqa: E402
+from topics.run.build import tfidf_pipeline  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 WEIGHTS = [0.0, 0.3, 0.5, 0.7]

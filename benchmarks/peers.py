@@ -2,7 +2,7 @@
 
 For each dataset (nyt-cap, Reuters-21578 ModApte, 20 Newsgroups bydate) it
 
-- runs our experiment file end to end (``topics.experiment.run``, no tracking)
+- runs our experiment file end to end (``topics.run.experiment.run``, no tracking)
   and times prediction through the bundle with the numpy-only ``Predictor``;
 - fits the peers: TF-IDF 1-2 grams + LogisticRegression / LinearSVC (class
   weights balanced), plus SGD and ComplementNB on single-label data, and
@@ -38,9 +38,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from topics.config import load_config  # noqa: E402
-from topics.data import Corpus  # noqa: E402
-from topics.experiment import NullTracker, run  # noqa: E402
-from topics.predict import Predictor  # noqa: E402
+from topics.data.corpus import Corpus  # noqa: E402
+from topics.run.experiment import NullTracker, run  # noqa: E402
+from topics.serve.predictor import Predictor  # noqa: E402
 
 EXPERIMENTS = {
     "nyt-cap": "experiments/nyt-cap.yaml",
@@ -50,8 +50,8 @@ EXPERIMENTS = {
 
 
 def load_split(experiment: str) -> tuple[Any, Corpus, Corpus]:
-    from topics.cache import load_corpus_cached
-    from topics.splits import split_indices
+    from topics.data.splits import split_indices
+    from topics.run.cache import load_corpus_cached
 
     config = load_config(REPO / experiment, ["tracking.enabled=false"])
     corpus = load_corpus_cached(config.data, config.cache_dir)

@@ -38,11 +38,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from topics.config import load_config  # noqa: E402
-from topics.data import load_corpus  # noqa: E402
-from topics.export import export_bundle  # noqa: E402
-from topics.models import fit_lda_model, fit_tfidf_model  # noqa: E402
-from topics.predict import Predictor  # noqa: E402
-from topics.splits import split_indices  # noqa: E402
+from topics.data.corpus import load_corpus  # noqa: E402
+from topics.data.splits import split_indices  # noqa: E402
+from topics.run.build import fit_lda_model, fit_tfidf_model  # noqa: E402
+from topics.run.export import export_bundle  # noqa: E402
+from topics.serve.predictor import Predictor  # noqa: E402
 
 DATA = Path(os.environ.get("TOPICS_DATA_DIR", REPO.parent / "shared" / "data"))
 NYT = (

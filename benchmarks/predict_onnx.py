@@ -8,7 +8,7 @@ logistic regression on the sample corpus as a plain sklearn pipeline, converts i
 with skl2onnx, and compares on the nyt-cap test texts: fidelity to sklearn's own
 predict_proba, throughput, cold start (fresh process, one text) and model size,
 against the same pipeline exported to our bundle format and scored by
-topics.predict. Writes benchmarks/results/predict_onnx.md.
+topics.serve.predictor. Writes benchmarks/results/predict_onnx.md.
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ def main() -> int:
         return 0
     from sklearn.pipeline import Pipeline
 
-    from topics.classifiers import MultiLabelLinear
     from topics.config import DataConfig, TfidfConfig
-    from topics.data import load_corpus
-    from topics.export import export_bundle
-    from topics.features import make_vectorizer
-    from topics.predict import Predictor
+    from topics.data.corpus import load_corpus
+    from topics.families.features import make_vectorizer
+    from topics.families.linear import MultiLabelLinear
+    from topics.run.export import export_bundle
+    from topics.serve.predictor import Predictor
 
     corpus = load_corpus(
         DataConfig(
@@ -135,7 +135,7 @@ def main() -> int:
             "s.run(None, {'input': np.array([['Rail cargo grew']], dtype=object)})"
         )
         our_cold = cold(
-            f"from topics.predict import Predictor; Predictor.load({str(bundle)!r}).predict(['Rail cargo grew'])"
+            f"from topics.serve.predictor import Predictor; Predictor.load({str(bundle)!r}).predict(['Rail cargo grew'])"
         )
         our_size = sum(f.stat().st_size for f in bundle.iterdir()) / 1e6
         onnx_size = onnx_path.stat().st_size / 1e6
@@ -147,7 +147,7 @@ def main() -> int:
         "| scorer | max abs diff to its sklearn pipeline | docs differing > 1e-6 | docs/s | cold start s | size MB |",
         "|---|---:|---:|---:|---:|---:|",
         f"| onnxruntime (skl2onnx) | {onnx_gap.max():.4f} | {(onnx_gap > 1e-6).mean():.1%} | {onnx_rate:,.0f} | {onnx_cold:.3f} | {onnx_size:.1f} |",
-        f"| topics.predict (bundle) | {our_gap.max():.1e} | {(our_gap > 1e-6).mean():.1%} | {our_rate:,.0f} | {our_cold:.3f} | {our_size:.1f} |",
+        f"| topics.serve.predictor (bundle) | {our_gap.max():.1e} | {(our_gap > 1e-6).mean():.1%} | {our_rate:,.0f} | {our_cold:.3f} | {our_size:.1f} |",
         f"| sklearn predict_proba (reference) | 0 | 0% | {plain_rate:,.0f} | | |",
         "\nonnxruntime's text operators also need a UTF-8 locale installed in the OS "
         "(the converter's default en_US.UTF-8 fails on a bare Debian; we passed C.UTF-8).",

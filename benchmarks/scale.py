@@ -38,10 +38,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from topics.archive import classify_archive, read_bundle_files  # noqa: E402
 from topics.config import load_config  # noqa: E402
-from topics.experiment import NullTracker, run  # noqa: E402
-from topics.sweep import expand_trials, run_sweep, run_trial  # noqa: E402
+from topics.run.archive import classify_archive, read_bundle_files  # noqa: E402
+from topics.run.experiment import NullTracker, run  # noqa: E402
+from topics.run.sweep import expand_trials, run_sweep, run_trial  # noqa: E402
 
 DATA = Path(os.environ.get("TOPICS_DATA_DIR", REPO.parent / "shared" / "data")) / "nyt-cap"
 
@@ -56,8 +56,8 @@ def warm_worker() -> int:
     import matplotlib.pyplot  # noqa: F401
     import sklearn.svm  # noqa: F401
 
-    import topics.experiment  # noqa: F401
-    import topics.models  # noqa: F401
+    import topics.run.build  # noqa: F401
+    import topics.run.experiment  # noqa: F401
 
     return os.getpid()
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.newsgroups_reference import ARCHIVE, read_texts, reference_tokens  # noqa: E402
 from topics.config import LdaConfig, deep_merge  # noqa: E402
-from topics.topic_quality import coherence  # noqa: E402
+from topics.evaluate.topic_quality import coherence  # noqa: E402
 
 K = 20
 TOP_N = 10
@@ -90,7 +90,7 @@ def tomotopy_lda(docs: list[list[str]], seed: int, workers: int) -> tuple[float,
 
 
 def ours(docs: list[list[str]], seed: int) -> tuple[float, np.ndarray]:
-    from topics.models import make_lda
+    from topics.run.build import make_lda
 
     lda = make_lda(ours_settings(), "english", seed)
     texts = [" ".join(d) for d in docs]

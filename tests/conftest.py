@@ -16,7 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("TOPICS_DATA_DIR", REPO.parent / "shared" / "data"))
 LABELS = ["economy", "defense", "human rights", "transport"]
-# Never imported on the predict path (topics.predict, classify)
+# Never imported on the predict path (topics.serve.predictor, classify)
 HEAVY = ("mlflow", "gensim", "sklearn", "pandas", "matplotlib", "joblib", "scipy", "torch")
 
 
@@ -24,7 +24,7 @@ def modules_loaded_by_predict(bundle: Path, names: tuple[str, ...]) -> list[str]
     """Which of ``names`` a fresh process has imported after classify's imports and
     one prediction with ``bundle``."""
     code = (
-        "import sys, topics.predict, topics.classify\n"
+        "import sys, topics.predict, topics.cli.classify\n"
         f"topics.predict.Predictor.load({str(bundle)!r}).predict(['rail cargo'])\n"
         f"print(','.join(m for m in {names!r} if m in sys.modules))"
     )
@@ -194,7 +194,7 @@ def tiny_corpus_file(tmp_path: Path) -> Path:
 def quickstart_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The quickstart experiment trained once per session (no tracking)."""
     from topics.config import load_config
-    from topics.experiment import NullTracker, run
+    from topics.run.experiment import NullTracker, run
 
     out = tmp_path_factory.mktemp("quickstart")
     config = load_config(

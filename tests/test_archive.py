@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import TINY_ARTICLES, tiny_config
-from topics.archive import (
+from topics.cli.main import main
+from topics.run.archive import (
     ArchiveError,
     _lines,
     classify_archive,
@@ -21,14 +22,13 @@ from topics.archive import (
     read_bundle_files,
     read_output,
 )
-from topics.cli import main
 
 
 @pytest.fixture(scope="module")
 def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model with both TF-IDF and LDA, so scores and topics are compared."""
     from topics.config import validate_config
-    from topics.experiment import NullTracker, run
+    from topics.run.experiment import NullTracker, run
 
     tmp = tmp_path_factory.mktemp("archive-model")
     return run(validate_config(tiny_config(tmp)), NullTracker()).artifact_dir / "model"
@@ -53,7 +53,7 @@ def write_archive(path: Path, n_docs: int) -> Path:
 
 
 def classify_reference(bundle: Path, archive: Path, capsys: pytest.CaptureFixture[str]) -> list:
-    from topics.classify import main as classify_main
+    from topics.cli.classify import main as classify_main
 
     capsys.readouterr()
     classify_main(["-f", str(archive), "--format", "jsonl", "--model", str(bundle)])

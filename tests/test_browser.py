@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import REPO, tiny_config
 from tests.servers import mlflow_server, require
 from topics.config import validate_config
-from topics.experiment import run
+from topics.run.experiment import run
 from topics.tracking import MlflowTracker
 
 pytestmark = pytest.mark.browser

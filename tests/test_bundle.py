@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from topics.bundle import ARRAYS, MANIFEST, SPEC, load_bundle, save_bundle
 from topics.errors import BundleError
+from topics.serve.bundle import ARRAYS, MANIFEST, SPEC, load_bundle, save_bundle
 
 SPEC_DATA = {"labels": ["economy", "transport"], "primary": "tfidf", "models": {}}
 ARRAY_DATA = {"b.weights": np.arange(6.0).reshape(2, 3), "a.idf": np.array([1.5, 2.5])}

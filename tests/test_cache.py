@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-import topics.data
-from topics.cache import load_corpus_cached
+import topics.data.corpus
 from topics.config import DataConfig
+from topics.run.cache import load_corpus_cached
 
 
 def _write(path: Path, texts: list[str]) -> None:
@@ -26,7 +26,7 @@ def test_second_load_comes_from_the_cache_and_changes_invalidate_it(
     def no_parsing(config: DataConfig) -> None:
         raise AssertionError("parsed again")
 
-    monkeypatch.setattr(topics.data, "load_corpus", no_parsing)
+    monkeypatch.setattr(topics.data.corpus, "load_corpus", no_parsing)
     assert load_corpus_cached(config, cache).texts == first.texts == ["one", "two"]
     other_root = config.model_copy(update={"root": str(tmp_path / "elsewhere")})
     assert load_corpus_cached(other_root, cache).ids == first.ids  # same bytes, same config

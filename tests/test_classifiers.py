@@ -5,8 +5,8 @@ import pytest
 from scipy import sparse
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from topics.classifiers import MultiLabelLinear, f1_at, fit_threshold, sigmoid
 from topics.errors import DataError
+from topics.families.linear import MultiLabelLinear, f1_at, fit_threshold, sigmoid
 
 # Checks that contradict a documented design choice, with the reason.
 EXPECTED_FAILED = {

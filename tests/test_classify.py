@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from topics.classify import main
-from topics.predict import Predictor
+from topics.cli.classify import main
+from topics.serve.predictor import Predictor
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +219,7 @@ def test_a_reader_that_stops_early_ends_quietly(model_dir: str, tmp_path: Path) 
     """``classify -f big.txt | head -1``: no traceback, the shell's SIGPIPE status."""
     big = tmp_path / "many.jsonl"
     big.write_text('{"text": "A new rail link from Almaty to the border"}\n' * 20_000)
-    command = [sys.executable, "-m", "topics.classify", "--model", model_dir, "-f", str(big)]
+    command = [sys.executable, "-m", "topics.cli.classify", "--model", model_dir, "-f", str(big)]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert child.stdout is not None and child.stderr is not None
     child.stdout.readline()

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, tiny_config
-from topics.cli import main
+from topics.cli.main import main
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_help_teaches_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def _topics_run(experiment: Path, cwd: Path, *extra: str) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "topics.cli", "run", str(experiment), *extra]
+    command = [sys.executable, "-m", "topics.cli.main", "run", str(experiment), *extra]
     # The embedded store in cwd, whatever an earlier test left in the environment.
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     return subprocess.Popen(

@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import LABELS, shared_data
 from topics.config import DataConfig
-from topics.data import load_corpus
+from topics.data.corpus import load_corpus
 from topics.errors import DataError
 
 

@@ -14,14 +14,14 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, shared_data
-from topics.cli import main
+from topics.cli.main import main
 from topics.config import DataConfig
-from topics.data import load_corpus
-from topics.datasets.archive import iter_members
-from topics.datasets.fetch import ARCHIVES, fetch
-from topics.datasets.newsgroups import clean_post
+from topics.data.corpus import load_corpus
+from topics.data.datasets.archive import iter_members
+from topics.data.datasets.fetch import ARCHIVES, fetch
+from topics.data.datasets.newsgroups import clean_post
+from topics.data.splits import split_indices
 from topics.errors import DataError
-from topics.splits import split_indices
 
 
 def shipped_data_config(name: str, **overrides: object) -> DataConfig:

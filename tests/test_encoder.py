@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from tests.conftest import HEAVY, REPO, modules_loaded_by_predict, needs_encoder_extra
-from topics.bundle import load_bundle
 from topics.config import ExperimentConfig, load_config
-from topics.data import load_corpus
-from topics.encoder import EncoderClassifier, resolve_pretrained
-from topics.experiment import NullTracker, run
-from topics.export import export_bundle
-from topics.models import fit_encoder_model, fit_ensemble_model, fit_tfidf_model
-from topics.predict import Predictor
+from topics.data.corpus import load_corpus
+from topics.families.encoder import EncoderClassifier, resolve_pretrained
+from topics.run.build import fit_encoder_model, fit_ensemble_model, fit_tfidf_model
+from topics.run.experiment import NullTracker, run
+from topics.run.export import export_bundle
+from topics.serve.bundle import load_bundle
+from topics.serve.predictor import Predictor
 
 LABELS = ["economy", "transport", "defense"]
 WORDS = {

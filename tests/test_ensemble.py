@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from topics.ensemble import ProbabilityEnsemble
+from topics.families.ensemble import ProbabilityEnsemble
 
 
 class Fixed:

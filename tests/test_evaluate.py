@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from topics.evaluate import multilabel_metrics, per_label_rows, slug
+from topics.evaluate.metrics import multilabel_metrics, per_label_rows, slug
 
 Y_TRUE = np.array([[1, 0], [1, 1], [0, 0], [0, 1]])
 Y_PRED = np.array([[1, 0], [1, 0], [0, 1], [0, 1]])
@@ -36,7 +36,7 @@ def test_slug() -> None:
 
 
 def test_confident_errors_rank_wrong_documents_by_confidence() -> None:
-    from topics.evaluate import confident_errors
+    from topics.evaluate.metrics import confident_errors
 
     y_true = np.array([[1, 0], [0, 1], [1, 0], [0, 0]])
     y_pred = np.array([[1, 0], [1, 0], [0, 0], [0, 1]])
@@ -49,7 +49,7 @@ def test_confident_errors_rank_wrong_documents_by_confidence() -> None:
 
 
 def test_single_label_predictions_become_one_hot_and_accuracy() -> None:
-    from topics.evaluate import as_indicator, single_label_metrics
+    from topics.evaluate.metrics import as_indicator, single_label_metrics
 
     y_pred = as_indicator(np.array([0, 2, 1]), 3)
     assert y_pred.tolist() == [[1, 0, 0], [0, 0, 1], [0, 1, 0]]

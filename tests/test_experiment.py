@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from tests.conftest import RecordingTracker, tiny_config
-from topics.bundle import load_bundle
 from topics.config import config_hash, validate_config
 from topics.errors import DataError
-from topics.experiment import NullTracker, run
+from topics.run.experiment import NullTracker, run
+from topics.serve.bundle import load_bundle
 
 
 def test_end_to_end_with_in_memory_tracker(tmp_path: Path) -> None:
@@ -95,7 +95,7 @@ def test_single_model_run(tmp_path: Path) -> None:
 def test_each_model_scores_the_test_texts_once(tmp_path: Path, monkeypatch: Any) -> None:
     """Labels follow from the test probabilities: a slow model (the encoder) is not
     run over the test split a second time for them."""
-    from topics.classifiers import MultiLabelLinear
+    from topics.families.linear import MultiLabelLinear
 
     scored: list[int] = []
     predict_proba = MultiLabelLinear.predict_proba
@@ -136,7 +136,7 @@ def test_failure_mid_run_ends_the_run_failed(tmp_path: Path, monkeypatch: Any) -
     def explode(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("topics.experiment.train_and_evaluate", explode)
+    monkeypatch.setattr("topics.run.experiment.train_and_evaluate", explode)
     tracker = RecordingTracker()
     with pytest.raises(RuntimeError):
         run(validate_config(tiny_config(tmp_path)), tracker)

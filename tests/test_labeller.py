@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from topics.labeller import label_by_topics, seeded_columns, tune_thresholds
+from topics.families.lda.labeller import label_by_topics, seeded_columns, tune_thresholds
 
 
 def test_labels_follow_seeded_topic_weights() -> None:

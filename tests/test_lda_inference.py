@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma as scipy_digamma
 
-from topics.lda_inference import bag_of_words, digamma, infer_topics
+from topics.kernels.lda import bag_of_words, digamma, infer_topics
 
 
 def test_digamma_matches_scipy() -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from topics.plots import label_cooccurrence, plot_label_confusion, plot_top_words
+from topics.evaluate.plots import label_cooccurrence, plot_label_confusion, plot_top_words
 
 
 def test_cooccurrence_counts_none_row_and_column() -> None:

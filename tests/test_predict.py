@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 
 from tests.conftest import HEAVY, REPO, modules_loaded_by_predict
 from topics.config import load_config
-from topics.data import load_corpus
-from topics.export import export_bundle
-from topics.models import fit_hybrid_model, fit_lda_model, fit_tfidf_model
-from topics.predict import Predictor
-from topics.splits import split_indices
+from topics.data.corpus import load_corpus
+from topics.data.splits import split_indices
+from topics.run.build import fit_hybrid_model, fit_lda_model, fit_tfidf_model
+from topics.run.export import export_bundle
+from topics.serve.predictor import Predictor
 
 # ``tokenizers`` is imported only by bundles with an encoder model
 LINEAR_ONLY = (*HEAVY, "transformers", "tokenizers")
@@ -239,7 +239,7 @@ def test_bundle_reproduces_fine_label_and_single_label_models(
 def test_every_classifier_kind_reports_out_of_fold_scores(
     variants: dict[str, Any], kind: str
 ) -> None:
-    from topics.evaluate import out_of_fold_score
+    from topics.evaluate.metrics import out_of_fold_score
 
     classifier = variants[kind].classifier
     n_labels = 4

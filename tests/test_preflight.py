@@ -8,10 +8,10 @@ import pytest
 
 from tests.conftest import RecordingTracker, tiny_config
 from topics.config import validate_config
-from topics.data import load_corpus
+from topics.data.corpus import load_corpus
 from topics.errors import ConfigError, DataError
-from topics.experiment import run
-from topics.preflight import check_training_data
+from topics.run.experiment import run
+from topics.run.preflight import check_training_data
 
 
 def test_k_larger_than_the_vocabulary_is_rejected_before_a_run(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ import pytest
 
 from tests.conftest import LABELS, tiny_config
 from topics.config import validate_config
-from topics.evaluate import slug
-from topics.experiment import NullTracker, run
-from topics.report import describe_run, write_report
+from topics.evaluate.metrics import slug
+from topics.evaluate.report import describe_run, write_report
+from topics.run.experiment import NullTracker, run
 
 
 class _Page(HTMLParser):

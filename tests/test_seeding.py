@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from topics.seeding import missing_seed_words, seed_eta, seed_recall
+from topics.families.lda.seeding import missing_seed_words, seed_eta, seed_recall
 
 VOCAB = ["trade", "export", "army", "troops", "rain", "snow"]
 SEEDS = {"economy": ["trade", "export", "tariff"], "defense": ["army", "troops"]}

@@ -10,12 +10,12 @@ from mlflow.tracking import MlflowClient
 
 from tests.conftest import tiny_config
 from tests.servers import mlflow_server, postgres_bin, postgres_server, require
-from topics.classify import main as classify_main
-from topics.cli import main as cli_main
+from topics.cli.classify import main as classify_main
+from topics.cli.main import main as cli_main
 from topics.config import validate_config
-from topics.data import load_corpus
-from topics.experiment import run, train_and_evaluate
-from topics.splits import split_indices
+from topics.data.corpus import load_corpus
+from topics.data.splits import split_indices
+from topics.run.experiment import run, train_and_evaluate
 from topics.tracking import BEST_CHILD_TAG, MlflowTracker
 
 pytestmark = pytest.mark.server

@@ -17,8 +17,8 @@ import pytest
 
 from tests.conftest import tiny_config
 from topics.config import validate_config
-from topics.experiment import run
-from topics.predict import Predictor
+from topics.run.experiment import run
+from topics.serve.predictor import Predictor
 
 ARTICLES = [
     "Kazakhstan and Korea will invest in a bus and truck assembly plant",

@@ -7,9 +7,9 @@ import pytest
 
 from tests.conftest import REPO
 from topics.config import SplitConfig
-from topics.data import Corpus
+from topics.data.corpus import Corpus
+from topics.data.splits import fold_indices, split_indices
 from topics.errors import DataError
-from topics.splits import fold_indices, split_indices
 
 LABELS = ("economy", "defense", "human rights", "transport")
 
@@ -107,7 +107,7 @@ def test_kfold_tests_every_document_exactly_once() -> None:
 def test_kfold_experiment_reports_pooled_cv_metrics(tmp_path: Path) -> None:
     from tests.conftest import RecordingTracker
     from topics.config import load_config
-    from topics.experiment import run
+    from topics.run.experiment import run
 
     config = load_config(
         REPO / "experiments" / "quickstart.yaml",

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, RecordingTracker, tiny_config
-from topics.cli import main
+from topics.cli.main import main
 from topics.config import load_config, validate_config
 from topics.errors import ConfigError
-from topics.sweep import expand_trials, run_sweep, run_trial
+from topics.run.sweep import expand_trials, run_sweep, run_trial
 
 
 def sweep_config(tmp_path: Path, sweep: dict[str, Any], **sections: Any) -> Any:
@@ -213,7 +213,7 @@ def test_sweep_on_dask_without_dask_says_how_to_install_it(
 def test_an_unreachable_scheduler_is_one_clear_error() -> None:
     pytest.importorskip("distributed")
     from tests.servers import free_port
-    from topics.dask_utils import DaskError, connect
+    from topics.run.dask import DaskError, connect
 
     with pytest.raises(DaskError, match="cannot reach the Dask scheduler"):
         connect(f"tcp://127.0.0.1:{free_port()}", timeout=1)

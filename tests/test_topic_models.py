@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import TINY_ARTICLES
-from topics.topic_models import LdaTopics
+from topics.families.lda.model import LdaTopics
 
 TEXTS = [text for _, text, _ in TINY_ARTICLES] * 3
 SEEDS = {

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from topics.topic_quality import align_topics, coherence, stability, topic_diversity
+from topics.evaluate.topic_quality import align_topics, coherence, stability, topic_diversity
 
 
 def random_topics(seed: int, k: int = 6, v: int = 40) -> np.ndarray:

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import RecordingTracker, tiny_config
-from topics.bundle import load_bundle
 from topics.config import validate_config
 from topics.errors import ConfigError
-from topics.experiment import run
+from topics.run.experiment import run
+from topics.serve.bundle import load_bundle
 
 SEEDS = {
     "economy": ["investment", "inflation", "bank", "trade", "export"],

@@ -10,11 +10,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import REPO, tiny_config
-from topics.classify import main as classify_main
-from topics.cli import main as cli_main
+from topics.cli.classify import main as classify_main
+from topics.cli.main import main as cli_main
 from topics.config import validate_config
 from topics.errors import TrackingError
-from topics.experiment import run
+from topics.run.experiment import run
 from topics.tracking import BEST_CHILD_TAG, MlflowTracker, check_reachable, resolve_uri
 
 
@@ -43,7 +43,7 @@ def test_end_to_end_with_a_real_sqlite_store(tmp_path: Path) -> None:
     # The logged pyfunc model serves what the bundle predicts.
     model_uri = f"models:/{mlflow.last_logged_model().model_id}"
     served = mlflow.pyfunc.load_model(model_uri).predict(["Railway cargo trains reached the port"])
-    from topics.predict import Predictor
+    from topics.serve.predictor import Predictor
 
     expected = Predictor.load(result.artifact_dir / "model").predict(
         ["Railway cargo trains reached the port"]
@@ -201,7 +201,7 @@ def test_a_failing_run_is_marked_failed_with_its_error(tmp_path: Path, monkeypat
     def explode(*args: Any, **kwargs: Any) -> None:
         raise MemoryError("cannot allocate the topic-word matrix")
 
-    monkeypatch.setattr("topics.experiment.train_and_evaluate", explode)
+    monkeypatch.setattr("topics.run.experiment.train_and_evaluate", explode)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     config = validate_config(tiny_config(tmp_path, tracking={"enabled": True, "uri": uri}))
     with pytest.raises(MemoryError):

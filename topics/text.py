@@ -1,7 +1,7 @@
 """Tokenization shared by training and prediction.
 
 Pure Python (``re`` only): the TF-IDF vectorizer is given :class:`Analyzer` as its
-``analyzer``, and :mod:`topics.predict` rebuilds the same object from the bundle,
+``analyzer``, and :mod:`topics.serve.predictor` rebuilds the same object from the bundle,
 so a document gets the same features in both places by construction.
 """
 

@@ -1,6 +1,6 @@
 """MLflow tracking. The only module that imports mlflow.
 
-:class:`MlflowTracker` implements the :class:`topics.experiment.Tracker`
+:class:`MlflowTracker` implements the :class:`topics.run.experiment.Tracker`
 protocol (runs, nested sweep children, the dataset as a run input);
 :class:`TopicsPyfunc` wraps a portable bundle as an MLflow pyfunc model so
 ``mlflow models serve`` serves exactly what ``classify`` computes.
@@ -88,7 +88,7 @@ class TopicsPyfunc(PythonModel):
     ``text`` column); output is the same records ``classify --format json`` prints."""
 
     def load_context(self, context: Any) -> None:
-        from topics.predict import Predictor
+        from topics.serve.predictor import Predictor
 
         self.predictor = Predictor.load(context.artifacts["bundle"])
 

@@ -1,0 +1,120 @@
+"""The ``topics sweep`` and ``topics classify-archive`` commands (parsed in
+:mod:`topics.cli.main`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from topics import progress
+from topics.cli.signals import end_on_sigterm
+from topics.errors import TopicsError
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    from topics.config import load_config
+    from topics.run.experiment import make_tracker
+    from topics.run.sweep import run_sweep
+
+    config = load_config(args.experiment, args.overrides)
+    end_on_sigterm()
+    tracker = make_tracker(config, args.no_track, log_model=False)
+    address = args.dask or config.dask.address
+    if address:
+        from topics.run.dask import require_distributed
+
+        require_distributed()  # fail in one line before a parent run is started
+    bar = _Bar("trials")
+
+    def report(trial: Any, result: Any) -> None:
+        state = "failed: " + result.error if result.error else f"{result.seconds:.1f}s"
+        bar.update(f"{trial.name} {state}")
+
+    result = run_sweep(config, tracker, address, args.experiment, on_result=report)
+    bar.close()
+    if args.json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+        return 0
+    metric = result.metric
+    print(f"\n{'trial':<11}{metric:>16}{'test_micro_f1':>15}{'seconds':>9}  overrides")
+    for row in result.trials:
+        metrics = row["metrics"]
+        mark = "*" if row["trial"] == result.best_trial else " "
+        overrides = ", ".join(f"{k}={json.dumps(v)}" for k, v in row["overrides"].items())
+        if row["error"]:
+            overrides = f"FAILED: {row['error']}"
+        test_f1 = metrics.get("test_micro_f1", float("nan"))
+        print(
+            f"{row['trial'] + mark:<11}{metrics.get(metric, float('nan')):>16.3f}"
+            f"{test_f1:>15.3f}{row['seconds']:>9.1f}  {overrides}"
+        )
+    print(f"\nbest ({metric}): {result.best_trial}, run {result.best_run_id}")
+    print(f"sweep run {result.run_id} -> {result.artifact_dir}")
+    if getattr(tracker, "uri", None):
+        print(f"  (tracked in {tracker.uri}; children are nested under the sweep run)")
+    return 0
+
+
+def classify_archive_command(args: argparse.Namespace) -> int:
+    from topics.run.archive import classify_archive, read_bundle_files
+
+    if args.top_k < 0:
+        raise _UsageError("--top-k must be >= 0")
+    if args.workers < 1:
+        raise _UsageError("--workers must be >= 1")
+    if args.dask or args.workers > 1:
+        from topics.run.dask import require_distributed
+
+        require_distributed()
+    bundle_files = read_bundle_files(args.model, args.tracking_uri)
+    bar = _Bar("partitions")
+
+    def report(counts: dict[str, Any]) -> None:
+        bar.update(f"{counts['name']}: {counts['documents']} docs")
+
+    result = classify_archive(
+        args.input,
+        args.output,
+        bundle_files,
+        address=args.dask,
+        workers=args.workers,
+        partition_mb=args.partition_mb,
+        top_k=args.top_k,
+        on_partition=report,
+    )
+    bar.close()
+    for error in result.errors:
+        print(f"topics: warning: {error}", file=sys.stderr)
+    rate = result.documents / result.seconds if result.seconds else 0.0
+    print(
+        f"{result.written} partitions written, {result.skipped} already complete, "
+        f"{result.documents} documents ({rate:,.0f}/s), {result.bad_records} bad records "
+        f"skipped -> {result.output_dir}"
+    )
+    return 1 if result.bad_records else 0
+
+
+class _UsageError(TopicsError, ValueError):
+    pass
+
+
+class _Bar:
+    """A tqdm bar on a terminal; nothing elsewhere."""
+
+    def __init__(self, unit: str) -> None:
+        self.bar = None
+        if progress.enabled():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(desc=unit, unit="", leave=False, dynamic_ncols=True)
+
+    def update(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(message, refresh=False)
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,278 @@
+"""The ``topics`` command: run experiments.
+
+Heavy libraries are imported inside the commands, so ``topics --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from topics import __version__
+from topics.cli.signals import end_on_sigterm
+from topics.errors import TopicsError, stdout_closed
+
+EPILOG = """\
+examples:
+  topics run experiments/quickstart.yaml
+  topics run experiments/quickstart.yaml --set model.lda.num_topics=12 --set seed=7
+  topics run experiments/quickstart.yaml --json | tail -n 1
+  topics show-config experiments/quickstart.yaml --set features.tfidf.ngram_range=[1,3]
+  topics register RUN_ID --name topics-news --alias champion
+  topics data fetch 20newsgroups          # into $TOPICS_DATA_DIR or ../shared/data
+  topics sweep experiments/sweep-quickstart.yaml --dask tcp://127.0.0.1:8786
+  topics classify-archive 'archive/*.jsonl' --output tagged/ --dask tcp://127.0.0.1:8786
+
+An experiment file names base groups from configs/ under 'defaults' and
+overrides only what differs; see README.md.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="topics",
+        description="Train, evaluate and track news classifiers and topic models from YAML.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"topics {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run",
+        help="run an experiment: train, evaluate, write artifacts/, log to MLflow",
+        description="Run one experiment file end to end.",
+    )
+    _add_config_arguments(run)
+    run.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (run_id, metrics, ...) as the last line",
+    )
+    run.add_argument(
+        "--no-track",
+        action="store_true",
+        help="do not log to MLflow (same as tracking.enabled=false)",
+    )
+
+    show = commands.add_parser(
+        "show-config", help="print the resolved, validated config of an experiment"
+    )
+    _add_config_arguments(show)
+
+    register = commands.add_parser(
+        "register",
+        help="register a run's model in the MLflow model registry (optionally under an alias)",
+        description="Register the model a tracked run logged; classify it with "
+        "--model models:/NAME@ALIAS.",
+    )
+    register.add_argument("run_id", metavar="RUN_ID", help="the run whose model to register")
+    register.add_argument("--name", required=True, help="registered model name, e.g. topics-news")
+    register.add_argument("--alias", help="alias to point at the new version, e.g. champion")
+    register.add_argument(
+        "--tracking-uri",
+        help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
+    )
+    data = commands.add_parser("data", help="manage datasets (fetch public archives)")
+    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    fetch = data_commands.add_parser(
+        "fetch",
+        help="download a public archive, check its digest, store it under the data root",
+    )
+    fetch.add_argument("name", help="20newsgroups or reuters21578")
+    fetch.add_argument("--root", help="data root (default: $TOPICS_DATA_DIR, else ../shared/data)")
+    fetch.add_argument("--url", help="download from this URL instead (a mirror)")
+    fetch.add_argument("--sha256", help="expected sha256 of the file at --url")
+    fetch.add_argument("--force", action="store_true", help="download even if present")
+    _add_cluster_commands(commands)
+    return parser
+
+
+def _add_cluster_commands(commands: Any) -> None:
+    sweep = commands.add_parser(
+        "sweep",
+        help="train an experiment over a grid or random values of config keys (nested runs)",
+        description="Run every trial of the experiment's sweep: section, in parallel "
+        "(joblib here, or a Dask cluster); each trial is a nested MLflow run logged here.",
+    )
+    _add_config_arguments(sweep)
+    sweep.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="Dask scheduler for the trials, e.g. tcp://127.0.0.1:8786 (default: dask.address)",
+    )
+    sweep.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    sweep.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+
+    archive = commands.add_parser(
+        "classify-archive",
+        help="classify a large JSONL/Parquet archive into partitioned JSONL, restartable",
+        description="Classify every document of INPUT with a trained bundle; writes "
+        "DIR/part-*.jsonl (the records of 'classify --format jsonl'). A rerun skips "
+        "finished partitions. INPUT and DIR must be paths all workers can reach.",
+    )
+    archive.add_argument("input", metavar="INPUT", help="a .jsonl/.parquet file or a glob")
+    archive.add_argument("--output", required=True, metavar="DIR", help="output folder")
+    archive.add_argument(
+        "--model", default="artifacts/latest", help="bundle folder or models:/ / runs:/ URI"
+    )
+    archive.add_argument("--tracking-uri", help="MLflow store for models:/ and runs:/ URIs")
+    archive.add_argument("--dask", metavar="ADDRESS", help="Dask scheduler, tcp://HOST:PORT")
+    archive.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="without --dask: 1 runs here, N>1 starts a local Dask cluster of N processes",
+    )
+    archive.add_argument(
+        "--partition-mb", type=float, default=16.0, help="JSONL partition size (default: 16)"
+    )
+    archive.add_argument("--top-k", type=int, default=3, help="dominant topics per document")
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("experiment", help="experiment YAML file, e.g. experiments/quickstart.yaml")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key (repeatable), e.g. --set model.lda.num_topics=12",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _log_warnings_to_stderr()
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "show-config":
+            return _show_config(args)
+        if args.command == "register":
+            return _register(args)
+        if args.command == "data":
+            return _data_fetch(args)
+        if args.command == "sweep":
+            from topics.cli.cluster import sweep_command
+
+            return sweep_command(args)
+        if args.command == "classify-archive":
+            from topics.cli.cluster import classify_archive_command
+
+            return classify_archive_command(args)
+    except TopicsError as exc:
+        print(f"topics: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("topics: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return stdout_closed()
+    return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from topics import progress
+    from topics.config import load_config
+    from topics.run.experiment import make_tracker, run
+
+    config = load_config(args.experiment, args.overrides)
+    end_on_sigterm()
+    tracker = make_tracker(config, args.no_track)
+    if progress.enabled():
+        print(f"Running {config.name} on {config.data.name} ...", file=sys.stderr)
+    result = run(config, tracker, experiment_file=args.experiment)
+    if args.json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+    else:
+        print(format_summary(result.to_json(), getattr(tracker, "uri", None)))
+    return 0
+
+
+def _log_warnings_to_stderr() -> None:
+    """``topics`` warnings as one line each: ``topics: warning: ...``."""
+    logger = logging.getLogger("topics")
+    if not any(getattr(h, "_topics_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("topics: warning: %(message)s"))
+        handler._topics_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+
+
+def _show_config(args: argparse.Namespace) -> int:
+    from topics.config import config_hash, load_config, to_yaml
+
+    config = load_config(args.experiment, args.overrides)
+    print(to_yaml(config), end="")
+    print(f"# config hash: {config_hash(config)}")
+    return 0
+
+
+def _register(args: argparse.Namespace) -> int:
+    from topics.tracking import register_run_model, resolve_uri
+
+    version = register_run_model(args.run_id, args.name, args.alias, args.tracking_uri)
+    target = f"models:/{args.name}@{args.alias}" if args.alias else f"models:/{args.name}/{version}"
+    print(f"registered run {args.run_id} as {args.name} version {version}")
+    print(f'  classify --model {target} "some text"   # ({resolve_uri(args.tracking_uri)})')
+    return 0
+
+
+def _data_fetch(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from topics.config import DATA_ROOT_ENV, DEFAULT_DATA_ROOT
+    from topics.data.datasets.fetch import fetch
+
+    root = Path(args.root or os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT)
+    path = fetch(args.name, root, url=args.url, sha256=args.sha256, force=args.force)
+    print(path)
+    return 0
+
+
+def format_summary(result: dict[str, Any], tracking_uri: str | None) -> str:
+    """The metrics table and next steps printed at the end of ``topics run``."""
+    metrics = result["metrics"]
+    models = sorted({key.split("_test_")[0] for key in metrics if "_test_" in key})
+    columns = ["micro_f1", "macro_f1", "subset_accuracy"]
+    lines = ["", f"{'model':<10}" + "".join(f"{c:>17}" for c in columns)]
+    for model in models:
+        row = "".join(f"{metrics.get(f'{model}_test_{c}', float('nan')):>17.3f}" for c in columns)
+        lines.append(f"{model:<10}{row}")
+    per_label = sorted(k for k in metrics if k.startswith("test_f1_"))
+    if per_label:
+        lines.append("")
+        lines.append(
+            "best model, F1 per label: "
+            + ", ".join(f"{k.removeprefix('test_f1_')} {metrics[k]:.3f}" for k in per_label)
+        )
+    if "lda_coherence_c_v" in metrics:
+        lines.append(
+            f"LDA coherence: c_v {metrics['lda_coherence_c_v']:.3f}, "
+            f"u_mass {metrics['lda_coherence_u_mass']:.3f}"
+        )
+    lines += [
+        "",
+        f"run {result['run_id']} -> {result['artifact_dir']}",
+        "next:",
+        '  classify "Kazakhstan and Korea open a bus and truck plant"   # tag a text',
+        "  make ui                                                    # compare runs in MLflow",
+        f"  {result['artifact_dir']}/report.html   # this run on one page (opens from disk)",
+    ]
+    if tracking_uri:
+        lines.append(f"  topics register {result['run_id']} --name topics-news --alias champion")
+        lines.append(f"  (tracked in {tracking_uri})")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Reading articles into a corpus, published datasets, train/test splits."""

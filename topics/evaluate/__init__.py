@@ -1,0 +1,1 @@
+"""Held-out metrics, topic quality, plots and the run report."""

@@ -1,0 +1,192 @@
+"""A run's ``report.html``: one self-contained page that opens from disk.
+
+Everything a reader needs to judge a run without MLflow: the one-line summary,
+headline metrics per model, per-label precision/recall/F1 tables, every plot
+(embedded as base64, so the page has no external references) and the LDA topics
+(read from the bundle's ``model.json``). Only the standard library is used.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+REPORT = "report.html"
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".svg": "image/svg+xml",
+}
+HEADLINE = ("micro_f1", "macro_f1", "micro_precision", "micro_recall", "subset_accuracy")
+PER_LABEL = ("precision", "recall", "f1")
+
+STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.5em; margin-bottom: 0.2em; } h2 { margin-top: 1.8em; }
+.summary { color: #555; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.5em 0; }
+th, td { border: 1px solid #ddd; padding: 4px 10px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #f4f4f4; }
+figure { display: inline-block; margin: 0.5em; vertical-align: top; }
+figure img { max-width: 520px; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.9em; }
+code { background: #f4f4f4; padding: 1px 4px; }
+"""
+
+
+def describe_run(config: Any) -> str:
+    """One line saying what a run tried, e.g. for the MLflow run description.
+
+    >>> describe_run(config)  # doctest: +SKIP
+    'quickstart on sample: tfidf linear_svc C=1.0 ngrams 1-2; lda K=8 passes=10'
+    """
+    parts = []
+    model = config.model
+    if model.tfidf.enabled:
+        low, high = config.features.tfidf.ngram_range
+        parts.append(f"tfidf {model.tfidf.classifier} C={model.tfidf.C:g} ngrams {low}-{high}")
+    if model.lda.enabled:
+        parts.append(f"lda K={model.lda.num_topics} passes={model.lda.passes}")
+    summary = f"{config.name} on {config.data.name}: " + "; ".join(parts)
+    note = " ".join(config.description.split())  # one line, whatever the YAML held
+    return f"{note} ({summary})" if note else summary
+
+
+def write_report(
+    run_dir: Path,
+    metrics: dict[str, float],
+    labels: Sequence[str],
+    title: str,
+    summary: str = "",
+    facts: dict[str, str] | None = None,
+) -> Path:
+    """Write ``run_dir/report.html`` from ``metrics``, ``run_dir/plots`` and ``run_dir/model``.
+
+    ``facts`` are shown as a key/value table (run id, config hash, ...).
+    Returns the report's path.
+    """
+    sections = [
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="summary">{_e(summary)}</p>' if summary else "",
+        _facts_table(facts or {}),
+        "<h2>Metrics (held-out test split)</h2>",
+        _headline_table(metrics),
+        "<h2>Per label</h2>",
+        _per_label_tables(metrics, labels),
+        "<h2>Plots</h2>",
+        _plots(run_dir / "plots"),
+        "<h2>Topics</h2>",
+        _topics(run_dir / "model" / "model.json"),
+    ]
+    page = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>\n"
+        + "\n".join(section for section in sections if section)
+        + "\n</body></html>\n"
+    )
+    path = run_dir / REPORT
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _models(metrics: dict[str, float]) -> list[str]:
+    """Prefixes of per-model metrics (``tfidf`` for ``tfidf_test_micro_f1``), then ``best``."""
+    models = sorted({key.split("_test_")[0] for key in metrics if "_test_" in key})
+    return models + (["best"] if "test_micro_f1" in metrics else [])
+
+
+def _value(metrics: dict[str, float], model: str, key: str) -> float | None:
+    name = f"test_{key}" if model == "best" else f"{model}_test_{key}"
+    return metrics.get(name)
+
+
+def _facts_table(facts: dict[str, str]) -> str:
+    if not facts:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(k)}</td><td><code>{_e(v)}</code></td></tr>" for k, v in facts.items()
+    )
+    return f'<table class="facts">{rows}</table>'
+
+
+def _headline_table(metrics: dict[str, float]) -> str:
+    models = _models(metrics)
+    head = "<tr><th>model</th>" + "".join(f"<th>{_e(k)}</th>" for k in HEADLINE) + "</tr>"
+    rows = [
+        f"<tr><td>{_e(model)}</td>"
+        + "".join(f"<td>{_fmt(_value(metrics, model, k))}</td>" for k in HEADLINE)
+        + "</tr>"
+        for model in models
+    ]
+    others = {k: v for k, v in sorted(metrics.items()) if "test_" not in k}
+    extra = "".join(f"<tr><td>{_e(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in others.items())
+    other_table = f'<table class="other-metrics">{extra}</table>' if extra else ""
+    return f'<table class="metrics">{head}{"".join(rows)}</table>{other_table}'
+
+
+def _per_label_tables(metrics: dict[str, float], labels: Sequence[str]) -> str:
+    from topics.evaluate.metrics import slug  # metric keys carry "human_rights" for "human rights"
+
+    models = _models(metrics)
+    head = (
+        "<tr><th>label</th>"
+        + "".join(f"<th>{_e(m)} {_e(k)}</th>" for m in models for k in PER_LABEL)
+        + "</tr>"
+    )
+    rows = [
+        f"<tr><td>{_e(label)}</td>"
+        + "".join(
+            f"<td>{_fmt(_value(metrics, m, f'{k}_{slug(label)}'))}</td>"
+            for m in models
+            for k in PER_LABEL
+        )
+        + "</tr>"
+        for label in labels
+    ]
+    return f'<table class="per-label">{head}{"".join(rows)}</table>'
+
+
+def _plots(folder: Path) -> str:
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_TYPES)
+    if not files:
+        return "<p>No plots.</p>"
+    figures = []
+    for path in files:
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        name = path.relative_to(folder).as_posix()
+        figures.append(
+            f'<figure><img alt="{_e(name)}" src="data:{IMAGE_TYPES[path.suffix.lower()]};'
+            f'base64,{data}"><figcaption>{_e(name)}</figcaption></figure>'
+        )
+    return "".join(figures)
+
+
+def _topics(spec_path: Path) -> str:
+    try:
+        spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return "<p>No model bundle.</p>"
+    top_words = (spec.get("lda") or {}).get("top_words") or []
+    if not top_words:
+        return "<p>This run trained no topic model.</p>"
+    rows = "".join(
+        f"<tr><td>{i}</td><td>{_e(', '.join(words))}</td></tr>" for i, words in enumerate(top_words)
+    )
+    return f'<table class="topics"><tr><th>topic</th><th>top words</th></tr>{rows}</table>'
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+__all__ = ["REPORT", "describe_run", "write_report"]

@@ -1,0 +1,1 @@
+"""Model families: one room each, registered in one place."""

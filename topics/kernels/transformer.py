@@ -1,0 +1,151 @@
+"""A BERT-style encoder's forward pass in numpy, for the predict path.
+
+:class:`topics.families.encoder.EncoderClassifier` fine-tunes a transformer with torch;
+the bundle keeps its weights as float32 arrays and its tokenizer as the JSON of
+the ``tokenizers`` library. This module runs them with numpy alone (no torch,
+no transformers), so ``classify`` stays light:
+
+- tokenize with ``tokenizers`` (a small Rust extension, imported on first use),
+  the same tokenizer object the training side used;
+- embeddings, ``num_layers`` post-LayerNorm self-attention blocks with
+  tanh-approximated GELU, mean pooling over the real tokens;
+- the linear head, then softmax (mapped to labels by ``groups``) or sigmoid.
+
+Both sides share :func:`encode`, so the token ids are the same by construction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+# torch runs the fine-tuning with this activation, so numpy reproduces it exactly
+# (the exact-erf GELU would need scipy or a slow per-element math.erf here).
+HIDDEN_ACT = "gelu_pytorch_tanh"
+
+
+def load_tokenizer(tokenizer_json: str, max_length: int) -> Any:
+    """A ``tokenizers.Tokenizer`` that truncates to ``max_length`` tokens and pads a batch."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(tokenizer_json)
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length)
+    return tokenizer
+
+
+def _pad(encodings: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    width = max((len(e.ids) for e in encodings), default=0)
+    ids = np.zeros((len(encodings), width), dtype=np.int64)
+    mask = np.zeros((len(encodings), width), dtype=np.int64)
+    for i, encoding in enumerate(encodings):
+        ids[i, : len(encoding.ids)] = encoding.ids
+        mask[i, : len(encoding.ids)] = 1
+    return ids, mask
+
+
+def encode(tokenizer: Any, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, mask)``, both ``(n_texts, longest)`` int64, padded with id 0 / mask 0."""
+    return _pad(tokenizer.encode_batch(list(texts)))
+
+
+def encode_by_length(
+    tokenizer: Any, texts: Sequence[str], batch_size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``(indices, ids, mask)`` batches of texts of similar length (less padding),
+    longest first; every text is tokenized once."""
+    encodings = tokenizer.encode_batch(list(texts))
+    lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+    order = np.argsort(-lengths, kind="stable")
+    for k in range(0, len(order), batch_size):
+        batch = order[k : k + batch_size]
+        yield (batch, *_pad([encodings[i] for i in batch]))
+
+
+def _layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
+    mean = x.mean(-1, keepdims=True)
+    centred = x - mean
+    variance = (centred * centred).mean(-1, keepdims=True)
+    return centred / np.sqrt(variance + eps) * gamma + beta
+
+
+def _gelu_tanh(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
+
+
+class NumpyEncoder:
+    """Mean-pooled sentence vectors from BertModel weights.
+
+    Parameters
+    ----------
+    weights
+        ``{parameter name: array}`` as in ``BertModel.named_parameters()``.
+    num_layers, num_heads, layer_norm_eps
+        From the model's config.
+    """
+
+    def __init__(
+        self, weights: dict[str, np.ndarray], num_layers: int, num_heads: int, layer_norm_eps: float
+    ) -> None:
+        self.w = {name: value.astype(np.float32) for name, value in weights.items()}
+        # x @ W.T as a 2-D matmul against a contiguous transposed copy: the fast BLAS path
+        self.w_t = {name: np.ascontiguousarray(v.T) for name, v in self.w.items() if v.ndim == 2}
+        self.num_layers, self.num_heads, self.eps = num_layers, num_heads, layer_norm_eps
+
+    def _linear(self, x: np.ndarray, name: str) -> np.ndarray:
+        out = x.reshape(-1, x.shape[-1]) @ self.w_t[name + ".weight"] + self.w[name + ".bias"]
+        return out.reshape(*x.shape[:-1], -1)
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """``(n, hidden)`` float32: the mean of the last layer over unmasked tokens."""
+        w, n, length = self.w, ids.shape[0], ids.shape[1]
+        h = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][:length]
+            + w["embeddings.token_type_embeddings.weight"][0]
+        )
+        h = self._norm(h, "embeddings.LayerNorm")
+        hidden = h.shape[-1]
+        head_dim = hidden // self.num_heads
+        blocked = np.where(mask[:, None, None, :] == 1, 0.0, -np.inf).astype(np.float32)
+        scale = np.float32(1.0 / math.sqrt(head_dim))
+        for layer in range(self.num_layers):
+            p = f"encoder.layer.{layer}."
+            q, k, v = (
+                self._linear(h, p + f"attention.self.{part}")
+                .reshape(n, length, self.num_heads, head_dim)
+                .transpose(0, 2, 1, 3)
+                for part in ("query", "key", "value")
+            )
+            scores = q @ k.transpose(0, 1, 3, 2) * scale + blocked
+            scores = np.exp(scores - scores.max(-1, keepdims=True))
+            scores /= scores.sum(-1, keepdims=True)
+            attended = (scores @ v).transpose(0, 2, 1, 3).reshape(n, length, hidden)
+            h = self._norm(
+                self._linear(attended, p + "attention.output.dense") + h,
+                p + "attention.output.LayerNorm",
+            )
+            inner = _gelu_tanh(self._linear(h, p + "intermediate.dense"))
+            h = self._norm(self._linear(inner, p + "output.dense") + h, p + "output.LayerNorm")
+        weights = mask[..., None].astype(np.float32)
+        return (h * weights).sum(1) / np.maximum(weights.sum(1), 1.0)
+
+    def _norm(self, x: np.ndarray, name: str) -> np.ndarray:
+        return _layer_norm(x, self.w[name + ".weight"], self.w[name + ".bias"], self.eps)
+
+
+def head_proba(
+    pooled: np.ndarray, coef: np.ndarray, intercept: np.ndarray, groups: np.ndarray, softmax: bool
+) -> np.ndarray:
+    """Label probabilities from pooled vectors: softmax over the head's classes summed
+    into labels through ``groups`` ``(n_classes, n_labels)``, or one sigmoid per label."""
+    logits = pooled.astype(np.float64) @ coef.T + intercept
+    if not softmax:
+        return 0.5 * (1.0 + np.tanh(0.5 * logits))
+    logits -= logits.max(axis=1, keepdims=True)
+    proba = np.exp(logits)
+    proba /= proba.sum(axis=1, keepdims=True)
+    return proba @ groups

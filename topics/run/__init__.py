@@ -1,0 +1,1 @@
+"""Orchestration: prepare data, build and fit families, evaluate, export, track."""

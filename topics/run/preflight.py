@@ -1,0 +1,80 @@
+"""Checks that need the data but no training, run before a tracked run starts.
+
+A problem found here costs the user seconds, not a failed run after minutes of
+training: each is one line naming the config key or label and how to fix it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections import Counter
+
+import numpy as np
+
+from topics.config import ExperimentConfig
+from topics.data.corpus import Corpus
+from topics.errors import ConfigError, DataError
+
+log = logging.getLogger("topics")
+
+
+def check_training_data(config: ExperimentConfig, train: Corpus) -> None:
+    """Raise on what would make training fail; log a warning on what degrades it.
+
+    Decisions (documented in README): a label with no positive or no negative
+    training document is an error, not silently dropped, because a model that
+    can never predict a configured label would look like a bug later. A label
+    with a single positive trains, with the linear model's own cut as threshold.
+    """
+    counts = train.label_matrix().sum(axis=0)
+    for label, positives in zip(train.label_names, counts.tolist(), strict=True):
+        negatives = len(train) - positives
+        if positives < 1 or negatives < 1:
+            raise DataError(
+                f"label '{label}' has {positives} positive and {negatives} negative training "
+                "documents; each label needs at least one of each: add documents, lower "
+                "data.split.test_size, or remove it from data.labels"
+            )
+    if config.model.lda.enabled:
+        _check_lda_vocabulary(config, train)
+    if config.model.encoder.enabled:
+        _check_encoder_extra()
+
+
+def _check_encoder_extra() -> None:
+    """torch and transformers are installed (found, not imported: that takes seconds)."""
+    missing = [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(
+            f"model.encoder needs {' and '.join(missing)}: pip install 'topics[encoder]', "
+            "or set model.encoder.enabled=false"
+        )
+
+
+def _check_lda_vocabulary(config: ExperimentConfig, train: Corpus) -> None:
+    from topics.families.features import resolve_stop_words
+    from topics.text import TopicTokenizer
+
+    settings = config.model.lda
+    tokenizer = TopicTokenizer(
+        settings.min_token_length, resolve_stop_words(config.features.tfidf.stop_words)
+    )
+    documents = [set(tokenizer(text)) for text in train.texts]
+    empty = sum(1 for words in documents if not words)
+    if empty:
+        log.warning(
+            "%d of %d training documents have no words left for the topic model after "
+            "preprocessing; they get the prior topic mix",
+            empty,
+            len(train),
+        )
+    frequency = Counter(word for words in documents for word in words)
+    limit = settings.no_above * len(train)
+    kept = int(np.sum([settings.no_below <= n <= limit for n in frequency.values()]))
+    if kept < settings.num_topics:
+        raise ConfigError(
+            f"model.lda.num_topics: {settings.num_topics} topics but only {kept} words survive "
+            f"filtering (no_below={settings.no_below}, no_above={settings.no_above}); lower "
+            "model.lda.num_topics or model.lda.no_below, or add documents"
+        )

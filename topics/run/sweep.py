@@ -1,0 +1,359 @@
+"""Sweeps: many trainings of one experiment over a grid or random samples of config keys.
+
+An experiment file declares what to try under ``sweep:``::
+
+    sweep:
+      grid: {model.tfidf.C: [0.3, 1, 3]}
+      random: {model.lda.num_topics: {randint: [5, 20]}}
+      trials: 4        # random samples (each combined with every grid point)
+      metric: val_micro_f1
+
+Trials run in parallel through joblib on this machine, or on a Dask cluster
+(``--dask tcp://HOST:PORT`` or ``dask.address``). A trial is a pure function of its
+config: it trains and evaluates in a scratch folder and returns metrics and its
+small files (model bundle, plots) to the driver. Only the driver talks to the
+tracker: one parent run, one nested child run per trial, and the best trial's
+metrics on the parent. Workers need ``topics`` installed, not MLflow access.
+
+Choosing the best: ``val_*`` metrics come from fitting on the training split
+minus ``validation_size`` and scoring the held-out part, so the test split never
+takes part in the choice. ``test_*`` metrics come from a second fit on the whole
+training split, scored on the test split, as ``topics run`` does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from topics.config import (
+    ExperimentConfig,
+    ExperimentSweepConfig,
+    RandomParam,
+    deep_merge,
+    validate_config,
+)
+from topics.errors import ConfigError, TopicsError
+
+__all__ = ["SweepResult", "Trial", "TrialResult", "expand_trials", "run_sweep", "run_trial"]
+
+
+@dataclass(frozen=True)
+class Trial:
+    index: int
+    name: str
+    overrides: dict[str, Any]
+    config: ExperimentConfig
+
+
+@dataclass
+class TrialResult:
+    index: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # run folder, relative paths
+    seconds: float = 0.0
+    host: str = ""
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    run_id: str
+    experiment: str
+    artifact_dir: Path
+    metric: str
+    best_trial: str | None
+    best_run_id: str | None
+    trials: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "experiment": self.experiment,
+            "artifact_dir": str(self.artifact_dir),
+            "metric": self.metric,
+            "best_trial": self.best_trial,
+            "best_run_id": self.best_run_id,
+            "trials": self.trials,
+        }
+
+
+class TrialFailed(TopicsError, RuntimeError):
+    """Raised inside a child run so the tracker marks it FAILED."""
+
+
+# ---------------------------------------------------------------------------
+# Expanding the sweep into trials (on the driver)
+
+
+def expand_trials(base: ExperimentConfig) -> list[Trial]:
+    """Every trial of ``base.sweep``, each a validated config; errors name the trial."""
+    sweep = base.sweep
+    if sweep is None:
+        raise ConfigError(
+            f"{base.name}: no sweep: section; add e.g. sweep: {{grid: {{model.tfidf.C: [0.3, 1]}}}}"
+        )
+    plain = base.model_dump(mode="json")
+    plain.pop("sweep")
+    trials = []
+    for index, overrides in enumerate(_override_sets(sweep)):
+        merged = plain
+        for key, value in overrides.items():
+            nested: Any = value
+            for part in reversed(key.split(".")):
+                nested = {part: nested}
+            merged = deep_merge(merged, nested)
+        name = f"trial-{index:03d}"
+        config = validate_config(merged, source=f"sweep {name} ({_describe(overrides)})")
+        trials.append(Trial(index, name, overrides, config))
+    return trials
+
+
+def _override_sets(sweep: ExperimentSweepConfig) -> list[dict[str, Any]]:
+    grid_keys = list(sweep.grid)
+    points = [
+        dict(zip(grid_keys, values, strict=True))
+        for values in itertools.product(*(sweep.grid[k] for k in grid_keys))
+    ]
+    if not sweep.random:
+        return points
+    import numpy as np
+
+    rng = np.random.default_rng(sweep.seed)
+    samples = [
+        {key: _sample(spec, rng) for key, spec in sweep.random.items()}
+        for _ in range(sweep.trials or 0)
+    ]
+    return [{**point, **sample} for point in points or [{}] for sample in samples]
+
+
+def _sample(spec: RandomParam, rng: Any) -> Any:
+    if spec.choice is not None:
+        return spec.choice[int(rng.integers(len(spec.choice)))]
+    if spec.uniform is not None:
+        return float(rng.uniform(*spec.uniform))
+    if spec.loguniform is not None:
+        low, high = spec.loguniform
+        return float(math.exp(rng.uniform(math.log(low), math.log(high))))
+    assert spec.randint is not None
+    return int(rng.integers(spec.randint[0], spec.randint[1] + 1))
+
+
+def _describe(overrides: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={json.dumps(value)}" for key, value in overrides.items())
+
+
+# ---------------------------------------------------------------------------
+# One trial (on a worker: no tracker, no shared disk)
+
+
+def run_trial(trial: Trial, validation_size: float | None) -> TrialResult:
+    """Train and evaluate one trial in a scratch folder; never raises.
+
+    Returns ``val_*`` metrics (fit on train minus ``validation_size``, scored on
+    the held-out part) when ``validation_size`` is set, and ``test_*`` metrics as
+    ``topics run`` computes them, plus the run folder's files.
+    """
+    from topics.config import SplitConfig
+    from topics.data.corpus import load_corpus
+    from topics.data.splits import split_indices
+    from topics.run.experiment import train_and_evaluate
+    from topics.run.preflight import check_training_data
+
+    started = time.perf_counter()
+    result = TrialResult(index=trial.index, host=f"{socket.gethostname()}:{os.getpid()}")
+    config = trial.config
+    try:
+        corpus = load_corpus(config.data)
+        train_idx, test_idx = split_indices(corpus, config.data.split, config.split_seed())
+        train, test = corpus.subset(train_idx), corpus.subset(test_idx)
+        check_training_data(config, train)  # e.g. K above the vocabulary: one clear error
+        provenance = {"experiment": config.name, "sweep_trial": trial.name}
+        with tempfile.TemporaryDirectory(prefix="topics-trial-") as tmp:
+            metrics: dict[str, float] = {}
+            if validation_size is not None:
+                split = SplitConfig(test_size=validation_size)
+                fit_idx, val_idx = split_indices(train, split, config.split_seed())
+                scored = train_and_evaluate(
+                    config,
+                    train.subset(fit_idx),
+                    train.subset(val_idx),
+                    Path(tmp) / "validation",
+                    provenance,
+                )
+                metrics.update({_as_validation(k): v for k, v in scored.items() if "test_" in k})
+            run_dir = Path(tmp) / "run"
+            metrics.update(train_and_evaluate(config, train, test, run_dir, provenance))
+            (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+            result.files = {
+                str(path.relative_to(run_dir)): path.read_bytes()
+                for path in sorted(run_dir.rglob("*"))
+                if path.is_file()
+            }
+        result.metrics = metrics
+    except Exception as exc:  # a failed trial is reported; the sweep goes on
+        result.error = f"{exc.__class__.__name__}: {exc}"
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _as_validation(key: str) -> str:
+    """``test_micro_f1`` -> ``val_micro_f1``; ``tfidf_test_micro_f1`` -> ``tfidf_val_micro_f1``."""
+    return key.replace("test_", "val_", 1)
+
+
+# ---------------------------------------------------------------------------
+# Executing trials: joblib here, or a Dask cluster
+
+
+def execute(
+    trials: list[Trial], validation_size: float | None, n_jobs: int, address: str | None
+) -> Iterator[TrialResult]:
+    """Yield each trial's result as soon as it finishes (any order)."""
+    if address:
+        yield from _execute_dask(trials, validation_size, address)
+        return
+    if n_jobs == 1 or len(trials) == 1:
+        for trial in trials:
+            yield run_trial(trial, validation_size)
+        return
+    from joblib import Parallel, delayed
+
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    yield from parallel(delayed(run_trial)(trial, validation_size) for trial in trials)
+
+
+def _execute_dask(
+    trials: list[Trial], validation_size: float | None, address: str
+) -> Iterator[TrialResult]:
+    from topics.run.dask import connect, require_distributed
+
+    distributed = require_distributed()
+    with connect(address) as client:
+        futures = [client.submit(run_trial, trial, validation_size, pure=False) for trial in trials]
+        for future in distributed.as_completed(futures):
+            yield future.result()
+
+
+# ---------------------------------------------------------------------------
+# The sweep (on the driver: the only place that tracks)
+
+
+def run_sweep(
+    base: ExperimentConfig,
+    tracker: Any,
+    address: str | None = None,
+    experiment_file: str | None = None,
+    on_result: Any = None,
+) -> SweepResult:
+    """Run every trial of ``base.sweep``; log a parent run with one child per trial.
+
+    ``address`` (else ``base.dask.address``) sends trials to a Dask scheduler;
+    without one they run here through joblib (``sweep.n_jobs`` at a time).
+    ``on_result(trial, result)`` is called as each trial finishes (progress).
+    """
+    from topics.config import config_hash, flatten, to_yaml
+
+    trials = expand_trials(base)
+    sweep = base.sweep
+    assert sweep is not None
+    address = address or base.dask.address
+    experiment = base.tracking.experiment_name or base.name
+    tags = {
+        "topics.config_hash": config_hash(base),
+        "topics.dataset": base.data.name,
+        "topics.experiment_file": experiment_file or "",
+        "topics.sweep_trials": str(len(trials)),
+        "topics.sweep_metric": sweep.metric,
+        "topics.sweep_executor": f"dask {address}" if address else f"joblib n_jobs={sweep.n_jobs}",
+    }
+    description = (
+        f"Sweep of {len(trials)} trials over {', '.join([*sweep.grid, *sweep.random])}; "
+        f"best by {sweep.metric} ({sweep.goal})."
+    )
+    run_id = tracker.start_run(experiment, f"{base.name}-sweep", tags, description)
+    status = "FAILED"
+    sweep_dir = Path(base.output_dir) / base.name / run_id
+    rows: list[dict[str, Any]] = []
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        (sweep_dir / "config.yaml").write_text(to_yaml(base))
+        tracker.log_params(flatten(base.model_dump(mode="json")))
+        by_index = {trial.index: trial for trial in trials}
+        for result in execute(trials, sweep.validation_size, sweep.n_jobs, address):
+            trial = by_index[result.index]
+            rows.append(_log_trial(tracker, trial, result, sweep_dir / "trials" / trial.name))
+            if on_result is not None:
+                on_result(trial, result)
+        rows.sort(key=lambda row: row["trial"])
+        best = _best(rows, sweep.metric, sweep.goal)
+        if best is not None:
+            tracker.log_best_child(best["run_id"], best["metrics"])
+        table = {"metric": sweep.metric, "goal": sweep.goal, "best": best, "trials": rows}
+        (sweep_dir / "sweep.json").write_text(json.dumps(table, indent=2, sort_keys=True))
+        if best is None:
+            errors = "; ".join(f"{row['trial']}: {row['error']}" for row in rows[:3])
+            raise TrialFailed(f"every trial failed or lacks metric {sweep.metric} ({errors})")
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        tracker.end_run(status)
+    return SweepResult(
+        run_id=run_id,
+        experiment=base.name,
+        artifact_dir=sweep_dir,
+        metric=sweep.metric,
+        best_trial=best["trial"],
+        best_run_id=best["run_id"],
+        trials=rows,
+    )
+
+
+def _log_trial(tracker: Any, trial: Trial, result: TrialResult, trial_dir: Path) -> dict[str, Any]:
+    """One child run for ``trial``: its overrides as params, its metrics and files."""
+    params = {**trial.overrides, "sweep.trial": trial.name, "sweep.worker": result.host}
+    row: dict[str, Any] = {
+        "trial": trial.name,
+        "overrides": trial.overrides,
+        "seconds": round(result.seconds, 3),
+        "error": result.error,
+        "metrics": result.metrics,
+    }
+    try:
+        with tracker.child_run(trial.name, params) as child_id:
+            row["run_id"] = child_id
+            if result.error is not None:
+                raise TrialFailed(result.error)
+            trial_dir.mkdir(parents=True, exist_ok=True)
+            for relative, content in result.files.items():
+                (trial_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+                (trial_dir / relative).write_bytes(content)
+            tracker.log_metrics({**result.metrics, "trial_seconds": result.seconds})
+            tracker.log_artifacts(trial_dir)
+    except TrialFailed:
+        pass  # logged as a FAILED child; the row keeps the error
+    return row
+
+
+def _best(rows: list[dict[str, Any]], metric: str, goal: str) -> dict[str, Any] | None:
+    scored = [
+        row
+        for row in rows
+        if row["error"] is None and isinstance(row["metrics"].get(metric), int | float)
+    ]
+    if not scored:
+        return None
+    sign = 1.0 if goal == "maximize" else -1.0
+    # Ties go to the earliest trial, so the choice does not depend on finishing order.
+    return max(scored, key=lambda row: sign * row["metrics"][metric])

@@ -1,0 +1,1 @@
+"""The lean predict path: the bundle, the numpy predictor, input readers."""

@@ -39,7 +39,8 @@ sys.path.insert(0, str(REPO))
 
 from topics.config import load_config  # noqa: E402
 from topics.data.corpus import Corpus  # noqa: E402
-from topics.run.experiment import NullTracker, run  # noqa: E402
+from topics.run.experiment import run  # noqa: E402
+from topics.run.trackers import NullTracker  # noqa: E402
 from topics.serve.predictor import Predictor  # noqa: E402
 
 EXPERIMENTS = {

@@ -40,8 +40,9 @@ sys.path.insert(0, str(REPO))
 
 from topics.config import load_config  # noqa: E402
 from topics.run.archive import classify_archive, read_bundle_files  # noqa: E402
-from topics.run.experiment import NullTracker, run  # noqa: E402
+from topics.run.experiment import run  # noqa: E402
 from topics.run.sweep import expand_trials, run_sweep, run_trial  # noqa: E402
+from topics.run.trackers import NullTracker  # noqa: E402
 
 DATA = Path(os.environ.get("TOPICS_DATA_DIR", REPO.parent / "shared" / "data")) / "nyt-cap"
 

@@ -194,7 +194,8 @@ def tiny_corpus_file(tmp_path: Path) -> Path:
 def quickstart_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The quickstart experiment trained once per session (no tracking)."""
     from topics.config import load_config
-    from topics.run.experiment import NullTracker, run
+    from topics.run.experiment import run
+    from topics.run.trackers import NullTracker
 
     out = tmp_path_factory.mktemp("quickstart")
     config = load_config(

@@ -28,7 +28,8 @@ from topics.run.archive import (
 def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model with both TF-IDF and LDA, so scores and topics are compared."""
     from topics.config import validate_config
-    from topics.run.experiment import NullTracker, run
+    from topics.run.experiment import run
+    from topics.run.trackers import NullTracker
 
     tmp = tmp_path_factory.mktemp("archive-model")
     return run(validate_config(tiny_config(tmp)), NullTracker()).artifact_dir / "model"

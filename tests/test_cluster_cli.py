@@ -85,7 +85,8 @@ def topics_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_archive_and_sweep_on_dask_cli_processes(tmp_path: Path) -> None:
     from topics.config import validate_config
     from topics.run.archive import MANIFEST
-    from topics.run.experiment import NullTracker, run
+    from topics.run.experiment import run
+    from topics.run.trackers import NullTracker
 
     bundle = run(validate_config(tiny_config(tmp_path)), NullTracker()).artifact_dir / "model"
     archive = tmp_path / "archive.jsonl"

@@ -15,8 +15,9 @@ from topics.config import ExperimentConfig, load_config
 from topics.data.corpus import load_corpus
 from topics.families.encoder import EncoderClassifier, resolve_pretrained
 from topics.run.build import fit_encoder_model, fit_ensemble_model, fit_tfidf_model
-from topics.run.experiment import NullTracker, run
+from topics.run.experiment import run
 from topics.run.export import export_bundle
+from topics.run.trackers import NullTracker
 from topics.serve.bundle import load_bundle
 from topics.serve.predictor import Predictor
 

@@ -10,7 +10,8 @@ import yaml
 from tests.conftest import RecordingTracker, tiny_config
 from topics.config import config_hash, validate_config
 from topics.errors import DataError
-from topics.run.experiment import NullTracker, run
+from topics.run.experiment import run
+from topics.run.trackers import NullTracker
 from topics.serve.bundle import load_bundle
 
 

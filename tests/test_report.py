@@ -12,7 +12,8 @@ from tests.conftest import LABELS, tiny_config
 from topics.config import validate_config
 from topics.evaluate.metrics import slug
 from topics.evaluate.report import describe_run, write_report
-from topics.run.experiment import NullTracker, run
+from topics.run.experiment import run
+from topics.run.trackers import NullTracker
 
 
 class _Page(HTMLParser):

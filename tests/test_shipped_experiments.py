@@ -17,7 +17,8 @@ import pytest
 
 from tests.conftest import REPO, needs_encoder_extra, shared_data
 from topics.config import load_config
-from topics.run.experiment import NullTracker, run
+from topics.run.experiment import run
+from topics.run.trackers import NullTracker
 
 # Best peer, same split (TF-IDF 1-2-grams + balanced LogisticRegression), and ours.
 PEERS = {

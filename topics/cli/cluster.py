@@ -15,8 +15,8 @@ from topics.errors import TopicsError
 
 def sweep_command(args: argparse.Namespace) -> int:
     from topics.config import load_config
-    from topics.run.experiment import make_tracker
     from topics.run.sweep import run_sweep
+    from topics.run.trackers import make_tracker
 
     config = load_config(args.experiment, args.overrides)
     end_on_sigterm()

@@ -180,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from topics import progress
     from topics.config import load_config
-    from topics.run.experiment import make_tracker, run
+    from topics.run.experiment import run
+    from topics.run.trackers import make_tracker
 
     config = load_config(args.experiment, args.overrides)
     end_on_sigterm()

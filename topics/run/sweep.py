@@ -166,8 +166,8 @@ def run_trial(trial: Trial, validation_size: float | None) -> TrialResult:
     from topics.config import SplitConfig
     from topics.data.corpus import load_corpus
     from topics.data.splits import split_indices
-    from topics.run.experiment import train_and_evaluate
     from topics.run.preflight import check_training_data
+    from topics.run.train import train_and_evaluate
 
     started = time.perf_counter()
     result = TrialResult(index=trial.index, host=f"{socket.gethostname()}:{os.getpid()}")

@@ -79,3 +79,28 @@ def test_save_replaces_atomically_and_leaves_no_staging(bundle_dir: Path) -> Non
     save_bundle(bundle_dir, {**SPEC_DATA, "primary": "lda"}, ARRAY_DATA, {})
     assert load_bundle(bundle_dir).spec["primary"] == "lda"
     assert [p.name for p in bundle_dir.parent.iterdir()] == ["model"]
+
+
+def test_a_format_1_bundle_is_refused_naming_its_version_and_the_fix(bundle_dir: Path) -> None:
+    manifest = json.loads((bundle_dir / MANIFEST).read_text())
+    manifest["format_version"] = 1
+    (bundle_dir / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="format version 1, .* reads version 2; retrain") as err:
+        load_bundle(bundle_dir)
+    assert "\n" not in str(err.value)
+
+
+def test_the_manifest_declares_every_arrays_dtype_and_shape(bundle_dir: Path) -> None:
+    declared = json.loads((bundle_dir / MANIFEST).read_text())["arrays"]
+    assert declared == {
+        "a.idf": {"dtype": "<f8", "shape": [2]},
+        "b.weights": {"dtype": "<f8", "shape": [2, 3]},
+    }
+
+
+def test_an_array_unlike_its_declaration_is_refused(bundle_dir: Path) -> None:
+    manifest = json.loads((bundle_dir / MANIFEST).read_text())
+    manifest["arrays"]["b.weights"]["shape"] = [3, 2]
+    (bundle_dir / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="array 'b.weights' is <f8 \\[2, 3\\]"):
+        load_bundle(bundle_dir)

@@ -9,12 +9,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sklearn.pipeline import Pipeline
 
 from tests.conftest import HEAVY, REPO, modules_loaded_by_predict, needs_encoder_extra
 from topics.config import ExperimentConfig, load_config
 from topics.data.corpus import load_corpus
+from topics.families.base import FittedModel, TrainingData
 from topics.families.encoder import EncoderClassifier, resolve_pretrained
-from topics.run.build import fit_encoder_model, fit_ensemble_model, fit_tfidf_model
+from topics.run.build import fit_family
 from topics.run.experiment import run
 from topics.run.export import export_bundle
 from topics.run.trackers import NullTracker
@@ -151,7 +153,7 @@ def _bundle(tmp_path: Path, model: EncoderClassifier, single_label: bool = False
         tmp_path / "model",
         labels=LABELS,
         primary="encoder",
-        classifiers={"encoder": (["encoder"], model)},
+        models={"encoder": FittedModel("encoder", Pipeline([("classifier", model)]), ["encoder"])},
         provenance={},
         single_label=single_label,
     )
@@ -270,9 +272,10 @@ def test_ensemble_bundle_reproduces_the_fitted_ensemble(
     )
     corpus = load_corpus(config.data)
     labels, texts, y = list(corpus.label_names), corpus.texts, corpus.label_matrix()
-    tfidf = fit_tfidf_model(config, texts[:200], y[:200], labels)
-    encoder = fit_encoder_model(config, texts[:200], y[:200], labels)
-    ensemble = fit_ensemble_model(config, tfidf, encoder, y[:200])
+    data = TrainingData(texts[:200], y[:200])
+    tfidf = fit_family(config, "tfidf", data, labels)
+    encoder = fit_family(config, "encoder", data, labels)
+    ensemble = fit_family(config, "ensemble", data, labels, {"tfidf": tfidf, "encoder": encoder})
     alone = ensemble.classifier.label_weights_ == 1.0
     # the sample's rarer labels are left to the tfidf model, the others mixed
     assert alone.any() == (tfidf_alone_below > 0) and not alone.all()
@@ -280,9 +283,8 @@ def test_ensemble_bundle_reproduces_the_fitted_ensemble(
         tmp_path / "model",
         labels=labels,
         primary="ensemble",
-        classifiers={m.name: (m.features, m.classifier) for m in (tfidf, encoder, ensemble)},
+        models={m.name: m for m in (tfidf, encoder, ensemble)},
         provenance={},
-        vectorizer=tfidf.vectorizer,
     )
     unseen = texts[200:]
     np.testing.assert_allclose(

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,8 +14,12 @@ from tests.conftest import HEAVY, REPO, modules_loaded_by_predict
 from topics.config import load_config
 from topics.data.corpus import load_corpus
 from topics.data.splits import split_indices
-from topics.run.build import fit_hybrid_model, fit_lda_model, fit_tfidf_model
+from topics.errors import BundleError
+from topics.families import FAMILIES
+from topics.families.base import TrainingData
+from topics.run.build import fit_context, fit_families, fit_family
 from topics.run.export import export_bundle
+from topics.serve.bundle import load_bundle, save_bundle
 from topics.serve.predictor import Predictor
 
 # ``tokenizers`` is imported only by bundles with an encoder model
@@ -38,22 +44,15 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     train_idx, test_idx = split_indices(corpus, config.data.split, config.split_seed())
     train, test = corpus.subset(train_idx), corpus.subset(test_idx)
     labels = list(corpus.label_names)
-    tfidf = fit_tfidf_model(config, train.texts, train.label_matrix(), labels)
-    lda = fit_lda_model(config, train.texts, train.label_matrix(), labels)
-    hybrid = fit_hybrid_model(config, tfidf, lda, train.texts, train.label_matrix(), labels)
+    fitted = fit_families(config, TrainingData.from_corpus(train), labels)
     path = export_bundle(
         tmp_path_factory.mktemp("bundle") / "model",
         labels=labels,
         primary="tfidf",
-        classifiers={
-            name: (model.features, model.export_classifier())
-            for name, model in {"tfidf": tfidf, "lda": lda, "hybrid": hybrid}.items()
-        },
+        models=fitted,
         provenance={},
-        vectorizer=tfidf.vectorizer,
-        lda=lda.topics,
     )
-    return {"tfidf": tfidf, "lda": lda, "hybrid": hybrid, "test": test, "path": path}
+    return {**fitted, "test": test, "path": path}
 
 
 @pytest.mark.parametrize("model", ["tfidf", "lda", "hybrid"])
@@ -112,6 +111,17 @@ def test_explanation_names_terms_that_pushed_each_label(trained: dict[str, Any])
 def test_unknown_model_name(trained: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="not in this bundle"):
         Predictor.load(trained["path"]).predict(["x"], model="bert")
+
+
+def test_a_scorer_kind_this_topics_does_not_know_is_refused_in_one_line(
+    trained: dict[str, Any], tmp_path: Path
+) -> None:
+    bundle = load_bundle(trained["path"])
+    spec = json.loads(json.dumps(bundle.spec))
+    spec["models"]["tfidf"]["kind"] = "mystery"
+    path = save_bundle(tmp_path / "model", spec, bundle.arrays, {})
+    with pytest.raises(BundleError, match="scorer kind 'mystery' is not one this topics"):
+        Predictor.load(path)
 
 
 def test_predict_path_imports_no_heavy_library(trained: dict[str, Any]) -> None:
@@ -176,18 +186,20 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     sources = np.array(
         [f"{doc[0]}-{'ab'[i % 2]}" if doc else "none" for i, doc in enumerate(train.labels)]
     )
-    fine = fit_tfidf_model(fine_config, train.texts, sources, labels)
-    single = fit_tfidf_model(plain, train.texts, train.label_matrix().argmax(axis=1), labels)
+    data = TrainingData(train.texts, train.label_matrix(), sources)
+    fine = fit_family(fine_config, "tfidf", data, labels)
+    single_label = replace(fit_context(plain, labels), single_label=True)
+    single = FAMILIES["tfidf"].fit(plain.model.tfidf, single_label, data, {})
     char_config = load_config(
         REPO / "experiments" / "quickstart.yaml",
         [*base, "features.tfidf.analyzer=char_wb", "features.tfidf.ngram_range=[2,4]"],
     )
-    char = fit_tfidf_model(char_config, train.texts, train.label_matrix(), labels)
+    char = fit_family(char_config, "tfidf", data, labels)
     union_config = load_config(
         REPO / "experiments" / "quickstart.yaml",
         [*base, "features.tfidf.analyzer=word+char_wb", "features.tfidf.char_ngram_range=[3,4]"],
     )
-    union = fit_tfidf_model(union_config, train.texts, train.label_matrix(), labels)
+    union = fit_family(union_config, "tfidf", data, labels)
     paths = {}
     for name, model, single_label in (
         ("fine", fine, False),
@@ -199,9 +211,8 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             tmp_path_factory.mktemp(name) / "model",
             labels=labels,
             primary="tfidf",
-            classifiers={"tfidf": (["tfidf"], model.classifier)},
+            models={"tfidf": model},
             provenance={},
-            vectorizer=model.vectorizer,
             single_label=single_label,
         )
     return {

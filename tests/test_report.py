@@ -11,7 +11,8 @@ import pytest
 from tests.conftest import LABELS, tiny_config
 from topics.config import validate_config
 from topics.evaluate.metrics import slug
-from topics.evaluate.report import describe_run, write_report
+from topics.evaluate.report import write_report
+from topics.run.build import describe_run
 from topics.run.experiment import run
 from topics.run.trackers import NullTracker
 

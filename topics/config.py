@@ -25,7 +25,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import (
@@ -33,11 +33,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 
 from topics.errors import ConfigError
+from topics.families import FAMILIES
 
 # Group name in ``defaults`` -> (config section, folder under configs/).
 GROUPS: dict[str, tuple[str, str]] = {
@@ -173,169 +175,27 @@ class FeaturesConfig(_Strict):
     tfidf: TfidfConfig = Field(default_factory=TfidfConfig)
 
 
-class LinearConfig(_Strict):
-    """The TF-IDF one-vs-rest linear classifier."""
-
-    enabled: bool = True
-    classifier: Literal["linear_svc", "logreg"] = "linear_svc"
-    C: float = Field(1.0, gt=0)
-    class_weight: Literal["balanced"] | None = "balanced"
-    cv_folds: int = Field(5, ge=2)
-    # Learn the source classes of data.label_field too (before data.label_map) and
-    # stack them with the per-label models (topics/fine_labels.py); linear_svc only.
-    fine_labels: bool = False
-    # Labels with fewer training positives keep the model's own cut (score 0)
-    # rather than a threshold tuned on so few examples.
-    threshold_min_positives: int = Field(2, ge=2)
-    # SCut.FBR: labels whose tuned threshold scores an out-of-fold F1 below this
-    # keep the model's own cut too (0: off).
-    threshold_min_f1: float = Field(0.0, ge=0, le=1)
-    # Labels fitted at once in worker processes (-1: every core); the result is
-    # the same. Worth it from thousands of documents; starting workers costs ~1 s.
-    n_jobs: int = Field(1, ge=-1)
-
-    @field_validator("n_jobs")
-    @classmethod
-    def _jobs_meaningful(cls, value: int) -> int:
-        if value == 0:
-            raise ValueError("n_jobs must be >= 1, or -1 for every core")
-        return value
-
-
-class LabellerConfig(_Strict):
-    """LDA as a labeller: seeded topics named after labels tag documents without training labels."""
-
-    enabled: bool = False
-    threshold: float = Field(0.2, gt=0, lt=1)  # topic weight at which a seeded label is given
-    tune: bool = True  # also report per-label thresholds tuned on the training labels
-    eval_path: str | None = None  # extra gold-labelled JSONL (relative to the data root)
-
-
-class SweepConfig(_Strict):
-    """Choosing K: one nested run per K, coherence and held-out perplexity against K."""
-
-    num_topics: list[int] = Field(default_factory=list)
-    select_by: Literal["c_v", "c_npmi", "perplexity"] = "c_npmi"
-
-    @model_validator(mode="after")
-    def _ks_valid(self) -> SweepConfig:
-        if any(k < 2 for k in self.num_topics):
-            raise ValueError(f"num_topics: every K must be >= 2, got {self.num_topics}")
-        return self
-
-
-class LdaConfig(_Strict):
-    """The LDA topic model and the classifier on its doc-topic vectors."""
-
-    enabled: bool = True
-    engine: Literal["gensim", "tomotopy"] = "tomotopy"
-    num_topics: int = Field(10, ge=2)
-    passes: int = Field(10, ge=1)  # gensim: passes over the corpus
-    iterations: int = Field(100, ge=1)  # gensim: E-step iterations; tomotopy: Gibbs sweeps
-    alpha: Literal["symmetric", "asymmetric", "auto"] | float = "symmetric"
-    eta: Literal["symmetric", "auto"] | float | None = None
-    term_weight: Literal["one", "idf", "pmi"] = "one"  # tomotopy
-    optim_interval: int = Field(10, ge=0)  # tomotopy: alpha optimisation every N sweeps
-    workers: int = Field(1, ge=1)  # tomotopy threads; 1 = deterministic for a seed
-    seeds: dict[str, list[str]] = Field(default_factory=dict)  # seeded topics, in order
-    seed_strength: float = Field(1.0, gt=0)
-    phrases: bool = False  # merge two-word phrases found by gensim Phrases ("new_york")
-    phrase_min_count: int = Field(5, ge=1)
-    phrase_threshold: float = Field(10.0, gt=0)
-    top_n: int = Field(10, ge=1)
-    min_token_length: int = Field(3, ge=1)
-    no_below: int = Field(2, ge=1)
-    no_above: float = Field(0.5, gt=0, le=1)
-    C: float = Field(1.0, gt=0)
-    cv_folds: int = Field(5, ge=2)
-    stability_runs: int = Field(0, ge=0)  # >= 2: train that many seeds, report lda_stability
-    labeller: LabellerConfig = Field(default_factory=LabellerConfig)
-    sweep: SweepConfig = Field(default_factory=SweepConfig)
-
-    @model_validator(mode="after")
-    def _lda_checks(self) -> LdaConfig:
-        if len(self.seeds) > self.num_topics:
-            raise ValueError(
-                f"seeds: {len(self.seeds)} seeded topics but num_topics={self.num_topics}; "
-                f"raise num_topics to at least {len(self.seeds)}"
-            )
-        if self.engine == "tomotopy" and isinstance(self.alpha, str) and self.alpha != "symmetric":
-            raise ValueError(
-                f"alpha: engine tomotopy takes a number or 'symmetric', got {self.alpha!r} "
-                "(it optimises alpha every optim_interval sweeps)"
-            )
-        if self.eta == "auto" and (self.engine == "tomotopy" or self.seeds):
-            raise ValueError("eta: 'auto' needs engine gensim and no seeds; use a number")
-        too_small = [k for k in self.sweep.num_topics if k < len(self.seeds)]
-        if too_small:
-            raise ValueError(
-                f"sweep.num_topics: {too_small} leave no room for the {len(self.seeds)} "
-                "seeded topics; every K must be at least the number of seeds"
-            )
-        if self.stability_runs == 1:
-            raise ValueError("stability_runs: 0 (off) or at least 2, got 1")
-        return self
-
-
-class HybridConfig(_Strict):
-    """TF-IDF features and LDA doc-topic features stacked into one linear model."""
-
-    enabled: bool = False
-    classifier: Literal["linear_svc", "logreg"] = "linear_svc"
-    C: float = Field(1.0, gt=0)
-    lda_weight: float = Field(1.0, gt=0)  # scale of the topic columns against tf-idf
-
-
-class EncoderConfig(_Strict):
-    """A pretrained transformer encoder fine-tuned as the classifier (topics/encoder.py).
-
-    Needs ``pip install 'topics[encoder]'`` to train (torch, transformers); the
-    saved bundle is scored with numpy. Hours on a laptop CPU for large data.
-    """
-
-    enabled: bool = False
-    # A model folder, or a hub id (downloaded when online; all-MiniLM-L6-v2 also
-    # comes packaged with the encoder extra).
-    pretrained: str = Field("sentence-transformers/all-MiniLM-L6-v2", min_length=1)
-    fine_labels: bool = False  # learn the source classes of data.label_map, as tfidf's
-    max_length: int = Field(128, ge=8, le=512)  # tokens kept per text
-    epochs: int = Field(3, ge=1)
-    batch_size: int = Field(32, ge=1)
-    learning_rate: float = Field(1e-4, gt=0, lt=1)
-    # The new output layer's rate; null: learning_rate. A faster head lets a
-    # sigmoid per label learn the rarer labels within a few epochs.
-    head_learning_rate: float | None = Field(None, gt=0, lt=1)
-    weight_decay: float = Field(0.01, ge=0)
-    warmup: float = Field(0.06, ge=0, lt=1)  # share of steps the learning rate ramps up
-    # Held out of fine-tuning: per-label thresholds and the score ranking the models.
-    validation_fraction: float = Field(0.1, gt=0, lt=1)
-    threads: int | None = Field(None, ge=1)  # torch threads; None: every core
-
-
-class EnsembleConfig(_Strict):
-    """The tfidf and encoder models' probabilities averaged (topics/ensemble.py)."""
-
-    enabled: bool = False
-    # The tfidf model's share; null: the best of 0, 0.1, ..., 1 on the encoder's
-    # held-out share of train.
-    tfidf_weight: float | None = Field(None, ge=0, le=1)
-    # Multi-label data: labels with at least this many held-out positives get their
-    # F1-optimal cut there, the others 0.5; null: every label keeps 0.5.
-    threshold_min_positives: int | None = Field(5, ge=1)
-    # Multi-label data: labels with fewer training positives than this are scored
-    # by the tfidf model alone, at its own thresholds; 0: none.
-    tfidf_alone_below: int = Field(0, ge=0)
-
-
-class ModelConfig(_Strict):
-    tfidf: LinearConfig = Field(default_factory=LinearConfig)
-    lda: LdaConfig = Field(default_factory=LdaConfig)
-    hybrid: HybridConfig = Field(default_factory=HybridConfig)
-    encoder: EncoderConfig = Field(default_factory=EncoderConfig)
-    ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
+def _model_config() -> type[BaseModel]:
+    """``model:``: one section per registered family, and ``primary``."""
+    sections: dict[str, Any] = {
+        name: (family.Settings, Field(default_factory=family.Settings))
+        for name, family in FAMILIES.items()
+    }
     # The model whose labels classify reports and whose test metrics get the plain
     # keys; null: the one with the best train-only score (*_train_cv_score).
-    primary: Literal["tfidf", "lda", "hybrid", "encoder", "ensemble"] | None = None
+    sections["primary"] = (str | None, None)
+    return create_model("ModelConfig", __base__=_Strict, **sections)
+
+
+if TYPE_CHECKING:  # the sections are the registry's; typed as what each family declares
+
+    class ModelConfig(_Strict):
+        primary: str | None
+
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    ModelConfig = _model_config()
 
 
 class TrackingConfig(_Strict):
@@ -419,7 +279,7 @@ class ExperimentConfig(_Strict):
     seed: int = 0
     data: DataConfig
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)  # type: ignore[arg-type]
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     output_dir: str = "artifacts"
     # Loaded corpora and fitted TF-IDF features are cached here, keyed by content
@@ -430,34 +290,31 @@ class ExperimentConfig(_Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ExperimentConfig:
-        if not (self.model.tfidf.enabled or self.model.lda.enabled or self.model.encoder.enabled):
+        enabled = {name for name in FAMILIES if getattr(self.model, name).enabled}
+        standalone = [f"model.{name}" for name, family in FAMILIES.items() if not family.requires]
+        if not enabled & {name.removeprefix("model.") for name in standalone}:
             raise ValueError(
-                "model: enable at least one of model.tfidf, model.lda or model.encoder"
+                f"model: enable at least one of {', '.join(standalone[:-1])} or {standalone[-1]}"
             )
-        if self.model.hybrid.enabled and not (self.model.tfidf.enabled and self.model.lda.enabled):
-            raise ValueError("model.hybrid: needs both model.tfidf and model.lda enabled")
-        if self.model.ensemble.enabled and not (
-            self.model.tfidf.enabled and self.model.encoder.enabled
-        ):
-            raise ValueError("model.ensemble: needs both model.tfidf and model.encoder enabled")
+        for name in FAMILIES:
+            missing = [r for r in FAMILIES[name].requires if r not in enabled]
+            if name in enabled and missing:
+                needed = " and ".join(f"model.{r}" for r in FAMILIES[name].requires)
+                both = "both " if len(FAMILIES[name].requires) == 2 else ""
+                raise ValueError(f"model.{name}: needs {both}{needed} enabled")
         primary = self.model.primary
-        if primary and not getattr(self.model, primary).enabled:
-            raise ValueError(f"model.primary: {primary} is not enabled (model.{primary}.enabled)")
-        if self.model.lda.labeller.enabled and not self.model.lda.seeds:
-            raise ValueError("model.lda.labeller: needs model.lda.seeds (one list per label)")
-        if self.model.lda.labeller.enabled:
-            unknown = [name for name in self.model.lda.seeds if name not in self.data.labels]
-            if unknown:
-                raise ValueError(
-                    f"model.lda.seeds: labeller topics {unknown} are not in data.labels "
-                    f"{self.data.labels}; name each seeded topic after a label"
-                )
-        if self.model.tfidf.fine_labels and not self.data.label_map:
-            raise ValueError("model.tfidf.fine_labels needs data.label_map (source class -> label)")
-        if self.model.encoder.fine_labels and not self.data.label_map:
+        if primary and primary not in FAMILIES:
             raise ValueError(
-                "model.encoder.fine_labels needs data.label_map (source class -> label)"
+                f"model.primary: {primary!r} is not a model; expected one of {list(FAMILIES)}"
             )
+        if primary and primary not in enabled:
+            raise ValueError(f"model.primary: {primary} is not enabled (model.{primary}.enabled)")
+        for name in FAMILIES:
+            problem = FAMILIES[name].check(
+                getattr(self.model, name), self.data.labels, self.data.label_map
+            )
+            if problem:
+                raise ValueError(problem)
         return self
 
     def split_seed(self) -> int:

@@ -40,24 +40,6 @@ code { background: #f4f4f4; padding: 1px 4px; }
 """
 
 
-def describe_run(config: Any) -> str:
-    """One line saying what a run tried, e.g. for the MLflow run description.
-
-    >>> describe_run(config)  # doctest: +SKIP
-    'quickstart on sample: tfidf linear_svc C=1.0 ngrams 1-2; lda K=8 passes=10'
-    """
-    parts = []
-    model = config.model
-    if model.tfidf.enabled:
-        low, high = config.features.tfidf.ngram_range
-        parts.append(f"tfidf {model.tfidf.classifier} C={model.tfidf.C:g} ngrams {low}-{high}")
-    if model.lda.enabled:
-        parts.append(f"lda K={model.lda.num_topics} passes={model.lda.passes}")
-    summary = f"{config.name} on {config.data.name}: " + "; ".join(parts)
-    note = " ".join(config.description.split())  # one line, whatever the YAML held
-    return f"{note} ({summary})" if note else summary
-
-
 def write_report(
     run_dir: Path,
     metrics: dict[str, float],
@@ -189,4 +171,4 @@ def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-__all__ = ["REPORT", "describe_run", "write_report"]
+__all__ = ["REPORT", "write_report"]

@@ -10,21 +10,29 @@ split is never seen.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import f1_score
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from topics.families.base import (
+    Exported,
+    Family,
+    FitContext,
+    FittedModel,
+    Section,
+    TrainingData,
+)
 from topics.families.linear import held_out_cuts
+from topics.kernels.linear import mix, normalise_rows
 
 WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
-
-
-def _normalise(proba: np.ndarray) -> np.ndarray:
-    return proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
 
 
 class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
@@ -79,7 +87,7 @@ class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
         min_positives = self.threshold_min_positives or np.inf
         best: tuple[float, float, np.ndarray] | None = None
         for weight in weights:
-            proba = weight * first + (1 - weight) * second
+            proba = mix([first, second], [weight, 1 - weight])
             thresholds, score = held_out_cuts(proba, y, self.single_label, min_positives)
             if best is None or score > best[0] + 1e-12:
                 best = (score, float(weight), thresholds)
@@ -97,10 +105,10 @@ class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
         return self
 
     def _mix(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-        return self.label_weights_ * first + (1 - self.label_weights_) * second
+        return mix([first, second], [self.label_weights_, 1 - self.label_weights_])
 
     def _prepare(self, proba: np.ndarray) -> np.ndarray:
-        return _normalise(proba) if self.single_label else np.asarray(proba, dtype=np.float64)
+        return normalise_rows(proba) if self.single_label else np.asarray(proba, dtype=np.float64)
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """The weighted mean of the members' label probabilities for texts ``X``."""
@@ -126,3 +134,67 @@ class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
         assert self.members is not None
         first, second = self.members
         return {first: self.weight_, second: 1 - self.weight_}
+
+
+class EnsembleSettings(Section):
+    """The tfidf and encoder models' probabilities averaged."""
+
+    enabled: bool = False
+    # The tfidf model's share; null: the best of 0, 0.1, ..., 1 on the encoder's
+    # held-out share of train.
+    tfidf_weight: float | None = Field(None, ge=0, le=1)
+    # Multi-label data: labels with at least this many held-out positives get their
+    # F1-optimal cut there, the others 0.5; null: every label keeps 0.5.
+    threshold_min_positives: int | None = Field(5, ge=1)
+    # Multi-label data: labels with fewer training positives than this are scored
+    # by the tfidf model alone, at its own thresholds; 0: none.
+    tfidf_alone_below: int = Field(0, ge=0)
+
+
+class Ensemble(Family):
+    name = "ensemble"
+    Settings = EnsembleSettings
+    requires = ("tfidf", "encoder")
+
+    def fit(
+        self,
+        settings: EnsembleSettings,
+        context: FitContext,
+        data: TrainingData,
+        fitted: Mapping[str, FittedModel],
+    ) -> FittedModel:
+        """Weight and thresholds fit where neither model trained: the encoder's held-out
+        texts, with the tfidf model's out-of-fold probabilities there."""
+        tfidf, encoder = fitted["tfidf"], fitted["encoder"]
+        held_out = encoder.classifier.validation_indices_
+        ensemble = ProbabilityEnsemble(
+            members={"tfidf": tfidf.pipeline, "encoder": encoder.pipeline},
+            weight=settings.tfidf_weight,
+            single_label=context.single_label,
+            threshold_min_positives=settings.threshold_min_positives,
+            first_alone_below=settings.tfidf_alone_below,
+        )
+        start = time.perf_counter()
+        ensemble.fit(
+            [tfidf.classifier.oof_proba_[held_out], encoder.classifier.validation_proba_],
+            data.y[held_out],
+            train_positives=data.y.sum(axis=0),
+            first_thresholds=tfidf.classifier.thresholds_,
+        )
+        return FittedModel(
+            self.name,
+            Pipeline([("classifier", ensemble)]),
+            [],
+            fit_seconds=round(time.perf_counter() - start, 3),
+        )
+
+    def export(self, model: FittedModel) -> Exported:
+        ensemble = model.classifier
+        return Exported(
+            {"kind": "ensemble", "members": ensemble.member_weights()},
+            {"thresholds": ensemble.thresholds_, "label_weights": ensemble.label_weights_},
+        )
+
+    def describe(self, settings: EnsembleSettings, context: FitContext) -> str:
+        weight = "tuned" if settings.tfidf_weight is None else f"{settings.tfidf_weight:g}"
+        return f"ensemble tfidf_weight={weight}"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
-from topics.config import TfidfConfig
 from topics.text import Analyzer, CharAnalyzer, TextAnalyzer, WordCharAnalyzer
 
 
@@ -22,25 +21,44 @@ def resolve_stop_words(stop_words: str | Iterable[str] | None) -> frozenset[str]
     return frozenset(w.lower() for w in stop_words)
 
 
-def make_vectorizer(config: TfidfConfig) -> TfidfVectorizer:
-    """A TF-IDF vectorizer configured from ``features.tfidf``."""
+def make_vectorizer(
+    analyzer: str = "word",
+    ngram_range: Sequence[int] = (1, 2),
+    char_ngram_range: Sequence[int] = (2, 5),
+    min_df: int | float = 1,
+    max_df: int | float = 1.0,
+    max_features: int | None = None,
+    sublinear_tf: bool = True,
+    lowercase: bool = True,
+    stop_words: str | list[str] | None = "english",
+) -> TfidfVectorizer:
+    """A TF-IDF vectorizer with our analyzers; the arguments are ``features.tfidf``'s keys.
+
+    ``analyzer`` is ``"word"`` (word n-grams), ``"char_wb"`` (character n-grams
+    inside word boundaries, from ``ngram_range``) or ``"word+char_wb"`` (both in
+    one vocabulary, characters from ``char_ngram_range``).
+    """
     words = Analyzer(
-        ngram_range=config.ngram_range,
-        stop_words=resolve_stop_words(config.stop_words),
-        lowercase=config.lowercase,
+        ngram_range=(ngram_range[0], ngram_range[1]),
+        stop_words=resolve_stop_words(stop_words),
+        lowercase=lowercase,
     )
-    analyzer: TextAnalyzer = words
-    if config.analyzer == "char_wb":
-        analyzer = CharAnalyzer(ngram_range=config.ngram_range, lowercase=config.lowercase)
-    elif config.analyzer == "word+char_wb":
-        chars = CharAnalyzer(ngram_range=config.char_ngram_range, lowercase=config.lowercase)
-        analyzer = WordCharAnalyzer(words, chars)
+    text_analyzer: TextAnalyzer = words
+    if analyzer == "char_wb":
+        text_analyzer = CharAnalyzer(
+            ngram_range=(ngram_range[0], ngram_range[1]), lowercase=lowercase
+        )
+    elif analyzer == "word+char_wb":
+        chars = CharAnalyzer(
+            ngram_range=(char_ngram_range[0], char_ngram_range[1]), lowercase=lowercase
+        )
+        text_analyzer = WordCharAnalyzer(words, chars)
     return TfidfVectorizer(
-        analyzer=analyzer,
-        min_df=config.min_df,
-        max_df=config.max_df,
-        max_features=config.max_features,
-        sublinear_tf=config.sublinear_tf,
+        analyzer=text_analyzer,
+        min_df=min_df,
+        max_df=max_df,
+        max_features=max_features,
+        sublinear_tf=sublinear_tf,
         norm="l2",
         use_idf=True,
         smooth_idf=True,

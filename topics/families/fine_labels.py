@@ -29,15 +29,8 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from topics.errors import DataError
-from topics.families.linear import fit_threshold, sigmoid
-
-
-def fine_margins(scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """``(n_docs, n_labels)``: best score among each label's classes minus the
-    best among the other classes. ``groups`` is ``(n_classes, n_labels)`` 0/1."""
-    inside = np.where(groups.T[None, :, :] == 1, scores[:, None, :], -np.inf).max(axis=2)
-    outside = np.where(groups.T[None, :, :] == 0, scores[:, None, :], -np.inf).max(axis=2)
-    return inside - outside
+from topics.families.linear import fit_threshold
+from topics.kernels.linear import fine_margins, sigmoid, stacked_proba
 
 
 class FineLabelLinear(ClassifierMixin, BaseEstimator):
@@ -139,16 +132,13 @@ class FineLabelLinear(ClassifierMixin, BaseEstimator):
         self.oof_proba_ = oof  # out-of-fold probabilities per label, as in MultiLabelLinear
         return self
 
-    def _logits(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probability of each target label, ``(n_docs, n_labels)``, independent."""
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, accept_sparse="csr", reset=False, dtype=np.float64)
         fine = fine_margins(np.asarray(X @ self.fine_coef_.T) + self.fine_intercept_, self.groups_)
         direct = np.asarray(X @ self.coef_.T) + self.intercept_
-        return fine * self.stack_w_[:, 0] + direct * self.stack_w_[:, 1] + self.stack_b_
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Probability of each target label, ``(n_docs, n_labels)``, independent."""
-        return sigmoid(self._logits(X))
+        return stacked_proba(fine, direct, self.stack_w_, self.stack_b_)
 
     def predict(self, X: Any) -> np.ndarray:
         """0/1 matrix: every label whose probability reaches its tuned threshold."""

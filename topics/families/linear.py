@@ -28,6 +28,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from topics.errors import DataError
+from topics.kernels.linear import platt_proba, sigmoid
 from topics.progress import progress
 
 
@@ -37,8 +38,10 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    classifier : {"linear_svc", "logreg"}
-        The base linear model for each label.
+    classifier : {"linear_svc", "logreg"} or estimator
+        The base linear model for each label: a name, or a binary estimator with
+        ``decision_function`` and ``coef_`` / ``intercept_`` (cloned per label;
+        ``C`` and ``class_weight`` then apply only to the named ones).
     C : float
         Inverse regularisation strength.
     class_weight : {"balanced"} or None
@@ -73,7 +76,7 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        classifier: str = "linear_svc",
+        classifier: str | BaseEstimator = "linear_svc",
         C: float = 1.0,
         class_weight: str | None = "balanced",
         cv_folds: int = 5,
@@ -94,6 +97,8 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     def _base(self) -> BaseEstimator:
+        if not isinstance(self.classifier, str):  # an estimator with decision_function, coef_
+            return clone(self.classifier)
         if self.classifier == "linear_svc":
             return LinearSVC(
                 C=self.C, class_weight=self.class_weight, random_state=self.random_state
@@ -101,8 +106,8 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         if self.classifier == "logreg":
             return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=5000)
         raise ValueError(
-            f"The 'classifier' parameter of MultiLabelLinear must be 'linear_svc' or 'logreg'. "
-            f"Got {self.classifier!r} instead."
+            f"The 'classifier' parameter of MultiLabelLinear must be 'linear_svc', 'logreg' or "
+            f"a binary linear estimator. Got {self.classifier!r} instead."
         )
 
     def fit(self, X: Any, y: Any) -> MultiLabelLinear:
@@ -124,7 +129,9 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         fitted = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             delayed(self._fit_label)(X, Y[:, j]) for j in range(n_labels)
         )
-        columns = progress(fitted, desc=f"fit {self.classifier}", unit="label", total=n_labels)
+        base = self.classifier
+        desc = f"fit {base if isinstance(base, str) else type(base).__name__}"
+        columns = progress(fitted, desc=desc, unit="label", total=n_labels)
         coef, intercept, platt, thresholds, oof = zip(*columns, strict=True)
         self.coef_ = np.vstack(coef)
         self.intercept_ = np.array(intercept)
@@ -160,7 +167,7 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         )
         scores = cross_val_predict(clone(base), X, y_j, cv=folds, method="decision_function")
         a, b = fit_platt(scores, y_j)
-        oof = sigmoid(a * scores + b)
+        oof = platt_proba(scores, a, b)
         threshold = float(sigmoid(np.array(b)))  # the probability at score 0: the model's own cut
         if positives >= self.threshold_min_positives:
             tuned = fit_threshold(oof, y_j)
@@ -185,21 +192,21 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         one_hot = np.eye(len(self.classes_), dtype=int)[encoded]
         return one_hot[:, 1:] if len(self.classes_) == 2 else one_hot
 
-    def _calibrated_logits(self, X: Any) -> np.ndarray:
+    def _margins(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, accept_sparse="csr", reset=False, dtype=np.float64)
-        scores = np.asarray(X @ self.coef_.T) + self.intercept_
-        return self.platt_a_ * scores + self.platt_b_
+        return np.asarray(X @ self.coef_.T) + self.intercept_
 
     def _label_proba(self, X: Any) -> np.ndarray:
         """Calibrated probability of each scored label column, ``(n_samples, n_columns)``."""
-        return sigmoid(self._calibrated_logits(X))
+        return platt_proba(self._margins(X), self.platt_a_, self.platt_b_)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Calibrated log-odds, shifted by the tuned threshold where one applies:
         positive exactly when the label (binary: the positive class) is predicted.
         Multiclass: the calibrated log-odds of each class."""
-        logits = self._calibrated_logits(X)
+        margins = self._margins(X)  # checks the model is fitted first
+        logits = self.platt_a_ * margins + self.platt_b_
         if self.target_type_ == "multiclass":
             return logits
         shifted = logits - np.log(self.thresholds_ / (1.0 - self.thresholds_))
@@ -235,17 +242,6 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_label = True
         tags.input_tags.sparse = True
         return tags
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function."""
-    z = np.asarray(z, dtype=np.float64)
-    out = np.empty_like(z)
-    positive = z >= 0
-    out[positive] = 1.0 / (1.0 + np.exp(-z[positive]))
-    exp_z = np.exp(z[~positive])
-    out[~positive] = exp_z / (1.0 + exp_z)
-    return out
 
 
 def fit_platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:

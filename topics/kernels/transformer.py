@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from topics.kernels.linear import sigmoid
+
 # torch runs the fine-tuning with this activation, so numpy reproduces it exactly
 # (the exact-erf GELU would need scipy or a slow per-element math.erf here).
 HIDDEN_ACT = "gelu_pytorch_tanh"
@@ -144,7 +146,7 @@ def head_proba(
     into labels through ``groups`` ``(n_classes, n_labels)``, or one sigmoid per label."""
     logits = pooled.astype(np.float64) @ coef.T + intercept
     if not softmax:
-        return 0.5 * (1.0 + np.tanh(0.5 * logits))
+        return sigmoid(logits)
     logits -= logits.max(axis=1, keepdims=True)
     proba = np.exp(logits)
     proba /= proba.sum(axis=1, keepdims=True)

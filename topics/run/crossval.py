@@ -13,27 +13,23 @@ from topics.config import ExperimentConfig
 from topics.data.corpus import Corpus
 from topics.data.splits import fold_indices
 from topics.evaluate.metrics import as_indicator, multilabel_metrics, single_label_metrics
+from topics.families.base import TrainingData
+from topics.run.build import fit_family
 
 
-def cross_validate(config: ExperimentConfig, corpus: Corpus) -> dict[str, float]:
-    """Pooled out-of-fold metrics of the TF-IDF model over ``data.split.folds`` folds."""
-    from topics.run.build import fit_tfidf_model
-
+def cross_validate(
+    config: ExperimentConfig, corpus: Corpus, name: str = "tfidf"
+) -> dict[str, float]:
+    """Pooled out-of-fold metrics of family ``name`` over ``data.split.folds`` folds."""
     labels = list(corpus.label_names)
     y_true = corpus.label_matrix()
     y_pred = np.zeros_like(y_true)
-    single = config.data.single_label
-    fine = config.model.tfidf.fine_labels
     for train_idx, test_idx in fold_indices(corpus, config.data.split, config.split_seed()):
-        train = corpus.subset(train_idx)
-        if fine:
-            targets = np.asarray(train.meta["source_label"])
-        else:
-            targets = train.label_matrix().argmax(axis=1) if single else train.label_matrix()
-        model = fit_tfidf_model(config, train.texts, targets, labels)
+        train = TrainingData.from_corpus(corpus.subset(train_idx))
+        model = fit_family(config, name, train, labels)
         predicted = model.predict([corpus.texts[i] for i in test_idx])
         y_pred[test_idx] = as_indicator(predicted, len(labels))
     metrics = multilabel_metrics(y_true, y_pred, labels, prefix="cv_")
-    if single:
+    if config.data.single_label:
         metrics.update(single_label_metrics(y_true, y_pred, prefix="cv_"))
     return metrics

@@ -19,7 +19,8 @@ from typing import Any
 from topics import __version__
 from topics.config import ExperimentConfig, config_hash, flatten, to_yaml
 from topics.data.splits import split_indices
-from topics.evaluate.report import describe_run, write_report
+from topics.evaluate.report import write_report
+from topics.run.build import describe_run
 from topics.run.cache import load_corpus_cached
 from topics.run.preflight import check_training_data
 from topics.run.trackers import NullTracker, Tracker

@@ -5,10 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from topics.config import ExperimentConfig
 from topics.data.corpus import Corpus
+from topics.evaluate.metrics import (
+    as_indicator,
+    multilabel_metrics,
+    out_of_fold_score,
+    single_label_metrics,
+    write_evaluation_report,
+)
+from topics.evaluate.plots import plot_label_confusion
+from topics.evaluate.topic_report import report_topics
+from topics.families.base import TrainingData
+from topics.run.build import fit_families
+from topics.run.export import export_bundle
 from topics.run.trackers import NullTracker, Tracker
 
 
@@ -21,45 +31,10 @@ def train_and_evaluate(
     tracker: Tracker | None = None,
 ) -> dict[str, float]:
     """Fit the enabled models, evaluate on ``test``, write plots and the bundle to ``run_dir``."""
-    from topics.evaluate.metrics import (
-        as_indicator,
-        multilabel_metrics,
-        out_of_fold_score,
-        single_label_metrics,
-        write_evaluation_report,
-    )
-    from topics.evaluate.plots import plot_label_confusion
-    from topics.evaluate.topic_report import report_topics
-    from topics.run.build import (
-        fit_encoder_model,
-        fit_ensemble_model,
-        fit_hybrid_model,
-        fit_lda_model,
-        fit_tfidf_model,
-    )
-    from topics.run.export import export_bundle
-
     labels = list(train.label_names)
     y_train, y_test = train.label_matrix(), test.label_matrix()
     single = config.data.single_label
-    targets = y_train.argmax(axis=1) if single else y_train  # 1-D classes: argmax prediction
-    fitted = {}
-    # fine_labels: the classifier learns the source classes and maps them itself
-    sources = np.asarray(train.meta.get("source_label", []))
-    if config.model.tfidf.enabled:
-        tfidf_targets = sources if config.model.tfidf.fine_labels else targets
-        fitted["tfidf"] = fit_tfidf_model(config, train.texts, tfidf_targets, labels)
-    if config.model.lda.enabled:
-        fitted["lda"] = fit_lda_model(config, train.texts, targets, labels)
-    if config.model.hybrid.enabled:
-        fitted["hybrid"] = fit_hybrid_model(
-            config, fitted["tfidf"], fitted["lda"], train.texts, targets, labels
-        )
-    if config.model.encoder.enabled:
-        encoder_targets = sources if config.model.encoder.fine_labels else targets
-        fitted["encoder"] = fit_encoder_model(config, train.texts, encoder_targets, labels)
-    if config.model.ensemble.enabled:
-        fitted["ensemble"] = fit_ensemble_model(config, fitted["tfidf"], fitted["encoder"], y_train)
+    fitted = fit_families(config, TrainingData.from_corpus(train), labels)
 
     metrics: dict[str, float] = {}
     per_model: dict[str, dict[str, float]] = {}
@@ -110,12 +85,8 @@ def train_and_evaluate(
         run_dir / "model",
         labels=labels,
         primary=primary,
-        classifiers={
-            name: (model.features, model.export_classifier()) for name, model in fitted.items()
-        },
+        models=fitted,
         provenance={**provenance, "primary": primary},
-        vectorizer=fitted["tfidf"].vectorizer if "tfidf" in fitted else None,
-        lda=fitted["lda"].topics if "lda" in fitted else None,
         single_label=single,
     )
     return metrics

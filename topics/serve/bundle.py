@@ -4,8 +4,11 @@ A bundle is a folder::
 
     manifest.json   format + version, package version, config hash, data
                     fingerprint, labels, and the sha256 of every other file
-    model.json      vocabularies, tokenizer settings, labels, top words
-    arrays.npz      idf, weights, intercepts, calibration, thresholds, topic-word matrix
+    model.json      labels, the primary model, feature blocks (vocabularies,
+                    tokenizer settings, top words) and each model's family,
+                    scorer kind and settings
+    arrays.npz      idf, weights, intercepts, calibration, thresholds, topic-word
+                    matrix; the manifest declares each one's dtype and shape
 
 :func:`load_bundle` checks the manifest and every checksum before it builds
 anything, and reads arrays with ``allow_pickle=False``. Only numpy, json and
@@ -30,7 +33,7 @@ from topics import __version__
 from topics.errors import BundleError
 
 FORMAT = "topics-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: per-family model state and feature blocks; array dtypes and shapes
 MANIFEST = "manifest.json"
 SPEC = "model.json"
 ARRAYS = "arrays.npz"
@@ -79,6 +82,10 @@ def save_bundle(
             "labels": spec.get("labels", []),
             **provenance,
             "files": {name: sha256_file(staging / name) for name in (SPEC, ARRAYS)},
+            "arrays": {
+                key: {"dtype": np.asarray(value).dtype.str, "shape": list(np.shape(value))}
+                for key, value in sorted(arrays.items())
+            },
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
         if directory.exists():
@@ -127,7 +134,8 @@ def load_bundle(directory: str | Path) -> Bundle:
     if manifest.get("format_version") != FORMAT_VERSION:
         raise BundleError(
             f"{manifest_path}: bundle format version {manifest.get('format_version')!r}, this "
-            f"topics {__version__} reads version {FORMAT_VERSION}; retrain or use a matching topics"
+            f"topics {__version__} reads version {FORMAT_VERSION}; retrain the model with this "
+            "topics ('topics run EXPERIMENT'), or score it with the topics that wrote it"
         )
     for name, expected in sorted(manifest.get("files", {}).items()):
         file = directory / name
@@ -148,4 +156,22 @@ def load_bundle(directory: str | Path) -> Bundle:
         raise BundleError(
             f"{directory}: cannot read the bundle ({exc}); retrain the model"
         ) from exc
+    _check_declared(manifest_path, manifest.get("arrays"), arrays)
     return Bundle(path=directory, manifest=manifest, spec=spec, arrays=arrays)
+
+
+def _check_declared(manifest_path: Path, declared: Any, arrays: dict[str, np.ndarray]) -> None:
+    """Every array is the one the manifest declares: same names, dtypes and shapes."""
+    if not isinstance(declared, dict) or set(declared) != set(arrays):
+        raise BundleError(
+            f"{manifest_path}: the arrays do not match the manifest; retrain the model"
+        )
+    for key, value in arrays.items():
+        entry = declared[key]
+        if not isinstance(entry, dict) or (
+            entry.get("dtype") != value.dtype.str or entry.get("shape") != list(value.shape)
+        ):
+            raise BundleError(
+                f"{manifest_path}: array {key!r} is {value.dtype.str} {list(value.shape)}, the "
+                f"manifest declares {entry!r}; the bundle is inconsistent, retrain the model"
+            )

@@ -1,0 +1,197 @@
+"""What a model family is: the small base every family module fills in.
+
+A family is one room. Its module declares
+
+- ``Settings``: its config section under ``model.<name>`` (a :class:`Section`);
+- ``requires``: the families it builds on (fitted first, passed to ``fit``);
+- ``fit``: builds its estimator from plain arguments and trains it, choosing its
+  own targets from :class:`TrainingData`;
+- ``export``: the typed state the bundle keeps, and the scorer ``kind`` that
+  :mod:`topics.serve.scorers` scores it with (numpy only);
+- ``check``: cross-field rules that need the data section (one line each).
+
+:mod:`topics.families` registers every family in one place; the run, the
+exporter, the predictor, the report and cross-validation loop over that
+registry, so adding a family edits no orchestrator. Families know nothing of
+the experiment config, tracking or files: the run side turns the config into a
+:class:`FitContext` and the family's own ``Settings``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+from sklearn.pipeline import Pipeline
+
+
+class Strict(BaseModel):
+    """A config mapping whose unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Section(Strict):
+    """A family's config section: off unless enabled."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
+class FitContext:
+    """What every family may know of the experiment, as plain values.
+
+    Attributes
+    ----------
+    labels
+        Target labels, in output column order.
+    single_label
+        One label per document: class targets, argmax prediction.
+    seed
+        The experiment's seed.
+    label_map
+        Source class -> label (or None), when labels come from a finer coding.
+    vectorizer
+        ``features.tfidf`` as keyword arguments of :func:`topics.families.features.make_vectorizer`.
+    memory
+        A ``joblib.Memory`` that caches fitted TF-IDF steps, or None.
+    sections
+        Every family's settings by name (a family may read a required one's).
+    """
+
+    labels: list[str]
+    single_label: bool = False
+    seed: int = 0
+    label_map: dict[str, str | None] | None = None
+    vectorizer: dict[str, Any] = field(default_factory=dict)
+    memory: Any = None
+    sections: Mapping[str, Section] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Training texts with their labels: ``y`` the 0/1 matrix ``(n, n_labels)``;
+    ``sources`` the source class of each text when ``data.label_map`` coded them."""
+
+    texts: list[str]
+    y: np.ndarray
+    sources: np.ndarray | None = None
+
+    @classmethod
+    def from_corpus(cls, corpus: Any) -> TrainingData:
+        """From a :class:`topics.data.corpus.Corpus`."""
+        sources = corpus.meta.get("source_label")
+        return cls(
+            list(corpus.texts),
+            corpus.label_matrix(),
+            None if sources is None else np.asarray(sources),
+        )
+
+    def targets(self, single_label: bool, fine_labels: bool = False) -> np.ndarray:
+        """What a classifier learns: source classes (``fine_labels``), class indices
+        (single-label data), or the 0/1 matrix."""
+        if fine_labels:
+            if self.sources is None:
+                raise ValueError("fine_labels needs the source class of every text")
+            return self.sources
+        return self.y.argmax(axis=1) if single_label else self.y
+
+
+@dataclass
+class FittedModel:
+    """A fitted pipeline, the family that made it and the feature blocks it reads
+    (``"tfidf"``, ``"lda"``: in the order their columns are stacked)."""
+
+    name: str
+    pipeline: Pipeline
+    features: list[str]
+    fit_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def classifier(self) -> Any:
+        """The final estimator."""
+        return self.pipeline[-1]
+
+    @property
+    def vectorizer(self) -> Any:
+        return self.pipeline.named_steps["tfidf"]
+
+    @property
+    def topics(self) -> Any:
+        return self.pipeline.named_steps["lda"]
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        return self.pipeline.predict(list(texts))
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.pipeline.predict_proba(list(texts))
+
+
+@dataclass(frozen=True)
+class Exported:
+    """A model's state in the bundle: its spec entry (``kind`` names the scorer) and
+    its arrays (keys without the ``clf.<name>.`` prefix)."""
+
+    spec: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+
+
+def timed_fit(
+    name: str, pipeline: Pipeline, features: list[str], texts: Sequence[str], targets: Any
+) -> FittedModel:
+    """Fit ``pipeline`` on ``texts`` and wrap it, timing the fit."""
+    start = time.perf_counter()
+    pipeline.fit(list(texts), targets)
+    return FittedModel(name, pipeline, features, fit_seconds=round(time.perf_counter() - start, 3))
+
+
+def linear_state(classifier: Any) -> Exported:
+    """The bundle state of a :class:`topics.families.linear.MultiLabelLinear`."""
+    return Exported(
+        {"kind": "linear"},
+        {
+            "coef": classifier.coef_,
+            "intercept": classifier.intercept_,
+            "thresholds": classifier.thresholds_,
+            "platt_a": classifier.platt_a_,
+            "platt_b": classifier.platt_b_,
+        },
+    )
+
+
+class Family:
+    """Base of the family objects :mod:`topics.families` registers."""
+
+    name: ClassVar[str]
+    Settings: ClassVar[type[Section]]
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    def fit(
+        self,
+        settings: Any,
+        context: FitContext,
+        data: TrainingData,
+        fitted: Mapping[str, FittedModel],
+    ) -> FittedModel:
+        raise NotImplementedError
+
+    def export(self, model: FittedModel) -> Exported:
+        raise NotImplementedError
+
+    def feature_state(self, model: FittedModel) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The feature block this family owns in the bundle (``spec["features"][name]``
+        and its arrays, keys prefixed ``<name>.``), or empty when it owns none."""
+        return {}, {}
+
+    def check(self, settings: Any, labels: list[str], label_map: dict | None) -> str | None:
+        """A cross-field problem with the data section, as one line, or None."""
+        return None
+
+    def describe(self, settings: Any, context: FitContext) -> str:
+        """A few words for the run's description, e.g. ``lda K=8 passes=10``."""
+        return self.name

@@ -1,0 +1,153 @@
+"""The ``tfidf`` family: TF-IDF n-grams -> one-vs-rest linear classifier.
+
+The classifier is :class:`~topics.families.linear.MultiLabelLinear` (calibrated,
+per-label thresholds), or :class:`~topics.families.fine_labels.FineLabelLinear`
+when ``fine_labels`` learns the source classes of ``data.label_map``. The
+fitted vectorizer is this family's feature block in the bundle; the ``hybrid``
+and ``complement_nb`` families reuse it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, field_validator
+from sklearn.pipeline import Pipeline
+
+from topics.families.base import (
+    Exported,
+    Family,
+    FitContext,
+    FittedModel,
+    Section,
+    TrainingData,
+    linear_state,
+    timed_fit,
+)
+from topics.families.features import make_vectorizer
+from topics.families.fine_labels import FineLabelLinear
+from topics.families.linear import MultiLabelLinear
+from topics.text import TextAnalyzer
+
+
+class TfidfSettings(Section):
+    """``model.tfidf``: the TF-IDF one-vs-rest linear classifier."""
+
+    enabled: bool = True
+    classifier: Literal["linear_svc", "logreg"] = "linear_svc"
+    C: float = Field(1.0, gt=0)
+    class_weight: Literal["balanced"] | None = "balanced"
+    cv_folds: int = Field(5, ge=2)
+    # Learn the source classes of data.label_field too (before data.label_map) and
+    # stack them with the per-label models (topics/families/fine_labels.py); linear_svc only.
+    fine_labels: bool = False
+    # Labels with fewer training positives keep the model's own cut (score 0)
+    # rather than a threshold tuned on so few examples.
+    threshold_min_positives: int = Field(2, ge=2)
+    # SCut.FBR: labels whose tuned threshold scores an out-of-fold F1 below this
+    # keep the model's own cut too (0: off).
+    threshold_min_f1: float = Field(0.0, ge=0, le=1)
+    # Labels fitted at once in worker processes (-1: every core); the result is
+    # the same. Worth it from thousands of documents; starting workers costs ~1 s.
+    n_jobs: int = Field(1, ge=-1)
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _jobs_meaningful(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("n_jobs must be >= 1, or -1 for every core")
+        return value
+
+
+class Tfidf(Family):
+    name = "tfidf"
+    Settings = TfidfSettings
+
+    def pipeline(self, settings: TfidfSettings, context: FitContext) -> Pipeline:
+        """The unfitted pipeline: vectorizer, then the classifier."""
+        classifier: MultiLabelLinear | FineLabelLinear
+        if settings.fine_labels:
+            classifier = FineLabelLinear(
+                label_map=context.label_map,
+                label_names=context.labels,
+                C=settings.C,
+                class_weight=settings.class_weight,
+                cv_folds=settings.cv_folds,
+                random_state=context.seed,
+                n_jobs=settings.n_jobs,
+            )
+        else:
+            classifier = MultiLabelLinear(
+                classifier=settings.classifier,
+                C=settings.C,
+                class_weight=settings.class_weight,
+                cv_folds=settings.cv_folds,
+                random_state=context.seed,
+                label_names=context.labels,
+                threshold_min_positives=settings.threshold_min_positives,
+                threshold_min_f1=settings.threshold_min_f1,
+                n_jobs=settings.n_jobs,
+            )
+        return Pipeline(
+            memory=context.memory,  # the fitted TF-IDF step, keyed by params + texts
+            steps=[("tfidf", make_vectorizer(**context.vectorizer)), ("classifier", classifier)],
+        )
+
+    def fit(
+        self,
+        settings: TfidfSettings,
+        context: FitContext,
+        data: TrainingData,
+        fitted: Mapping[str, FittedModel],
+    ) -> FittedModel:
+        targets = data.targets(context.single_label, settings.fine_labels)
+        return timed_fit(
+            self.name, self.pipeline(settings, context), ["tfidf"], data.texts, targets
+        )
+
+    def export(self, model: FittedModel) -> Exported:
+        classifier = model.classifier
+        if not isinstance(classifier, FineLabelLinear):
+            return linear_state(classifier)
+        return Exported(
+            {"kind": "fine_labels"},
+            {
+                "coef": classifier.coef_,
+                "intercept": classifier.intercept_,
+                "thresholds": classifier.thresholds_,
+                "fine_coef": classifier.fine_coef_,
+                "fine_intercept": classifier.fine_intercept_,
+                "groups": classifier.groups_.astype(np.int64),
+                "stack_w": classifier.stack_w_,
+                "stack_b": classifier.stack_b_,
+            },
+        )
+
+    def feature_state(self, model: FittedModel) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        vectorizer = model.vectorizer
+        analyzer = vectorizer.analyzer
+        if not isinstance(analyzer, TextAnalyzer):
+            raise TypeError("the bundle needs a vectorizer built on topics.text analyzers")
+        vocabulary = [""] * len(vectorizer.vocabulary_)
+        for term, index in vectorizer.vocabulary_.items():
+            vocabulary[index] = term
+        spec = {
+            "analyzer": analyzer.to_dict(),
+            "vocabulary": vocabulary,
+            "sublinear_tf": bool(vectorizer.sublinear_tf),
+            "norm": vectorizer.norm,
+        }
+        return spec, {"idf": vectorizer.idf_.astype(np.float64)}
+
+    def check(
+        self, settings: TfidfSettings, labels: list[str], label_map: dict | None
+    ) -> str | None:
+        if settings.fine_labels and not label_map:
+            return "model.tfidf.fine_labels needs data.label_map (source class -> label)"
+        return None
+
+    def describe(self, settings: TfidfSettings, context: FitContext) -> str:
+        low, high = context.vectorizer.get("ngram_range", (1, 1))
+        return f"tfidf {settings.classifier} C={settings.C:g} ngrams {low}-{high}"

@@ -1,0 +1,74 @@
+"""Scoring formulas of the linear families, written once.
+
+Training-side estimators (:mod:`topics.families.linear`,
+:mod:`topics.families.fine_labels`, :mod:`topics.families.ensemble`) and the
+predictor (:mod:`topics.serve.predictor`) both call these, so a bundle scores
+exactly as the model it was exported from. numpy only.
+
+>>> import numpy as np
+>>> platt_proba(np.array([[0.0, 2.0]]), np.array([1.0, 1.0]), np.array([0.0, -2.0])).tolist()
+[[0.5, 0.5]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function."""
+    z = np.asarray(z, dtype=np.float64)
+    out = np.empty_like(z)
+    positive = z >= 0
+    out[positive] = 1.0 / (1.0 + np.exp(-z[positive]))
+    exp_z = np.exp(z[~positive])
+    out[~positive] = exp_z / (1.0 + exp_z)
+    return out
+
+
+def platt_proba(margins: np.ndarray, platt_a: Any, platt_b: Any) -> np.ndarray:
+    """Platt-calibrated probabilities ``sigmoid(a * margin + b)``, per label column."""
+    return sigmoid(platt_a * margins + platt_b)
+
+
+def fine_margins(scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``(n_docs, n_labels)``: the best score among each label's source classes minus
+    the best among the other classes. ``groups`` is ``(n_classes, n_labels)`` 0/1."""
+    inside = groups.T[None, :, :] == 1
+    spread = scores[:, None, :]
+    best_in = np.where(inside, spread, -np.inf).max(axis=2)
+    best_out = np.where(~inside, spread, -np.inf).max(axis=2)
+    return best_in - best_out
+
+
+def stacked_proba(
+    fine: np.ndarray, direct: np.ndarray, stack_w: np.ndarray, stack_b: np.ndarray
+) -> np.ndarray:
+    """Per-label probability from the source-class margin ``fine`` and the label's own
+    margin ``direct`` (both ``(n_docs, n_labels)``), stacked by a logistic regression
+    with weights ``stack_w`` ``(n_labels, 2)`` and bias ``stack_b``."""
+    return sigmoid(fine * stack_w[:, 0] + direct * stack_w[:, 1] + stack_b)
+
+
+def normalise_rows(proba: np.ndarray) -> np.ndarray:
+    """Rows scaled to sum to 1 (single-label data: probabilities over the classes)."""
+    return proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
+
+
+def mix(parts: Sequence[np.ndarray], weights: Sequence[float | np.ndarray]) -> np.ndarray:
+    """``sum(weight * part)``: an ensemble's probabilities; a weight may be per label."""
+    total = np.zeros_like(np.asarray(parts[0], dtype=np.float64))
+    for part, weight in zip(parts, weights, strict=True):
+        total = total + weight * part
+    return total
+
+
+def decide(proba: np.ndarray, thresholds: np.ndarray, single_label: bool) -> np.ndarray:
+    """0/1 label matrix: every label at or over its threshold, or exactly the most
+    probable label when ``single_label``."""
+    if single_label:
+        return np.eye(proba.shape[1], dtype=int)[proba.argmax(axis=1)]
+    return (proba >= thresholds).astype(int)

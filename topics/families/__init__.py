@@ -10,6 +10,7 @@ this order: a family comes after the families it ``requires``.
 from __future__ import annotations
 
 from topics.families.base import Family
+from topics.families.complement_nb import ComplementNaiveBayes
 from topics.families.encoder import Encoder
 from topics.families.ensemble import Ensemble
 from topics.families.hybrid import Hybrid
@@ -17,7 +18,8 @@ from topics.families.lda.family import Lda
 from topics.families.tfidf import Tfidf
 
 FAMILIES: dict[str, Family] = {
-    family.name: family for family in (Tfidf(), Lda(), Hybrid(), Encoder(), Ensemble())
+    family.name: family
+    for family in (Tfidf(), Lda(), Hybrid(), Encoder(), Ensemble(), ComplementNaiveBayes())
 }
 
 __all__ = ["FAMILIES", "Family"]

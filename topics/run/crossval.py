@@ -24,7 +24,8 @@ def cross_validate(config: ExperimentConfig, corpus: Corpus) -> dict[str, float]
     y_pred = np.zeros_like(y_true)
     single = config.data.single_label
     fine = config.model.tfidf.fine_labels
-    for train_idx, test_idx in fold_indices(corpus, config.data.split, config.split_seed()):
+    folds = fold_indices(corpus, folds=config.data.split.folds, seed=config.split_seed())
+    for train_idx, test_idx in folds:
         train = corpus.subset(train_idx)
         if fine:
             targets = np.asarray(train.meta["source_label"])

@@ -52,11 +52,11 @@ EXPERIMENTS = {
 
 def load_split(experiment: str) -> tuple[Any, Corpus, Corpus]:
     from topics.data.splits import split_indices
-    from topics.run.cache import load_corpus_cached
+    from topics.run.cache import load_corpus_cached, split_kwargs
 
     config = load_config(REPO / experiment, ["tracking.enabled=false"])
     corpus = load_corpus_cached(config.data, config.cache_dir)
-    train, test = split_indices(corpus, config.data.split, config.split_seed())
+    train, test = split_indices(corpus, **split_kwargs(config.data.split, config.split_seed()))
     return config, corpus.subset(train), corpus.subset(test)
 
 

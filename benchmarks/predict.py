@@ -38,9 +38,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from topics.config import load_config  # noqa: E402
-from topics.data.corpus import load_corpus  # noqa: E402
 from topics.data.splits import split_indices  # noqa: E402
 from topics.run.build import fit_lda_model, fit_tfidf_model  # noqa: E402
+from topics.run.cache import load_corpus_from_config, split_kwargs  # noqa: E402
 from topics.run.export import export_bundle  # noqa: E402
 from topics.serve.predictor import Predictor  # noqa: E402
 
@@ -75,8 +75,8 @@ def newsgroups_test_texts() -> list[str]:
 
 def train(experiment: Path, workdir: Path) -> dict[str, Any]:
     config = load_config(experiment, ["tracking.enabled=false"])
-    corpus = load_corpus(config.data)
-    train_idx, _ = split_indices(corpus, config.data.split, config.split_seed())
+    corpus = load_corpus_from_config(config.data)
+    train_idx, _ = split_indices(corpus, **split_kwargs(config.data.split, config.split_seed()))
     train_part = corpus.subset(train_idx)
     labels = list(corpus.label_names)
     y = train_part.label_matrix()

@@ -43,13 +43,13 @@ def main() -> int:
     from sklearn.pipeline import Pipeline
 
     from topics.config import DataConfig, TfidfConfig
-    from topics.data.corpus import load_corpus
     from topics.families.features import make_vectorizer
     from topics.families.linear import MultiLabelLinear
+    from topics.run.cache import load_corpus_from_config
     from topics.run.export import export_bundle
     from topics.serve.predictor import Predictor
 
-    corpus = load_corpus(
+    corpus = load_corpus_from_config(
         DataConfig(
             path="builtin:central_asia_news",
             labels=["economy", "defense", "human rights", "transport"],

@@ -9,12 +9,12 @@ from sklearn.naive_bayes import ComplementNB
 
 from tests.conftest import REPO
 from topics.config import load_config
-from topics.data.corpus import load_corpus
 from topics.errors import ConfigError
 from topics.families.base import TrainingData
 from topics.families.complement_nb import ComplementNBMargins
 from topics.predict import Predictor
 from topics.run.build import fit_families
+from topics.run.cache import load_corpus_from_config
 from topics.run.experiment import run
 from topics.run.export import export_bundle
 from topics.run.trackers import NullTracker
@@ -74,7 +74,7 @@ def test_the_bundle_reproduces_the_fitted_model(tmp_path: Path) -> None:
         REPO / "experiments" / "quickstart.yaml",
         ["model.complement_nb.enabled=true", "model.lda.enabled=false", "cache_dir=null"],
     )
-    corpus = load_corpus(config.data)
+    corpus = load_corpus_from_config(config.data)
     labels = list(corpus.label_names)
     train, unseen = corpus.subset(range(180)), corpus.texts[180:]
     fitted = fit_families(config, TrainingData.from_corpus(train), labels)

@@ -2,17 +2,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from tests.conftest import LABELS, shared_data
 from topics.config import DataConfig
-from topics.data.corpus import load_corpus
+from topics.data.corpus import FORMATS, load_corpus
 from topics.errors import DataError
-
-
-def data_config(path: Path, **kwargs: object) -> DataConfig:
-    return DataConfig(path=str(path), labels=kwargs.pop("labels", LABELS), **kwargs)  # type: ignore[arg-type]
 
 
 def test_jsonl_joins_text_fields_and_keeps_configured_labels(tmp_path: Path) -> None:
@@ -28,7 +25,7 @@ def test_jsonl_joins_text_fields_and_keeps_configured_labels(tmp_path: Path) -> 
         {"id": "3", "title": "Drills", "text": "Troops", "labels": ["defense", "human rights"]},
     ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
-    corpus = load_corpus(data_config(path))
+    corpus = load_corpus(path, labels=LABELS)
     assert corpus.ids == ["1", "2", "3"]
     assert corpus.texts[0] == "Rail deal. Cargo trains."
     assert corpus.texts[1] == "Budget news"
@@ -45,8 +42,9 @@ def test_csv_with_delimited_labels(tmp_path: Path) -> None:
         "Army,Drills,defense\n"
         "Match,Goal,\n"
     )
-    config = data_config(path, text_fields=["headline", "body"], label_field="tags", label_sep="|")
-    corpus = load_corpus(config)
+    corpus = load_corpus(
+        path, labels=LABELS, text_fields=["headline", "body"], label_field="tags", label_sep="|"
+    )
     assert corpus.texts[0] == "Port news. Ships, ferries"
     assert corpus.labels == [("transport", "economy"), ("human rights",), ("defense",), ()]
     assert corpus.ids == ["0", "1", "2", "3"]
@@ -60,7 +58,7 @@ def test_folder_of_txt_files_labelled_by_subfolder(tmp_path: Path) -> None:
     ]:
         (tmp_path / label).mkdir(exist_ok=True)
         (tmp_path / label / name).write_text(text)
-    corpus = load_corpus(data_config(tmp_path, labels=["economy", "transport"]))
+    corpus = load_corpus(tmp_path, labels=["economy", "transport"])
     assert corpus.ids == ["economy/a.txt", "transport/b.txt", "transport/c.txt"]
     assert corpus.labels == [("economy",), ("transport",), ("transport",)]
 
@@ -80,15 +78,14 @@ def test_bad_files_raise_one_line_data_errors(tmp_path: Path, content: str, expe
     path = tmp_path / "bad.jsonl"
     path.write_text(content)
     with pytest.raises(DataError) as info:
-        load_corpus(data_config(path))
+        load_corpus(path, labels=LABELS)
     assert expected in str(info.value)
     assert "\n" not in str(info.value)
 
 
-def test_missing_path_says_where_it_looked(tmp_path: Path) -> None:
-    config = DataConfig(path="nope.jsonl", root=str(tmp_path), labels=LABELS)
-    with pytest.raises(DataError, match="TOPICS_DATA_DIR") as info:
-        load_corpus(config)
+def test_missing_path_names_it(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="data not found") as info:
+        load_corpus(tmp_path / "nope.jsonl", labels=LABELS)
     assert str(tmp_path / "nope.jsonl") in str(info.value)
 
 
@@ -96,21 +93,20 @@ def test_wrong_encoding_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "latin.csv"
     path.write_bytes("text,labels\nCaf\xe9 prices,economy\n".encode("latin-1"))
     with pytest.raises(DataError, match="set data.encoding"):
-        load_corpus(data_config(path, text_fields=["text"]))
-    corpus = load_corpus(
-        data_config(path, text_fields=["text"], encoding="latin-1", labels=["economy"])
-    )
+        load_corpus(path, labels=LABELS, text_fields=["text"])
+    corpus = load_corpus(path, text_fields=["text"], encoding="latin-1", labels=["economy"])
     assert corpus.texts == ["Café prices"]
 
 
 def test_fingerprint_changes_with_content(tiny_corpus_file: Path) -> None:
-    first = load_corpus(data_config(tiny_corpus_file))
-    assert first.fingerprint() == load_corpus(data_config(tiny_corpus_file)).fingerprint()
+    first = load_corpus(tiny_corpus_file, labels=LABELS)
+    assert first.fingerprint() == load_corpus(tiny_corpus_file, labels=LABELS).fingerprint()
     assert first.fingerprint() != first.subset(range(len(first) - 1)).fingerprint()
 
 
 def test_builtin_sample_corpus_is_shipped() -> None:
-    corpus = load_corpus(DataConfig(path="builtin:central_asia_news", labels=LABELS))
+    path = DataConfig(path="builtin:central_asia_news", labels=LABELS).resolved_path()
+    corpus = load_corpus(path, labels=LABELS)
     assert len(corpus) >= 200
     two = sum(len(labels) == 2 for labels in corpus.labels) / len(corpus)
     none = sum(len(labels) == 0 for labels in corpus.labels) / len(corpus)
@@ -122,7 +118,7 @@ def test_builtin_sample_corpus_is_shipped() -> None:
 @pytest.mark.data
 def test_shared_seed_articles_load() -> None:
     path = shared_data("seed-articles.jsonl")
-    corpus = load_corpus(DataConfig(path=str(path), labels=LABELS))
+    corpus = load_corpus(path, labels=LABELS)
     assert len(corpus) == 6
     assert corpus.labels[1] == ("economy", "transport")
 
@@ -133,16 +129,15 @@ def test_csv_mac_roman_label_map_and_year_column(tmp_path: Path) -> None:
         b"id,year,majortopic,title,summary\n"
         b"1,2003,16,Troops\xd5 move,Army\n2,2004,1,Budget,\n3,2004,19,UN,vote\n"
     )
-    config = data_config(
+    corpus = load_corpus(
         path,
         encoding="mac_roman",
         text_fields=["title", "summary"],
         label_field="majortopic",
         label_map={16: "defense", 1: "economy", 19: None},
         labels=["economy", "defense"],
-        split={"kind": "temporal", "train_until": 2003},
+        split_field="year",
     )
-    corpus = load_corpus(config)
     assert corpus.texts[0] == "Troops\u2019 move. Army"
     assert corpus.labels == [("defense",), ("economy",), ()]
     assert corpus.meta["year"] == ["2003", "2004", "2004"]
@@ -150,28 +145,51 @@ def test_csv_mac_roman_label_map_and_year_column(tmp_path: Path) -> None:
 
 def test_label_map_to_an_unknown_label_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="label_map maps to \\['sport'\\]"):
-        data_config(tmp_path / "a.csv", label_map={"1": "sport"})
+        DataConfig(path=str(tmp_path / "a.csv"), labels=LABELS, label_map={"1": "sport"})
 
 
 def test_drop_unlabeled(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     rows = [{"id": "1", "text": "a", "labels": ["economy"]}, {"id": "2", "text": "b", "labels": []}]
     path.write_text("\n".join(json.dumps(r) for r in rows))
-    corpus = load_corpus(data_config(path, labels=["economy"], drop_unlabeled=True))
+    corpus = load_corpus(path, labels=["economy"], drop_unlabeled=True)
     assert corpus.ids == ["1"]
-
-
-def test_missing_data_names_the_path_and_how_to_point_elsewhere(tmp_path: Path) -> None:
-    config = data_config(Path("nyt-cap/x.csv"), root=str(tmp_path))
-    with pytest.raises(DataError) as info:
-        load_corpus(config)
-    message = str(info.value)
-    assert str(tmp_path / "nyt-cap" / "x.csv") in message
-    assert "TOPICS_DATA_DIR" in message and "data.root" in message and "\n" not in message
 
 
 def test_header_only_csv_is_an_empty_dataset(tmp_path: Path) -> None:
     path = tmp_path / "header.csv"
     path.write_text("id,title,text,labels\n")
     with pytest.raises(DataError, match="the dataset is empty"):
-        load_corpus(data_config(path))
+        load_corpus(path, labels=LABELS)
+
+
+def test_single_label_needs_exactly_one_label_per_document(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    rows = [
+        {"id": "1", "text": "a", "labels": ["economy", "defense"]},
+        {"id": "2", "text": "b", "labels": ["defense"]},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    with pytest.raises(DataError, match=r"data.single_label is set but documents carry \[1, 2\]"):
+        load_corpus(path, labels=["economy", "defense"], single_label=True)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"labels": []}, "The 'labels' parameter of load_corpus"),
+        ({"labels": LABELS, "format": "xml"}, "The 'format' parameter of load_corpus"),
+        ({"labels": LABELS, "text_fields": []}, "The 'text_fields' parameter of load_corpus"),
+    ],
+    ids=["no-labels", "unknown-format", "no-text-fields"],
+)
+def test_bad_arguments_are_value_errors_naming_the_parameter(
+    tiny_corpus_file: Path, kwargs: dict[str, object], expected: str
+) -> None:
+    with pytest.raises(ValueError, match=expected):
+        load_corpus(tiny_corpus_file, **kwargs)  # type: ignore[arg-type]
+
+
+def test_formats_match_the_config_choices() -> None:
+    choices, _none = get_args(DataConfig.model_fields["format"].annotation)
+    assert set(FORMATS) == set(get_args(choices))

@@ -22,6 +22,7 @@ from topics.data.datasets.fetch import ARCHIVES, fetch
 from topics.data.datasets.newsgroups import clean_post
 from topics.data.splits import split_indices
 from topics.errors import DataError
+from topics.run.cache import load_corpus_from_config, split_kwargs
 
 
 def shipped_data_config(name: str, **overrides: object) -> DataConfig:
@@ -34,9 +35,9 @@ def shipped_data_config(name: str, **overrides: object) -> DataConfig:
 def test_nyt_cap_four_label_task_from_yaml() -> None:
     shared_data("nyt-cap")
     config = shipped_data_config("nyt-cap")
-    corpus = load_corpus(config)
+    corpus = load_corpus_from_config(config)
     assert len(corpus) == 31034
-    train, test = split_indices(corpus, config.split, seed=0)
+    train, test = split_indices(corpus, **split_kwargs(config.split, seed=0))
     assert (len(train), len(test)) == (23584, 7450)
     years = [int(y) for y in corpus.meta["year"]]
     assert max(years[i] for i in train) == 2003 and min(years[i] for i in test) == 2004
@@ -49,8 +50,8 @@ def test_nyt_cap_four_label_task_from_yaml() -> None:
 def test_reuters_modapte_90_categories() -> None:
     shared_data("reuters21578/reuters21578.tar.gz")
     config = shipped_data_config("reuters21578")
-    corpus = load_corpus(config)
-    train, test = split_indices(corpus, config.split, seed=0)
+    corpus = load_corpus_from_config(config)
+    train, test = split_indices(corpus, **split_kwargs(config.split, seed=0))
     assert (len(train), len(test)) == (7770, 3019)
     assert len(corpus.label_names) == 90
     matrix = corpus.label_matrix()
@@ -63,8 +64,8 @@ def test_reuters_modapte_90_categories() -> None:
 def test_newsgroups_bydate_single_label() -> None:
     shared_data("20newsgroups/20news-bydate.tar.gz")
     config = shipped_data_config("20newsgroups")
-    corpus = load_corpus(config)
-    train, test = split_indices(corpus, config.split, seed=0)
+    corpus = load_corpus_from_config(config)
+    train, test = split_indices(corpus, **split_kwargs(config.split, seed=0))
     assert (len(train), len(test)) == (11314, 7532)
     assert set(corpus.ids[i].split("/")[0] for i in train) == {"train"}
     assert {len(labels) for labels in corpus.labels} == {1}
@@ -77,7 +78,7 @@ def test_newsgroups_bydate_single_label() -> None:
 def test_newsgroups_remove_strips_headers_footers_quotes() -> None:
     shared_data("20newsgroups/20news-bydate.tar.gz")
     config = shipped_data_config("20newsgroups", remove=["headers", "footers", "quotes"])
-    corpus = load_corpus(config)
+    corpus = load_corpus_from_config(config)
     assert not any(text.startswith("From:") for text in corpus.texts[:200])
     assert not any(line.startswith(">") for text in corpus.texts[:200] for line in text.split("\n"))
 
@@ -114,8 +115,7 @@ def test_reuters_reader_on_a_tiny_archive(tmp_path: Path) -> None:
         '<TEXT TYPE="BRIEF"><TITLE>GRAIN BRIEF</TITLE></TEXT></REUTERS>'
     ).encode("latin-1")
     archive = _tarball(tmp_path / "reuters21578.tar.gz", {"reut2-000.sgm": sgml})
-    config = DataConfig(path=str(archive), labels=["grain", "corn"], split={"kind": "predefined"})
-    corpus = load_corpus(config)
+    corpus = load_corpus(archive, labels=["grain", "corn"], split_field="split")
     assert corpus.ids == ["1", "3"]
     assert corpus.texts == ["CORN UP. Corn <rose> today.", "GRAIN BRIEF"]
     assert corpus.labels == [("grain", "corn"), ("grain",)]
@@ -162,7 +162,7 @@ def test_fetch_downloads_and_checks_sha256(tmp_path: Path, served: tuple[str, st
         encoding="latin-1",
         labels=["sci.med"],
     )
-    assert len(load_corpus(config)) == 18846
+    assert len(load_corpus_from_config(config)) == 18846
 
 
 @pytest.mark.data

@@ -13,10 +13,10 @@ from sklearn.pipeline import Pipeline
 
 from tests.conftest import HEAVY, REPO, modules_loaded_by_predict, needs_encoder_extra
 from topics.config import ExperimentConfig, load_config
-from topics.data.corpus import load_corpus
 from topics.families.base import FittedModel, TrainingData
 from topics.families.encoder import EncoderClassifier, resolve_pretrained
 from topics.run.build import fit_family
+from topics.run.cache import load_corpus_from_config
 from topics.run.experiment import run
 from topics.run.export import export_bundle
 from topics.run.trackers import NullTracker
@@ -270,7 +270,7 @@ def test_ensemble_bundle_reproduces_the_fitted_ensemble(
     config = quickstart_with_encoder(
         tiny_bert, f"model.ensemble.tfidf_alone_below={tfidf_alone_below}"
     )
-    corpus = load_corpus(config.data)
+    corpus = load_corpus_from_config(config.data)
     labels, texts, y = list(corpus.label_names), corpus.texts, corpus.label_matrix()
     data = TrainingData(texts[:200], y[:200])
     tfidf = fit_family(config, "tfidf", data, labels)

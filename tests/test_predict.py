@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 
 from tests.conftest import HEAVY, REPO, modules_loaded_by_predict
 from topics.config import load_config
-from topics.data.corpus import load_corpus
 from topics.data.splits import split_indices
 from topics.errors import BundleError
 from topics.families import FAMILIES
 from topics.families.base import TrainingData
 from topics.run.build import fit_context, fit_families, fit_family
+from topics.run.cache import load_corpus_from_config, split_kwargs
 from topics.run.export import export_bundle
 from topics.serve.bundle import load_bundle, save_bundle
 from topics.serve.predictor import Predictor
@@ -40,8 +40,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "model.hybrid.lda_weight=0.5",
         ],
     )
-    corpus = load_corpus(config.data)
-    train_idx, test_idx = split_indices(corpus, config.data.split, config.split_seed())
+    corpus = load_corpus_from_config(config.data)
+    train_idx, test_idx = split_indices(
+        corpus, **split_kwargs(config.data.split, config.split_seed())
+    )
     train, test = corpus.subset(train_idx), corpus.subset(test_idx)
     labels = list(corpus.label_names)
     fitted = fit_families(config, TrainingData.from_corpus(train), labels)
@@ -179,8 +181,10 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         REPO / "experiments" / "quickstart.yaml",
         [*base, "model.tfidf.fine_labels=true", f"data.label_map={json.dumps(label_map)}"],
     )
-    corpus = load_corpus(plain.data)
-    train_idx, test_idx = split_indices(corpus, plain.data.split, plain.split_seed())
+    corpus = load_corpus_from_config(plain.data)
+    train_idx, test_idx = split_indices(
+        corpus, **split_kwargs(plain.data.split, plain.split_seed())
+    )
     train, test = corpus.subset(train_idx), corpus.subset(test_idx)
     # Source classes: the first label, split in two halves by position, or "none".
     sources = np.array(

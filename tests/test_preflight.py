@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import RecordingTracker, tiny_config
 from topics.config import validate_config
-from topics.data.corpus import load_corpus
 from topics.errors import ConfigError, DataError
+from topics.run.cache import load_corpus_from_config
 from topics.run.experiment import run
 from topics.run.preflight import check_training_data
 
@@ -24,7 +24,7 @@ def test_k_larger_than_the_vocabulary_is_rejected_before_a_run(tmp_path: Path) -
 
 def test_a_label_missing_from_the_training_split_is_rejected(tmp_path: Path) -> None:
     config = validate_config(tiny_config(tmp_path))
-    corpus = load_corpus(config.data)
+    corpus = load_corpus_from_config(config.data)
     without_transport = [i for i, labels in enumerate(corpus.labels) if "transport" not in labels]
     with pytest.raises(DataError, match="label 'transport' has 0 positive"):
         check_training_data(config, corpus.subset(without_transport))

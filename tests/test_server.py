@@ -13,8 +13,8 @@ from tests.servers import mlflow_server, postgres_bin, postgres_server, require
 from topics.cli.classify import main as classify_main
 from topics.cli.main import main as cli_main
 from topics.config import validate_config
-from topics.data.corpus import load_corpus
 from topics.data.splits import split_indices
+from topics.run.cache import load_corpus_from_config, split_kwargs
 from topics.run.experiment import run, train_and_evaluate
 from topics.tracking import BEST_CHILD_TAG, MlflowTracker
 
@@ -67,8 +67,10 @@ def test_team_server_on_postgresql(tmp_path: Path, capsys: Any, monkeypatch: Any
 def _sweep_over_c(tmp_path: Path, values: list[float]) -> tuple[str, dict[str, Any]]:
     base = tiny_config(tmp_path, name="sweep-c", model={"lda": {"enabled": False}})
     config = validate_config(base)
-    corpus = load_corpus(config.data)
-    train_idx, test_idx = split_indices(corpus, config.data.split, config.split_seed())
+    corpus = load_corpus_from_config(config.data)
+    train_idx, test_idx = split_indices(
+        corpus, **split_kwargs(config.data.split, config.split_seed())
+    )
     train, test = corpus.subset(train_idx), corpus.subset(test_idx)
 
     tracker = MlflowTracker(log_model=False)

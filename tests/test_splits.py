@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import REPO
 from topics.config import SplitConfig
 from topics.data.corpus import Corpus
-from topics.data.splits import fold_indices, split_indices
+from topics.data.splits import describe, fold_indices, split_field, split_indices
 from topics.errors import DataError
 
 LABELS = ("economy", "defense", "human rights", "transport")
@@ -35,42 +35,73 @@ def corpus(n: int = 80, seed: int = 0) -> Corpus:
 
 
 @pytest.mark.parametrize(
-    "config",
+    "kwargs",
     [
-        SplitConfig(kind="random", test_size=0.25),
-        SplitConfig(kind="predefined"),
-        SplitConfig(kind="temporal", train_until=2003),
-        SplitConfig(kind="kfold", folds=4),
+        {"kind": "random", "test_size": 0.25},
+        {"kind": "predefined"},
+        {"kind": "temporal", "train_until": 2003},
+        {"kind": "kfold", "folds": 4},
     ],
     ids=["random", "predefined", "temporal", "kfold"],
 )
-def test_no_document_on_both_sides(config: SplitConfig) -> None:
+def test_no_document_on_both_sides(kwargs: dict[str, object]) -> None:
     data = corpus()
-    train, test = split_indices(data, config, seed=3)
+    train, test = split_indices(data, **kwargs, seed=3)  # type: ignore[arg-type]
     assert set(train).isdisjoint(test)
     assert len(train) + len(test) == len(data)
 
 
 def test_temporal_boundary_is_inclusive() -> None:
     data = corpus()
-    train, test = split_indices(data, SplitConfig(kind="temporal", train_until=2003), seed=0)
+    train, test = split_indices(data, kind="temporal", train_until=2003)
     years = np.array(data.meta["year"])
     assert years[train].max() == 2003 and years[test].min() == 2004
 
 
 def test_temporal_split_with_nothing_after_the_boundary_is_an_error() -> None:
     with pytest.raises(DataError, match="0 test documents"):
-        split_indices(corpus(), SplitConfig(kind="temporal", train_until=2020), seed=0)
+        split_indices(corpus(), kind="temporal", train_until=2020)
 
 
 def test_temporal_needs_a_boundary() -> None:
     with pytest.raises(ValueError, match="train_until"):
         SplitConfig(kind="temporal")
+    with pytest.raises(ValueError, match="The 'train_until' parameter of split_indices"):
+        split_indices(corpus(), kind="temporal")
+
+
+def test_unknown_kind_names_the_parameter() -> None:
+    with pytest.raises(ValueError, match="The 'kind' parameter of split_indices"):
+        split_indices(corpus(), kind="stratified")
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "expected"),
+    [
+        ("predefined", None, "split"),
+        ("temporal", None, "year"),
+        ("temporal", "published", "published"),
+        ("random", "year", None),
+        ("kfold", None, None),
+    ],
+    ids=["predefined-default", "temporal-default", "temporal-named", "random", "kfold"],
+)
+def test_split_field_is_the_column_the_split_reads(
+    kind: str, field: str | None, expected: str | None
+) -> None:
+    assert split_field(kind, field) == expected
+
+
+def test_describe_names_the_split() -> None:
+    assert describe("temporal", train_until=2003) == "temporal: year <= 2003 trains"
+    assert describe("random", test_size=0.3) == "random stratified, test_size=0.3"
+    assert describe("kfold", folds=4) == "4-fold stratified cross-validation"
+    assert describe("predefined", field="part") == "predefined (part)"
 
 
 def test_predefined_follows_the_split_column() -> None:
     data = corpus()
-    train, test = split_indices(data, SplitConfig(kind="predefined"), seed=0)
+    train, test = split_indices(data, kind="predefined")
     assert all(data.meta["split"][i] == "test" for i in test)
     assert list(test) == list(range(0, 80, 5))
 
@@ -78,7 +109,7 @@ def test_predefined_follows_the_split_column() -> None:
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_stratification_keeps_every_label_in_train(seed: int) -> None:
     data = corpus(seed=seed)
-    train, test = split_indices(data, SplitConfig(kind="random", test_size=0.3), seed)
+    train, test = split_indices(data, kind="random", test_size=0.3, seed=seed)
     matrix = data.label_matrix()
     assert (matrix[train].sum(axis=0) > 0).all()
     share = matrix[test].sum(axis=0) / matrix.sum(axis=0)
@@ -87,15 +118,15 @@ def test_stratification_keeps_every_label_in_train(seed: int) -> None:
 
 def test_random_split_is_reproducible_with_its_seed() -> None:
     data = corpus()
-    first = split_indices(data, SplitConfig(test_size=0.25), seed=7)
-    again = split_indices(data, SplitConfig(test_size=0.25), seed=7)
-    other = split_indices(data, SplitConfig(test_size=0.25), seed=8)
+    first = split_indices(data, test_size=0.25, seed=7)
+    again = split_indices(data, test_size=0.25, seed=7)
+    other = split_indices(data, test_size=0.25, seed=8)
     assert np.array_equal(first[1], again[1]) and not np.array_equal(first[1], other[1])
 
 
 def test_kfold_tests_every_document_exactly_once() -> None:
     data = corpus()
-    folds = list(fold_indices(data, SplitConfig(kind="kfold", folds=4), seed=0))
+    folds = list(fold_indices(data, folds=4, seed=0))
     assert len(folds) == 4
     tested = np.concatenate([test for _train, test in folds])
     assert sorted(tested.tolist()) == list(range(len(data)))

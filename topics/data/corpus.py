@@ -1,7 +1,18 @@
 """Reading articles: JSONL, CSV, or a folder of ``.txt`` files, into a :class:`Corpus`.
 
-The label set comes from the config: labels a document carries that are not in
-it are dropped (an article tagged "sport" counts as carrying none of the four).
+Readers take plain keyword arguments; the experiment's ``data:`` section is
+turned into them on the run side (:func:`topics.run.cache.corpus_kwargs`). The
+arguments carry the names of those keys, and an error caused by one names its
+key path (``data.encoding``), which is where most users set it.
+
+Labels a document carries that are not in ``labels`` are dropped (an article
+tagged "sport" counts as carrying none of the four).
+
+>>> from importlib.resources import files
+>>> path = files("topics") / "sample_data" / "central_asia_news.jsonl"
+>>> corpus = load_corpus(path, labels=["economy", "transport"])
+>>> corpus.label_names
+('economy', 'transport')
 """
 
 from __future__ import annotations
@@ -9,15 +20,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from topics.config import DATA_ROOT_ENV, DataConfig
 from topics.errors import DataError
+
+FORMATS = ("jsonl", "csv", "folder", "reuters21578", "20newsgroups")
 
 
 @dataclass(frozen=True)
@@ -60,22 +73,79 @@ class Corpus:
         return digest.hexdigest()
 
 
-def load_corpus(config: DataConfig) -> Corpus:
-    """Load the dataset ``config`` describes and check it is usable.
+@dataclass(frozen=True)
+class _RecordFields:
+    """Which fields of a record hold its id, text and labels."""
+
+    id_field: str | None
+    text_fields: tuple[str, ...]
+    label_field: str
+    label_sep: str | None
+    label_map: dict[str, str | None] | None
+
+
+def load_corpus(
+    path: str | PathLike[str],
+    *,
+    labels: Sequence[str],
+    format: str | None = None,
+    encoding: str = "utf-8",
+    id_field: str | None = "id",
+    text_fields: Sequence[str] = ("title", "text"),
+    label_field: str = "labels",
+    label_sep: str | None = None,
+    label_map: Mapping[Any, str | None] | None = None,
+    single_label: bool = False,
+    drop_unlabeled: bool = False,
+    remove: Iterable[str] = (),
+    split_field: str | None = None,
+) -> Corpus:
+    """Load the dataset at ``path`` and check it is usable.
+
+    Parameters
+    ----------
+    path
+        A ``.jsonl``/``.csv``/``.tsv`` file, a folder of ``<label>/<name>.txt``
+        files, or a published archive (``reuters21578.tar.gz``, ``20news-bydate.tar.gz``).
+    labels
+        The label set, in column order; other labels are dropped.
+    format
+        One of ``FORMATS``; None guesses it from ``path``.
+    encoding
+        Text encoding of the files.
+    id_field
+        Record field holding the document id; None (or a missing value) numbers the records.
+    text_fields
+        Record fields joined with ``". "`` into the document text.
+    label_field
+        Record field holding the labels: a list, or one value (``label_sep`` splits it).
+    label_sep
+        Separator of several labels in one text value (``"|"``).
+    label_map
+        Source value -> label (None: no label); values it does not list carry no
+        label. The unmapped source label is kept in ``meta["source_label"]``.
+    single_label
+        Require exactly one label per document.
+    drop_unlabeled
+        Skip documents that carry none of ``labels``.
+    remove
+        20 Newsgroups: strip ``"headers"``, ``"footers"``, ``"quotes"``.
+    split_field
+        Record field every document must have, kept in ``meta`` for the split
+        (see :func:`topics.data.splits.split_field`); None keeps none.
 
     Raises
     ------
     DataError
         The path is missing or unreadable, the file is malformed, the dataset is
-        empty, or a configured label is carried by no document.
+        empty, or a label is carried by no document.
     """
-    path = config.resolved_path()
+    labels, text_fields = tuple(labels), tuple(text_fields)
+    _check_arguments(labels, format, text_fields)
+    path = Path(path)
     if not path.exists():
-        raise DataError(
-            f"data not found: {path} (data.root={config.resolved_root()}); "
-            f"point to it with --set data.root=DIR or {DATA_ROOT_ENV}=DIR"
-        )
-    fmt = config.format or _guess_format(path)
+        raise DataError(f"data not found: {path}; check the path")
+    fmt = format or _guess_format(path)
     readers = {
         "jsonl": _read_jsonl,
         "csv": _read_csv,
@@ -84,15 +154,45 @@ def load_corpus(config: DataConfig) -> Corpus:
         "20newsgroups": _read_newsgroups,
     }
     try:
-        records = list(readers[fmt](path, config))
+        records = list(readers[fmt](path, encoding, tuple(remove)))
     except UnicodeDecodeError as exc:
         raise DataError(
-            f"{path}: cannot decode as {config.encoding} ({exc.reason} at byte {exc.start}); "
+            f"{path}: cannot decode as {encoding} ({exc.reason} at byte {exc.start}); "
             "set data.encoding"
         ) from exc
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return _build_corpus(records, config, path)
+    fields = _RecordFields(
+        id_field=id_field,
+        text_fields=text_fields,
+        label_field=label_field,
+        label_sep=label_sep,
+        # YAML reads `16: defense` with an int key; CSV cells are text.
+        label_map=None if label_map is None else {str(k): v for k, v in label_map.items()},
+    )
+    corpus = _build_corpus(records, fields, labels, split_field, drop_unlabeled, path)
+    if single_label:
+        _check_single_label(corpus, path)
+    return corpus
+
+
+def _check_arguments(
+    labels: tuple[str, ...], format: str | None, text_fields: tuple[str, ...]
+) -> None:
+    if not labels:
+        raise ValueError(
+            "The 'labels' parameter of load_corpus must name at least one label. Got () instead."
+        )
+    if format is not None and format not in FORMATS:
+        raise ValueError(
+            f"The 'format' parameter of load_corpus must be one of {list(FORMATS)} or None. "
+            f"Got {format!r} instead."
+        )
+    if not text_fields:
+        raise ValueError(
+            "The 'text_fields' parameter of load_corpus must name at least one field. "
+            "Got () instead."
+        )
 
 
 def _guess_format(path: Path) -> str:
@@ -110,8 +210,8 @@ def _guess_format(path: Path) -> str:
     raise DataError(f"{path}: cannot tell the format from '{suffix}'; set data.format")
 
 
-def _read_jsonl(path: Path, config: DataConfig) -> Iterator[dict[str, Any]]:
-    with path.open(encoding=config.encoding) as handle:
+def _read_jsonl(path: Path, encoding: str, remove: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    with path.open(encoding=encoding) as handle:
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -125,9 +225,9 @@ def _read_jsonl(path: Path, config: DataConfig) -> Iterator[dict[str, Any]]:
             yield record
 
 
-def _read_csv(path: Path, config: DataConfig) -> Iterator[dict[str, Any]]:
+def _read_csv(path: Path, encoding: str, remove: tuple[str, ...]) -> Iterator[dict[str, Any]]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(encoding=config.encoding, newline="") as handle:
+    with path.open(encoding=encoding, newline="") as handle:
         reader = csv.DictReader(handle, delimiter=delimiter)
         for line_no, row in enumerate(reader, start=2):
             record: dict[str, Any] = dict(row)
@@ -135,58 +235,55 @@ def _read_csv(path: Path, config: DataConfig) -> Iterator[dict[str, Any]]:
             yield record
 
 
-def _read_folder(path: Path, config: DataConfig) -> Iterator[dict[str, Any]]:
+def _read_folder(path: Path, encoding: str, remove: tuple[str, ...]) -> Iterator[dict[str, Any]]:
     """``path/<label>/<name>.txt``: one document per file, labelled by its folder."""
     for file in sorted(path.rglob("*.txt")):
         relative = file.relative_to(path)
         label = relative.parts[0] if len(relative.parts) > 1 else None
         yield {
             "_id": relative.as_posix(),
-            "_text": file.read_text(encoding=config.encoding),
+            "_text": file.read_text(encoding=encoding),
             "_labels": [label] if label else [],
         }
 
 
-def _read_reuters(path: Path, config: DataConfig) -> Iterator[dict[str, Any]]:
+def _read_reuters(path: Path, encoding: str, remove: tuple[str, ...]) -> Iterator[dict[str, Any]]:
     from topics.data.datasets.reuters import read_reuters
 
-    return read_reuters(path, encoding=config.encoding)
+    return read_reuters(path, encoding=encoding)
 
 
-def _read_newsgroups(path: Path, config: DataConfig) -> Iterator[dict[str, Any]]:
+def _read_newsgroups(
+    path: Path, encoding: str, remove: tuple[str, ...]
+) -> Iterator[dict[str, Any]]:
     from topics.data.datasets.newsgroups import read_newsgroups
 
-    return read_newsgroups(path, encoding=config.encoding, remove=config.remove)
+    return read_newsgroups(path, encoding=encoding, remove=remove)
 
 
-def split_field(config: DataConfig) -> str | None:
-    """The record field the split reads (``split`` / ``year`` by default), if any."""
-    kind = config.split.kind
-    if kind == "predefined":
-        return config.split.field or "split"
-    if kind == "temporal":
-        return config.split.field or "year"
-    return None
-
-
-def _build_corpus(records: list[dict[str, Any]], config: DataConfig, path: Path) -> Corpus:
+def _build_corpus(
+    records: list[dict[str, Any]],
+    fields: _RecordFields,
+    wanted: tuple[str, ...],
+    field_name: str | None,
+    drop_unlabeled: bool,
+    path: Path,
+) -> Corpus:
     if not records:
         raise DataError(f"{path}: the dataset is empty; expected at least one document")
-    wanted = tuple(config.labels)
-    field_name = split_field(config)
     ids, texts, labels, split_values, sources = [], [], [], [], []
     for n, record in enumerate(records):
         where = f"{path}:{record.get('_line', n + 1)}"
-        doc_labels = tuple(label for label in _record_labels(record, config) if label in wanted)
-        if config.drop_unlabeled and not doc_labels:
+        doc_labels = tuple(label for label in _record_labels(record, fields) if label in wanted)
+        if drop_unlabeled and not doc_labels:
             continue
-        ids.append(_record_id(record, config, n))
-        texts.append(_record_text(record, config, where))
+        ids.append(_record_id(record, fields, n))
+        texts.append(_record_text(record, fields, where))
         labels.append(doc_labels)
         if field_name is not None:
             split_values.append(_record_split_value(record, field_name, where))
-        if config.label_map is not None:
-            sources.append(_source_label(record, config))
+        if fields.label_map is not None:
+            sources.append(_source_label(record, fields))
     if len(set(ids)) != len(ids):
         seen: set[str] = set()
         duplicate = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
@@ -196,23 +293,25 @@ def _build_corpus(records: list[dict[str, Any]], config: DataConfig, path: Path)
     if missing:
         raise DataError(
             f"{path}: no document carries the configured label(s) {missing}; "
-            f"fix data.labels or the label field '{config.label_field}'"
+            f"fix data.labels or the label field '{fields.label_field}'"
         )
-    if config.single_label:
-        counts = sorted({len(doc_labels) for doc_labels in labels})
-        if counts != [1]:
-            raise DataError(
-                f"{path}: data.single_label is set but documents carry {counts} labels each; "
-                "every document needs exactly one (unset data.single_label for multi-label data)"
-            )
     meta: dict[str, list[Any]] = {field_name: split_values} if field_name is not None else {}
-    if config.label_map is not None:
+    if fields.label_map is not None:
         meta["source_label"] = sources  # before label_map: for model.tfidf.fine_labels
     return Corpus(ids=ids, texts=texts, labels=labels, label_names=wanted, meta=meta)
 
 
-def _source_label(record: dict[str, Any], config: DataConfig) -> str:
-    value = record["_labels"] if "_labels" in record else record.get(config.label_field)
+def _check_single_label(corpus: Corpus, path: Path) -> None:
+    counts = sorted({len(doc_labels) for doc_labels in corpus.labels})
+    if counts != [1]:
+        raise DataError(
+            f"{path}: data.single_label is set but documents carry {counts} labels each; "
+            "every document needs exactly one (unset data.single_label for multi-label data)"
+        )
+
+
+def _source_label(record: dict[str, Any], fields: _RecordFields) -> str:
+    value = record["_labels"] if "_labels" in record else record.get(fields.label_field)
     if isinstance(value, list):
         value = value[0] if value else ""
     return "" if value is None else str(value).strip()
@@ -229,39 +328,39 @@ def _record_split_value(record: dict[str, Any], field_name: str, where: str) -> 
     return record[field_name]
 
 
-def _record_id(record: dict[str, Any], config: DataConfig, n: int) -> str:
+def _record_id(record: dict[str, Any], fields: _RecordFields, n: int) -> str:
     if "_id" in record:
         return str(record["_id"])
-    if config.id_field and record.get(config.id_field) not in (None, ""):
-        return str(record[config.id_field])
+    if fields.id_field and record.get(fields.id_field) not in (None, ""):
+        return str(record[fields.id_field])
     return str(n)
 
 
-def _record_text(record: dict[str, Any], config: DataConfig, where: str) -> str:
+def _record_text(record: dict[str, Any], fields: _RecordFields, where: str) -> str:
     if "_text" in record:
         return str(record["_text"])
-    absent = [name for name in config.text_fields if name not in record]
-    if len(absent) == len(config.text_fields):
-        fields = sorted(k for k in record if not k.startswith("_"))
+    absent = [name for name in fields.text_fields if name not in record]
+    if len(absent) == len(fields.text_fields):
+        present = sorted(k for k in record if not k.startswith("_"))
         raise DataError(
-            f"{where}: none of data.text_fields {config.text_fields} is present; "
-            f"the record has {fields}"
+            f"{where}: none of data.text_fields {list(fields.text_fields)} is present; "
+            f"the record has {present}"
         )
-    parts = [str(record[name]).strip() for name in config.text_fields if record.get(name)]
+    parts = [str(record[name]).strip() for name in fields.text_fields if record.get(name)]
     return ". ".join(part for part in parts if part)
 
 
-def _record_labels(record: dict[str, Any], config: DataConfig) -> list[str]:
-    value = record["_labels"] if "_labels" in record else record.get(config.label_field)
+def _record_labels(record: dict[str, Any], fields: _RecordFields) -> list[str]:
+    value = record["_labels"] if "_labels" in record else record.get(fields.label_field)
     if value is None or value == "":
         return []
     if isinstance(value, list):
         values = [str(v).strip() for v in value]
-    elif config.label_sep:
-        values = [part.strip() for part in str(value).split(config.label_sep) if part.strip()]
+    elif fields.label_sep:
+        values = [part.strip() for part in str(value).split(fields.label_sep) if part.strip()]
     else:
         values = [str(value).strip()]
-    if config.label_map is None:
+    if fields.label_map is None:
         return values
-    mapped = (config.label_map.get(v) for v in values)
+    mapped = (fields.label_map.get(v) for v in values)
     return list(dict.fromkeys(label for label in mapped if label is not None))

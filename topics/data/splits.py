@@ -1,4 +1,16 @@
-"""Train/test splits: random (stratified), predefined, temporal, and k-fold."""
+"""Train/test splits: random (stratified), predefined, temporal, and k-fold.
+
+Splitters take plain keyword arguments; the run side turns the experiment's
+``data.split`` section into them (:func:`topics.run.cache.split_kwargs`), and
+errors caused by one name its key path (``data.split.field``).
+
+>>> from topics.data.corpus import Corpus
+>>> corpus = Corpus(ids=["a", "b", "c"], texts=["x", "y", "z"],
+...                 labels=[("economy",)] * 3, label_names=("economy",),
+...                 meta={"year": [2001, 2002, 2003]})
+>>> split_indices(corpus, kind="temporal", train_until=2002)
+(array([0, 1]), array([2]))
+"""
 
 from __future__ import annotations
 
@@ -6,57 +18,96 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from topics.config import DataConfig, SplitConfig
-from topics.data.corpus import Corpus, split_field
+from topics.data.corpus import Corpus
 from topics.errors import DataError
 
+KINDS = ("random", "predefined", "temporal", "kfold")
+_DEFAULT_FIELDS = {"predefined": "split", "temporal": "year"}
 
-def split_indices(corpus: Corpus, config: SplitConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
+
+def split_field(kind: str, field: str | None = None) -> str | None:
+    """The record field a split of ``kind`` reads (``split`` / ``year`` by default), if any.
+
+    >>> split_field("temporal"), split_field("predefined", "part"), split_field("random")
+    ('year', 'part', None)
+    """
+    if kind not in _DEFAULT_FIELDS:
+        return None
+    return field or _DEFAULT_FIELDS[kind]
+
+
+def split_indices(
+    corpus: Corpus,
+    *,
+    kind: str = "random",
+    test_size: float = 0.25,
+    seed: int = 0,
+    field: str | None = None,
+    train_until: int | None = None,
+    folds: int = 5,
+) -> tuple[np.ndarray, np.ndarray]:
     """``(train, test)`` document indices, disjoint and sorted.
 
     ``random``: a seeded split stratified on every label at once (iterative
     stratification, Sechidis et al. 2011), so each label keeps its share in both parts.
-    ``predefined``: the ``split`` column the data carries (``train``/``test``).
-    ``temporal``: ``field <= train_until`` trains, later documents test.
-    ``kfold``: the first of the folds (see :func:`fold_indices` for all of them).
+    ``predefined``: the ``field`` column the data carries (``split`` by default,
+    values ``train``/``test``).
+    ``temporal``: ``field`` (``year`` by default) ``<= train_until`` trains, later
+    documents test.
+    ``kfold``: the first of the ``folds`` folds (see :func:`fold_indices` for all of them).
+
+    Raises
+    ------
+    ValueError
+        ``kind`` is unknown, or ``temporal`` has no ``train_until``.
+    DataError
+        The corpus cannot be split that way (too small, a column missing, a side empty).
     """
-    if config.kind == "predefined":
-        return _predefined(corpus, config)
-    if config.kind == "temporal":
-        return _temporal(corpus, config)
-    if config.kind == "kfold":
-        return next(fold_indices(corpus, config, seed))
-    return _random(corpus, config, seed)
+    if kind not in KINDS:
+        raise ValueError(
+            f"The 'kind' parameter of split_indices must be one of {list(KINDS)}. "
+            f"Got {kind!r} instead."
+        )
+    if kind == "predefined":
+        return _predefined(corpus, field or "split")
+    if kind == "temporal":
+        if train_until is None:
+            raise ValueError(
+                "The 'train_until' parameter of split_indices must be an int for "
+                "kind='temporal' (documents with year <= it train). Got None instead."
+            )
+        return _temporal(corpus, field or "year", train_until)
+    if kind == "kfold":
+        return next(fold_indices(corpus, folds=folds, seed=seed))
+    return _random(corpus, test_size, seed)
 
 
 def fold_indices(
-    corpus: Corpus, config: SplitConfig, seed: int
+    corpus: Corpus, *, folds: int = 5, seed: int = 0
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``config.folds`` stratified ``(train, test)`` pairs; each document is tested once."""
+    """``folds`` stratified ``(train, test)`` pairs; each document is tested once."""
     from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 
-    if len(corpus) < 2 * config.folds:
+    if len(corpus) < 2 * folds:
         raise DataError(
-            f"cannot make {config.folds} folds from {len(corpus)} documents; lower data.split.folds"
+            f"cannot make {folds} folds from {len(corpus)} documents; lower data.split.folds"
         )
-    splitter = MultilabelStratifiedKFold(n_splits=config.folds, shuffle=True, random_state=seed)
+    splitter = MultilabelStratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(np.zeros((len(corpus), 1)), corpus.label_matrix()):
         yield np.sort(train), np.sort(test)
 
 
-def _random(corpus: Corpus, config: SplitConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _random(corpus: Corpus, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 
     n_docs = len(corpus)
-    n_test = int(np.ceil(config.test_size * n_docs))
+    n_test = int(np.ceil(test_size * n_docs))
     if n_docs < 4 or n_test < 1 or n_test >= n_docs:
         raise DataError(
-            f"cannot split {n_docs} documents with test_size={config.test_size}; "
+            f"cannot split {n_docs} documents with test_size={test_size}; "
             "need at least 4 documents and one on each side"
         )
-    splitter = MultilabelStratifiedShuffleSplit(
-        n_splits=1, test_size=config.test_size, random_state=seed
-    )
+    splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
     matrix = corpus.label_matrix()
     if matrix.shape[1] == 1:  # one label: stratify on it and its complement
         matrix = np.column_stack([matrix, 1 - matrix])
@@ -73,8 +124,7 @@ def _column(corpus: Corpus, name: str) -> list[object]:
     return corpus.meta[name]
 
 
-def _predefined(corpus: Corpus, config: SplitConfig) -> tuple[np.ndarray, np.ndarray]:
-    name = config.field or "split"
+def _predefined(corpus: Corpus, name: str) -> tuple[np.ndarray, np.ndarray]:
     values = [str(v).strip().lower() for v in _column(corpus, name)]
     unknown = sorted(set(values) - {"train", "test"})
     if unknown:
@@ -85,16 +135,14 @@ def _predefined(corpus: Corpus, config: SplitConfig) -> tuple[np.ndarray, np.nda
     return _two_sides(np.array([v == "train" for v in values]), f"predefined split '{name}'")
 
 
-def _temporal(corpus: Corpus, config: SplitConfig) -> tuple[np.ndarray, np.ndarray]:
-    name = config.field or "year"
+def _temporal(corpus: Corpus, name: str, train_until: int) -> tuple[np.ndarray, np.ndarray]:
     try:
         years = np.array([int(str(v).strip()) for v in _column(corpus, name)])
     except ValueError as exc:
         raise DataError(
             f"temporal split: field '{name}' must hold integers (years) ({exc})"
         ) from exc
-    assert config.train_until is not None  # checked by SplitConfig
-    return _two_sides(years <= config.train_until, f"temporal split {name} <= {config.train_until}")
+    return _two_sides(years <= train_until, f"temporal split {name} <= {train_until}")
 
 
 def _two_sides(is_train: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -107,13 +155,23 @@ def _two_sides(is_train: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]
     return train, test
 
 
-def describe(config: DataConfig) -> str:
-    """One line naming the split, for logs."""
-    split = config.split
-    if split.kind == "temporal":
-        return f"temporal: {split_field(config)} <= {split.train_until} trains"
-    if split.kind == "random":
-        return f"random stratified, test_size={split.test_size}"
-    if split.kind == "kfold":
-        return f"{split.folds}-fold stratified cross-validation"
-    return f"predefined ({split_field(config)})"
+def describe(
+    kind: str = "random",
+    *,
+    test_size: float = 0.25,
+    field: str | None = None,
+    train_until: int | None = None,
+    folds: int = 5,
+) -> str:
+    """One line naming the split, for logs.
+
+    >>> describe("temporal", train_until=2003)
+    'temporal: year <= 2003 trains'
+    """
+    if kind == "temporal":
+        return f"temporal: {split_field(kind, field)} <= {train_until} trains"
+    if kind == "random":
+        return f"random stratified, test_size={test_size}"
+    if kind == "kfold":
+        return f"{folds}-fold stratified cross-validation"
+    return f"predefined ({split_field(kind, field)})"

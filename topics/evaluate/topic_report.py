@@ -43,7 +43,6 @@ def labeller_metrics(
     config: ExperimentConfig, lda: LdaTopics, train: Corpus, test: Corpus
 ) -> dict[str, float]:
     """Labels from seeded-topic weights: fixed threshold (labels-free), and tuned on train."""
-    from topics.data.corpus import load_corpus
     from topics.families.lda.labeller import label_by_topics, seeded_columns, tune_thresholds
 
     settings = config.model.lda.labeller
@@ -60,7 +59,9 @@ def labeller_metrics(
             format="jsonl",
             labels=config.data.labels,
         )
-        sets["extra_"] = load_corpus(extra)
+        from topics.run.cache import load_corpus_from_config
+
+        sets["extra_"] = load_corpus_from_config(extra)
     tuned = None
     if settings.tune:
         theta_train = lda.transform(train.texts)

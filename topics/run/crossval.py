@@ -24,7 +24,8 @@ def cross_validate(
     labels = list(corpus.label_names)
     y_true = corpus.label_matrix()
     y_pred = np.zeros_like(y_true)
-    for train_idx, test_idx in fold_indices(corpus, config.data.split, config.split_seed()):
+    folds = fold_indices(corpus, folds=config.data.split.folds, seed=config.split_seed())
+    for train_idx, test_idx in folds:
         train = TrainingData.from_corpus(corpus.subset(train_idx))
         model = fit_family(config, name, train, labels)
         predicted = model.predict([corpus.texts[i] for i in test_idx])

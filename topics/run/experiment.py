@@ -21,7 +21,7 @@ from topics.config import ExperimentConfig, config_hash, flatten, to_yaml
 from topics.data.splits import split_indices
 from topics.evaluate.report import write_report
 from topics.run.build import describe_run
-from topics.run.cache import load_corpus_cached
+from topics.run.cache import load_corpus_cached, split_kwargs
 from topics.run.preflight import check_training_data
 from topics.run.trackers import NullTracker, Tracker
 from topics.run.train import train_and_evaluate
@@ -54,7 +54,9 @@ def run(
     ends FINISHED, FAILED (an exception) or KILLED (Ctrl-C / SIGTERM).
     """
     corpus = load_corpus_cached(config.data, config.cache_dir)
-    train_idx, test_idx = split_indices(corpus, config.data.split, config.split_seed())
+    train_idx, test_idx = split_indices(
+        corpus, **split_kwargs(config.data.split, config.split_seed())
+    )
     train, test = corpus.subset(train_idx), corpus.subset(test_idx)
     check_training_data(config, train)
     fingerprint = corpus.fingerprint()

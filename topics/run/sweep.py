@@ -163,9 +163,8 @@ def run_trial(trial: Trial, validation_size: float | None) -> TrialResult:
     the held-out part) when ``validation_size`` is set, and ``test_*`` metrics as
     ``topics run`` computes them, plus the run folder's files.
     """
-    from topics.config import SplitConfig
-    from topics.data.corpus import load_corpus
     from topics.data.splits import split_indices
+    from topics.run.cache import load_corpus_from_config, split_kwargs
     from topics.run.preflight import check_training_data
     from topics.run.train import train_and_evaluate
 
@@ -173,16 +172,19 @@ def run_trial(trial: Trial, validation_size: float | None) -> TrialResult:
     result = TrialResult(index=trial.index, host=f"{socket.gethostname()}:{os.getpid()}")
     config = trial.config
     try:
-        corpus = load_corpus(config.data)
-        train_idx, test_idx = split_indices(corpus, config.data.split, config.split_seed())
+        corpus = load_corpus_from_config(config.data)
+        train_idx, test_idx = split_indices(
+            corpus, **split_kwargs(config.data.split, config.split_seed())
+        )
         train, test = corpus.subset(train_idx), corpus.subset(test_idx)
         check_training_data(config, train)  # e.g. K above the vocabulary: one clear error
         provenance = {"experiment": config.name, "sweep_trial": trial.name}
         with tempfile.TemporaryDirectory(prefix="topics-trial-") as tmp:
             metrics: dict[str, float] = {}
             if validation_size is not None:
-                split = SplitConfig(test_size=validation_size)
-                fit_idx, val_idx = split_indices(train, split, config.split_seed())
+                fit_idx, val_idx = split_indices(
+                    train, test_size=validation_size, seed=config.split_seed()
+                )
                 scored = train_and_evaluate(
                     config,
                     train.subset(fit_idx),

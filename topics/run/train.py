@@ -29,7 +29,6 @@ def train_and_evaluate(
         write_evaluation_report,
     )
     from topics.evaluate.plots import plot_label_confusion
-    from topics.evaluate.topic_report import report_topics
     from topics.run.build import (
         fit_encoder_model,
         fit_ensemble_model,
@@ -38,6 +37,7 @@ def train_and_evaluate(
         fit_tfidf_model,
     )
     from topics.run.export import export_bundle
+    from topics.run.topic_runs import topic_metrics
 
     labels = list(train.label_names)
     y_train, y_test = train.label_matrix(), test.label_matrix()
@@ -105,7 +105,7 @@ def train_and_evaluate(
     metrics.update(per_model[primary])
     if "lda" in fitted:
         lda = fitted["lda"].topics
-        metrics.update(report_topics(config, lda, train, test, run_dir, tracker or NullTracker()))
+        metrics.update(topic_metrics(config, lda, train, test, run_dir, tracker or NullTracker()))
     export_bundle(
         run_dir / "model",
         labels=labels,

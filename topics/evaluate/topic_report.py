@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from topics.data.corpus import Corpus
 from topics.evaluate.k_sweep import KScore
 from topics.evaluate.metrics import multilabel_metrics
 from topics.families.lda.model import LdaTopics
+
+if TYPE_CHECKING:
+    from topics.data.corpus import Corpus
 
 HEATMAP_SAMPLE = 40
 

@@ -201,3 +201,14 @@ def test_topic_report_evaluates_without_config_or_tracker() -> None:
         }
         assert not {"topics.config", "topics.tracking", "mlflow"} & imported, module.__name__
         assert not any(name and name.startswith("topics.run") for name in imported)
+
+
+def test_the_labeller_scores_its_extra_corpus_loaded_on_the_run_side(tmp_path: Path) -> None:
+    from topics.config import deep_merge
+
+    data = seeded_config(tmp_path)
+    extra = {"labeller": {"eval_path": data["data"]["path"]}, "stability_runs": 0}
+    data = deep_merge(data, {"model": {"lda": {**extra, "sweep": {"num_topics": []}}}})
+    metrics = run(validate_config(data), RecordingTracker()).metrics
+    assert 0.0 <= metrics["lda_labeller_extra_micro_f1"] <= 1.0
+    assert "lda_labeller_tuned_extra_micro_f1" in metrics

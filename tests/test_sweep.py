@@ -217,3 +217,25 @@ def test_an_unreachable_scheduler_is_one_clear_error() -> None:
 
     with pytest.raises(DaskError, match="cannot reach the Dask scheduler"):
         connect(f"tcp://127.0.0.1:{free_port()}", timeout=1)
+
+
+def test_the_sweep_parent_run_ends_failed_with_the_error_or_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from topics.run.sweep import TrialFailed
+
+    config = sweep_config(tmp_path, {"grid": {"features.tfidf.min_df": [1000]}, "n_jobs": 1})
+    tracker = RecordingTracker()
+    with pytest.raises(TrialFailed, match="every trial failed"):
+        run_sweep(config, tracker)
+    assert tracker.status == "FAILED"
+    assert tracker.error is not None and tracker.error.startswith("TrialFailed: every trial")
+
+    def interrupted(trial: Any, validation_size: float | None) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("topics.run.sweep.run_trial", interrupted)
+    tracker = RecordingTracker()
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(config, tracker)
+    assert (tracker.status, tracker.error) == ("KILLED", "interrupted (Ctrl-C or SIGTERM)")

@@ -120,3 +120,95 @@ def test_invalid_topic_settings_are_rejected(
 
     with pytest.raises(ConfigError, match=message):
         validate_config(deep_merge(seeded_config(tmp_path), change))
+
+
+def k_sweep_config(tmp_path: Path) -> Any:
+    return validate_config(
+        tiny_config(
+            tmp_path,
+            model={"tfidf": {"enabled": False}, "lda": {"sweep": {"num_topics": [2, 3]}}},
+        )
+    )
+
+
+def test_the_k_sweep_is_a_preset_run_by_the_sweep_executor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from topics.run import sweep, topic_runs
+
+    executed: list[list[tuple[str, dict[str, Any], int]]] = []
+    execute = sweep.execute
+
+    def recording(trials: Any, work: Any, n_jobs: int, address: str | None) -> Any:
+        executed.append([(t.name, t.overrides, t.config.model.lda.num_topics) for t in trials])
+        yield from execute(trials, work, n_jobs, address)
+
+    monkeypatch.setattr(topic_runs, "execute", recording)
+    tracker = RecordingTracker()
+    metrics = run(k_sweep_config(tmp_path), tracker).metrics
+
+    assert executed == [
+        [
+            ("tiny-k2", {"model.lda.num_topics": 2}, 2),
+            ("tiny-k3", {"model.lda.num_topics": 3}, 3),
+        ]
+    ]
+    assert {name: child["params"] for name, child in tracker.children.items()} == {
+        "tiny-k2": {"model.lda.num_topics": 2},
+        "tiny-k3": {"model.lda.num_topics": 3},
+    }
+    for k in (2, 3):
+        child = tracker.children[f"tiny-k{k}"]["metrics"]
+        assert metrics[f"lda_sweep_k{k}_heldout_perplexity"] == child["lda_heldout_perplexity"]
+    assert metrics["lda_sweep_best_k"] in (2.0, 3.0)
+
+
+def test_a_failing_k_fails_its_child_and_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import topics.evaluate.k_sweep
+    from topics.run.sweep import TrialFailed
+
+    score_k = topics.evaluate.k_sweep.score_k
+
+    def failing_at_three(lda: Any, *args: Any) -> Any:
+        if lda.num_topics == 3:
+            raise ValueError("no held-out words")
+        return score_k(lda, *args)
+
+    monkeypatch.setattr(topics.evaluate.k_sweep, "score_k", failing_at_three)
+    tracker = RecordingTracker()
+    with pytest.raises(TrialFailed, match="K sweep tiny-k3: ValueError: no held-out words"):
+        run(k_sweep_config(tmp_path), tracker)
+    statuses = {name: child["status"] for name, child in tracker.children.items()}
+    assert statuses == {"tiny-k2": "FINISHED", "tiny-k3": "FAILED"}
+    assert tracker.status == "FAILED"
+
+
+def test_topic_report_evaluates_without_config_or_tracker() -> None:
+    """Evaluation takes plain arguments: no config, no tracker, no data loading."""
+    import ast
+    import inspect
+
+    from topics.evaluate import k_sweep, topic_report
+
+    for module in (topic_report, k_sweep):
+        imported = {
+            node.module if isinstance(node, ast.ImportFrom) else alias.name
+            for node in ast.walk(ast.parse(inspect.getsource(module)))
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }
+        assert not {"topics.config", "topics.tracking", "mlflow"} & imported, module.__name__
+        assert not any(name and name.startswith("topics.run") for name in imported)
+
+
+def test_the_labeller_scores_its_extra_corpus_loaded_on_the_run_side(tmp_path: Path) -> None:
+    from topics.config import deep_merge
+
+    data = seeded_config(tmp_path)
+    extra = {"labeller": {"eval_path": data["data"]["path"]}, "stability_runs": 0}
+    data = deep_merge(data, {"model": {"lda": {**extra, "sweep": {"num_topics": []}}}})
+    metrics = run(validate_config(data), RecordingTracker()).metrics
+    assert 0.0 <= metrics["lda_labeller_extra_micro_f1"] <= 1.0
+    assert "lda_labeller_tuned_extra_micro_f1" in metrics

@@ -1,4 +1,7 @@
-"""Choosing K: train one LDA per K, score coherence and held-out perplexity.
+"""Choosing K: score each K's fitted LDA by coherence and held-out perplexity.
+
+The fits are the run side's (:mod:`topics.run.topic_runs`, one sweep trial per K);
+this module only scores a fitted model and picks the best K.
 
 Held-out perplexity is by document completion: each held-out document's tokens
 are split alternately in two; topic proportions inferred from the first half
@@ -7,7 +10,7 @@ are split alternately in two; topic proportions inferred from the first half
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +39,19 @@ class KScore:
             "lda_fit_seconds": self.fit_seconds,
         }
 
+    @classmethod
+    def from_metrics(cls, num_topics: int, metrics: dict[str, float]) -> KScore:
+        """The inverse of :meth:`metrics` (a K sweep trial sends back its metrics)."""
+        return cls(
+            num_topics=num_topics,
+            c_v=metrics["lda_coherence_c_v"],
+            c_npmi=metrics["lda_coherence_c_npmi"],
+            u_mass=metrics["lda_coherence_u_mass"],
+            diversity=metrics["lda_topic_diversity"],
+            perplexity=metrics["lda_heldout_perplexity"],
+            fit_seconds=metrics["lda_fit_seconds"],
+        )
+
 
 def heldout_perplexity(lda: Any, texts: Sequence[str]) -> float:
     """exp(-log-likelihood per word) of the second halves of ``texts``, given the first halves."""
@@ -55,37 +71,22 @@ def heldout_perplexity(lda: Any, texts: Sequence[str]) -> float:
     return float(np.exp(-log_lik / n_words))
 
 
-def sweep_k(
-    make_lda: Callable[[int], Any],
-    ks: Sequence[int],
-    train_texts: Sequence[str],
-    heldout_texts: Sequence[str],
-    on_result: Callable[[KScore], None] | None = None,
-) -> list[KScore]:
-    """Fit ``make_lda(k)`` on ``train_texts`` for each ``k``; score each (see module doc)."""
-    import time
-
+def score_k(
+    lda: Any, train_texts: Sequence[str], heldout_texts: Sequence[str], fit_seconds: float
+) -> KScore:
+    """Coherence (on ``train_texts``), diversity and held-out perplexity of a fitted LDA."""
     from topics.evaluate.topic_quality import topic_diversity
 
-    results = []
-    for k in ks:
-        start = time.perf_counter()
-        lda = make_lda(k).fit(list(train_texts))
-        seconds = time.perf_counter() - start
-        scores = lda.coherence(train_texts, measures=("c_v", "c_npmi", "u_mass"))
-        result = KScore(
-            num_topics=k,
-            c_v=scores["c_v"],
-            c_npmi=scores["c_npmi"],
-            u_mass=scores["u_mass"],
-            diversity=topic_diversity(lda.topic_word_),
-            perplexity=heldout_perplexity(lda, heldout_texts),
-            fit_seconds=round(seconds, 3),
-        )
-        if on_result is not None:
-            on_result(result)
-        results.append(result)
-    return results
+    scores = lda.coherence(train_texts, measures=("c_v", "c_npmi", "u_mass"))
+    return KScore(
+        num_topics=lda.num_topics,
+        c_v=scores["c_v"],
+        c_npmi=scores["c_npmi"],
+        u_mass=scores["u_mass"],
+        diversity=topic_diversity(lda.topic_word_),
+        perplexity=heldout_perplexity(lda, heldout_texts),
+        fit_seconds=round(fit_seconds, 3),
+    )
 
 
 def best_k(results: Sequence[KScore], select_by: str) -> KScore:

@@ -1,22 +1,29 @@
-"""Everything a run reports about its topic model: quality metrics, the labeller,
-stability, the K sweep, and the topic plots. Called by :mod:`topics.run.experiment`.
+"""Everything a run reports about its fitted topic model: quality metrics, the
+labeller, stability, the K sweep, and the topic plots.
+
+Evaluation only: nothing here loads data, fits a model or talks to a tracker. The
+run side (:mod:`topics.run.topic_runs`) loads the labeller's extra corpus, refits
+for stability and runs the K sweep, then passes what it got here.
 
 Metric keys (flat, in ``metrics.json``): ``lda_coherence_{c_v,c_npmi,u_mass}``,
 ``lda_topic_<k>_c_v`` ..., ``lda_topic_diversity``, ``lda_seed_recall[_<name>]``,
-``lda_labeller_*``, ``lda_stability``, ``lda_sweep_best_k``.
+``lda_labeller_*``, ``lda_stability``, ``lda_sweep_best_k``, ``lda_sweep_k<K>_*``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from topics.config import ExperimentConfig
-from topics.data.corpus import Corpus
+from topics.evaluate.k_sweep import KScore
 from topics.evaluate.metrics import multilabel_metrics
 from topics.families.lda.model import LdaTopics
+
+if TYPE_CHECKING:
+    from topics.data.corpus import Corpus
 
 HEATMAP_SAMPLE = 40
 
@@ -40,39 +47,33 @@ def topic_quality_metrics(lda: LdaTopics, train_texts: list[str]) -> dict[str, f
 
 
 def labeller_metrics(
-    config: ExperimentConfig, lda: LdaTopics, train: Corpus, test: Corpus
+    lda: LdaTopics,
+    train: Corpus,
+    test: Corpus,
+    *,
+    threshold: float,
+    tune: bool,
+    extra: Corpus | None = None,
 ) -> dict[str, float]:
-    """Labels from seeded-topic weights: fixed threshold (labels-free), and tuned on train."""
+    """Labels from seeded-topic weights: fixed ``threshold`` (labels-free), and, with
+    ``tune``, thresholds tuned on ``train``; scored on ``test`` and on ``extra`` (keys
+    ``lda_labeller_extra_*``) when given."""
     from topics.families.lda.labeller import label_by_topics, seeded_columns, tune_thresholds
 
-    settings = config.model.lda.labeller
     labels = list(train.label_names)
     columns = seeded_columns(lda.topic_names_, labels)
     sets: dict[str, Corpus] = {"": test}
-    if settings.eval_path:
-        from topics.config import DataConfig
-
-        extra = DataConfig(
-            name="labeller-eval",
-            root=config.data.root,
-            path=settings.eval_path,
-            format="jsonl",
-            labels=config.data.labels,
-        )
-        from topics.run.cache import load_corpus_from_config
-
-        sets["extra_"] = load_corpus_from_config(extra)
+    if extra is not None:
+        sets["extra_"] = extra
     tuned = None
-    if settings.tune:
+    if tune:
         theta_train = lda.transform(train.texts)
-        tuned = tune_thresholds(theta_train, train.label_matrix(), columns, settings.threshold)
+        tuned = tune_thresholds(theta_train, train.label_matrix(), columns, threshold)
     metrics: dict[str, float] = {}
     for prefix, corpus in sets.items():
         theta = lda.transform(corpus.texts)
         y = corpus.label_matrix()
-        fixed = multilabel_metrics(
-            y, label_by_topics(theta, columns, settings.threshold), labels, prefix=""
-        )
+        fixed = multilabel_metrics(y, label_by_topics(theta, columns, threshold), labels, prefix="")
         metrics.update({f"lda_labeller_{prefix}{k}": v for k, v in fixed.items()})
         if tuned is not None:
             best = multilabel_metrics(y, label_by_topics(theta, columns, tuned), labels, prefix="")
@@ -83,54 +84,30 @@ def labeller_metrics(
     return metrics
 
 
-def stability_metrics(
-    config: ExperimentConfig, lda: LdaTopics, texts: list[str]
-) -> dict[str, float]:
-    """Refit with ``stability_runs`` seeds (the run's own model is the first) and align topics."""
-    from sklearn.base import clone
-
+def stability_metrics(topic_words: Sequence[np.ndarray]) -> dict[str, float]:
+    """``lda_stability``: how well the topics of several seeds' fits align (the run's
+    own model first)."""
     from topics.evaluate.topic_quality import stability
 
-    runs = [lda.topic_word_]
-    for i in range(1, config.model.lda.stability_runs):
-        other = clone(lda).set_params(random_state=lda.random_state + i).fit(texts)
-        runs.append(other.topic_word_)
-    return {"lda_stability": stability(runs)}
+    return {"lda_stability": stability(list(topic_words))}
 
 
-def sweep_metrics(
-    config: ExperimentConfig,
-    lda: LdaTopics,
-    train: Corpus,
-    test: Corpus,
-    tracker: Any,
-    plots: Path,
-) -> dict[str, float]:
-    """One nested tracked run per K; plot coherence and perplexity against K."""
-    from sklearn.base import clone
-
-    from topics.evaluate.k_sweep import best_k, sweep_k
+def k_sweep_metrics(scores: Sequence[KScore], select_by: str, plots: Path) -> dict[str, float]:
+    """The best K by ``select_by`` and every K's scores as flat metrics; plots coherence
+    and perplexity against K to ``plots/lda_k_sweep.png``."""
+    from topics.evaluate.k_sweep import best_k
     from topics.evaluate.plots import plot_k_sweep
 
-    settings = config.model.lda.sweep
-    results = []
-    for k in settings.num_topics:
-        with tracker.child_run(f"{config.name}-k{k}", {"model.lda.num_topics": k}):
-            (result,) = sweep_k(
-                lambda k: clone(lda).set_params(num_topics=k), [k], train.texts, test.texts
-            )
-            tracker.log_metrics(result.metrics())
-        results.append(result)
-    best = best_k(results, settings.select_by)
+    best = best_k(scores, select_by)
     plot_k_sweep(
-        [r.num_topics for r in results],
-        {"c_v": [r.c_v for r in results], "c_npmi": [r.c_npmi for r in results]},
-        [r.perplexity for r in results],
+        [r.num_topics for r in scores],
+        {"c_v": [r.c_v for r in scores], "c_npmi": [r.c_npmi for r in scores]},
+        [r.perplexity for r in scores],
         best.num_topics,
         plots / "lda_k_sweep.png",
     )
     metrics = {"lda_sweep_best_k": float(best.num_topics)}
-    for r in results:
+    for r in scores:
         metrics.update({f"lda_sweep_k{r.num_topics}_{k[4:]}": v for k, v in r.metrics().items()})
     return metrics
 
@@ -151,23 +128,58 @@ def topic_plots(lda: LdaTopics, train: Corpus, plots: Path, seed: int) -> None:
 
 
 def report_topics(
-    config: ExperimentConfig,
     lda: LdaTopics,
     train: Corpus,
     test: Corpus,
     run_dir: Path,
-    tracker: Any,
+    *,
+    seed: int,
+    labeller_threshold: float | None = None,
+    labeller_tune: bool = False,
+    labeller_extra: Corpus | None = None,
+    stability_topic_words: Sequence[np.ndarray] | None = None,
+    k_scores: Sequence[KScore] | None = None,
+    k_select_by: str = "c_npmi",
 ) -> dict[str, float]:
-    """All topic metrics of a run; writes the topic plots under ``run_dir/plots``."""
+    """All topic metrics of a run; writes the topic plots under ``run_dir/plots``.
+
+    Parameters
+    ----------
+    lda : LdaTopics
+        The run's fitted topic model.
+    train, test : Corpus
+        The run's split (coherence and plots on ``train``, the labeller on ``test``).
+    run_dir : Path
+        The run folder; plots go to ``run_dir/plots``.
+    seed : int
+        Picks the documents of the doc-topic heatmap.
+    labeller_threshold : float or None
+        The seeded-topic labeller's threshold; None leaves the labeller out.
+    labeller_tune, labeller_extra
+        See :func:`labeller_metrics`.
+    stability_topic_words : sequence of arrays or None
+        Topic-word matrices of the run's model and its refits (two or more): ``lda_stability``.
+    k_scores, k_select_by
+        The K sweep's scores and what picks the best K: see :func:`k_sweep_metrics`.
+    """
     plots = run_dir / "plots"
     metrics = topic_quality_metrics(lda, train.texts)
-    if config.model.lda.labeller.enabled:
-        metrics.update(labeller_metrics(config, lda, train, test))
-    if config.model.lda.stability_runs >= 2:
-        metrics.update(stability_metrics(config, lda, train.texts))
-    if config.model.lda.sweep.num_topics:
-        metrics.update(sweep_metrics(config, lda, train, test, tracker, plots))
-    topic_plots(lda, train, plots, config.seed)
+    if labeller_threshold is not None:
+        metrics.update(
+            labeller_metrics(
+                lda,
+                train,
+                test,
+                threshold=labeller_threshold,
+                tune=labeller_tune,
+                extra=labeller_extra,
+            )
+        )
+    if stability_topic_words:
+        metrics.update(stability_metrics(stability_topic_words))
+    if k_scores:
+        metrics.update(k_sweep_metrics(k_scores, k_select_by, plots))
+    topic_plots(lda, train, plots, seed)
     return metrics
 
 

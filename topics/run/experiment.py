@@ -1,4 +1,4 @@
-"""Run one experiment: load, split, train both models, evaluate, plot, save, track.
+"""Run one experiment: prepare (load, split, check), train, evaluate, plot, save, track.
 
 Experiment code orchestrates; the models (:mod:`topics.families.linear`,
 :mod:`topics.families.lda.model`) know nothing of files or tracking. The tracker is
@@ -17,13 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from topics import __version__
-from topics.config import ExperimentConfig, config_hash, flatten, to_yaml
-from topics.data.splits import split_indices
+from topics.config import ExperimentConfig, flatten, to_yaml
 from topics.evaluate.report import write_report
 from topics.run.build import describe_run
-from topics.run.cache import load_corpus_cached, split_kwargs
-from topics.run.preflight import check_training_data
-from topics.run.trackers import NullTracker, Tracker
+from topics.run.prepare import prepare
+from topics.run.trackers import NullTracker, Tracker, tracked_run
 from topics.run.train import train_and_evaluate
 
 LATEST = "latest"
@@ -50,20 +48,15 @@ def run(
 ) -> RunResult:
     """Train and evaluate every enabled model of ``config``; return the run's metrics.
 
-    Data problems surface before the tracker starts a run. Once started, the run
-    ends FINISHED, FAILED (an exception) or KILLED (Ctrl-C / SIGTERM).
+    Data problems surface (in :func:`topics.run.prepare.prepare`) before the tracker
+    starts a run. Once started, the run ends FINISHED, FAILED (an exception) or KILLED
+    (Ctrl-C / SIGTERM): see :func:`topics.run.trackers.tracked_run`.
     """
-    corpus = load_corpus_cached(config.data, config.cache_dir)
-    train_idx, test_idx = split_indices(
-        corpus, **split_kwargs(config.data.split, config.split_seed())
-    )
-    train, test = corpus.subset(train_idx), corpus.subset(test_idx)
-    check_training_data(config, train)
-    fingerprint = corpus.fingerprint()
-    digest = config_hash(config)
+    prepared = prepare(config)
+    train, test = prepared.train, prepared.test
     tags = {
-        "topics.config_hash": digest,
-        "topics.data_fingerprint": fingerprint,
+        "topics.config_hash": prepared.config_hash,
+        "topics.data_fingerprint": prepared.fingerprint,
         "topics.dataset": config.data.name,
         "topics.package_version": __version__,
         "topics.experiment_file": experiment_file or "",
@@ -72,10 +65,10 @@ def run(
     }
     description = describe_run(config)
     experiment = config.tracking.experiment_name or config.name
-    run_id = tracker.start_run(experiment, config.name, tags, description)
-    status, error = "FAILED", None
-    try:
-        tracker.log_dataset(config.data.name, fingerprint, str(config.data.resolved_path()))
+    with tracked_run(tracker, experiment, config.name, tags, description) as run_id:
+        tracker.log_dataset(
+            config.data.name, prepared.fingerprint, str(config.data.resolved_path())
+        )
         run_dir = Path(config.output_dir) / config.name / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         tracker.log_params(
@@ -83,8 +76,8 @@ def run(
         )
         provenance = {
             "versions": library_versions(),
-            "config_hash": digest,
-            "data_fingerprint": fingerprint,
+            "config_hash": prepared.config_hash,
+            "data_fingerprint": prepared.fingerprint,
             "experiment": config.name,
             "run_id": run_id,
         }
@@ -92,24 +85,15 @@ def run(
         if config.data.split.kind == "kfold" and config.model.tfidf.enabled:
             from topics.run.crossval import cross_validate  # test_*: fold 1; cv_*: all folds
 
-            metrics.update(cross_validate(config, corpus))
+            metrics.update(cross_validate(config, prepared.corpus))
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
         (run_dir / "config.yaml").write_text(to_yaml(config))
         facts = {"run id": run_id, **tags}
-        write_report(run_dir, metrics, corpus.label_names, config.name, description, facts)
+        write_report(run_dir, metrics, prepared.corpus.label_names, config.name, description, facts)
         tracker.log_metrics(metrics)
         tracker.log_artifacts(run_dir)
         tracker.log_model(run_dir / "model")
         point_latest(Path(config.output_dir), run_dir / "model")
-        status = "FINISHED"
-    except KeyboardInterrupt:
-        status, error = "KILLED", "interrupted (Ctrl-C or SIGTERM)"
-        raise
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        tracker.end_run(status, error)
     return RunResult(run_id=run_id, experiment=config.name, artifact_dir=run_dir, metrics=metrics)
 
 

@@ -30,8 +30,9 @@ import os
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,17 @@ from topics.config import (
 )
 from topics.errors import ConfigError, TopicsError
 
-__all__ = ["SweepResult", "Trial", "TrialResult", "expand_trials", "run_sweep", "run_trial"]
+__all__ = [
+    "SweepResult",
+    "Trial",
+    "TrialResult",
+    "execute",
+    "expand_trials",
+    "log_child_run",
+    "make_trials",
+    "run_sweep",
+    "run_trial",
+]
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,7 @@ class TrialResult:
     seconds: float = 0.0
     host: str = ""
     error: str | None = None
+    data_fingerprint: str = ""  # of the corpus the trial trained on (the run's, same data)
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,10 @@ class SweepResult:
         }
 
 
+TrialWork = Callable[[Trial], TrialResult]
+"""What the executor runs per trial; picklable, never raises (errors go in the result)."""
+
+
 class TrialFailed(TopicsError, RuntimeError):
     """Raised inside a child run so the tracker marks it FAILED."""
 
@@ -102,17 +118,29 @@ def expand_trials(base: ExperimentConfig) -> list[Trial]:
         raise ConfigError(
             f"{base.name}: no sweep: section; add e.g. sweep: {{grid: {{model.tfidf.C: [0.3, 1]}}}}"
         )
+    override_sets = _override_sets(sweep)
+    return make_trials(base, override_sets, [f"trial-{i:03d}" for i in range(len(override_sets))])
+
+
+def make_trials(
+    base: ExperimentConfig, override_sets: list[dict[str, Any]], names: list[str]
+) -> list[Trial]:
+    """One trial per override set (dotted keys -> values), named by ``names``; each trial's
+    config is ``base`` without its ``sweep:`` section plus the overrides, validated.
+
+    Presets build on it: the K sweep of a run is
+    ``make_trials(config, [{"model.lda.num_topics": k} for k in ks], names)``.
+    """
     plain = base.model_dump(mode="json")
-    plain.pop("sweep")
+    plain.pop("sweep", None)
     trials = []
-    for index, overrides in enumerate(_override_sets(sweep)):
+    for index, (overrides, name) in enumerate(zip(override_sets, names, strict=True)):
         merged = plain
         for key, value in overrides.items():
             nested: Any = value
             for part in reversed(key.split(".")):
                 nested = {part: nested}
             merged = deep_merge(merged, nested)
-        name = f"trial-{index:03d}"
         config = validate_config(merged, source=f"sweep {name} ({_describe(overrides)})")
         trials.append(Trial(index, name, overrides, config))
     return trials
@@ -159,26 +187,29 @@ def _describe(overrides: dict[str, Any]) -> str:
 def run_trial(trial: Trial, validation_size: float | None) -> TrialResult:
     """Train and evaluate one trial in a scratch folder; never raises.
 
-    Returns ``val_*`` metrics (fit on train minus ``validation_size``, scored on
-    the held-out part) when ``validation_size`` is set, and ``test_*`` metrics as
-    ``topics run`` computes them, plus the run folder's files.
+    The data comes from :func:`topics.run.prepare.prepare`, as in ``topics run``
+    (cache, split, preflight, fingerprint). Returns ``val_*`` metrics (fit on train
+    minus ``validation_size``, scored on the held-out part) when ``validation_size``
+    is set, and ``test_*`` metrics as ``topics run`` computes them, plus the run
+    folder's files.
     """
     from topics.data.splits import split_indices
-    from topics.run.cache import load_corpus_from_config, split_kwargs
-    from topics.run.preflight import check_training_data
+    from topics.run.prepare import prepare
     from topics.run.train import train_and_evaluate
 
     started = time.perf_counter()
     result = TrialResult(index=trial.index, host=f"{socket.gethostname()}:{os.getpid()}")
     config = trial.config
     try:
-        corpus = load_corpus_from_config(config.data)
-        train_idx, test_idx = split_indices(
-            corpus, **split_kwargs(config.data.split, config.split_seed())
-        )
-        train, test = corpus.subset(train_idx), corpus.subset(test_idx)
-        check_training_data(config, train)  # e.g. K above the vocabulary: one clear error
-        provenance = {"experiment": config.name, "sweep_trial": trial.name}
+        prepared = prepare(config)
+        train, test = prepared.train, prepared.test
+        result.data_fingerprint = prepared.fingerprint
+        provenance = {
+            "experiment": config.name,
+            "sweep_trial": trial.name,
+            "config_hash": prepared.config_hash,
+            "data_fingerprint": prepared.fingerprint,
+        }
         with tempfile.TemporaryDirectory(prefix="topics-trial-") as tmp:
             metrics: dict[str, float] = {}
             if validation_size is not None:
@@ -218,30 +249,33 @@ def _as_validation(key: str) -> str:
 
 
 def execute(
-    trials: list[Trial], validation_size: float | None, n_jobs: int, address: str | None
+    trials: list[Trial], work: TrialWork, n_jobs: int, address: str | None
 ) -> Iterator[TrialResult]:
-    """Yield each trial's result as soon as it finishes (any order)."""
+    """Yield ``work(trial)`` for each trial as soon as it finishes (any order).
+
+    ``work`` must be picklable (a module-level function, or a ``functools.partial``
+    of one) and never raise: :func:`run_trial` for ``topics sweep``, a run's K sweep
+    its own.
+    """
     if address:
-        yield from _execute_dask(trials, validation_size, address)
+        yield from _execute_dask(trials, work, address)
         return
     if n_jobs == 1 or len(trials) == 1:
         for trial in trials:
-            yield run_trial(trial, validation_size)
+            yield work(trial)
         return
     from joblib import Parallel, delayed
 
     parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    yield from parallel(delayed(run_trial)(trial, validation_size) for trial in trials)
+    yield from parallel(delayed(work)(trial) for trial in trials)
 
 
-def _execute_dask(
-    trials: list[Trial], validation_size: float | None, address: str
-) -> Iterator[TrialResult]:
+def _execute_dask(trials: list[Trial], work: TrialWork, address: str) -> Iterator[TrialResult]:
     from topics.run.dask import connect, require_distributed
 
     distributed = require_distributed()
     with connect(address) as client:
-        futures = [client.submit(run_trial, trial, validation_size, pure=False) for trial in trials]
+        futures = [client.submit(work, trial, pure=False) for trial in trials]
         for future in distributed.as_completed(futures):
             yield future.result()
 
@@ -264,6 +298,7 @@ def run_sweep(
     ``on_result(trial, result)`` is called as each trial finishes (progress).
     """
     from topics.config import config_hash, flatten, to_yaml
+    from topics.run.trackers import tracked_run
 
     trials = expand_trials(base)
     sweep = base.sweep
@@ -282,16 +317,15 @@ def run_sweep(
         f"Sweep of {len(trials)} trials over {', '.join([*sweep.grid, *sweep.random])}; "
         f"best by {sweep.metric} ({sweep.goal})."
     )
-    run_id = tracker.start_run(experiment, f"{base.name}-sweep", tags, description)
-    status = "FAILED"
-    sweep_dir = Path(base.output_dir) / base.name / run_id
-    rows: list[dict[str, Any]] = []
-    try:
+    with tracked_run(tracker, experiment, f"{base.name}-sweep", tags, description) as run_id:
+        sweep_dir = Path(base.output_dir) / base.name / run_id
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / "config.yaml").write_text(to_yaml(base))
         tracker.log_params(flatten(base.model_dump(mode="json")))
         by_index = {trial.index: trial for trial in trials}
-        for result in execute(trials, sweep.validation_size, sweep.n_jobs, address):
+        rows: list[dict[str, Any]] = []
+        work = partial(run_trial, validation_size=sweep.validation_size)
+        for result in execute(trials, work, sweep.n_jobs, address):
             trial = by_index[result.index]
             rows.append(_log_trial(tracker, trial, result, sweep_dir / "trials" / trial.name))
             if on_result is not None:
@@ -305,12 +339,6 @@ def run_sweep(
         if best is None:
             errors = "; ".join(f"{row['trial']}: {row['error']}" for row in rows[:3])
             raise TrialFailed(f"every trial failed or lacks metric {sweep.metric} ({errors})")
-        status = "FINISHED"
-    except KeyboardInterrupt:
-        status = "KILLED"
-        raise
-    finally:
-        tracker.end_run(status)
     return SweepResult(
         run_id=run_id,
         experiment=base.name,
@@ -332,20 +360,41 @@ def _log_trial(tracker: Any, trial: Trial, result: TrialResult, trial_dir: Path)
         "error": result.error,
         "metrics": result.metrics,
     }
+    metrics = {**result.metrics, "trial_seconds": result.seconds}
+    row["run_id"] = log_child_run(tracker, trial.name, params, result, metrics, trial_dir)
+    return row
+
+
+def log_child_run(
+    tracker: Any,
+    name: str,
+    params: dict[str, Any],
+    result: TrialResult,
+    metrics: dict[str, float],
+    trial_dir: Path | None = None,
+) -> str:
+    """Log one finished trial as a nested run of the tracker's current run; return its id.
+
+    The child logs ``params`` and ``metrics``; with ``trial_dir`` it also writes the
+    trial's files there and logs them as artifacts. A trial with an error becomes a
+    FAILED child (nothing is raised here: the caller decides what a failure means).
+    """
+    child_id = ""
     try:
-        with tracker.child_run(trial.name, params) as child_id:
-            row["run_id"] = child_id
+        with tracker.child_run(name, params) as child_id:
             if result.error is not None:
                 raise TrialFailed(result.error)
-            trial_dir.mkdir(parents=True, exist_ok=True)
-            for relative, content in result.files.items():
-                (trial_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-                (trial_dir / relative).write_bytes(content)
-            tracker.log_metrics({**result.metrics, "trial_seconds": result.seconds})
-            tracker.log_artifacts(trial_dir)
+            if trial_dir is not None:
+                trial_dir.mkdir(parents=True, exist_ok=True)
+                for relative, content in result.files.items():
+                    (trial_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+                    (trial_dir / relative).write_bytes(content)
+            tracker.log_metrics(metrics)
+            if trial_dir is not None:
+                tracker.log_artifacts(trial_dir)
     except TrialFailed:
-        pass  # logged as a FAILED child; the row keeps the error
-    return row
+        pass  # logged as a FAILED child; the result keeps the error
+    return child_id
 
 
 def _best(rows: list[dict[str, Any]], metric: str, goal: str) -> dict[str, Any] | None:

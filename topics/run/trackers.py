@@ -70,6 +70,37 @@ class NullTracker:
         pass
 
 
+@contextmanager
+def tracked_run(
+    tracker: Tracker, experiment: str, run_name: str, tags: dict[str, str], description: str
+) -> Iterator[str]:
+    """Start a tracked run, yield its id, and end it with the status the block earned.
+
+    FINISHED when the block returns; FAILED, with ``"<ExceptionType>: <message>"`` as
+    the error, when it raises; KILLED on Ctrl-C, or SIGTERM once
+    :func:`topics.cli.signals.end_on_sigterm` turns it into ``KeyboardInterrupt``.
+    The exception always propagates.
+
+    Examples
+    --------
+    >>> with tracked_run(NullTracker(), "quickstart", "quickstart", {}, "") as run_id:
+    ...     pass  # log params, metrics and artifacts here
+    """
+    run_id = tracker.start_run(experiment, run_name, tags, description)
+    status, error = "FAILED", None
+    try:
+        yield run_id
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status, error = "KILLED", "interrupted (Ctrl-C or SIGTERM)"
+        raise
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        tracker.end_run(status, error)
+
+
 def make_tracker(
     config: ExperimentConfig, no_track: bool = False, log_model: bool | None = None
 ) -> Any:

@@ -15,10 +15,10 @@ from topics.evaluate.metrics import (
     write_evaluation_report,
 )
 from topics.evaluate.plots import plot_label_confusion
-from topics.evaluate.topic_report import report_topics
 from topics.families.base import TrainingData
 from topics.run.build import fit_families
 from topics.run.export import export_bundle
+from topics.run.topic_runs import topic_metrics
 from topics.run.trackers import NullTracker, Tracker
 
 
@@ -80,7 +80,7 @@ def train_and_evaluate(
     metrics.update(per_model[primary])
     if "lda" in fitted:
         lda = fitted["lda"].topics
-        metrics.update(report_topics(config, lda, train, test, run_dir, tracker or NullTracker()))
+        metrics.update(topic_metrics(config, lda, train, test, run_dir, tracker or NullTracker()))
     export_bundle(
         run_dir / "model",
         labels=labels,

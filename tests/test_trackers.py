@@ -1,0 +1,75 @@
+"""The tracked-run context: every run and sweep ends FINISHED, FAILED or KILLED."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.conftest import RecordingTracker
+from topics.cli.signals import end_on_sigterm
+from topics.run.trackers import NullTracker, tracked_run
+
+
+def finish() -> None:
+    pass
+
+
+def fail() -> None:
+    raise RuntimeError("disk full")
+
+
+def interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def terminate() -> None:
+    previous = signal.getsignal(signal.SIGTERM)
+    end_on_sigterm()
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler interrupts the sleep
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.parametrize(
+    ("body", "raised", "status", "error"),
+    [
+        (finish, None, "FINISHED", None),
+        (fail, RuntimeError, "FAILED", "RuntimeError: disk full"),
+        (interrupt, KeyboardInterrupt, "KILLED", "interrupted (Ctrl-C or SIGTERM)"),
+        (terminate, KeyboardInterrupt, "KILLED", "interrupted (Ctrl-C or SIGTERM)"),
+    ],
+    ids=["finished", "exception-failed", "ctrl-c-killed", "sigterm-killed"],
+)
+def test_tracked_run_ends_with_the_status_the_block_earned(
+    body: Callable[[], None], raised: type[BaseException] | None, status: str, error: str | None
+) -> None:
+    tracker = RecordingTracker()
+
+    def block() -> None:
+        with tracked_run(tracker, "exp", "name", {"topics.dataset": "tiny"}, "desc") as run_id:
+            assert run_id == "recorded0run"
+            tracker.log_metrics({"m": 1.0})
+            body()
+
+    if raised is None:
+        block()
+    else:
+        with pytest.raises(raised):
+            block()
+    assert [name for name, _ in tracker.calls] == ["start_run", "log_metrics", "end_run"]
+    assert tracker.tags == {"topics.dataset": "tiny"}
+    assert (tracker.status, tracker.error) == (status, error)
+
+
+def test_null_tracker_runs_have_random_ids() -> None:
+    with tracked_run(NullTracker(), "exp", "name", {}, "") as first:
+        pass
+    with tracked_run(NullTracker(), "exp", "name", {}, "") as second:
+        pass
+    assert len(first) == 32 and first != second

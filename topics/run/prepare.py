@@ -1,0 +1,73 @@
+"""The one prepare step before any training: load -> split -> preflight -> fingerprint.
+
+``topics run`` and every ``topics sweep`` trial start here, so a trial reads the
+corpus through the same cache as a run, splits it the same way, fails on the same
+preflight checks and carries the same data fingerprint::
+
+    prepared = prepare(config)
+    prepared.train, prepared.test        # the split the config asks for
+    prepared.fingerprint                 # sha256 of the loaded corpus
+    prepared.config_hash                 # what the run's bundle and tags record
+
+Nothing here talks to a tracker: a data problem costs seconds and no run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from topics.config import ExperimentConfig, config_hash
+from topics.data.corpus import Corpus
+from topics.data.splits import split_indices
+from topics.run.cache import load_corpus_cached, split_kwargs
+from topics.run.preflight import check_training_data
+
+__all__ = ["Prepared", "prepare"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A config's corpus, split and checked, with what identifies the data and config.
+
+    Attributes
+    ----------
+    corpus : Corpus
+        The whole corpus as loaded (cross-validation splits it again).
+    train, test : Corpus
+        The split ``config.data.split`` asks for, seeded by ``config.split_seed()``.
+    fingerprint : str
+        :meth:`Corpus.fingerprint` of ``corpus``.
+    config_hash : str
+        :func:`topics.config.config_hash` of the config.
+    """
+
+    corpus: Corpus
+    train: Corpus
+    test: Corpus
+    fingerprint: str
+    config_hash: str
+
+
+def prepare(config: ExperimentConfig) -> Prepared:
+    """Load ``config.data`` (through the cache under ``config.cache_dir``), split it, run
+    the preflight checks on the training split and fingerprint the corpus.
+
+    Raises
+    ------
+    DataError, ConfigError
+        The data is missing or cannot train what the config asks for (see
+        :func:`topics.run.preflight.check_training_data`); nothing has been tracked.
+    """
+    corpus = load_corpus_cached(config.data, config.cache_dir)
+    train_idx, test_idx = split_indices(
+        corpus, **split_kwargs(config.data.split, config.split_seed())
+    )
+    train, test = corpus.subset(train_idx), corpus.subset(test_idx)
+    check_training_data(config, train)  # e.g. K above the vocabulary: one clear error
+    return Prepared(
+        corpus=corpus,
+        train=train,
+        test=test,
+        fingerprint=corpus.fingerprint(),
+        config_hash=config_hash(config),
+    )

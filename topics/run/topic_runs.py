@@ -1,0 +1,149 @@
+"""The run side of the topic model's report: what needs data, fits or the tracker.
+
+- ``model.lda.labeller.eval_path``: the labeller's extra gold-labelled corpus is
+  loaded here;
+- ``model.lda.stability_runs``: the run's model is refitted with the next seeds;
+- ``model.lda.sweep.num_topics``: the K sweep is a preset of ``topics sweep``, one
+  trial per K (the run's config with ``model.lda.num_topics: K``), run by the same
+  executor (:func:`topics.run.sweep.execute`) and logged the same way, as one nested
+  run per K named ``<experiment>-k<K>``.
+
+Then :func:`topics.evaluate.topic_report.report_topics` turns the fitted models
+into metrics and plots; evaluation never loads, fits or tracks.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from topics.config import ExperimentConfig
+from topics.data.corpus import Corpus
+from topics.evaluate.k_sweep import KScore
+from topics.families.lda.model import LdaTopics
+from topics.run.sweep import Trial, TrialFailed, TrialResult, execute, log_child_run, make_trials
+from topics.run.trackers import Tracker
+
+__all__ = ["fit_k_trial", "k_sweep_trials", "run_k_sweep", "stability_refits", "topic_metrics"]
+
+
+def topic_metrics(
+    config: ExperimentConfig,
+    lda: LdaTopics,
+    train: Corpus,
+    test: Corpus,
+    run_dir: Path,
+    tracker: Tracker,
+) -> dict[str, float]:
+    """All topic metrics of a run (see :mod:`topics.evaluate.topic_report`); the K
+    sweep's children are logged under ``tracker``'s current run."""
+    from topics.evaluate.topic_report import report_topics
+
+    settings = config.model.lda
+    labeller = settings.labeller
+    extra = labeller_corpus(config) if labeller.enabled and labeller.eval_path else None
+    refits = (
+        stability_refits(lda, train.texts, settings.stability_runs)
+        if settings.stability_runs >= 2
+        else None
+    )
+    k_scores = run_k_sweep(config, train, test, tracker) if settings.sweep.num_topics else None
+    return report_topics(
+        lda,
+        train,
+        test,
+        run_dir,
+        seed=config.seed,
+        labeller_threshold=labeller.threshold if labeller.enabled else None,
+        labeller_tune=labeller.tune,
+        labeller_extra=extra,
+        stability_topic_words=refits,
+        k_scores=k_scores,
+        k_select_by=settings.sweep.select_by,
+    )
+
+
+def labeller_corpus(config: ExperimentConfig) -> Corpus:
+    """``model.lda.labeller.eval_path`` (JSONL under the data root), with the run's labels."""
+    from topics.config import DataConfig
+    from topics.run.cache import load_corpus_from_config
+
+    extra = DataConfig(
+        name="labeller-eval",
+        root=config.data.root,
+        path=config.model.lda.labeller.eval_path,
+        format="jsonl",
+        labels=config.data.labels,
+    )
+    return load_corpus_from_config(extra)
+
+
+def stability_refits(lda: LdaTopics, texts: Sequence[str], runs: int) -> list[np.ndarray]:
+    """Topic-word matrices of ``lda`` (first) and ``runs - 1`` refits of it, seeded
+    ``random_state + 1``, ``+ 2``, ..."""
+    from sklearn.base import clone
+
+    topic_words = [lda.topic_word_]
+    for i in range(1, runs):
+        other = clone(lda).set_params(random_state=lda.random_state + i).fit(texts)
+        topic_words.append(other.topic_word_)
+    return topic_words
+
+
+def k_sweep_trials(config: ExperimentConfig) -> list[Trial]:
+    """The K sweep as sweep trials: ``model.lda.num_topics`` over ``model.lda.sweep.num_topics``."""
+    ks = config.model.lda.sweep.num_topics
+    return make_trials(
+        config, [{"model.lda.num_topics": k} for k in ks], [f"{config.name}-k{k}" for k in ks]
+    )
+
+
+def run_k_sweep(
+    config: ExperimentConfig, train: Corpus, test: Corpus, tracker: Tracker
+) -> list[KScore]:
+    """Fit and score one LDA per K through the sweep executor, one child run per K.
+
+    Trials run one after another here (a run may itself be a sweep trial on a
+    worker). A K that fails is logged as a FAILED child and fails the run.
+    """
+    trials = k_sweep_trials(config)
+    by_index = {trial.index: trial for trial in trials}
+    work = partial(fit_k_trial, train_texts=train.texts, heldout_texts=test.texts)
+    scores: dict[int, KScore] = {}
+    for result in execute(trials, work, n_jobs=1, address=None):
+        trial = by_index[result.index]
+        log_child_run(tracker, trial.name, trial.overrides, result, result.metrics)
+        if result.error is not None:
+            raise TrialFailed(f"K sweep {trial.name}: {result.error}")
+        num_topics = trial.config.model.lda.num_topics
+        scores[trial.index] = KScore.from_metrics(num_topics, result.metrics)
+    return [scores[index] for index in sorted(scores)]
+
+
+def fit_k_trial(
+    trial: Trial, train_texts: Sequence[str], heldout_texts: Sequence[str]
+) -> TrialResult:
+    """Fit the LDA ``trial.config`` describes on ``train_texts`` and score it
+    (:func:`topics.evaluate.k_sweep.score_k`); never raises."""
+    from topics.evaluate.k_sweep import score_k
+    from topics.families.lda.family import make_lda
+
+    started = time.perf_counter()
+    result = TrialResult(index=trial.index, host=f"{socket.gethostname()}:{os.getpid()}")
+    config = trial.config
+    try:
+        lda = make_lda(config.model.lda, config.features.tfidf.stop_words, config.seed)
+        fit_started = time.perf_counter()
+        lda.fit(list(train_texts))
+        fit_seconds = time.perf_counter() - fit_started
+        result.metrics = score_k(lda, train_texts, heldout_texts, fit_seconds).metrics()
+    except Exception as exc:  # reported in the result; the caller decides
+        result.error = f"{exc.__class__.__name__}: {exc}"
+    result.seconds = time.perf_counter() - started
+    return result

@@ -12,6 +12,7 @@ from tests.conftest import LABELS, tiny_config
 from topics.config import validate_config
 from topics.evaluate.metrics import slug
 from topics.evaluate.report import write_report
+from topics.evaluate.run_metrics import RunMetrics
 from topics.run.build import describe_run
 from topics.run.experiment import run
 from topics.run.trackers import NullTracker
@@ -81,12 +82,13 @@ def test_description_says_what_the_run_tried(tmp_path: Path) -> None:
 
 
 def test_report_without_plots_or_topics(tmp_path: Path) -> None:
-    metrics = {"test_micro_f1": 0.5, "tfidf_test_micro_f1": 0.5, "test_f1_human_rights": 0.25}
+    test = {"micro_f1": 0.5, "f1_human_rights": 0.25}
+    metrics = RunMetrics({"tfidf": {"test": test}}, primary="tfidf")
     html = write_report(tmp_path, metrics, ["human rights"], "bare").read_text()
     assert "No plots." in html and "No model bundle." in html
     assert "0.250" in html and "<title>bare</title>" in html
 
 
 def test_report_escapes_text(tmp_path: Path) -> None:
-    html = write_report(tmp_path, {}, ["<b>"], "a<script>", summary="x & y").read_text()
+    html = write_report(tmp_path, RunMetrics(), ["<b>"], "a<script>", summary="x & y").read_text()
     assert "<script>" not in html and "&lt;b&gt;" in html and "x &amp; y" in html

@@ -15,7 +15,8 @@ from topics.cli.main import main as cli_main
 from topics.config import validate_config
 from topics.data.splits import split_indices
 from topics.run.cache import load_corpus_from_config, split_kwargs
-from topics.run.experiment import run, train_and_evaluate
+from topics.run.experiment import run
+from topics.run.train import train_and_evaluate
 from topics.tracking import BEST_CHILD_TAG, MlflowTracker
 
 pytestmark = pytest.mark.server
@@ -79,7 +80,9 @@ def _sweep_over_c(tmp_path: Path, values: list[float]) -> tuple[str, dict[str, A
     for value in values:
         child_config = validate_config({**base, "model": {**base["model"], "tfidf": {"C": value}}})
         with tracker.child_run(f"C={value}", {"model.tfidf.C": value}) as child_id:
-            metrics = train_and_evaluate(child_config, train, test, tmp_path / f"C{value}", {})
+            metrics = train_and_evaluate(
+                child_config, train, test, tmp_path / f"C{value}", {}
+            ).flat()
             tracker.log_metrics(metrics)
         results.append({"run_id": child_id, **metrics})
     best = max(results, key=lambda r: r["test_micro_f1"])

@@ -10,11 +10,14 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from topics import __version__
 from topics.cli.signals import end_on_sigterm
 from topics.errors import TopicsError, stdout_closed
+
+if TYPE_CHECKING:  # the run side is imported by the commands that run
+    from topics.run.experiment import RunResult
 
 EPILOG = """\
 examples:
@@ -192,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), sort_keys=True))
     else:
-        print(format_summary(result.to_json(), getattr(tracker, "uri", None)))
+        print(format_summary(result, getattr(tracker, "uri", None)))
     return 0
 
 
@@ -240,37 +243,39 @@ def _data_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_summary(result: dict[str, Any], tracking_uri: str | None) -> str:
+def format_summary(result: RunResult, tracking_uri: str | None) -> str:
     """The metrics table and next steps printed at the end of ``topics run``."""
-    metrics = result["metrics"]
-    models = sorted({key.split("_test_")[0] for key in metrics if "_test_" in key})
+    scores = result.scores
+    models = sorted(name for name in scores.models if scores.split(name, "test"))
     columns = ["micro_f1", "macro_f1", "subset_accuracy"]
     lines = ["", f"{'model':<10}" + "".join(f"{c:>17}" for c in columns)]
     for model in models:
-        row = "".join(f"{metrics.get(f'{model}_test_{c}', float('nan')):>17.3f}" for c in columns)
+        test = scores.split(model, "test")
+        row = "".join(f"{test.get(c, float('nan')):>17.3f}" for c in columns)
         lines.append(f"{model:<10}{row}")
-    per_label = sorted(k for k in metrics if k.startswith("test_f1_"))
+    best = scores.split(scores.primary or "", "test")
+    per_label = sorted(k for k in best if k.startswith("f1_"))
     if per_label:
         lines.append("")
         lines.append(
             "best model, F1 per label: "
-            + ", ".join(f"{k.removeprefix('test_f1_')} {metrics[k]:.3f}" for k in per_label)
+            + ", ".join(f"{k.removeprefix('f1_')} {best[k]:.3f}" for k in per_label)
         )
-    if "lda_coherence_c_v" in metrics:
+    if "lda_coherence_c_v" in scores.run:
         lines.append(
-            f"LDA coherence: c_v {metrics['lda_coherence_c_v']:.3f}, "
-            f"u_mass {metrics['lda_coherence_u_mass']:.3f}"
+            f"LDA coherence: c_v {scores.run['lda_coherence_c_v']:.3f}, "
+            f"u_mass {scores.run['lda_coherence_u_mass']:.3f}"
         )
     lines += [
         "",
-        f"run {result['run_id']} -> {result['artifact_dir']}",
+        f"run {result.run_id} -> {result.artifact_dir}",
         "next:",
         '  classify "Kazakhstan and Korea open a bus and truck plant"   # tag a text',
         "  make ui                                                    # compare runs in MLflow",
-        f"  {result['artifact_dir']}/report.html   # this run on one page (opens from disk)",
+        f"  {result.artifact_dir}/report.html   # this run on one page (opens from disk)",
     ]
     if tracking_uri:
-        lines.append(f"  topics register {result['run_id']} --name topics-news --alias champion")
+        lines.append(f"  topics register {result.run_id} --name topics-news --alias champion")
         lines.append(f"  (tracked in {tracking_uri})")
     return "\n".join(lines)
 

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from topics.evaluate.run_metrics import RunMetrics
+
 REPORT = "report.html"
 IMAGE_TYPES = {
     ".png": "image/png",
@@ -42,7 +44,7 @@ code { background: #f4f4f4; padding: 1px 4px; }
 
 def write_report(
     run_dir: Path,
-    metrics: dict[str, float],
+    metrics: RunMetrics,
     labels: Sequence[str],
     title: str,
     summary: str = "",
@@ -77,15 +79,15 @@ def write_report(
     return path
 
 
-def _models(metrics: dict[str, float]) -> list[str]:
-    """Prefixes of per-model metrics (``tfidf`` for ``tfidf_test_micro_f1``), then ``best``."""
-    models = sorted({key.split("_test_")[0] for key in metrics if "_test_" in key})
-    return models + (["best"] if "test_micro_f1" in metrics else [])
+def _models(metrics: RunMetrics) -> list[str]:
+    """The models with test metrics, then ``best`` (the primary one)."""
+    models = sorted(name for name in metrics.models if metrics.split(name, "test"))
+    return models + (["best"] if metrics.primary in models else [])
 
 
-def _value(metrics: dict[str, float], model: str, key: str) -> float | None:
-    name = f"test_{key}" if model == "best" else f"{model}_test_{key}"
-    return metrics.get(name)
+def _value(metrics: RunMetrics, model: str, key: str) -> float | None:
+    name = metrics.primary if model == "best" else model
+    return metrics.split(name or "", "test").get(key)
 
 
 def _facts_table(facts: dict[str, str]) -> str:
@@ -97,7 +99,7 @@ def _facts_table(facts: dict[str, str]) -> str:
     return f'<table class="facts">{rows}</table>'
 
 
-def _headline_table(metrics: dict[str, float]) -> str:
+def _headline_table(metrics: RunMetrics) -> str:
     models = _models(metrics)
     head = "<tr><th>model</th>" + "".join(f"<th>{_e(k)}</th>" for k in HEADLINE) + "</tr>"
     rows = [
@@ -106,13 +108,13 @@ def _headline_table(metrics: dict[str, float]) -> str:
         + "</tr>"
         for model in models
     ]
-    others = {k: v for k, v in sorted(metrics.items()) if "test_" not in k}
+    others = {k: v for k, v in sorted(metrics.flat().items()) if "test_" not in k}
     extra = "".join(f"<tr><td>{_e(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in others.items())
     other_table = f'<table class="other-metrics">{extra}</table>' if extra else ""
     return f'<table class="metrics">{head}{"".join(rows)}</table>{other_table}'
 
 
-def _per_label_tables(metrics: dict[str, float], labels: Sequence[str]) -> str:
+def _per_label_tables(metrics: RunMetrics, labels: Sequence[str]) -> str:
     from topics.evaluate.metrics import slug  # metric keys carry "human_rights" for "human rights"
 
     models = _models(metrics)

@@ -19,6 +19,7 @@ from typing import Any
 from topics import __version__
 from topics.config import ExperimentConfig, flatten, to_yaml
 from topics.evaluate.report import write_report
+from topics.evaluate.run_metrics import RunMetrics
 from topics.run.build import describe_run
 from topics.run.prepare import prepare
 from topics.run.trackers import NullTracker, Tracker, tracked_run
@@ -32,7 +33,12 @@ class RunResult:
     run_id: str
     experiment: str
     artifact_dir: Path
-    metrics: dict[str, float]
+    scores: RunMetrics
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The flat metric keys, as ``metrics.json``, the tracker and ``--json`` have them."""
+        return self.scores.flat()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,20 +87,21 @@ def run(
             "experiment": config.name,
             "run_id": run_id,
         }
-        metrics = train_and_evaluate(config, train, test, run_dir, provenance, tracker)
+        scores = train_and_evaluate(config, train, test, run_dir, provenance, tracker)
         if config.data.split.kind == "kfold" and config.model.tfidf.enabled:
             from topics.run.crossval import cross_validate  # test_*: fold 1; cv_*: all folds
 
-            metrics.update(cross_validate(config, prepared.corpus))
+            scores.run.update(cross_validate(config, prepared.corpus))
+        metrics = scores.flat()
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
         (run_dir / "config.yaml").write_text(to_yaml(config))
         facts = {"run id": run_id, **tags}
-        write_report(run_dir, metrics, prepared.corpus.label_names, config.name, description, facts)
+        write_report(run_dir, scores, prepared.corpus.label_names, config.name, description, facts)
         tracker.log_metrics(metrics)
         tracker.log_artifacts(run_dir)
         tracker.log_model(run_dir / "model")
         point_latest(Path(config.output_dir), run_dir / "model")
-    return RunResult(run_id=run_id, experiment=config.name, artifact_dir=run_dir, metrics=metrics)
+    return RunResult(run_id=run_id, experiment=config.name, artifact_dir=run_dir, scores=scores)
 
 
 def point_latest(output_dir: Path, model_dir: Path) -> Path:

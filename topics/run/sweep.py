@@ -223,9 +223,9 @@ def run_trial(trial: Trial, validation_size: float | None) -> TrialResult:
                     Path(tmp) / "validation",
                     provenance,
                 )
-                metrics.update({_as_validation(k): v for k, v in scored.items() if "test_" in k})
+                metrics.update(scored.held_out_as("val").flat())
             run_dir = Path(tmp) / "run"
-            metrics.update(train_and_evaluate(config, train, test, run_dir, provenance))
+            metrics.update(train_and_evaluate(config, train, test, run_dir, provenance).flat())
             (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
             result.files = {
                 str(path.relative_to(run_dir)): path.read_bytes()
@@ -237,11 +237,6 @@ def run_trial(trial: Trial, validation_size: float | None) -> TrialResult:
         result.error = f"{exc.__class__.__name__}: {exc}"
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _as_validation(key: str) -> str:
-    """``test_micro_f1`` -> ``val_micro_f1``; ``tfidf_test_micro_f1`` -> ``tfidf_val_micro_f1``."""
-    return key.replace("test_", "val_", 1)
 
 
 # ---------------------------------------------------------------------------

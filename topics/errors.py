@@ -23,6 +23,10 @@ class BundleError(TopicsError, ValueError):
     """A saved model bundle is missing, corrupt or of an unsupported format."""
 
 
+class DependencyError(TopicsError, ImportError):
+    """An optional library the task needs is not installed; the message names the install."""
+
+
 class TrackingError(TopicsError, RuntimeError):
     """The experiment tracker (MLflow) cannot be reached or used."""
 

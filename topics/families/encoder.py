@@ -35,7 +35,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from topics.errors import ConfigError, DataError
+from topics.errors import ConfigError, DataError, DependencyError
 from topics.families.base import (
     Exported,
     Family,
@@ -80,9 +80,9 @@ def _import_torch() -> tuple[Any, Any]:
         import torch
         import transformers
     except ImportError as exc:
-        raise ConfigError(
-            f"model.encoder needs torch and transformers ({exc.name} is missing): "
-            f"{INSTALL_HINT}, or set model.encoder.enabled=false"
+        raise DependencyError(
+            f"EncoderClassifier needs torch and transformers ({exc.name} is missing): "
+            f"{INSTALL_HINT}"
         ) from None
     return torch, transformers
 
@@ -200,7 +200,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             hub_tokenizer = transformers.AutoTokenizer.from_pretrained(source)
         except OSError as exc:
             raise ConfigError(
-                f"model.encoder.pretrained: cannot load {self.pretrained!r} ({exc}). Give a "
+                f"The 'pretrained' parameter of EncoderClassifier: cannot load "
+                f"{self.pretrained!r} ({exc}). Give a "
                 "local model folder, or a hub id on a machine that reaches the hub"
             ) from None
         config.hidden_act = HIDDEN_ACT  # what topics.kernels.transformer computes

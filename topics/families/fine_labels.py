@@ -93,7 +93,7 @@ class FineLabelLinear(ClassifierMixin, BaseEstimator):
         if empty:
             raise DataError(
                 f"labels {empty} have no source class, or all of them, in the training data; "
-                "check data.label_map"
+                "check label_map (source class -> label)"
             )
         Y = groups[np.searchsorted(self.classes_, y)]
         folds = StratifiedKFold(self.cv_folds, shuffle=True, random_state=self.random_state)

@@ -44,7 +44,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from peers import load_split  # noqa: E402
 
 from topics.data.corpus import Corpus  # noqa: E402
-from topics.run.build import tfidf_pipeline  # noqa: E402
+from topics.families.tfidf import Tfidf  # noqa: E402
+from topics.run.build import fit_context  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 WEIGHTS = [0.0, 0.3, 0.5, 0.7]
@@ -128,10 +129,12 @@ def encoder_probs(
 def ours_probs(
     config: Any, train: Corpus, test: Corpus, labels: list[str]
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """The shipped experiment's model (``tfidf_pipeline``), fit on the source classes."""
+    """The shipped experiment's tfidf model, fit on the source classes."""
     start = time.perf_counter()
-    pipeline = tfidf_pipeline(config, labels).fit(
-        list(train.texts), np.asarray(train.meta["source_label"])
+    pipeline = (
+        Tfidf()
+        .pipeline(config.model.tfidf, fit_context(config, labels))
+        .fit(list(train.texts), np.asarray(train.meta["source_label"]))
     )
     fit_s = time.perf_counter() - start
     classifier = pipeline.named_steps["classifier"]

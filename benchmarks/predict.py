@@ -32,14 +32,14 @@ from pathlib import Path
 from typing import Any
 
 import joblib
-import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from topics.config import load_config  # noqa: E402
 from topics.data.splits import split_indices  # noqa: E402
-from topics.run.build import fit_lda_model, fit_tfidf_model  # noqa: E402
+from topics.families.base import TrainingData  # noqa: E402
+from topics.run.build import fit_family  # noqa: E402
 from topics.run.cache import load_corpus_from_config, split_kwargs  # noqa: E402
 from topics.run.export import export_bundle  # noqa: E402
 from topics.serve.predictor import Predictor  # noqa: E402
@@ -79,20 +79,12 @@ def train(experiment: Path, workdir: Path) -> dict[str, Any]:
     train_idx, _ = split_indices(corpus, **split_kwargs(config.data.split, config.split_seed()))
     train_part = corpus.subset(train_idx)
     labels = list(corpus.label_names)
-    y = train_part.label_matrix()
-    # The targets `topics run` gives each model (fine labels: the source classes).
-    fine = config.model.tfidf.fine_labels
-    tfidf_y = np.asarray(train_part.meta["source_label"]) if fine else y
-    tfidf = fit_tfidf_model(config, train_part.texts, tfidf_y, labels)
-    lda = fit_lda_model(config, train_part.texts, y, labels)
+    # Each family picks the targets `topics run` gives it (fine labels: the source classes).
+    data = TrainingData.from_corpus(train_part)
+    tfidf = fit_family(config, "tfidf", data, labels)
+    lda = fit_family(config, "lda", data, labels)
     bundle = export_bundle(
-        workdir / "model",
-        labels=labels,
-        primary="tfidf",
-        classifiers={"tfidf": (["tfidf"], tfidf.classifier), "lda": (["lda"], lda.classifier)},
-        provenance={},
-        vectorizer=tfidf.vectorizer,
-        lda=lda.topics,
+        workdir / "model", labels, "tfidf", {"tfidf": tfidf, "lda": lda}, provenance={}
     )
     pipeline_file = workdir / "pipelines.joblib"
     joblib.dump({"tfidf": tfidf.pipeline, "lda": lda.topics}, pipeline_file)

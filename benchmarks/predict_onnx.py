@@ -42,7 +42,8 @@ def main() -> int:
         return 0
     from sklearn.pipeline import Pipeline
 
-    from topics.config import DataConfig, TfidfConfig
+    from topics.config import DataConfig
+    from topics.families.base import FittedModel
     from topics.families.features import make_vectorizer
     from topics.families.linear import MultiLabelLinear
     from topics.run.cache import load_corpus_from_config
@@ -55,7 +56,7 @@ def main() -> int:
             labels=["economy", "defense", "human rights", "transport"],
         )
     )
-    vectorizer = make_vectorizer(TfidfConfig(ngram_range=(1, 2)))
+    vectorizer = make_vectorizer(ngram_range=(1, 2))
     classifier = MultiLabelLinear(classifier="logreg", C=10.0, cv_folds=3)
     ours = Pipeline([("tfidf", vectorizer), ("clf", classifier)]).fit(
         corpus.texts, corpus.label_matrix()
@@ -97,8 +98,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = Path(tmp) / "model.onnx"
         onnx_path.write_bytes(onnx_model.SerializeToString())
-        bundle = export_bundle(Path(tmp) / "model", labels=list(corpus.label_names), primary="tfidf",
-                               classifiers={"tfidf": (["tfidf"], ours[-1])}, provenance={}, vectorizer=ours[0])  # fmt: skip
+        fitted = FittedModel(
+            "tfidf", Pipeline([("tfidf", ours[0]), ("classifier", ours[-1])]), ["tfidf"]
+        )
+        bundle = export_bundle(Path(tmp) / "model", list(corpus.label_names), "tfidf", {"tfidf": fitted}, provenance={})  # fmt: skip
         session = ort.InferenceSession(str(onnx_path))
         feed = {"input": np.array(texts, dtype=object).reshape(-1, 1)}
         start = time.perf_counter()

@@ -29,8 +29,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.newsgroups_reference import ARCHIVE, read_texts, reference_tokens  # noqa: E402
-from topics.config import LdaConfig, deep_merge  # noqa: E402
+from topics.config import deep_merge  # noqa: E402
 from topics.evaluate.topic_quality import coherence  # noqa: E402
+from topics.families.lda.family import LdaSettings, make_lda  # noqa: E402
 
 K = 20
 TOP_N = 10
@@ -90,7 +91,6 @@ def tomotopy_lda(docs: list[list[str]], seed: int, workers: int) -> tuple[float,
 
 
 def ours(docs: list[list[str]], seed: int) -> tuple[float, np.ndarray]:
-    from topics.run.build import make_lda
 
     lda = make_lda(ours_settings(), "english", seed)
     texts = [" ".join(d) for d in docs]
@@ -106,13 +106,13 @@ def _words(topic_word: np.ndarray, vocabulary: list[str]) -> np.ndarray:
     return np.array([[vocabulary[i] for i in row] for row in order])
 
 
-def ours_settings() -> LdaConfig:
+def ours_settings() -> LdaSettings:
     """``model.lda`` of the 20newsgroups-lda experiment (over configs/models/default.yaml)."""
     import yaml
 
     base = yaml.safe_load((REPO / "configs" / "models" / "default.yaml").read_text())["lda"]
     override = yaml.safe_load(EXPERIMENT.read_text())["model"]["lda"]
-    return LdaConfig.model_validate(deep_merge(base, override))
+    return LdaSettings.model_validate(deep_merge(base, override))
 
 
 def ours_label() -> str:

@@ -20,7 +20,7 @@ import numpy as np
 
 from topics import __version__
 from topics.errors import BundleError
-from topics.kernels.linear import normalise_rows
+from topics.kernels.linear import decide, normalise_rows
 from topics.serve.bundle import Bundle, load_bundle
 from topics.serve.scorers import (
     FEATURE_BLOCKS,
@@ -92,10 +92,8 @@ class Predictor:
         explainer = self._explainer(classifier) if explain else None
         rows = batch.features("tfidf") if explainer is not None else None
         n_docs = len(texts)
-        if self.single_label:  # exactly the most probable class
-            chosen = np.eye(len(self.labels), dtype=bool)[proba.argmax(axis=1)].tolist()
-        else:
-            chosen = (proba >= classifier.thresholds).tolist()
+        # every label at its threshold; single-label data: exactly the most probable one
+        chosen = decide(proba, classifier.thresholds, self.single_label).astype(bool).tolist()
         rounded = np.round(proba, 6).tolist()  # one conversion per batch, not per value
         labels = self.labels
         results = []

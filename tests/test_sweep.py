@@ -222,7 +222,7 @@ def test_an_unreachable_scheduler_is_one_clear_error() -> None:
 def test_the_sweep_parent_run_ends_failed_with_the_error_or_killed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from topics.run.sweep import TrialFailed
+    from topics.run.trials import TrialFailed
 
     config = sweep_config(tmp_path, {"grid": {"features.tfidf.min_df": [1000]}, "n_jobs": 1})
     tracker = RecordingTracker()

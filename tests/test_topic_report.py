@@ -134,10 +134,10 @@ def k_sweep_config(tmp_path: Path) -> Any:
 def test_the_k_sweep_is_a_preset_run_by_the_sweep_executor(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from topics.run import sweep, topic_runs
+    from topics.run import topic_runs, trials
 
     executed: list[list[tuple[str, dict[str, Any], int]]] = []
-    execute = sweep.execute
+    execute = trials.execute
 
     def recording(trials: Any, work: Any, n_jobs: int, address: str | None) -> Any:
         executed.append([(t.name, t.overrides, t.config.model.lda.num_topics) for t in trials])
@@ -167,7 +167,7 @@ def test_a_failing_k_fails_its_child_and_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import topics.evaluate.k_sweep
-    from topics.run.sweep import TrialFailed
+    from topics.run.trials import TrialFailed
 
     score_k = topics.evaluate.k_sweep.score_k
 

@@ -30,8 +30,7 @@ import os
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -40,41 +39,18 @@ from topics.config import (
     ExperimentConfig,
     ExperimentSweepConfig,
     RandomParam,
-    deep_merge,
-    validate_config,
 )
-from topics.errors import ConfigError, TopicsError
+from topics.errors import ConfigError
+from topics.run.trials import (
+    Trial,
+    TrialFailed,
+    TrialResult,
+    execute,
+    log_child_run,
+    make_trials,
+)
 
-__all__ = [
-    "SweepResult",
-    "Trial",
-    "TrialResult",
-    "execute",
-    "expand_trials",
-    "log_child_run",
-    "make_trials",
-    "run_sweep",
-    "run_trial",
-]
-
-
-@dataclass(frozen=True)
-class Trial:
-    index: int
-    name: str
-    overrides: dict[str, Any]
-    config: ExperimentConfig
-
-
-@dataclass
-class TrialResult:
-    index: int
-    metrics: dict[str, float] = field(default_factory=dict)
-    files: dict[str, bytes] = field(default_factory=dict)  # run folder, relative paths
-    seconds: float = 0.0
-    host: str = ""
-    error: str | None = None
-    data_fingerprint: str = ""  # of the corpus the trial trained on (the run's, same data)
+__all__ = ["SweepResult", "expand_trials", "run_sweep", "run_trial"]
 
 
 @dataclass(frozen=True)
@@ -99,14 +75,6 @@ class SweepResult:
         }
 
 
-TrialWork = Callable[[Trial], TrialResult]
-"""What the executor runs per trial; picklable, never raises (errors go in the result)."""
-
-
-class TrialFailed(TopicsError, RuntimeError):
-    """Raised inside a child run so the tracker marks it FAILED."""
-
-
 # ---------------------------------------------------------------------------
 # Expanding the sweep into trials (on the driver)
 
@@ -120,30 +88,6 @@ def expand_trials(base: ExperimentConfig) -> list[Trial]:
         )
     override_sets = _override_sets(sweep)
     return make_trials(base, override_sets, [f"trial-{i:03d}" for i in range(len(override_sets))])
-
-
-def make_trials(
-    base: ExperimentConfig, override_sets: list[dict[str, Any]], names: list[str]
-) -> list[Trial]:
-    """One trial per override set (dotted keys -> values), named by ``names``; each trial's
-    config is ``base`` without its ``sweep:`` section plus the overrides, validated.
-
-    Presets build on it: the K sweep of a run is
-    ``make_trials(config, [{"model.lda.num_topics": k} for k in ks], names)``.
-    """
-    plain = base.model_dump(mode="json")
-    plain.pop("sweep", None)
-    trials = []
-    for index, (overrides, name) in enumerate(zip(override_sets, names, strict=True)):
-        merged = plain
-        for key, value in overrides.items():
-            nested: Any = value
-            for part in reversed(key.split(".")):
-                nested = {part: nested}
-            merged = deep_merge(merged, nested)
-        config = validate_config(merged, source=f"sweep {name} ({_describe(overrides)})")
-        trials.append(Trial(index, name, overrides, config))
-    return trials
 
 
 def _override_sets(sweep: ExperimentSweepConfig) -> list[dict[str, Any]]:
@@ -174,10 +118,6 @@ def _sample(spec: RandomParam, rng: Any) -> Any:
         return float(math.exp(rng.uniform(math.log(low), math.log(high))))
     assert spec.randint is not None
     return int(rng.integers(spec.randint[0], spec.randint[1] + 1))
-
-
-def _describe(overrides: dict[str, Any]) -> str:
-    return ", ".join(f"{key}={json.dumps(value)}" for key, value in overrides.items())
 
 
 # ---------------------------------------------------------------------------
@@ -237,42 +177,6 @@ def run_trial(trial: Trial, validation_size: float | None) -> TrialResult:
         result.error = f"{exc.__class__.__name__}: {exc}"
     result.seconds = time.perf_counter() - started
     return result
-
-
-# ---------------------------------------------------------------------------
-# Executing trials: joblib here, or a Dask cluster
-
-
-def execute(
-    trials: list[Trial], work: TrialWork, n_jobs: int, address: str | None
-) -> Iterator[TrialResult]:
-    """Yield ``work(trial)`` for each trial as soon as it finishes (any order).
-
-    ``work`` must be picklable (a module-level function, or a ``functools.partial``
-    of one) and never raise: :func:`run_trial` for ``topics sweep``, a run's K sweep
-    its own.
-    """
-    if address:
-        yield from _execute_dask(trials, work, address)
-        return
-    if n_jobs == 1 or len(trials) == 1:
-        for trial in trials:
-            yield work(trial)
-        return
-    from joblib import Parallel, delayed
-
-    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    yield from parallel(delayed(work)(trial) for trial in trials)
-
-
-def _execute_dask(trials: list[Trial], work: TrialWork, address: str) -> Iterator[TrialResult]:
-    from topics.run.dask import connect, require_distributed
-
-    distributed = require_distributed()
-    with connect(address) as client:
-        futures = [client.submit(work, trial, pure=False) for trial in trials]
-        for future in distributed.as_completed(futures):
-            yield future.result()
 
 
 # ---------------------------------------------------------------------------
@@ -358,38 +262,6 @@ def _log_trial(tracker: Any, trial: Trial, result: TrialResult, trial_dir: Path)
     metrics = {**result.metrics, "trial_seconds": result.seconds}
     row["run_id"] = log_child_run(tracker, trial.name, params, result, metrics, trial_dir)
     return row
-
-
-def log_child_run(
-    tracker: Any,
-    name: str,
-    params: dict[str, Any],
-    result: TrialResult,
-    metrics: dict[str, float],
-    trial_dir: Path | None = None,
-) -> str:
-    """Log one finished trial as a nested run of the tracker's current run; return its id.
-
-    The child logs ``params`` and ``metrics``; with ``trial_dir`` it also writes the
-    trial's files there and logs them as artifacts. A trial with an error becomes a
-    FAILED child (nothing is raised here: the caller decides what a failure means).
-    """
-    child_id = ""
-    try:
-        with tracker.child_run(name, params) as child_id:
-            if result.error is not None:
-                raise TrialFailed(result.error)
-            if trial_dir is not None:
-                trial_dir.mkdir(parents=True, exist_ok=True)
-                for relative, content in result.files.items():
-                    (trial_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-                    (trial_dir / relative).write_bytes(content)
-            tracker.log_metrics(metrics)
-            if trial_dir is not None:
-                tracker.log_artifacts(trial_dir)
-    except TrialFailed:
-        pass  # logged as a FAILED child; the result keeps the error
-    return child_id
 
 
 def _best(rows: list[dict[str, Any]], metric: str, goal: str) -> dict[str, Any] | None:

@@ -5,7 +5,7 @@
 - ``model.lda.stability_runs``: the run's model is refitted with the next seeds;
 - ``model.lda.sweep.num_topics``: the K sweep is a preset of ``topics sweep``, one
   trial per K (the run's config with ``model.lda.num_topics: K``), run by the same
-  executor (:func:`topics.run.sweep.execute`) and logged the same way, as one nested
+  executor (:func:`topics.run.trials.execute`) and logged the same way, as one nested
   run per K named ``<experiment>-k<K>``.
 
 Then :func:`topics.evaluate.topic_report.report_topics` turns the fitted models
@@ -27,8 +27,8 @@ from topics.config import ExperimentConfig
 from topics.data.corpus import Corpus
 from topics.evaluate.k_sweep import KScore
 from topics.families.lda.model import LdaTopics
-from topics.run.sweep import Trial, TrialFailed, TrialResult, execute, log_child_run, make_trials
 from topics.run.trackers import Tracker
+from topics.run.trials import Trial, TrialFailed, TrialResult, execute, log_child_run, make_trials
 
 __all__ = ["fit_k_trial", "k_sweep_trials", "run_k_sweep", "stability_refits", "topic_metrics"]
 

@@ -166,17 +166,17 @@ def test_the_k_sweep_is_a_preset_run_by_the_sweep_executor(
 def test_a_failing_k_fails_its_child_and_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import topics.evaluate.k_sweep
+    from topics.run import topic_runs
     from topics.run.trials import TrialFailed
 
-    score_k = topics.evaluate.k_sweep.score_k
+    score_k = topic_runs.score_k
 
     def failing_at_three(lda: Any, *args: Any) -> Any:
         if lda.num_topics == 3:
             raise ValueError("no held-out words")
         return score_k(lda, *args)
 
-    monkeypatch.setattr(topics.evaluate.k_sweep, "score_k", failing_at_three)
+    monkeypatch.setattr(topic_runs, "score_k", failing_at_three)
     tracker = RecordingTracker()
     with pytest.raises(TrialFailed, match="K sweep tiny-k3: ValueError: no held-out words"):
         run(k_sweep_config(tmp_path), tracker)

@@ -30,11 +30,13 @@ import mlflow
 import mlflow.artifacts
 import mlflow.pyfunc
 import numpy as np
+import yaml
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
 
 import topics
 from topics.errors import TrackingError
+from topics.serve.predictor import Predictor
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 PYFUNC_NAME = "topics-classifier"
@@ -88,7 +90,6 @@ class TopicsPyfunc(PythonModel):
     ``text`` column); output is the same records ``classify --format json`` prints."""
 
     def load_context(self, context: Any) -> None:
-        from topics.serve.predictor import Predictor
 
         self.predictor = Predictor.load(context.artifacts["bundle"])
 
@@ -283,8 +284,6 @@ def fetch_bundle(model_uri: str, dst: str | Path, uri: str | None = None) -> Pat
         return local
     mlmodel = local / "MLmodel"
     if mlmodel.is_file():
-        import yaml
-
         flavor = yaml.safe_load(mlmodel.read_text()).get("flavors", {}).get("python_function", {})
         bundle = flavor.get("artifacts", {}).get("bundle", {}).get("path")
         if bundle and (local / bundle / "manifest.json").is_file():

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from topics.data.datasets.newsgroups import read_newsgroups
+from topics.data.datasets.reuters import read_reuters
 from topics.errors import DataError
 
 FORMATS = ("jsonl", "csv", "folder", "reuters21578", "20newsgroups")
@@ -248,7 +250,6 @@ def _read_folder(path: Path, encoding: str, remove: tuple[str, ...]) -> Iterator
 
 
 def _read_reuters(path: Path, encoding: str, remove: tuple[str, ...]) -> Iterator[dict[str, Any]]:
-    from topics.data.datasets.reuters import read_reuters
 
     return read_reuters(path, encoding=encoding)
 
@@ -256,7 +257,6 @@ def _read_reuters(path: Path, encoding: str, remove: tuple[str, ...]) -> Iterato
 def _read_newsgroups(
     path: Path, encoding: str, remove: tuple[str, ...]
 ) -> Iterator[dict[str, Any]]:
-    from topics.data.datasets.newsgroups import read_newsgroups
 
     return read_newsgroups(path, encoding=encoding, remove=remove)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from topics.evaluate.topic_quality import topic_diversity
 from topics.kernels.lda import bag_of_words, infer_topics
 
 
@@ -75,8 +76,6 @@ def score_k(
     lda: Any, train_texts: Sequence[str], heldout_texts: Sequence[str], fit_seconds: float
 ) -> KScore:
     """Coherence (on ``train_texts``), diversity and held-out perplexity of a fitted LDA."""
-    from topics.evaluate.topic_quality import topic_diversity
-
     scores = lda.coherence(train_texts, measures=("c_v", "c_npmi", "u_mass"))
     return KScore(
         num_topics=lda.num_topics,

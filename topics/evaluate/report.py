@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from topics.evaluate.metrics import slug
 from topics.evaluate.run_metrics import RunMetrics
 
 REPORT = "report.html"
@@ -115,7 +116,6 @@ def _headline_table(metrics: RunMetrics) -> str:
 
 
 def _per_label_tables(metrics: RunMetrics, labels: Sequence[str]) -> str:
-    from topics.evaluate.metrics import slug  # metric keys carry "human_rights" for "human rights"
 
     models = _models(metrics)
     head = (

@@ -18,9 +18,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from topics.evaluate.k_sweep import KScore
+from topics.evaluate.k_sweep import KScore, best_k
 from topics.evaluate.metrics import multilabel_metrics
+from topics.evaluate.topic_quality import stability, topic_diversity
+from topics.families.lda.labeller import label_by_topics, seeded_columns, tune_thresholds
 from topics.families.lda.model import LdaTopics
+from topics.families.lda.seeding import seed_recall
 
 if TYPE_CHECKING:
     from topics.data.corpus import Corpus
@@ -30,9 +33,6 @@ HEATMAP_SAMPLE = 40
 
 def topic_quality_metrics(lda: LdaTopics, train_texts: list[str]) -> dict[str, float]:
     """Coherence (mean and per topic), diversity and seed-word recall."""
-    from topics.evaluate.topic_quality import topic_diversity
-    from topics.families.lda.seeding import seed_recall
-
     scores = lda.coherence(train_texts, measures=("c_v", "c_npmi", "u_mass"))
     metrics = {f"lda_coherence_{m}": scores[m] for m in ("c_v", "c_npmi", "u_mass")}
     for measure in ("c_v", "c_npmi", "u_mass"):
@@ -58,8 +58,6 @@ def labeller_metrics(
     """Labels from seeded-topic weights: fixed ``threshold`` (labels-free), and, with
     ``tune``, thresholds tuned on ``train``; scored on ``test`` and on ``extra`` (keys
     ``lda_labeller_extra_*``) when given."""
-    from topics.families.lda.labeller import label_by_topics, seeded_columns, tune_thresholds
-
     labels = list(train.label_names)
     columns = seeded_columns(lda.topic_names_, labels)
     sets: dict[str, Corpus] = {"": test}
@@ -87,15 +85,12 @@ def labeller_metrics(
 def stability_metrics(topic_words: Sequence[np.ndarray]) -> dict[str, float]:
     """``lda_stability``: how well the topics of several seeds' fits align (the run's
     own model first)."""
-    from topics.evaluate.topic_quality import stability
-
     return {"lda_stability": stability(list(topic_words))}
 
 
 def k_sweep_metrics(scores: Sequence[KScore], select_by: str, plots: Path) -> dict[str, float]:
     """The best K by ``select_by`` and every K's scores as flat metrics; plots coherence
     and perplexity against K to ``plots/lda_k_sweep.png``."""
-    from topics.evaluate.k_sweep import best_k
     from topics.evaluate.plots import plot_k_sweep
 
     best = best_k(scores, select_by)

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from topics.config import DATA_ROOT_ENV
+from topics.data import corpus
+from topics.data.splits import split_field
 from topics.errors import DataError
 
 if TYPE_CHECKING:
@@ -29,8 +31,6 @@ if TYPE_CHECKING:
 def corpus_kwargs(config: DataConfig) -> dict[str, Any]:
     """The keyword arguments of :func:`topics.data.corpus.load_corpus` that ``config``
     describes (all but the path: see ``config.resolved_path()``)."""
-    from topics.data.splits import split_field
-
     return {
         "labels": list(config.labels),
         "format": config.format,
@@ -63,8 +63,6 @@ def split_kwargs(split: SplitConfig, seed: int) -> dict[str, Any]:
 def load_corpus_from_config(config: DataConfig) -> Corpus:
     """:func:`topics.data.corpus.load_corpus` of the data ``config`` describes; missing
     data names the root it was resolved under and how to point elsewhere."""
-    from topics.data import corpus
-
     path = config.resolved_path()
     _check_exists(path, config)
     return corpus.load_corpus(path, **corpus_kwargs(config))

@@ -21,6 +21,7 @@ from topics.config import ExperimentConfig, flatten, to_yaml
 from topics.evaluate.report import write_report
 from topics.evaluate.run_metrics import RunMetrics
 from topics.run.build import describe_run
+from topics.run.crossval import cross_validate
 from topics.run.prepare import prepare
 from topics.run.trackers import NullTracker, Tracker, tracked_run
 from topics.run.train import train_and_evaluate
@@ -88,9 +89,7 @@ def run(
             "run_id": run_id,
         }
         scores = train_and_evaluate(config, train, test, run_dir, provenance, tracker)
-        if config.data.split.kind == "kfold" and config.model.tfidf.enabled:
-            from topics.run.crossval import cross_validate  # test_*: fold 1; cv_*: all folds
-
+        if config.data.split.kind == "kfold" and config.model.tfidf.enabled:  # cv_*: all folds
             scores.run.update(cross_validate(config, prepared.corpus))
         metrics = scores.flat()
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))

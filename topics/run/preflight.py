@@ -15,6 +15,8 @@ import numpy as np
 from topics.config import ExperimentConfig
 from topics.data.corpus import Corpus
 from topics.errors import ConfigError, DataError
+from topics.families.features import resolve_stop_words
+from topics.text import TopicTokenizer
 
 log = logging.getLogger("topics")
 
@@ -53,8 +55,6 @@ def _check_encoder_extra() -> None:
 
 
 def _check_lda_vocabulary(config: ExperimentConfig, train: Corpus) -> None:
-    from topics.families.features import resolve_stop_words
-    from topics.text import TopicTokenizer
 
     settings = config.model.lda
     tokenizer = TopicTokenizer(

@@ -35,12 +35,21 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from topics.config import (
     ExperimentConfig,
     ExperimentSweepConfig,
     RandomParam,
+    config_hash,
+    flatten,
+    to_yaml,
 )
+from topics.data.splits import split_indices
 from topics.errors import ConfigError
+from topics.run.prepare import prepare
+from topics.run.trackers import tracked_run
+from topics.run.train import train_and_evaluate
 from topics.run.trials import (
     Trial,
     TrialFailed,
@@ -98,7 +107,6 @@ def _override_sets(sweep: ExperimentSweepConfig) -> list[dict[str, Any]]:
     ]
     if not sweep.random:
         return points
-    import numpy as np
 
     rng = np.random.default_rng(sweep.seed)
     samples = [
@@ -133,10 +141,6 @@ def run_trial(trial: Trial, validation_size: float | None) -> TrialResult:
     is set, and ``test_*`` metrics as ``topics run`` computes them, plus the run
     folder's files.
     """
-    from topics.data.splits import split_indices
-    from topics.run.prepare import prepare
-    from topics.run.train import train_and_evaluate
-
     started = time.perf_counter()
     result = TrialResult(index=trial.index, host=f"{socket.gethostname()}:{os.getpid()}")
     config = trial.config
@@ -196,9 +200,6 @@ def run_sweep(
     without one they run here through joblib (``sweep.n_jobs`` at a time).
     ``on_result(trial, result)`` is called as each trial finishes (progress).
     """
-    from topics.config import config_hash, flatten, to_yaml
-    from topics.run.trackers import tracked_run
-
     trials = expand_trials(base)
     sweep = base.sweep
     assert sweep is not None

@@ -23,10 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from topics.config import ExperimentConfig
+from topics.config import DataConfig, ExperimentConfig
 from topics.data.corpus import Corpus
-from topics.evaluate.k_sweep import KScore
+from topics.evaluate.k_sweep import KScore, score_k
+from topics.evaluate.topic_report import report_topics
+from topics.families.lda.family import make_lda
 from topics.families.lda.model import LdaTopics
+from topics.run.cache import load_corpus_from_config
 from topics.run.trackers import Tracker
 from topics.run.trials import Trial, TrialFailed, TrialResult, execute, log_child_run, make_trials
 
@@ -43,8 +46,6 @@ def topic_metrics(
 ) -> dict[str, float]:
     """All topic metrics of a run (see :mod:`topics.evaluate.topic_report`); the K
     sweep's children are logged under ``tracker``'s current run."""
-    from topics.evaluate.topic_report import report_topics
-
     settings = config.model.lda
     labeller = settings.labeller
     extra = labeller_corpus(config) if labeller.enabled and labeller.eval_path else None
@@ -71,9 +72,6 @@ def topic_metrics(
 
 def labeller_corpus(config: ExperimentConfig) -> Corpus:
     """``model.lda.labeller.eval_path`` (JSONL under the data root), with the run's labels."""
-    from topics.config import DataConfig
-    from topics.run.cache import load_corpus_from_config
-
     extra = DataConfig(
         name="labeller-eval",
         root=config.data.root,
@@ -131,9 +129,6 @@ def fit_k_trial(
 ) -> TrialResult:
     """Fit the LDA ``trial.config`` describes on ``train_texts`` and score it
     (:func:`topics.evaluate.k_sweep.score_k`); never raises."""
-    from topics.evaluate.k_sweep import score_k
-    from topics.families.lda.family import make_lda
-
     started = time.perf_counter()
     result = TrialResult(index=trial.index, host=f"{socket.gethostname()}:{os.getpid()}")
     config = trial.config

@@ -9,7 +9,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from topics.evaluate.topic_quality import coherence
 from topics.families.features import resolve_stop_words
+from topics.families.lda.engines import train_gensim, train_tomotopy
 from topics.families.lda.seeding import seed_eta
 from topics.kernels.lda import bag_of_words, dirichlet_expectation, infer_topics
 from topics.text import TopicTokenizer, merge_phrases
@@ -204,7 +206,6 @@ class LdaTopics(TransformerMixin, BaseEstimator):
         )
 
     def _train(self, docs: list[list[str]], eta: Any) -> Any:
-        from topics.families.lda.engines import train_gensim, train_tomotopy
 
         if self.engine == "gensim":
             return train_gensim(
@@ -259,8 +260,6 @@ class LdaTopics(TransformerMixin, BaseEstimator):
 
         Returns ``{measure: mean}`` plus ``{measure + "_per_topic": [...]}``.
         """
-        from topics.evaluate.topic_quality import coherence
-
         return coherence(self.top_words_, self.tokenize(X), measures, processes=processes)
 
 

@@ -83,8 +83,10 @@ server: install-server
 	  --artifacts-destination $(abspath $(SERVER_DIR))/artifacts \
 	  --host 127.0.0.1 --port $(PORT) --workers 1
 
+# Every benchmark but reproduce; those on real data need the root: make bench DATA=../shared/data
 bench: install-all
-	@for script in $(filter-out benchmarks/reproduce.py,$(wildcard benchmarks/*.py)); do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in $(filter-out benchmarks/reproduce.py,$(wildcard benchmarks/*.py)); do \
+	  echo "== $$script"; $(if $(DATA),TOPICS_DATA_DIR=$(DATA)) $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf artifacts mlflow.db mlflow-server .pytest_cache .mypy_cache .ruff_cache

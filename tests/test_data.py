@@ -175,3 +175,16 @@ def test_header_only_csv_is_an_empty_dataset(tmp_path: Path) -> None:
     path.write_text("id,title,text,labels\n")
     with pytest.raises(DataError, match="the dataset is empty"):
         load_corpus(data_config(path))
+
+
+def test_data_root_is_the_current_directory_unless_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOPICS_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    config = DataConfig(path="a/b.jsonl", labels=LABELS)
+    assert config.resolved_path().resolve() == tmp_path / "a" / "b.jsonl"
+    monkeypatch.setenv("TOPICS_DATA_DIR", str(tmp_path / "env"))
+    assert config.resolved_path() == tmp_path / "env" / "a" / "b.jsonl"
+    explicit = DataConfig(path="a/b.jsonl", root=str(tmp_path / "set"), labels=LABELS)
+    assert explicit.resolved_path() == tmp_path / "set" / "a" / "b.jsonl"

@@ -72,8 +72,9 @@ def load_corpus(config: DataConfig) -> Corpus:
     path = config.resolved_path()
     if not path.exists():
         raise DataError(
-            f"data not found: {path} (data.root={config.resolved_root()}); "
-            f"point to it with --set data.root=DIR or {DATA_ROOT_ENV}=DIR"
+            f"data not found: {path} (data root {config.resolved_root()}: data.root, else "
+            f"${DATA_ROOT_ENV}, else the current directory); point to it with "
+            f"--set data.root=DIR or {DATA_ROOT_ENV}=DIR"
         )
     fmt = config.format or _guess_format(path)
     readers = {

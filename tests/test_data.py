@@ -193,3 +193,16 @@ def test_bad_arguments_are_value_errors_naming_the_parameter(
 def test_formats_match_the_config_choices() -> None:
     choices, _none = get_args(DataConfig.model_fields["format"].annotation)
     assert set(FORMATS) == set(get_args(choices))
+
+
+def test_data_root_is_the_current_directory_unless_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOPICS_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    config = DataConfig(path="a/b.jsonl", labels=LABELS)
+    assert config.resolved_path().resolve() == tmp_path / "a" / "b.jsonl"
+    monkeypatch.setenv("TOPICS_DATA_DIR", str(tmp_path / "env"))
+    assert config.resolved_path() == tmp_path / "env" / "a" / "b.jsonl"
+    explicit = DataConfig(path="a/b.jsonl", root=str(tmp_path / "set"), labels=LABELS)
+    assert explicit.resolved_path() == tmp_path / "set" / "a" / "b.jsonl"

@@ -48,7 +48,9 @@ GROUPS: dict[str, tuple[str, str]] = {
     "model": ("model", "models"),
     "tracking": ("tracking", "tracking"),
 }
-DEFAULT_DATA_ROOT = "../shared/data"
+# Relative data paths resolve against data.root, else $TOPICS_DATA_DIR, else the
+# current directory: nothing outside the user's own choice is assumed.
+DEFAULT_DATA_ROOT = "."
 DATA_ROOT_ENV = "TOPICS_DATA_DIR"
 BUILTIN_PREFIX = "builtin:"
 
@@ -132,7 +134,7 @@ class DataConfig(_Strict):
         return self
 
     def resolved_root(self) -> Path:
-        """The data root: ``root`` if set, else ``$TOPICS_DATA_DIR``, else ``../shared/data``."""
+        """The data root: ``root`` if set, else ``$TOPICS_DATA_DIR``, else the current directory."""
         return Path(self.root or os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT)
 
     def resolved_path(self) -> Path:

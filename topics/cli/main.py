@@ -26,7 +26,7 @@ examples:
   topics run experiments/quickstart.yaml --json | tail -n 1
   topics show-config experiments/quickstart.yaml --set features.tfidf.ngram_range=[1,3]
   topics register RUN_ID --name topics-news --alias champion
-  topics data fetch 20newsgroups          # into $TOPICS_DATA_DIR or ../shared/data
+  topics data fetch 20newsgroups          # into $TOPICS_DATA_DIR, else the current directory
   topics sweep experiments/sweep-quickstart.yaml --dask tcp://127.0.0.1:8786
   topics classify-archive 'archive/*.jsonl' --output tagged/ --dask tcp://127.0.0.1:8786
 
@@ -87,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="download a public archive, check its digest, store it under the data root",
     )
     fetch.add_argument("name", help="20newsgroups or reuters21578")
-    fetch.add_argument("--root", help="data root (default: $TOPICS_DATA_DIR, else ../shared/data)")
+    fetch.add_argument(
+        "--root", help="data root (default: $TOPICS_DATA_DIR, else the current directory)"
+    )
     fetch.add_argument("--url", help="download from this URL instead (a mirror)")
     fetch.add_argument("--sha256", help="expected sha256 of the file at --url")
     fetch.add_argument("--force", action="store_true", help="download even if present")

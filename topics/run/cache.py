@@ -110,6 +110,7 @@ def _load(fingerprint: str, key: dict[str, Any], config: DataConfig) -> Corpus:
 def _check_exists(path: Path, config: DataConfig) -> None:
     if not path.exists():
         raise DataError(
-            f"data not found: {path} (data.root={config.resolved_root()}); "
-            f"point to it with --set data.root=DIR or {DATA_ROOT_ENV}=DIR"
+            f"data not found: {path} (data root {config.resolved_root()}: data.root, else "
+            f"${DATA_ROOT_ENV}, else the current directory); point to it with "
+            f"--set data.root=DIR or {DATA_ROOT_ENV}=DIR"
         )

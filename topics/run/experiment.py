@@ -117,11 +117,22 @@ def point_latest(output_dir: Path, model_dir: Path) -> Path:
 def library_versions() -> dict[str, str]:
     """Versions of Python and the libraries whose behaviour shapes the numbers."""
     versions = {"python": platform.python_version()}
-    for package in ("topics", "numpy", "scipy", "scikit-learn", "gensim", "mlflow"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
+    # the core install has MLflow's client alone (mlflow-skinny); make ui adds mlflow
+    for package, *alternatives in (
+        ("topics",),
+        ("numpy",),
+        ("scipy",),
+        ("scikit-learn",),
+        ("gensim",),
+        ("mlflow", "mlflow-skinny"),
+    ):
+        versions[package] = "not installed"
+        for distribution in (package, *alternatives):
+            try:
+                versions[package] = metadata.version(distribution)
+                break
+            except metadata.PackageNotFoundError:
+                continue
     return versions
 
 

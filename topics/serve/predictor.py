@@ -46,24 +46,14 @@ class Predictor:
         self.bundle = bundle
         with _invalid(bundle, ""):
             self.labels: list[str] = _labels(spec)
-            features, models = required(spec, "features"), required(spec, "models")
-            for section, value in (("features", features), ("models", models)):
-                if not isinstance(value, dict) or not all(
-                    isinstance(v, dict) for v in value.values()
-                ):
-                    raise field_error(section, "an object of objects", value)
+            features, models = _sections(spec)
             self.primary: str = required(spec, "primary")
-            if self.primary not in models:
+            if not isinstance(self.primary, str) or self.primary not in models:
                 raise field_error("primary", f"one of the models {sorted(models)}", self.primary)
             self.single_label = (
                 required_bool(spec, "single_label") if "single_label" in spec else False
             )
-            kinds = []
-            for name, model in models.items():
-                kind = model.get("kind")
-                if not isinstance(kind, str):
-                    raise field_error(f"models.{name}.kind", "a scorer kind", kind)
-                kinds.append(kind)
+            kinds = [_kind(name, model) for name, model in models.items()]
         _check_known(bundle, "feature block", list(features), FEATURE_BLOCKS)
         _check_known(bundle, "scorer kind", kinds, SCORERS)
         self.blocks = {}
@@ -197,6 +187,24 @@ def _labels(spec: dict[str, Any]) -> list[str]:
     if not labels or len(set(labels)) != len(labels) or not all(labels):
         raise field_error("labels", "distinct non-empty label names", labels)
     return labels
+
+
+def _sections(spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``features`` and ``models`` objects of the spec, each an object of objects."""
+    sections = []
+    for section in ("features", "models"):
+        value = required(spec, section)
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise field_error(section, "an object of objects", value)
+        sections.append(value)
+    return sections[0], sections[1]
+
+
+def _kind(name: str, model: dict[str, Any]) -> str:
+    kind = model.get("kind")
+    if not isinstance(kind, str):
+        raise field_error(f"models.{name}.kind", "a scorer kind", kind)
+    return kind
 
 
 @contextmanager

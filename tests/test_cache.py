@@ -109,3 +109,104 @@ def test_split_kwargs_are_the_splitter_arguments() -> None:
     kwargs = split_kwargs(SplitConfig(kind="temporal", train_until=2003), seed=4)
     assert set(kwargs) == set(inspect.signature(split_indices).parameters) - {"corpus"}
     assert kwargs["seed"] == 4 and kwargs["train_until"] == 2003 and kwargs["kind"] == "temporal"
+
+
+class _Planted:
+    """Unpickling it creates ``marker``: proof that a cache entry ran as code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[Path]]:
+        return Path.touch, (self.marker,)
+
+
+def _plant_pickles(cache: Path, marker: Path) -> int:
+    """Replace every file of ``cache`` by a pickle that would create ``marker``:
+    ``.npz`` files by an archive holding a pickled (object) array, the rest by
+    pickle bytes (what joblib's ``output.pkl`` held)."""
+    import pickle
+
+    import numpy as np
+
+    files = [path for path in cache.rglob("*") if path.is_file()]
+    for path in files:
+        if path.suffix == ".npz":
+            with path.open("wb") as handle:
+                np.savez(handle, idf=np.array([_Planted(marker)], dtype=object))
+        else:
+            path.write_bytes(pickle.dumps(_Planted(marker)))
+    return len(files)
+
+
+def _tfidf_run(tmp_path: Path) -> tuple[object, Path]:
+    from tests.conftest import tiny_config
+    from topics.config import validate_config
+
+    cache = tmp_path / "cache"
+    raw = tiny_config(tmp_path, cache_dir=str(cache), model={"lda": {"enabled": False}})
+    return validate_config(raw), cache
+
+
+def _quality(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: v for k, v in metrics.items() if not k.endswith("_seconds")}
+
+
+def test_planted_pickle_in_cache_is_never_loaded(tmp_path: Path) -> None:
+    """A pickle planted in the cache (``cache_dir`` may come with someone else's
+    experiment folder) is never loaded: the run ignores the entry, refits and finishes."""
+    from topics.run.experiment import run
+    from topics.run.trackers import NullTracker
+
+    config, cache = _tfidf_run(tmp_path)
+    first = run(config, NullTracker())  # type: ignore[arg-type]
+    marker = tmp_path / "planted-code-ran"
+    assert _plant_pickles(cache, marker) >= 3  # the corpus and the TF-IDF entries
+    second = run(config, NullTracker())  # type: ignore[arg-type]
+    assert not marker.exists()
+    assert _quality(second.metrics) == _quality(first.metrics)
+    stored = [path for path in cache.rglob("*") if path.is_file()]
+    assert {path.suffix for path in stored} <= {".json", ".npz"}  # rebuilt, and no pickle
+
+
+def test_second_run_skips_loading_and_tfidf_fitting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from topics.run.experiment import run
+    from topics.run.trackers import NullTracker
+    from topics.serve.bundle import load_bundle
+
+    config, _ = _tfidf_run(tmp_path)
+    first = run(config, NullTracker())  # type: ignore[arg-type]
+
+    def refit(*args: object, **kwargs: object) -> None:
+        raise AssertionError("loaded or fitted again")
+
+    monkeypatch.setattr(topics.data.corpus, "load_corpus", refit)
+    monkeypatch.setattr(TfidfVectorizer, "fit_transform", refit)
+    monkeypatch.setattr(TfidfVectorizer, "fit", refit)
+    second = run(config, NullTracker())  # type: ignore[arg-type]
+    assert _quality(second.metrics) == _quality(first.metrics)
+    manifests = [load_bundle(r.artifact_dir / "model").manifest for r in (first, second)]
+    assert manifests[0]["files"] == manifests[1]["files"]  # the same bundle bytes
+
+
+def test_cache_entry_that_does_not_check_out_is_a_miss(tmp_path: Path) -> None:
+    import numpy as np
+
+    from topics.run.cache import FitCache
+
+    cache = FitCache(tmp_path)
+    key = cache.key("tfidf", {"min_df": 1}, "digest")
+    cache.save("tfidf", key, {"vocabulary": ["rail"]}, {"idf": np.ones(1)})
+    meta, arrays = cache.load("tfidf", key) or ({}, {})
+    assert meta["vocabulary"] == ["rail"] and arrays["idf"].tolist() == [1.0]
+    other = cache.key("tfidf", {"min_df": 2}, "digest")
+    assert other != key and cache.load("tfidf", other) is None
+    # an entry copied under another key's name is not that key's entry
+    cache.entry("tfidf", key).rename(cache.entry("tfidf", other))
+    assert cache.load("tfidf", other) is None
+    cache.entry("tfidf", other).joinpath("meta.json").write_text("[" * 100_000)
+    assert cache.load("tfidf", other) is None

@@ -227,3 +227,248 @@ def test_a_reader_that_stops_early_ends_quietly(model_dir: str, tmp_path: Path) 
     stderr = child.stderr.read().decode()
     assert child.wait(timeout=120) == 141
     assert "Traceback" not in stderr
+
+
+# A bundle whose checksums were redone by its author: the sha256s prove integrity,
+# not who made the file, so its content is checked as untrusted data.
+
+
+def _resealed(
+    model_dir: str,
+    tmp_path: Path,
+    spec_edit: Any = None,
+    arrays_edit: Any = None,
+    spec_bytes: bytes | None = None,
+) -> Path:
+    """A copy of the bundle edited as its author could, checksums and declared array
+    shapes redone so that only the content checks can catch it."""
+    import hashlib
+
+    from topics.serve.bundle import load_bundle, write_npz
+
+    bundle = load_bundle(model_dir)
+    spec, arrays = json.loads(json.dumps(bundle.spec)), dict(bundle.arrays)
+    if spec_edit is not None:
+        spec_edit(spec)
+    if arrays_edit is not None:
+        arrays_edit(arrays)
+    copy = tmp_path / "edited"
+    copy.mkdir()
+    (copy / "model.json").write_bytes(spec_bytes or json.dumps(spec).encode())
+    write_npz(copy / "arrays.npz", arrays)
+    manifest = dict(bundle.manifest)
+    manifest["files"] = {
+        name: hashlib.sha256((copy / name).read_bytes()).hexdigest()
+        for name in ("model.json", "arrays.npz")
+    }
+    manifest["arrays"] = {
+        key: {"dtype": value.dtype.str, "shape": list(value.shape)} for key, value in arrays.items()
+    }
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy
+
+
+def _refused(bundle: Path, capsys: pytest.CaptureFixture[str], *fragments: str) -> str:
+    """``classify`` on ``bundle``: exit 2, one line on stderr naming every fragment."""
+    code, out, err = run_classify(["--model", str(bundle), "Rail freight grew"], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and out == "" and len(lines) == 1, err
+    assert all(fragment in lines[0] for fragment in fragments), lines[0]
+    return lines[0]
+
+
+def test_bundle_token_pattern_not_from_training_is_refused(
+    model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``(a|a)*b`` backtracks exponentially (a 32-character text ran past 60 s): only
+    the pattern training writes is compiled."""
+    import time
+
+    def catastrophic(spec: dict[str, Any]) -> None:
+        spec["features"]["tfidf"]["analyzer"]["token_pattern"] = "(a|a)*b"
+
+    bundle = _resealed(model_dir, tmp_path, catastrophic)
+    start = time.perf_counter()
+    _refused(bundle, capsys, "model.json", "features.tfidf.analyzer.token_pattern", "(a|a)*b")
+    assert time.perf_counter() - start < 5
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("ngram_range", [1, 5000]),
+        ("ngram_range", [0, 2]),
+        ("ngram_range", [2, 1]),
+        ("ngram_range", "1-2"),
+        ("lowercase", "yes"),
+    ],
+    ids=["ngram-5000", "ngram-zero", "ngram-reversed", "ngram-string", "lowercase-string"],
+)
+def test_bundle_spec_values_out_of_bounds_are_refused(
+    model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, value: Any
+) -> None:
+    """``ngram_range [1, 5000]`` took 55 s and 7.9 GB for 3,000 words, then MemoryError."""
+
+    def edit(spec: dict[str, Any]) -> None:
+        spec["features"]["tfidf"]["analyzer"][field] = value
+
+    bundle = _resealed(model_dir, tmp_path, edit)
+    _refused(bundle, capsys, "model.json", f"features.tfidf.analyzer.{field}: expected")
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["vocabulary-longer-than-idf", "coef-narrower-than-features", "topics-unlike-alpha"],
+)
+def test_bundle_sizes_inconsistent_with_declared_shapes_are_refused(
+    model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    spec_edit = arrays_edit = None
+    if case == "vocabulary-longer-than-idf":
+
+        def spec_edit(spec: dict[str, Any]) -> None:
+            spec["features"]["tfidf"]["vocabulary"].append("zzz-extra")
+
+        fragments = ("arrays.npz", "tfidf.idf: expected")
+    elif case == "coef-narrower-than-features":
+
+        def arrays_edit(arrays: dict[str, Any]) -> None:
+            arrays["clf.tfidf.coef"] = arrays["clf.tfidf.coef"][:, :-3]
+
+        fragments = ("arrays.npz", "clf.tfidf.coef: expected")
+    else:
+
+        def arrays_edit(arrays: dict[str, Any]) -> None:
+            arrays["lda.alpha"] = arrays["lda.alpha"][:-1]
+
+        fragments = ("arrays.npz", "lda.alpha: expected")
+    _refused(_resealed(model_dir, tmp_path, spec_edit, arrays_edit), capsys, *fragments)
+
+
+def _deep_json() -> bytes:
+    return b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("case", "fragments"),
+    [
+        ("missing-key", ("model.json", "models.tfidf.kind")),
+        ("missing-vocabulary", ("model.json", "features.tfidf.vocabulary")),
+        ("wrong-type", ("model.json", "labels: expected")),
+        ("models-not-an-object", ("model.json", "models: expected")),
+        ("short-idf", ("arrays.npz", "tfidf.idf: expected")),
+        ("unknown-primary", ("model.json", "primary: expected")),
+        ("deep-json", ("model.json", "nested too deeply")),
+        ("ensemble-of-itself", ("model.json", "members")),
+    ],
+)
+def test_invalid_bundle_is_one_line_naming_file_and_field_exit_2(
+    model_dir: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    case: str,
+    fragments: tuple[str, ...],
+) -> None:
+    """Each of these gave a KeyError / TypeError / IndexError / RecursionError traceback
+    and exit 1 (which means "some inputs skipped")."""
+    import numpy as np
+
+    spec_edit = arrays_edit = None
+    spec_bytes = None
+    if case == "missing-key":
+
+        def spec_edit(spec: dict[str, Any]) -> None:
+            del spec["models"]["tfidf"]["kind"]
+    elif case == "missing-vocabulary":
+
+        def spec_edit(spec: dict[str, Any]) -> None:
+            del spec["features"]["tfidf"]["vocabulary"]
+    elif case == "wrong-type":
+
+        def spec_edit(spec: dict[str, Any]) -> None:
+            spec["labels"] = 7
+    elif case == "models-not-an-object":
+
+        def spec_edit(spec: dict[str, Any]) -> None:
+            spec["models"] = ["tfidf"]
+    elif case == "short-idf":
+
+        def arrays_edit(arrays: dict[str, np.ndarray]) -> None:
+            arrays["tfidf.idf"] = arrays["tfidf.idf"][:10]
+    elif case == "unknown-primary":
+
+        def spec_edit(spec: dict[str, Any]) -> None:
+            spec["primary"] = "nope"
+    elif case == "deep-json":
+        spec_bytes = _deep_json()
+    else:
+
+        def spec_edit(spec: dict[str, Any]) -> None:
+            spec["models"]["mix"] = {
+                "kind": "ensemble",
+                "features": [],
+                "members": {"mix": 0.5, "tfidf": 0.5},
+            }
+
+        def arrays_edit(arrays: dict[str, np.ndarray]) -> None:
+            arrays["clf.mix.thresholds"] = np.full(4, 0.5)
+
+    bundle = _resealed(model_dir, tmp_path, spec_edit, arrays_edit, spec_bytes)
+    if case == "wrong-type":  # the manifest repeats the labels: keep them consistent
+        manifest = json.loads((bundle / "manifest.json").read_text())
+        manifest["labels"] = 7
+        (bundle / "manifest.json").write_text(json.dumps(manifest))
+    _refused(bundle, capsys, *fragments)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
+def test_non_finite_weights_are_refused_on_load(
+    model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], value: float
+) -> None:
+    """NaN weights used to load silently and print ``"scores": NaN`` (not JSON)."""
+
+    def poison(arrays: dict[str, Any]) -> None:
+        coef = arrays["clf.tfidf.coef"].copy()
+        coef[0, 0] = value
+        arrays["clf.tfidf.coef"] = coef
+
+    _refused(
+        _resealed(model_dir, tmp_path, None, poison),
+        capsys,
+        "arrays.npz",
+        "clf.tfidf.coef",
+        "NaN or infinite",
+    )
+
+
+def test_permuted_labels_are_refused(
+    model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def permute(spec: dict[str, Any]) -> None:
+        spec["labels"] = spec["labels"][::-1]
+
+    _refused(_resealed(model_dir, tmp_path, permute), capsys, "model.json", "labels", "manifest")
+
+
+@pytest.mark.parametrize("output", ["json", "jsonl"])
+def test_output_is_always_valid_json(
+    model_dir: str, capsys: pytest.CaptureFixture[str], monkeypatch: Any, output: str
+) -> None:
+    """Should a score ever be non-finite, classify fails in one line (exit 2) rather
+    than print ``NaN``, which JSON readers reject."""
+
+    def strict(text: str) -> Any:
+        return json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in output"))
+
+    code, out, _ = run_classify(["--model", model_dir, "--format", output, "a", "b"], capsys)
+    assert code == 0 and strict(out if output == "json" else out.splitlines()[0])
+    predict = Predictor.predict
+
+    def nan_scores(self: Predictor, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        results = predict(self, *args, **kwargs)
+        results[0]["scores"]["economy"] = float("nan")
+        return results
+
+    monkeypatch.setattr(Predictor, "predict", nan_scores)
+    code, out, err = run_classify(["--model", model_dir, "--format", output, "a"], capsys)
+    assert code == 2 and "NaN" not in out and "non-finite score" in err

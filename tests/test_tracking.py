@@ -230,3 +230,71 @@ def test_child_runs_nest_under_the_experiment_run(tmp_path: Path) -> None:
     assert child.info.run_name == "parent-k5"
     assert child.data.metrics == {"lda_coherence_c_v": 0.5}
     assert client.get_run(parent).data.metrics == {"lda_sweep_best_k": 5.0}
+
+
+def _downloaded_pyfunc(folder: Path, bundle_path: str) -> Path:
+    """A folder shaped like a downloaded pyfunc model whose MLmodel names ``bundle_path``."""
+    import yaml
+
+    folder.mkdir(parents=True)
+    flavor = {"artifacts": {"bundle": {"path": bundle_path}}, "loader_module": "x"}
+    (folder / "MLmodel").write_text(yaml.safe_dump({"flavors": {"python_function": flavor}}))
+    return folder
+
+
+@pytest.mark.parametrize("where", ["absolute", "dotdot", "symlink"])
+def test_mlmodel_bundle_path_outside_the_download_is_refused(
+    tracked_run: tuple[str, Any], tmp_path: Path, capsys: Any, monkeypatch: Any, where: str
+) -> None:
+    """``artifacts.bundle.path`` is data from the store: an absolute or ``../`` path (or a
+    link) would make ``classify --model runs:/...`` load any local folder."""
+    import shutil
+
+    import mlflow.artifacts
+
+    uri, result = tracked_run
+    victim = (result.artifact_dir / "model").resolve()  # a real bundle elsewhere on disk
+    source = tmp_path / "store" / "model"
+    if where == "absolute":
+        _downloaded_pyfunc(source, str(victim))
+    elif where == "dotdot":
+        _downloaded_pyfunc(source, "../" * 12 + str(victim).lstrip("/"))
+    else:
+        _downloaded_pyfunc(source, "artifacts/model")
+        (source / "artifacts").mkdir()
+        (source / "artifacts" / "model").symlink_to(victim)
+
+    def download(artifact_uri: str, dst_path: str) -> str:
+        return shutil.copytree(source, Path(dst_path) / "model", symlinks=True)
+
+    monkeypatch.setattr(mlflow.artifacts, "download_artifacts", download)
+    assert classify_main(["--model", "runs:/0123/model", "--tracking-uri", uri, "text"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "points outside the downloaded model" in err[0]
+
+
+def test_classify_from_the_registry_never_imports_the_models_code(
+    tracked_run: tuple[str, Any], tmp_path: Path, capsys: Any
+) -> None:
+    """``mlflow.pyfunc.load_model`` runs the logged ``topics_model.py`` and ``code/``
+    (README says serving through MLflow trusts the store); ``classify`` reads the
+    bundle only, so code planted there never runs."""
+    uri, result = tracked_run
+    client = MlflowClient(uri)
+    experiment = client.get_run(result.run_id).info.experiment_id
+    (logged,) = client.search_logged_models(
+        experiment_ids=[experiment], filter_string=f"source_run_id = '{result.run_id}'"
+    )
+    stored = Path(logged.artifact_location.removeprefix("file://"))
+    marker = tmp_path / "model-code-ran"
+    planted = f"import pathlib; pathlib.Path({str(marker)!r}).touch()\n"
+    scripts = [stored / "topics_model.py", *sorted((stored / "code").rglob("*.py"))]
+    assert len(scripts) > 10
+    for script in scripts:  # the code still works, it only leaves a trace
+        script.write_text(planted + script.read_text())
+
+    local = _classify(["--model", str(result.artifact_dir / "model")], capsys)
+    assert (
+        _classify(["--model", f"models:/{logged.model_id}", "--tracking-uri", uri], capsys) == local
+    )
+    assert not marker.exists()

@@ -40,6 +40,7 @@ from pydantic import (
 
 from topics.errors import ConfigError
 from topics.families import FAMILIES
+from topics.text import MAX_NGRAM
 
 # Group name in ``defaults`` -> (config section, folder under configs/).
 GROUPS: dict[str, tuple[str, str]] = {
@@ -168,8 +169,10 @@ class TfidfConfig(_Strict):
     def _ngrams_ordered(self) -> TfidfConfig:
         for name in ("ngram_range", "char_ngram_range"):
             low, high = getattr(self, name)
-            if not 1 <= low <= high:
-                raise ValueError(f"{name} must satisfy 1 <= min <= max, got {[low, high]}")
+            if not 1 <= low <= high <= MAX_NGRAM:
+                raise ValueError(
+                    f"{name} must satisfy 1 <= min <= max <= {MAX_NGRAM}, got {[low, high]}"
+                )
         return self
 
 

@@ -15,6 +15,58 @@ from typing import Any
 
 # sklearn's default token pattern: words of two or more word characters.
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+# The token patterns training writes into a bundle. A bundle is untrusted data,
+# and a regex from it could backtrack for minutes: nothing else is compiled.
+TOKEN_PATTERNS = frozenset({TOKEN_PATTERN})
+# The longest n-gram (words or characters) training makes and a bundle may ask for:
+# the cost of a text grows with n times its length.
+MAX_NGRAM = 16
+MAX_MIN_LENGTH = 64  # TopicTokenizer.min_length
+
+
+def field_error(field: str, expected: str, found: Any) -> ValueError:
+    """``field: expected ..., found ...`` (the value shown short)."""
+    shown = repr(found)
+    return ValueError(f"{field}: expected {expected}, found {shown[:80]}")
+
+
+def required(data: Any, key: str) -> Any:
+    """``data[key]``; ``ValueError`` naming the key when ``data`` is no object or lacks it."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{key}: expected inside an object, found {type(data).__name__}")
+    if key not in data:
+        raise ValueError(f"{key}: missing")
+    return data[key]
+
+
+def required_bool(data: Any, key: str) -> bool:
+    """``data[key]``, which must be true or false."""
+    value = required(data, key)
+    if not isinstance(value, bool):
+        raise field_error(key, "true or false", value)
+    return value
+
+
+def required_strings(data: Any, key: str, default: Any = None) -> list[str]:
+    """``data[key]`` (or ``default`` when given and the key is absent): a list of strings."""
+    value = required(data, key) if default is None else data.get(key, default)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise field_error(key, "a list of strings", value)
+    return value
+
+
+def ngram_range_from(data: Any, key: str = "ngram_range") -> tuple[int, int]:
+    """``data[key]`` checked as training writes it: ``[low, high]`` with
+    1 <= low <= high <= MAX_NGRAM."""
+    value = required(data, key)
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(type(n) is int for n in value)
+        and 1 <= value[0] <= value[1] <= MAX_NGRAM
+    ):
+        raise field_error(key, f"[low, high] with 1 <= low <= high <= {MAX_NGRAM}", value)
+    return value[0], value[1]
 
 
 class Analyzer:
@@ -61,11 +113,16 @@ class Analyzer:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Analyzer:
+        """The analyzer ``to_dict`` described; every value is checked (it may come
+        from an untrusted bundle): ``ValueError`` names the field."""
+        pattern = required(data, "token_pattern")
+        if pattern not in TOKEN_PATTERNS:
+            raise field_error("token_pattern", f"{TOKEN_PATTERN!r} (what training writes)", pattern)
         return cls(
-            ngram_range=tuple(data["ngram_range"]),
-            stop_words=data["stop_words"],
-            lowercase=data["lowercase"],
-            token_pattern=data["token_pattern"],
+            ngram_range=ngram_range_from(data),
+            stop_words=required_strings(data, "stop_words"),
+            lowercase=required_bool(data, "lowercase"),
+            token_pattern=pattern,
         )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -113,10 +170,16 @@ class TopicTokenizer:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TopicTokenizer:
+        """The tokenizer ``to_dict`` described, every value checked (``ValueError``
+        names the field)."""
+        min_length = required(data, "min_length")
+        if type(min_length) is not int or not 1 <= min_length <= MAX_MIN_LENGTH:
+            raise field_error("min_length", f"an integer in [1, {MAX_MIN_LENGTH}]", min_length)
+        phrases = required_strings(data, "phrases", default=[])
+        if not all(len(phrase.split(" ")) == 2 for phrase in phrases):
+            raise field_error("phrases", "two-word phrases", phrases)
         return cls(
-            min_length=data["min_length"],
-            stop_words=data["stop_words"],
-            phrases=data.get("phrases", ()),
+            min_length=min_length, stop_words=required_strings(data, "stop_words"), phrases=phrases
         )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -188,7 +251,7 @@ class CharAnalyzer:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CharAnalyzer:
-        return cls(ngram_range=tuple(data["ngram_range"]), lowercase=data["lowercase"])
+        return cls(ngram_range=ngram_range_from(data), lowercase=required_bool(data, "lowercase"))
 
     def __getstate__(self) -> dict[str, Any]:
         return self.to_dict()
@@ -225,7 +288,15 @@ class WordCharAnalyzer:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WordCharAnalyzer:
-        return cls(Analyzer.from_dict(data["word"]), CharAnalyzer.from_dict(data["char"]))
+        parts = []
+        for key, part in (("word", Analyzer), ("char", CharAnalyzer)):
+            try:
+                parts.append(part.from_dict(required(data, key)))
+            except ValueError as exc:
+                raise ValueError(f"{key}.{exc}") from exc
+        word, char = parts
+        assert isinstance(word, Analyzer) and isinstance(char, CharAnalyzer)
+        return cls(word, char)
 
     def __repr__(self) -> str:
         return f"WordCharAnalyzer({self.word!r}, {self.char!r})"
@@ -235,9 +306,19 @@ TextAnalyzer = Analyzer | CharAnalyzer | WordCharAnalyzer
 
 
 def analyzer_from_dict(data: dict[str, Any]) -> TextAnalyzer:
-    """Rebuild the analyzer a bundle describes (word n-grams unless its ``kind`` says otherwise)."""
-    if data.get("kind") == CharAnalyzer.kind:
+    """Rebuild the analyzer a bundle describes (word n-grams unless its ``kind`` says
+    otherwise). Every value is checked: ``ValueError`` names the field.
+
+    >>> analyzer_from_dict({"ngram_range": [1, 5000], "stop_words": [], "lowercase": True,
+    ...                     "token_pattern": TOKEN_PATTERN})
+    Traceback (most recent call last):
+    ValueError: ngram_range: expected [low, high] with 1 <= low <= high <= 16, found [1, 5000]
+    """
+    kind = required(data, "kind") if isinstance(data, dict) and "kind" in data else None
+    if kind == CharAnalyzer.kind:
         return CharAnalyzer.from_dict(data)
-    if data.get("kind") == WordCharAnalyzer.kind:
+    if kind == WordCharAnalyzer.kind:
         return WordCharAnalyzer.from_dict(data)
+    if kind is not None:
+        raise field_error("kind", f"{CharAnalyzer.kind!r}, {WordCharAnalyzer.kind!r} or none", kind)
     return Analyzer.from_dict(data)

@@ -286,12 +286,28 @@ def fetch_bundle(model_uri: str, dst: str | Path, uri: str | None = None) -> Pat
     if mlmodel.is_file():
         flavor = yaml.safe_load(mlmodel.read_text()).get("flavors", {}).get("python_function", {})
         bundle = flavor.get("artifacts", {}).get("bundle", {}).get("path")
-        if bundle and (local / bundle / "manifest.json").is_file():
-            return local / bundle
+        if bundle:
+            folder = _inside(local, bundle, model_uri)
+            if (folder / "manifest.json").is_file():
+                return folder
     raise TrackingError(
         f"{model_uri} holds no topics bundle (no manifest.json); "
         f"use a run's bundle (runs:/RUN_ID/model) or a registered '{PYFUNC_NAME}' model"
     )
+
+
+def _inside(local: Path, relative: Any, model_uri: str) -> Path:
+    """``local / relative`` resolved, refused unless it stays inside ``local``: the
+    MLmodel is data from the store, and its path must not point at any other folder."""
+    root = local.resolve()
+    folder = (root / str(relative)).resolve()
+    if not isinstance(relative, str) or not folder.is_relative_to(root):
+        raise TrackingError(
+            f"{model_uri}: MLmodel artifacts.bundle.path {relative!r} points outside the "
+            "downloaded model; expected a path inside it, such as 'artifacts/model'. "
+            "Re-log the model, or use the run's bundle (runs:/RUN_ID/model)"
+        )
+    return folder
 
 
 def _quiet_mlflow() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from topics import progress
-from topics.errors import ConfigError, TopicsError, stdout_closed
+from topics.errors import BundleError, ConfigError, TopicsError, stdout_closed
 from topics.serve.inputs import Problems, read_documents
 
 DEFAULT_MODEL = "artifacts/latest"
@@ -30,7 +30,7 @@ input:
 
 exit status:
   0 all inputs classified; 1 some inputs skipped (each reported on stderr, the
-  rest classified); 2 nothing done (bad option, no model, corrupt model).
+  rest classified); 2 nothing done (bad option, no model, corrupt or invalid model).
 
 examples:
   classify "Kazakhstan and Korea open a bus and truck plant in Almaty"
@@ -119,7 +119,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _load(model: str, tracking_uri: str | None = None) -> Any:
-    from topics.errors import BundleError
     from topics.serve.predictor import Predictor
 
     if model.startswith(MLFLOW_SCHEMES):
@@ -154,14 +153,25 @@ def write_predictions(
             if doc_id is not None:
                 result = {"id": doc_id, **result}
             if args.format == "jsonl":
-                out.write(json.dumps(result, ensure_ascii=False) + "\n")
+                out.write(to_json(result) + "\n")
             elif args.format == "json":
                 collected.append(result)
             else:
                 out.write(format_text(result, args.explain) + "\n")
     if args.format == "json":
         payload: Any = collected[0] if len(collected) == 1 else collected
-        out.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+        out.write(to_json(payload, indent=2) + "\n")
+
+
+def to_json(value: Any, indent: int | None = None) -> str:
+    """Strict JSON: a NaN or infinite score is an error, never ``NaN`` in the output
+    (which JSON readers reject). Bundles with non-finite weights are refused on load."""
+    try:
+        return json.dumps(value, ensure_ascii=False, indent=indent, allow_nan=False)
+    except ValueError as exc:
+        raise BundleError(
+            f"the model produced a non-finite score ({exc}); the bundle is invalid, retrain it"
+        ) from exc
 
 
 def format_text(result: dict[str, Any], explain: bool = False) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -41,6 +41,23 @@ class Section(Strict):
     enabled: bool = False
 
 
+class ArrayStore(Protocol):
+    """A content-keyed store of JSON metadata and numpy arrays (never pickles),
+    such as :class:`topics.run.cache.FitCache`."""
+
+    def key(self, kind: str, *parts: Any) -> str: ...
+
+    def load(self, kind: str, key: str) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None: ...
+
+    def save(
+        self,
+        kind: str,
+        key: str,
+        meta: Mapping[str, Any],
+        arrays: Mapping[str, np.ndarray] | None = None,
+    ) -> None: ...
+
+
 @dataclass(frozen=True)
 class FitContext:
     """What every family may know of the experiment, as plain values.
@@ -57,8 +74,9 @@ class FitContext:
         Source class -> label (or None), when labels come from a finer coding.
     vectorizer
         ``features.tfidf`` as keyword arguments of :func:`topics.families.features.make_vectorizer`.
-    memory
-        A ``joblib.Memory`` that caches fitted TF-IDF steps, or None.
+    cache
+        Where fitted TF-IDF features are kept between runs (JSON and ``.npz``,
+        keyed by the vectorizer's parameters and the texts), or None.
     sections
         Every family's settings by name (a family may read a required one's).
     """
@@ -68,7 +86,7 @@ class FitContext:
     seed: int = 0
     label_map: dict[str, str | None] | None = None
     vectorizer: dict[str, Any] = field(default_factory=dict)
-    memory: Any = None
+    cache: ArrayStore | None = None
     sections: Mapping[str, Section] = field(default_factory=dict)
 
 

@@ -9,6 +9,7 @@ and ``complement_nb`` families reuse it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -26,7 +27,7 @@ from topics.families.base import (
     linear_state,
     timed_fit,
 )
-from topics.families.features import make_vectorizer
+from topics.families.features import fit_transform_cached, make_vectorizer
 from topics.families.fine_labels import FineLabelLinear
 from topics.families.linear import MultiLabelLinear
 from topics.text import TextAnalyzer
@@ -91,7 +92,6 @@ class Tfidf(Family):
                 n_jobs=settings.n_jobs,
             )
         return Pipeline(
-            memory=context.memory,  # the fitted TF-IDF step, keyed by params + texts
             steps=[("tfidf", make_vectorizer(**context.vectorizer)), ("classifier", classifier)],
         )
 
@@ -103,9 +103,18 @@ class Tfidf(Family):
         fitted: Mapping[str, FittedModel],
     ) -> FittedModel:
         targets = data.targets(context.single_label, settings.fine_labels)
-        return timed_fit(
-            self.name, self.pipeline(settings, context), ["tfidf"], data.texts, targets
+        pipeline = self.pipeline(settings, context)
+        if context.cache is None:
+            return timed_fit(self.name, pipeline, ["tfidf"], data.texts, targets)
+        # What Pipeline.fit does, with the fitted TF-IDF step kept in the cache
+        # (JSON and .npz, keyed by the vectorizer's parameters and the texts).
+        start = time.perf_counter()
+        features = fit_transform_cached(
+            pipeline.named_steps["tfidf"], data.texts, context.cache, context.vectorizer
         )
+        pipeline.named_steps["classifier"].fit(features, targets)
+        seconds = round(time.perf_counter() - start, 3)
+        return FittedModel(self.name, pipeline, ["tfidf"], fit_seconds=seconds)
 
     def export(self, model: FittedModel) -> Exported:
         classifier = model.classifier

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from topics.config import ExperimentConfig
 from topics.families import FAMILIES
 from topics.families.base import FitContext, FittedModel, TrainingData
-from topics.run.cache import memory
+from topics.run.cache import fit_cache
 
 
 def fit_context(config: ExperimentConfig, labels: list[str]) -> FitContext:
@@ -22,7 +22,7 @@ def fit_context(config: ExperimentConfig, labels: list[str]) -> FitContext:
         seed=config.seed,
         label_map=config.data.label_map,
         vectorizer=config.features.tfidf.model_dump(),
-        memory=memory(config.cache_dir),
+        cache=fit_cache(config.cache_dir),
         sections={name: getattr(config.model, name) for name in FAMILIES},
     )
 

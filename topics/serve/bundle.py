@@ -18,7 +18,9 @@ hashlib are imported here, so :mod:`topics.serve.predictor` stays fast.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -37,6 +39,8 @@ FORMAT_VERSION = 2  # 2: per-family model state and feature blocks; array dtypes
 MANIFEST = "manifest.json"
 SPEC = "model.json"
 ARRAYS = "arrays.npz"
+MAX_DIMENSIONS = 4  # bundles hold vectors and matrices
+MAX_NPY_HEADER = 10_000  # bytes: numpy's own limit for a .npy header it trusts
 
 
 @dataclass(frozen=True)
@@ -110,25 +114,28 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 def load_bundle(directory: str | Path) -> Bundle:
     """Read and verify a bundle.
 
+    The folder is resolved once (``artifacts/latest`` may be repointed meanwhile)
+    and each file is read once: its sha256 is checked on the very bytes that are
+    then parsed, so a load sees one bundle or fails. Like safetensors, the
+    arrays' declared dtypes, shapes and sizes are checked against the archive's
+    member headers before any array is read; non-finite floats are refused.
+
     Raises
     ------
     BundleError
         The folder or a file is missing, the format or version is not ours, a
-        checksum does not match, or a file cannot be parsed.
+        checksum does not match, a file cannot be parsed, or an array is not
+        what the manifest declares.
     """
-    directory = Path(directory)
-    manifest_path = directory / MANIFEST
+    given = Path(directory)
+    root = Path(os.path.realpath(given))
+    manifest_path = root / MANIFEST
     if not manifest_path.is_file():
         raise BundleError(
-            f"no model bundle at {directory} ({MANIFEST} missing); "
+            f"no model bundle at {given} ({MANIFEST} missing); "
             "train one with 'make run' or point --model at a run's model/ folder"
         )
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(
-            f"{manifest_path}: unreadable manifest ({exc}); retrain the model"
-        ) from exc
+    manifest = _parse_json(_read(manifest_path), manifest_path, "unreadable manifest")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError(f"{manifest_path}: not a topics model bundle")
     if manifest.get("format_version") != FORMAT_VERSION:
@@ -137,27 +144,157 @@ def load_bundle(directory: str | Path) -> Bundle:
             f"topics {__version__} reads version {FORMAT_VERSION}; retrain the model with this "
             "topics ('topics run EXPERIMENT'), or score it with the topics that wrote it"
         )
-    for name, expected in sorted(manifest.get("files", {}).items()):
-        file = directory / name
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise BundleError(f"{manifest_path}: files: expected file name -> sha256, found {files!r}")
+    contents: dict[str, bytes] = {}
+    for name, expected in sorted(files.items()):
+        file = root / name
         if not file.is_file():
             raise BundleError(f"{file}: missing from the bundle; copy the whole model folder")
-        if sha256_file(file) != expected:
+        contents[name] = _read(file)
+        if hashlib.sha256(contents[name]).hexdigest() != expected:
             raise BundleError(
                 f"{file}: checksum mismatch, the file is corrupt or was modified; "
                 "copy the bundle again or retrain"
             )
-    if set(manifest.get("files", {})) != {SPEC, ARRAYS}:
+    if set(files) != {SPEC, ARRAYS}:
         raise BundleError(f"{manifest_path}: the manifest must list {SPEC} and {ARRAYS}")
-    try:
-        spec = json.loads((directory / SPEC).read_text(encoding="utf-8"))
-        with np.load(directory / ARRAYS, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError) as exc:
+    spec = _parse_json(contents.pop(SPEC), root / SPEC, "cannot read the bundle")
+    if not isinstance(spec, dict):
+        raise BundleError(f"{root / SPEC}: expected a JSON object, found {type(spec).__name__}")
+    if manifest.get("labels") != spec.get("labels", []):
         raise BundleError(
-            f"{directory}: cannot read the bundle ({exc}); retrain the model"
-        ) from exc
+            f"{root / SPEC}: labels {spec.get('labels')!r} differ from the manifest's "
+            f"{manifest.get('labels')!r}; the bundle is inconsistent, retrain the model"
+        )
+    arrays = read_arrays(contents.pop(ARRAYS), manifest.get("arrays"), manifest_path)
     _check_declared(manifest_path, manifest.get("arrays"), arrays)
-    return Bundle(path=directory, manifest=manifest, spec=spec, arrays=arrays)
+    return Bundle(path=root, manifest=manifest, spec=spec, arrays=arrays)
+
+
+def _read(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        raise BundleError(
+            f"{file}: cannot read ({exc.strerror or exc}); retrain the model"
+        ) from exc
+
+
+def _parse_json(data: bytes, file: Path, problem: str) -> Any:
+    """JSON from ``data``; NaN/Infinity, bad UTF-8 and runaway nesting are one-line errors."""
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not a JSON number")
+
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise BundleError(f"{file}: {problem} ({detail}); retrain the model") from exc
+
+
+def read_arrays(data: bytes, declared: Any, manifest_path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an ``arrays.npz`` held in ``data``, checked before reading.
+
+    Every member must be an array the manifest declares (``declared``: key ->
+    dtype and shape), stored uncompressed as :func:`write_npz` writes it, with a
+    size and a ``.npy`` header that match the declaration; only then are the
+    declared bytes read (never more), so a member cannot inflate. Floats must be finite.
+    """
+    where = manifest_path.parent / ARRAYS
+    if not isinstance(declared, dict):
+        raise BundleError(f"{manifest_path}: arrays: expected name -> dtype and shape")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise BundleError(f"{where}: not a readable .npz ({exc}); retrain the model") from exc
+    members = [info.filename for info in archive.infolist()]
+    if sorted(members) != sorted(f"{key}.npy" for key in declared):
+        raise BundleError(
+            f"{where}: members {sorted(members)[:5]} do not match the manifest's arrays "
+            f"{sorted(declared)[:5]}; the bundle is inconsistent, retrain the model"
+        )
+    arrays = {}
+    for info in archive.infolist():
+        key = info.filename[: -len(".npy")]
+        dtype, shape = _declared_array(manifest_path, key, declared[key])
+        arrays[key] = _read_member(archive, info, dtype, shape, f"{where}: array {key!r}")
+    return arrays
+
+
+def _declared_array(
+    manifest_path: Path, key: str, entry: Any
+) -> tuple[np.dtype[Any], tuple[int, ...]]:
+    """The dtype and shape the manifest declares for ``key``, if they are ones a bundle holds."""
+    field = f"{manifest_path}: arrays.{key}"
+    if not isinstance(entry, dict):
+        raise BundleError(f"{field}: expected dtype and shape, found {entry!r}")
+    shape = entry.get("shape")
+    if not (
+        isinstance(shape, list)
+        and len(shape) <= MAX_DIMENSIONS
+        and all(type(n) is int and n >= 0 for n in shape)
+    ):
+        raise BundleError(f"{field}.shape: expected a list of sizes >= 0, found {shape!r}")
+    try:
+        dtype = np.dtype(entry.get("dtype"))
+    except (TypeError, ValueError) as exc:
+        raise BundleError(f"{field}.dtype: not a numpy dtype: {entry.get('dtype')!r}") from exc
+    if dtype.kind not in "fiub" or dtype.byteorder == ">" or dtype.str != entry.get("dtype"):
+        raise BundleError(
+            f"{field}.dtype: expected a little-endian number or bool dtype (<f8, <f4, <i8, "
+            f"|b1), found {entry.get('dtype')!r}"
+        )
+    return dtype, tuple(shape)
+
+
+def _read_member(
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    dtype: np.dtype[Any],
+    shape: tuple[int, ...],
+    what: str,
+) -> np.ndarray:
+    count = math.prod(shape)
+    nbytes = count * dtype.itemsize
+    if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
+        raise BundleError(
+            f"{what}: stored compressed ({info.file_size} bytes from {info.compress_size}); "
+            "bundles store arrays uncompressed, retrain the model"
+        )
+    if not nbytes <= info.file_size <= nbytes + MAX_NPY_HEADER:
+        raise BundleError(
+            f"{what}: {info.file_size} bytes, the manifest declares {dtype.str} {list(shape)} "
+            f"({nbytes} bytes); the bundle is inconsistent, retrain the model"
+        )
+    with archive.open(info) as member:
+        try:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                header = np.lib.format.read_array_header_1_0(member, MAX_NPY_HEADER)
+            else:
+                header = np.lib.format.read_array_header_2_0(member, MAX_NPY_HEADER)
+        except (ValueError, SyntaxError, TypeError) as exc:
+            raise BundleError(f"{what}: not a .npy header ({exc}); retrain the model") from exc
+        found_shape, fortran_order, found_dtype = header
+        if tuple(found_shape) != shape or found_dtype != dtype:
+            raise BundleError(
+                f"{what} is {found_dtype.str} {list(found_shape)}, the manifest "
+                f"declares {dtype.str} {list(shape)}; the bundle is inconsistent, retrain the model"
+            )
+        raw = member.read(nbytes)
+        if len(raw) != nbytes or member.read(1):
+            raise BundleError(f"{what}: not {nbytes} bytes of data; retrain the model")
+    flat = np.frombuffer(raw, dtype=dtype, count=count)
+    array = (flat.reshape(shape, order="F") if fortran_order else flat.reshape(shape)).copy()
+    if dtype.kind == "f" and not np.isfinite(array).all():
+        raise BundleError(
+            f"{what}: holds NaN or infinite values; a trained model has finite weights, "
+            "retrain the model"
+        )
+    return array
 
 
 def _check_declared(manifest_path: Path, declared: Any, arrays: dict[str, np.ndarray]) -> None:

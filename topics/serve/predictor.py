@@ -12,7 +12,8 @@ trained pipelines' scores (tested to 1e-6).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +22,18 @@ import numpy as np
 from topics import __version__
 from topics.errors import BundleError
 from topics.kernels.linear import decide, normalise_rows
-from topics.serve.bundle import Bundle, load_bundle
+from topics.serve.bundle import ARRAYS, SPEC, Bundle, load_bundle
 from topics.serve.scorers import (
     FEATURE_BLOCKS,
     SCORERS,
+    ArrayError,
     Batch,
     LdaBlock,
     Linear,
     Scorer,
     TfidfBlock,
 )
+from topics.text import field_error, required, required_bool, required_strings
 
 __all__ = ["Predictor"]
 
@@ -41,21 +44,31 @@ class Predictor:
     def __init__(self, bundle: Bundle) -> None:
         spec, arrays = bundle.spec, bundle.arrays
         self.bundle = bundle
-        self.labels: list[str] = list(spec["labels"])
-        self.primary: str = spec["primary"]
-        self.single_label = bool(spec.get("single_label", False))
-        _check_known(bundle, "feature block", list(spec["features"]), FEATURE_BLOCKS)
-        _check_known(bundle, "scorer kind", [m["kind"] for m in spec["models"].values()], SCORERS)
-        self.blocks = {
-            name: FEATURE_BLOCKS[name](block, _prefixed(arrays, f"{name}."))
-            for name, block in spec["features"].items()
-        }
+        with _invalid(bundle, ""):
+            self.labels: list[str] = _labels(spec)
+            features, models = _sections(spec)
+            self.primary: str = required(spec, "primary")
+            if not isinstance(self.primary, str) or self.primary not in models:
+                raise field_error("primary", f"one of the models {sorted(models)}", self.primary)
+            self.single_label = (
+                required_bool(spec, "single_label") if "single_label" in spec else False
+            )
+            kinds = [_kind(name, model) for name, model in models.items()]
+        _check_known(bundle, "feature block", list(features), FEATURE_BLOCKS)
+        _check_known(bundle, "scorer kind", kinds, SCORERS)
+        self.blocks = {}
+        for name, block in features.items():
+            with _invalid(bundle, f"features.{name}", f"{name}."):
+                self.blocks[name] = FEATURE_BLOCKS[name](block, _prefixed(arrays, f"{name}."))
         self.tfidf: TfidfBlock | None = self.blocks.get("tfidf")
         self.lda: LdaBlock | None = self.blocks.get("lda")
-        self.models: dict[str, Scorer] = {
-            name: SCORERS[model["kind"]](model, _prefixed(arrays, f"clf.{name}."))
-            for name, model in spec["models"].items()
-        }
+        self.models: dict[str, Scorer] = {}
+        for name, model in models.items():
+            with _invalid(bundle, f"models.{name}", f"clf.{name}."):
+                self.models[name] = SCORERS[model["kind"]](model, _prefixed(arrays, f"clf.{name}."))
+        for name, scorer in self.models.items():
+            with _invalid(bundle, f"models.{name}", f"clf.{name}."):
+                scorer.check(self.blocks, self.models, len(self.labels))
 
     @classmethod
     def load(cls, path: str | Path) -> Predictor:
@@ -167,6 +180,46 @@ class Predictor:
                 if contribution[k] > 0
             ]
         return {"terms": terms, "terms_model": name, "topics": result["topics"]}
+
+
+def _labels(spec: dict[str, Any]) -> list[str]:
+    labels = required_strings(spec, "labels")
+    if not labels or len(set(labels)) != len(labels) or not all(labels):
+        raise field_error("labels", "distinct non-empty label names", labels)
+    return labels
+
+
+def _sections(spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``features`` and ``models`` objects of the spec, each an object of objects."""
+    sections = []
+    for section in ("features", "models"):
+        value = required(spec, section)
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise field_error(section, "an object of objects", value)
+        sections.append(value)
+    return sections[0], sections[1]
+
+
+def _kind(name: str, model: dict[str, Any]) -> str:
+    kind = model.get("kind")
+    if not isinstance(kind, str):
+        raise field_error(f"models.{name}.kind", "a scorer kind", kind)
+    return kind
+
+
+@contextmanager
+def _invalid(bundle: Bundle, section: str, array_prefix: str = "") -> Iterator[None]:
+    """Any problem with the bundle's content inside becomes one line naming the file
+    and the field: the bundle is untrusted data, so no traceback for a bad one."""
+    fix = "the bundle is invalid: copy it again, or retrain the model"
+    try:
+        yield
+    except ArrayError as exc:
+        raise BundleError(f"{bundle.path / ARRAYS}: {array_prefix}{exc}; {fix}") from exc
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        where = f"{section}.{detail}" if section else detail
+        raise BundleError(f"{bundle.path / SPEC}: {where}; {fix}") from exc
 
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

@@ -18,18 +18,107 @@ from topics.kernels.lda import DEFAULT_MAX_ITER, DEFAULT_TOL, infer_topics_flat
 from topics.kernels.linear import fine_margins, mix, platt_proba, stacked_proba
 from topics.kernels.sparse import SparseRows, tfidf_weight
 from topics.kernels.transformer import NumpyEncoder, encode_by_length, head_proba, load_tokenizer
-from topics.text import TopicTokenizer, analyzer_from_dict
+from topics.text import (
+    TopicTokenizer,
+    analyzer_from_dict,
+    field_error,
+    required,
+    required_bool,
+    required_strings,
+)
+
+# Bounds on settings a bundle carries: what training writes, with room to spare.
+MAX_LDA_ITERATIONS = 100_000
+MAX_ENCODER_LAYERS = 64
+MAX_ENCODER_HEADS = 128
+MAX_ENCODER_LENGTH = 8192
+
+
+class ArrayError(ValueError):
+    """An array of the bundle that is missing or not the shape its spec implies;
+    ``key`` is its name without the block or model prefix."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+
+
+def array(
+    arrays: dict[str, np.ndarray], key: str, shape: Sequence[int | None], kinds: str = "f"
+) -> np.ndarray:
+    """``arrays[key]``, checked: its dtype kind in ``kinds`` and its shape ``shape``
+    (None: any size on that axis)."""
+    if key not in arrays:
+        raise ArrayError(key, "missing")
+    value = arrays[key]
+    if (
+        value.dtype.kind not in kinds
+        or len(value.shape) != len(shape)
+        or any(
+            want is not None and want != got for want, got in zip(shape, value.shape, strict=True)
+        )
+    ):
+        wanted = "(" + ", ".join("n" if n is None else str(n) for n in shape) + ")"
+        raise ArrayError(
+            key, f"expected {wanted} of kind {kinds!r}, found {value.dtype.str} {list(value.shape)}"
+        )
+    return value
+
+
+def within(prefix: str, exc: Exception) -> ValueError:
+    """``exc`` (a field error inside ``prefix``) with its field named from ``prefix``."""
+    if isinstance(exc, ArrayError):
+        return exc
+    return ValueError(f"{prefix}.{exc}")
+
+
+def terms(spec: dict[str, Any], key: str) -> list[str]:
+    """A vocabulary: distinct strings."""
+    words = required_strings(spec, key)
+    if len(set(words)) != len(words):
+        raise field_error(key, "distinct terms", f"{len(words) - len(set(words))} repeated")
+    return words
+
+
+def integer(spec: dict[str, Any], key: str, low: int, high: int, default: int | None = None) -> int:
+    value = spec.get(key, default) if default is not None else required(spec, key)
+    if type(value) is not int or not low <= value <= high:
+        raise field_error(key, f"an integer in [{low}, {high}]", value)
+    return value
+
+
+def number(
+    spec: dict[str, Any], key: str, low: float, high: float, default: float | None = None
+) -> float:
+    value = spec.get(key, default) if default is not None else required(spec, key)
+    if type(value) not in (int, float) or not low <= value <= high:
+        raise field_error(key, f"a number in [{low:g}, {high:g}]", value)
+    return float(value)
+
+
+def zero_one(values: np.ndarray, key: str) -> np.ndarray:
+    if not np.isin(values, (0, 1)).all():
+        raise ArrayError(key, "expected 0/1 values")
+    return values
 
 
 class TfidfBlock:
     """TF-IDF rows of texts, as the fitted ``TfidfVectorizer`` computes them."""
 
     def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.analyzer = analyzer_from_dict(spec["analyzer"])
-        self.vocabulary: list[str] = spec["vocabulary"]
+        try:
+            self.analyzer = analyzer_from_dict(required(spec, "analyzer"))
+        except ValueError as exc:
+            raise within("analyzer", exc) from exc
+        self.vocabulary: list[str] = terms(spec, "vocabulary")
         self.index = {term: i for i, term in enumerate(self.vocabulary)}
-        self.sublinear_tf = bool(spec["sublinear_tf"])
-        self.idf = arrays["idf"]
+        self.sublinear_tf = required_bool(spec, "sublinear_tf")
+        if spec.get("norm", "l2") != "l2":
+            raise field_error("norm", "'l2'", spec.get("norm"))
+        self.idf = array(arrays, "idf", (len(self.vocabulary),))
+        if not (self.idf > 0).all():
+            raise ArrayError("idf", "expected positive values")
+        self.width = len(self.vocabulary)
 
     def transform(self, texts: Sequence[str]) -> SparseRows:
         rows = SparseRows.count([self.analyzer(text) for text in texts], self.index)
@@ -40,13 +129,31 @@ class LdaBlock:
     """Topic proportions ``(n, K)`` of texts, by the same numpy E-step as training."""
 
     def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.tokenizer = TopicTokenizer.from_dict(spec["tokenizer"])
-        self.index = {term: i for i, term in enumerate(spec["vocabulary"])}
-        self.top_words: list[list[str]] = spec["top_words"]
-        self.max_iter = int(spec.get("max_iter", DEFAULT_MAX_ITER))
-        self.tol = float(spec.get("tol", DEFAULT_TOL))
-        self.exp_elog_beta = arrays["exp_elog_beta"]
-        self.alpha = arrays["alpha"]
+        try:
+            self.tokenizer = TopicTokenizer.from_dict(required(spec, "tokenizer"))
+        except ValueError as exc:
+            raise within("tokenizer", exc) from exc
+        vocabulary = terms(spec, "vocabulary")
+        self.index = {term: i for i, term in enumerate(vocabulary)}
+        self.max_iter = integer(spec, "max_iter", 1, MAX_LDA_ITERATIONS, DEFAULT_MAX_ITER)
+        self.tol = number(spec, "tol", 0.0, 1.0, DEFAULT_TOL)
+        self.exp_elog_beta = array(arrays, "exp_elog_beta", (None, len(vocabulary)))
+        n_topics = self.exp_elog_beta.shape[0]
+        if n_topics < 1 or not (self.exp_elog_beta >= 0).all():
+            raise ArrayError("exp_elog_beta", "expected non-negative weights of >= 1 topic")
+        self.alpha = array(arrays, "alpha", (n_topics,))
+        if not (self.alpha > 0).all():
+            raise ArrayError("alpha", "expected positive values")
+        top_words = required(spec, "top_words")
+        if not (
+            isinstance(top_words, list)
+            and len(top_words) == n_topics
+            and all(isinstance(words, list) for words in top_words)
+            and all(isinstance(word, str) for words in top_words for word in words)
+        ):
+            raise field_error("top_words", f"{n_topics} lists of words (one per topic)", top_words)
+        self.top_words: list[list[str]] = top_words
+        self.width = n_topics
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
         bows = SparseRows.count([self.tokenizer(text) for text in texts], self.index)
@@ -91,19 +198,47 @@ class Scorer(Protocol):
         model of the bundle (what an ensemble mixes)."""
         ...
 
+    def check(self, blocks: dict[str, Any], models: dict[str, Any], n_labels: int) -> None:
+        """Refuse (``ValueError``) state inconsistent with the rest of the bundle:
+        ``blocks`` its feature blocks, ``models`` its scorers, ``n_labels`` its labels."""
+        ...
+
+
+def feature_names(spec: dict[str, Any]) -> list[str]:
+    """A model's feature blocks, in the order their columns are stacked."""
+    names = required_strings(spec, "features")
+    if names not in (["tfidf"], ["lda"], ["tfidf", "lda"]):
+        raise field_error("features", "['tfidf'], ['lda'] or ['tfidf', 'lda']", names)
+    return names
+
 
 class Linear:
     """Calibrated one-vs-rest linear scores over stacked feature blocks (TF-IDF
     columns, then topic columns), as :class:`topics.families.linear.MultiLabelLinear`."""
 
     def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.features: list[str] = list(spec["features"])
-        self.coef = arrays["coef"]
+        self.features: list[str] = feature_names(spec)
+        self.coef = array(arrays, "coef", (None, None))
+        n_labels = self.coef.shape[0]
         self.coef_t = np.ascontiguousarray(self.coef.T)  # row gathers per feature are contiguous
-        self.intercept = arrays["intercept"]
-        self.thresholds = arrays["thresholds"]
-        self.platt_a = arrays.get("platt_a")
-        self.platt_b = arrays.get("platt_b")
+        self.intercept = array(arrays, "intercept", (n_labels,))
+        self.thresholds = array(arrays, "thresholds", (n_labels,))
+        self.platt_a = self.platt_b = None
+        if "platt_a" in arrays or "platt_b" in arrays:
+            self.platt_a = array(arrays, "platt_a", (n_labels,))
+            self.platt_b = array(arrays, "platt_b", (n_labels,))
+
+    def check(self, blocks: dict[str, Any], models: dict[str, Any], n_labels: int) -> None:
+        missing = [name for name in self.features if name not in blocks]
+        if missing:
+            raise field_error("features", f"blocks of this bundle {sorted(blocks)}", missing)
+        width = sum(blocks[name].width for name in self.features)
+        if self.coef.shape != (n_labels, width):
+            raise ArrayError(
+                "coef",
+                f"expected ({n_labels}, {width}): one row per label, one column per "
+                f"feature of {self.features}; found {list(self.coef.shape)}",
+            )
 
     def margins(self, batch: Batch) -> np.ndarray:
         """``X @ coef.T + intercept`` with X = [TF-IDF columns, topic columns]."""
@@ -125,11 +260,16 @@ class FineLabels(Linear):
 
     def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         super().__init__(spec, arrays)
-        self.fine_coef_t = np.ascontiguousarray(arrays["fine_coef"].T)
-        self.fine_intercept = arrays["fine_intercept"]
-        self.groups = arrays["groups"]
-        self.stack_w = arrays["stack_w"]
-        self.stack_b = arrays["stack_b"]
+        if self.features != ["tfidf"]:
+            raise field_error("features", "['tfidf']", self.features)
+        n_labels = self.coef.shape[0]
+        fine_coef = array(arrays, "fine_coef", (None, self.coef.shape[1]))
+        n_classes = fine_coef.shape[0]
+        self.fine_coef_t = np.ascontiguousarray(fine_coef.T)
+        self.fine_intercept = array(arrays, "fine_intercept", (n_classes,))
+        self.groups = zero_one(array(arrays, "groups", (n_classes, n_labels), "iub"), "groups")
+        self.stack_w = array(arrays, "stack_w", (n_labels, 2))
+        self.stack_b = array(arrays, "stack_b", (n_labels,))
 
     def scores(self, batch: Batch, score: Callable[[str, Batch], np.ndarray]) -> np.ndarray:
         fine = batch.features("tfidf").dot(self.fine_coef_t) + self.fine_intercept
@@ -144,18 +284,41 @@ class Encoder:
     batch_size = 64
 
     def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        settings = spec["encoder"]
+        try:
+            settings = required(spec, "encoder")
+            layers = integer(settings, "num_layers", 1, MAX_ENCODER_LAYERS)
+            heads = integer(settings, "num_heads", 1, MAX_ENCODER_HEADS)
+            eps = number(settings, "layer_norm_eps", 1e-30, 1.0)
+            max_length = integer(settings, "max_length", 1, MAX_ENCODER_LENGTH)
+            self.softmax = required_bool(settings, "softmax")
+            tokenizer_json = required(settings, "tokenizer")
+            if not isinstance(tokenizer_json, str):
+                raise field_error("tokenizer", "a tokenizer's JSON text", type(tokenizer_json))
+        except ValueError as exc:
+            raise within("encoder", exc) from exc
         weights = {key[5:]: value for key, value in arrays.items() if key.startswith("bert.")}
+        hidden = _check_encoder_weights(weights, layers, heads, max_length)
         self.features: list[str] = ["encoder"]
-        self.encoder = NumpyEncoder(
-            weights, settings["num_layers"], settings["num_heads"], settings["layer_norm_eps"]
+        self.encoder = NumpyEncoder(weights, layers, heads, eps)
+        try:
+            self.tokenizer = load_tokenizer(tokenizer_json, max_length)
+        except Exception as exc:  # the tokenizers library raises its own exception type
+            raise field_error("encoder.tokenizer", "a tokenizer's JSON", str(exc)) from exc
+        n_words = weights["embeddings.word_embeddings.weight"].shape[0]
+        if self.tokenizer.get_vocab_size() > n_words:
+            raise field_error(
+                "encoder.tokenizer", f"at most {n_words} tokens", self.tokenizer.get_vocab_size()
+            )
+        self.coef = array(arrays, "coef", (None, hidden))
+        self.intercept = array(arrays, "intercept", (self.coef.shape[0],))
+        self.groups = zero_one(
+            array(arrays, "groups", (self.coef.shape[0], None), "iubf"), "groups"
         )
-        self.tokenizer = load_tokenizer(settings["tokenizer"], settings["max_length"])
-        self.softmax = bool(settings["softmax"])
-        self.coef = arrays["coef"]
-        self.intercept = arrays["intercept"]
-        self.groups = arrays["groups"]
-        self.thresholds = arrays["thresholds"]
+        self.thresholds = array(arrays, "thresholds", (self.groups.shape[1],))
+
+    def check(self, blocks: dict[str, Any], models: dict[str, Any], n_labels: int) -> None:
+        if self.thresholds.shape != (n_labels,):
+            raise ArrayError("thresholds", f"expected ({n_labels},), one per label")
 
     def scores(self, batch: Batch, score: Callable[[str, Batch], np.ndarray]) -> np.ndarray:
         texts = batch.texts
@@ -171,17 +334,82 @@ class Ensemble:
 
     def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.features: list[str] = []
-        members: dict[str, float] = spec["members"]
+        members = required(spec, "members")
+        if not (
+            isinstance(members, dict)
+            and len(members) == 2
+            and all(type(w) in (int, float) and 0 <= w <= 1 for w in members.values())
+        ):
+            raise field_error("members", "two model names with weights in [0, 1]", members)
         self.members: dict[str, float | np.ndarray] = dict(members)
-        shares = arrays.get("label_weights")  # the first member's, per label
-        if shares is not None:
+        self.thresholds = array(arrays, "thresholds", (None,))
+        if "label_weights" in arrays:  # the first member's, per label
+            shares = array(arrays, "label_weights", self.thresholds.shape)
+            if not ((shares >= 0) & (shares <= 1)).all():
+                raise ArrayError("label_weights", "expected values in [0, 1]")
             first, second = members
             self.members = {first: shares, second: 1.0 - shares}
-        self.thresholds = arrays["thresholds"]
+
+    def check(self, blocks: dict[str, Any], models: dict[str, Any], n_labels: int) -> None:
+        if self.thresholds.shape != (n_labels,):
+            raise ArrayError("thresholds", f"expected ({n_labels},), one per label")
+        for member in self.members:
+            # an ensemble mixes models that score texts themselves: no cycles
+            if member not in models or isinstance(models[member], Ensemble):
+                raise field_error("members", "models of this bundle other than ensembles", member)
 
     def scores(self, batch: Batch, score: Callable[[str, Batch], np.ndarray]) -> np.ndarray:
         parts = [score(member, batch) for member in self.members]
         return mix(parts, list(self.members.values()))
+
+
+def _check_encoder_weights(
+    weights: dict[str, np.ndarray], layers: int, heads: int, max_length: int
+) -> int:
+    """The hidden size, once every weight the numpy encoder reads is there with its
+    shape (a BERT encoder of ``layers`` layers)."""
+    words = array(weights, "embeddings.word_embeddings.weight", (None, None))
+    hidden = words.shape[1]
+    if hidden < heads or hidden % heads:
+        raise ArrayError(
+            "bert.embeddings.word_embeddings.weight", f"width not a multiple of {heads} heads"
+        )
+    expected: dict[str, tuple[int | None, ...]] = {
+        "embeddings.position_embeddings.weight": (None, hidden),
+        "embeddings.token_type_embeddings.weight": (None, hidden),
+        "embeddings.LayerNorm.weight": (hidden,),
+        "embeddings.LayerNorm.bias": (hidden,),
+    }
+    inner = weights.get("encoder.layer.0.intermediate.dense.bias", np.zeros(0)).shape[0]
+    for layer in range(layers):
+        p = f"encoder.layer.{layer}."
+        for part in (
+            "attention.self.query",
+            "attention.self.key",
+            "attention.self.value",
+            "attention.output.dense",
+        ):
+            expected[p + part + ".weight"] = (hidden, hidden)
+            expected[p + part + ".bias"] = (hidden,)
+        expected[p + "intermediate.dense.weight"] = (inner, hidden)
+        expected[p + "intermediate.dense.bias"] = (inner,)
+        expected[p + "output.dense.weight"] = (hidden, inner)
+        expected[p + "output.dense.bias"] = (hidden,)
+        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+            expected[p + norm + ".weight"] = (hidden,)
+            expected[p + norm + ".bias"] = (hidden,)
+    for key, shape in expected.items():
+        try:
+            array(weights, key, shape)
+        except ArrayError as exc:
+            raise ArrayError(f"bert.{key}", str(exc).split(": ", 1)[1]) from exc
+    if weights["embeddings.position_embeddings.weight"].shape[0] < max_length:
+        raise ArrayError(
+            "bert.embeddings.position_embeddings.weight", f"fewer rows than max_length {max_length}"
+        )
+    if weights["embeddings.token_type_embeddings.weight"].shape[0] < 1:
+        raise ArrayError("bert.embeddings.token_type_embeddings.weight", "expected >= 1 row")
+    return hidden
 
 
 SCORERS: dict[str, Callable[[dict[str, Any], dict[str, np.ndarray]], Scorer]] = {

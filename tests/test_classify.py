@@ -227,3 +227,23 @@ def test_a_reader_that_stops_early_ends_quietly(model_dir: str, tmp_path: Path) 
     stderr = child.stderr.read().decode()
     assert child.wait(timeout=120) == 141
     assert "Traceback" not in stderr
+
+
+def test_jsonl_line_nested_2000_deep_is_reported_and_skipped(
+    model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 4 KB line ``[[[[...]]]]`` used to raise RecursionError and end the whole batch."""
+    source = tmp_path / "deep.jsonl"
+    lines = ['{"id": "a", "text": "Rail cargo"}', "[" * 2000 + "]" * 2000]
+    lines += ['{"id": "b", "x": ' + '{"a": ' * 2000 + "1" + "}" * 2000 + "}"]
+    lines += ['{"id": "c", "text": "Army drills"}']
+    source.write_text("\n".join(lines) + "\n")
+    code, out, err = run_classify(
+        ["--model", model_dir, "-f", str(source), "--format", "jsonl"], capsys
+    )
+    assert code == 1
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["a", "c"]
+    assert err.splitlines() == [
+        f"classify: error: {source}:{n}: JSON nested too deeply to read; line skipped"
+        for n in (2, 3)
+    ]

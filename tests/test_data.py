@@ -71,8 +71,9 @@ def test_folder_of_txt_files_labelled_by_subfolder(tmp_path: Path) -> None:
         ('{"id": 1, "body": "x"}\n', "none of data.text_fields"),
         ('{"id": 1, "text": "x", "labels": ["economy"]}\n', "no document carries"),
         ('{"id": 1, "text": "x", "labels": ["economy"]}\n' * 2, "appears more than once"),
+        ("[" * 2000 + "]" * 2000 + "\n", ":1: JSON nested too deeply to read"),
     ],
-    ids=["empty", "bad-json", "no-text-field", "label-never-seen", "duplicate-id"],
+    ids=["empty", "bad-json", "no-text-field", "label-never-seen", "duplicate-id", "nested-2000"],
 )
 def test_bad_files_raise_one_line_data_errors(tmp_path: Path, content: str, expected: str) -> None:
     path = tmp_path / "bad.jsonl"

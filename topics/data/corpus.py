@@ -221,6 +221,11 @@ def _read_jsonl(path: Path, encoding: str, remove: tuple[str, ...]) -> Iterator[
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from exc
+            except RecursionError as exc:
+                raise DataError(
+                    f"{path}:{line_no}: JSON nested too deeply to read; expected one flat "
+                    "object per line"
+                ) from exc
             if not isinstance(record, dict):
                 raise DataError(f"{path}:{line_no}: expected a JSON object per line")
             record.setdefault("_line", line_no)

@@ -142,6 +142,8 @@ def _json_document(line: str, where: str) -> Document:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}: invalid JSON ({exc.msg}); line skipped") from exc
+    except RecursionError as exc:  # "[[[[...": the parser's stack, not the machine, gives out
+        raise InputError(f"{where}: JSON nested too deeply to read; line skipped") from exc
     if isinstance(record, str):
         return None, record
     if not isinstance(record, dict):

@@ -201,3 +201,20 @@ def test_archive_finishes_past_a_line_nested_2000_deep(tmp_path: Path, bundle_di
     assert [r["id"] for r in read_output(tmp_path / "out")] == ["doc-0", "doc-1", "doc-2"]
     again = classify_archive(str(archive), tmp_path / "out", bundle)
     assert (again.written, again.skipped) == (0, 1)
+
+
+def test_archive_cuts_a_document_over_the_limit_and_says_so(
+    tmp_path: Path, bundle_dir: Path
+) -> None:
+    from topics.serve.inputs import MAX_DOCUMENT_CHARS
+
+    archive = tmp_path / "long.jsonl"
+    long_text = "rail cargo " * (MAX_DOCUMENT_CHARS // 10) + "port"
+    archive.write_text(json.dumps({"id": "long", "text": long_text}) + "\n")
+    result = classify_archive(str(archive), tmp_path / "out", read_bundle_files(str(bundle_dir)))
+    assert (result.documents, result.bad_records, result.truncated) == (1, 0, 1)
+    assert result.errors == [
+        f"{archive.resolve()}@0: document of {len(long_text):,} characters is over the "
+        f"{MAX_DOCUMENT_CHARS:,}-character limit; only its start is classified"
+    ]
+    assert "transport" in next(read_output(tmp_path / "out"))["labels"]

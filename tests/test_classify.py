@@ -247,3 +247,54 @@ def test_jsonl_line_nested_2000_deep_is_reported_and_skipped(
         f"classify: error: {source}:{n}: JSON nested too deeply to read; line skipped"
         for n in (2, 3)
     ]
+
+
+def peak_rss_mb(command: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Peak RSS (MB) of ``command``, run as the only child of a fresh interpreter."""
+    code = (
+        "import json, resource, subprocess, sys\n"
+        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+        "print(json.dumps([peak, done.returncode, done.stdout[-10000:], done.stderr]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True)
+    peak, returncode, stdout, stderr = json.loads(out.stdout)
+    return peak, subprocess.CompletedProcess(command, returncode, stdout, stderr)
+
+
+@pytest.mark.parametrize("kind", ["text", "jsonl"])
+def test_a_50_mb_document_is_cut_to_the_limit_within_10x_its_size_in_memory(
+    model_dir: str, tmp_path: Path, kind: str
+) -> None:
+    """It used to take 1.6-1.7 GB (32x); now it is cut to MAX_DOCUMENT_CHARS with a warning."""
+    from topics.serve.inputs import MAX_DOCUMENT_CHARS
+
+    text = b"Rail cargo freight corridor bank " * (50_000_000 // 33)
+    path = tmp_path / f"big.{'txt' if kind == 'text' else 'jsonl'}"
+    path.write_bytes(text if kind == "text" else b'{"id": "big", "text": "' + text + b'"}\n')
+    command = [sys.executable, "-m", "topics.cli.classify", "--model", model_dir, "-f", str(path)]
+    peak, done = peak_rss_mb([*command, "--format", "jsonl"])
+    assert done.returncode == 0, done.stderr
+    assert "transport" in json.loads(done.stdout)["labels"]
+    where, size = (str(path), len(text)) if kind == "text" else (f"{path}:1", len(text.strip()))
+    assert done.stderr.strip() == (
+        f"classify: warning: {where}: document of {size:,} "
+        f"{'bytes' if kind == 'text' else 'characters'} is over the "
+        f"{MAX_DOCUMENT_CHARS:,}-character limit; only its start is classified"
+    )
+    assert peak <= 10 * path.stat().st_size / 1e6 / 1.048576, f"peak RSS {peak:.0f} MB"
+
+
+def test_a_long_csv_field_is_one_line(
+    model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "long.csv"
+    table.write_text("id,text\n1,Rail cargo\n2," + "x" * 200_000 + "\n")
+    code, out, err = run_classify(
+        ["--model", model_dir, "-f", str(table), "--format", "jsonl"], capsys
+    )
+    assert code == 1 and [json.loads(line)["id"] for line in out.splitlines()] == ["1"]
+    assert err.strip() == (
+        f"classify: error: {table}:3: unreadable CSV (field larger than field limit (131072)); "
+        "rest skipped"
+    )

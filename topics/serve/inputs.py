@@ -200,8 +200,8 @@ def _parse(
             text = row.get(text_column) or ""
             yield row.get("id"), clip_text(text, f"{name}:{reader.line_num}", problems)
     except csv.Error as exc:  # e.g. a field over csv's own 128 KB limit
-        line = reader.line_num + 1  # the line that failed was not counted
-        raise InputError(f"{name}:{line}: unreadable CSV ({exc}); rest skipped") from exc
+        failed = reader.line_num + 1  # the line that failed was not counted
+        raise InputError(f"{name}:{failed}: unreadable CSV ({exc}); rest skipped") from exc
 
 
 def _json_document(line: str, where: str) -> Document:

@@ -330,3 +330,14 @@ def test_format_json_over_many_documents_streams_instead_of_collecting(n_docs: i
     assert out.getvalue() == json.dumps(payload, indent=2) + "\n"
     if n_docs > CHUNK:
         assert written_before_last == [3 * CHUNK]  # every earlier chunk already out
+
+
+def test_closed_stdin_is_one_line(model_dir: str) -> None:
+    """``classify <&-`` used to end in a TypeError traceback."""
+    command = [sys.executable, "-m", "topics.cli.classify", "--model", model_dir]
+    closed = ["sh", "-c", 'exec "$@" <&-', "sh", *command]
+    done = subprocess.run(closed, capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (
+        "classify: error: <stdin>: closed, nothing to read; pass TEXT or -f FILE\n"
+    )

@@ -100,6 +100,8 @@ def _read_source(
     name: str, problems: Problems, stdin: Any, text_column: str, input_format: str
 ) -> Iterator[Document]:
     if name == "-":
+        if stdin is None:  # started with stdin closed (`classify <&-`): Python sets it to None
+            raise InputError("<stdin>: closed, nothing to read; pass TEXT or -f FILE")
         # Bytes where we can get them, so invalid UTF-8 is caught and reported.
         stream = getattr(stdin, "buffer", stdin)
         fmt = "text" if input_format == "auto" else input_format

@@ -54,6 +54,9 @@ GROUPS: dict[str, tuple[str, str]] = {
 DEFAULT_DATA_ROOT = "."
 DATA_ROOT_ENV = "TOPICS_DATA_DIR"
 BUILTIN_PREFIX = "builtin:"
+# The corpora shipped in topics/sample_data/: the only names ``builtin:`` accepts,
+# so a ``builtin:`` path can never reach outside the package.
+BUILTIN_CORPORA = ("central_asia_news",)
 # Values a YAML file may add through aliases (each ``*name`` counting as the values
 # it repeats): far above any real use (the shipped configs use no alias), far below
 # what an alias bomb expands to (10^9 values from 500 bytes).
@@ -119,6 +122,17 @@ class DataConfig(_Strict):
     remove: list[Literal["headers", "footers", "quotes"]] = Field(default_factory=list)
     split: SplitConfig = Field(default_factory=SplitConfig)
 
+    @field_validator("path")
+    @classmethod
+    def _builtin_is_shipped(cls, value: str) -> str:
+        if value.startswith(BUILTIN_PREFIX) and value[len(BUILTIN_PREFIX) :] not in BUILTIN_CORPORA:
+            shipped = ", ".join(BUILTIN_PREFIX + name for name in BUILTIN_CORPORA)
+            raise ValueError(
+                f"builtin: names a corpus shipped with topics ({shipped}); "
+                "for your own data give its path"
+            )
+        return value
+
     @field_validator("label_map", mode="before")
     @classmethod
     def _map_keys_as_text(cls, value: Any) -> Any:
@@ -151,6 +165,8 @@ class DataConfig(_Strict):
             from importlib.resources import files
 
             name = self.path[len(BUILTIN_PREFIX) :]
+            if name not in BUILTIN_CORPORA:  # checked on validation; never trust a path here
+                raise ConfigError(f"data.path: no shipped corpus {_echo(name)}")
             return Path(str(files("topics") / "sample_data" / f"{name}.jsonl"))
         path = Path(self.path).expanduser()
         return path if path.is_absolute() else self.resolved_root() / path

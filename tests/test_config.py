@@ -212,3 +212,16 @@ def test_a_huge_bad_value_is_echoed_in_at_most_200_characters(override: str) -> 
     message = str(info.value)
     assert "...(cut)" in message or "..." in message
     assert len(message) < 500 and "\n" not in message
+
+
+@pytest.mark.parametrize("spelling", ["off", "Off", "no", "'off'", '"off"'])
+def test_defaults_tracking_off_as_readme_writes_it(tmp_path: Path, spelling: str) -> None:
+    """YAML reads a bare ``off`` as false, and the run failed with "no file .../False.yaml"."""
+    experiment = tmp_path / "experiments" / "e.yaml"
+    experiment.parent.mkdir()
+    experiment.write_text(
+        "defaults: {data: sample, features: tfidf, model: default, tracking: "
+        f"{spelling}}}\nname: e\n"
+    )
+    config = load_config(experiment, config_dir=REPO / "configs")
+    assert config.tracking.enabled is False

@@ -376,6 +376,10 @@ def load_config(
     merged: dict[str, Any] = {}
     groups_dir = Path(config_dir) if config_dir else _find_config_dir(path)
     for group, choice in groups.items():
+        if isinstance(choice, bool):
+            # YAML 1.1 reads an unquoted `off`/`on` (and no/yes) as a boolean; the
+            # group file is configs/tracking/off.yaml, so take the word back.
+            choice = "on" if choice else "off"
         if group not in GROUPS:
             raise ConfigError(
                 f"{path}: defaults.{group}: unknown group; expected one of {sorted(GROUPS)}"

@@ -186,3 +186,35 @@ def test_without_dask_the_command_says_how_to_install_it(
     # Without a cluster the command still works, in this process.
     assert main([*argv[:-2], "--model", str(bundle_dir)]) == 0
     assert "10 documents" in io.StringIO(capsys.readouterr().out).read()
+
+
+def test_archive_finishes_past_a_line_nested_2000_deep(tmp_path: Path, bundle_dir: Path) -> None:
+    """The nested line used to kill the partition, and again on every restart."""
+    archive = tmp_path / "deep.jsonl"
+    good = [json.dumps({"id": f"doc-{i}", "text": TINY_ARTICLES[0][1]}) for i in range(3)]
+    archive.write_text("\n".join([good[0], "[" * 2000 + "]" * 2000, *good[1:]]) + "\n")
+    bundle = read_bundle_files(str(bundle_dir))
+    result = classify_archive(str(archive), tmp_path / "out", bundle)
+    assert (result.written, result.documents, result.bad_records) == (1, 3, 1)
+    assert result.errors == [f"{archive.resolve()}@{len(good[0]) + 1}: JSON nested too deeply "
+                             "to read; line skipped"]  # fmt: skip
+    assert [r["id"] for r in read_output(tmp_path / "out")] == ["doc-0", "doc-1", "doc-2"]
+    again = classify_archive(str(archive), tmp_path / "out", bundle)
+    assert (again.written, again.skipped) == (0, 1)
+
+
+def test_archive_cuts_a_document_over_the_limit_and_says_so(
+    tmp_path: Path, bundle_dir: Path
+) -> None:
+    from topics.serve.inputs import MAX_DOCUMENT_CHARS
+
+    archive = tmp_path / "long.jsonl"
+    long_text = "rail cargo " * (MAX_DOCUMENT_CHARS // 10) + "port"
+    archive.write_text(json.dumps({"id": "long", "text": long_text}) + "\n")
+    result = classify_archive(str(archive), tmp_path / "out", read_bundle_files(str(bundle_dir)))
+    assert (result.documents, result.bad_records, result.truncated) == (1, 0, 1)
+    assert result.errors == [
+        f"{archive.resolve()}@0: document of {len(long_text):,} characters is over the "
+        f"{MAX_DOCUMENT_CHARS:,}-character limit; only its start is classified"
+    ]
+    assert "transport" in next(read_output(tmp_path / "out"))["labels"]

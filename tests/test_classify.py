@@ -4,12 +4,13 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from topics.cli.classify import main
+from topics.cli.classify import CHUNK, build_parser, main, write_predictions
 from topics.serve.predictor import Predictor
 
 
@@ -472,3 +473,116 @@ def test_output_is_always_valid_json(
     monkeypatch.setattr(Predictor, "predict", nan_scores)
     code, out, err = run_classify(["--model", model_dir, "--format", output, "a"], capsys)
     assert code == 2 and "NaN" not in out and "non-finite score" in err
+
+
+def test_jsonl_line_nested_2000_deep_is_reported_and_skipped(
+    model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 4 KB line ``[[[[...]]]]`` used to raise RecursionError and end the whole batch."""
+    source = tmp_path / "deep.jsonl"
+    lines = ['{"id": "a", "text": "Rail cargo"}', "[" * 2000 + "]" * 2000]
+    lines += ['{"id": "b", "x": ' + '{"a": ' * 2000 + "1" + "}" * 2000 + "}"]
+    lines += ['{"id": "c", "text": "Army drills"}']
+    source.write_text("\n".join(lines) + "\n")
+    code, out, err = run_classify(
+        ["--model", model_dir, "-f", str(source), "--format", "jsonl"], capsys
+    )
+    assert code == 1
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["a", "c"]
+    assert err.splitlines() == [
+        f"classify: error: {source}:{n}: JSON nested too deeply to read; line skipped"
+        for n in (2, 3)
+    ]
+
+
+def peak_rss_mb(command: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Peak RSS (MB) of ``command``, run as the only child of a fresh interpreter."""
+    code = (
+        "import json, resource, subprocess, sys\n"
+        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+        "print(json.dumps([peak, done.returncode, done.stdout[-10000:], done.stderr]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True)
+    peak, returncode, stdout, stderr = json.loads(out.stdout)
+    return peak, subprocess.CompletedProcess(command, returncode, stdout, stderr)
+
+
+@pytest.mark.parametrize("kind", ["text", "jsonl"])
+def test_a_50_mb_document_is_cut_to_the_limit_within_10x_its_size_in_memory(
+    model_dir: str, tmp_path: Path, kind: str
+) -> None:
+    """It used to take 1.6-1.7 GB (32x); now it is cut to MAX_DOCUMENT_CHARS with a warning."""
+    from topics.serve.inputs import MAX_DOCUMENT_CHARS
+
+    text = b"Rail cargo freight corridor bank " * (50_000_000 // 33)
+    path = tmp_path / f"big.{'txt' if kind == 'text' else 'jsonl'}"
+    path.write_bytes(text if kind == "text" else b'{"id": "big", "text": "' + text + b'"}\n')
+    command = [sys.executable, "-m", "topics.cli.classify", "--model", model_dir, "-f", str(path)]
+    peak, done = peak_rss_mb([*command, "--format", "jsonl"])
+    assert done.returncode == 0, done.stderr
+    assert "transport" in json.loads(done.stdout)["labels"]
+    where, size = (str(path), len(text)) if kind == "text" else (f"{path}:1", len(text.strip()))
+    assert done.stderr.strip() == (
+        f"classify: warning: {where}: document of {size:,} "
+        f"{'bytes' if kind == 'text' else 'characters'} is over the "
+        f"{MAX_DOCUMENT_CHARS:,}-character limit; only its start is classified"
+    )
+    assert peak <= 10 * path.stat().st_size / 1e6 / 1.048576, f"peak RSS {peak:.0f} MB"
+
+
+def test_a_long_csv_field_is_one_line(
+    model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "long.csv"
+    table.write_text("id,text\n1,Rail cargo\n2," + "x" * 200_000 + "\n")
+    code, out, err = run_classify(
+        ["--model", model_dir, "-f", str(table), "--format", "jsonl"], capsys
+    )
+    assert code == 1 and [json.loads(line)["id"] for line in out.splitlines()] == ["1"]
+    assert err.strip() == (
+        f"classify: error: {table}:3: unreadable CSV (field larger than field limit (131072)); "
+        "rest skipped"
+    )
+
+
+class _EchoPredictor:
+    """Stands in for a Predictor: one small record per text."""
+
+    def predict(self, texts: list[str], **_: Any) -> list[dict[str, Any]]:
+        return [{"labels": [], "scores": {"economy": 0.5}, "topics": [], "text": t} for t in texts]
+
+
+@pytest.mark.parametrize("n_docs", [0, 1, 2, 3 * CHUNK + 5])
+def test_format_json_over_many_documents_streams_instead_of_collecting(n_docs: int) -> None:
+    """200k documents in --format json took 1.9 GB (jsonl: 52 MB): it held every record.
+    Now records are written as they are scored, and the text is what json.dumps gives."""
+    out = io.StringIO()
+    written_before_last: list[int] = []
+
+    def documents() -> Iterator[tuple[str | None, str]]:
+        for i in range(n_docs):
+            if i == n_docs - 1:
+                written_before_last.append(out.getvalue().count('"economy"'))
+            yield f"doc-{i}", f"text {i}"
+
+    args = build_parser().parse_args(["--format", "json"])
+    write_predictions(_EchoPredictor(), documents(), args, out)
+    expected = [
+        {"id": f"doc-{i}", **_EchoPredictor().predict([f"text {i}"])[0]} for i in range(n_docs)
+    ]
+    payload = expected[0] if n_docs == 1 else expected
+    assert out.getvalue() == json.dumps(payload, indent=2) + "\n"
+    if n_docs > CHUNK:
+        assert written_before_last == [3 * CHUNK]  # every earlier chunk already out
+
+
+def test_closed_stdin_is_one_line(model_dir: str) -> None:
+    """``classify <&-`` used to end in a TypeError traceback."""
+    command = [sys.executable, "-m", "topics.cli.classify", "--model", model_dir]
+    closed = ["sh", "-c", 'exec "$@" <&-', "sh", *command]
+    done = subprocess.run(closed, capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (
+        "classify: error: <stdin>: closed, nothing to read; pass TEXT or -f FILE\n"
+    )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ import yaml
 from tests.conftest import REPO, tiny_config
 from topics.config import (
     GROUPS,
+    _load_yaml,
     config_hash,
     deep_merge,
     flatten,
@@ -149,3 +151,77 @@ def test_hash_is_stable_and_ignores_machine_paths(tmp_path: Path) -> None:
 
 def test_flatten_uses_dotted_names() -> None:
     assert flatten({"a": {"b": 1, "c": [1, 2]}}) == {"a.b": 1, "a.c": "[1, 2]"}
+
+
+def alias_bomb(levels: int) -> str:
+    """The "billion laughs": each level is nine aliases of the one before (9**levels values)."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for n in range(1, levels):
+        lines.append(f"l{n}: &l{n} [" + ", ".join([f"*l{n - 1}"] * 9) + "]")
+    return "\n".join(lines)
+
+
+def test_yaml_alias_bomb_in_stop_words_is_refused_at_load(tmp_path: Path) -> None:
+    """526 bytes gave a 624 MB error line, 1.9 GB RSS and 30 s; now one short line at load."""
+    experiment = tmp_path / "experiments" / "bomb.yaml"
+    experiment.parent.mkdir()
+    body = alias_bomb(9).replace("\n", "\n  ")
+    experiment.write_text(
+        "defaults: {data: sample, features: tfidf, model: default, tracking: local}\n"
+        f"name: bomb\nanchors:\n  {body}\nfeatures:\n  tfidf:\n    stop_words: *l8\n"
+    )
+    assert len(experiment.read_bytes()) < 700
+    with pytest.raises(ConfigError) as info:
+        load_config(experiment, config_dir=REPO / "configs")
+    message = str(info.value)
+    assert "aliases (*name) repeat more than 10,000 values" in message
+    assert len(message) < 300 and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "override",
+    [f"features.tfidf.stop_words=[{alias_bomb(6).replace(chr(10), ', ')}]", "seed=&a [*a]"],
+    ids=["bomb", "recursive"],
+)
+def test_set_alias_bomb_is_refused_with_a_short_line(override: str) -> None:
+    """A 300-character --set gave a 56 MB error line."""
+    with pytest.raises(ConfigError) as info:
+        load_config(REPO / "experiments" / "quickstart.yaml", [override])
+    message = str(info.value)
+    assert "repeat more than 10,000 values" in message or "inside the value it names" in message
+    assert len(message) < 500 and "\n" not in message
+
+
+def test_aliases_within_the_budget_still_load() -> None:
+    assert len(json.dumps(_load_yaml(alias_bomb(4)))) > 6561 * 5  # 9**4 values: loads
+    config = load_config(
+        REPO / "experiments" / "quickstart.yaml",
+        ["features.tfidf.stop_words=[&w the, *w, and, *w]"],
+    )
+    assert config.features.tfidf.stop_words == ["the", "the", "and", "the"]
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["seed=" + "7" * 100_000 + "x", "data.name=[" + ", ".join(["x" * 1000] * 1000) + "]"],
+    ids=["long-string", "long-list"],
+)
+def test_a_huge_bad_value_is_echoed_in_at_most_200_characters(override: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(REPO / "experiments" / "quickstart.yaml", [override])
+    message = str(info.value)
+    assert "...(cut)" in message or "..." in message
+    assert len(message) < 500 and "\n" not in message
+
+
+@pytest.mark.parametrize("spelling", ["off", "Off", "no", "'off'", '"off"'])
+def test_defaults_tracking_off_as_readme_writes_it(tmp_path: Path, spelling: str) -> None:
+    """YAML reads a bare ``off`` as false, and the run failed with "no file .../False.yaml"."""
+    experiment = tmp_path / "experiments" / "e.yaml"
+    experiment.parent.mkdir()
+    experiment.write_text(
+        "defaults: {data: sample, features: tfidf, model: default, tracking: "
+        f"{spelling}}}\nname: e\n"
+    )
+    config = load_config(experiment, config_dir=REPO / "configs")
+    assert config.tracking.enabled is False

@@ -71,8 +71,9 @@ def test_folder_of_txt_files_labelled_by_subfolder(tmp_path: Path) -> None:
         ('{"id": 1, "body": "x"}\n', "none of data.text_fields"),
         ('{"id": 1, "text": "x", "labels": ["economy"]}\n', "no document carries"),
         ('{"id": 1, "text": "x", "labels": ["economy"]}\n' * 2, "appears more than once"),
+        ("[" * 2000 + "]" * 2000 + "\n", ":1: JSON nested too deeply to read"),
     ],
-    ids=["empty", "bad-json", "no-text-field", "label-never-seen", "duplicate-id"],
+    ids=["empty", "bad-json", "no-text-field", "label-never-seen", "duplicate-id", "nested-2000"],
 )
 def test_bad_files_raise_one_line_data_errors(tmp_path: Path, content: str, expected: str) -> None:
     path = tmp_path / "bad.jsonl"
@@ -206,3 +207,40 @@ def test_data_root_is_the_current_directory_unless_set(
     assert config.resolved_path() == tmp_path / "env" / "a" / "b.jsonl"
     explicit = DataConfig(path="a/b.jsonl", root=str(tmp_path / "set"), labels=LABELS)
     assert explicit.resolved_path() == tmp_path / "set" / "a" / "b.jsonl"
+
+
+def test_data_path_to_a_foreign_file_echoes_only_a_marked_excerpt(tmp_path: Path) -> None:
+    """``data.path: ../../../etc/passwd`` used to put the file's first line in the error."""
+    secret = "root:x:0:0:root:/root:/bin/bash-SECRET-TAIL"
+    foreign = tmp_path / "etc" / "passwd"
+    foreign.parent.mkdir()
+    foreign.write_text(f"{secret}\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n")
+    (tmp_path / "work").mkdir()
+    relative = Path("..") / "etc" / "passwd"
+    config = DataConfig(path=str(relative), root=str(tmp_path / "work"), labels=LABELS)
+    with pytest.raises(DataError) as info:
+        load_corpus(config.resolved_path(), labels=LABELS, format="csv")
+    message = str(info.value)
+    assert "the record's fields (excerpt): ['root:x:0:0:root:/roo'...]" in message
+    assert "SECRET" not in message and "daemon" not in message
+
+
+def test_duplicate_id_is_echoed_as_a_short_excerpt(tmp_path: Path) -> None:
+    path = tmp_path / "dup.jsonl"
+    record = {"id": "x" * 5000, "text": "t", "labels": ["economy"]}
+    path.write_text((json.dumps(record) + "\n") * 2)
+    with pytest.raises(DataError) as info:
+        load_corpus(path, labels=["economy"])
+    assert f"document id {'x' * 20!r}... (excerpt) appears more than once" in str(info.value)
+    assert len(str(info.value)) < 300
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["builtin:../../../../etc/passwd", "builtin:../__init__", "builtin:", "builtin:nope"],
+    ids=["escape", "package-file", "empty", "unknown"],
+)
+def test_builtin_names_only_shipped_corpora(path: str) -> None:
+    """``builtin:../..`` used to resolve outside the package's sample_data folder."""
+    with pytest.raises(ValueError, match=r"builtin: names a corpus shipped with topics \(builtin:"):
+        DataConfig(path=path, labels=LABELS)

@@ -183,3 +183,74 @@ def test_fetch_wrong_checksum_saves_nothing(
 def test_fetch_unknown_name_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["data", "fetch", "imagenet", "--root", str(tmp_path)]) == 2
     assert "expected one of ['20newsgroups', 'reuters21578']" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("url", "found"),
+    [
+        ("notaurl", "found no scheme"),
+        ("ftp://example.org/x.tar.gz", "found ftp://"),
+        ("http://[::1", "found an unreadable URL"),
+        ("file:///nonexistent/x.tar.gz", "cannot download file:///nonexistent/x.tar.gz"),
+    ],
+    ids=["not-a-url", "ftp", "unparsable", "missing-file"],
+)
+def test_fetch_url_notaurl_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, found: str
+) -> None:
+    """``--url notaurl`` used to end in a ValueError traceback."""
+    assert main(["data", "fetch", "20newsgroups", "--root", str(tmp_path), "--url", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("topics: error: ") and found in err and err.count("\n") == 1
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_every_dataset_is_checked_by_sha256(tmp_path: Path) -> None:
+    """Reuters was checked by MD5 only."""
+    for entry in ARCHIVES.values():
+        assert len(entry.sha256) == 64 and int(entry.sha256, 16) >= 0
+    stand_in = tmp_path / "reuters21578.tar.gz"
+    stand_in.write_bytes(b"not the archive")
+    with pytest.raises(
+        DataError, match=f"sha256 mismatch, expected {ARCHIVES['reuters21578'].sha256}"
+    ):
+        fetch("reuters21578", tmp_path / "data", url=stand_in.as_uri())
+    assert not any(p.is_file() for p in (tmp_path / "data").rglob("*"))
+
+
+class _NoLengthHandler(http.server.BaseHTTPRequestHandler):
+    """Serves 300 KB without a Content-Length header (the body ends when the connection does)."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+        for _ in range(300):
+            self.wfile.write(b"x" * 1024)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_download_over_the_size_cap_saves_nothing(tmp_path: Path) -> None:
+    """Downloads had no size limit; now one over the cap stops and nothing is kept."""
+    big = tmp_path / "big.tar.gz"
+    big.write_bytes(b"x" * 300_000)
+    root = tmp_path / "data"
+    # Declared too large (file:// sends Content-Length): refused before reading.
+    with pytest.raises(
+        DataError, match=r"the download is 300,000 bytes, over the 100,000-byte cap"
+    ):
+        fetch("20newsgroups", root, url=big.as_uri(), max_bytes=100_000)
+    # No length declared: stopped once the bytes pass the cap.
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NoLengthHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/big.tar.gz"
+        with pytest.raises(
+            DataError, match=r"the download is over 100,000 bytes, over the 100,000-byte cap"
+        ):
+            fetch("20newsgroups", root, url=url, max_bytes=100_000)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not any(p.is_file() for p in root.rglob("*"))

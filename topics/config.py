@@ -24,6 +24,7 @@ import copy
 import hashlib
 import json
 import os
+import reprlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -54,6 +55,16 @@ GROUPS: dict[str, tuple[str, str]] = {
 DEFAULT_DATA_ROOT = "."
 DATA_ROOT_ENV = "TOPICS_DATA_DIR"
 BUILTIN_PREFIX = "builtin:"
+# The corpora shipped in topics/sample_data/: the only names ``builtin:`` accepts,
+# so a ``builtin:`` path can never reach outside the package.
+BUILTIN_CORPORA = ("central_asia_news",)
+# Values a YAML file may add through aliases (each ``*name`` counting as the values
+# it repeats): far above any real use (the shipped configs use no alias), far below
+# what an alias bomb expands to (10^9 values from 500 bytes).
+MAX_ALIAS_VALUES = 10_000
+# How much of a bad value an error message shows, and how many errors.
+MAX_ECHO_CHARS = 200
+MAX_ERRORS_SHOWN = 5
 
 
 class _Strict(BaseModel):
@@ -112,6 +123,17 @@ class DataConfig(_Strict):
     remove: list[Literal["headers", "footers", "quotes"]] = Field(default_factory=list)
     split: SplitConfig = Field(default_factory=SplitConfig)
 
+    @field_validator("path")
+    @classmethod
+    def _builtin_is_shipped(cls, value: str) -> str:
+        if value.startswith(BUILTIN_PREFIX) and value[len(BUILTIN_PREFIX) :] not in BUILTIN_CORPORA:
+            shipped = ", ".join(BUILTIN_PREFIX + name for name in BUILTIN_CORPORA)
+            raise ValueError(
+                f"builtin: names a corpus shipped with topics ({shipped}); "
+                "for your own data give its path"
+            )
+        return value
+
     @field_validator("label_map", mode="before")
     @classmethod
     def _map_keys_as_text(cls, value: Any) -> Any:
@@ -144,6 +166,8 @@ class DataConfig(_Strict):
             from importlib.resources import files
 
             name = self.path[len(BUILTIN_PREFIX) :]
+            if name not in BUILTIN_CORPORA:  # checked on validation; never trust a path here
+                raise ConfigError(f"data.path: no shipped corpus {_echo(name)}")
             return Path(str(files("topics") / "sample_data" / f"{name}.jsonl"))
         path = Path(self.path).expanduser()
         return path if path.is_absolute() else self.resolved_root() / path
@@ -349,10 +373,16 @@ def load_config(
     raw = _read_yaml(path)
     groups = raw.pop("defaults", {}) or {}
     if not isinstance(groups, dict):
-        raise ConfigError(f"{path}: 'defaults' must map a group to a file name, got {groups!r}")
+        raise ConfigError(
+            f"{path}: 'defaults' must map a group to a file name, got {_echo(groups)}"
+        )
     merged: dict[str, Any] = {}
     groups_dir = Path(config_dir) if config_dir else _find_config_dir(path)
     for group, choice in groups.items():
+        if isinstance(choice, bool):
+            # YAML 1.1 reads an unquoted `off`/`on` (and no/yes) as a boolean; the
+            # group file is configs/tracking/off.yaml, so take the word back.
+            choice = "on" if choice else "off"
         if group not in GROUPS:
             raise ConfigError(
                 f"{path}: defaults.{group}: unknown group; expected one of {sorted(GROUPS)}"
@@ -383,11 +413,13 @@ def parse_override(item: str) -> dict[str, Any]:
     """``"model.lda.num_topics=12"`` -> ``{"model": {"lda": {"num_topics": 12}}}``."""
     key, sep, value = item.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. model.lda.num_topics=12")
+        raise ConfigError(f"--set {_echo(item)}: expected KEY=VALUE, e.g. model.lda.num_topics=12")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else None
+        parsed = _load_yaml(value) if value.strip() else None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {item!r}: value is not valid YAML") from exc
+        raise ConfigError(
+            f"--set {_echo(item)}: value is not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from exc
     nested: Any = parsed
     for part in reversed(key.strip().split(".")):
         nested = {part: nested}
@@ -445,7 +477,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     try:
-        data = yaml.safe_load(text)
+        data = _load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -455,6 +487,78 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     return data
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses documents whose aliases add more than :data:`MAX_ALIAS_VALUES`.
+
+    An alias is cheap to parse but names a whole subtree; nested aliases multiply
+    (a 526-byte "billion laughs" file is 10^9 values to everything that walks the
+    result: validation, error messages, hashing). Each composed node is weighed
+    by the values it stands for, aliases included, before anything is built; a
+    node outweighing every value written so far by more than the budget is refused.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._weights: dict[int, int] = {}
+        self._written = 0  # nodes composed from the text, aliases not counted
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        alias = self.check_event(yaml.AliasEvent)
+        node: Any = super().compose_node(parent, index)
+        if alias:  # the node it names, weighed when it was composed
+            if id(node) not in self._weights:
+                raise yaml.composer.ComposerError(
+                    None, None, "an alias (*name) inside the value it names", node.start_mark
+                )
+            return node
+        if isinstance(node, yaml.SequenceNode):
+            weight = 1 + sum(self._weight(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            weight = 1 + sum(self._weight(k) + self._weight(v) for k, v in node.value)
+        else:
+            weight = 1
+        self._written += 1
+        if weight > self._written + MAX_ALIAS_VALUES:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"aliases (*name) repeat more than {MAX_ALIAS_VALUES:,} values; "
+                "write the values out or use fewer aliases",
+                node.start_mark,
+            )
+        self._weights[id(node)] = weight
+        return node
+
+    def _weight(self, node: Any) -> int:
+        return self._weights[id(node)]
+
+
+def _load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with the alias budget of :class:`_BoundedLoader`."""
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel = 3
+_SHORT_REPR.maxstring = MAX_ECHO_CHARS
+_SHORT_REPR.maxother = MAX_ECHO_CHARS
+_SHORT_REPR.maxlist = _SHORT_REPR.maxtuple = _SHORT_REPR.maxdict = _SHORT_REPR.maxset = 10
+
+
+def _echo(value: Any) -> str:
+    """``repr(value)`` of at most about :data:`MAX_ECHO_CHARS` characters, whatever its size."""
+    text = _SHORT_REPR.repr(value)
+    return text if len(text) <= MAX_ECHO_CHARS else text[:MAX_ECHO_CHARS] + "...(cut)"
+
+
+def _clip(message: str, limit: int = 2 * MAX_ECHO_CHARS) -> str:
+    return message if len(message) <= limit else message[:limit] + "...(cut)"
 
 
 def _find_config_dir(experiment: Path) -> Path:
@@ -476,8 +580,12 @@ def _describe(exc: ValidationError) -> str:
         if error["type"] == "extra_forbidden":
             parts.append(f"{loc}: unknown key (check the spelling; see configs/ for valid keys)")
             continue
-        message = error["msg"].removeprefix("Value error, ")
+        # Validators put values in their messages; both are cut, so a huge value
+        # cannot make a huge message.
+        message = _clip(error["msg"].removeprefix("Value error, "))
         got = error.get("input")
-        shown = "" if isinstance(got, dict) or error["type"] == "missing" else f", got {got!r}"
+        shown = "" if isinstance(got, dict) or error["type"] == "missing" else f", got {_echo(got)}"
         parts.append(f"{loc}: {message}{shown}" if loc else f"{message}")
+    if len(parts) > MAX_ERRORS_SHOWN:  # one line, however many values were wrong
+        parts = [*parts[:MAX_ERRORS_SHOWN], f"and {len(parts) - MAX_ERRORS_SHOWN} more errors"]
     return "; ".join(parts)

@@ -143,8 +143,13 @@ def write_predictions(
     args: argparse.Namespace,
     out: TextIO,
 ) -> None:
-    """Score ``documents`` chunk by chunk and write them in input order."""
-    collected: list[dict[str, Any]] = []
+    """Score ``documents`` chunk by chunk and write them in input order.
+
+    ``--format json`` streams too: one document is written as an object, several
+    as an array written element by element, the same text ``json.dumps(results,
+    indent=2)`` would give.
+    """
+    array = _JsonArray(out)
     while chunk := list(islice(documents, CHUNK)):
         results = predictor.predict(
             [text for _, text in chunk], top_k=args.top_k, explain=args.explain, model=args.use
@@ -155,12 +160,45 @@ def write_predictions(
             if args.format == "jsonl":
                 out.write(to_json(result) + "\n")
             elif args.format == "json":
-                collected.append(result)
+                array.add(result)
             else:
                 out.write(format_text(result, args.explain) + "\n")
     if args.format == "json":
-        payload: Any = collected[0] if len(collected) == 1 else collected
-        out.write(to_json(payload, indent=2) + "\n")
+        array.close()
+
+
+class _JsonArray:
+    """Writes records as one JSON value without holding them: a lone record is an
+    object (the first is held until a second shows it is an array), more are an array."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.first: dict[str, Any] | None = None
+        self.count = 0
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.count += 1
+        if self.count == 1:
+            self.first = record
+            return
+        if self.count == 2:
+            self.out.write("[\n" + self._element(self.first))
+            self.first = None
+        self.out.write(",\n" + self._element(record))
+
+    def close(self) -> None:
+        if self.count == 0:
+            self.out.write("[]\n")
+        elif self.count == 1:
+            self.out.write(to_json(self.first, indent=2) + "\n")
+        else:
+            self.out.write("\n]\n")
+
+    @staticmethod
+    def _element(record: Any) -> str:
+        # JSON text has no raw newlines inside strings, so indenting by line is safe.
+        text = to_json(record, indent=2)
+        return "\n".join("  " + line for line in text.split("\n"))
 
 
 def to_json(value: Any, indent: int | None = None) -> str:

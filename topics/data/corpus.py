@@ -33,6 +33,10 @@ from topics.data.datasets.reuters import read_reuters
 from topics.errors import DataError
 
 FORMATS = ("jsonl", "csv", "folder", "reuters21578", "20newsgroups")
+# Errors quote the data file only in short excerpts, marked as such: the path may
+# be any file the user can read, and the message may end up in a log or a ticket.
+EXCERPT_CHARS = 20
+EXCERPT_ITEMS = 8
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,11 @@ def _read_jsonl(path: Path, encoding: str, remove: tuple[str, ...]) -> Iterator[
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from exc
+            except RecursionError as exc:
+                raise DataError(
+                    f"{path}:{line_no}: JSON nested too deeply to read; expected one flat "
+                    "object per line"
+                ) from exc
             if not isinstance(record, dict):
                 raise DataError(f"{path}:{line_no}: expected a JSON object per line")
             record.setdefault("_line", line_no)
@@ -287,7 +296,9 @@ def _build_corpus(
     if len(set(ids)) != len(ids):
         seen: set[str] = set()
         duplicate = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
-        raise DataError(f"{path}: document id {duplicate!r} appears more than once")
+        raise DataError(
+            f"{path}: document id {_excerpt(duplicate)} (excerpt) appears more than once"
+        )
     carried = {label for doc_labels in labels for label in doc_labels}
     missing = [label for label in wanted if label not in carried]
     if missing:
@@ -342,12 +353,20 @@ def _record_text(record: dict[str, Any], fields: _RecordFields, where: str) -> s
     absent = [name for name in fields.text_fields if name not in record]
     if len(absent) == len(fields.text_fields):
         present = sorted(k for k in record if not k.startswith("_"))
+        shown = [_excerpt(name) for name in present[:EXCERPT_ITEMS]]
+        more = f" and {len(present) - EXCERPT_ITEMS} more" if len(present) > EXCERPT_ITEMS else ""
         raise DataError(
             f"{where}: none of data.text_fields {list(fields.text_fields)} is present; "
-            f"the record has {present}"
+            f"the record's fields (excerpt): [{', '.join(shown)}{more}]"
         )
     parts = [str(record[name]).strip() for name in fields.text_fields if record.get(name)]
     return ". ".join(part for part in parts if part)
+
+
+def _excerpt(value: Any) -> str:
+    """``repr`` of the first :data:`EXCERPT_CHARS` characters of ``value``, ``...`` if cut."""
+    text = str(value)
+    return repr(text[:EXCERPT_CHARS]) + ("..." if len(text) > EXCERPT_CHARS else "")
 
 
 def _record_labels(record: dict[str, Any], fields: _RecordFields) -> list[str]:

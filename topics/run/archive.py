@@ -82,6 +82,7 @@ class ArchiveResult:
     skipped: int = 0
     documents: int = 0
     bad_records: int = 0
+    truncated: int = 0  # documents over the per-document limit, cut to it
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -173,12 +174,13 @@ def classify_partition(
     predictor = _predictor(bundle_files)
     target = Path(output_dir) / partition.filename
     errors: list[str] = []
+    truncated: list[str] = []
     documents = 0
     # A unique temporary name per attempt: a worker that died left at most litter.
     staging = target.with_name(f".{partition.name}-{os.urandom(6).hex()}.tmp")
     try:
         with staging.open("w", encoding="utf-8") as handle:
-            records = _documents(partition, errors)
+            records = _documents(partition, errors, truncated)
             while chunk := list(islice(records, CHUNK)):
                 results = predictor.predict([text for _, text in chunk], top_k=top_k)
                 for (doc_id, _), result in zip(chunk, results, strict=True):
@@ -194,12 +196,29 @@ def classify_partition(
         "name": partition.name,
         "documents": documents,
         "bad_records": len(errors),
-        "errors": errors[:MAX_REPORTED_ERRORS],
+        "truncated": len(truncated),
+        # Reported as warnings: the bad records first, then the documents cut to the limit.
+        "errors": (errors + truncated)[:MAX_REPORTED_ERRORS],
         "seconds": time.perf_counter() - started,
     }
 
 
-def _documents(partition: Partition, errors: list[str]) -> Iterator[tuple[str | None, str]]:
+def _documents(
+    partition: Partition, errors: list[str], truncated: list[str]
+) -> Iterator[tuple[str | None, str]]:
+    """The partition's documents; bad lines go to ``errors``, cut documents to ``truncated``."""
+    from topics.serve.inputs import MAX_DOCUMENT_CHARS, over_limit
+
+    for where, (doc_id, text) in _records(partition, errors):
+        if len(text) > MAX_DOCUMENT_CHARS:
+            truncated.append(over_limit(where, len(text)))
+            text = text[:MAX_DOCUMENT_CHARS]
+        yield doc_id, text
+
+
+def _records(
+    partition: Partition, errors: list[str]
+) -> Iterator[tuple[str, tuple[str | None, str]]]:
     from topics.serve.inputs import InputError, _json_document, document_from_record
 
     if partition.kind == "parquet":
@@ -213,17 +232,21 @@ def _documents(partition: Partition, errors: list[str]) -> Iterator[tuple[str | 
             columns=columns,
         ):
             for record in batch.to_pylist():
-                yield document_from_record(record)
+                yield (
+                    f"{partition.source}:row-group-{partition.start}",
+                    document_from_record(record),
+                )
         return
     for offset, line in _lines(partition.source, partition.start, partition.stop):
         if not line.strip():
             continue
+        where = f"{partition.source}@{offset}"
         try:
-            yield _json_document(
-                line.decode("utf-8", errors="replace"), f"{partition.source}@{offset}"
-            )
+            document = _json_document(line.decode("utf-8", errors="replace"), where)
         except InputError as exc:  # one bad line costs one document, as in classify
             errors.append(str(exc))
+            continue
+        yield where, document
 
 
 def _lines(path: str, start: int, stop: int) -> Iterator[tuple[int, bytes]]:
@@ -286,6 +309,7 @@ def classify_archive(
         result.written += 1
         result.documents += counts["documents"]
         result.bad_records += counts["bad_records"]
+        result.truncated += counts["truncated"]
         result.errors += counts["errors"][: MAX_REPORTED_ERRORS - len(result.errors)]
         if on_partition is not None:
             on_partition(counts)

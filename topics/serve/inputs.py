@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 Document = tuple[str | None, str]
-FORMATS = ("auto", "jsonl", "csv", "text")
+FORMATS = ("auto", "jsonl", "csv", "text", "lines")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
 
@@ -133,6 +133,9 @@ def _parse(
             )
         for row in reader:
             yield row.get("id"), row.get(text_column) or ""
+    elif fmt == "lines":  # one document per line, blank ones too: output lines match input lines
+        for line_no, line in enumerate(lines, start=1):
+            yield (None if text_id is None else f"{text_id}:{line_no}"), line.rstrip("\r\n")
     else:
         yield text_id, "".join(lines)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from topics import progress
 from topics.config import ExperimentConfig, config_hash
 from topics.data.corpus import Corpus
 from topics.data.splits import split_indices
@@ -64,6 +65,10 @@ def prepare(config: ExperimentConfig) -> Prepared:
     )
     train, test = corpus.subset(train_idx), corpus.subset(test_idx)
     check_training_data(config, train)  # e.g. K above the vocabulary: one clear error
+    # one line once the data is known good: a data error stays the only line on stderr
+    progress.stage(
+        f"load and split {config.data.name}: {len(train)} train, {len(test)} test documents"
+    )
     return Prepared(
         corpus=corpus,
         train=train,

@@ -21,11 +21,14 @@ path, before any work starts.
 from __future__ import annotations
 
 import copy
+import difflib
+import functools
 import hashlib
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from types import UnionType
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -471,10 +474,63 @@ def _describe(exc: ValidationError) -> str:
     for error in exc.errors():
         loc = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-"))
         if error["type"] == "extra_forbidden":
-            parts.append(f"{loc}: unknown key (check the spelling; see configs/ for valid keys)")
+            guess = suggest_key(loc)
+            hint = f"did you mean `{guess}`?" if guess else "check the spelling"
+            parts.append(f"{loc}: unknown key ({hint} see configs/ for valid keys)")
             continue
         message = error["msg"].removeprefix("Value error, ")
         got = error.get("input")
         shown = "" if isinstance(got, dict) or error["type"] == "missing" else f", got {got!r}"
         parts.append(f"{loc}: {message}{shown}" if loc else f"{message}")
     return "; ".join(parts)
+
+
+def known_keys(model: type[BaseModel] | None = None, prefix: str = "") -> list[str]:
+    """Every config key as a full dotted path (``model.tfidf.C``), sections included."""
+    keys: list[str] = []
+    for name, field in (model or ExperimentConfig).model_fields.items():
+        path = f"{prefix}{name}"
+        keys.append(path)
+        section = _section_model(field.annotation)
+        if section is not None:
+            keys += known_keys(section, f"{path}.")
+    return keys
+
+
+def suggest_key(key: str) -> str | None:
+    """The known key closest to a misspelled or misplaced ``key``, if one is close.
+
+    >>> suggest_key("model.tfidf.c"), suggest_key("model.C")
+    ('model.tfidf.C', 'model.tfidf.C')
+    """
+    keys = _known_keys()
+    parent, _, leaf = key.rpartition(".")
+    # 1. a typo in the last part, among the keys of the same section
+    siblings = {k.rpartition(".")[2]: k for k in keys if k.rpartition(".")[0] == parent}
+    near = difflib.get_close_matches(leaf, list(siblings), n=1, cutoff=0.6)
+    if near:
+        return siblings[near[0]]
+    # 2. the right key in the wrong section (`model.C` for `model.tfidf.C`)
+    same_leaf = [k for k in keys if k.rpartition(".")[2].lower() == leaf.lower() and k != key]
+    if same_leaf:
+        return same_leaf[0]  # the first in config order (model.tfidf before other models)
+    # 3. anything close elsewhere (not the section the key is in, nor its own keys)
+    others = [k for k in keys if not key.startswith(k + ".") and k.rpartition(".")[0] != parent]
+    close = difflib.get_close_matches(key, others, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+@functools.cache
+def _known_keys() -> tuple[str, ...]:
+    return tuple(known_keys())
+
+
+def _section_model(annotation: Any) -> type[BaseModel] | None:
+    """The model class of a nested section (``X`` or ``X | None``), else None."""
+    candidates = (
+        get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    )
+    for candidate in candidates:
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None

@@ -95,8 +95,17 @@ class DataConfig(_Strict):
     name: str = Field("dataset", min_length=1)
     root: str | None = None
     path: str = Field(min_length=1)
+    # Train and test shipped as two files: ``path`` trains, ``test_path`` tests (the
+    # split is then ``predefined`` from the files); ``validation_path`` gives the
+    # sweep's val_* metrics their documents. Relative paths resolve as ``path`` does.
+    test_path: str | None = Field(None, min_length=1)
+    validation_path: str | None = Field(None, min_length=1)
     format: Literal["jsonl", "csv", "folder", "reuters21578", "20newsgroups"] | None = None
+    # A CSV/TSV without a header row: its column names, in order.
+    columns: list[str] | None = Field(None, min_length=1)
     encoding: str = "utf-8"
+    # "replace": bytes that do not decode become U+FFFD, counted in one warning.
+    encoding_errors: Literal["strict", "replace"] = "strict"
     id_field: str | None = "id"
     text_fields: list[str] = Field(default_factory=lambda: ["title", "text"], min_length=1)
     label_field: str = "labels"
@@ -114,6 +123,16 @@ class DataConfig(_Strict):
     remove: list[Literal["headers", "footers", "quotes"]] = Field(default_factory=list)
     split: SplitConfig = Field(default_factory=SplitConfig)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _files_split_is_predefined(cls, data: Any) -> Any:
+        # test_path is the split: predefined, unless the user asked for another kind
+        if isinstance(data, dict) and data.get("test_path"):
+            split = data.get("split") or {}
+            if isinstance(split, dict) and "kind" not in split:
+                return {**data, "split": {**split, "kind": "predefined"}}
+        return data
+
     @field_validator("label_map", mode="before")
     @classmethod
     def _map_keys_as_text(cls, value: Any) -> Any:
@@ -130,6 +149,15 @@ class DataConfig(_Strict):
         duplicates = sorted({label for label in stripped if stripped.count(label) > 1})
         if duplicates:
             raise ValueError(f"labels must be unique, found duplicates {duplicates}")
+        if self.test_path and self.split.kind != "predefined":
+            raise ValueError(
+                f"test_path gives the test split; split.kind must be predefined (or left "
+                f"out), got {self.split.kind!r}"
+            )
+        if self.validation_path and not self.test_path:
+            raise ValueError("validation_path needs test_path (train, validation and test files)")
+        if self.columns is not None and len(set(self.columns)) != len(self.columns):
+            raise ValueError(f"columns must be unique, got {self.columns}")
         targets = {t for t in (self.label_map or {}).values() if t is not None}
         unknown = sorted(targets - set(stripped))
         if unknown:
@@ -140,15 +168,37 @@ class DataConfig(_Strict):
         """The data root: ``root`` if set, else ``$TOPICS_DATA_DIR``, else the current directory."""
         return Path(self.root or os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT)
 
-    def resolved_path(self) -> Path:
-        """The data file or folder; ``builtin:NAME`` names a corpus shipped in the package."""
-        if self.path.startswith(BUILTIN_PREFIX):
+    def resolved_path(self, path: str | None = None) -> Path:
+        """The data file or folder (``path``, or another of the same root such as
+        ``test_path``); ``builtin:NAME`` names a corpus shipped in the package."""
+        path = self.path if path is None else path
+        if path.startswith(BUILTIN_PREFIX):
             from importlib.resources import files
 
-            name = self.path[len(BUILTIN_PREFIX) :]
+            name = path[len(BUILTIN_PREFIX) :]
             return Path(str(files("topics") / "sample_data" / f"{name}.jsonl"))
-        path = Path(self.path).expanduser()
-        return path if path.is_absolute() else self.resolved_root() / path
+        resolved = Path(path).expanduser()
+        return resolved if resolved.is_absolute() else self.resolved_root() / resolved
+
+    def file_parts(self) -> dict[str, DataConfig]:
+        """Train and test (and validation) as separate files: one data config per
+        part (``train``, ``test``, ``validation``), each reading its file with no
+        split of its own. Empty when the data is one file."""
+        if not self.test_path:
+            return {}
+        paths = {"train": self.path, "test": self.test_path, "validation": self.validation_path}
+        return {
+            part: self.model_copy(
+                update={
+                    "path": path,
+                    "test_path": None,
+                    "validation_path": None,
+                    "split": SplitConfig(),
+                }
+            )
+            for part, path in paths.items()
+            if path
+        }
 
 
 class TfidfConfig(_Strict):
@@ -412,11 +462,22 @@ def config_hash(config: ExperimentConfig) -> str:
     data["data"].pop("root", None)
     data["tracking"].pop("uri", None)
     data.pop("dask", None)  # where trials ran does not change them
+    for key, default in _NEW_DATA_DEFAULTS.items():  # configs without them hash as before
+        if data["data"].get(key) == default:
+            data["data"].pop(key, None)
     data["model"]["tfidf"].pop("n_jobs", None)  # nor how many cores fitted the labels
     if data.get("sweep") is None:
         data.pop("sweep", None)  # plain runs hash as before sweeps existed
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_NEW_DATA_DEFAULTS: dict[str, Any] = {
+    "test_path": None,
+    "validation_path": None,
+    "columns": None,
+    "encoding_errors": "strict",
+}
 
 
 def to_yaml(config: ExperimentConfig) -> str:

@@ -9,7 +9,8 @@ Two kinds of report, both to stderr:
   processes (joblib, Dask) draw none: their bars would fight with the parent's.
 - **stages** (:func:`stage`): one line when a stage of a run starts (load, split,
   fit tfidf, evaluate, export, log), with the time since the run started. Off until
-  a command turns them on with :func:`report_stages`; library calls stay silent.
+  a command turns them on for its duration with :func:`report_stages`; library
+  calls stay silent.
 
 ``TOPICS_PROGRESS=0`` silences both; ``TOPICS_PROGRESS=1`` draws bars off a terminal.
 """
@@ -21,13 +22,15 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO, TypeVar
 
 T = TypeVar("T")
 _OFF = {"0", "false", "no", ""}
 
 _depth = 0  # bars currently open in this process: the next one goes below them
-_stage_stream: TextIO | None = None
+_stages_on = False
+_stage_stream: TextIO | None = None  # None: sys.stderr at the time of the line
 _stage_clock = 0.0
 
 
@@ -107,22 +110,28 @@ def bar(desc: str, total: int | None = None, **kwargs: Any) -> _Bar:
     return _Bar(desc, total, **kwargs)
 
 
-def report_stages(stream: TextIO | None = None) -> None:
-    """Turn stage lines on (to ``stream``, default stderr), unless ``TOPICS_PROGRESS=0``;
-    the run's clock starts now."""
-    global _stage_stream, _stage_clock
-    _stage_stream = None if silenced() else (stream or sys.stderr)
-    _stage_clock = time.perf_counter()
+@contextmanager
+def report_stages(stream: TextIO | None = None) -> Iterator[None]:
+    """Stage lines on inside the block (to ``stream``, default stderr), unless
+    ``TOPICS_PROGRESS=0``; the run's clock starts now."""
+    global _stages_on, _stage_stream, _stage_clock
+    saved = _stages_on, _stage_stream, _stage_clock
+    _stages_on, _stage_stream, _stage_clock = not silenced(), stream, time.perf_counter()
+    try:
+        yield
+    finally:
+        _stages_on, _stage_stream, _stage_clock = saved
 
 
 def stage(name: str) -> None:
     """Say that a stage starts: ``topics: [  3.2s] fit tfidf`` (once stages are on)."""
-    if _stage_stream is None or multiprocessing.parent_process() is not None:
+    if not _stages_on or multiprocessing.parent_process() is not None:
         return
+    stream = _stage_stream or sys.stderr
     line = f"topics: [{time.perf_counter() - _stage_clock:6.1f}s] {name}"
     if _depth and enabled():
         from tqdm.auto import tqdm
 
-        tqdm.write(line, file=_stage_stream)  # above the open bars, not through them
+        tqdm.write(line, file=stream)  # above the open bars, not through them
     else:
-        print(line, file=_stage_stream, flush=True)
+        print(line, file=stream, flush=True)

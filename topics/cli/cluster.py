@@ -26,14 +26,14 @@ def sweep_command(args: argparse.Namespace) -> int:
         from topics.run.dask import require_distributed
 
         require_distributed()  # fail in one line before a parent run is started
-    progress.report_stages()
     bar = progress.bar("trials", total=len(expand_trials(config)), unit="trial")
 
     def report(trial: Any, result: Any) -> None:
         state = "failed: " + result.error if result.error else f"{result.seconds:.1f}s"
         bar.update(1, f"{trial.name} {state}")
 
-    result = run_sweep(config, tracker, address, args.experiment, on_result=report)
+    with progress.report_stages():
+        result = run_sweep(config, tracker, address, args.experiment, on_result=report)
     bar.close()
     if args.json:
         print(json.dumps(result.to_json(), sort_keys=True))

@@ -201,8 +201,8 @@ def _run(args: argparse.Namespace) -> int:
     tracker = make_tracker(config, args.no_track)
     if progress.enabled():
         print(f"Running {config.name} on {config.data.name} ...", file=sys.stderr)
-    progress.report_stages()  # one line per stage, on a terminal or not
-    result = run(config, tracker, experiment_file=args.experiment)
+    with progress.report_stages():  # one line per stage, on a terminal or not
+        result = run(config, tracker, experiment_file=args.experiment)
     if args.json:
         print(json.dumps(result.to_json(), sort_keys=True))
     else:

@@ -175,8 +175,9 @@ def _input_format(args: argparse.Namespace) -> str:
     return "lines"
 
 
-def parse_thresholds(values: Sequence[str], labels: Sequence[str]) -> Any:
-    """``--threshold`` values -> one float, ``{label: float}``, or None (the bundle's).
+def parse_thresholds(values: Sequence[str], labels: Sequence[str]) -> dict[str, float] | None:
+    """``--threshold`` values -> ``{label: threshold}`` (a bare VALUE sets every label,
+    later values win), or None: the thresholds fitted at training.
 
     >>> parse_thresholds(["0.4", "defense=0.2"], ["economy", "defense"])
     {'economy': 0.4, 'defense': 0.2}

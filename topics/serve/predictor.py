@@ -170,9 +170,8 @@ class Predictor:
 
     def _thresholds(self, classifier: Scorer, threshold: float | Mapping[str, float]) -> np.ndarray:
         """The per-label thresholds: the bundle's, overridden by ``threshold``."""
-        values = np.array(classifier.thresholds, dtype=np.float64).reshape(-1)
-        if values.shape != (len(self.labels),):
-            values = np.full(len(self.labels), 0.5)
+        fitted = np.asarray(classifier.thresholds, dtype=np.float64)
+        values = np.broadcast_to(fitted, (len(self.labels),)).copy()  # a scalar: every label
         given = (
             dict(threshold)
             if isinstance(threshold, Mapping)

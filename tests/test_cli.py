@@ -115,6 +115,20 @@ def test_run_off_a_terminal_prints_one_line_per_stage(experiment_file: Path) -> 
     assert all(line.startswith("topics: [") for line in done.stderr.splitlines())
 
 
+def test_sweep_bar_shows_the_total_of_trials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sweep = {"grid": {"model.tfidf.C": [0.5, 1.0]}, "n_jobs": 1}
+    data = tiny_config(tmp_path, model={"lda": {"enabled": False}}, sweep=sweep)
+    experiment = tmp_path / "sweep.yaml"
+    experiment.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("TOPICS_PROGRESS", "1")  # the bars, as on a terminal
+    assert main(["sweep", str(experiment), "--no-track", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "trials:   0%" in err and "0/2" in err  # "trials: 3" before: no total
+    assert "fit tfidf" in err  # the trials' stage lines, written above the bar
+
+
 def _topics_run(experiment: Path, cwd: Path, *extra: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "topics.cli.main", "run", str(experiment), *extra]
     # The embedded store in cwd, whatever an earlier test left in the environment.

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from topics import __version__
 from topics.cli.classify import CHUNK, build_parser, main, write_predictions
 from topics.serve.predictor import Predictor
 
@@ -30,7 +31,7 @@ def test_json_for_one_text(model_dir: str, capsys: pytest.CaptureFixture[str]) -
     text = "Kazakh-Korean joint venture to invest 120 million dollars in a bus and truck plant"
     code, out, _ = run_classify(["--model", model_dir, "--format", "json", text], capsys)
     assert code == 0
-    result = json.loads(out)
+    (result,) = json.loads(out)  # one array whatever the number of documents
     assert set(result) == {"labels", "scores", "topics"}
     assert "economy" in result["labels"]
     assert set(result["scores"]) == {"economy", "defense", "human rights", "transport"}
@@ -104,11 +105,12 @@ def test_no_model_yet_says_what_to_do(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TOPICS_MODEL", raising=False)
     code, _, err = run_classify(["some text"], capsys)
     assert code == 2
     assert err.strip() == (
-        "classify: error: no trained model at artifacts/latest: "
-        "run 'make run' first, or pass --model PATH"
+        f"classify: error: no trained model at artifacts/latest ({tmp_path}/artifacts/latest): "
+        "run 'make run' first (from the project root), or pass --model PATH or set TOPICS_MODEL"
     )
 
 
@@ -121,7 +123,7 @@ def test_use_picks_a_model_of_the_bundle(
     )
     assert code == 0
     assert (
-        json.loads(out)["scores"]
+        json.loads(out)[0]["scores"]
         == Predictor.load(model_dir).predict([text], model="lda")[0]["scores"]
     )
     code, _, err = run_classify(["--model", model_dir, "--use", "bert", text], capsys)
@@ -194,7 +196,7 @@ def test_blank_text_is_valid_and_unlabelled(
     model_dir: str, capsys: pytest.CaptureFixture[str], text: str
 ) -> None:
     code, out, _ = run_classify(["--model", model_dir, "--format", "json", text], capsys)
-    assert code == 0 and json.loads(out)["labels"] == []
+    assert code == 0 and json.loads(out)[0]["labels"] == []
 
 
 def test_invalid_utf8_argument_is_replaced_with_a_warning(
@@ -202,7 +204,7 @@ def test_invalid_utf8_argument_is_replaced_with_a_warning(
 ) -> None:
     text = b"Rail cargo \xff\xfe corridor".decode("utf-8", "surrogateescape")
     code, out, err = run_classify(["--model", model_dir, "--format", "json", text], capsys)
-    assert code == 0 and "transport" in json.loads(out)["labels"]
+    assert code == 0 and "transport" in json.loads(out)[0]["labels"]
     assert "invalid UTF-8" in err
 
 
@@ -211,7 +213,7 @@ def test_a_12_mb_text(model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixt
     sentence = "The railway corridor carried more cargo while the central bank cut rates. "
     big.write_text(sentence * (12_000_000 // len(sentence)))
     code, out, _ = run_classify(["--model", model_dir, "--format", "json", "-f", str(big)], capsys)
-    result = json.loads(out)
+    (result,) = json.loads(out)
     assert code == 0 and big.stat().st_size >= 11_900_000
     assert all(0.0 <= s <= 1.0 for s in result["scores"].values())
 
@@ -571,8 +573,7 @@ def test_format_json_over_many_documents_streams_instead_of_collecting(n_docs: i
     expected = [
         {"id": f"doc-{i}", **_EchoPredictor().predict([f"text {i}"])[0]} for i in range(n_docs)
     ]
-    payload = expected[0] if n_docs == 1 else expected
-    assert out.getvalue() == json.dumps(payload, indent=2) + "\n"
+    assert out.getvalue() == json.dumps(expected, indent=2) + "\n"
     if n_docs > CHUNK:
         assert written_before_last == [3 * CHUNK]  # every earlier chunk already out
 
@@ -586,3 +587,76 @@ def test_closed_stdin_is_one_line(model_dir: str) -> None:
     assert done.stderr == (
         "classify: error: <stdin>: closed, nothing to read; pass TEXT or -f FILE\n"
     )
+
+
+def test_json_is_one_array_for_one_or_several_inputs(
+    model_dir: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for texts in (["Rail freight"], ["Rail freight", "Army drills"]):
+        code, out, _ = run_classify(["--model", model_dir, "--format", "json", *texts], capsys)
+        results = json.loads(out)
+        assert code == 0 and isinstance(results, list) and len(results) == len(texts)
+    assert "always an array" in " ".join(build_parser().format_help().split())
+
+
+def test_classify_version_is_accepted(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"classify (topics {__version__})"
+
+
+def test_threshold_and_max_labels_flags(model_dir: str, capsys: pytest.CaptureFixture[str]) -> None:
+    text = "Railway cargo and army troops at the port"
+    base = ["--model", model_dir, "--format", "json", text]
+    _, out, _ = run_classify([*base, "--threshold", "0"], capsys)
+    assert len(json.loads(out)[0]["labels"]) == 4
+    _, out, _ = run_classify([*base, "--threshold", "0", "--max-labels", "2"], capsys)
+    (result,) = json.loads(out)
+    top_two = sorted(result["scores"], key=lambda label: -result["scores"][label])[:2]
+    assert result["labels"] and set(result["labels"]) == set(top_two)
+    _, out, _ = run_classify([*base, "--threshold", "1", "--threshold", "human rights=0"], capsys)
+    assert json.loads(out)[0]["labels"] == ["human rights"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--threshold", "1.5"], "--threshold '1.5': expected VALUE or LABEL=VALUE"),
+        (["--threshold", "sport=0.3"], "--threshold 'sport=0.3': no label 'sport'"),
+        (["--max-labels", "0"], "--max-labels must be >= 1, got 0"),
+        (["--lines", "--input-format", "jsonl"], "--lines reads plain text"),
+    ],
+    ids=["threshold-above-1", "unknown-label", "max-labels-0", "lines-with-jsonl"],
+)
+def test_bad_decision_flags_are_one_line(
+    model_dir: str, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    code, out, err = run_classify(["--model", model_dir, *flags, "x"], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith(f"classify: error: {message}") and err.count("\n") == 1
+
+
+def test_lines_reads_one_document_per_line_of_stdin(
+    model_dir: str, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    lines = ["Railway cargo and port trains", "", "Army troops held drills at the border"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    code, out, _ = run_classify(["--model", model_dir, "--lines", "--format", "jsonl"], capsys)
+    results = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(results) == 3
+    assert "transport" in results[0]["labels"] and results[1]["labels"] == []
+    assert "defense" in results[2]["labels"]
+
+
+def test_topics_model_names_the_default_model(
+    model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no artifacts/latest here
+    monkeypatch.setenv("TOPICS_MODEL", model_dir)
+    code, out, _ = run_classify(["--format", "json", "Railway cargo trains"], capsys)
+    assert code == 0 and "transport" in json.loads(out)[0]["labels"]
+    monkeypatch.setenv("TOPICS_MODEL", "elsewhere/model")
+    code, _, err = run_classify(["Railway cargo trains"], capsys)
+    assert code == 2
+    assert f"no trained model at $TOPICS_MODEL=elsewhere/model ({tmp_path}/elsewhere/model)" in err

@@ -91,6 +91,44 @@ def test_help_teaches_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
     assert "topics run experiments/quickstart.yaml --set" in capsys.readouterr().out
 
 
+def test_run_off_a_terminal_prints_one_line_per_stage(experiment_file: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TOPICS_PROGRESS"}
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "topics.cli.main", "run", str(experiment_file)),
+            *("--no-track", "--set", "model.lda.enabled=false"),  # one family: fast
+        ],
+        env={**env, "PYTHONPATH": str(REPO)},
+        capture_output=True,  # stderr is a pipe, as in CI logs
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    stages = [line.split("] ", 1)[1] for line in done.stderr.splitlines() if "s] " in line]
+    assert stages == [
+        "load and split tiny: 40 train, 14 test documents",
+        "fit tfidf",
+        "evaluate on 14 test documents",
+        "export the model bundle",
+        "log metrics and artifacts",
+    ]
+    assert all(line.startswith("topics: [") for line in done.stderr.splitlines())
+
+
+def test_sweep_bar_shows_the_total_of_trials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sweep = {"grid": {"model.tfidf.C": [0.5, 1.0]}, "n_jobs": 1}
+    data = tiny_config(tmp_path, model={"lda": {"enabled": False}}, sweep=sweep)
+    experiment = tmp_path / "sweep.yaml"
+    experiment.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("TOPICS_PROGRESS", "1")  # the bars, as on a terminal
+    assert main(["sweep", str(experiment), "--no-track", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "trials:   0%" in err and "0/2" in err  # "trials: 3" before: no total
+    assert "fit tfidf" in err  # the trials' stage lines, written above the bar
+
+
 def _topics_run(experiment: Path, cwd: Path, *extra: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "topics.cli.main", "run", str(experiment), *extra]
     # The embedded store in cwd, whatever an earlier test left in the environment.

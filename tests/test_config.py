@@ -225,3 +225,29 @@ def test_defaults_tracking_off_as_readme_writes_it(tmp_path: Path, spelling: str
     )
     config = load_config(experiment, config_dir=REPO / "configs")
     assert config.tracking.enabled is False
+
+
+@pytest.mark.parametrize(
+    ("override", "suggestion"),
+    [
+        ("model.tfidf.c=2", "model.tfidf.C"),
+        ("model.C=2", "model.tfidf.C"),
+        ("model.lda.num_topic=5", "model.lda.num_topics"),
+        ("data.lables=[economy]", "data.labels"),
+        ("modle.lda.num_topics=3", "model"),
+        ("model.tfidf.ngram_range=[1, 3]", "features.tfidf.ngram_range"),
+    ],
+    ids=["case", "wrong-section", "typo", "data-typo", "section-typo", "other-section"],
+)
+def test_unknown_config_key_suggests_the_closest_known_key(override: str, suggestion: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(REPO / "experiments" / "quickstart.yaml", [override])
+    key = override.partition("=")[0]
+    if suggestion == "model":
+        key = "modle"
+    assert f"{key}: unknown key (did you mean `{suggestion}`?" in str(error.value)
+
+
+def test_an_unknown_key_far_from_any_gets_no_guess() -> None:
+    with pytest.raises(ConfigError, match=r"xyzzy: unknown key \(check the spelling"):
+        load_config(REPO / "experiments" / "quickstart.yaml", ["model.tfidf.xyzzy=1"])

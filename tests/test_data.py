@@ -244,3 +244,70 @@ def test_builtin_names_only_shipped_corpora(path: str) -> None:
     """``builtin:../..`` used to resolve outside the package's sample_data folder."""
     with pytest.raises(ValueError, match=r"builtin: names a corpus shipped with topics \(builtin:"):
         DataConfig(path=path, labels=LABELS)
+
+
+AG_NEWS_ROWS = [
+    ("3", "Wall St. Bears Claw Back", "Short-sellers see green again."),
+    ("1", "Troops Deploy Near Border", "Army units moved overnight."),
+    ("3", "Oil Prices Climb", "Crude rose on supply worries."),
+]
+
+
+def test_headerless_csv_reads_with_data_columns(tmp_path: Path) -> None:
+    path = tmp_path / "train.csv"  # AG News: class, title, description; no header row
+    path.write_text("".join(f'"{c}","{t}","{d}"\n' for c, t, d in AG_NEWS_ROWS))
+    options = {
+        "labels": ["economy", "defense"],
+        "label_field": "label",
+        "text_fields": ["title", "description"],
+        "label_map": {"3": "economy", "1": "defense"},
+    }
+    corpus = load_corpus(path, columns=["label", "title", "description"], **options)
+    assert len(corpus) == 3  # the first row is a document, not a header
+    assert corpus.texts[0] == "Wall St. Bears Claw Back. Short-sellers see green again."
+    assert corpus.labels == [("economy",), ("defense",), ("economy",)]
+    with pytest.raises(DataError, match=r"no header row\? name the columns with data.columns"):
+        load_corpus(path, **options)
+
+
+def test_headerless_csv_with_more_values_than_columns_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "train.csv"
+    path.write_text('"3","a","b"\n"1","c","d","extra"\n')
+    with pytest.raises(DataError, match=r"train.csv:2: 4 values but data.columns names 3"):
+        load_corpus(path, labels=["x"], columns=["label", "title", "description"])
+
+
+def _bbc_like(root: Path) -> Path:
+    """A folder of articles by label, one of them latin-1 (as in BBC News)."""
+    for label, name, text in [
+        ("business", "001.txt", "Shares rose as profits grew."),
+        ("business", "002.txt", "The bank cut rates."),
+        ("sport", "199.txt", "Café owner wins the derby."),
+        ("sport", "200.txt", "The team won the cup."),
+    ]:
+        (root / "bbc" / label).mkdir(parents=True, exist_ok=True)
+        encoding = "latin-1" if name == "199.txt" else "utf-8"
+        (root / "bbc" / label / name).write_bytes(text.encode(encoding))
+    return root / "bbc"
+
+
+def test_a_file_that_does_not_decode_is_named_with_a_fix(tmp_path: Path) -> None:
+    folder = _bbc_like(tmp_path)
+    with pytest.raises(DataError) as error:
+        load_corpus(folder, labels=["business", "sport"])
+    message = str(error.value)
+    assert message.startswith(f"{folder / 'sport' / '199.txt'}: cannot decode as utf-8")
+    assert "data.encoding" in message and "data.encoding_errors: replace" in message
+
+
+def test_encoding_errors_replace_counts_in_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = _bbc_like(tmp_path)
+    with caplog.at_level("WARNING", logger="topics.data.corpus"):
+        corpus = load_corpus(folder, labels=["business", "sport"], encoding_errors="replace")
+    assert len(corpus) == 4
+    assert corpus.texts[corpus.ids.index("sport/199.txt")] == "Caf\ufffd owner wins the derby."
+    (warning,) = caplog.messages
+    assert "1 byte sequence(s) that do not decode as utf-8 replaced with U+FFFD" in warning
+    assert "in 1 file(s), first sport/199.txt" in warning

@@ -126,6 +126,96 @@ def test_a_scorer_kind_this_topics_does_not_know_is_refused_in_one_line(
         Predictor.load(path)
 
 
+def test_a_single_string_is_one_text_not_a_list_of_characters(trained: dict[str, Any]) -> None:
+    predictor = Predictor.load(trained["path"])
+    one = predictor.predict("Rail freight")
+    assert len(one) == 1
+    assert one == predictor.predict(["Rail freight"])
+    assert predictor("Rail freight", top_k=1) == predictor.predict(["Rail freight"], top_k=1)
+    assert predictor.predict_proba("Rail freight").shape == (1, len(predictor.labels))
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [b"Rail freight", 42, ["Rail freight", None], None],
+    ids=["bytes", "int", "list-with-none", "none"],
+)
+def test_input_that_is_not_text_raises_type_error(trained: dict[str, Any], texts: Any) -> None:
+    with pytest.raises(TypeError, match="expected a str"):
+        Predictor.load(trained["path"]).predict(texts)
+
+
+def test_threshold_and_max_labels_at_predict_time(trained: dict[str, Any]) -> None:
+    predictor = Predictor.load(trained["path"])
+    texts = trained["test"].texts[:20]
+    proba = predictor.predict_proba(texts)
+    everything = predictor.predict(texts, threshold=0.0)
+    assert all(len(r["labels"]) == len(predictor.labels) for r in everything)
+    nothing = predictor.predict(texts, threshold=1.0)
+    assert all(r["labels"] == [] for r in nothing if max(r["scores"].values()) < 1.0)
+    top_one = predictor.predict(texts, threshold=0.0, max_labels=1)
+    best = [predictor.labels[j] for j in proba.argmax(axis=1)]
+    assert [r["labels"] for r in top_one] == [[label] for label in best]
+    # one label's threshold at 0: every text carries it; the others keep the bundle's
+    only = predictor.predict(texts, threshold={"defense": 0.0})
+    default = predictor.predict(texts)
+    for mine, theirs in zip(only, default, strict=True):
+        assert "defense" in mine["labels"]
+        assert set(mine["labels"]) - {"defense"} == set(theirs["labels"]) - {"defense"}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"threshold": 1.5}, "must be in \\[0, 1\\]"),
+        ({"threshold": {"sport": 0.3}}, "no such label"),
+        ({"max_labels": 0}, "max_labels must be an int >= 1"),
+    ],
+    ids=["threshold-above-1", "unknown-label", "max-labels-0"],
+)
+def test_bad_threshold_or_max_labels_is_one_clear_error(
+    trained: dict[str, Any], options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        Predictor.load(trained["path"]).predict(["rail"], **options)
+
+
+def test_load_takes_models_and_runs_uris(
+    trained: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    import sys
+    import types
+
+    from topics.serve import predictor as predictor_module
+
+    fetched: list[tuple[str, str | None]] = []
+
+    def fetch_bundle(uri: str, dst: str, tracking_uri: str | None = None) -> Path:
+        fetched.append((uri, tracking_uri))
+        return Path(shutil.copytree(trained["path"], Path(dst) / "bundle"))
+
+    store = types.ModuleType("fake_store")
+    store.fetch_bundle = fetch_bundle  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_store", store)
+    # the real source: topics.tracking.fetch_bundle, imported only for such a URI
+    assert predictor_module.REMOTE_SOURCES == {
+        "models:/": "topics.tracking",
+        "runs:/": "topics.tracking",
+    }
+    assert "def fetch_bundle(" in (REPO / "topics" / "tracking.py").read_text()
+    for scheme in predictor_module.REMOTE_SOURCES:
+        monkeypatch.setitem(predictor_module.REMOTE_SOURCES, scheme, "fake_store")
+    by_alias = Predictor.load("models:/topics-news@champion", tracking_uri="sqlite:///x.db")
+    by_run = Predictor.load("runs:/abc123/model")
+    assert fetched == [
+        ("models:/topics-news@champion", "sqlite:///x.db"),
+        ("runs:/abc123/model", None),
+    ]
+    expected = Predictor.load(trained["path"]).predict(["rail cargo"])
+    assert by_alias.predict(["rail cargo"]) == by_run.predict(["rail cargo"]) == expected
+
+
 def test_predict_path_imports_no_heavy_library(trained: dict[str, Any]) -> None:
     assert modules_loaded_by_predict(trained["path"], LINEAR_ONLY) == []
 

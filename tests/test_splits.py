@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -154,3 +156,78 @@ def test_kfold_experiment_reports_pooled_cv_metrics(tmp_path: Path) -> None:
     metrics = run(config, RecordingTracker()).metrics
     assert 0.5 < metrics["cv_micro_f1"] <= 1.0
     assert {"cv_macro_f1", "cv_f1_transport", "test_micro_f1"} <= set(metrics)
+
+
+def test_join_parts_marks_each_file_and_keeps_ids_unique() -> None:
+    from topics.data.splits import join_parts, validation_indices
+
+    def part(ids: list[str]) -> Corpus:
+        return Corpus(
+            ids=ids, texts=ids, labels=[("economy",)] * len(ids), label_names=("economy",)
+        )
+
+    joined = join_parts({"train": part(["0", "1"]), "test": part(["0"]), "validation": part(["9"])})
+    assert joined.ids == ["0", "1", "test/0", "validation/9"]
+    assert joined.meta["split"] == ["train", "train", "test", "validation"]
+    train, test = split_indices(joined, kind="predefined")
+    assert train.tolist() == [0, 1] and test.tolist() == [2]  # validation: neither side
+    assert validation_indices(joined).tolist() == [3]
+
+
+def test_test_path_gives_a_predefined_split_from_separate_files(tmp_path: Path) -> None:
+    from tests.conftest import tiny_config, write_tiny_jsonl
+    from topics.config import validate_config
+    from topics.errors import ConfigError
+    from topics.run.prepare import prepare
+
+    test_file = write_tiny_jsonl(tmp_path / "test.jsonl", copies=1)
+    validation_file = write_tiny_jsonl(tmp_path / "validation.jsonl", copies=1)
+    raw = tiny_config(tmp_path)
+    train_file = Path(raw["data"]["path"])
+    raw["data"] |= {"test_path": str(test_file), "validation_path": str(validation_file)}
+    config = validate_config(raw)
+    assert config.data.split.kind == "predefined"  # implied by test_path
+    prepared = prepare(config)
+    n_train = sum(1 for _ in train_file.open())
+    n_test = sum(1 for _ in test_file.open())
+    assert len(prepared.train) == n_train and len(prepared.test) == n_test
+    expected = ["News. " + json.loads(line)["text"] for line in test_file.open()]
+    assert prepared.test.texts == expected
+    assert prepared.validation is not None and len(prepared.validation) == n_test
+    assert set(prepared.train.ids).isdisjoint(prepared.test.ids)
+    with pytest.raises(ConfigError, match="split.kind must be predefined"):
+        validate_config({**raw, "data": {**raw["data"], "split": {"kind": "random"}}})
+    without_test = {k: v for k, v in raw["data"].items() if k != "test_path"}
+    with pytest.raises(ConfigError, match="validation_path needs test_path"):
+        validate_config({**raw, "data": without_test})
+
+
+def test_validation_path_documents_score_the_sweep_val_metrics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import topics.run.sweep
+    from tests.conftest import tiny_config, write_tiny_jsonl
+    from topics.config import validate_config
+    from topics.run.sweep import expand_trials, run_trial
+
+    raw = tiny_config(
+        tmp_path, model={"lda": {"enabled": False}}, sweep={"grid": {"model.tfidf.C": [0.5]}}
+    )
+    raw["data"] |= {
+        "test_path": str(write_tiny_jsonl(tmp_path / "test.jsonl", copies=1)),
+        "validation_path": str(write_tiny_jsonl(tmp_path / "validation.jsonl", copies=2)),
+    }
+    scored_on: list[tuple[int, list[str]]] = []
+    real = topics.run.sweep.train_and_evaluate
+
+    def recording(config: Any, train: Corpus, test: Corpus, *rest: Any) -> Any:
+        scored_on.append((len(train), test.ids))
+        return real(config, train, test, *rest)
+
+    monkeypatch.setattr(topics.run.sweep, "train_and_evaluate", recording)
+    result = run_trial(expand_trials(validate_config(raw))[0], validation_size=0.25)
+    assert result.error is None and "val_micro_f1" in result.metrics
+    (fit_size, validation_ids), (train_size, test_ids) = scored_on
+    assert fit_size == train_size  # all of train fits; the validation file scores
+    assert all(i.startswith("validation/") for i in validation_ids)
+    assert len(validation_ids) == 2 * len(test_ids)

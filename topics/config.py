@@ -21,12 +21,15 @@ path, before any work starts.
 from __future__ import annotations
 
 import copy
+import difflib
+import functools
 import hashlib
 import json
 import os
 import reprlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from types import UnionType
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -104,8 +107,17 @@ class DataConfig(_Strict):
     name: str = Field("dataset", min_length=1)
     root: str | None = None
     path: str = Field(min_length=1)
+    # Train and test shipped as two files: ``path`` trains, ``test_path`` tests (the
+    # split is then ``predefined`` from the files); ``validation_path`` gives the
+    # sweep's val_* metrics their documents. Relative paths resolve as ``path`` does.
+    test_path: str | None = Field(None, min_length=1)
+    validation_path: str | None = Field(None, min_length=1)
     format: Literal["jsonl", "csv", "folder", "reuters21578", "20newsgroups"] | None = None
+    # A CSV/TSV without a header row: its column names, in order.
+    columns: list[str] | None = Field(None, min_length=1)
     encoding: str = "utf-8"
+    # "replace": bytes that do not decode become U+FFFD, counted in one warning.
+    encoding_errors: Literal["strict", "replace"] = "strict"
     id_field: str | None = "id"
     text_fields: list[str] = Field(default_factory=lambda: ["title", "text"], min_length=1)
     label_field: str = "labels"
@@ -134,6 +146,16 @@ class DataConfig(_Strict):
             )
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _files_split_is_predefined(cls, data: Any) -> Any:
+        # test_path is the split: predefined, unless the user asked for another kind
+        if isinstance(data, dict) and data.get("test_path"):
+            split = data.get("split") or {}
+            if isinstance(split, dict) and "kind" not in split:
+                return {**data, "split": {**split, "kind": "predefined"}}
+        return data
+
     @field_validator("label_map", mode="before")
     @classmethod
     def _map_keys_as_text(cls, value: Any) -> Any:
@@ -150,6 +172,15 @@ class DataConfig(_Strict):
         duplicates = sorted({label for label in stripped if stripped.count(label) > 1})
         if duplicates:
             raise ValueError(f"labels must be unique, found duplicates {duplicates}")
+        if self.test_path and self.split.kind != "predefined":
+            raise ValueError(
+                f"test_path gives the test split; split.kind must be predefined (or left "
+                f"out), got {self.split.kind!r}"
+            )
+        if self.validation_path and not self.test_path:
+            raise ValueError("validation_path needs test_path (train, validation and test files)")
+        if self.columns is not None and len(set(self.columns)) != len(self.columns):
+            raise ValueError(f"columns must be unique, got {self.columns}")
         targets = {t for t in (self.label_map or {}).values() if t is not None}
         unknown = sorted(targets - set(stripped))
         if unknown:
@@ -160,17 +191,39 @@ class DataConfig(_Strict):
         """The data root: ``root`` if set, else ``$TOPICS_DATA_DIR``, else the current directory."""
         return Path(self.root or os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT)
 
-    def resolved_path(self) -> Path:
-        """The data file or folder; ``builtin:NAME`` names a corpus shipped in the package."""
-        if self.path.startswith(BUILTIN_PREFIX):
+    def resolved_path(self, path: str | None = None) -> Path:
+        """The data file or folder (``path``, or another of the same root such as
+        ``test_path``); ``builtin:NAME`` names a corpus shipped in the package."""
+        path = self.path if path is None else path
+        if path.startswith(BUILTIN_PREFIX):
             from importlib.resources import files
 
-            name = self.path[len(BUILTIN_PREFIX) :]
+            name = path[len(BUILTIN_PREFIX) :]
             if name not in BUILTIN_CORPORA:  # checked on validation; never trust a path here
                 raise ConfigError(f"data.path: no shipped corpus {_echo(name)}")
             return Path(str(files("topics") / "sample_data" / f"{name}.jsonl"))
-        path = Path(self.path).expanduser()
-        return path if path.is_absolute() else self.resolved_root() / path
+        resolved = Path(path).expanduser()
+        return resolved if resolved.is_absolute() else self.resolved_root() / resolved
+
+    def file_parts(self) -> dict[str, DataConfig]:
+        """Train and test (and validation) as separate files: one data config per
+        part (``train``, ``test``, ``validation``), each reading its file with no
+        split of its own. Empty when the data is one file."""
+        if not self.test_path:
+            return {}
+        paths = {"train": self.path, "test": self.test_path, "validation": self.validation_path}
+        return {
+            part: self.model_copy(
+                update={
+                    "path": path,
+                    "test_path": None,
+                    "validation_path": None,
+                    "split": SplitConfig(),
+                }
+            )
+            for part, path in paths.items()
+            if path
+        }
 
 
 class TfidfConfig(_Strict):
@@ -444,11 +497,22 @@ def config_hash(config: ExperimentConfig) -> str:
     data["data"].pop("root", None)
     data["tracking"].pop("uri", None)
     data.pop("dask", None)  # where trials ran does not change them
+    for key, default in _NEW_DATA_DEFAULTS.items():  # configs without them hash as before
+        if data["data"].get(key) == default:
+            data["data"].pop(key, None)
     data["model"]["tfidf"].pop("n_jobs", None)  # nor how many cores fitted the labels
     if data.get("sweep") is None:
         data.pop("sweep", None)  # plain runs hash as before sweeps existed
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_NEW_DATA_DEFAULTS: dict[str, Any] = {
+    "test_path": None,
+    "validation_path": None,
+    "columns": None,
+    "encoding_errors": "strict",
+}
 
 
 def to_yaml(config: ExperimentConfig) -> str:
@@ -578,7 +642,9 @@ def _describe(exc: ValidationError) -> str:
     for error in exc.errors():
         loc = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-"))
         if error["type"] == "extra_forbidden":
-            parts.append(f"{loc}: unknown key (check the spelling; see configs/ for valid keys)")
+            guess = suggest_key(loc)
+            hint = f"did you mean `{guess}`?" if guess else "check the spelling"
+            parts.append(f"{loc}: unknown key ({hint} see configs/ for valid keys)")
             continue
         # Validators put values in their messages; both are cut, so a huge value
         # cannot make a huge message.
@@ -589,3 +655,54 @@ def _describe(exc: ValidationError) -> str:
     if len(parts) > MAX_ERRORS_SHOWN:  # one line, however many values were wrong
         parts = [*parts[:MAX_ERRORS_SHOWN], f"and {len(parts) - MAX_ERRORS_SHOWN} more errors"]
     return "; ".join(parts)
+
+
+def known_keys(model: type[BaseModel] | None = None, prefix: str = "") -> list[str]:
+    """Every config key as a full dotted path (``model.tfidf.C``), sections included."""
+    keys: list[str] = []
+    for name, field in (model or ExperimentConfig).model_fields.items():
+        path = f"{prefix}{name}"
+        keys.append(path)
+        section = _section_model(field.annotation)
+        if section is not None:
+            keys += known_keys(section, f"{path}.")
+    return keys
+
+
+def suggest_key(key: str) -> str | None:
+    """The known key closest to a misspelled or misplaced ``key``, if one is close.
+
+    >>> suggest_key("model.tfidf.c"), suggest_key("model.C")
+    ('model.tfidf.C', 'model.tfidf.C')
+    """
+    keys = _known_keys()
+    parent, _, leaf = key.rpartition(".")
+    # 1. a typo in the last part, among the keys of the same section
+    siblings = {k.rpartition(".")[2]: k for k in keys if k.rpartition(".")[0] == parent}
+    near = difflib.get_close_matches(leaf, list(siblings), n=1, cutoff=0.6)
+    if near:
+        return siblings[near[0]]
+    # 2. the right key in the wrong section (`model.C` for `model.tfidf.C`)
+    same_leaf = [k for k in keys if k.rpartition(".")[2].lower() == leaf.lower() and k != key]
+    if same_leaf:
+        return same_leaf[0]  # the first in config order (model.tfidf before other models)
+    # 3. anything close elsewhere (not the section the key is in, nor its own keys)
+    others = [k for k in keys if not key.startswith(k + ".") and k.rpartition(".")[0] != parent]
+    close = difflib.get_close_matches(key, others, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+@functools.cache
+def _known_keys() -> tuple[str, ...]:
+    return tuple(known_keys())
+
+
+def _section_model(annotation: Any) -> type[BaseModel] | None:
+    """The model class of a nested section (``X`` or ``X | None``), else None."""
+    candidates = (
+        get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    )
+    for candidate in candidates:
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
-from topics import progress
+from topics import __version__, progress
 from topics.errors import BundleError, ConfigError, TopicsError, stdout_closed
 from topics.serve.inputs import Problems, read_documents
 
 DEFAULT_MODEL = "artifacts/latest"
+MODEL_ENV = "TOPICS_MODEL"
 MLFLOW_SCHEMES = ("models:/", "runs:/")
 CHUNK = 1024
 
@@ -26,7 +28,17 @@ EPILOG = """\
 input:
   TEXT arguments are documents; -f reads files (.jsonl: one object per line with
   'text' and optional 'title'/'id'; .csv: the --text-column; anything else: the
-  whole file is one document; '-' is stdin). With neither, stdin is one document.
+  whole file is one document; '-' is stdin). With neither, stdin is one document;
+  --lines makes every line of stdin and of text files one document (fastText-style).
+
+model:
+  --model, else $TOPICS_MODEL, else artifacts/latest: a path relative to the
+  current directory, so the default works from the project root only. latest is
+  the newest finished run's model, --no-track runs included.
+
+output:
+  --format json prints one JSON array, with one object per document (also for one
+  document); jsonl prints one object per line; both in input order.
 
 exit status:
   0 all inputs classified; 1 some inputs skipped (each reported on stderr, the
@@ -38,6 +50,8 @@ examples:
   classify -f articles.jsonl --format jsonl > tagged.jsonl
   classify --model models:/topics-news@champion "Rail freight to China grew"
   classify --use tfidf -f archive.jsonl --format jsonl   # the fast model of a bundle
+  classify --lines --threshold 0.3 --max-labels 1 < headlines.txt
+  classify --threshold defense=0.2 --threshold 'human rights=0.6' "Troops at the border"
 """
 
 
@@ -48,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"classify (topics {__version__})")
     parser.add_argument("texts", nargs="*", metavar="TEXT", help="text to classify")
     parser.add_argument(
         "-f",
@@ -60,8 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--model",
-        default=DEFAULT_MODEL,
-        help=f"bundle folder from a run (default: {DEFAULT_MODEL}, the newest run), "
+        default=None,
+        help=f"bundle folder from a run (default: ${MODEL_ENV}, else {DEFAULT_MODEL}, the "
+        "newest run, relative to the current directory), "
         "or an MLflow URI: models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model",
     )
     parser.add_argument(
@@ -76,7 +92,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="MLflow store for models:/ and runs:/ URIs "
         "(default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
     )
-    parser.add_argument("--format", choices=["text", "json", "jsonl"], default="text")
+    parser.add_argument(
+        "--format",
+        choices=["text", "json", "jsonl"],
+        default="text",
+        help="text: readable; json: one array of objects, one per document (always an "
+        "array); jsonl: one object per line",
+    )
+    parser.add_argument(
+        "--threshold",
+        dest="thresholds",
+        action="append",
+        default=[],
+        metavar="[LABEL=]VALUE",
+        help="decision threshold in [0, 1]: VALUE for every label, or LABEL=VALUE for one "
+        "(repeatable); default: the thresholds fitted at training",
+    )
+    parser.add_argument(
+        "--max-labels",
+        type=int,
+        metavar="K",
+        help="at most K labels per document, the most probable first (fastText's -k)",
+    )
+    parser.add_argument(
+        "--lines",
+        action="store_true",
+        help="one document per line of stdin and of text files (fastText-style)",
+    )
     parser.add_argument("--top-k", type=int, default=3, help="dominant topics to show (default: 3)")
     parser.add_argument("--explain", action="store_true", help="show the terms behind each label")
     parser.add_argument("--text-column", default="text", help="CSV column holding the text")
@@ -96,13 +138,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     problems = Problems("classify")
     try:
+        input_format = _input_format(args)
         predictor = _load(args.model, args.tracking_uri)
         if args.use is not None and args.use not in predictor.models:
             raise ConfigError(
                 f"--use {args.use}: this bundle's models are {', '.join(sorted(predictor.models))}"
             )
+        args.threshold = parse_thresholds(args.thresholds, predictor.labels)
+        if args.max_labels is not None and args.max_labels < 1:
+            raise ConfigError(f"--max-labels must be >= 1, got {args.max_labels}")
         documents = read_documents(
-            args.texts, args.files, problems, sys.stdin, args.text_column, args.input_format
+            args.texts, args.files, problems, sys.stdin, args.text_column, input_format
         )
         if args.files and progress.enabled():
             documents = progress.progress(documents, desc="classify", unit="doc")
@@ -118,23 +164,68 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if problems.errors else 0
 
 
-def _load(model: str, tracking_uri: str | None = None) -> Any:
+def _input_format(args: argparse.Namespace) -> str:
+    if not args.lines:
+        return str(args.input_format)
+    if args.input_format not in ("auto", "text"):
+        raise ConfigError(
+            f"--lines reads plain text, one document per line; it cannot combine with "
+            f"--input-format {args.input_format} (drop one of them)"
+        )
+    return "lines"
+
+
+def parse_thresholds(values: Sequence[str], labels: Sequence[str]) -> dict[str, float] | None:
+    """``--threshold`` values -> ``{label: threshold}`` (a bare VALUE sets every label,
+    later values win), or None: the thresholds fitted at training.
+
+    >>> parse_thresholds(["0.4", "defense=0.2"], ["economy", "defense"])
+    {'economy': 0.4, 'defense': 0.2}
+    """
+    if not values:
+        return None
+    chosen: dict[str, float] = {}
+    for item in values:
+        label, sep, text = item.rpartition("=")
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(
+                f"--threshold {item!r}: expected VALUE or LABEL=VALUE with VALUE in [0, 1], "
+                "e.g. --threshold 0.3 or --threshold defense=0.2"
+            )
+        if not sep:
+            chosen.update(dict.fromkeys(labels, value))
+        elif label.strip() in labels:
+            chosen[label.strip()] = value
+        else:
+            raise ConfigError(
+                f"--threshold {item!r}: no label {label.strip()!r}; this model's labels are "
+                f"{', '.join(labels)}"
+            )
+    return chosen
+
+
+def default_model() -> str:
+    """``$TOPICS_MODEL`` if set, else ``artifacts/latest`` (relative to the current directory)."""
+    return os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+
+
+def _load(model: str | None, tracking_uri: str | None = None) -> Any:
     from topics.serve.predictor import Predictor
 
-    if model.startswith(MLFLOW_SCHEMES):
-        # Only these URIs pay for importing mlflow; plain paths stay numpy-only.
-        import tempfile
-
-        from topics.tracking import fetch_bundle
-
-        with tempfile.TemporaryDirectory(prefix="topics-model-") as tmp:
-            return Predictor.load(fetch_bundle(model, tmp, tracking_uri))
-    path = Path(model)
-    if model == DEFAULT_MODEL and not (path / "manifest.json").exists():
-        raise BundleError(
-            f"no trained model at {DEFAULT_MODEL}: run 'make run' first, or pass --model PATH"
-        )
-    return Predictor.load(path)
+    if model is None:
+        model = default_model()
+        if not model.startswith(MLFLOW_SCHEMES) and not (Path(model) / "manifest.json").exists():
+            where = f"${MODEL_ENV}={model}" if model != DEFAULT_MODEL else DEFAULT_MODEL
+            raise BundleError(
+                f"no trained model at {where} ({Path(model).absolute()}): run 'make run' "
+                f"first (from the project root), or pass --model PATH or set {MODEL_ENV}"
+            )
+    # models:/ and runs:/ URIs pay for importing mlflow; plain paths stay numpy-only.
+    return Predictor.load(model, tracking_uri)
 
 
 def write_predictions(
@@ -145,14 +236,18 @@ def write_predictions(
 ) -> None:
     """Score ``documents`` chunk by chunk and write them in input order.
 
-    ``--format json`` streams too: one document is written as an object, several
-    as an array written element by element, the same text ``json.dumps(results,
-    indent=2)`` would give.
+    ``--format json`` streams too: always one array, written element by element,
+    the same text ``json.dumps(results, indent=2)`` would give.
     """
     array = _JsonArray(out)
     while chunk := list(islice(documents, CHUNK)):
         results = predictor.predict(
-            [text for _, text in chunk], top_k=args.top_k, explain=args.explain, model=args.use
+            [text for _, text in chunk],
+            top_k=args.top_k,
+            explain=args.explain,
+            model=args.use,
+            threshold=getattr(args, "threshold", None),
+            max_labels=getattr(args, "max_labels", None),
         )
         for (doc_id, _), result in zip(chunk, results, strict=True):
             if doc_id is not None:
@@ -168,31 +263,18 @@ def write_predictions(
 
 
 class _JsonArray:
-    """Writes records as one JSON value without holding them: a lone record is an
-    object (the first is held until a second shows it is an array), more are an array."""
+    """Writes records as one JSON array without holding them."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
-        self.first: dict[str, Any] | None = None
         self.count = 0
 
     def add(self, record: dict[str, Any]) -> None:
+        self.out.write(("[\n" if self.count == 0 else ",\n") + self._element(record))
         self.count += 1
-        if self.count == 1:
-            self.first = record
-            return
-        if self.count == 2:
-            self.out.write("[\n" + self._element(self.first))
-            self.first = None
-        self.out.write(",\n" + self._element(record))
 
     def close(self) -> None:
-        if self.count == 0:
-            self.out.write("[]\n")
-        elif self.count == 1:
-            self.out.write(to_json(self.first, indent=2) + "\n")
-        else:
-            self.out.write("\n]\n")
+        self.out.write("\n]\n" if self.count else "[]\n")
 
     @staticmethod
     def _element(record: Any) -> str:

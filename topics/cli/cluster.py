@@ -15,7 +15,7 @@ from topics.errors import TopicsError
 
 def sweep_command(args: argparse.Namespace) -> int:
     from topics.config import load_config
-    from topics.run.sweep import run_sweep
+    from topics.run.sweep import expand_trials, run_sweep
     from topics.run.trackers import make_tracker
 
     config = load_config(args.experiment, args.overrides)
@@ -26,13 +26,14 @@ def sweep_command(args: argparse.Namespace) -> int:
         from topics.run.dask import require_distributed
 
         require_distributed()  # fail in one line before a parent run is started
-    bar = _Bar("trials")
+    bar = progress.bar("trials", total=len(expand_trials(config)), unit="trial")
 
     def report(trial: Any, result: Any) -> None:
         state = "failed: " + result.error if result.error else f"{result.seconds:.1f}s"
-        bar.update(f"{trial.name} {state}")
+        bar.update(1, f"{trial.name} {state}")
 
-    result = run_sweep(config, tracker, address, args.experiment, on_result=report)
+    with progress.report_stages():
+        result = run_sweep(config, tracker, address, args.experiment, on_result=report)
     bar.close()
     if args.json:
         print(json.dumps(result.to_json(), sort_keys=True))

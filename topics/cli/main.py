@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the run side is imported by the commands that run
 
 EPILOG = """\
 examples:
+  topics init data/my-news.csv            # sniff new data, write experiments/my-news.yaml
   topics run experiments/quickstart.yaml
   topics run experiments/quickstart.yaml --set model.lda.num_topics=12 --set seed=7
   topics run experiments/quickstart.yaml --json | tail -n 1
@@ -93,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--url", help="download from this URL instead (a mirror)")
     fetch.add_argument("--sha256", help="expected sha256 of the file at --url")
     fetch.add_argument("--force", action="store_true", help="download even if present")
+    from topics.cli import init
+
+    init.build_parser(commands)
     _add_cluster_commands(commands)
     return parser
 
@@ -163,6 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _register(args)
         if args.command == "data":
             return _data_fetch(args)
+        if args.command == "init":
+            from topics.cli.init import init_command
+
+            return init_command(args)
         if args.command == "sweep":
             from topics.cli.cluster import sweep_command
 
@@ -193,7 +201,8 @@ def _run(args: argparse.Namespace) -> int:
     tracker = make_tracker(config, args.no_track)
     if progress.enabled():
         print(f"Running {config.name} on {config.data.name} ...", file=sys.stderr)
-    result = run(config, tracker, experiment_file=args.experiment)
+    with progress.report_stages():  # one line per stage, on a terminal or not
+        result = run(config, tracker, experiment_file=args.experiment)
     if args.json:
         print(json.dumps(result.to_json(), sort_keys=True))
     else:

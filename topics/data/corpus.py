@@ -17,9 +17,11 @@ tagged "sport" counts as carrying none of the four).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
@@ -37,6 +39,21 @@ FORMATS = ("jsonl", "csv", "folder", "reuters21578", "20newsgroups")
 # be any file the user can read, and the message may end up in a log or a ticket.
 EXCERPT_CHARS = 20
 EXCERPT_ITEMS = 8
+
+ENCODING_ERRORS = ("strict", "replace")
+
+logger = logging.getLogger(__name__)
+# data.encoding_errors: replace. Python's "replace", counting what it replaced.
+_REPLACE_AND_COUNT = "topics-replace-and-count"
+_replaced = [0]
+
+
+def _replace_and_count(exc: UnicodeError) -> tuple[str, int]:
+    _replaced[0] += 1
+    return "\ufffd", exc.end  # type: ignore[attr-defined]
+
+
+codecs.register_error(_REPLACE_AND_COUNT, _replace_and_count)
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,7 @@ class _RecordFields:
     label_field: str
     label_sep: str | None
     label_map: dict[str, str | None] | None
+    csv: bool = False  # a CSV read with its first row as the header
 
 
 def load_corpus(
@@ -105,6 +123,8 @@ def load_corpus(
     drop_unlabeled: bool = False,
     remove: Iterable[str] = (),
     split_field: str | None = None,
+    columns: Sequence[str] | None = None,
+    encoding_errors: str = "strict",
 ) -> Corpus:
     """Load the dataset at ``path`` and check it is usable.
 
@@ -139,6 +159,12 @@ def load_corpus(
     split_field
         Record field every document must have, kept in ``meta`` for the split
         (see :func:`topics.data.splits.split_field`); None keeps none.
+    columns
+        CSV/TSV without a header row: the names of its columns, in order
+        (``["label", "title", "description"]``); None reads them from the first row.
+    encoding_errors
+        ``"strict"``: a byte that does not decode is an error naming the file;
+        ``"replace"``: it becomes U+FFFD, and one warning counts them (JSONL, CSV, folder).
 
     Raises
     ------
@@ -148,6 +174,11 @@ def load_corpus(
     """
     labels, text_fields = tuple(labels), tuple(text_fields)
     _check_arguments(labels, format, text_fields)
+    if encoding_errors not in ENCODING_ERRORS:
+        raise ValueError(
+            f"The 'encoding_errors' parameter of load_corpus must be one of "
+            f"{list(ENCODING_ERRORS)}. Got {encoding_errors!r} instead."
+        )
     path = Path(path)
     if not path.exists():
         raise DataError(f"data not found: {path}; check the path")
@@ -159,15 +190,29 @@ def load_corpus(
         "reuters21578": _read_reuters,
         "20newsgroups": _read_newsgroups,
     }
+    errors = _REPLACE_AND_COUNT if encoding_errors == "replace" else "strict"
+    options = _ReadOptions(tuple(remove), errors, None if columns is None else tuple(columns))
+    replaced_before = _replaced[0]
     try:
-        records = list(readers[fmt](path, encoding, tuple(remove)))
+        records = list(readers[fmt](path, encoding, options))
+    except _FileDecodeError as exc:
+        raise DataError(_decode_message(exc.file, encoding, exc.error)) from exc.error
     except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path}: cannot decode as {encoding} ({exc.reason} at byte {exc.start}); "
-            "set data.encoding"
-        ) from exc
+        raise DataError(_decode_message(path, encoding, exc)) from exc
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    replaced = _replaced[0] - replaced_before
+    if replaced:
+        files = sorted({r["_replaced_in"] for r in records if r.get("_replaced_in")})
+        where = f" in {len(files)} file(s), first {files[0]}" if files else ""
+        logger.warning(
+            "%s: %d byte sequence(s) that do not decode as %s replaced with U+FFFD%s "
+            "(data.encoding_errors: replace)",
+            path,
+            replaced,
+            encoding,
+            where,
+        )
     fields = _RecordFields(
         id_field=id_field,
         text_fields=text_fields,
@@ -175,11 +220,35 @@ def load_corpus(
         label_sep=label_sep,
         # YAML reads `16: defense` with an int key; CSV cells are text.
         label_map=None if label_map is None else {str(k): v for k, v in label_map.items()},
+        csv=fmt == "csv" and columns is None,
     )
     corpus = _build_corpus(records, fields, labels, split_field, drop_unlabeled, path)
     if single_label:
         _check_single_label(corpus, path)
     return corpus
+
+
+@dataclass(frozen=True)
+class _ReadOptions:
+    remove: tuple[str, ...] = ()
+    errors: str = "strict"
+    columns: tuple[str, ...] | None = None
+
+
+class _FileDecodeError(Exception):
+    """A file of a folder does not decode: carries which one."""
+
+    def __init__(self, file: Path, error: UnicodeDecodeError) -> None:
+        super().__init__(str(file))
+        self.file, self.error = file, error
+
+
+def _decode_message(file: Path, encoding: str, exc: UnicodeDecodeError) -> str:
+    return (
+        f"{file}: cannot decode as {encoding} ({exc.reason} at byte {exc.start}); "
+        "set data.encoding to the files' encoding (e.g. latin-1), or "
+        "data.encoding_errors: replace to replace such bytes"
+    )
 
 
 def _check_arguments(
@@ -216,8 +285,8 @@ def _guess_format(path: Path) -> str:
     raise DataError(f"{path}: cannot tell the format from '{suffix}'; set data.format")
 
 
-def _read_jsonl(path: Path, encoding: str, remove: tuple[str, ...]) -> Iterator[dict[str, Any]]:
-    with path.open(encoding=encoding) as handle:
+def _read_jsonl(path: Path, encoding: str, options: _ReadOptions) -> Iterator[dict[str, Any]]:
+    with path.open(encoding=encoding, errors=options.errors) as handle:
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -236,38 +305,49 @@ def _read_jsonl(path: Path, encoding: str, remove: tuple[str, ...]) -> Iterator[
             yield record
 
 
-def _read_csv(path: Path, encoding: str, remove: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+def _read_csv(path: Path, encoding: str, options: _ReadOptions) -> Iterator[dict[str, Any]]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(encoding=encoding, newline="") as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter)
-        for line_no, row in enumerate(reader, start=2):
+    columns = options.columns
+    with path.open(encoding=encoding, errors=options.errors, newline="") as handle:
+        # no header row: the configured names (data.columns) are the fieldnames
+        reader = csv.DictReader(handle, fieldnames=columns, delimiter=delimiter)
+        for line_no, row in enumerate(reader, start=1 if columns else 2):
+            if columns and None in row:
+                raise DataError(
+                    f"{path}:{line_no}: {len(columns) + len(row[None])} values but "
+                    f"data.columns names {len(columns)} ({list(columns)}); name every column"
+                )
             record: dict[str, Any] = dict(row)
             record["_line"] = line_no
             yield record
 
 
-def _read_folder(path: Path, encoding: str, remove: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+def _read_folder(path: Path, encoding: str, options: _ReadOptions) -> Iterator[dict[str, Any]]:
     """``path/<label>/<name>.txt``: one document per file, labelled by its folder."""
     for file in sorted(path.rglob("*.txt")):
         relative = file.relative_to(path)
         label = relative.parts[0] if len(relative.parts) > 1 else None
+        before = _replaced[0]
+        try:
+            text = file.read_text(encoding=encoding, errors=options.errors)
+        except UnicodeDecodeError as exc:  # name the one file among thousands
+            raise _FileDecodeError(file, exc) from exc
         yield {
             "_id": relative.as_posix(),
-            "_text": file.read_text(encoding=encoding),
+            "_text": text,
             "_labels": [label] if label else [],
+            "_replaced_in": relative.as_posix() if _replaced[0] > before else None,
         }
 
 
-def _read_reuters(path: Path, encoding: str, remove: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+def _read_reuters(path: Path, encoding: str, options: _ReadOptions) -> Iterator[dict[str, Any]]:
 
     return read_reuters(path, encoding=encoding)
 
 
-def _read_newsgroups(
-    path: Path, encoding: str, remove: tuple[str, ...]
-) -> Iterator[dict[str, Any]]:
+def _read_newsgroups(path: Path, encoding: str, options: _ReadOptions) -> Iterator[dict[str, Any]]:
 
-    return read_newsgroups(path, encoding=encoding, remove=remove)
+    return read_newsgroups(path, encoding=encoding, remove=options.remove)
 
 
 def _build_corpus(
@@ -355,9 +435,11 @@ def _record_text(record: dict[str, Any], fields: _RecordFields, where: str) -> s
         present = sorted(k for k in record if not k.startswith("_"))
         shown = [_excerpt(name) for name in present[:EXCERPT_ITEMS]]
         more = f" and {len(present) - EXCERPT_ITEMS} more" if len(present) > EXCERPT_ITEMS else ""
+        # a header-less CSV: its first row was taken for the column names
+        headless = " (no header row? name the columns with data.columns)" if fields.csv else ""
         raise DataError(
             f"{where}: none of data.text_fields {list(fields.text_fields)} is present; "
-            f"the record's fields (excerpt): [{', '.join(shown)}{more}]"
+            f"the record's fields (excerpt): [{', '.join(shown)}{more}]{headless}"
         )
     parts = [str(record[name]).strip() for name in fields.text_fields if record.get(name)]
     return ". ".join(part for part in parts if part)

@@ -14,7 +14,7 @@ errors caused by one name its key path (``data.split.field``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
@@ -22,6 +22,8 @@ from topics.data.corpus import Corpus
 from topics.errors import DataError
 
 KINDS = ("random", "predefined", "temporal", "kfold")
+# predefined split values; validation documents are on neither side of (train, test)
+PARTS = ("train", "test", "validation")
 _DEFAULT_FIELDS = {"predefined": "split", "temporal": "year"}
 
 
@@ -51,7 +53,8 @@ def split_indices(
     ``random``: a seeded split stratified on every label at once (iterative
     stratification, Sechidis et al. 2011), so each label keeps its share in both parts.
     ``predefined``: the ``field`` column the data carries (``split`` by default,
-    values ``train``/``test``).
+    values ``train``/``test``, and ``validation`` for documents on neither side:
+    see :func:`validation_indices`).
     ``temporal``: ``field`` (``year`` by default) ``<= train_until`` trains, later
     documents test.
     ``kfold``: the first of the ``folds`` folds (see :func:`fold_indices` for all of them).
@@ -80,6 +83,57 @@ def split_indices(
     if kind == "kfold":
         return next(fold_indices(corpus, folds=folds, seed=seed))
     return _random(corpus, test_size, seed)
+
+
+def join_parts(parts: Mapping[str, Corpus], field: str = "split") -> Corpus:
+    """One corpus from train, test (and validation) shipped as separate files, each
+    document's part in ``meta[field]``, for the ``predefined`` split.
+
+    Ids are kept; if two parts share one, the ids of the parts after ``train`` get
+    the part as a prefix (``test/17``), so every id stays unique.
+
+    >>> from topics.data.corpus import Corpus
+    >>> part = Corpus(ids=["0"], texts=["x"], labels=[("economy",)], label_names=("economy",))
+    >>> joined = join_parts({"train": part, "test": part})
+    >>> joined.ids, joined.meta["split"]
+    (['0', 'test/0'], ['train', 'test'])
+    """
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown or "train" not in parts or "test" not in parts:
+        raise ValueError(
+            f"The 'parts' parameter of join_parts must have 'train' and 'test' (and may have "
+            f"'validation'). Got {sorted(parts)} instead."
+        )
+    ordered = [(name, parts[name]) for name in PARTS if name in parts]
+    all_ids = [doc_id for _, corpus in ordered for doc_id in corpus.ids]
+    prefix = len(set(all_ids)) != len(all_ids)
+    ids, texts, labels, values = [], [], [], []
+    meta_keys = set.intersection(*(set(corpus.meta) for _, corpus in ordered)) - {field}
+    meta: dict[str, list[object]] = {key: [] for key in sorted(meta_keys)}
+    for name, corpus in ordered:
+        ids += [f"{name}/{i}" if prefix and name != "train" else i for i in corpus.ids]
+        texts += corpus.texts
+        labels += corpus.labels
+        values += [name] * len(corpus)
+        for key in meta:
+            meta[key] += corpus.meta[key]
+    return Corpus(
+        ids=ids,
+        texts=texts,
+        labels=labels,
+        label_names=ordered[0][1].label_names,
+        meta={**meta, field: values},
+    )
+
+
+def validation_indices(corpus: Corpus, field: str | None = None) -> np.ndarray:
+    """Indices of the documents whose predefined ``field`` (``split``) says
+    ``validation``; empty when there is no such field or document."""
+    name = field or "split"
+    if name not in corpus.meta:
+        return np.array([], dtype=int)
+    values = [str(v).strip().lower() for v in corpus.meta[name]]
+    return np.flatnonzero(np.array([v == "validation" for v in values], dtype=bool))
 
 
 def fold_indices(
@@ -126,13 +180,15 @@ def _column(corpus: Corpus, name: str) -> list[object]:
 
 def _predefined(corpus: Corpus, name: str) -> tuple[np.ndarray, np.ndarray]:
     values = [str(v).strip().lower() for v in _column(corpus, name)]
-    unknown = sorted(set(values) - {"train", "test"})
+    unknown = sorted(set(values) - set(PARTS))
     if unknown:
         raise DataError(
-            f"split field '{name}' must be 'train' or 'test', found {unknown[:5]}; "
-            "fix the data or use data.split.kind: random"
+            f"split field '{name}' must be 'train', 'test' or 'validation', found "
+            f"{unknown[:5]}; fix the data or use data.split.kind: random"
         )
-    return _two_sides(np.array([v == "train" for v in values]), f"predefined split '{name}'")
+    is_train = np.array([v == "train" for v in values], dtype=bool)
+    is_test = np.array([v == "test" for v in values], dtype=bool)
+    return _two_sides(is_train, f"predefined split '{name}'", is_test)
 
 
 def _temporal(corpus: Corpus, name: str, train_until: int) -> tuple[np.ndarray, np.ndarray]:
@@ -145,8 +201,12 @@ def _temporal(corpus: Corpus, name: str, train_until: int) -> tuple[np.ndarray, 
     return _two_sides(years <= train_until, f"temporal split {name} <= {train_until}")
 
 
-def _two_sides(is_train: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
-    train, test = np.flatnonzero(is_train), np.flatnonzero(~is_train)
+def _two_sides(
+    is_train: np.ndarray, what: str, is_test: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test indices; test is every other document unless ``is_test`` says."""
+    train = np.flatnonzero(is_train)
+    test = np.flatnonzero(~is_train if is_test is None else is_test)
     if len(train) == 0 or len(test) == 0:
         raise DataError(
             f"{what} leaves {len(train)} train and {len(test)} test documents; "

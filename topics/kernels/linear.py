@@ -66,9 +66,24 @@ def mix(parts: Sequence[np.ndarray], weights: Sequence[float | np.ndarray]) -> n
     return total
 
 
-def decide(proba: np.ndarray, thresholds: np.ndarray, single_label: bool) -> np.ndarray:
+def decide(
+    proba: np.ndarray,
+    thresholds: np.ndarray | float,
+    single_label: bool,
+    max_labels: int | None = None,
+) -> np.ndarray:
     """0/1 label matrix: every label at or over its threshold, or exactly the most
-    probable label when ``single_label``."""
+    probable label when ``single_label``. ``max_labels`` keeps at most that many of
+    the chosen labels per row, the most probable first (fastText's ``-k``).
+
+    >>> decide(np.array([[0.9, 0.6, 0.2]]), 0.5, False, max_labels=1).tolist()
+    [[1, 0, 0]]
+    """
     if single_label:
         return np.eye(proba.shape[1], dtype=int)[proba.argmax(axis=1)]
-    return (proba >= thresholds).astype(int)
+    chosen = (proba >= thresholds).astype(int)
+    if max_labels is not None and max_labels < proba.shape[1]:
+        # rank of each label within its row, most probable first (ties: column order)
+        rank = np.argsort(np.argsort(-proba, axis=1, kind="stable"), axis=1, kind="stable")
+        chosen[rank >= max_labels] = 0
+    return chosen

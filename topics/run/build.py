@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from topics import progress
 from topics.config import ExperimentConfig
 from topics.families import FAMILIES
 from topics.families.base import FitContext, FittedModel, TrainingData
@@ -51,6 +52,7 @@ def fit_families(
     """Fit every enabled family, in registry order."""
     fitted: dict[str, FittedModel] = {}
     for name in enabled_families(config):
+        progress.stage(f"fit {name}")
         fitted[name] = fit_family(config, name, data, labels, fitted)
     return fitted
 

@@ -62,6 +62,8 @@ def corpus_kwargs(config: DataConfig) -> dict[str, Any]:
         "drop_unlabeled": config.drop_unlabeled,
         "remove": list(config.remove),
         "split_field": split_field(config.split.kind, config.split.field),
+        "columns": config.columns,
+        "encoding_errors": config.encoding_errors,
     }
 
 

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from topics import __version__
+from topics import __version__, progress
 from topics.config import ExperimentConfig, flatten, to_yaml
 from topics.evaluate.report import write_report
 from topics.evaluate.run_metrics import RunMetrics
@@ -96,6 +96,7 @@ def run(
         (run_dir / "config.yaml").write_text(to_yaml(config))
         facts = {"run id": run_id, **tags}
         write_report(run_dir, scores, prepared.corpus.label_names, config.name, description, facts)
+        progress.stage("log metrics and artifacts")
         tracker.log_metrics(metrics)
         tracker.log_artifacts(run_dir)
         tracker.log_model(run_dir / "model")

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from topics import progress
 from topics.config import ExperimentConfig, config_hash
 from topics.data.corpus import Corpus
-from topics.data.splits import split_indices
+from topics.data.splits import join_parts, split_field, split_indices, validation_indices
 from topics.run.cache import load_corpus_cached, split_kwargs
 from topics.run.preflight import check_training_data
 
@@ -39,6 +40,10 @@ class Prepared:
         :meth:`Corpus.fingerprint` of ``corpus``.
     config_hash : str
         :func:`topics.config.config_hash` of the config.
+    validation : Corpus or None
+        The documents the data marks ``validation`` (``data.validation_path``, or
+        that value of a predefined split column): the sweep's ``val_*`` metrics
+        score them instead of a part of train. None when there are none.
     """
 
     corpus: Corpus
@@ -46,6 +51,7 @@ class Prepared:
     test: Corpus
     fingerprint: str
     config_hash: str
+    validation: Corpus | None = None
 
 
 def prepare(config: ExperimentConfig) -> Prepared:
@@ -58,16 +64,39 @@ def prepare(config: ExperimentConfig) -> Prepared:
         The data is missing or cannot train what the config asks for (see
         :func:`topics.run.preflight.check_training_data`); nothing has been tracked.
     """
-    corpus = load_corpus_cached(config.data, config.cache_dir)
+    corpus = load_data(config)
     train_idx, test_idx = split_indices(
         corpus, **split_kwargs(config.data.split, config.split_seed())
     )
     train, test = corpus.subset(train_idx), corpus.subset(test_idx)
+    validation = None
+    if config.data.split.kind == "predefined":
+        held = validation_indices(corpus, config.data.split.field)
+        validation = corpus.subset(held) if len(held) else None
     check_training_data(config, train)  # e.g. K above the vocabulary: one clear error
+    # one line once the data is known good: a data error stays the only line on stderr
+    progress.stage(
+        f"load and split {config.data.name}: {len(train)} train, {len(test)} test documents"
+    )
     return Prepared(
         corpus=corpus,
         train=train,
         test=test,
         fingerprint=corpus.fingerprint(),
         config_hash=config_hash(config),
+        validation=validation,
+    )
+
+
+def load_data(config: ExperimentConfig) -> Corpus:
+    """The configured corpus; train and test shipped as separate files
+    (``data.test_path``, ``data.validation_path``) are read one by one (each through
+    the cache) and joined, each document's part in its split field."""
+    parts = config.data.file_parts()
+    if not parts:
+        return load_corpus_cached(config.data, config.cache_dir)
+    field = split_field("predefined", config.data.split.field) or "split"
+    return join_parts(
+        {part: load_corpus_cached(data, config.cache_dir) for part, data in parts.items()},
+        field,
     )

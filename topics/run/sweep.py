@@ -160,10 +160,13 @@ def run_trial(trial: Trial, validation_size: float | None) -> TrialResult:
                 fit_idx, val_idx = split_indices(
                     train, test_size=validation_size, seed=config.split_seed()
                 )
+                fit, held = train.subset(fit_idx), train.subset(val_idx)
+                if prepared.validation is not None:  # the data ships validation documents
+                    fit, held = train, prepared.validation
                 scored = train_and_evaluate(
                     config,
-                    train.subset(fit_idx),
-                    train.subset(val_idx),
+                    fit,
+                    held,
                     Path(tmp) / "validation",
                     provenance,
                 )

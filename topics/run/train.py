@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from topics import progress
 from topics.config import ExperimentConfig
 from topics.data.corpus import Corpus
 from topics.evaluate.metrics import (
@@ -38,6 +39,7 @@ def train_and_evaluate(
     fitted = fit_families(config, TrainingData.from_corpus(train), labels)
 
     scores = RunMetrics()
+    progress.stage(f"evaluate on {len(test)} test documents")
     for name, model in fitted.items():
         # scored once: predictions follow from the probabilities (slow models, e.g.
         # the encoder, are not run twice over the test texts)
@@ -83,6 +85,7 @@ def train_and_evaluate(
         scores.run.update(
             topic_metrics(config, lda, train, test, run_dir, tracker or NullTracker())
         )
+    progress.stage("export the model bundle")
     export_bundle(
         run_dir / "model",
         labels=labels,

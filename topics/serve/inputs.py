@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 Document = tuple[str | None, str]
-FORMATS = ("auto", "jsonl", "csv", "text")
+FORMATS = ("auto", "jsonl", "csv", "text", "lines")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 # The per-document limit, in characters: far above any news article (a long
 # feature is ~50,000), low enough that scoring one stays within tens of MB.
@@ -179,7 +179,7 @@ def _parse(
     text_column: str,
     problems: Problems,
 ) -> Iterator[Document]:
-    """JSONL or CSV records as documents."""
+    """JSONL or CSV records, or plain lines, as documents."""
     if fmt == "jsonl":
         for line_no, line in enumerate(lines, start=1):
             if not line.strip():
@@ -191,6 +191,12 @@ def _parse(
                 problems.error(str(exc))
                 continue
             yield doc_id, clip_text(text, where, problems)
+        return
+    if fmt == "lines":  # one document per line, blank ones too: output lines match input lines
+        for line_no, line in enumerate(lines, start=1):
+            where = f"{name}:{line_no}"
+            text_id = None if name == "<stdin>" else where
+            yield text_id, clip_text(line.rstrip("\r\n"), where, problems)
         return
     reader = csv.DictReader(lines)
     try:

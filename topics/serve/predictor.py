@@ -8,11 +8,16 @@ trained pipelines' scores (tested to 1e-6).
 >>> from topics.predict import Predictor                        # doctest: +SKIP
 >>> Predictor.load("artifacts/latest").predict(["Rail freight via Aktau grew"])  # doctest: +SKIP
 [{'labels': ['transport'], 'scores': {...}, 'topics': [...]}]
+>>> predictor = Predictor.load("models:/topics-news@champion")  # doctest: +SKIP
+>>> predictor("Rail freight via Aktau grew", threshold=0.3, max_labels=1)  # doctest: +SKIP
+[{'labels': ['transport'], ...}]
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import importlib
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,6 +41,11 @@ from topics.serve.scorers import (
 from topics.text import field_error, required, required_bool, required_strings
 
 __all__ = ["Predictor"]
+
+# MLflow URIs are fetched by topics.tracking, named here and imported only when such a
+# URI is loaded: a bundle folder never imports mlflow (the predict path stays lean).
+REMOTE_SOURCES = {"models:/": "topics.tracking", "runs:/": "topics.tracking"}
+Threshold = float | Mapping[str, float] | None
 
 
 class Predictor:
@@ -71,23 +81,39 @@ class Predictor:
                 scorer.check(self.blocks, self.models, len(self.labels))
 
     @classmethod
-    def load(cls, path: str | Path) -> Predictor:
-        """Load and verify a bundle folder (or the ``artifacts/latest`` link)."""
-        return cls(load_bundle(path))
+    def load(cls, path: str | Path, tracking_uri: str | None = None) -> Predictor:
+        """Load and verify a bundle folder (or the ``artifacts/latest`` link), or the
+        bundle behind an MLflow URI: ``models:/NAME@ALIAS``, ``models:/NAME/VERSION``,
+        ``runs:/RUN_ID/model`` (from ``tracking_uri``, default ``$MLFLOW_TRACKING_URI``,
+        else ``sqlite:///mlflow.db``; this one imports mlflow)."""
+        text = str(path)
+        source = next((m for p, m in REMOTE_SOURCES.items() if text.startswith(p)), None)
+        if source is None:
+            return cls(load_bundle(path))
+        fetch_bundle = importlib.import_module(source).fetch_bundle
+        with tempfile.TemporaryDirectory(prefix="topics-model-") as tmp:
+            return cls(load_bundle(fetch_bundle(text, tmp, tracking_uri)))
+
+    def __call__(self, texts: str | Sequence[str], **options: Any) -> list[dict[str, Any]]:
+        """Same as :meth:`predict`: ``predictor("one text")`` or ``predictor([...])``."""
+        return self.predict(texts, **options)
 
     def predict(
         self,
-        texts: Sequence[str],
+        texts: str | Sequence[str],
         top_k: int = 3,
         explain: bool = False,
         model: str | None = None,
+        threshold: Threshold = None,
+        max_labels: int | None = None,
     ) -> list[dict[str, Any]]:
         """Labels, calibrated scores and dominant topics for each text.
 
         Parameters
         ----------
         texts
-            Raw article texts; empty text is valid and gets no labels.
+            Raw article texts, or one text (a ``str``: one result in the list);
+            empty text is valid and gets no labels.
         top_k
             How many dominant topics to list per document.
         explain
@@ -96,7 +122,22 @@ class Predictor:
             weights: the bundle's TF-IDF model explains its labels (``terms_model``).
         model
             Which model assigns labels; default the bundle's primary (best on train).
+        threshold
+            Decision threshold in [0, 1]: one value for every label, or
+            ``{label: value}`` for some (the others keep the bundle's); default the
+            thresholds fitted at training. On single-label data the most probable
+            label is kept only if it reaches it.
+        max_labels
+            At most this many labels per text, the most probable first (fastText's ``-k``).
+
+        Raises
+        ------
+        TypeError
+            ``texts`` is neither a string nor a sequence of strings.
+        ValueError
+            A threshold is outside [0, 1] or names no label; ``max_labels`` < 1.
         """
+        texts = _as_texts(texts)
         classifier = self._classifier(model)
         batch = Batch(texts, self.blocks)
         proba = self._score(batch, classifier)
@@ -106,7 +147,7 @@ class Predictor:
         rows = batch.features("tfidf") if explainer is not None else None
         n_docs = len(texts)
         # every label at its threshold; single-label data: exactly the most probable one
-        chosen = decide(proba, classifier.thresholds, self.single_label).astype(bool).tolist()
+        chosen = self._decide(proba, classifier, threshold, max_labels).astype(bool).tolist()
         rounded = np.round(proba, 6).tolist()  # one conversion per batch, not per value
         labels = self.labels
         results = []
@@ -123,10 +164,42 @@ class Predictor:
             results.append(result)
         return results
 
-    def predict_proba(self, texts: Sequence[str], model: str | None = None) -> np.ndarray:
+    def predict_proba(self, texts: str | Sequence[str], model: str | None = None) -> np.ndarray:
         """Calibrated label probabilities ``(n_texts, n_labels)``, like sklearn's
         ``predict_proba`` of the trained pipeline."""
-        return self._score(Batch(texts, self.blocks), self._classifier(model))
+        return self._score(Batch(_as_texts(texts), self.blocks), self._classifier(model))
+
+    def _decide(
+        self, proba: np.ndarray, classifier: Scorer, threshold: Threshold, max_labels: int | None
+    ) -> np.ndarray:
+        if max_labels is not None and (isinstance(max_labels, bool) or max_labels < 1):
+            raise ValueError(f"max_labels must be an int >= 1 or None, got {max_labels!r}")
+        if threshold is None:
+            return decide(proba, classifier.thresholds, self.single_label, max_labels)
+        thresholds = self._thresholds(classifier, threshold)
+        # single-label data with a threshold: the best label only if it reaches it
+        limit = 1 if self.single_label else max_labels
+        return decide(proba, thresholds, False, limit)
+
+    def _thresholds(self, classifier: Scorer, threshold: float | Mapping[str, float]) -> np.ndarray:
+        """The per-label thresholds: the bundle's, overridden by ``threshold``."""
+        fitted = np.asarray(classifier.thresholds, dtype=np.float64)
+        values = np.broadcast_to(fitted, (len(self.labels),)).copy()  # a scalar: every label
+        given = (
+            dict(threshold)
+            if isinstance(threshold, Mapping)
+            else dict.fromkeys(self.labels, threshold)
+        )
+        for label, value in given.items():
+            if label not in self.labels:
+                raise ValueError(
+                    f"threshold for {label!r}: no such label; this bundle's labels are "
+                    f"{self.labels}"
+                )
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise ValueError(f"threshold for {label!r} must be in [0, 1], got {value!r}")
+            values[self.labels.index(label)] = float(value)
+        return values
 
     def _classifier(self, model: str | None) -> Scorer:
         name = model or self.primary
@@ -220,6 +293,22 @@ def _invalid(bundle: Bundle, section: str, array_prefix: str = "") -> Iterator[N
         detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
         where = f"{section}.{detail}" if section else detail
         raise BundleError(f"{bundle.path / SPEC}: {where}; {fix}") from exc
+
+
+def _as_texts(texts: str | Sequence[str]) -> Sequence[str]:
+    """One text as a list of one; anything but strings is refused (a ``str`` is a
+    sequence of characters, and would otherwise give one result per character)."""
+    if isinstance(texts, str):
+        return [texts]
+    if isinstance(texts, bytes | bytearray) or not isinstance(texts, Sequence):
+        raise TypeError(
+            f"expected a str or a sequence of str, got {type(texts).__name__}; "
+            "decode bytes first, and pass a list for several texts"
+        )
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}]: expected a str, got {type(text).__name__}")
+    return texts
 
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

@@ -44,6 +44,8 @@ __all__ = ["Predictor"]
 
 # MLflow URIs are fetched by topics.tracking, named here and imported only when such a
 # URI is loaded: a bundle folder never imports mlflow (the predict path stays lean).
+# A deliberate exception to the serve/ import rule (tests/test_layout.py), and not a
+# static import: tracking wraps a Predictor for the pyfunc, so one would be a cycle.
 REMOTE_SOURCES = {"models:/": "topics.tracking", "runs:/": "topics.tracking"}
 Threshold = float | Mapping[str, float] | None
 

@@ -262,12 +262,12 @@ class MlflowTracker:
         run_id = self._run_id
         client = mlflow.MlflowClient(self.uri)
         try:
-            if run_id and status == "FAILED" and not self._logged:
-                self._retry(lambda: client.delete_run(run_id), "delete the empty run")
-            elif run_id and error:  # the reason shows on the run in the UI
+            if run_id and error:  # the reason shows on the run in the UI
                 self._retry(lambda: client.set_tag(run_id, ERROR_TAG, error[:5000]), "tag the run")
             if run_id:
                 self._retry(lambda: client.set_terminated(run_id, status), "end the run")
+            if run_id and status == "FAILED" and not self._logged:
+                self._retry(lambda: client.delete_run(run_id), "delete the empty run")
         finally:
             self._run_id = None
             # Pops the active run even when the store cannot be written.
@@ -514,11 +514,15 @@ def _check_artifact_root(location: str | None) -> None:
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
-    if not os.access(existing, os.W_OK | os.X_OK):
+    try:  # a probe, not os.access: a full disk or a read-only mount refuses root too
+        with tempfile.TemporaryFile(dir=existing) as probe:
+            probe.write(b"topics")
+    except OSError as exc:
         raise TrackingError(
-            f"MLflow's artifact folder {folder} is not writable ({existing} is read-only); "
-            "fix its permissions, or point tracking.uri / MLFLOW_TRACKING_URI at another store"
-        )
+            f"MLflow's artifact folder {folder} is not writable ({exc.strerror or exc}); "
+            "fix its permissions or free space, or point tracking.uri / MLFLOW_TRACKING_URI "
+            "at another store"
+        ) from exc
 
 
 def register_run_model(

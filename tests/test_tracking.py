@@ -340,7 +340,7 @@ def test_corrupt_store_is_one_line_before_training(
     assert cli_main(["run", str(experiment)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and expected in err[0] and f"mv {db} {db}.broken" in err[0], err
-    assert time.monotonic() - started < 30  # MLflow alone retries a garbage file for ~100 s
+    assert time.monotonic() - started < 30  # checked before MLflow opens the file
     assert db.read_bytes() == corrupt
     assert not list((tmp_path / "artifacts").glob("tiny/*"))  # no run folder
 

@@ -659,6 +659,8 @@ def end_dead_runs(uri: str | None = None, dry_run: bool = False) -> list[dict[st
     only lists them.
     """
     tracking_uri = resolve_uri(uri)
+    if not _store_exists(tracking_uri):
+        return []
     _quiet_mlflow()
     check_reachable(tracking_uri)
     open_store(tracking_uri, _lock_wait(None))
@@ -709,6 +711,8 @@ def run_statuses(run_ids: list[str], uri: str | None = None) -> dict[str, str]:
     """The status (RUNNING, FINISHED, FAILED, KILLED) of each of ``run_ids`` the
     store knows; ids it does not know are left out."""
     tracking_uri = resolve_uri(uri)
+    if not run_ids or not _store_exists(tracking_uri):
+        return {}
     client = mlflow.MlflowClient(tracking_uri)
     wait = _lock_wait(None)
     statuses = {}
@@ -721,3 +725,8 @@ def run_statuses(run_ids: list[str], uri: str | None = None) -> dict[str, str]:
             raise
         statuses[run_id] = str(run.info.status)
     return statuses
+
+
+def _store_exists(uri: str) -> bool:
+    """False for a SQLite store that was never made (asking would create it)."""
+    return not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).exists()

@@ -134,6 +134,7 @@ class MlflowTracker:
         self.lock_wait = _lock_wait(lock_wait)
         self._run_id: str | None = None
         self._logged = False
+        self._failed = False
         _quiet_mlflow()
         check_reachable(self.uri)
         mlflow.set_tracking_uri(self.uri)
@@ -147,6 +148,7 @@ class MlflowTracker:
         run_id: str | None = None,
     ) -> str:
         """Start a run, or resume ``run_id`` when the store has it (``topics log``)."""
+        self._failed = False
         owner = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
         owner[PROCESS_START_TAG] = _process_start(os.getpid())
         try:
@@ -286,8 +288,16 @@ class MlflowTracker:
 
     def _retry(self, call: Callable[[], Result], what: str) -> Result:
         """``call()``, retried with backoff while the store is locked, for
-        ``lock_wait`` seconds in all; any store failure becomes one TrackingError line."""
-        return retry_locked(call, what, self.uri, self.lock_wait)
+        ``lock_wait`` seconds in all; any store failure becomes one TrackingError line.
+
+        Once a call has failed, the next ones (ending the run, tagging its error) try
+        once: a store that just stayed locked for ``lock_wait`` is not waited for again.
+        """
+        try:
+            return retry_locked(call, what, self.uri, 0.0 if self._failed else self.lock_wait)
+        except TrackingError:
+            self._failed = True
+            raise
 
 
 def retry_locked(call: Callable[[], Result], what: str, uri: str, lock_wait: float) -> Result:

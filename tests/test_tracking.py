@@ -355,15 +355,15 @@ def test_locked_store_is_retried_with_backoff(mlflow_store: str, caplog: Any) ->
     run_id = tracker.start_run("e", "r", {}, "")
     locked, release = threading.Event(), threading.Event()
 
-    def hold_lock() -> None:
+    def hold_lock(seconds: float) -> None:
         connection = sqlite3.connect(db, isolation_level=None)
         connection.execute("BEGIN EXCLUSIVE")
         locked.set()
-        release.wait(2.5)
+        release.wait(seconds)
         connection.execute("COMMIT")
         connection.close()
 
-    holder = threading.Thread(target=hold_lock)
+    holder = threading.Thread(target=hold_lock, args=(2.5,))
     holder.start()
     locked.wait()
     started = time.monotonic()
@@ -378,11 +378,10 @@ def test_locked_store_is_retried_with_backoff(mlflow_store: str, caplog: Any) ->
     # Locked past the budget: one line naming the wait, not a traceback after 20 s.
     short = MlflowTracker(mlflow_store, log_model=False, lock_wait=1)
     short.start_run("e", "r2", {}, "")
-    release.clear()
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
     locked.clear()
-    locked.wait(5)
+    holder = threading.Thread(target=hold_lock, args=(60,))  # until released below
+    holder.start()
+    locked.wait(10)
     started = time.monotonic()
     with pytest.raises(TrackingError, match="stayed locked for 1 s") as failed:
         short.log_metrics({"m": 2.0})

@@ -248,6 +248,9 @@ def _run(args: argparse.Namespace) -> int:
 def _log_warnings_to_stderr() -> None:
     """``topics`` warnings as one line each: ``topics: warning: ...``."""
     logger = logging.getLogger("topics")
+    for handler in logger.handlers:  # main() called again: today's stderr, not the first one's
+        if getattr(handler, "_topics_cli", False) and isinstance(handler, logging.StreamHandler):
+            handler.stream = sys.stderr  # not setStream: it flushes the old, maybe closed, one
     if not any(getattr(h, "_topics_cli", False) for h in logger.handlers):
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("topics: warning: %(message)s"))

@@ -203,3 +203,24 @@ def quickstart_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
         [f"output_dir={out}", "tracking.enabled=false"],
     )
     return config, run(config, NullTracker())
+
+
+@pytest.fixture(scope="session")
+def mlflow_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, fully migrated SQLite MLflow store, made once per session: a
+    migration costs seconds, a copy milliseconds."""
+    from topics.tracking import open_store
+
+    path = tmp_path_factory.mktemp("store") / "mlflow.db"
+    open_store(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path, mlflow_store_template: Path) -> str:
+    """The URI of a fresh copy of the migrated store, in ``tmp_path``."""
+    import shutil
+
+    path = tmp_path / "mlflow.db"
+    shutil.copyfile(mlflow_store_template, path)
+    return f"sqlite:///{path}"

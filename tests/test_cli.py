@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -203,3 +204,188 @@ def test_k_above_vocabulary_is_one_line_before_any_work(
     assert err.startswith("topics: error: model.lda.num_topics: 900 topics but only")
     assert len(err.splitlines()) == 1
     assert not (experiment_file.parent / "artifacts").exists()
+
+
+# The tracking store's faults, through the command line.
+
+
+def _tracked_experiment(tmp_path: Path, uri: str) -> Path:
+    path = tmp_path / "tracked.yaml"
+    path.write_text(yaml.safe_dump(tiny_config(tmp_path, tracking={"enabled": True, "uri": uri})))
+    return path
+
+
+def _error_lines(err: str) -> list[str]:
+    assert "Traceback" not in err, err
+    return [line for line in err.strip().splitlines() if line.startswith("topics: error:")]
+
+
+def test_store_locked_after_training_keeps_bundle_and_metrics_for_topics_log(
+    tmp_path: Path, mlflow_store: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    import threading
+
+    from mlflow.tracking import MlflowClient
+
+    import topics.run.experiment
+
+    db = mlflow_store.removeprefix("sqlite:///")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        connection = sqlite3.connect(db, isolation_level=None)
+        connection.execute("BEGIN EXCLUSIVE")
+        locked.set()
+        release.wait(60)
+        connection.execute("COMMIT")
+        connection.close()
+
+    write_report = topics.run.experiment.write_report
+    holder = threading.Thread(target=hold_lock)
+
+    def report_then_lock(*args: Any, **kwargs: Any) -> None:
+        write_report(*args, **kwargs)  # training is over: now the store locks
+        holder.start()
+        locked.wait(10)
+
+    monkeypatch.setattr("topics.run.experiment.write_report", report_then_lock)
+    monkeypatch.setenv("TOPICS_STORE_LOCK_WAIT", "1")
+    try:
+        code = main(["run", str(_tracked_experiment(tmp_path, mlflow_store))])
+    finally:
+        release.set()
+        holder.join()
+    (error,) = _error_lines(capsys.readouterr().err)
+    (run_dir,) = (tmp_path / "artifacts" / "tiny").iterdir()
+    assert code == 2
+    assert "training finished but tracking failed" in error and "stayed locked for 1 s" in error
+    assert error.endswith(f"log them later with 'topics log {run_dir}'")
+    # The trained model and its metrics are kept, and it is the latest model.
+    assert (run_dir / "model" / "manifest.json").is_file()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert (run_dir / "tracking.json").is_file()
+    assert (tmp_path / "artifacts" / "latest").resolve() == (run_dir / "model").resolve()
+
+    # The store is free again: topics log RUN_DIR finishes the very run.
+    monkeypatch.delenv("TOPICS_STORE_LOCK_WAIT")
+    assert main(["log", str(run_dir)]) == 0
+    assert f"logged {run_dir} as run {run_dir.name}" in capsys.readouterr().out
+    client = MlflowClient(mlflow_store)
+    logged = client.get_run(run_dir.name)
+    assert logged.info.status == "FINISHED"
+    assert logged.data.metrics == pytest.approx(metrics)
+    assert logged.data.params["model.lda.num_topics"] == "3" and logged.data.params["n_train"]
+    assert logged.data.tags["topics.dataset"] == "tiny"
+    artifacts = {a.path for a in client.list_artifacts(run_dir.name)}
+    assert {"metrics.json", "model", "report.html"} <= artifacts
+    (model,) = client.search_logged_models(
+        experiment_ids=[logged.info.experiment_id],
+        filter_string=f"source_run_id = '{run_dir.name}'",
+    )
+    assert model.name == "topics-classifier"
+
+
+def test_topics_log_refuses_a_folder_that_is_not_a_finished_run(
+    tmp_path: Path, mlflow_store: str, capsys: Any
+) -> None:
+    assert main(["log", str(tmp_path), "--tracking-uri", mlflow_store]) == 2
+    (error,) = _error_lines(capsys.readouterr().err)
+    assert "is not a finished run folder" in error
+
+
+def _no_space(*args: Any, **kwargs: Any) -> None:
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device", "artifacts/tiny/run/model")
+
+
+@pytest.mark.parametrize(
+    "where", ["output-dir-probe", "store-first-write", "bundle-write"], ids=str
+)
+def test_disk_full_is_one_line_and_leaves_no_empty_run(
+    tmp_path: Path, mlflow_store: str, monkeypatch: pytest.MonkeyPatch, capsys: Any, where: str
+) -> None:
+    import tempfile
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    def store_full(*args: Any, **kwargs: Any) -> None:
+        raise MlflowException("(sqlite3.OperationalError) database or disk is full")
+
+    if where == "output-dir-probe":
+        monkeypatch.setattr(tempfile, "TemporaryFile", _no_space)
+        expected = "output_dir: cannot write to"
+    elif where == "store-first-write":
+        monkeypatch.setattr(mlflow, "log_params", store_full)
+        expected = "database or disk is full"
+    else:
+        monkeypatch.setattr("topics.run.train.export_bundle", _no_space)
+        expected = "No space left on device writing artifacts/tiny/run/model; free space"
+    assert main(["run", str(_tracked_experiment(tmp_path, mlflow_store))]) == 2
+    (error,) = _error_lines(capsys.readouterr().err)
+    assert expected in error
+    client = MlflowClient(mlflow_store)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    if where == "bundle-write":  # failed in training: a FAILED run with its params and error
+        (failed,) = runs
+        assert failed.info.status == "FAILED" and failed.data.params
+        assert "No space left on device" in failed.data.tags["topics.error"]
+    else:  # failed before anything was logged: no run, no run folder
+        assert runs == []
+        assert not list((tmp_path / "artifacts").glob("tiny/*"))
+
+
+def test_kill_9_runs_are_marked_killed_and_their_orphan_folders_removed_by_gc(
+    tmp_path: Path, mlflow_store: str, capsys: Any
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from topics.tracking import MlflowTracker
+
+    out = tmp_path / "artifacts"
+    experiment = _tracked_experiment(tmp_path, mlflow_store)
+    # A run that trains for ever (a sleep stands in for training), killed with SIGKILL.
+    code = (
+        "import time, topics.run.experiment as experiment\n"
+        "experiment.train_and_evaluate = lambda *args, **kwargs: time.sleep(600)\n"
+        "from topics.cli.main import main\n"
+        f"main(['run', {str(experiment)!r}])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("tiny/*")) and time.monotonic() < deadline:
+        assert child.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.1)
+    (orphan,) = out.glob("tiny/*")
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    client = MlflowClient(mlflow_store)
+    assert client.get_run(orphan.name).info.status == "RUNNING"  # what kill -9 leaves
+
+    # Kept: a run whose process lives (this one), a folder with a bundle, an unknown folder.
+    live = MlflowTracker(mlflow_store, log_model=False)
+    live_id = live.start_run("tiny", "live", {}, "")
+    kept = out / "tiny" / ("b" * 32) / "model"
+    kept.mkdir(parents=True)
+    (kept / "manifest.json").write_text("{}")
+    unknown = out / "tiny" / ("c" * 32)
+    unknown.mkdir()
+
+    assert main(["gc", "--tracking-uri", mlflow_store, "--output-dir", str(out), "--dry-run"]) == 0
+    assert f"would remove orphan run folder: {orphan}" in capsys.readouterr().out
+    assert orphan.exists()
+    assert main(["gc", "--tracking-uri", mlflow_store, "--output-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"mark KILLED: run {orphan.name} (tiny/tiny; process {child.pid} is gone)" in printed
+    assert f"remove orphan run folder: {orphan}" in printed
+    killed = client.get_run(orphan.name)
+    assert killed.info.status == "KILLED" and "kill -9" in killed.data.tags["topics.error"]
+    assert not orphan.exists() and kept.exists() and unknown.exists()
+    assert client.get_run(live_id).info.status == "RUNNING"
+    live.end_run("FINISHED")
+    assert main(["gc", "--tracking-uri", mlflow_store, "--output-dir", str(out)]) == 0
+    assert "nothing to collect" in capsys.readouterr().out

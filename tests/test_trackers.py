@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import RecordingTracker
 from topics.cli.signals import end_on_sigterm
+from topics.errors import TrackingError
 from topics.run.trackers import NullTracker, tracked_run
 
 
@@ -73,3 +74,22 @@ def test_null_tracker_runs_have_random_ids() -> None:
     with tracked_run(NullTracker(), "exp", "name", {}, "") as second:
         pass
     assert len(first) == 32 and first != second
+
+
+class StoreGoneTracker(RecordingTracker):
+    """A tracker whose store fails when the run is ended (e.g. still locked)."""
+
+    def end_run(self, status: str, error: str | None = None) -> None:
+        super().end_run(status, error)
+        raise TrackingError("cannot end the run: the MLflow store stayed locked for 1 s")
+
+
+def test_store_locked_when_a_failed_run_ends_does_not_hide_the_runs_error() -> None:
+    tracker = StoreGoneTracker()
+    with pytest.raises(RuntimeError, match="disk full"), tracked_run(tracker, "e", "n", {}, ""):
+        fail()
+    assert (tracker.status, tracker.error) == ("FAILED", "RuntimeError: disk full")
+    # A run that finished but cannot be ended says so.
+    ended = tracked_run(tracker, "e", "n", {}, "")
+    with pytest.raises(TrackingError, match="stayed locked"), ended:
+        pass

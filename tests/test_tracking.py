@@ -7,6 +7,7 @@ from typing import Any
 
 import mlflow
 import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import REPO, tiny_config
@@ -298,3 +299,201 @@ def test_classify_from_the_registry_never_imports_the_models_code(
         _classify(["--model", f"models:/{logged.model_id}", "--tracking-uri", uri], capsys) == local
     )
     assert not marker.exists()
+
+
+# The tracking store's faults: a first migration cut short, a corrupt or locked store,
+# a read-only artifact folder, a full disk.
+
+
+def error_lines(stderr: str) -> list[str]:
+    """stderr without the run's stage lines (``topics: [  0.0s] load and split ...``)."""
+    return [line for line in stderr.strip().splitlines() if not line.startswith("topics: [")]
+
+
+def _fail_when_creating(table: str) -> Any:
+    """Alembic's create_table, failing like a full disk once ``table`` is made."""
+    import sqlite3
+
+    import sqlalchemy
+    from alembic.operations import Operations
+
+    create_table = Operations.create_table
+
+    def full_disk(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        made = create_table(self, name, *args, **kwargs)
+        if name == table:
+            error = sqlite3.OperationalError("database or disk is full")
+            raise sqlalchemy.exc.OperationalError("CREATE INDEX", {}, error)
+        return made
+
+    return full_disk
+
+
+def test_disk_full_during_first_migration_leaves_no_half_migrated_store(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from alembic.operations import Operations
+
+    db = tmp_path / "mlflow.db"
+    with monkeypatch.context() as patch:
+        patch.setattr(Operations, "create_table", _fail_when_creating("spans"))
+        with pytest.raises(TrackingError, match="cannot create the MLflow store") as failed:
+            MlflowTracker(f"sqlite:///{db}").start_run("e", "r", {}, "")
+    assert "\n" not in str(failed.value) and "database or disk is full" in str(failed.value)
+    # Nothing half-migrated is left: no store, no temporary file.
+    assert not db.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["mlflow.db.lock"]
+    # Space freed: the next run works (it failed with "table spans already exists").
+    tracker = MlflowTracker(f"sqlite:///{db}", log_model=False)
+    run_id = tracker.start_run("e", "r", {}, "")
+    tracker.end_run("FINISHED")
+    assert MlflowClient(f"sqlite:///{db}").get_run(run_id).info.status == "FINISHED"
+
+
+def test_half_migrated_store_says_how_to_recover(tmp_path: Path, monkeypatch: Any) -> None:
+    from alembic.operations import Operations
+    from mlflow.store.db import utils as db_utils
+
+    # What a first migration made in place leaves when the disk fills half-way.
+    db = tmp_path / "mlflow.db"
+    engine = db_utils.create_sqlalchemy_engine(f"sqlite:///{db}")
+    with monkeypatch.context() as patch:
+        patch.setattr(Operations, "create_table", _fail_when_creating("spans"))
+        with pytest.raises(Exception, match="database or disk is full"):
+            db_utils._initialize_tables(engine)
+    engine.dispose()
+    half = db.read_bytes()
+
+    with pytest.raises(TrackingError, match="half-migrated") as failed:
+        MlflowTracker(f"sqlite:///{db}").start_run("e", "r", {}, "")
+    message = str(failed.value)
+    assert "\n" not in message
+    assert f"it holds no runs: delete it (rm {db}) and rerun" in message
+    assert db.read_bytes() == half  # the store is left as it was, for the user to decide
+
+
+def _corrupt(kind: str, store: Path) -> None:
+    data = bytearray(store.read_bytes())
+    if kind == "garbage":
+        data = bytearray(b"this is not a database\n" * 200)
+    elif kind == "bad-header":
+        data[16:18] = b"\x00\x03"  # page size 3
+    elif kind == "truncated":
+        data = data[: len(data) // 2]
+    elif kind == "damaged-page":
+        data[4096 : 4 * 4096] = b"\xff" * (3 * 4096)
+    store.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("garbage", "is not an SQLite database"),
+        ("bad-header", "has a damaged SQLite header (page size 3"),
+        ("truncated", "is truncated"),
+        ("damaged-page", "is damaged"),
+    ],
+    ids=["garbage", "bad-header", "truncated", "damaged-page"],
+)
+def test_corrupt_store_is_one_line_before_training(
+    tmp_path: Path, mlflow_store: str, monkeypatch: Any, capsys: Any, kind: str, expected: str
+) -> None:
+    db = Path(mlflow_store.removeprefix("sqlite:///"))
+    _corrupt(kind, db)
+    corrupt = db.read_bytes()
+
+    def no_training(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("training started on a corrupt store")
+
+    monkeypatch.setattr("topics.run.experiment.train_and_evaluate", no_training)
+    experiment = tmp_path / "tiny.yaml"
+    config = tiny_config(tmp_path, tracking={"enabled": True, "uri": mlflow_store})
+    experiment.write_text(yaml.safe_dump(config))
+    started = time.monotonic()
+    assert cli_main(["run", str(experiment)]) == 2
+    err = error_lines(capsys.readouterr().err)
+    assert len(err) == 1 and expected in err[0] and f"mv {db} {db}.broken" in err[0], err
+    assert time.monotonic() - started < 30  # checked before MLflow opens the file
+    assert db.read_bytes() == corrupt
+    assert not list((tmp_path / "artifacts").glob("tiny/*"))  # no run folder
+
+
+def test_locked_store_is_retried_with_backoff(mlflow_store: str, caplog: Any) -> None:
+    import sqlite3
+    import threading
+
+    db = mlflow_store.removeprefix("sqlite:///")
+    # One attempt waits 1 s at most (lock_wait / 5): a 2.5 s lock needs retries.
+    tracker = MlflowTracker(mlflow_store, log_model=False, lock_wait=5)
+    run_id = tracker.start_run("e", "r", {}, "")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock(seconds: float) -> None:
+        connection = sqlite3.connect(db, isolation_level=None)
+        connection.execute("BEGIN EXCLUSIVE")
+        locked.set()
+        release.wait(seconds)
+        connection.execute("COMMIT")
+        connection.close()
+
+    holder = threading.Thread(target=hold_lock, args=(2.5,))
+    holder.start()
+    locked.wait()
+    started = time.monotonic()
+    tracker.log_metrics({"m": 1.0})
+    waited = time.monotonic() - started
+    holder.join()
+    tracker.end_run("FINISHED")
+    assert 2.0 < waited < 5.0
+    assert "is locked; retrying for up to" in caplog.text
+    assert MlflowClient(mlflow_store).get_run(run_id).data.metrics == {"m": 1.0}
+
+    # Locked past the budget: one line naming the wait, not a traceback after 20 s.
+    short = MlflowTracker(mlflow_store, log_model=False, lock_wait=1)
+    short.start_run("e", "r2", {}, "")
+    locked.clear()
+    holder = threading.Thread(target=hold_lock, args=(60,))  # until released below
+    holder.start()
+    locked.wait(10)
+    started = time.monotonic()
+    with pytest.raises(TrackingError, match="stayed locked for 1 s") as failed:
+        short.log_metrics({"m": 2.0})
+    assert time.monotonic() - started < 3.0 and "\n" not in str(failed.value)
+    release.set()
+    holder.join()
+    short.end_run("FAILED")
+
+
+@pytest.mark.parametrize("folder", ["output_dir", "mlflow_artifacts"])
+def test_read_only_artifacts_folder_is_one_line_before_training(
+    tmp_path: Path, mlflow_store: str, monkeypatch: Any, capsys: Any, folder: str
+) -> None:
+    import errno
+    import tempfile
+
+    real = tempfile.TemporaryFile
+    refused = tmp_path / "artifacts" if folder == "output_dir" else tmp_path / "mlruns"
+    refused.mkdir()
+
+    def read_only(*args: Any, dir: Any = None, **kwargs: Any) -> Any:
+        if dir is not None and Path(dir).resolve() == refused.resolve():
+            raise OSError(errno.EROFS, "Read-only file system", str(dir))
+        return real(*args, dir=dir, **kwargs)
+
+    def no_training(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
+    monkeypatch.setattr("topics.run.experiment.train_and_evaluate", no_training)
+    monkeypatch.chdir(tmp_path)  # MLflow's artifact root is ./mlruns
+    experiment = tmp_path / "tiny.yaml"
+    config = tiny_config(tmp_path, tracking={"enabled": True, "uri": mlflow_store})
+    experiment.write_text(yaml.safe_dump(config))
+    assert cli_main(["run", str(experiment)]) == 2
+    err = error_lines(capsys.readouterr().err)
+    assert len(err) == 1 and "Read-only file system" in err[0], err
+    expected = "output_dir: cannot write to" if folder == "output_dir" else "artifact folder"
+    assert expected in err[0]
+    client = MlflowClient(mlflow_store)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert runs == []  # no empty run left behind

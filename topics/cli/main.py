@@ -6,6 +6,7 @@ Heavy libraries are imported inside the commands, so ``topics --help`` is instan
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
@@ -15,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 from topics import __version__
 from topics.cli.signals import end_on_sigterm
 from topics.errors import TopicsError, stdout_closed
+
+# A full disk, a quota, a read-only or forbidden folder: the user's to fix, in one line.
+STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 if TYPE_CHECKING:  # the run side is imported by the commands that run
     from topics.run.experiment import RunResult
@@ -27,6 +31,8 @@ examples:
   topics run experiments/quickstart.yaml --json | tail -n 1
   topics show-config experiments/quickstart.yaml --set features.tfidf.ngram_range=[1,3]
   topics register RUN_ID --name topics-news --alias champion
+  topics log artifacts/quickstart/RUN_ID   # a run whose tracking failed after training
+  topics gc                                # end runs a kill -9 left RUNNING, drop their folders
   topics data fetch 20newsgroups          # into $TOPICS_DATA_DIR, else the current directory
   topics sweep experiments/sweep-quickstart.yaml --dask tcp://127.0.0.1:8786
   topics classify-archive 'archive/*.jsonl' --output tagged/ --dask tcp://127.0.0.1:8786
@@ -81,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--tracking-uri",
         help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
     )
+    _add_store_commands(commands)
     data = commands.add_parser("data", help="manage datasets (fetch public archives)")
     data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     fetch = data_commands.add_parser(
@@ -99,6 +106,29 @@ def build_parser() -> argparse.ArgumentParser:
     init.build_parser(commands)
     _add_cluster_commands(commands)
     return parser
+
+
+def _add_store_commands(commands: Any) -> None:
+    store = "MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)"
+    log = commands.add_parser(
+        "log",
+        help="log a finished run folder (params, metrics, bundle) to the MLflow store",
+        description="Log RUN_DIR to the store: the run it is named after is resumed if the "
+        "store has it (its tracking failed after training), else a new run is made.",
+    )
+    log.add_argument("run_dir", metavar="RUN_DIR", help="e.g. artifacts/quickstart/RUN_ID")
+    log.add_argument("--tracking-uri", help=store + "; default for a failed run: its own")
+    gc = commands.add_parser(
+        "gc",
+        help="mark runs left RUNNING by a dead process KILLED; remove their orphan folders",
+        description="End KILLED every RUNNING run whose process (pid and host tags) is gone, "
+        "and remove run folders without a bundle whose run is KILLED or FAILED.",
+    )
+    gc.add_argument("--tracking-uri", help=store)
+    gc.add_argument(
+        "--output-dir", default="artifacts", help="run folders to scan (default: artifacts)"
+    )
+    gc.add_argument("--dry-run", action="store_true", help="list what would change, change nothing")
 
 
 def _add_cluster_commands(commands: Any) -> None:
@@ -171,6 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from topics.cli.init import init_command
 
             return init_command(args)
+        if args.command == "log":
+            return _log(args)
+        if args.command == "gc":
+            return _gc(args)
         if args.command == "sweep":
             from topics.cli.cluster import sweep_command
 
@@ -187,6 +221,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return stdout_closed()
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRORS:
+            raise
+        where = f" writing {exc.filename}" if exc.filename else ""
+        print(
+            f"topics: error: {exc.strerror or exc}{where}; free space or fix the folder's "
+            "permissions (or --set output_dir=DIR), then rerun",
+            file=sys.stderr,
+        )
+        return 2
     return 1
 
 
@@ -213,6 +257,9 @@ def _run(args: argparse.Namespace) -> int:
 def _log_warnings_to_stderr() -> None:
     """``topics`` warnings as one line each: ``topics: warning: ...``."""
     logger = logging.getLogger("topics")
+    for handler in logger.handlers:  # main() called again: today's stderr, not the first one's
+        if getattr(handler, "_topics_cli", False) and isinstance(handler, logging.StreamHandler):
+            handler.stream = sys.stderr  # not setStream: it flushes the old, maybe closed, one
     if not any(getattr(h, "_topics_cli", False) for h in logger.handlers):
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("topics: warning: %(message)s"))
@@ -238,6 +285,44 @@ def _register(args: argparse.Namespace) -> int:
     target = f"models:/{args.name}@{args.alias}" if args.alias else f"models:/{args.name}/{version}"
     print(f"registered run {args.run_id} as {args.name} version {version}")
     print(f'  classify --model {target} "some text"   # ({resolve_uri(args.tracking_uri)})')
+    return 0
+
+
+def _log(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from topics.run.trackers import TRACKING_RECORD, log_run_folder
+    from topics.tracking import MlflowTracker
+
+    run_dir = Path(args.run_dir)
+    uri, log_model = args.tracking_uri, True
+    record = run_dir / TRACKING_RECORD
+    if record.is_file():
+        saved = json.loads(record.read_text())
+        uri = uri or saved.get("tracking_uri")
+        log_model = bool(saved.get("log_model", True))
+    tracker = MlflowTracker(uri, log_model=log_model)
+    run_id = log_run_folder(run_dir, tracker)
+    print(f"logged {run_dir} as run {run_id} (tracked in {tracker.uri})")
+    return 0
+
+
+def _gc(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from topics.run.trackers import collect_garbage
+
+    found = collect_garbage(Path(args.output_dir), args.tracking_uri, dry_run=args.dry_run)
+    verb = "would " if args.dry_run else ""
+    for run in found.ended:
+        print(
+            f"{verb}mark KILLED: run {run['run_id']} ({run['experiment']}/{run['name']}; "
+            f"process {run['pid']} is gone)"
+        )
+    for folder in found.removed:
+        print(f"{verb}remove orphan run folder: {folder}")
+    if not found.ended and not found.removed:
+        print("nothing to collect: no run left RUNNING by a dead process, no orphan folder")
     return 0
 
 

@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -18,12 +19,13 @@ from typing import Any
 
 from topics import __version__, progress
 from topics.config import ExperimentConfig, flatten, to_yaml
+from topics.errors import ConfigError
 from topics.evaluate.report import write_report
 from topics.evaluate.run_metrics import RunMetrics
 from topics.run.build import describe_run
 from topics.run.crossval import cross_validate
 from topics.run.prepare import prepare
-from topics.run.trackers import NullTracker, Tracker, tracked_run
+from topics.run.trackers import NullTracker, Tracker, kept_when_untracked, tracked_run
 from topics.run.train import train_and_evaluate
 
 LATEST = "latest"
@@ -72,15 +74,16 @@ def run(
     }
     description = describe_run(config)
     experiment = config.tracking.experiment_name or config.name
+    check_writable(Path(config.output_dir))
     with tracked_run(tracker, experiment, config.name, tags, description) as run_id:
         tracker.log_dataset(
             config.data.name, prepared.fingerprint, str(config.data.resolved_path())
         )
+        params = {**flatten(config.model_dump(mode="json")), "n_train": len(train)}
+        params["n_test"] = len(test)
+        tracker.log_params(params)
         run_dir = Path(config.output_dir) / config.name / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
-        tracker.log_params(
-            {**flatten(config.model_dump(mode="json")), "n_train": len(train), "n_test": len(test)}
-        )
         provenance = {
             "versions": library_versions(),
             "config_hash": prepared.config_hash,
@@ -96,12 +99,40 @@ def run(
         (run_dir / "config.yaml").write_text(to_yaml(config))
         facts = {"run id": run_id, **tags}
         write_report(run_dir, scores, prepared.corpus.label_names, config.name, description, facts)
-        progress.stage("log metrics and artifacts")
-        tracker.log_metrics(metrics)
-        tracker.log_artifacts(run_dir)
-        tracker.log_model(run_dir / "model")
+        # The bundle is complete: it is the latest good model even if tracking fails now.
         point_latest(Path(config.output_dir), run_dir / "model")
+        record: dict[str, Any] = {"experiment": experiment, "run_name": config.name}
+        record["tags"] = tags
+        record |= {"description": description, "params": params}
+        record["dataset"] = {
+            "name": config.data.name,
+            "digest": prepared.fingerprint,
+            "source": str(config.data.resolved_path()),
+        }
+        record["tracking_uri"] = getattr(tracker, "uri", None)
+        record["log_model"] = getattr(tracker, "log_model_enabled", True)
+        with kept_when_untracked(run_dir, record):
+            progress.stage("log metrics and artifacts")
+            tracker.log_metrics(metrics)
+            tracker.log_artifacts(run_dir)
+            tracker.log_model(run_dir / "model")
     return RunResult(run_id=run_id, experiment=config.name, artifact_dir=run_dir, scores=scores)
+
+
+def check_writable(folder: Path) -> None:
+    """Fail in one line, before a run starts, when ``folder`` cannot take files
+    (read-only, not ours, or a full disk)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder) as probe:
+            probe.write(b"topics")
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as exc:
+        raise ConfigError(
+            f"output_dir: cannot write to {folder} ({exc.strerror or exc}); free space or "
+            "fix its permissions, or pick another folder with --set output_dir=DIR"
+        ) from exc
 
 
 def point_latest(output_dir: Path, model_dir: Path) -> Path:

@@ -67,6 +67,7 @@ class RecordingTracker:
         self.metrics: dict[str, float] = {}
         self.steps: list[tuple[int, dict[str, float]]] = []
         self.tags: dict[str, str] = {}
+        self.run_name = ""
         self.status: str | None = None
         self.error: str | None = None
         self.dataset: dict[str, str] = {}
@@ -103,6 +104,7 @@ class RecordingTracker:
         self, experiment: str, run_name: str, tags: dict[str, str], description: str
     ) -> str:
         self.calls.append(("start_run", experiment))
+        self.run_name = run_name
         self.tags = dict(tags)
         return "recorded0run"
 

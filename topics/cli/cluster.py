@@ -32,7 +32,9 @@ def sweep_command(args: argparse.Namespace) -> int:
         state = "failed: " + result.error if result.error else f"{result.seconds:.1f}s"
         bar.update(f"{trial.name} {state}")
 
-    result = run_sweep(config, tracker, address, args.experiment, on_result=report)
+    result = run_sweep(
+        config, tracker, address, args.experiment, on_result=report, parent_name=args.run_name
+    )
     bar.close()
     if args.json:
         print(json.dumps(result.to_json(), sort_keys=True))

@@ -35,6 +35,10 @@ overrides only what differs; see README.md.
 """
 
 
+# --set keys left out of the default run name
+NOT_IN_RUN_NAME = ("tracking.", "output_dir", "dask.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="topics",
@@ -60,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-track",
         action="store_true",
         help="do not log to MLflow (same as tracking.enabled=false)",
+    )
+    _add_run_name_argument(
+        run, "the experiment name and the --set overrides, e.g. 'quickstart C=0.1'"
     )
 
     show = commands.add_parser(
@@ -112,6 +119,7 @@ def _add_cluster_commands(commands: Any) -> None:
     )
     sweep.add_argument("--json", action="store_true", help="print the result as one JSON line")
     sweep.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    _add_run_name_argument(sweep, "'<name>-sweep'; children are named after their trial's params")
 
     archive = commands.add_parser(
         "classify-archive",
@@ -137,6 +145,23 @@ def _add_cluster_commands(commands: Any) -> None:
         "--partition-mb", type=float, default=16.0, help="JSONL partition size (default: 16)"
     )
     archive.add_argument("--top-k", type=int, default=3, help="dominant topics per document")
+
+
+def _add_run_name_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--run-name", metavar="NAME", help=f"name of the MLflow run (default: {default})"
+    )
+
+
+def default_run_name(experiment: str, overrides: Sequence[str]) -> str:
+    """The run name ``topics run`` gives: the experiment and its ``--set`` overrides as
+    written, ``quickstart C=0.1 seed=7`` (see :func:`topics.run.trials.run_name`)."""
+    from topics.run.trials import run_name
+
+    pairs = {key.strip(): value for key, _, value in (item.partition("=") for item in overrides)}
+    # where a run is tracked or written does not tell runs apart
+    shown = {key: value for key, value in pairs.items() if not key.startswith(NOT_IN_RUN_NAME)}
+    return run_name(experiment, shown)
 
 
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -193,7 +218,8 @@ def _run(args: argparse.Namespace) -> int:
     tracker = make_tracker(config, args.no_track)
     if progress.enabled():
         print(f"Running {config.name} on {config.data.name} ...", file=sys.stderr)
-    result = run(config, tracker, experiment_file=args.experiment)
+    name = args.run_name or default_run_name(config.name, args.overrides)
+    result = run(config, tracker, experiment_file=args.experiment, run_name=name)
     if args.json:
         print(json.dumps(result.to_json(), sort_keys=True))
     else:

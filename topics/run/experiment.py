@@ -51,9 +51,15 @@ class RunResult:
 
 
 def run(
-    config: ExperimentConfig, tracker: Tracker, experiment_file: str | None = None
+    config: ExperimentConfig,
+    tracker: Tracker,
+    experiment_file: str | None = None,
+    run_name: str | None = None,
 ) -> RunResult:
     """Train and evaluate every enabled model of ``config``; return the run's metrics.
+
+    ``run_name`` names the tracked run (default: ``config.name``); the CLI passes
+    :func:`topics.run.trials.run_name` of its ``--set`` overrides, or ``--run-name``.
 
     Data problems surface (in :func:`topics.run.prepare.prepare`) before the tracker
     starts a run. Once started, the run ends FINISHED, FAILED (an exception) or KILLED
@@ -72,7 +78,8 @@ def run(
     }
     description = describe_run(config)
     experiment = config.tracking.experiment_name or config.name
-    with tracked_run(tracker, experiment, config.name, tags, description) as run_id:
+    name = run_name or config.name
+    with tracked_run(tracker, experiment, name, tags, description) as run_id:
         tracker.log_dataset(
             config.data.name, prepared.fingerprint, str(config.data.resolved_path())
         )

@@ -57,6 +57,7 @@ from topics.run.trials import (
     execute,
     log_child_run,
     make_trials,
+    run_name,
 )
 
 __all__ = ["SweepResult", "expand_trials", "run_sweep", "run_trial"]
@@ -193,8 +194,12 @@ def run_sweep(
     address: str | None = None,
     experiment_file: str | None = None,
     on_result: Any = None,
+    parent_name: str | None = None,
 ) -> SweepResult:
     """Run every trial of ``base.sweep``; log a parent run with one child per trial.
+
+    The parent run is named ``parent_name`` (default ``<name>-sweep``); each child
+    after its trial's params (``quickstart C=0.1``, see :func:`run_name`).
 
     ``address`` (else ``base.dask.address``) sends trials to a Dask scheduler;
     without one they run here through joblib (``sweep.n_jobs`` at a time).
@@ -217,7 +222,8 @@ def run_sweep(
         f"Sweep of {len(trials)} trials over {', '.join([*sweep.grid, *sweep.random])}; "
         f"best by {sweep.metric} ({sweep.goal})."
     )
-    with tracked_run(tracker, experiment, f"{base.name}-sweep", tags, description) as run_id:
+    parent_name = parent_name or f"{base.name}-sweep"
+    with tracked_run(tracker, experiment, parent_name, tags, description) as run_id:
         sweep_dir = Path(base.output_dir) / base.name / run_id
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / "config.yaml").write_text(to_yaml(base))
@@ -261,7 +267,8 @@ def _log_trial(tracker: Any, trial: Trial, result: TrialResult, trial_dir: Path)
         "metrics": result.metrics,
     }
     metrics = {**result.metrics, "trial_seconds": result.seconds}
-    row["run_id"] = log_child_run(tracker, trial.name, params, result, metrics, trial_dir)
+    name = run_name(trial.config.name, trial.overrides)
+    row["run_id"] = log_child_run(tracker, name, params, result, metrics, trial_dir)
     return row
 
 

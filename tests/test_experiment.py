@@ -20,17 +20,19 @@ def test_end_to_end_with_in_memory_tracker(tmp_path: Path) -> None:
     tracker = RecordingTracker()
     result = run(config, tracker)
 
-    assert [name for name, _ in tracker.calls] == [
+    assert [name for name, _ in tracker.calls if name != "log_metrics"] == [
         "start_run",
         "log_dataset",
         "log_params",
-        "log_metrics",
         "log_artifacts",
         "log_model",
         "end_run",
     ]
     assert tracker.status == "FINISHED"
     assert tracker.params["model.lda.num_topics"] == 3
+    stepped = {key for _, logged in tracker.steps for key in logged}
+    assert stepped == {"lda_log_likelihood_per_word"}  # the training curve, logged first
+    assert tracker.calls[3:5] == [("log_metrics", 1)] * 2  # 100 Gibbs sweeps, every 50
     assert tracker.tags["topics.config_hash"] == config_hash(config)
     assert dict(tracker.calls)["log_artifacts"] == [
         "config.yaml",
@@ -44,7 +46,10 @@ def test_end_to_end_with_in_memory_tracker(tmp_path: Path) -> None:
     run_dir = result.artifact_dir
     assert run_dir == tmp_path / "artifacts" / "tiny" / "recorded0run"
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics == result.metrics == tracker.metrics
+    assert tracker.calls[-4] == ("log_metrics", len(metrics))  # every metric, unstepped
+    assert (
+        metrics == result.metrics == {k: v for k, v in tracker.metrics.items() if k not in stepped}
+    )
     for key in (
         "test_micro_f1",
         "test_macro_f1",
@@ -166,3 +171,56 @@ def test_same_config_and_seed_reproduce_metrics_and_bundle_bytes(tmp_path: Path)
     assert manifests[0]["files"] == manifests[1]["files"]  # sha256 of model.json and arrays.npz
     assert manifests[0]["data_fingerprint"] == manifests[1]["data_fingerprint"]
     assert manifests[0]["versions"]["scikit-learn"] == manifests[1]["versions"]["scikit-learn"]
+
+
+def _cli_run(tmp_path: Path, monkeypatch: Any, *args: str) -> RecordingTracker:
+    """``topics run`` on the tiny corpus through the CLI, tracked by a recorder."""
+    from topics.cli.main import main
+
+    experiment = tmp_path / "tiny.yaml"
+    experiment.write_text(yaml.safe_dump(tiny_config(tmp_path, model={"lda": {"enabled": False}})))
+    tracker = RecordingTracker()
+    monkeypatch.setattr("topics.run.trackers.make_tracker", lambda *a, **k: tracker)
+    assert main(["run", str(experiment), *args]) == 0
+    return tracker
+
+
+def test_runs_differing_in_a_set_override_get_distinct_names(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    names = [
+        _cli_run(tmp_path, monkeypatch, "--set", f"model.tfidf.C={c}").run_name
+        for c in ("0.1", "1.0")
+    ]
+    assert names == ["tiny C=0.1", "tiny C=1.0"]
+    assert _cli_run(tmp_path, monkeypatch).run_name == "tiny"
+    where = _cli_run(tmp_path, monkeypatch, "--set", f"output_dir={tmp_path / 'elsewhere'}")
+    assert where.run_name == "tiny"
+    named = _cli_run(tmp_path, monkeypatch, "--set", "seed=3", "--run-name", "my baseline")
+    assert named.run_name == "my baseline"
+
+
+@pytest.mark.parametrize(
+    ("engine", "steps"), [("tomotopy", [50, 100]), ("gensim", [1, 2])], ids=["gibbs", "vb"]
+)
+def test_lda_passes_and_the_k_sweep_are_logged_as_steps(
+    tmp_path: Path, engine: str, steps: list[int]
+) -> None:
+    lda = {"engine": engine, "iterations": 100, "sweep": {"num_topics": [2, 3]}}
+    config = validate_config(tiny_config(tmp_path, model={"lda": lda}))
+    tracker = RecordingTracker()
+    run(config, tracker)
+
+    def curve(key: str) -> list[tuple[int, float]]:
+        return [(step, logged[key]) for step, logged in tracker.steps if key in logged]
+
+    likelihood = curve("lda_log_likelihood_per_word")
+    assert [step for step, _ in likelihood] == steps
+    assert all(value < 0 for _, value in likelihood)
+    # one point per K on the run, K the step; the flat per-K keys stay as they were
+    perplexity = curve("lda_sweep_heldout_perplexity")
+    assert [step for step, _ in perplexity] == [2, 3]
+    assert [value for _, value in perplexity] == [
+        tracker.metrics[f"lda_sweep_k{k}_heldout_perplexity"] for k in (2, 3)
+    ]
+    assert [step for step, _ in curve("lda_sweep_coherence_c_npmi")] == [2, 3]

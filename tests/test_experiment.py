@@ -78,7 +78,13 @@ def test_end_to_end_with_in_memory_tracker(tmp_path: Path) -> None:
         )
     ]
     assert sorted(p.name for p in (run_dir / "plots").iterdir()) == sorted(
-        [*report, "lda_top_words.png", "lda_doc_topics.png", "lda_topic_prevalence.png"]
+        [
+            *report,
+            "lda_top_words.png",
+            "lda_doc_topics.png",
+            "lda_topic_prevalence.png",
+            "lda_topics.csv",
+        ]
     )
     errors = (run_dir / "plots" / "tfidf_confident_errors.csv").read_text().splitlines()
     assert errors[0] == "id,confidence,true,predicted,text" and 1 <= len(errors) <= 21
@@ -224,3 +230,28 @@ def test_lda_passes_and_the_k_sweep_are_logged_as_steps(
         tracker.metrics[f"lda_sweep_k{k}_heldout_perplexity"] for k in (2, 3)
     ]
     assert [step for step, _ in curve("lda_sweep_coherence_c_npmi")] == [2, 3]
+
+
+def test_per_topic_coherence_is_a_table_artifact_not_metrics(tmp_path: Path) -> None:
+    import csv
+
+    config = validate_config(tiny_config(tmp_path, model={"tfidf": {"enabled": False}}))
+    tracker = RecordingTracker()
+    result = run(config, tracker)
+
+    assert not [
+        key for key in tracker.metrics if key.startswith("lda_topic_") and key[10].isdigit()
+    ]
+    assert {"lda_coherence_c_v", "lda_coherence_c_npmi", "lda_topic_diversity"} <= set(
+        tracker.metrics
+    )
+    table = result.artifact_dir / "plots" / "lda_topics.csv"
+    with table.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["topic"] for row in rows] == ["0", "1", "2"]
+    assert list(rows[0]) == ["topic", "name", "c_v", "c_npmi", "u_mass", "top_words"]
+    mean_c_v = sum(float(row["c_v"]) for row in rows) / len(rows)
+    assert mean_c_v == pytest.approx(tracker.metrics["lda_coherence_c_v"], abs=1e-5)
+    assert ("log_artifacts", sorted(p.name for p in result.artifact_dir.iterdir())) in tracker.calls
+    report = (result.artifact_dir / "report.html").read_text()
+    assert "<th>c_npmi</th>" in report and rows[0]["c_v"] in report

@@ -76,7 +76,11 @@ class RecordingTracker:
 
     def log_dataset(self, name: str, digest: str, source: str, context: str = "corpus") -> None:
         self.calls.append(("log_dataset", name))
-        self.dataset = {"name": name, "digest": digest, "source": source, "context": context}
+        dataset = {"name": name, "digest": digest, "source": source, "context": context}
+        if self._child is not None:
+            self._child["dataset"] = dataset
+        else:
+            self.dataset = dataset
 
     @contextmanager
     def child_run(self, name: str, params: dict[str, Any]) -> Iterator[str]:
@@ -87,6 +91,7 @@ class RecordingTracker:
             "params": dict(params),
             "metrics": {},
             "steps": [],
+            "dataset": {},
             "status": "FAILED",
         }
         try:

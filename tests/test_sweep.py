@@ -266,3 +266,22 @@ def test_the_sweep_parent_run_ends_failed_with_the_error_or_killed(
 )
 def test_run_name_says_what_differs(overrides: dict[str, Any], expected: str) -> None:
     assert run_name("quickstart", overrides) == expected
+
+
+def test_sweep_parent_and_children_log_their_dataset(tmp_path: Path) -> None:
+    sweep = {"grid": {"model.tfidf.C": [0.1, 1.0]}, "n_jobs": 1, "validation_size": None}
+    config = sweep_config(tmp_path, {**sweep, "metric": "test_micro_f1"})
+    tracker = RecordingTracker()
+    run_sweep(config, tracker)
+
+    fingerprint = run_trial(expand_trials(config)[0], None).data_fingerprint
+    expected = {
+        "name": "tiny",
+        "digest": fingerprint,
+        "source": str(config.data.resolved_path()),
+        "context": "corpus",
+    }
+    assert len(fingerprint) == 64
+    assert tracker.dataset == expected  # the parent, as `topics run` logs it
+    assert [child["dataset"] for child in tracker.children.values()] == [expected] * 2
+    assert [name for name, _ in tracker.calls].count("log_dataset") == 3

@@ -149,6 +149,23 @@ def test_sweep_parent_points_at_its_best_child(tmp_path: Path) -> None:
         assert (point.step, point.value) == (k, pytest.approx(scores[k]))
 
 
+def test_a_sweep_child_and_its_parent_show_their_dataset(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = MlflowTracker(uri, log_model=False)
+    parent = tracker.start_run("sweep", "tiny-sweep", {}, "")
+    fingerprint = "ab" * 32
+    with tracker.child_run("tiny C=0.1", {"model.tfidf.C": 0.1}) as child:
+        tracker.log_dataset("tiny", fingerprint, str(tmp_path / "tiny.jsonl"))
+    tracker.log_dataset("tiny", fingerprint, str(tmp_path / "tiny.jsonl"))
+    tracker.end_run("FINISHED")
+
+    client = MlflowClient(uri)
+    for run_id in (parent, child):
+        (dataset_input,) = client.get_run(run_id).inputs.dataset_inputs
+        assert dataset_input.dataset.name == "tiny"
+        assert fingerprint.startswith(dataset_input.dataset.digest)
+
+
 def test_a_failing_child_is_marked_failed(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tracker = MlflowTracker(uri, log_model=False)

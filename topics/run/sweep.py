@@ -231,11 +231,18 @@ def run_sweep(
         by_index = {trial.index: trial for trial in trials}
         rows: list[dict[str, Any]] = []
         work = partial(run_trial, validation_size=sweep.validation_size)
+        datasets: dict[tuple[str, str, str], None] = {}  # in order, each once
         for result in execute(trials, work, sweep.n_jobs, address):
             trial = by_index[result.index]
             rows.append(_log_trial(tracker, trial, result, sweep_dir / "trials" / trial.name))
+            if result.data_fingerprint:
+                datasets[(*_dataset(trial), result.data_fingerprint)] = None
             if on_result is not None:
                 on_result(trial, result)
+        # The parent's input: the corpus its trials trained on (several if a trial
+        # changed data.* keys), as `topics run` logs its own.
+        for name, source, digest in datasets:
+            tracker.log_dataset(name, digest, source)
         rows.sort(key=lambda row: row["trial"])
         best = _best(rows, sweep.metric, sweep.goal)
         if best is not None:
@@ -268,8 +275,16 @@ def _log_trial(tracker: Any, trial: Trial, result: TrialResult, trial_dir: Path)
     }
     metrics = {**result.metrics, "trial_seconds": result.seconds}
     name = run_name(trial.config.name, trial.overrides)
-    row["run_id"] = log_child_run(tracker, name, params, result, metrics, trial_dir)
+    row["run_id"] = log_child_run(
+        tracker, name, params, result, metrics, trial_dir, dataset=_dataset(trial)
+    )
     return row
+
+
+def _dataset(trial: Trial) -> tuple[str, str]:
+    """(name, source) of the corpus ``trial`` trains on."""
+    data = trial.config.data
+    return data.name, str(data.resolved_path())
 
 
 def _best(rows: list[dict[str, Any]], metric: str, goal: str) -> dict[str, Any] | None:

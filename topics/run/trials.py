@@ -154,16 +154,21 @@ def log_child_run(
     result: TrialResult,
     metrics: dict[str, float],
     trial_dir: Path | None = None,
+    dataset: tuple[str, str] | None = None,
 ) -> str:
     """Log one finished trial as a nested run of the tracker's current run; return its id.
 
     The child logs ``params`` and ``metrics``; with ``trial_dir`` it also writes the
-    trial's files there and logs them as artifacts. A trial with an error becomes a
-    FAILED child (nothing is raised here: the caller decides what a failure means).
+    trial's files there and logs them as artifacts; with ``dataset`` (name, source) and
+    a ``result.data_fingerprint``, the corpus it trained on as its input. A trial with
+    an error becomes a FAILED child (nothing is raised here: the caller decides what a
+    failure means).
     """
     child_id = ""
     try:
         with tracker.child_run(name, params) as child_id:
+            if dataset is not None and result.data_fingerprint:
+                tracker.log_dataset(dataset[0], result.data_fingerprint, dataset[1])
             if result.error is not None:
                 raise TrialFailed(result.error)
             if trial_dir is not None:

@@ -9,13 +9,20 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import REPO, tiny_config
+from tests.conftest import LABELS, REPO, tiny_config
 from topics.cli.classify import main as classify_main
 from topics.cli.main import main as cli_main
 from topics.config import validate_config
 from topics.errors import TrackingError
 from topics.run.experiment import run
-from topics.tracking import BEST_CHILD_TAG, MlflowTracker, check_reachable, resolve_uri
+from topics.serve.predictor import Predictor
+from topics.tracking import (
+    BEST_CHILD_TAG,
+    INPUT_EXAMPLE,
+    MlflowTracker,
+    check_reachable,
+    resolve_uri,
+)
 
 
 def test_uri_resolution(monkeypatch: Any) -> None:
@@ -121,6 +128,38 @@ def test_runs_are_comparable(tracked_run: tuple[str, Any]) -> None:
     assert tags["topics.data_fingerprint"].startswith(dataset_input.dataset.digest)
     artifacts = {a.path for a in MlflowClient(uri).list_artifacts(result.run_id)}
     assert "report.html" in artifacts
+
+
+def test_pyfunc_model_has_an_input_example_and_a_real_output_schema(
+    tracked_run: tuple[str, Any],
+) -> None:
+    from mlflow.models import Model, get_model_info
+    from mlflow.types.schema import Array, Object
+
+    uri, result = tracked_run
+    mlflow.set_tracking_uri(uri)
+    (logged,) = mlflow.search_logged_models(
+        filter_string=f"source_run_id = '{result.run_id}'", output_format="list"
+    )
+    model_uri = f"models:/{logged.model_id}"
+    signature = get_model_info(model_uri).signature
+    (output,) = signature.outputs.inputs
+    assert isinstance(output.type, Object)  # was Any
+    fields = {prop.name: prop for prop in output.type.properties}
+    assert set(fields) == {"labels", "scores", "topics", "explanation"}
+    assert isinstance(fields["labels"].dtype, Array)
+    assert [p.name for p in fields["scores"].dtype.properties] == sorted(LABELS)
+    assert [p.name for p in signature.params.params] == ["top_k", "explain", "model"]
+
+    example = Model.load(model_uri).load_input_example(
+        mlflow.artifacts.download_artifacts(model_uri)
+    )
+    assert example == INPUT_EXAMPLE
+    served = mlflow.pyfunc.load_model(model_uri)
+    expected = Predictor.load(result.artifact_dir / "model").predict(example, top_k=1)
+    # the params reach the model (MLflow drops params a signature does not declare)
+    assert served.predict(example, params={"top_k": 1}) == expected
+    assert all(len(record["topics"]) == 1 for record in expected)
 
 
 def test_sweep_parent_points_at_its_best_child(tmp_path: Path) -> None:

@@ -54,6 +54,12 @@ def needs_encoder_extra() -> None:
         pytest.skip("torch/transformers not installed: pip install 'topics[encoder]'")
 
 
+@pytest.fixture(autouse=True)
+def _model_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bundles fetched from MLflow are cached per test, never in the user's cache."""
+    monkeypatch.setenv("TOPICS_CACHE_DIR", str(tmp_path_factory.mktemp("model-cache")))
+
+
 class RecordingTracker:
     """Records every call in memory, in order.
 

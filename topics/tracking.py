@@ -343,6 +343,22 @@ def register_run_model(
     return str(version.version)
 
 
+def resolve_alias(model_uri: str, uri: str | None = None) -> str:
+    """``models:/NAME@ALIAS`` -> ``models:/NAME/VERSION``, the version the alias names now."""
+    name, _, alias = model_uri.removeprefix("models:/").rstrip("/").partition("@")
+    tracking_uri = resolve_uri(uri)
+    _quiet_mlflow()
+    check_reachable(tracking_uri)
+    try:
+        version = mlflow.MlflowClient(tracking_uri).get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        raise TrackingError(
+            f"cannot fetch {model_uri} from {tracking_uri}: {_first_line(exc)}; "
+            "check the name/alias, and tracking.uri / MLFLOW_TRACKING_URI"
+        ) from exc
+    return f"models:/{name}/{version.version}"
+
+
 def fetch_bundle(model_uri: str, dst: str | Path, uri: str | None = None) -> Path:
     """Download the bundle behind ``model_uri`` into ``dst``; return its folder.
 

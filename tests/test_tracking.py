@@ -286,3 +286,56 @@ def test_child_runs_nest_under_the_experiment_run(tmp_path: Path) -> None:
     assert child.info.run_name == "parent-k5"
     assert child.data.metrics == {"lda_coherence_c_v": 0.5}
     assert client.get_run(parent).data.metrics == {"lda_sweep_best_k": 5.0}
+
+
+@pytest.mark.server
+def test_readme_mlflow_models_serve_works_without_the_venv_on_path(
+    tracked_run: tuple[str, Any], tmp_path: Path
+) -> None:
+    """README's serve command, run as written from a shell whose PATH lacks the venv
+    (MLflow starts the server as a ``uvicorn`` command found on PATH)."""
+    import json
+    import os
+    import subprocess
+    import urllib.request
+
+    from tests.servers import VENV_BIN, _stop, free_port, require, wait_for
+    from topics.tracking import register_run_model
+
+    require(
+        "uvicorn (the server extra)", (VENV_BIN / "uvicorn").exists(), "pip install '.[server]'"
+    )
+    (command,) = [
+        line
+        for line in (REPO / "README.md").read_text().splitlines()
+        if "mlflow models serve" in line and line.startswith("PATH=")
+    ]
+    assert command.startswith('PATH="$PWD/.venv/bin:$PATH" mlflow models serve')
+    uri, result = tracked_run
+    register_run_model(result.run_id, "topics-news", "champion", uri)
+    (tmp_path / ".venv").symlink_to(VENV_BIN.parent)  # the project folder a user is in
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "MLFLOW_TRACKING_URI": uri}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            ["/bin/bash", "-c", command.replace("--port 5001", f"--port {port}")],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/ping", 180, proc, log)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=json.dumps({"inputs": TEXTS, "params": {"top_k": 1}}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            served = json.loads(response.read())["predictions"]
+    finally:
+        _stop(proc)
+    expected = Predictor.load(result.artifact_dir / "model").predict(TEXTS, top_k=1)
+    assert served == json.loads(json.dumps(expected))

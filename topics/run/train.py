@@ -65,7 +65,7 @@ def train_and_evaluate(
             y_pred,
             labels,
             run_dir / "plots" / f"{name}_label_confusion.png",
-            title=f"{name}: true vs predicted labels (test)",
+            title=f"{name}: per-label confusion (test)",
         )
         write_evaluation_report(
             run_dir / "plots",

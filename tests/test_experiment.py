@@ -255,3 +255,17 @@ def test_per_topic_coherence_is_a_table_artifact_not_metrics(tmp_path: Path) -> 
     assert ("log_artifacts", sorted(p.name for p in result.artifact_dir.iterdir())) in tracker.calls
     report = (result.artifact_dir / "report.html").read_text()
     assert "<th>c_npmi</th>" in report and rows[0]["c_v"] in report
+
+
+def test_run_summary_names_the_primary_model_and_keeps_label_names(tmp_path: Path) -> None:
+    from topics.cli.main import format_summary
+
+    config = validate_config(tiny_config(tmp_path, model={"lda": {"enabled": False}}))
+    result = run(config, NullTracker())
+    assert result.labels == ("economy", "defense", "human rights", "transport")
+    summary = format_summary(result, None)
+    line = next(line for line in summary.splitlines() if "F1 per label" in line)
+    f1 = result.metrics["test_f1_human_rights"]
+    assert line.startswith("primary model tfidf (the one classify uses), F1 per label: economy ")
+    assert f"human rights {f1:.3f}" in line and "human_rights" not in summary
+    assert "best" not in summary

@@ -273,6 +273,8 @@ def _data_fetch(args: argparse.Namespace) -> int:
 
 def format_summary(result: RunResult, tracking_uri: str | None) -> str:
     """The metrics table and next steps printed at the end of ``topics run``."""
+    from topics.evaluate.metrics import slug
+
     scores = result.scores
     models = sorted(name for name in scores.models if scores.split(name, "test"))
     columns = ["micro_f1", "macro_f1", "subset_accuracy"]
@@ -281,13 +283,15 @@ def format_summary(result: RunResult, tracking_uri: str | None) -> str:
         test = scores.split(model, "test")
         row = "".join(f"{test.get(c, float('nan')):>17.3f}" for c in columns)
         lines.append(f"{model:<10}{row}")
-    best = scores.split(scores.primary or "", "test")
-    per_label = sorted(k for k in best if k.startswith("f1_"))
+    primary = scores.split(scores.primary or "", "test")
+    # labels as written ("human rights"), not as metric keys have them ("human_rights")
+    per_label = [(label, f"f1_{slug(label)}") for label in result.labels]
+    per_label = [(label, key) for label, key in per_label if key in primary]
     if per_label:
         lines.append("")
         lines.append(
-            "best model, F1 per label: "
-            + ", ".join(f"{k.removeprefix('f1_')} {best[k]:.3f}" for k in per_label)
+            f"primary model {scores.primary} (the one classify uses), F1 per label: "
+            + ", ".join(f"{label} {primary[key]:.3f}" for label, key in per_label)
         )
     if "lda_coherence_c_v" in scores.run:
         lines.append(

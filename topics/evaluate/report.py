@@ -63,6 +63,7 @@ def write_report(
         f'<p class="summary">{_e(summary)}</p>' if summary else "",
         _facts_table(facts or {}),
         "<h2>Metrics (held-out test split)</h2>",
+        _primary_note(metrics),
         _headline_table(metrics),
         "<h2>Per label</h2>",
         _per_label_tables(metrics, labels),
@@ -83,14 +84,26 @@ def write_report(
 
 
 def _models(metrics: RunMetrics) -> list[str]:
-    """The models with test metrics, then ``best`` (the primary one)."""
-    models = sorted(name for name in metrics.models if metrics.split(name, "test"))
-    return models + (["best"] if metrics.primary in models else [])
+    """The models with test metrics, the primary one (``classify``'s) marked."""
+    return sorted(name for name in metrics.models if metrics.split(name, "test"))
+
+
+def _shown(metrics: RunMetrics, model: str) -> str:
+    return f"{model} (primary)" if model == metrics.primary else model
 
 
 def _value(metrics: RunMetrics, model: str, key: str) -> float | None:
-    name = metrics.primary if model == "best" else model
-    return metrics.split(name or "", "test").get(key)
+    return metrics.split(model, "test").get(key)
+
+
+def _primary_note(metrics: RunMetrics) -> str:
+    if metrics.primary is None:
+        return ""
+    return (
+        f'<p class="primary">Primary model: <b>{_e(metrics.primary)}</b>, the one '
+        "<code>classify</code> uses (chosen on the training split; its scores are the "
+        "plain <code>test_*</code> metrics).</p>"
+    )
 
 
 def _facts_table(facts: dict[str, str]) -> str:
@@ -106,7 +119,7 @@ def _headline_table(metrics: RunMetrics) -> str:
     models = _models(metrics)
     head = "<tr><th>model</th>" + "".join(f"<th>{_e(k)}</th>" for k in HEADLINE) + "</tr>"
     rows = [
-        f"<tr><td>{_e(model)}</td>"
+        f"<tr><td>{_e(_shown(metrics, model))}</td>"
         + "".join(f"<td>{_fmt(_value(metrics, model, k))}</td>" for k in HEADLINE)
         + "</tr>"
         for model in models
@@ -122,7 +135,7 @@ def _per_label_tables(metrics: RunMetrics, labels: Sequence[str]) -> str:
     models = _models(metrics)
     head = (
         "<tr><th>label</th>"
-        + "".join(f"<th>{_e(m)} {_e(k)}</th>" for m in models for k in PER_LABEL)
+        + "".join(f"<th>{_e(_shown(metrics, m))} {_e(k)}</th>" for m in models for k in PER_LABEL)
         + "</tr>"
     )
     rows = [

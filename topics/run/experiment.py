@@ -35,6 +35,7 @@ class RunResult:
     experiment: str
     artifact_dir: Path
     scores: RunMetrics
+    labels: tuple[str, ...] = ()  # as the data names them ("human rights")
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -107,7 +108,13 @@ def run(
         tracker.log_artifacts(run_dir)
         tracker.log_model(run_dir / "model")
         point_latest(Path(config.output_dir), run_dir / "model")
-    return RunResult(run_id=run_id, experiment=config.name, artifact_dir=run_dir, scores=scores)
+    return RunResult(
+        run_id=run_id,
+        experiment=config.name,
+        artifact_dir=run_dir,
+        scores=scores,
+        labels=tuple(prepared.corpus.label_names),
+    )
 
 
 def point_latest(output_dir: Path, model_dir: Path) -> Path:

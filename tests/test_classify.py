@@ -315,3 +315,28 @@ def test_a_tampered_cached_bundle_is_refused_and_fetched_again(
     assert (code, out) == (0, first)
     assert "classify: warning: cached" in err and "fetching it again" in err
     Predictor.load(entry)  # the entry was replaced by a good copy
+
+
+@pytest.mark.parametrize(
+    ("model", "cached_as"),
+    [
+        ("models:/topics-news/3", "registry/topics-news/3"),
+        ("models:/m-0123abcd", "logged/m-0123abcd"),
+        ("runs:/0123abcd/model", "runs/0123abcd/model"),
+        ("models:/topics-news@champion", None),  # an alias moves: resolved first
+        ("models:/../3", None),
+        ("runs:/0123abcd/..", None),
+    ],
+    ids=["version", "logged-model", "run", "alias", "dot-dot-name", "dot-dot-path"],
+)
+def test_cache_entries_are_keyed_by_what_the_uri_pins(model: str, cached_as: str | None) -> None:
+    from topics.cli.classify import cache_entry, cache_root
+
+    entry = cache_entry(model, "sqlite:////srv/mlflow.db")
+    if cached_as is None:
+        assert entry is None
+        return
+    assert entry is not None and entry.is_relative_to(cache_root() / "models")
+    assert entry.as_posix().endswith(cached_as)
+    other_store = cache_entry(model, "http://127.0.0.1:5000")
+    assert other_store is not None and other_store != entry

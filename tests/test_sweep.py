@@ -272,7 +272,9 @@ def test_sweep_parent_and_children_log_their_dataset(tmp_path: Path) -> None:
     sweep = {"grid": {"model.tfidf.C": [0.1, 1.0]}, "n_jobs": 1, "validation_size": None}
     config = sweep_config(tmp_path, {**sweep, "metric": "test_micro_f1"})
     tracker = RecordingTracker()
-    run_sweep(config, tracker)
+    run_sweep(config, tracker, parent_name="C sweep")  # topics sweep --run-name "C sweep"
+    assert tracker.run_name == "C sweep"
+    assert sorted(tracker.children) == ["tiny C=0.1", "tiny C=1.0"]
 
     fingerprint = run_trial(expand_trials(config)[0], None).data_fingerprint
     expected = {

@@ -165,12 +165,16 @@ def cache_entry(model_uri: str, tracking_uri: str | None) -> Path | None:
         store = "sqlite:///" + str(Path(store.removeprefix("sqlite:///")).resolve())
     folder = cache_root() / "models" / hashlib.sha256(store.encode()).hexdigest()[:16]
     if match := PINNED_VERSION.match(model_uri):
-        return folder / "registry" / quote(match["name"], safe="") / match["version"]
-    if match := LOGGED_MODEL.match(model_uri):
-        return folder / "logged" / match["id"]
-    if match := RUN_ARTIFACT.match(model_uri):
-        return folder / "runs" / match["run"] / quote(match["path"], safe="")
-    return None
+        parts = ["registry", quote(match["name"], safe=""), match["version"]]
+    elif match := LOGGED_MODEL.match(model_uri):
+        parts = ["logged", match["id"]]
+    elif match := RUN_ARTIFACT.match(model_uri):
+        parts = ["runs", match["run"], quote(match["path"], safe="")]
+    else:
+        return None
+    if any(part in (".", "..") for part in parts):  # names no folder of its own
+        return None
+    return folder.joinpath(*parts)
 
 
 def load_from_mlflow(model_uri: str, tracking_uri: str | None = None) -> Any:

@@ -179,31 +179,39 @@ def test_same_config_and_seed_reproduce_metrics_and_bundle_bytes(tmp_path: Path)
     assert manifests[0]["versions"]["scikit-learn"] == manifests[1]["versions"]["scikit-learn"]
 
 
-def _cli_run(tmp_path: Path, monkeypatch: Any, *args: str) -> RecordingTracker:
-    """``topics run`` on the tiny corpus through the CLI, tracked by a recorder."""
+def _cli_run(tmp_path: Path, monkeypatch: Any, *args: str) -> str:
+    """The run name ``topics run`` gives :func:`run` for ``args`` (nothing is trained)."""
     from topics.cli.main import main
+    from topics.evaluate.run_metrics import RunMetrics
+    from topics.run.experiment import RunResult
 
     experiment = tmp_path / "tiny.yaml"
-    experiment.write_text(yaml.safe_dump(tiny_config(tmp_path, model={"lda": {"enabled": False}})))
-    tracker = RecordingTracker()
-    monkeypatch.setattr("topics.run.trackers.make_tracker", lambda *a, **k: tracker)
-    assert main(["run", str(experiment), *args]) == 0
-    return tracker
+    experiment.write_text(yaml.safe_dump(tiny_config(tmp_path)))
+    names: list[str] = []
+
+    def recording_run(config: Any, tracker: Any, **kwargs: Any) -> RunResult:
+        names.append(kwargs["run_name"])
+        return RunResult("r", config.name, tmp_path, RunMetrics())
+
+    monkeypatch.setattr("topics.run.experiment.run", recording_run)
+    assert main(["run", str(experiment), "--no-track", *args]) == 0
+    return names[0]
 
 
 def test_runs_differing_in_a_set_override_get_distinct_names(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
-    names = [
-        _cli_run(tmp_path, monkeypatch, "--set", f"model.tfidf.C={c}").run_name
-        for c in ("0.1", "1.0")
-    ]
+    names = [_cli_run(tmp_path, monkeypatch, "--set", f"model.tfidf.C={c}") for c in ("0.1", "1.0")]
     assert names == ["tiny C=0.1", "tiny C=1.0"]
-    assert _cli_run(tmp_path, monkeypatch).run_name == "tiny"
-    where = _cli_run(tmp_path, monkeypatch, "--set", f"output_dir={tmp_path / 'elsewhere'}")
-    assert where.run_name == "tiny"
+    assert _cli_run(tmp_path, monkeypatch) == "tiny"
+    assert _cli_run(tmp_path, monkeypatch, "--set", f"output_dir={tmp_path / 'out'}") == "tiny"
     named = _cli_run(tmp_path, monkeypatch, "--set", "seed=3", "--run-name", "my baseline")
-    assert named.run_name == "my baseline"
+    assert named == "my baseline"
+    # run() names the tracked run so
+    tracker = RecordingTracker()
+    config = validate_config(tiny_config(tmp_path, model={"lda": {"enabled": False}}))
+    run(config, tracker, run_name="tiny C=0.1")
+    assert tracker.run_name == "tiny C=0.1"
 
 
 @pytest.mark.parametrize(
@@ -213,7 +221,7 @@ def test_lda_passes_and_the_k_sweep_are_logged_as_steps(
     tmp_path: Path, engine: str, steps: list[int]
 ) -> None:
     lda = {"engine": engine, "iterations": 100, "sweep": {"num_topics": [2, 3]}}
-    config = validate_config(tiny_config(tmp_path, model={"lda": lda}))
+    config = validate_config(tiny_config(tmp_path, model={"lda": lda, "tfidf": {"enabled": False}}))
     tracker = RecordingTracker()
     run(config, tracker)
 

@@ -54,6 +54,12 @@ def needs_encoder_extra() -> None:
         pytest.skip("torch/transformers not installed: pip install 'topics[encoder]'")
 
 
+@pytest.fixture(autouse=True)
+def _model_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bundles fetched from MLflow are cached per test, never in the user's cache."""
+    monkeypatch.setenv("TOPICS_CACHE_DIR", str(tmp_path_factory.mktemp("model-cache")))
+
+
 class RecordingTracker:
     """Records every call in memory, in order.
 
@@ -67,6 +73,7 @@ class RecordingTracker:
         self.metrics: dict[str, float] = {}
         self.steps: list[tuple[int, dict[str, float]]] = []
         self.tags: dict[str, str] = {}
+        self.run_name = ""
         self.status: str | None = None
         self.error: str | None = None
         self.dataset: dict[str, str] = {}
@@ -75,7 +82,11 @@ class RecordingTracker:
 
     def log_dataset(self, name: str, digest: str, source: str, context: str = "corpus") -> None:
         self.calls.append(("log_dataset", name))
-        self.dataset = {"name": name, "digest": digest, "source": source, "context": context}
+        dataset = {"name": name, "digest": digest, "source": source, "context": context}
+        if self._child is not None:
+            self._child["dataset"] = dataset
+        else:
+            self.dataset = dataset
 
     @contextmanager
     def child_run(self, name: str, params: dict[str, Any]) -> Iterator[str]:
@@ -86,6 +97,7 @@ class RecordingTracker:
             "params": dict(params),
             "metrics": {},
             "steps": [],
+            "dataset": {},
             "status": "FAILED",
         }
         try:
@@ -103,6 +115,7 @@ class RecordingTracker:
         self, experiment: str, run_name: str, tags: dict[str, str], description: str
     ) -> str:
         self.calls.append(("start_run", experiment))
+        self.run_name = run_name
         self.tags = dict(tags)
         return "recorded0run"
 

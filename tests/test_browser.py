@@ -20,6 +20,7 @@ from tests.conftest import REPO, tiny_config
 from tests.servers import mlflow_server, require
 from topics.config import validate_config
 from topics.run.experiment import run
+from topics.run.trials import run_name
 from topics.tracking import MlflowTracker
 
 pytestmark = pytest.mark.browser
@@ -100,16 +101,19 @@ def _close_assistant(driver: Any) -> None:
 def test_compare_two_runs_in_the_mlflow_ui(browser: Any, tmp_path: Path, capsys: Any) -> None:
     with mlflow_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path) as uri:
         runs = {}
-        for name, c_value in (("c-strong", 0.05), ("c-default", 1.0)):
+        # One experiment, two values of C: the run names (as `topics run --set` gives
+        # them) must tell the runs apart in the runs list and the compare view.
+        for c_value in (0.05, 1.0):
             config = validate_config(
                 tiny_config(
                     tmp_path,
-                    name=name,
                     model={"tfidf": {"C": c_value}},
                     tracking={"enabled": True, "uri": uri, "experiment_name": "ui-compare"},
                 )
             )
-            runs[name] = run(config, MlflowTracker(uri, log_model=False))
+            name = run_name(config.name, {"model.tfidf.C": c_value})
+            runs[name] = run(config, MlflowTracker(uri, log_model=False), run_name=name)
+        assert list(runs) == ["tiny C=0.05", "tiny C=1.0"]
         from mlflow.tracking import MlflowClient
 
         experiment_id = MlflowClient(uri).get_experiment_by_name("ui-compare").experiment_id
@@ -132,12 +136,12 @@ def test_compare_two_runs_in_the_mlflow_ui(browser: Any, tmp_path: Path, capsys:
             "the compare view",
             lambda: (
                 all(r.run_id in body() for r in runs.values())
-                and "test_micro_f1" in body()
+                and "lda_coherence_c_v" in body()  # a metric (the table is virtualised)
                 and "model.tfidf.C" in body()
             ),
         )
         text = body()
-        assert all(name in text for name in runs)
+        assert all(name in text for name in runs)  # the column heads: distinct run names
         assert "0.05" in text and "1.0" in text
         _close_assistant(browser)
         # Parameters: "Show diff only", as a person comparing runs would; C stays.
@@ -155,7 +159,7 @@ def test_compare_two_runs_in_the_mlflow_ui(browser: Any, tmp_path: Path, capsys:
         assert shot.stat().st_size > 10_000
 
     # The run report opens from disk with every plot loaded.
-    report = runs["c-default"].artifact_dir / "report.html"
+    report = runs["tiny C=1.0"].artifact_dir / "report.html"
     browser.get(report.as_uri())
     images = "return Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)"
     wait_until(browser, "the report's plots", lambda: bool(browser.execute_script(images)), 30)

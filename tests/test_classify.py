@@ -660,3 +660,116 @@ def test_topics_model_names_the_default_model(
     code, _, err = run_classify(["Railway cargo trains"], capsys)
     assert code == 2
     assert f"no trained model at $TOPICS_MODEL=elsewhere/model ({tmp_path}/elsewhere/model)" in err
+
+
+# ---------------------------------------------------------------------------
+# models:/ and runs:/ URIs: fetched once, then read from the cache
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, str]:
+    """(tracking URI, the run's local bundle, its run id), registered as tiny-news
+    version 1 with the alias champion."""
+    from tests.conftest import tiny_config
+    from topics.config import validate_config
+    from topics.run.experiment import run
+    from topics.tracking import MlflowTracker, register_run_model
+
+    tmp = tmp_path_factory.mktemp("registry")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    config = validate_config(tiny_config(tmp, model={"lda": {"enabled": False}}))
+    result = run(config, MlflowTracker(uri))
+    assert register_run_model(result.run_id, "tiny-news", "champion", uri) == "1"
+    return uri, result.artifact_dir / "model", result.run_id
+
+
+def _fetched(uri: str, model: str, capsys: pytest.CaptureFixture[str]) -> str:
+    code, out, err = run_classify(
+        ["--model", model, "--tracking-uri", uri, "--format", "json", "rail cargo"], capsys
+    )
+    assert code == 0, err
+    return out
+
+
+def test_second_classify_of_a_pinned_version_does_not_import_mlflow(
+    registered: tuple[str, Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from topics.cli.classify import cache_entry
+
+    uri, bundle, _ = registered
+    local = run_classify(["--model", str(bundle), "--format", "json", "rail cargo"], capsys)[1]
+    assert _fetched(uri, "models:/tiny-news/1", capsys) == local  # fetched, then kept
+    entry = cache_entry("models:/tiny-news/1", uri)
+    assert entry is not None and (entry / "manifest.json").is_file()
+
+    code = (
+        "import sys\n"
+        "from topics.cli.classify import main\n"
+        f"code = main(['--model', 'models:/tiny-news/1', '--tracking-uri', {uri!r}, "
+        "'--format', 'json', 'rail cargo'])\n"
+        "print('mlflow imported' if 'mlflow' in sys.modules else 'no mlflow', code)\n"
+    )
+    second = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert second == local + "no mlflow 0\n"
+
+
+def test_alias_is_resolved_then_read_from_the_cache(
+    registered: tuple[str, Path, str], capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    uri, _, _ = registered
+    first = _fetched(uri, "models:/tiny-news@champion", capsys)
+
+    def no_download(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a cached bundle was downloaded again")
+
+    monkeypatch.setattr("topics.tracking.fetch_bundle", no_download)
+    assert _fetched(uri, "models:/tiny-news@champion", capsys) == first
+    assert _fetched(uri, "models:/tiny-news/1", capsys) == first  # the same entry
+
+
+def test_a_tampered_cached_bundle_is_refused_and_fetched_again(
+    registered: tuple[str, Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from topics.cli.classify import cache_entry
+
+    uri, _, run_id = registered
+    model = f"runs:/{run_id}/model"
+    first = _fetched(uri, model, capsys)
+    entry = cache_entry(model, uri)
+    assert entry is not None
+    arrays = entry / "arrays.npz"
+    arrays.write_bytes(arrays.read_bytes()[:-100] + b"\0" * 100)  # same size, other bytes
+
+    code, out, err = run_classify(
+        ["--model", model, "--tracking-uri", uri, "--format", "json", "rail cargo"], capsys
+    )
+    assert (code, out) == (0, first)
+    assert "classify: warning: cached" in err and "fetching it again" in err
+    Predictor.load(entry)  # the entry was replaced by a good copy
+
+
+@pytest.mark.parametrize(
+    ("model", "cached_as"),
+    [
+        ("models:/topics-news/3", "registry/topics-news/3"),
+        ("models:/m-0123abcd", "logged/m-0123abcd"),
+        ("runs:/0123abcd/model", "runs/0123abcd/model"),
+        ("models:/topics-news@champion", None),  # an alias moves: resolved first
+        ("models:/../3", None),
+        ("runs:/0123abcd/..", None),
+    ],
+    ids=["version", "logged-model", "run", "alias", "dot-dot-name", "dot-dot-path"],
+)
+def test_cache_entries_are_keyed_by_what_the_uri_pins(model: str, cached_as: str | None) -> None:
+    from topics.cli.classify import cache_entry, cache_root
+
+    entry = cache_entry(model, "sqlite:////srv/mlflow.db")
+    if cached_as is None:
+        assert entry is None
+        return
+    assert entry is not None and entry.is_relative_to(cache_root() / "models")
+    assert entry.as_posix().endswith(cached_as)
+    other_store = cache_entry(model, "http://127.0.0.1:5000")
+    assert other_store is not None and other_store != entry

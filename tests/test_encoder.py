@@ -290,3 +290,13 @@ def test_ensemble_bundle_reproduces_the_fitted_ensemble(
     np.testing.assert_allclose(
         Predictor.load(path).predict_proba(unseen), ensemble.predict_proba(unseen), atol=1e-5
     )
+
+
+def test_fit_keeps_the_loss_and_validation_score_of_every_epoch(multilabel: Any) -> None:
+    model = multilabel[0]
+    history = model.history_
+    assert [record["step"] for record in history] == list(range(1, 9))
+    losses = [record["epoch_train_loss"] for record in history]
+    assert losses[-1] < losses[0] / 2, losses  # it learned
+    assert history[-1]["epoch_validation_score"] == model.validation_score_
+    assert all(0.0 <= record["epoch_validation_score"] <= 1.0 for record in history)

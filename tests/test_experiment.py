@@ -20,17 +20,19 @@ def test_end_to_end_with_in_memory_tracker(tmp_path: Path) -> None:
     tracker = RecordingTracker()
     result = run(config, tracker)
 
-    assert [name for name, _ in tracker.calls] == [
+    assert [name for name, _ in tracker.calls if name != "log_metrics"] == [
         "start_run",
         "log_dataset",
         "log_params",
-        "log_metrics",
         "log_artifacts",
         "log_model",
         "end_run",
     ]
     assert tracker.status == "FINISHED"
     assert tracker.params["model.lda.num_topics"] == 3
+    stepped = {key for _, logged in tracker.steps for key in logged}
+    assert stepped == {"lda_log_likelihood_per_word"}  # the training curve, logged first
+    assert tracker.calls[3:5] == [("log_metrics", 1)] * 2  # 100 Gibbs sweeps, every 50
     assert tracker.tags["topics.config_hash"] == config_hash(config)
     assert dict(tracker.calls)["log_artifacts"] == [
         "config.yaml",
@@ -44,7 +46,10 @@ def test_end_to_end_with_in_memory_tracker(tmp_path: Path) -> None:
     run_dir = result.artifact_dir
     assert run_dir == tmp_path / "artifacts" / "tiny" / "recorded0run"
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics == result.metrics == tracker.metrics
+    assert tracker.calls[-4] == ("log_metrics", len(metrics))  # every metric, unstepped
+    assert (
+        metrics == result.metrics == {k: v for k, v in tracker.metrics.items() if k not in stepped}
+    )
     for key in (
         "test_micro_f1",
         "test_macro_f1",
@@ -73,7 +78,13 @@ def test_end_to_end_with_in_memory_tracker(tmp_path: Path) -> None:
         )
     ]
     assert sorted(p.name for p in (run_dir / "plots").iterdir()) == sorted(
-        [*report, "lda_top_words.png", "lda_doc_topics.png", "lda_topic_prevalence.png"]
+        [
+            *report,
+            "lda_top_words.png",
+            "lda_doc_topics.png",
+            "lda_topic_prevalence.png",
+            "lda_topics.csv",
+        ]
     )
     errors = (run_dir / "plots" / "tfidf_confident_errors.csv").read_text().splitlines()
     assert errors[0] == "id,confidence,true,predicted,text" and 1 <= len(errors) <= 21
@@ -166,3 +177,103 @@ def test_same_config_and_seed_reproduce_metrics_and_bundle_bytes(tmp_path: Path)
     assert manifests[0]["files"] == manifests[1]["files"]  # sha256 of model.json and arrays.npz
     assert manifests[0]["data_fingerprint"] == manifests[1]["data_fingerprint"]
     assert manifests[0]["versions"]["scikit-learn"] == manifests[1]["versions"]["scikit-learn"]
+
+
+def _cli_run(tmp_path: Path, monkeypatch: Any, *args: str) -> str:
+    """The run name ``topics run`` gives :func:`run` for ``args`` (nothing is trained)."""
+    from topics.cli.main import main
+    from topics.evaluate.run_metrics import RunMetrics
+    from topics.run.experiment import RunResult
+
+    experiment = tmp_path / "tiny.yaml"
+    experiment.write_text(yaml.safe_dump(tiny_config(tmp_path)))
+    names: list[str] = []
+
+    def recording_run(config: Any, tracker: Any, **kwargs: Any) -> RunResult:
+        names.append(kwargs["run_name"])
+        return RunResult("r", config.name, tmp_path, RunMetrics())
+
+    monkeypatch.setattr("topics.run.experiment.run", recording_run)
+    assert main(["run", str(experiment), "--no-track", *args]) == 0
+    return names[0]
+
+
+def test_runs_differing_in_a_set_override_get_distinct_names(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    names = [_cli_run(tmp_path, monkeypatch, "--set", f"model.tfidf.C={c}") for c in ("0.1", "1.0")]
+    assert names == ["tiny C=0.1", "tiny C=1.0"]
+    assert _cli_run(tmp_path, monkeypatch) == "tiny"
+    assert _cli_run(tmp_path, monkeypatch, "--set", f"output_dir={tmp_path / 'out'}") == "tiny"
+    named = _cli_run(tmp_path, monkeypatch, "--set", "seed=3", "--run-name", "my baseline")
+    assert named == "my baseline"
+    # run() names the tracked run so
+    tracker = RecordingTracker()
+    config = validate_config(tiny_config(tmp_path, model={"lda": {"enabled": False}}))
+    run(config, tracker, run_name="tiny C=0.1")
+    assert tracker.run_name == "tiny C=0.1"
+
+
+@pytest.mark.parametrize(
+    ("engine", "steps"), [("tomotopy", [50, 100]), ("gensim", [1, 2])], ids=["gibbs", "vb"]
+)
+def test_lda_passes_and_the_k_sweep_are_logged_as_steps(
+    tmp_path: Path, engine: str, steps: list[int]
+) -> None:
+    lda = {"engine": engine, "iterations": 100, "sweep": {"num_topics": [2, 3]}}
+    config = validate_config(tiny_config(tmp_path, model={"lda": lda, "tfidf": {"enabled": False}}))
+    tracker = RecordingTracker()
+    run(config, tracker)
+
+    def curve(key: str) -> list[tuple[int, float]]:
+        return [(step, logged[key]) for step, logged in tracker.steps if key in logged]
+
+    likelihood = curve("lda_log_likelihood_per_word")
+    assert [step for step, _ in likelihood] == steps
+    assert all(value < 0 for _, value in likelihood)
+    # one point per K on the run, K the step; the flat per-K keys stay as they were
+    perplexity = curve("lda_sweep_heldout_perplexity")
+    assert [step for step, _ in perplexity] == [2, 3]
+    assert [value for _, value in perplexity] == [
+        tracker.metrics[f"lda_sweep_k{k}_heldout_perplexity"] for k in (2, 3)
+    ]
+    assert [step for step, _ in curve("lda_sweep_coherence_c_npmi")] == [2, 3]
+
+
+def test_per_topic_coherence_is_a_table_artifact_not_metrics(tmp_path: Path) -> None:
+    import csv
+
+    config = validate_config(tiny_config(tmp_path, model={"tfidf": {"enabled": False}}))
+    tracker = RecordingTracker()
+    result = run(config, tracker)
+
+    assert not [
+        key for key in tracker.metrics if key.startswith("lda_topic_") and key[10].isdigit()
+    ]
+    assert {"lda_coherence_c_v", "lda_coherence_c_npmi", "lda_topic_diversity"} <= set(
+        tracker.metrics
+    )
+    table = result.artifact_dir / "plots" / "lda_topics.csv"
+    with table.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["topic"] for row in rows] == ["0", "1", "2"]
+    assert list(rows[0]) == ["topic", "name", "c_v", "c_npmi", "u_mass", "top_words"]
+    mean_c_v = sum(float(row["c_v"]) for row in rows) / len(rows)
+    assert mean_c_v == pytest.approx(tracker.metrics["lda_coherence_c_v"], abs=1e-5)
+    assert ("log_artifacts", sorted(p.name for p in result.artifact_dir.iterdir())) in tracker.calls
+    report = (result.artifact_dir / "report.html").read_text()
+    assert "<th>c_npmi</th>" in report and rows[0]["c_v"] in report
+
+
+def test_run_summary_names_the_primary_model_and_keeps_label_names(tmp_path: Path) -> None:
+    from topics.cli.main import format_summary
+
+    config = validate_config(tiny_config(tmp_path, model={"lda": {"enabled": False}}))
+    result = run(config, NullTracker())
+    assert result.labels == ("economy", "defense", "human rights", "transport")
+    summary = format_summary(result, None)
+    line = next(line for line in summary.splitlines() if "F1 per label" in line)
+    f1 = result.metrics["test_f1_human_rights"]
+    assert line.startswith("primary model tfidf (the one classify uses), F1 per label: economy ")
+    assert f"human rights {f1:.3f}" in line and "human_rights" not in summary
+    assert "best" not in summary

@@ -92,3 +92,13 @@ def test_report_without_plots_or_topics(tmp_path: Path) -> None:
 def test_report_escapes_text(tmp_path: Path) -> None:
     html = write_report(tmp_path, RunMetrics(), ["<b>"], "a<script>", summary="x & y").read_text()
     assert "<script>" not in html and "&lt;b&gt;" in html and "x &amp; y" in html
+
+
+def test_report_names_the_primary_model_and_keeps_label_names(tmp_path: Path) -> None:
+    test = {"micro_f1": 0.5, "f1_human_rights": 0.25}
+    metrics = RunMetrics({"tfidf": {"test": test}, "lda": {"test": test}}, primary="tfidf")
+    html = write_report(tmp_path, metrics, ["human rights"], "named").read_text()
+    assert "Primary model: <b>tfidf</b>" in html
+    assert "<td>tfidf (primary)</td>" in html and "<td>lda</td>" in html
+    assert "best" not in html
+    assert "<td>human rights</td>" in html and "human_rights" not in html

@@ -14,6 +14,7 @@ from topics.cli.main import main
 from topics.config import load_config, validate_config
 from topics.errors import ConfigError
 from topics.run.sweep import expand_trials, run_sweep, run_trial
+from topics.run.trials import run_name
 
 
 def sweep_config(tmp_path: Path, sweep: dict[str, Any], **sections: Any) -> Any:
@@ -103,22 +104,30 @@ def test_sweep_logs_one_child_per_trial_and_the_best_on_the_parent(tmp_path: Pat
     result = run_sweep(config, tracker)
 
     assert tracker.status == "FINISHED" and len(tracker.children) == 4
+    # Each child is named after what its trial changed, as the runs list shows it.
+    assert sorted(tracker.children) == [
+        "tiny C=0.01 min_df=1",
+        "tiny C=0.01 min_df=1000",
+        "tiny C=1.0 min_df=1",
+        "tiny C=1.0 min_df=1000",
+    ]
+    children = {child["params"]["sweep.trial"]: child for child in tracker.children.values()}
     # min_df=1000 leaves no terms: those trials fail alone, as FAILED children.
-    failed = {name for name, child in tracker.children.items() if child["status"] == "FAILED"}
+    failed = {name for name, child in children.items() if child["status"] == "FAILED"}
     assert failed == {"trial-001", "trial-003"}
-    ok = tracker.children["trial-002"]
+    ok = children["trial-002"]
     assert ok["params"]["model.tfidf.C"] == 1.0 and ok["status"] == "FINISHED"
     assert {"val_micro_f1", "test_micro_f1", "tfidf_val_macro_f1", "trial_seconds"} <= set(
         ok["metrics"]
     )
     scores = {
         name: child["metrics"]["val_micro_f1"]
-        for name, child in tracker.children.items()
+        for name, child in children.items()
         if name not in failed
     }
     best = max(sorted(scores), key=scores.__getitem__)
     assert result.best_trial == best
-    assert tracker.tags["topics.best_child_run_id"] == tracker.children[best]["run_id"]
+    assert tracker.tags["topics.best_child_run_id"] == children[best]["run_id"]
     assert tracker.metrics["val_micro_f1"] == scores[best]
     # The driver wrote each finished trial's files and a summary table.
     trial_dir = result.artifact_dir / "trials" / best
@@ -239,3 +248,42 @@ def test_the_sweep_parent_run_ends_failed_with_the_error_or_killed(
     with pytest.raises(KeyboardInterrupt):
         run_sweep(config, tracker)
     assert (tracker.status, tracker.error) == ("KILLED", "interrupted (Ctrl-C or SIGTERM)")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, "quickstart"),
+        ({"model.tfidf.C": 0.1}, "quickstart C=0.1"),
+        ({"model.lda.engine": "gensim", "seed": 7}, "quickstart engine=gensim seed=7"),
+        ({"features.tfidf.ngram_range": [1, 2]}, "quickstart ngram_range=[1,2]"),
+        (
+            {"model.tfidf.C": 1, "model.complement_nb.C": 2},
+            "quickstart model.tfidf.C=1 model.complement_nb.C=2",
+        ),
+    ],
+    ids=["no-overrides", "one", "string-and-int", "list", "same-last-part"],
+)
+def test_run_name_says_what_differs(overrides: dict[str, Any], expected: str) -> None:
+    assert run_name("quickstart", overrides) == expected
+
+
+def test_sweep_parent_and_children_log_their_dataset(tmp_path: Path) -> None:
+    sweep = {"grid": {"model.tfidf.C": [0.1, 1.0]}, "n_jobs": 1, "validation_size": None}
+    config = sweep_config(tmp_path, {**sweep, "metric": "test_micro_f1"})
+    tracker = RecordingTracker()
+    run_sweep(config, tracker, parent_name="C sweep")  # topics sweep --run-name "C sweep"
+    assert tracker.run_name == "C sweep"
+    assert sorted(tracker.children) == ["tiny C=0.1", "tiny C=1.0"]
+
+    fingerprint = run_trial(expand_trials(config)[0], None).data_fingerprint
+    expected = {
+        "name": "tiny",
+        "digest": fingerprint,
+        "source": str(config.data.resolved_path()),
+        "context": "corpus",
+    }
+    assert len(fingerprint) == 64
+    assert tracker.dataset == expected  # the parent, as `topics run` logs it
+    assert [child["dataset"] for child in tracker.children.values()] == [expected] * 2
+    assert [name for name, _ in tracker.calls].count("log_dataset") == 3

@@ -112,3 +112,15 @@ def test_a_fitted_model_pickles_and_transforms_the_same(tmp_path: Path) -> None:
     joblib.dump(lda, tmp_path / "lda.joblib")
     restored = joblib.load(tmp_path / "lda.joblib")
     np.testing.assert_array_equal(restored.transform(TEXTS), lda.transform(TEXTS))
+
+
+@pytest.mark.parametrize(
+    ("engine", "steps"), [("tomotopy", [50, 100, 150, 200]), ("gensim", [1, 2, 3, 4, 5])]
+)
+def test_fit_keeps_the_training_curve(engine: str, steps: list[int]) -> None:
+    lda = fit_tiny(engine=engine)
+    assert [record["step"] for record in lda.history_] == steps
+    curve = [record["log_likelihood_per_word"] for record in lda.history_]
+    assert all(np.isfinite(value) and value < 0 for value in curve)
+    if engine == "tomotopy":  # the sampler's likelihood climbs; gensim's bound may not
+        assert curve[-1] > curve[0]

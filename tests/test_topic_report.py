@@ -51,7 +51,6 @@ def test_seeded_run_reports_topics_labeller_hybrid_stability_and_sweep(tmp_path:
         "lda_coherence_c_v",
         "lda_coherence_c_npmi",
         "lda_coherence_u_mass",
-        "lda_topic_0_c_v",
         "lda_topic_diversity",
         "lda_seed_recall",
         "lda_seed_recall_human_rights",

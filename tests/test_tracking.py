@@ -10,13 +10,20 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import REPO, tiny_config
+from tests.conftest import LABELS, REPO, tiny_config
 from topics.cli.classify import main as classify_main
 from topics.cli.main import main as cli_main
 from topics.config import validate_config
 from topics.errors import TrackingError
 from topics.run.experiment import run
-from topics.tracking import BEST_CHILD_TAG, MlflowTracker, check_reachable, resolve_uri
+from topics.serve.predictor import Predictor
+from topics.tracking import (
+    BEST_CHILD_TAG,
+    INPUT_EXAMPLE,
+    MlflowTracker,
+    check_reachable,
+    resolve_uri,
+)
 
 
 def test_uri_resolution(monkeypatch: Any) -> None:
@@ -124,6 +131,38 @@ def test_runs_are_comparable(tracked_run: tuple[str, Any]) -> None:
     assert "report.html" in artifacts
 
 
+def test_pyfunc_model_has_an_input_example_and_a_real_output_schema(
+    tracked_run: tuple[str, Any],
+) -> None:
+    from mlflow.models import Model, get_model_info
+    from mlflow.types.schema import Array, Object
+
+    uri, result = tracked_run
+    mlflow.set_tracking_uri(uri)
+    (logged,) = mlflow.search_logged_models(
+        filter_string=f"source_run_id = '{result.run_id}'", output_format="list"
+    )
+    model_uri = f"models:/{logged.model_id}"
+    signature = get_model_info(model_uri).signature
+    (output,) = signature.outputs.inputs
+    assert isinstance(output.type, Object)  # was Any
+    fields = {prop.name: prop for prop in output.type.properties}
+    assert set(fields) == {"labels", "scores", "topics", "explanation"}
+    assert isinstance(fields["labels"].dtype, Array)
+    assert [p.name for p in fields["scores"].dtype.properties] == sorted(LABELS)
+    assert [p.name for p in signature.params.params] == ["top_k", "explain", "model"]
+
+    example = Model.load(model_uri).load_input_example(
+        mlflow.artifacts.download_artifacts(model_uri)
+    )
+    assert example == INPUT_EXAMPLE
+    served = mlflow.pyfunc.load_model(model_uri)
+    expected = Predictor.load(result.artifact_dir / "model").predict(example, top_k=1)
+    # the params reach the model (MLflow drops params a signature does not declare)
+    assert served.predict(example, params={"top_k": 1}) == expected
+    assert all(len(record["topics"]) == 1 for record in expected)
+
+
 def test_sweep_parent_points_at_its_best_child(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tracker = MlflowTracker(uri, log_model=False)
@@ -148,6 +187,23 @@ def test_sweep_parent_points_at_its_best_child(tmp_path: Path) -> None:
         assert child.data.params["model.lda.num_topics"] == str(k)
         (point,) = client.get_metric_history(child_id, "lda_coherence_c_v")
         assert (point.step, point.value) == (k, pytest.approx(scores[k]))
+
+
+def test_a_sweep_child_and_its_parent_show_their_dataset(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = MlflowTracker(uri, log_model=False)
+    parent = tracker.start_run("sweep", "tiny-sweep", {}, "")
+    fingerprint = "ab" * 32
+    with tracker.child_run("tiny C=0.1", {"model.tfidf.C": 0.1}) as child:
+        tracker.log_dataset("tiny", fingerprint, str(tmp_path / "tiny.jsonl"))
+    tracker.log_dataset("tiny", fingerprint, str(tmp_path / "tiny.jsonl"))
+    tracker.end_run("FINISHED")
+
+    client = MlflowClient(uri)
+    for run_id in (parent, child):
+        (dataset_input,) = client.get_run(run_id).inputs.dataset_inputs
+        assert dataset_input.dataset.name == "tiny"
+        assert fingerprint.startswith(dataset_input.dataset.digest)
 
 
 def test_a_failing_child_is_marked_failed(tmp_path: Path) -> None:
@@ -497,3 +553,56 @@ def test_read_only_artifacts_folder_is_one_line_before_training(
     client = MlflowClient(mlflow_store)
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert runs == []  # no empty run left behind
+
+
+@pytest.mark.server
+def test_readme_mlflow_models_serve_works_without_the_venv_on_path(
+    tracked_run: tuple[str, Any], tmp_path: Path
+) -> None:
+    """README's serve command, run as written from a shell whose PATH lacks the venv
+    (MLflow starts the server as a ``uvicorn`` command found on PATH)."""
+    import json
+    import os
+    import subprocess
+    import urllib.request
+
+    from tests.servers import VENV_BIN, _stop, free_port, require, wait_for
+    from topics.tracking import register_run_model
+
+    require(
+        "uvicorn (the server extra)", (VENV_BIN / "uvicorn").exists(), "pip install '.[server]'"
+    )
+    (command,) = [
+        line
+        for line in (REPO / "README.md").read_text().splitlines()
+        if "mlflow models serve" in line and line.startswith("PATH=")
+    ]
+    assert command.startswith('PATH="$PWD/.venv/bin:$PATH" mlflow models serve')
+    uri, result = tracked_run
+    register_run_model(result.run_id, "topics-news", "champion", uri)
+    (tmp_path / ".venv").symlink_to(VENV_BIN.parent)  # the project folder a user is in
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "MLFLOW_TRACKING_URI": uri}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            ["/bin/bash", "-c", command.replace("--port 5001", f"--port {port}")],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/ping", 180, proc, log)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=json.dumps({"inputs": TEXTS, "params": {"top_k": 1}}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            served = json.loads(response.read())["predictions"]
+    finally:
+        _stop(proc)
+    expected = Predictor.load(result.artifact_dir / "model").predict(TEXTS, top_k=1)
+    assert served == json.loads(json.dumps(expected))

@@ -10,6 +10,7 @@ protocol (runs, nested sweep children, the dataset as a run input);
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -34,10 +35,22 @@ import mlflow
 import mlflow.artifacts
 import mlflow.pyfunc
 import numpy as np
+import pandas as pd  # MLflow's own dependency
 import sqlalchemy
 import yaml
 from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
+from mlflow.types.schema import (
+    Array,
+    ColSpec,
+    DataType,
+    Object,
+    ParamSchema,
+    ParamSpec,
+    Property,
+    Schema,
+)
 
 import topics
 from topics.errors import TrackingError
@@ -63,6 +76,11 @@ _BUSY_MILLIS: dict[str, int] = {}
 REACHABILITY_TIMEOUT = 3.0
 # The tracking store keeps dataset digests in a 36-character column.
 DIGEST_CHARS = 32
+# What `mlflow models serve` shows as the model's input example (and checks it serves).
+INPUT_EXAMPLE = [
+    "Kazakhstan and Korea open a bus and truck plant in Almaty",
+    "Border guards detained two journalists at the crossing",
+]
 MODEL_SCRIPT = """\
 import mlflow
 from topics.tracking import TopicsPyfunc
@@ -112,9 +130,24 @@ class TopicsPyfunc(PythonModel):
 
         self.predictor = Predictor.load(context.artifacts["bundle"])
 
-    # No return annotation: MLflow would type the nested records as "Any" and warn.
-    def predict(self, context: Any, model_input: list[str], params: dict[str, Any] | None = None):
-        return self.predictor.predict([str(text) for text in model_input], **(params or {}))
+    # The input as a DataFrame and no return annotation: MLflow infers no signature
+    # from these (a list[str] hint would give output "Any" and no params, overriding
+    # the signature log_model gives; see pyfunc_signature).
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ):
+        return self.predictor.predict(_texts(model_input), **(params or {}))
+
+
+def _texts(model_input: Any) -> list[str]:
+    """Texts from what MLflow passes: a list, or a DataFrame (its ``text`` column, else
+    its only one) when the input went through the signature's schema."""
+    if hasattr(model_input, "columns"):
+        column = "text" if "text" in model_input.columns else model_input.columns[0]
+        return [str(text) for text in model_input[column].tolist()]
+    if isinstance(model_input, str):
+        return [model_input]
+    return [str(text) for text in model_input]
 
 
 class MlflowTracker:
@@ -231,8 +264,11 @@ class MlflowTracker:
         self._retry(lambda: mlflow.set_tag(BEST_CHILD_TAG, run_id), "tag the best child")
 
     def log_model(self, bundle_dir: Path) -> None:
+        """Log ``bundle_dir`` as the pyfunc model ``topics-classifier``, with its
+        signature (:func:`pyfunc_signature`) and :data:`INPUT_EXAMPLE`."""
         if not self.log_model_enabled:
             return
+        manifest = json.loads((bundle_dir / "manifest.json").read_text(encoding="utf-8"))
         with tempfile.TemporaryDirectory() as tmp:
             # "Models from code": MLflow stores this script instead of a pickle.
             script = Path(tmp) / "topics_model.py"
@@ -243,6 +279,8 @@ class MlflowTracker:
                     python_model=str(script),
                     artifacts={"bundle": str(bundle_dir)},
                     code_paths=[str(Path(topics.__file__).parent)],
+                    signature=pyfunc_signature(manifest["labels"], manifest["primary"]),
+                    input_example=INPUT_EXAMPLE,
                     # Pinned: inferring requirements costs ~4 s per run. tokenizers:
                     # for encoder models.
                     pip_requirements=[
@@ -371,6 +409,49 @@ def _limit_busy_wait(uri: str, lock_wait: float) -> None:
 
         sqlalchemy.event.listen(engine, "before_cursor_execute", rewrite, retval=True)
     _BUSY_MILLIS[uri] = int(1000 * min(5.0, max(lock_wait / 5, 0.05)))
+
+
+def pyfunc_signature(labels: list[str], primary: str) -> ModelSignature:
+    """The served model's signature: texts in; per text the record ``classify --format
+    json`` prints (``labels``, a score per label, dominant ``topics``; ``explanation``
+    with ``explain=True``); params ``top_k``, ``explain`` and ``model``."""
+    topic = Object(
+        [
+            Property("topic", DataType.long),
+            Property("weight", DataType.double),
+            Property("words", Array(DataType.string)),
+        ]
+    )
+    term = Object([Property("term", DataType.string), Property("weight", DataType.double)])
+    explanation = Object(
+        [
+            Property(
+                "terms",
+                Object([Property(label, Array(term), required=False) for label in labels]),
+            ),
+            Property("terms_model", DataType.string, required=False),
+            Property("topics", Array(topic)),
+        ]
+    )
+    record = Object(
+        [
+            Property("labels", Array(DataType.string)),
+            Property("scores", Object([Property(label, DataType.double) for label in labels])),
+            Property("topics", Array(topic)),
+            Property("explanation", explanation, required=False),
+        ]
+    )
+    return ModelSignature(
+        inputs=Schema([ColSpec(DataType.string)]),
+        outputs=Schema([ColSpec(record)]),
+        params=ParamSchema(
+            [
+                ParamSpec("top_k", DataType.long, 3),
+                ParamSpec("explain", DataType.boolean, False),
+                ParamSpec("model", DataType.string, primary),
+            ]
+        ),
+    )
 
 
 @contextmanager
@@ -584,6 +665,22 @@ def register_run_model(
     return str(version.version)
 
 
+def resolve_alias(model_uri: str, uri: str | None = None) -> str:
+    """``models:/NAME@ALIAS`` -> ``models:/NAME/VERSION``, the version the alias names now."""
+    name, _, alias = model_uri.removeprefix("models:/").rstrip("/").partition("@")
+    tracking_uri = resolve_uri(uri)
+    _quiet_mlflow()
+    check_reachable(tracking_uri)
+    try:
+        version = mlflow.MlflowClient(tracking_uri).get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        raise TrackingError(
+            f"cannot fetch {model_uri} from {tracking_uri}: {_first_line(exc)}; "
+            "check the name/alias, and tracking.uri / MLFLOW_TRACKING_URI"
+        ) from exc
+    return f"models:/{name}/{version.version}"
+
+
 def fetch_bundle(model_uri: str, dst: str | Path, uri: str | None = None) -> Path:
     """Download the bundle behind ``model_uri`` into ``dst``; return its folder.
 
@@ -634,7 +731,14 @@ def _inside(local: Path, relative: Any, model_uri: str) -> Path:
 
 def _quiet_mlflow() -> None:
     # Schema migrations and "creating experiment" notes are not news to the user.
-    for name in ("alembic", "mlflow.tracking.fluent"):
+    # Nor are "validating the input example" notes.
+    for name in (
+        "alembic",
+        "mlflow.store.db.utils",
+        "mlflow.tracking.fluent",
+        "mlflow.pyfunc",
+        "mlflow.models",
+    ):
         logging.getLogger(name).setLevel(logging.WARNING)
     # It logs each locked or failed query with a traceback; the store's faults reach
     # the user once, as one TrackingError line (see retry_locked).

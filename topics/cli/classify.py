@@ -7,13 +7,18 @@ and scored in chunks, so a large file streams in constant memory.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from topics import __version__, progress
 from topics.errors import BundleError, ConfigError, TopicsError, stdout_closed
@@ -23,6 +28,15 @@ DEFAULT_MODEL = "artifacts/latest"
 MODEL_ENV = "TOPICS_MODEL"
 MLFLOW_SCHEMES = ("models:/", "runs:/")
 CHUNK = 1024
+# Bundles fetched from MLflow are kept under $TOPICS_CACHE_DIR, else
+# $XDG_CACHE_HOME/topics, else ~/.cache/topics (in models/).
+CACHE_ENV = "TOPICS_CACHE_DIR"
+# models:/NAME/VERSION, models:/MODEL_ID (a logged model), runs:/RUN_ID/PATH: immutable,
+# so cached by what they name; models:/NAME@ALIAS is resolved to its version first.
+PINNED_VERSION = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)/?$")
+LOGGED_MODEL = re.compile(r"^models:/(?P<id>m-[0-9a-f]+)/?$")
+RUN_ARTIFACT = re.compile(r"^runs:/(?P<run>[0-9a-f]+)/(?P<path>.+?)/?$")
+ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)/?$")
 
 EPILOG = """\
 input:
@@ -224,8 +238,92 @@ def _load(model: str | None, tracking_uri: str | None = None) -> Any:
                 f"no trained model at {where} ({Path(model).absolute()}): run 'make run' "
                 f"first (from the project root), or pass --model PATH or set {MODEL_ENV}"
             )
-    # models:/ and runs:/ URIs pay for importing mlflow; plain paths stay numpy-only.
-    return Predictor.load(model, tracking_uri)
+    if model.startswith(MLFLOW_SCHEMES):  # through the cache of fetched bundles
+        return load_from_mlflow(model, tracking_uri)
+    return Predictor.load(model)
+
+
+def cache_root() -> Path:
+    """Where fetched bundles are kept: ``$TOPICS_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/topics``, else ``~/.cache/topics``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "topics"
+
+
+def cache_entry(model_uri: str, tracking_uri: str | None) -> Path | None:
+    """The cache folder of an immutable ``model_uri`` in the store ``tracking_uri``
+    (the same resolution as MLflow's: the argument, ``$MLFLOW_TRACKING_URI``, the
+    local ``mlflow.db``); None for a URI that may move (an alias)."""
+    store = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
+    if store.startswith("sqlite:///") and not store.startswith("sqlite:////"):
+        store = "sqlite:///" + str(Path(store.removeprefix("sqlite:///")).resolve())
+    folder = cache_root() / "models" / hashlib.sha256(store.encode()).hexdigest()[:16]
+    if match := PINNED_VERSION.match(model_uri):
+        parts = ["registry", quote(match["name"], safe=""), match["version"]]
+    elif match := LOGGED_MODEL.match(model_uri):
+        parts = ["logged", match["id"]]
+    elif match := RUN_ARTIFACT.match(model_uri):
+        parts = ["runs", match["run"], quote(match["path"], safe="")]
+    else:
+        return None
+    if any(part in (".", "..") for part in parts):  # names no folder of its own
+        return None
+    return folder.joinpath(*parts)
+
+
+def load_from_mlflow(model_uri: str, tracking_uri: str | None = None) -> Any:
+    """The bundle behind a ``models:/`` or ``runs:/`` URI, from the cache when it holds it.
+
+    A version-pinned URI that is cached loads without importing mlflow; an alias costs
+    one registry lookup (its version), then the same. Whatever the cache holds is
+    checked as any bundle is (manifest, checksums) on every load; an entry that fails
+    the check is fetched again.
+    """
+    from topics.errors import BundleError
+    from topics.serve.predictor import Predictor
+
+    entry = cache_entry(model_uri, tracking_uri)
+    if entry is None and ALIAS.match(model_uri):
+        from topics.tracking import resolve_alias
+
+        model_uri = resolve_alias(model_uri, tracking_uri)
+        entry = cache_entry(model_uri, tracking_uri)
+    if entry is not None and (entry / "manifest.json").is_file():
+        try:
+            return Predictor.load(entry)
+        except BundleError as exc:
+            print(
+                f"classify: warning: cached {model_uri}: {exc}; fetching it again", file=sys.stderr
+            )
+            shutil.rmtree(entry, ignore_errors=True)
+    # Only a cache miss pays for importing mlflow; plain paths stay numpy-only.
+    from topics.tracking import fetch_bundle
+
+    with tempfile.TemporaryDirectory(prefix="topics-model-") as tmp:
+        bundle = fetch_bundle(model_uri, tmp, tracking_uri)
+        predictor = Predictor.load(bundle)  # checked before it is kept
+        if entry is not None:
+            _keep(bundle, entry)
+    return predictor
+
+
+def _keep(bundle: Path, entry: Path) -> None:
+    """Copy ``bundle`` to ``entry`` atomically (a staging folder renamed into place);
+    a cache that cannot be written only costs the next call a download."""
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=entry.parent))
+    except OSError:  # a read-only cache
+        return
+    try:
+        shutil.copytree(bundle, staging, dirs_exist_ok=True)
+        if entry.exists() and not (entry / "manifest.json").is_file():
+            shutil.rmtree(entry, ignore_errors=True)  # a broken entry left behind
+        os.replace(staging, entry)
+    except OSError:  # another process kept it first
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_predictions(

@@ -33,7 +33,9 @@ def sweep_command(args: argparse.Namespace) -> int:
         bar.update(1, f"{trial.name} {state}")
 
     with progress.report_stages():
-        result = run_sweep(config, tracker, address, args.experiment, on_result=report)
+        result = run_sweep(
+            config, tracker, address, args.experiment, on_result=report, parent_name=args.run_name
+        )
     bar.close()
     if args.json:
         print(json.dumps(result.to_json(), sort_keys=True))

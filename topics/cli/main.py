@@ -42,6 +42,10 @@ overrides only what differs; see README.md.
 """
 
 
+# --set keys left out of the default run name
+NOT_IN_RUN_NAME = ("tracking.", "output_dir", "dask.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="topics",
@@ -67,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-track",
         action="store_true",
         help="do not log to MLflow (same as tracking.enabled=false)",
+    )
+    _add_run_name_argument(
+        run, "the experiment name and the --set overrides, e.g. 'quickstart C=0.1'"
     )
 
     show = commands.add_parser(
@@ -146,6 +153,7 @@ def _add_cluster_commands(commands: Any) -> None:
     )
     sweep.add_argument("--json", action="store_true", help="print the result as one JSON line")
     sweep.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    _add_run_name_argument(sweep, "'<name>-sweep'; children are named after their trial's params")
 
     archive = commands.add_parser(
         "classify-archive",
@@ -171,6 +179,23 @@ def _add_cluster_commands(commands: Any) -> None:
         "--partition-mb", type=float, default=16.0, help="JSONL partition size (default: 16)"
     )
     archive.add_argument("--top-k", type=int, default=3, help="dominant topics per document")
+
+
+def _add_run_name_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--run-name", metavar="NAME", help=f"name of the MLflow run (default: {default})"
+    )
+
+
+def default_run_name(experiment: str, overrides: Sequence[str]) -> str:
+    """The run name ``topics run`` gives: the experiment and its ``--set`` overrides as
+    written, ``quickstart C=0.1 seed=7`` (see :func:`topics.run.trials.run_name`)."""
+    from topics.run.trials import run_name
+
+    pairs = {key.strip(): value for key, _, value in (item.partition("=") for item in overrides)}
+    # where a run is tracked or written does not tell runs apart
+    shown = {key: value for key, value in pairs.items() if not key.startswith(NOT_IN_RUN_NAME)}
+    return run_name(experiment, shown)
 
 
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -245,8 +270,9 @@ def _run(args: argparse.Namespace) -> int:
     tracker = make_tracker(config, args.no_track)
     if progress.enabled():
         print(f"Running {config.name} on {config.data.name} ...", file=sys.stderr)
+    name = args.run_name or default_run_name(config.name, args.overrides)
     with progress.report_stages():  # one line per stage, on a terminal or not
-        result = run(config, tracker, experiment_file=args.experiment)
+        result = run(config, tracker, experiment_file=args.experiment, run_name=name)
     if args.json:
         print(json.dumps(result.to_json(), sort_keys=True))
     else:
@@ -341,6 +367,8 @@ def _data_fetch(args: argparse.Namespace) -> int:
 
 def format_summary(result: RunResult, tracking_uri: str | None) -> str:
     """The metrics table and next steps printed at the end of ``topics run``."""
+    from topics.evaluate.metrics import slug
+
     scores = result.scores
     models = sorted(name for name in scores.models if scores.split(name, "test"))
     columns = ["micro_f1", "macro_f1", "subset_accuracy"]
@@ -349,13 +377,15 @@ def format_summary(result: RunResult, tracking_uri: str | None) -> str:
         test = scores.split(model, "test")
         row = "".join(f"{test.get(c, float('nan')):>17.3f}" for c in columns)
         lines.append(f"{model:<10}{row}")
-    best = scores.split(scores.primary or "", "test")
-    per_label = sorted(k for k in best if k.startswith("f1_"))
+    primary = scores.split(scores.primary or "", "test")
+    # labels as written ("human rights"), not as metric keys have them ("human_rights")
+    per_label = [(label, f"f1_{slug(label)}") for label in result.labels]
+    per_label = [(label, key) for label, key in per_label if key in primary]
     if per_label:
         lines.append("")
         lines.append(
-            "best model, F1 per label: "
-            + ", ".join(f"{k.removeprefix('f1_')} {best[k]:.3f}" for k in per_label)
+            f"primary model {scores.primary} (the one classify uses), F1 per label: "
+            + ", ".join(f"{label} {primary[key]:.3f}" for label, key in per_label)
         )
     if "lda_coherence_c_v" in scores.run:
         lines.append(

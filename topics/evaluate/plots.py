@@ -12,37 +12,44 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def label_cooccurrence(
-    y_true: np.ndarray, y_pred: np.ndarray, label_names: Sequence[str]
-) -> np.ndarray:
-    """``M[i, j]`` = documents whose true labels include ``i`` and predicted include ``j``.
+def label_confusion(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """One 2x2 confusion matrix per label, ``(n_labels, 2, 2)``: sklearn's
+    ``multilabel_confusion_matrix``, ``[[tn, fp], [fn, tp]]`` for each label taken on
+    its own, so a document with two labels counts in both panels, right or wrong."""
+    from sklearn.metrics import multilabel_confusion_matrix
 
-    The last row/column is "(none)": documents with no true / no predicted label.
-    """
-    true = np.column_stack([y_true, y_true.sum(axis=1) == 0]).astype(int)
-    pred = np.column_stack([y_pred, y_pred.sum(axis=1) == 0]).astype(int)
-    return true.T @ pred
+    return np.asarray(multilabel_confusion_matrix(np.asarray(y_true), np.asarray(y_pred)))
 
 
 def plot_label_confusion(
     y_true: np.ndarray, y_pred: np.ndarray, label_names: Sequence[str], path: Path, title: str
 ) -> Path:
-    """Heatmap of :func:`label_cooccurrence`, annotated with counts."""
-    matrix = label_cooccurrence(np.asarray(y_true), np.asarray(y_pred), label_names)
-    names = [*label_names, "(none)"]
-    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2.5, 1.0 * len(names) + 2))
-    image = ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
-    ax.set_yticks(range(len(names)), names)
-    ax.set_xlabel("predicted label")
-    ax.set_ylabel("true label")
-    ax.set_title(title)
-    limit = matrix.max() / 2 if matrix.size else 0
-    for i in range(matrix.shape[0]):
-        for j in range(matrix.shape[1]):
-            color = "white" if matrix[i, j] > limit else "black"
-            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", color=color, fontsize=9)
-    fig.colorbar(image, ax=ax, fraction=0.046)
+    """A small 2x2 panel per label (:func:`label_confusion`), annotated with counts:
+    rows the truth (without / with the label), columns the prediction."""
+    matrices = label_confusion(y_true, y_pred)
+    columns = min(4, len(label_names))
+    rows = -(-len(label_names) // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(2.6 * columns + 0.4, 2.5 * rows + 0.8), squeeze=False
+    )
+    ticks = ["no", "yes"]
+    for k, ax in enumerate(axes.flat):
+        if k >= len(label_names):
+            ax.axis("off")
+            continue
+        matrix = matrices[k]
+        ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(int(matrix.max()), 1))
+        ax.set_xticks([0, 1], ticks)
+        ax.set_yticks([0, 1], ticks)
+        ax.set_title(label_names[k], fontsize=10)
+        ax.set_xlabel("predicted", fontsize=8)
+        ax.set_ylabel("true", fontsize=8)
+        limit = matrix.max() / 2
+        for i in range(2):
+            for j in range(2):
+                color = "white" if matrix[i, j] > limit else "black"
+                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", color=color)
+    fig.suptitle(title)
     return _save(fig, path)
 
 

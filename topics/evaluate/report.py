@@ -9,6 +9,7 @@ headline metrics per model, per-label precision/recall/F1 tables, every plot
 from __future__ import annotations
 
 import base64
+import csv
 import html
 import json
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ IMAGE_TYPES = {
 }
 HEADLINE = ("micro_f1", "macro_f1", "micro_precision", "micro_recall", "subset_accuracy")
 PER_LABEL = ("precision", "recall", "f1")
+TOPIC_TABLE = "lda_topics.csv"  # per-topic coherence, written by topics.evaluate.topic_report
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -61,13 +63,14 @@ def write_report(
         f'<p class="summary">{_e(summary)}</p>' if summary else "",
         _facts_table(facts or {}),
         "<h2>Metrics (held-out test split)</h2>",
+        _primary_note(metrics),
         _headline_table(metrics),
         "<h2>Per label</h2>",
         _per_label_tables(metrics, labels),
         "<h2>Plots</h2>",
         _plots(run_dir / "plots"),
         "<h2>Topics</h2>",
-        _topics(run_dir / "model" / "model.json"),
+        _topics(run_dir / "model" / "model.json", run_dir / "plots" / TOPIC_TABLE),
     ]
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -81,14 +84,26 @@ def write_report(
 
 
 def _models(metrics: RunMetrics) -> list[str]:
-    """The models with test metrics, then ``best`` (the primary one)."""
-    models = sorted(name for name in metrics.models if metrics.split(name, "test"))
-    return models + (["best"] if metrics.primary in models else [])
+    """The models with test metrics, the primary one (``classify``'s) marked."""
+    return sorted(name for name in metrics.models if metrics.split(name, "test"))
+
+
+def _shown(metrics: RunMetrics, model: str) -> str:
+    return f"{model} (primary)" if model == metrics.primary else model
 
 
 def _value(metrics: RunMetrics, model: str, key: str) -> float | None:
-    name = metrics.primary if model == "best" else model
-    return metrics.split(name or "", "test").get(key)
+    return metrics.split(model, "test").get(key)
+
+
+def _primary_note(metrics: RunMetrics) -> str:
+    if metrics.primary is None:
+        return ""
+    return (
+        f'<p class="primary">Primary model: <b>{_e(metrics.primary)}</b>, the one '
+        "<code>classify</code> uses (chosen on the training split; its scores are the "
+        "plain <code>test_*</code> metrics).</p>"
+    )
 
 
 def _facts_table(facts: dict[str, str]) -> str:
@@ -104,7 +119,7 @@ def _headline_table(metrics: RunMetrics) -> str:
     models = _models(metrics)
     head = "<tr><th>model</th>" + "".join(f"<th>{_e(k)}</th>" for k in HEADLINE) + "</tr>"
     rows = [
-        f"<tr><td>{_e(model)}</td>"
+        f"<tr><td>{_e(_shown(metrics, model))}</td>"
         + "".join(f"<td>{_fmt(_value(metrics, model, k))}</td>" for k in HEADLINE)
         + "</tr>"
         for model in models
@@ -120,7 +135,7 @@ def _per_label_tables(metrics: RunMetrics, labels: Sequence[str]) -> str:
     models = _models(metrics)
     head = (
         "<tr><th>label</th>"
-        + "".join(f"<th>{_e(m)} {_e(k)}</th>" for m in models for k in PER_LABEL)
+        + "".join(f"<th>{_e(_shown(metrics, m))} {_e(k)}</th>" for m in models for k in PER_LABEL)
         + "</tr>"
     )
     rows = [
@@ -151,18 +166,31 @@ def _plots(folder: Path) -> str:
     return "".join(figures)
 
 
-def _topics(spec_path: Path) -> str:
+def _topics(spec_path: Path, table_path: Path) -> str:
+    """Each topic's top words (from the bundle) and, when the run wrote its per-topic
+    table, its name and coherence."""
     try:
         spec = json.loads(spec_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return "<p>No model bundle.</p>"
-    top_words = (spec.get("lda") or {}).get("top_words") or []
+    # format 2 keeps the topic model under the feature blocks; format 1 at the top
+    lda = (spec.get("features") or {}).get("lda") or spec.get("lda") or {}
+    top_words = lda.get("top_words") or []
     if not top_words:
         return "<p>This run trained no topic model.</p>"
+    per_topic: dict[str, dict[str, str]] = {}
+    if table_path.is_file():
+        with table_path.open(newline="", encoding="utf-8") as handle:
+            per_topic = {row["topic"]: row for row in csv.DictReader(handle)}
+    columns = ["name", "c_v", "c_npmi", "u_mass"] if per_topic else []
+    head = "".join(f"<th>{_e(c)}</th>" for c in ["topic", *columns, "top words"])
     rows = "".join(
-        f"<tr><td>{i}</td><td>{_e(', '.join(words))}</td></tr>" for i, words in enumerate(top_words)
+        f"<tr><td>{i}</td>"
+        + "".join(f"<td>{_e(per_topic.get(str(i), {}).get(c, ''))}</td>" for c in columns)
+        + f"<td>{_e(', '.join(words))}</td></tr>"
+        for i, words in enumerate(top_words)
     )
-    return f'<table class="topics"><tr><th>topic</th><th>top words</th></tr>{rows}</table>'
+    return f'<table class="topics"><tr>{head}</tr>{rows}</table>'
 
 
 def _fmt(value: float | None) -> str:

@@ -6,12 +6,14 @@ run side (:mod:`topics.run.topic_runs`) loads the labeller's extra corpus, refit
 for stability and runs the K sweep, then passes what it got here.
 
 Metric keys (flat, in ``metrics.json``): ``lda_coherence_{c_v,c_npmi,u_mass}``,
-``lda_topic_<k>_c_v`` ..., ``lda_topic_diversity``, ``lda_seed_recall[_<name>]``,
-``lda_labeller_*``, ``lda_stability``, ``lda_sweep_best_k``, ``lda_sweep_k<K>_*``.
+``lda_topic_diversity``, ``lda_seed_recall[_<name>]``, ``lda_labeller_*``,
+``lda_stability``, ``lda_sweep_best_k``, ``lda_sweep_k<K>_*``: run-level figures only.
+Per-topic coherence is a table, ``plots/lda_topics.csv`` (one row per topic).
 """
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,21 +31,37 @@ if TYPE_CHECKING:
     from topics.data.corpus import Corpus
 
 HEATMAP_SAMPLE = 40
+COHERENCE = ("c_v", "c_npmi", "u_mass")
+TOPIC_TABLE = "lda_topics.csv"
 
 
-def topic_quality_metrics(lda: LdaTopics, train_texts: list[str]) -> dict[str, float]:
-    """Coherence (mean and per topic), diversity and seed-word recall."""
-    scores = lda.coherence(train_texts, measures=("c_v", "c_npmi", "u_mass"))
-    metrics = {f"lda_coherence_{m}": scores[m] for m in ("c_v", "c_npmi", "u_mass")}
-    for measure in ("c_v", "c_npmi", "u_mass"):
-        for k, value in enumerate(scores[f"{measure}_per_topic"]):
-            metrics[f"lda_topic_{k}_{measure}"] = value
+def topic_quality_metrics(
+    lda: LdaTopics, train_texts: list[str], table: Path | None = None
+) -> dict[str, float]:
+    """Mean coherence, diversity and seed-word recall; with ``table``, each topic's
+    coherence is written there as CSV (see :func:`write_topic_table`), not as metrics."""
+    scores = lda.coherence(train_texts, measures=COHERENCE)
+    metrics = {f"lda_coherence_{m}": scores[m] for m in COHERENCE}
+    if table is not None:
+        write_topic_table(table, lda, {m: scores[f"{m}_per_topic"] for m in COHERENCE})
     metrics["lda_topic_diversity"] = topic_diversity(lda.topic_word_)
     if lda.seeds:
         recall = seed_recall(lda.top_words(25), lda.seeds, lda.vocabulary_)
         metrics.update({f"lda_seed_recall_{_key(name)}": value for name, value in recall.items()})
         metrics["lda_seed_recall"] = float(np.nanmean(list(recall.values())))
     return metrics
+
+
+def write_topic_table(path: Path, lda: LdaTopics, per_topic: dict[str, Sequence[float]]) -> Path:
+    """One CSV row per topic: ``topic,name,c_v,c_npmi,u_mass,top_words``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["topic", "name", *per_topic, "top_words"])
+        for k, name in enumerate(lda.topic_names_):
+            values = [f"{float(per_topic[m][k]):.6g}" for m in per_topic]
+            writer.writerow([k, name, *values, " ".join(lda.top_words_[k][:10])])
+    return path
 
 
 def labeller_metrics(
@@ -158,7 +176,7 @@ def report_topics(
         The K sweep's scores and what picks the best K: see :func:`k_sweep_metrics`.
     """
     plots = run_dir / "plots"
-    metrics = topic_quality_metrics(lda, train.texts)
+    metrics = topic_quality_metrics(lda, train.texts, plots / TOPIC_TABLE)
     if labeller_threshold is not None:
         metrics.update(
             labeller_metrics(

@@ -114,6 +114,13 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     random_state : int
     threads : int or None
         torch threads; None: every core.
+
+    Attributes
+    ----------
+    history_ : list of dict
+        One record per epoch: ``step`` (the epoch, from 1), ``epoch_train_loss``
+        (mean batch loss) and ``epoch_validation_score`` (the held-out score after
+        that epoch, as ``validation_score_``; nan without a held-out share).
     """
 
     def __init__(
@@ -235,11 +242,13 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         )
         self.encoder_, self.groups_ = encoder, groups
         rng = np.random.default_rng(self.random_state)
+        self.history_: list[dict[str, float]] = []
         encoder.train()
-        for _ in progress(range(self.epochs), desc="encoder epochs"):
+        for epoch in progress(range(1, self.epochs + 1), desc="encoder epochs"):
             order = fit_idx[rng.permutation(len(fit_idx))]
             size = self.batch_size
             batches = [order[k : k + size] for k in range(0, len(order), size)]
+            losses = []
             for batch in progress(batches, desc="fine-tuning"):
                 logits = head(self._pool(torch, *encode(tokenizer, [texts[i] for i in batch])))
                 target = torch.as_tensor(targets[batch])
@@ -253,10 +262,20 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                 loss.backward()
                 optimizer.step()
                 schedule.step()
+                losses.append(float(loss.detach()))
+            encoder.eval()  # no dropout while scoring; scoring draws no random numbers
+            self.coef_ = head.weight.detach().numpy().astype(np.float64)
+            self.intercept_ = head.bias.detach().numpy().astype(np.float64)
+            self._fit_thresholds(texts, val_idx, indicator)
+            self.history_.append(
+                {
+                    "step": float(epoch),
+                    "epoch_train_loss": float(np.mean(losses)),
+                    "epoch_validation_score": self.validation_score_,
+                }
+            )
+            encoder.train()
         encoder.eval()
-        self.coef_ = head.weight.detach().numpy().astype(np.float64)
-        self.intercept_ = head.bias.detach().numpy().astype(np.float64)
-        self._fit_thresholds(texts, val_idx, indicator)
         return self
 
     def _holdout(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

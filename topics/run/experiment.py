@@ -37,6 +37,7 @@ class RunResult:
     experiment: str
     artifact_dir: Path
     scores: RunMetrics
+    labels: tuple[str, ...] = ()  # as the data names them ("human rights")
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -53,9 +54,15 @@ class RunResult:
 
 
 def run(
-    config: ExperimentConfig, tracker: Tracker, experiment_file: str | None = None
+    config: ExperimentConfig,
+    tracker: Tracker,
+    experiment_file: str | None = None,
+    run_name: str | None = None,
 ) -> RunResult:
     """Train and evaluate every enabled model of ``config``; return the run's metrics.
+
+    ``run_name`` names the tracked run (default: ``config.name``); the CLI passes
+    :func:`topics.run.trials.run_name` of its ``--set`` overrides, or ``--run-name``.
 
     Data problems surface (in :func:`topics.run.prepare.prepare`) before the tracker
     starts a run. Once started, the run ends FINISHED, FAILED (an exception) or KILLED
@@ -75,7 +82,8 @@ def run(
     description = describe_run(config)
     experiment = config.tracking.experiment_name or config.name
     check_writable(Path(config.output_dir))
-    with tracked_run(tracker, experiment, config.name, tags, description) as run_id:
+    name = run_name or config.name
+    with tracked_run(tracker, experiment, name, tags, description) as run_id:
         tracker.log_dataset(
             config.data.name, prepared.fingerprint, str(config.data.resolved_path())
         )
@@ -101,7 +109,7 @@ def run(
         write_report(run_dir, scores, prepared.corpus.label_names, config.name, description, facts)
         # The bundle is complete: it is the latest good model even if tracking fails now.
         point_latest(Path(config.output_dir), run_dir / "model")
-        record: dict[str, Any] = {"experiment": experiment, "run_name": config.name}
+        record: dict[str, Any] = {"experiment": experiment, "run_name": name}
         record["tags"] = tags
         record |= {"description": description, "params": params}
         record["dataset"] = {
@@ -116,7 +124,13 @@ def run(
             tracker.log_metrics(metrics)
             tracker.log_artifacts(run_dir)
             tracker.log_model(run_dir / "model")
-    return RunResult(run_id=run_id, experiment=config.name, artifact_dir=run_dir, scores=scores)
+    return RunResult(
+        run_id=run_id,
+        experiment=config.name,
+        artifact_dir=run_dir,
+        scores=scores,
+        labels=tuple(prepared.corpus.label_names),
+    )
 
 
 def check_writable(folder: Path) -> None:

@@ -57,6 +57,7 @@ from topics.run.trials import (
     execute,
     log_child_run,
     make_trials,
+    run_name,
 )
 
 __all__ = ["SweepResult", "expand_trials", "run_sweep", "run_trial"]
@@ -196,8 +197,12 @@ def run_sweep(
     address: str | None = None,
     experiment_file: str | None = None,
     on_result: Any = None,
+    parent_name: str | None = None,
 ) -> SweepResult:
     """Run every trial of ``base.sweep``; log a parent run with one child per trial.
+
+    The parent run is named ``parent_name`` (default ``<name>-sweep``); each child
+    after its trial's params (``quickstart C=0.1``, see :func:`run_name`).
 
     ``address`` (else ``base.dask.address``) sends trials to a Dask scheduler;
     without one they run here through joblib (``sweep.n_jobs`` at a time).
@@ -220,7 +225,8 @@ def run_sweep(
         f"Sweep of {len(trials)} trials over {', '.join([*sweep.grid, *sweep.random])}; "
         f"best by {sweep.metric} ({sweep.goal})."
     )
-    with tracked_run(tracker, experiment, f"{base.name}-sweep", tags, description) as run_id:
+    parent_name = parent_name or f"{base.name}-sweep"
+    with tracked_run(tracker, experiment, parent_name, tags, description) as run_id:
         sweep_dir = Path(base.output_dir) / base.name / run_id
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / "config.yaml").write_text(to_yaml(base))
@@ -228,11 +234,18 @@ def run_sweep(
         by_index = {trial.index: trial for trial in trials}
         rows: list[dict[str, Any]] = []
         work = partial(run_trial, validation_size=sweep.validation_size)
+        datasets: dict[tuple[str, str, str], None] = {}  # in order, each once
         for result in execute(trials, work, sweep.n_jobs, address):
             trial = by_index[result.index]
             rows.append(_log_trial(tracker, trial, result, sweep_dir / "trials" / trial.name))
+            if result.data_fingerprint:
+                datasets[(*_dataset(trial), result.data_fingerprint)] = None
             if on_result is not None:
                 on_result(trial, result)
+        # The parent's input: the corpus its trials trained on (several if a trial
+        # changed data.* keys), as `topics run` logs its own.
+        for name, source, digest in datasets:
+            tracker.log_dataset(name, digest, source)
         rows.sort(key=lambda row: row["trial"])
         best = _best(rows, sweep.metric, sweep.goal)
         if best is not None:
@@ -264,8 +277,17 @@ def _log_trial(tracker: Any, trial: Trial, result: TrialResult, trial_dir: Path)
         "metrics": result.metrics,
     }
     metrics = {**result.metrics, "trial_seconds": result.seconds}
-    row["run_id"] = log_child_run(tracker, trial.name, params, result, metrics, trial_dir)
+    name = run_name(trial.config.name, trial.overrides)
+    row["run_id"] = log_child_run(
+        tracker, name, params, result, metrics, trial_dir, dataset=_dataset(trial)
+    )
     return row
+
+
+def _dataset(trial: Trial) -> tuple[str, str]:
+    """(name, source) of the corpus ``trial`` trains on."""
+    data = trial.config.data
+    return data.name, str(data.resolved_path())
 
 
 def _best(rows: list[dict[str, Any]], metric: str, goal: str) -> dict[str, Any] | None:

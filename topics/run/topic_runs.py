@@ -121,6 +121,9 @@ def run_k_sweep(
             raise TrialFailed(f"K sweep {trial.name}: {result.error}")
         num_topics = trial.config.model.lda.num_topics
         scores[trial.index] = KScore.from_metrics(num_topics, result.metrics)
+        # On the run itself, K as the step: the UI draws each score against K.
+        stepped = {f"lda_sweep_{key[4:]}": value for key, value in result.metrics.items()}
+        tracker.log_metrics(stepped, step=num_topics)
     return [scores[index] for index in sorted(scores)]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from topics.evaluate.metrics import (
 )
 from topics.evaluate.plots import plot_label_confusion
 from topics.evaluate.run_metrics import RunMetrics
-from topics.families.base import TrainingData
+from topics.families.base import FittedModel, TrainingData
 from topics.run.build import fit_families
 from topics.run.export import export_bundle
 from topics.run.topic_runs import topic_metrics
@@ -37,6 +38,8 @@ def train_and_evaluate(
     y_train, y_test = train.label_matrix(), test.label_matrix()
     single = config.data.single_label
     fitted = fit_families(config, TrainingData.from_corpus(train), labels)
+    if tracker is not None:
+        log_history(tracker, fitted)
 
     scores = RunMetrics()
     progress.stage(f"evaluate on {len(test)} test documents")
@@ -64,7 +67,7 @@ def train_and_evaluate(
             y_pred,
             labels,
             run_dir / "plots" / f"{name}_label_confusion.png",
-            title=f"{name}: true vs predicted labels (test)",
+            title=f"{name}: per-label confusion (test)",
         )
         write_evaluation_report(
             run_dir / "plots",
@@ -95,3 +98,19 @@ def train_and_evaluate(
         single_label=single,
     )
     return scores
+
+
+def log_history(tracker: Tracker, fitted: Mapping[str, FittedModel]) -> None:
+    """Each fitted estimator's training curve (its ``history_``) as stepped metrics
+    ``<model>_<name>``: ``encoder_epoch_train_loss`` per epoch,
+    ``lda_log_likelihood_per_word`` per pass (gensim) or Gibbs sweeps (tomotopy)."""
+    seen: set[int] = set()
+    for name, model in fitted.items():
+        for _, estimator in model.pipeline.steps:
+            history = getattr(estimator, "history_", None)
+            if not history or id(estimator) in seen:  # a shared step is logged once
+                continue
+            seen.add(id(estimator))
+            for record in history:
+                values = {f"{name}_{key}": value for key, value in record.items() if key != "step"}
+                tracker.log_metrics(values, step=int(record["step"]))

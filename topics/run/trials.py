@@ -9,7 +9,7 @@ driver tracks: workers return metrics and files.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,18 @@ from typing import Any
 from topics.config import ExperimentConfig, deep_merge, validate_config
 from topics.errors import TopicsError
 
-__all__ = ["Trial", "TrialFailed", "TrialResult", "execute", "log_child_run", "make_trials"]
+__all__ = [
+    "Trial",
+    "TrialFailed",
+    "TrialResult",
+    "execute",
+    "log_child_run",
+    "make_trials",
+    "run_name",
+]
+
+# MLflow keeps run names as a tag; long ones are unreadable in the runs list anyway.
+RUN_NAME_CHARS = 120
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,35 @@ def make_trials(
     return trials
 
 
+def run_name(experiment: str, overrides: Mapping[str, Any]) -> str:
+    """A run name that says what differs: ``quickstart C=0.1 seed=7``.
+
+    Each override is shown by its last key part (``model.tfidf.C`` -> ``C``), or by
+    its whole key when two overrides share that part; values are shown as written
+    (strings without quotes). Without overrides the name is ``experiment``.
+
+    Examples
+    --------
+    >>> run_name("quickstart", {"model.tfidf.C": 0.1, "features.tfidf.ngram_range": [1, 2]})
+    'quickstart C=0.1 ngram_range=[1,2]'
+    >>> run_name("quickstart", {"model.tfidf.C": 1, "model.complement_nb.C": 2})
+    'quickstart model.tfidf.C=1 model.complement_nb.C=2'
+    """
+    last = [key.rsplit(".", 1)[-1] for key in overrides]
+    parts = [
+        f"{short if last.count(short) == 1 else key}={_show(value)}"
+        for key, short, value in zip(overrides, last, overrides.values(), strict=True)
+    ]
+    name = " ".join([experiment, *parts])
+    return name if len(name) <= RUN_NAME_CHARS else name[: RUN_NAME_CHARS - 3] + "..."
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))
+
+
 def _describe(overrides: dict[str, Any]) -> str:
     return ", ".join(f"{key}={json.dumps(value)}" for key, value in overrides.items())
 
@@ -114,16 +154,21 @@ def log_child_run(
     result: TrialResult,
     metrics: dict[str, float],
     trial_dir: Path | None = None,
+    dataset: tuple[str, str] | None = None,
 ) -> str:
     """Log one finished trial as a nested run of the tracker's current run; return its id.
 
     The child logs ``params`` and ``metrics``; with ``trial_dir`` it also writes the
-    trial's files there and logs them as artifacts. A trial with an error becomes a
-    FAILED child (nothing is raised here: the caller decides what a failure means).
+    trial's files there and logs them as artifacts; with ``dataset`` (name, source) and
+    a ``result.data_fingerprint``, the corpus it trained on as its input. A trial with
+    an error becomes a FAILED child (nothing is raised here: the caller decides what a
+    failure means).
     """
     child_id = ""
     try:
         with tracker.child_run(name, params) as child_id:
+            if dataset is not None and result.data_fingerprint:
+                tracker.log_dataset(dataset[0], result.data_fingerprint, dataset[1])
             if result.error is not None:
                 raise TrialFailed(result.error)
             if trial_dir is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,8 @@ import numpy as np
 from topics.progress import progress
 
 TERM_WEIGHTS = ("one", "idf", "pmi")
+# gensim: documents whose per-word bound is computed after each pass (training history)
+BOUND_SAMPLE = 1000
 
 
 @dataclass
@@ -31,6 +33,9 @@ class TrainedLda:
     alpha: np.ndarray  # (K,) document-topic prior
     model: Any  # the engine's own model object (not saved in the bundle)
     log_likelihood_per_word: float | None = None
+    # one record per pass (gensim) or per chunk of Gibbs sweeps (tomotopy): "step" and
+    # "log_likelihood_per_word", the training curve
+    history: list[dict[str, float]] = field(default_factory=list)
 
 
 def train_gensim(
@@ -62,13 +67,27 @@ def train_gensim(
         eval_every=None,
     )
     # One update per pass so a terminal shows progress pass by pass.
-    for _ in progress(range(passes), desc="LDA passes", unit="pass"):
+    sample = corpus[:: max(1, -(-len(corpus) // BOUND_SAMPLE))]
+    history = []
+    for done in progress(range(1, passes + 1), desc="LDA passes", unit="pass"):
         model.update(corpus, passes=1)
+        history.append({"step": float(done), "log_likelihood_per_word": _bound(model, sample)})
     return TrainedLda(
         lambda_=np.asarray(model.state.get_lambda(), dtype=np.float64),
         alpha=np.asarray(model.alpha, dtype=np.float64),
         model=model,
+        history=history,
     )
+
+
+def _bound(model: Any, sample: list[Any]) -> float:
+    """gensim's per-word variational bound on ``sample``; it draws from the model's
+    random state, which is restored so training goes on as without it."""
+    state = model.random_state.get_state()
+    try:
+        return float(model.log_perplexity(sample))
+    finally:
+        model.random_state.set_state(state)
 
 
 def train_tomotopy(
@@ -103,6 +122,7 @@ def train_tomotopy(
         model.set_word_prior(vocabulary[v], [float(x) for x in eta[:, v]])
     model.optim_interval = optim_interval
     done = 0
+    history = []
     with warnings.catch_warnings():
         # tomotopy warns on every call with workers > 1 that results may vary: known.
         warnings.filterwarnings("ignore", message="The training result may differ")
@@ -110,6 +130,7 @@ def train_tomotopy(
             chunk = min(step, iterations - done)
             model.train(chunk, workers=workers, parallel=tp.ParallelScheme.DEFAULT)
             done += chunk
+            history.append({"step": float(done), "log_likelihood_per_word": model.ll_per_word})
     index = {word: i for i, word in enumerate(vocabulary)}
     columns = np.array([index[word] for word in model.used_vocabs], dtype=np.int64)
     lambda_ = np.empty((num_topics, len(vocabulary)))
@@ -124,4 +145,5 @@ def train_tomotopy(
         alpha=np.asarray(model.alpha, dtype=np.float64),
         model=model,
         log_likelihood_per_word=float(model.ll_per_word),
+        history=history,
     )

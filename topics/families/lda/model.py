@@ -62,6 +62,13 @@ class LdaTopics(TransformerMixin, BaseEstimator):
         Words listed per topic.
     random_state : int
         Seed.
+
+    Attributes
+    ----------
+    history_ : list of dict
+        The training curve: ``step`` (gensim: the pass; tomotopy: Gibbs sweeps done,
+        every 50) and ``log_likelihood_per_word`` (gensim: the per-word variational
+        bound on up to 1000 training documents; tomotopy: the sampler's own).
     """
 
     def __init__(
@@ -137,6 +144,7 @@ class LdaTopics(TransformerMixin, BaseEstimator):
         self.model_ = trained.model
         self.lambda_ = trained.lambda_
         self.alpha_ = trained.alpha
+        self.history_ = trained.history
         self.exp_elog_beta_ = np.exp(dirichlet_expectation_rows(trained.lambda_))
         self.topic_word_ = trained.lambda_ / trained.lambda_.sum(axis=1, keepdims=True)
         self.top_words_ = self.top_words(self.top_n)

@@ -86,21 +86,28 @@ class NullTracker:
 
 @contextmanager
 def tracked_run(
-    tracker: Tracker, experiment: str, run_name: str, tags: dict[str, str], description: str
+    tracker: Tracker,
+    experiment: str,
+    run_name: str,
+    tags: dict[str, str],
+    description: str,
+    resume: str | None = None,
 ) -> Iterator[str]:
     """Start a tracked run, yield its id, and end it with the status the block earned.
 
     FINISHED when the block returns; FAILED, with ``"<ExceptionType>: <message>"`` as
     the error, when it raises; KILLED on Ctrl-C, or SIGTERM once
     :func:`topics.cli.signals.end_on_sigterm` turns it into ``KeyboardInterrupt``.
-    The exception always propagates.
+    The exception always propagates. ``resume`` names a run of the store to continue
+    (an MLflow tracker's ``start_run(run_id=...)``) instead of starting a new one.
 
     Examples
     --------
     >>> with tracked_run(NullTracker(), "quickstart", "quickstart", {}, "") as run_id:
     ...     pass  # log params, metrics and artifacts here
     """
-    run_id = tracker.start_run(experiment, run_name, tags, description)
+    resumed = {"run_id": resume} if resume else {}
+    run_id = tracker.start_run(experiment, run_name, tags, description, **resumed)
     status, error = "FAILED", None
     try:
         yield run_id
@@ -159,17 +166,14 @@ def log_run_folder(run_dir: Path, tracker: Any) -> str:
         )
     metrics = json.loads((run_dir / "metrics.json").read_text())
     record = _tracking_record(run_dir, json.loads(manifest_file.read_text()))
-    run_id = str(
-        tracker.start_run(
-            record["experiment"],
-            record["run_name"],
-            record["tags"],
-            record["description"],
-            run_id=run_dir.name,
-        )
-    )
-    status, error = "FAILED", None
-    try:
+    with tracked_run(
+        tracker,
+        record["experiment"],
+        record["run_name"],
+        record["tags"],
+        record["description"],
+        resume=run_dir.name,
+    ) as run_id:
         dataset = record.get("dataset")
         if dataset:
             tracker.log_dataset(dataset["name"], dataset["digest"], dataset["source"])
@@ -177,16 +181,7 @@ def log_run_folder(run_dir: Path, tracker: Any) -> str:
         tracker.log_metrics(metrics)
         tracker.log_artifacts(run_dir)
         tracker.log_model(run_dir / "model")
-        status = "FINISHED"
-    except KeyboardInterrupt:
-        status, error = "KILLED", "interrupted (Ctrl-C or SIGTERM)"
-        raise
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        tracker.end_run(status, error)
-    return run_id
+    return str(run_id)
 
 
 def _tracking_record(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:

@@ -347,14 +347,17 @@ def test_classify_from_the_registry_never_imports_the_models_code(
     planted = f"import pathlib; pathlib.Path({str(marker)!r}).touch()\n"
     scripts = [stored / "topics_model.py", *sorted((stored / "code").rglob("*.py"))]
     assert len(scripts) > 10
-    for script in scripts:  # the code still works, it only leaves a trace
-        script.write_text(planted + script.read_text())
-
-    local = _classify(["--model", str(result.artifact_dir / "model")], capsys)
-    assert (
-        _classify(["--model", f"models:/{logged.model_id}", "--tracking-uri", uri], capsys) == local
-    )
-    assert not marker.exists()
+    originals = {script: script.read_text() for script in scripts}
+    try:
+        for script, text in originals.items():  # would leave a trace if ever run
+            script.write_text(planted + text)
+        local = _classify(["--model", str(result.artifact_dir / "model")], capsys)
+        remote = ["--model", f"models:/{logged.model_id}", "--tracking-uri", uri]
+        assert _classify(remote, capsys) == local
+        assert not marker.exists()
+    finally:  # the store is shared by this module's tests (serving it runs that code)
+        for script, text in originals.items():
+            script.write_text(text)
 
 
 # The tracking store's faults: a first migration cut short, a corrupt or locked store,

@@ -72,6 +72,11 @@ def test_seeded_run_reports_topics_labeller_hybrid_stability_and_sweep(tmp_path:
         assert child["metrics"]["lda_heldout_perplexity"] > 1.0
         assert "lda_coherence_c_v" in child["metrics"]
         assert child["status"] == "FINISHED"
+        # each K logs the training split it was fitted on as its dataset input
+        assert child["dataset"]["name"] == tracker.dataset["name"] == config.data.name
+    digests = {child["dataset"]["digest"] for child in tracker.children.values()}
+    assert len(digests) == 1 and len(digests.pop()) == 64  # the split's sha256, not the corpus's
+    assert tracker.children["tiny-k4"]["dataset"]["digest"] != tracker.dataset["digest"]
     assert metrics["lda_sweep_best_k"] in (4.0, 6.0)
     assert "lda_heldout_perplexity" not in tracker.metrics  # stayed in the children
 

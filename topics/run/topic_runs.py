@@ -113,10 +113,14 @@ def run_k_sweep(
     trials = k_sweep_trials(config)
     by_index = {trial.index: trial for trial in trials}
     work = partial(fit_k_trial, train_texts=train.texts, heldout_texts=test.texts)
+    # Each K trains on the run's training split: that is the children's dataset input.
+    dataset = (config.data.name, str(config.data.resolved_path()))
+    digest = train.fingerprint()
     scores: dict[int, KScore] = {}
     for result in execute(trials, work, n_jobs=1, address=None):
         trial = by_index[result.index]
-        log_child_run(tracker, trial.name, trial.overrides, result, result.metrics)
+        result.data_fingerprint = digest
+        log_child_run(tracker, trial.name, trial.overrides, result, result.metrics, dataset=dataset)
         if result.error is not None:
             raise TrialFailed(f"K sweep {trial.name}: {result.error}")
         num_topics = trial.config.model.lda.num_topics

@@ -702,16 +702,7 @@ def test_second_classify_of_a_pinned_version_does_not_import_mlflow(
     entry = cache_entry("models:/tiny-news/1", uri)
     assert entry is not None and (entry / "manifest.json").is_file()
 
-    code = (
-        "import sys\n"
-        "from topics.cli.classify import main\n"
-        f"code = main(['--model', 'models:/tiny-news/1', '--tracking-uri', {uri!r}, "
-        "'--format', 'json', 'rail cargo'])\n"
-        "print('mlflow imported' if 'mlflow' in sys.modules else 'no mlflow', code)\n"
-    )
-    second = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
+    second = _classify_in_a_fresh_process(uri, "models:/tiny-news/1")
     assert second == local + "no mlflow 0\n"
 
 
@@ -727,6 +718,46 @@ def test_alias_is_resolved_then_read_from_the_cache(
     monkeypatch.setattr("topics.tracking.fetch_bundle", no_download)
     assert _fetched(uri, "models:/tiny-news@champion", capsys) == first
     assert _fetched(uri, "models:/tiny-news/1", capsys) == first  # the same entry
+
+
+def _classify_in_a_fresh_process(uri: str, model: str) -> str:
+    """``classify --model MODEL`` in a new interpreter; its JSON, then whether it
+    imported mlflow and its exit code."""
+    code = (
+        "import sys\n"
+        "from topics.cli.classify import main\n"
+        f"code = main(['--model', {model!r}, '--tracking-uri', {uri!r}, "
+        "'--format', 'json', 'rail cargo'])\n"
+        "print('mlflow imported' if 'mlflow' in sys.modules else 'no mlflow', code)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_second_classify_of_an_alias_does_not_import_mlflow_until_the_store_changes(
+    registered: tuple[str, Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README's registry flow is ``models:/NAME@ALIAS``: the second call must not pay
+    for importing mlflow, yet an alias moved since must be followed."""
+    from topics.cli.classify import cache_entry
+    from topics.tracking import register_run_model
+
+    uri, _, run_id = registered
+    first = _fetched(uri, "models:/tiny-news@champion", capsys)  # looked up, kept
+    assert _classify_in_a_fresh_process(uri, "models:/tiny-news@champion") == (
+        first + "no mlflow 0\n"
+    )
+    # A new version takes the alias: the store changed, so the alias is asked again.
+    assert register_run_model(run_id, "tiny-news", "champion", uri) == "2"
+    assert not (Path(str(cache_entry("models:/tiny-news/2", uri))) / "manifest.json").exists()
+    moved = _classify_in_a_fresh_process(uri, "models:/tiny-news@champion")
+    assert moved == first + "mlflow imported 0\n"  # the same run, hence the same output
+    entry = cache_entry("models:/tiny-news/2", uri)
+    assert entry is not None and (entry / "manifest.json").is_file()  # version 2 now
+    assert _classify_in_a_fresh_process(uri, "models:/tiny-news@champion") == (
+        first + "no mlflow 0\n"
+    )
 
 
 def test_a_tampered_cached_bundle_is_refused_and_fetched_again(

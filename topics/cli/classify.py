@@ -33,6 +33,7 @@ CHUNK = 1024
 CACHE_ENV = "TOPICS_CACHE_DIR"
 # models:/NAME/VERSION, models:/MODEL_ID (a logged model), runs:/RUN_ID/PATH: immutable,
 # so cached by what they name; models:/NAME@ALIAS is resolved to its version first.
+ALIASES = "aliases.json"  # alias -> version, while the SQLite store is unchanged
 PINNED_VERSION = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)/?$")
 LOGGED_MODEL = re.compile(r"^models:/(?P<id>m-[0-9a-f]+)/?$")
 RUN_ARTIFACT = re.compile(r"^runs:/(?P<run>[0-9a-f]+)/(?P<path>.+?)/?$")
@@ -256,10 +257,7 @@ def cache_entry(model_uri: str, tracking_uri: str | None) -> Path | None:
     """The cache folder of an immutable ``model_uri`` in the store ``tracking_uri``
     (the same resolution as MLflow's: the argument, ``$MLFLOW_TRACKING_URI``, the
     local ``mlflow.db``); None for a URI that may move (an alias)."""
-    store = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
-    if store.startswith("sqlite:///") and not store.startswith("sqlite:////"):
-        store = "sqlite:///" + str(Path(store.removeprefix("sqlite:///")).resolve())
-    folder = cache_root() / "models" / hashlib.sha256(store.encode()).hexdigest()[:16]
+    folder = _store_folder(_store(tracking_uri))
     if match := PINNED_VERSION.match(model_uri):
         parts = ["registry", quote(match["name"], safe=""), match["version"]]
     elif match := LOGGED_MODEL.match(model_uri):
@@ -273,22 +271,94 @@ def cache_entry(model_uri: str, tracking_uri: str | None) -> Path | None:
     return folder.joinpath(*parts)
 
 
+def _store(tracking_uri: str | None) -> str:
+    """The store's URI as MLflow resolves it, a local SQLite file by its absolute path."""
+    store = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
+    if store.startswith("sqlite:///") and not store.startswith("sqlite:////"):
+        store = "sqlite:///" + str(Path(store.removeprefix("sqlite:///")).resolve())
+    return store
+
+
+def _store_folder(store: str) -> Path:
+    return cache_root() / "models" / hashlib.sha256(store.encode()).hexdigest()[:16]
+
+
+def _store_state(store: str) -> list[int] | None:
+    """Size and modification time of a SQLite store's files: any write to the store
+    (an alias moved, a version registered) changes them. None for a server."""
+    if not store.startswith("sqlite:///"):
+        return None
+    database = Path(store.removeprefix("sqlite:///"))
+    state = []
+    for path in (database, database.with_name(database.name + "-wal")):
+        try:
+            stat = path.stat()
+        except OSError:
+            state += [0, 0]
+        else:
+            state += [stat.st_size, stat.st_mtime_ns]
+    return state
+
+
+def cached_alias(model_uri: str, tracking_uri: str | None) -> str | None:
+    """``models:/NAME/VERSION`` that ``model_uri`` (an alias) named when last resolved,
+    if the SQLite store has not been written since; else None (ask the registry)."""
+    store = _store(tracking_uri)
+    state = _store_state(store)
+    try:
+        known = json.loads((_store_folder(store) / ALIASES).read_text())
+        pinned = known[model_uri]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if state is None or not isinstance(pinned, dict) or pinned.get("store") != state:
+        return None
+    version = str(pinned.get("version", ""))
+    return version if PINNED_VERSION.match(version) else None
+
+
+def _remember_alias(model_uri: str, version: str, state: list[int] | None, store: str) -> None:
+    """Keep what ``model_uri`` resolved to while the store was in ``state``."""
+    if state is None:
+        return
+    memo = _store_folder(store) / ALIASES
+    try:
+        known = json.loads(memo.read_text())
+        known = known if isinstance(known, dict) else {}
+    except (OSError, ValueError):
+        known = {}
+    known[model_uri] = {"version": version, "store": state}
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        staging = memo.with_name(f".{memo.name}.{os.getpid()}")
+        staging.write_text(json.dumps(known))
+        os.replace(staging, memo)
+    except OSError:  # a read-only cache only costs the next call a lookup
+        pass
+
+
 def load_from_mlflow(model_uri: str, tracking_uri: str | None = None) -> Any:
     """The bundle behind a ``models:/`` or ``runs:/`` URI, from the cache when it holds it.
 
-    A version-pinned URI that is cached loads without importing mlflow; an alias costs
-    one registry lookup (its version), then the same. Whatever the cache holds is
-    checked as any bundle is (manifest, checksums) on every load; an entry that fails
-    the check is fetched again.
+    A version-pinned URI that is cached loads without importing mlflow. So does an
+    alias on a local SQLite store that has not been written since the alias was last
+    looked up; otherwise an alias costs one registry lookup (its version), then the
+    same. Whatever the cache holds is checked as any bundle is (manifest, checksums)
+    on every load; an entry that fails the check is fetched again.
     """
     from topics.errors import BundleError
     from topics.serve.predictor import Predictor
 
     entry = cache_entry(model_uri, tracking_uri)
     if entry is None and ALIAS.match(model_uri):
-        from topics.tracking import resolve_alias
+        pinned = cached_alias(model_uri, tracking_uri)
+        if pinned is None:
+            from topics.tracking import resolve_alias
 
-        model_uri = resolve_alias(model_uri, tracking_uri)
+            store = _store(tracking_uri)
+            state = _store_state(store)  # before the lookup: a later write voids it
+            pinned = resolve_alias(model_uri, tracking_uri)
+            _remember_alias(model_uri, pinned, state, store)
+        model_uri = pinned
         entry = cache_entry(model_uri, tracking_uri)
     if entry is not None and (entry / "manifest.json").is_file():
         try:

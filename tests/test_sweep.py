@@ -287,3 +287,18 @@ def test_sweep_parent_and_children_log_their_dataset(tmp_path: Path) -> None:
     assert tracker.dataset == expected  # the parent, as `topics run` logs it
     assert [child["dataset"] for child in tracker.children.values()] == [expected] * 2
     assert [name for name, _ in tracker.calls].count("log_dataset") == 3
+
+
+def test_sweep_children_log_their_training_curves_as_steps(tmp_path: Path) -> None:
+    """As `topics run` does: each trial's LDA passes are stepped metrics of its child."""
+    sweep = {"grid": {"model.tfidf.C": [0.1, 1.0]}, "n_jobs": 1}
+    sweep |= {"validation_size": None, "metric": "test_micro_f1"}
+    config = validate_config(
+        tiny_config(tmp_path, model={"lda": {"enabled": True, "engine": "gensim"}}, sweep=sweep)
+    )
+    tracker = RecordingTracker()
+    run_sweep(config, tracker)
+    for child in tracker.children.values():
+        curve = [(step, m["lda_log_likelihood_per_word"]) for step, m in child["steps"]]
+        assert [step for step, _ in curve] == list(range(1, config.model.lda.passes + 1))
+        assert all(value < 0 for _, value in curve)

@@ -48,7 +48,7 @@ from topics.config import (
 from topics.data.splits import split_indices
 from topics.errors import ConfigError
 from topics.run.prepare import prepare
-from topics.run.trackers import tracked_run
+from topics.run.trackers import StepRecorder, tracked_run
 from topics.run.train import train_and_evaluate
 from topics.run.trials import (
     Trial,
@@ -173,7 +173,10 @@ def run_trial(trial: Trial, validation_size: float | None) -> TrialResult:
                 )
                 metrics.update(scored.held_out_as("val").flat())
             run_dir = Path(tmp) / "run"
-            metrics.update(train_and_evaluate(config, train, test, run_dir, provenance).flat())
+            curves = StepRecorder()
+            scored = train_and_evaluate(config, train, test, run_dir, provenance, curves)
+            metrics.update(scored.flat())
+            result.steps = curves.steps
             (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
             result.files = {
                 str(path.relative_to(run_dir)): path.read_bytes()

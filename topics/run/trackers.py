@@ -84,6 +84,18 @@ class NullTracker:
         pass
 
 
+class StepRecorder(NullTracker):
+    """Keeps the stepped metrics (training curves) a fit reports, where nothing is
+    tracked: on a sweep worker, to be logged on the trial's child run."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[int, dict[str, float]]] = []
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        if step is not None:
+            self.steps.append((step, dict(metrics)))
+
+
 @contextmanager
 def tracked_run(
     tracker: Tracker,

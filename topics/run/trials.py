@@ -48,6 +48,8 @@ class TrialResult:
     host: str = ""
     error: str | None = None
     data_fingerprint: str = ""  # of the corpus the trial trained on (the run's, same data)
+    # training curves (encoder epochs, LDA passes) as (step, metrics), for the child run
+    steps: list[tuple[int, dict[str, float]]] = field(default_factory=list)
 
 
 TrialWork = Callable[[Trial], TrialResult]
@@ -177,6 +179,8 @@ def log_child_run(
                     (trial_dir / relative).parent.mkdir(parents=True, exist_ok=True)
                     (trial_dir / relative).write_bytes(content)
             tracker.log_metrics(metrics)
+            for step, values in result.steps:
+                tracker.log_metrics(values, step=step)
             if trial_dir is not None:
                 tracker.log_artifacts(trial_dir)
     except TrialFailed:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from topics.data.corpus import jsonl_records
 from topics.errors import DataError
 
 LABEL_NAMES = ("labels", "label", "category", "categories", "topic", "topics", "class", "tags")
@@ -141,7 +141,7 @@ def sniff(
     undecodable: list[str] = []
     text = _read_text(path, undecodable, path.parent)
     if fmt == "jsonl":
-        records, columns = _jsonl_records(path, text), None
+        records, columns = [r for _, r in jsonl_records(text.splitlines(), path)], None
     else:
         records, columns = _csv_records(path, text)
     if not records:
@@ -257,21 +257,6 @@ def _sniff_folder(path: Path) -> Sniffed:
             f"{path}: no <label>/<name>.txt files; a folder needs one subfolder per label"
         )
     return Sniffed("folder", n_docs, counts, unlabelled, undecodable=undecodable)
-
-
-def _jsonl_records(path: Path, text: str) -> list[dict[str, Any]]:
-    records = []
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from exc
-        if not isinstance(record, dict):
-            raise DataError(f"{path}:{line_no}: expected a JSON object per line")
-        records.append(record)
-    return records
 
 
 def _csv_records(path: Path, text: str) -> tuple[list[dict[str, Any]], list[str] | None]:

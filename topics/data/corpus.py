@@ -287,22 +287,29 @@ def _guess_format(path: Path) -> str:
 
 def _read_jsonl(path: Path, encoding: str, options: _ReadOptions) -> Iterator[dict[str, Any]]:
     with path.open(encoding=encoding, errors=options.errors) as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from exc
-            except RecursionError as exc:
-                raise DataError(
-                    f"{path}:{line_no}: JSON nested too deeply to read; expected one flat "
-                    "object per line"
-                ) from exc
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{line_no}: expected a JSON object per line")
+        for line_no, record in jsonl_records(handle, path):
             record.setdefault("_line", line_no)
             yield record
+
+
+def jsonl_records(lines: Iterable[str], path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of a JSONL file; anything but
+    one JSON object per line is a one-line :class:`DataError` naming the line."""
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from exc
+        except RecursionError as exc:
+            raise DataError(
+                f"{path}:{line_no}: JSON nested too deeply to read; expected one flat "
+                "object per line"
+            ) from exc
+        if not isinstance(record, dict):
+            raise DataError(f"{path}:{line_no}: expected a JSON object per line")
+        yield line_no, record
 
 
 def _read_csv(path: Path, encoding: str, options: _ReadOptions) -> Iterator[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,13 @@ def test_team_server_on_postgresql(tmp_path: Path, capsys: Any, monkeypatch: Any
         assert _classify(["--model", "models:/news@champion"], capsys) == local
         assert _classify(["--model", f"runs:/{result.run_id}/model"], capsys) == local
 
+        # Once fetched, an alias on the server costs one REST call, not an mlflow import,
+        # and still follows the alias when it moves to a version not fetched yet.
+        assert _classify_fresh("models:/news@champion") == (local, False)
+        assert cli_main(["register", result.run_id, "--name", "news", "--alias", "champion"]) == 0
+        assert _classify_fresh("models:/news@champion") == (local, True)  # version 2 fetched
+        assert _classify_fresh("models:/news@champion") == (local, False)
+
 
 def _sweep_over_c(tmp_path: Path, values: list[float]) -> tuple[str, dict[str, Any]]:
     base = tiny_config(tmp_path, name="sweep-c", model={"lda": {"enabled": False}})
@@ -89,6 +98,20 @@ def _sweep_over_c(tmp_path: Path, values: list[float]) -> tuple[str, dict[str, A
     tracker.log_best_child(best["run_id"], {"test_micro_f1": best["test_micro_f1"]})
     tracker.end_run("FINISHED")
     return sweep_id, best
+
+
+def _classify_fresh(model: str) -> tuple[str, bool]:
+    """``classify --model MODEL`` in a new interpreter: its JSON, and whether it imported
+    mlflow."""
+    code = (
+        "import sys\n"
+        "from topics.cli.classify import main\n"
+        f"assert main(['--format', 'json', '--model', {model!r}, *{TEXTS!r}]) == 0\n"
+        "print('mlflow' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout, done.stderr.strip().splitlines()[-1] == "True"
 
 
 def _classify(args: list[str], capsys: Any) -> str:

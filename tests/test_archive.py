@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import TINY_ARTICLES, tiny_config
 from topics.cli.main import main
+from topics.errors import BundleError
 from topics.run.archive import (
     ArchiveError,
     _lines,
@@ -259,3 +260,17 @@ def test_cli_drift_exits_3_when_the_archive_moved(
     assert "drift: " in capsys.readouterr().out
     assert "oov_rate" in json.loads((tmp_path / "out" / "drift.json").read_text())["flagged"]
     assert main([*argv, "--model", str(bundle_dir)]) == 0  # without --drift: no verdict
+
+
+def test_drift_with_a_model_without_a_summary_fails_before_any_partition(
+    tmp_path: Path, bundle_dir: Path
+) -> None:
+    from topics.serve.bundle import load_bundle, save_bundle
+
+    bundle = load_bundle(bundle_dir)
+    spec = {k: v for k, v in bundle.spec.items() if k != "training_summary"}
+    old = read_bundle_files(str(save_bundle(tmp_path / "old", spec, bundle.arrays, {})))
+    archive = write_archive(tmp_path / "a.jsonl", 50)
+    with pytest.raises(BundleError, match="no training summary"):
+        classify_archive(str(archive), tmp_path / "out", old, drift=True)
+    assert not (tmp_path / "out").exists()

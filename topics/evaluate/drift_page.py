@@ -17,6 +17,7 @@ JSON_FILE = "drift.json"
 HTML_FILE = "drift.html"
 BAR_WIDTH = 320  # px for a share of 1.0
 ROW_HEIGHT = 18
+MAX_LABEL_CHARS = 40  # longer category names are cut, whole in their tooltip
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 900px; color: #222; }
@@ -108,7 +109,8 @@ def _section(measure: Measure) -> str:
 
 def _bars(measure: Measure) -> str:
     """Training and batch side by side, one pair of bars per category, as inline SVG."""
-    label_width = 170
+    longest = max((len(c) for c in measure.categories), default=0)
+    label_width = min(MAX_LABEL_CHARS, max(longest, 8)) * 7 + 12  # ~7 px a character
     top = max([*measure.training, *measure.batch, 1e-12])
     scale = BAR_WIDTH / top
     height = ROW_HEIGHT * 2 * len(measure.categories) + 6
@@ -116,9 +118,12 @@ def _bars(measure: Measure) -> str:
     rows = []
     for i, category in enumerate(measure.categories):
         y = i * ROW_HEIGHT * 2 + 3
+        shown = (
+            category if len(category) <= MAX_LABEL_CHARS else category[: MAX_LABEL_CHARS - 1] + "…"
+        )
         rows.append(
             f"<text x='{label_width - 6}' y='{y + ROW_HEIGHT - 4}' text-anchor='end' "
-            f"font-size='12'>{html.escape(category)}</text>"
+            f"font-size='12'><title>{html.escape(category)}</title>{html.escape(shown)}</text>"
         )
         for j, (value, colour) in enumerate(
             ((measure.training[i], TRAINING_COLOUR), (measure.batch[i], BATCH_COLOUR))

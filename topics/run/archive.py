@@ -231,7 +231,7 @@ class _DriftCounting:
     (topics are listed by weight, so the first ``top_k`` are the same)."""
 
     def __init__(self, predictor: Any, top_k: int) -> None:
-        from topics.evaluate.drift import DriftCounts, OovCounter, n_topics
+        from topics.evaluate.drift_counts import DriftCounts, OovCounter, n_topics
 
         self.predictor, self.top_k, self.n_topics = predictor, top_k, n_topics(predictor)
         self.counts = DriftCounts(list(predictor.labels), predictor.primary)

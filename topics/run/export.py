@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from topics.evaluate.drift import MAX_SUMMARY_DOCS, SUMMARY_KEY, count_texts
+from topics.evaluate.drift_counts import MAX_SUMMARY_DOCS, SUMMARY_KEY, count_texts
 from topics.families import FAMILIES
 from topics.families.base import FittedModel
 from topics.serve.bundle import Bundle, save_bundle
@@ -64,6 +64,6 @@ def export_bundle(
         in_memory = {key: np.asarray(value) for key, value in arrays.items()}
         predictor = Predictor(Bundle(Path(directory), {}, spec, in_memory))
         texts = list(held_out_texts[:MAX_SUMMARY_DOCS])
-        summary = count_texts(predictor, texts, source=f"held-out split, {len(texts)} documents")
+        summary = count_texts(predictor, texts, source="held-out test split")
         spec[SUMMARY_KEY] = summary.to_json()
     return save_bundle(directory, spec, arrays, provenance)

@@ -28,6 +28,7 @@ from topics.evaluate.drift import (
     count_texts,
     js_distance,
     psi,
+    psi_noise,
     training_summary,
 )
 from topics.evaluate.drift_page import drift_html
@@ -129,6 +130,9 @@ def test_psi_and_js_distance_are_zero_for_equal_mixes_and_grow_with_the_shift() 
     assert psi(counts, counts) == pytest.approx(0.0, abs=1e-12)
     assert psi(counts, counts * 3) < 1e-3  # the same shares; only the pseudo-counts differ
     assert 0 < psi(counts, np.array([25, 50, 25])) < 0.2 < psi(counts, np.array([0, 10, 90]))
+    # what sampling alone gives: (bins - 1) * (1/n + 1/m), smaller for larger samples
+    assert psi_noise(counts, np.array([10, 10, 10])) == pytest.approx(2 * (1 / 100 + 1 / 30))
+    assert psi_noise(counts, counts * 10) < psi_noise(counts, counts)
     assert js_distance(np.array([0.5, 0.5]), np.array([0.5, 0.5])) == pytest.approx(0.0)
     assert js_distance(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == pytest.approx(1.0)
 

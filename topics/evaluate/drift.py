@@ -55,6 +55,7 @@ __all__ = [
     "count_texts",
     "js_distance",
     "psi",
+    "psi_noise",
     "topic_names",
     "training_summary",
 ]
@@ -103,6 +104,7 @@ class Measure:
     training: list[float]
     batch: list[float]
     note: str = ""
+    noise: float | None = None  # the value sampling alone gives, on average (PSI only)
 
     @property
     def flagged(self) -> bool:
@@ -120,6 +122,7 @@ class Measure:
             "training": [round(v, 6) for v in self.training],
             "batch": [round(v, 6) for v in self.batch],
             "note": self.note,
+            "noise": None if self.noise is None else round(self.noise, 6),
         }
 
 
@@ -185,6 +188,18 @@ def psi(expected: np.ndarray, actual: np.ndarray) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
+def psi_noise(expected: np.ndarray, actual: np.ndarray) -> float:
+    """The PSI two samples of one distribution show on average, from their sizes alone:
+    ``(bins - 1) * (1/n_expected + 1/n_actual)`` over the bins either side fills (PSI
+    is then about a chi-square statistic divided by the sizes). Said on the page, so a
+    small batch's value is read against it."""
+    bins = int(np.count_nonzero((expected + actual) > 0))
+    sizes = [float(expected.sum()), float(actual.sum())]
+    if bins < 2 or min(sizes) <= 0:
+        return 0.0
+    return (bins - 1) * (1 / sizes[0] + 1 / sizes[1])
+
+
 def js_distance(p: np.ndarray, q: np.ndarray) -> float:
     """Jensen-Shannon distance (base 2, in [0, 1]) of two distributions."""
     p, q = p / p.sum(), q / q.sum()
@@ -214,6 +229,7 @@ def _label_mix(training: DriftCounts, batch: DriftCounts, threshold: float) -> M
         _shares(new, batch.n_documents),
         "share of documents per predicted label (a document may have several); "
         "PSI over the labels' share of all assignments",
+        psi_noise(train, new),
     )
 
 
@@ -286,4 +302,5 @@ def _confidence(training: DriftCounts, batch: DriftCounts, threshold: float) -> 
         _shares(training.confidence_counts, training.n_documents),
         _shares(batch.confidence_counts, batch.n_documents),
         "histogram of each document's top label score",
+        psi_noise(training.confidence_counts, batch.confidence_counts),
     )

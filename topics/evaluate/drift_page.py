@@ -101,10 +101,16 @@ def _section(measure: Measure) -> str:
     return (
         f"<section id='{measure.name}' class='{state}'><h2>{title}</h2>"
         f"<p><span class='status'>{status}</span>: {esc(measure.statistic)} "
-        f"{measure.value:.3f} (threshold {measure.threshold:g})</p>"
+        f"{measure.value:.3f} (threshold {measure.threshold:g}{_noise(measure)})</p>"
         f"<p class='note'>{esc(measure.note)}</p>"
         f"{_bars(measure)}</section>"
     )
+
+
+def _noise(measure: Measure) -> str:
+    if measure.noise is None:
+        return ""
+    return f"; sampling alone gives about {measure.noise:.3f} at these sizes"
 
 
 def _bars(measure: Measure) -> str:

@@ -41,8 +41,8 @@ def export_bundle(
         One label per document: ``classify`` reports the most probable label.
     held_out_texts
         Texts the model did not train on (the test split): the primary model's
-        predictions on the first :data:`~topics.evaluate.drift.MAX_SUMMARY_DOCS` of
-        them are the training side of ``topics drift``, stored as the spec's
+        predictions on :data:`~topics.evaluate.drift_counts.MAX_SUMMARY_DOCS` of
+        them at most (every k-th) are the training side of ``topics drift``, stored as the spec's
         ``training_summary`` (a few KB). None: the bundle has no summary.
     """
     spec: dict[str, Any] = {"labels": list(labels), "primary": primary, "features": {}}
@@ -63,7 +63,9 @@ def export_bundle(
         # scored by the serving code itself, as topics drift will score a batch
         in_memory = {key: np.asarray(value) for key, value in arrays.items()}
         predictor = Predictor(Bundle(Path(directory), {}, spec, in_memory))
-        texts = list(held_out_texts[:MAX_SUMMARY_DOCS])
+        # every k-th text, not the first ones: a split by date keeps its whole span
+        step = -(-len(held_out_texts) // MAX_SUMMARY_DOCS)
+        texts = list(held_out_texts[::step])
         summary = count_texts(predictor, texts, source="held-out test split")
         spec[SUMMARY_KEY] = summary.to_json()
     return save_bundle(directory, spec, arrays, provenance)

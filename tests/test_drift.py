@@ -240,3 +240,27 @@ def test_cli_drift_on_a_bundle_imports_nothing_heavy(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_export_counts_every_kth_held_out_text_up_to_the_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import TINY_ARTICLES, tiny_config
+    from topics.config import validate_config
+    from topics.families.base import TrainingData
+    from topics.run.build import fit_families
+    from topics.run.export import export_bundle
+
+    config = validate_config(tiny_config(tmp_path, model={"lda": {"enabled": False}}))
+    corpus = load_corpus_from_config(config.data)
+    labels = list(corpus.label_names)
+    fitted = fit_families(config, TrainingData.from_corpus(corpus), labels)
+    monkeypatch.setattr("topics.run.export.MAX_SUMMARY_DOCS", 5)
+    held_out = [text for _, text, _ in TINY_ARTICLES[:12]]
+    path = export_bundle(tmp_path / "m", labels, "tfidf", fitted, {}, held_out_texts=held_out)
+    summary = Predictor.load(path).bundle.spec[SUMMARY_KEY]
+    assert summary["n_documents"] == 4  # texts 0, 3, 6 and 9 of 12: their span, not the first 5
+    expected = count_texts(Predictor.load(path), held_out[::3])
+    assert summary["label_counts"] == expected.to_json()["label_counts"]
+    without = export_bundle(tmp_path / "n", labels, "tfidf", fitted, {})
+    assert SUMMARY_KEY not in Predictor.load(without).bundle.spec

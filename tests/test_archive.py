@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import TINY_ARTICLES, tiny_config
 from topics.cli.main import main
+from topics.errors import BundleError
 from topics.run.archive import (
     ArchiveError,
     _lines,
@@ -218,3 +219,58 @@ def test_archive_cuts_a_document_over_the_limit_and_says_so(
         f"{MAX_DOCUMENT_CHARS:,}-character limit; only its start is classified"
     ]
     assert "transport" in next(read_output(tmp_path / "out"))["labels"]
+
+
+def test_drift_writes_the_archives_report_equal_to_topics_drift_on_the_same_file(
+    tmp_path: Path, bundle_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = write_archive(tmp_path / "a.jsonl", 600)
+    bundle = read_bundle_files(str(bundle_dir))
+    out = tmp_path / "out"
+    result = classify_archive(str(archive), out, bundle, partition_mb=0.02, drift=True)
+    assert result.partitions > 2 and result.drift is not None
+    assert (out / "drift.html").read_text().startswith("<!DOCTYPE html>")
+    # the records are those of classify (topics cut back to --top-k after counting)
+    assert list(read_output(out)) == classify_reference(bundle_dir, archive, capsys)
+    single = tmp_path / "single"
+    main(["drift", "--model", str(bundle_dir), str(archive), "--output", str(single)])
+    ours, theirs = (json.loads((d / "drift.json").read_text()) for d in (out, single))
+    assert ours["batch"]["documents"] == theirs["batch"]["documents"] == 600
+    for mine, reference in zip(ours["measures"], theirs["measures"], strict=True):
+        assert mine["value"] == pytest.approx(reference["value"], abs=1e-6)
+        assert mine["flagged"] == reference["flagged"]
+
+    # a finished partition without its drift counts is scored again; others are kept
+    manifest = json.loads((out / "_archive.json").read_text())
+    (out / manifest["partitions"][1].replace(".jsonl", ".drift.json")).unlink()
+    again = classify_archive(str(archive), out, bundle, partition_mb=0.02, drift=True)
+    assert (again.written, again.skipped) == (1, result.partitions - 1)
+    assert again.drift == result.drift
+
+
+def test_cli_drift_exits_3_when_the_archive_moved(
+    tmp_path: Path, bundle_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = tmp_path / "unknown.jsonl"
+    with archive.open("w", encoding="utf-8") as handle:
+        for i in range(30):
+            handle.write(json.dumps({"id": str(i), "text": f"zqx{i} wvk{i} plorb{i}"}) + "\n")
+    argv = ["classify-archive", str(archive), "--output", str(tmp_path / "out")]
+    assert main([*argv, "--model", str(bundle_dir), "--drift"]) == 3
+    assert "drift: " in capsys.readouterr().out
+    assert "oov_rate" in json.loads((tmp_path / "out" / "drift.json").read_text())["flagged"]
+    assert main([*argv, "--model", str(bundle_dir)]) == 0  # without --drift: no verdict
+
+
+def test_drift_with_a_model_without_a_summary_fails_before_any_partition(
+    tmp_path: Path, bundle_dir: Path
+) -> None:
+    from topics.serve.bundle import load_bundle, save_bundle
+
+    bundle = load_bundle(bundle_dir)
+    spec = {k: v for k, v in bundle.spec.items() if k != "training_summary"}
+    old = read_bundle_files(str(save_bundle(tmp_path / "old", spec, bundle.arrays, {})))
+    archive = write_archive(tmp_path / "a.jsonl", 50)
+    with pytest.raises(BundleError, match="no training summary"):
+        classify_archive(str(archive), tmp_path / "out", old, drift=True)
+    assert not (tmp_path / "out").exists()

@@ -92,6 +92,16 @@ def test_help_teaches_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
     assert "topics run experiments/quickstart.yaml --set" in capsys.readouterr().out
 
 
+def test_drift_help_documents_its_measures_and_exit_codes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["drift", "--help"])
+    out = capsys.readouterr().out
+    assert "3 a measure moved beyond its threshold" in out
+    assert all(name in out for name in ("label_mix", "topic_mix", "oov_rate", "confidence"))
+
+
 def test_run_off_a_terminal_prints_one_line_per_stage(experiment_file: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "TOPICS_PROGRESS"}
     done = subprocess.run(

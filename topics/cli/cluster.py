@@ -86,6 +86,7 @@ def classify_archive_command(args: argparse.Namespace) -> int:
         partition_mb=args.partition_mb,
         top_k=args.top_k,
         on_partition=report,
+        drift=args.drift,
     )
     bar.close()
     for error in result.errors:
@@ -96,7 +97,12 @@ def classify_archive_command(args: argparse.Namespace) -> int:
         f"{result.documents} documents ({rate:,.0f}/s), {result.bad_records} bad records "
         f"skipped -> {result.output_dir}"
     )
-    return 1 if result.bad_records else 0
+    if result.drift is not None:
+        moved = ", ".join(result.drift["flagged"]) or "nothing"
+        print(f"drift: {moved} moved beyond its threshold -> {result.output_dir / 'drift.html'}")
+    if result.bad_records:
+        return 1
+    return 3 if result.drift and result.drift["flagged"] else 0
 
 
 class _UsageError(TopicsError, ValueError):

@@ -36,6 +36,7 @@ examples:
   topics data fetch 20newsgroups          # into $TOPICS_DATA_DIR, else the current directory
   topics sweep experiments/sweep-quickstart.yaml --dask tcp://127.0.0.1:8786
   topics classify-archive 'archive/*.jsonl' --output tagged/ --dask tcp://127.0.0.1:8786
+  topics drift --model artifacts/latest new-batch.jsonl   # exit 3: something moved
 
 An experiment file names base groups from configs/ under 'defaults' and
 overrides only what differs; see README.md.
@@ -112,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     init.build_parser(commands)
     _add_cluster_commands(commands)
+    from topics.cli import drift
+
+    drift.build_parser(commands)
     return parser
 
 
@@ -179,6 +183,12 @@ def _add_cluster_commands(commands: Any) -> None:
         "--partition-mb", type=float, default=16.0, help="JSONL partition size (default: 16)"
     )
     archive.add_argument("--top-k", type=int, default=3, help="dominant topics per document")
+    archive.add_argument(
+        "--drift",
+        action="store_true",
+        help="also write DIR/drift.html and DIR/drift.json: the archive against the model's "
+        "training data (as 'topics drift'); exit 3 when a measure moved",
+    )
 
 
 def _add_run_name_argument(parser: argparse.ArgumentParser, default: str) -> None:
@@ -238,6 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from topics.cli.cluster import classify_archive_command
 
             return classify_archive_command(args)
+        if args.command == "drift":
+            from topics.cli.drift import drift_command
+
+            return drift_command(args)
     except TopicsError as exc:
         print(f"topics: error: {exc}", file=sys.stderr)
         return 2

@@ -18,6 +18,10 @@ with the numpy-only :class:`~topics.serve.predictor.Predictor` and written to
   and renamed when complete, so an existing ``<partition>.jsonl`` is finished.
   ``DIR/_archive.json`` records the model checksum, partition size and input
   sizes; a restart with different ones is refused instead of mixing outputs.
+- **Drift** (``drift=True``): each partition also writes ``<partition>.drift.json``,
+  the additive counts of :mod:`topics.evaluate.drift`; the driver merges every
+  partition's and writes ``DIR/drift.html`` and ``DIR/drift.json`` against the
+  bundle's training summary. A finished partition without its counts is scored again.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ DEFAULT_PARTITION_MB = 16.0
 CHUNK = 1024
 MAX_REPORTED_ERRORS = 5
 BUNDLE_FILES = ("manifest.json", "model.json", "arrays.npz")
+DRIFT_SUFFIX = ".drift.json"
 
 
 class ArchiveError(TopicsError, ValueError):
@@ -73,6 +78,10 @@ class Partition:
     def filename(self) -> str:
         return f"{self.name}.jsonl"
 
+    @property
+    def drift_filename(self) -> str:
+        return f"{self.name}{DRIFT_SUFFIX}"
+
 
 @dataclass
 class ArchiveResult:
@@ -85,6 +94,7 @@ class ArchiveResult:
     truncated: int = 0  # documents over the per-document limit, cut to it
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    drift: dict[str, Any] | None = None  # drift.json's content, with drift=True
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "output_dir": str(self.output_dir)}
@@ -167,11 +177,17 @@ def _predictor(bundle_files: dict[str, bytes]) -> Any:
 
 
 def classify_partition(
-    partition: Partition, bundle_files: dict[str, bytes], output_dir: str, top_k: int = 3
+    partition: Partition,
+    bundle_files: dict[str, bytes],
+    output_dir: str,
+    top_k: int = 3,
+    drift: bool = False,
 ) -> dict[str, Any]:
-    """Score one partition into ``output_dir/<name>.jsonl`` (atomically); return its counts."""
+    """Score one partition into ``output_dir/<name>.jsonl`` (atomically); return its counts.
+    ``drift``: also write its drift counts to ``<name>.drift.json``, before the output."""
     started = time.perf_counter()
     predictor = _predictor(bundle_files)
+    counting = _DriftCounting(predictor, top_k) if drift else None
     target = Path(output_dir) / partition.filename
     errors: list[str] = []
     truncated: list[str] = []
@@ -182,12 +198,18 @@ def classify_partition(
         with staging.open("w", encoding="utf-8") as handle:
             records = _documents(partition, errors, truncated)
             while chunk := list(islice(records, CHUNK)):
-                results = predictor.predict([text for _, text in chunk], top_k=top_k)
+                texts = [text for _, text in chunk]
+                if counting is None:
+                    results = predictor.predict(texts, top_k=top_k)
+                else:
+                    results = counting.predict(texts)
                 for (doc_id, _), result in zip(chunk, results, strict=True):
                     if doc_id is not None:
                         result = {"id": doc_id, **result}
                     handle.write(json.dumps(result, ensure_ascii=False) + "\n")
                 documents += len(chunk)
+        if counting is not None:
+            counting.write(Path(output_dir) / partition.drift_filename)
         os.replace(staging, target)
     except BaseException:
         staging.unlink(missing_ok=True)
@@ -201,6 +223,31 @@ def classify_partition(
         "errors": (errors + truncated)[:MAX_REPORTED_ERRORS],
         "seconds": time.perf_counter() - started,
     }
+
+
+class _DriftCounting:
+    """Scores chunks with every topic (the full topic mix), counts them for drift and
+    hands back results cut to ``top_k`` topics: the records ``top_k`` alone gives
+    (topics are listed by weight, so the first ``top_k`` are the same)."""
+
+    def __init__(self, predictor: Any, top_k: int) -> None:
+        from topics.evaluate.drift_counts import DriftCounts, OovCounter, n_topics
+
+        self.predictor, self.top_k, self.n_topics = predictor, top_k, n_topics(predictor)
+        self.counts = DriftCounts(list(predictor.labels), predictor.primary)
+        self.oov = OovCounter(predictor)
+
+    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
+        results = self.predictor.predict(texts, top_k=max(self.top_k, self.n_topics))
+        self.counts.add(results, self.oov(texts))
+        for result in results:
+            result["topics"] = result["topics"][: self.top_k]
+        return results
+
+    def write(self, path: Path) -> None:
+        staging = path.with_name(f".{path.name}-{os.urandom(6).hex()}.tmp")
+        staging.write_text(json.dumps(self.counts.to_json()), encoding="utf-8")
+        os.replace(staging, path)
 
 
 def _documents(
@@ -290,22 +337,30 @@ def classify_archive(
     partition_mb: float = DEFAULT_PARTITION_MB,
     top_k: int = 3,
     on_partition: Callable[[dict[str, Any]], None] | None = None,
+    drift: bool = False,
 ) -> ArchiveResult:
     """Classify every document of ``input_pattern`` into partitions under ``output_dir``.
 
     ``address`` sends partitions to a Dask scheduler; else ``workers`` > 1 starts a
     local Dask cluster of that many processes; else partitions run in this process.
     ``on_partition(counts)`` is called as each partition finishes (progress).
+    ``drift``: also write ``drift.html`` and ``drift.json`` for the whole archive
+    (the bundle must carry a training summary; checked before any work).
     """
     started = time.perf_counter()
+    training = _training_summary(bundle_files) if drift else None
     files = expand_inputs(input_pattern)
     partitions = plan_partitions(files, partition_mb)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     _check_manifest(out, bundle_files, files, partition_mb, top_k, partitions)
-    pending = [p for p in partitions if not (out / p.filename).exists()]
+    pending = [
+        p
+        for p in partitions
+        if not (out / p.filename).exists() or (drift and not (out / p.drift_filename).exists())
+    ]
     result = ArchiveResult(out, len(partitions), skipped=len(partitions) - len(pending))
-    for counts in _execute(pending, bundle_files, str(out), top_k, address, workers):
+    for counts in _execute(pending, bundle_files, str(out), top_k, address, workers, drift):
         result.written += 1
         result.documents += counts["documents"]
         result.bad_records += counts["bad_records"]
@@ -313,8 +368,35 @@ def classify_archive(
         result.errors += counts["errors"][: MAX_REPORTED_ERRORS - len(result.errors)]
         if on_partition is not None:
             on_partition(counts)
+    if training is not None:
+        result.drift = _write_drift(out, partitions, training, bundle_files)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _training_summary(bundle_files: dict[str, bytes]) -> Any:
+    """The training side of drift reports, from the bundle (verified by the driver)."""
+    from topics.evaluate.drift import training_summary
+
+    return training_summary(_predictor(bundle_files))
+
+
+def _write_drift(
+    out: Path, partitions: list[Partition], training: Any, bundle_files: dict[str, bytes]
+) -> dict[str, Any]:
+    """Merge every partition's drift counts and write the archive's drift report."""
+    from topics.evaluate.drift import DriftCounts, compare, topic_names
+    from topics.evaluate.drift_page import write_drift_report
+
+    batch = DriftCounts(training.labels, training.model, source=f"archive {out}")
+    for partition in partitions:
+        path = out / partition.drift_filename
+        counts = DriftCounts.from_json(json.loads(path.read_text(encoding="utf-8")), str(path))
+        batch = batch.merge(counts)
+    names = topic_names(_predictor(bundle_files))
+    report = compare(training, batch, topic_names=names)
+    write_drift_report(report, out)
+    return report.to_json()
 
 
 def _execute(
@@ -324,12 +406,13 @@ def _execute(
     top_k: int,
     address: str | None,
     workers: int,
+    drift: bool = False,
 ) -> Iterator[dict[str, Any]]:
     if not pending:
         return
     if not address and workers <= 1:
         for partition in pending:
-            yield classify_partition(partition, bundle_files, output_dir, top_k)
+            yield classify_partition(partition, bundle_files, output_dir, top_k, drift)
         return
     from topics.run.dask import connect, local_cluster, require_distributed
 
@@ -344,6 +427,7 @@ def _execute(
                 bundle_files=bundle,
                 output_dir=output_dir,
                 top_k=top_k,
+                drift=drift,
                 pure=False,
             )
             for future in distributed.as_completed(futures):

@@ -3,19 +3,23 @@
 The spec holds the labels, the primary model, each feature block (``tfidf``,
 ``lda``: owned by the family that fitted it) and, per model, its family, the
 scorer ``kind`` and its typed state; every array is named
-``<feature block>.<key>`` or ``clf.<model>.<key>``.
+``<feature block>.<key>`` or ``clf.<model>.<key>``. Given held-out texts, the spec
+also carries the training side of drift reports (:mod:`topics.evaluate.drift`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from topics.evaluate.drift_counts import MAX_SUMMARY_DOCS, SUMMARY_KEY, count_texts
 from topics.families import FAMILIES
 from topics.families.base import FittedModel
-from topics.serve.bundle import save_bundle
+from topics.serve.bundle import Bundle, save_bundle
+from topics.serve.predictor import Predictor
 
 
 def export_bundle(
@@ -25,6 +29,7 @@ def export_bundle(
     models: dict[str, FittedModel],
     provenance: dict[str, Any],
     single_label: bool = False,
+    held_out_texts: Sequence[str] | None = None,
 ) -> Path:
     """Write every model of ``models`` (by family name) to one bundle.
 
@@ -34,6 +39,11 @@ def export_bundle(
         The model whose labels ``classify`` reports by default.
     single_label
         One label per document: ``classify`` reports the most probable label.
+    held_out_texts
+        Texts the model did not train on (the test split): the primary model's
+        predictions on :data:`~topics.evaluate.drift_counts.MAX_SUMMARY_DOCS` of
+        them at most (every k-th) are the training side of ``topics drift``, stored as the spec's
+        ``training_summary`` (a few KB). None: the bundle has no summary.
     """
     spec: dict[str, Any] = {"labels": list(labels), "primary": primary, "features": {}}
     if single_label:
@@ -49,4 +59,13 @@ def export_bundle(
         state = family.export(model)
         spec["models"][name] = {"family": name, "features": model.features, **state.spec}
         arrays.update({f"clf.{name}.{key}": value for key, value in state.arrays.items()})
+    if held_out_texts:
+        # scored by the serving code itself, as topics drift will score a batch
+        in_memory = {key: np.asarray(value) for key, value in arrays.items()}
+        predictor = Predictor(Bundle(Path(directory), {}, spec, in_memory))
+        # every k-th text, not the first ones: a split by date keeps its whole span
+        step = -(-len(held_out_texts) // MAX_SUMMARY_DOCS)
+        texts = list(held_out_texts[::step])
+        summary = count_texts(predictor, texts, source="held-out test split")
+        spec[SUMMARY_KEY] = summary.to_json()
     return save_bundle(directory, spec, arrays, provenance)

@@ -96,6 +96,7 @@ def train_and_evaluate(
         models=fitted,
         provenance={**provenance, "primary": scores.primary},
         single_label=single,
+        held_out_texts=test.texts,
     )
     return scores
 

@@ -329,7 +329,7 @@ def _map_circles(topics: Sequence[dict[str, Any]]) -> str:
     ys = np.array([t["y"] for t in topics])
     shares = np.array([t["share"] for t in topics])
     radius = 6 + 44 * np.sqrt(shares / shares.max())
-    pad = 50.0
+    pad = 56.0  # the largest radius (50) plus the focus outline
     span = max(float(np.ptp(xs)), float(np.ptp(ys)), 1e-12)
     scale = (MAP_SIZE - 2 * pad) / span
     cx = pad + (xs - xs.min()) * scale + (MAP_SIZE - 2 * pad - np.ptp(xs) * scale) / 2

@@ -51,6 +51,7 @@ def test_topic_view_draws_the_map_and_follows_clicks_and_the_slider(
     tmp_path: Path,
 ) -> None:
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.select import Select
 
     result = run(validate_config(tiny_config(tmp_path)), RecordingTracker())
     data = read_topic_view(result.artifact_dir / "plots" / f"lda{SUFFIX}")
@@ -83,9 +84,12 @@ def test_topic_view_draws_the_map_and_follows_clicks_and_the_slider(
     assert browser.find_element("css selector", ".tv-lambda-value").text == "0.00"
     assert shown_terms(browser) == page_ranking(data, 2, 0.0) != before
 
-    # The keyboard reaches a topic too: focus topic 1, press Enter.
+    # The keyboard reaches a topic too: focus topic 1, press Enter ...
     browser.find_element("css selector", '.tv-topic[data-topic="1"]').send_keys(Keys.ENTER)
     assert heading.text == names[1]
+    # ... and so does the topic list, for a circle drawn under smaller ones.
+    Select(browser.find_element("css selector", ".tv-select")).select_by_value("0")
+    assert heading.text == names[0] and shown_terms(browser) == page_ranking(data, 0, 0.0)
 
     assert severe_console_entries(browser) == []
     assert screenshot(browser, "topic-view").stat().st_size > 10_000

@@ -301,13 +301,15 @@ def _render_one(data: dict[str, Any], index: int) -> str:
         f"<h3>{_e(data['model'])}: intertopic distance map</h3>"
         '<p class="tv-note">Circles are topics, their area the topic\'s share of the corpus; '
         "nearby topics use similar words (Jensen-Shannon divergence, classical MDS). Click "
-        "a topic, or focus it with Tab and press Enter.</p>"
+        "a topic, pick it from the list, or focus it with Tab and press Enter.</p>"
         '<div class="tv-body">'
         f'<svg class="tv-map" viewBox="0 0 {MAP_SIZE} {MAP_SIZE}" width="{MAP_SIZE}" '
         f'height="{MAP_SIZE}" role="group" aria-label="intertopic distance map">'
         f'<rect class="tv-frame" x="0" y="0" width="{MAP_SIZE}" height="{MAP_SIZE}"></rect>'
         f"{circles}</svg>"
         '<div class="tv-panel">'
+        f'<label class="tv-choose">topic <select class="tv-select">{_options(topics)}</select>'
+        "</label>"
         f'<h4 class="tv-heading">{_e(first["name"])}</h4>'
         f'<p class="tv-size">{first["share"] * 100:.1f}% of the corpus</p>'
         '<label class="tv-lambda">relevance &lambda; = <output class="tv-lambda-value">'
@@ -319,6 +321,15 @@ def _render_one(data: dict[str, Any], index: int) -> str:
         '<ol class="tv-docs"></ol></div></div>'
         f'<script type="application/json" class="tv-data">{script_json(data)}</script>'
         "</section>"
+    )
+
+
+def _options(topics: Sequence[dict[str, Any]]) -> str:
+    """Every topic in a list too: a circle the map draws under smaller ones is still
+    one choice away."""
+    return "".join(
+        f'<option value="{k}">{k}: {_e(t["name"])} ({t["share"] * 100:.1f}%)</option>'
+        for k, t in enumerate(topics)
     )
 
 
@@ -360,6 +371,7 @@ STYLE = """
 .tv-topic:focus { outline: none; } .tv-topic:focus circle { stroke-width: 3; }
 .tv-topic.tv-selected circle { fill: #d62728; fill-opacity: 0.6; stroke: #8b1a1a; }
 .topic-view .tv-panel { flex: 1; min-width: 380px; }
+.tv-choose { display: block; margin-bottom: 0.4em; } .tv-select { max-width: 100%; }
 .topic-view .tv-heading { margin: 0; font-size: 1.15em; } .tv-size { margin: 0.2em 0; color: #555; }
 .tv-terms { padding-left: 2.2em; margin: 0.4em 0; }
 .tv-terms li { display: flex; align-items: center; gap: 0.6em; height: 1.25em; }
@@ -378,6 +390,7 @@ SCRIPT = """
     var data = JSON.parse(root.querySelector("script.tv-data").textContent);
     var slider = root.querySelector(".tv-lambda-input");
     var shown = root.querySelector(".tv-lambda-value");
+    var choice = root.querySelector(".tv-select");
     var selected = 0;
     function ranked(k, lambda) {
       var topic = data.topics[k], rows = [];
@@ -393,6 +406,7 @@ SCRIPT = """
       selected = k;
       var topic = data.topics[k], lambda = parseFloat(slider.value);
       shown.textContent = lambda.toFixed(2);
+      choice.value = String(k);
       root.querySelector(".tv-heading").textContent = topic.name;
       root.querySelector(".tv-size").textContent =
         (topic.share * 100).toFixed(1) + "% of the corpus";
@@ -435,6 +449,7 @@ SCRIPT = """
       });
     });
     slider.addEventListener("input", function () { show(selected); });
+    choice.addEventListener("change", function () { show(Number(choice.value)); });
     show(0);
   }
   document.querySelectorAll(".topic-view").forEach(setup);

@@ -42,7 +42,9 @@ VERSION = 1
 SUFFIX = "_topic_view.json"  # plots/<model>_topic_view.json, one per topic family
 TOP_TERMS = 30
 DEFAULT_LAMBDA = 0.6
-LAMBDA_GRID = 11  # lambda = 0, 0.1, ..., 1: the breakpoints of the pool's bound
+# lambda = 0, 0.01, ..., 1: the breakpoints of the pool's bound. A finer grid ships
+# fewer terms (K=50 on 20 Newsgroups: 11 points ~470 per topic; see the benchmark).
+LAMBDA_GRID = 101
 MAX_DOCUMENTS = 3
 SNIPPET = 200
 MAP_SIZE = 420
@@ -225,17 +227,18 @@ def relevance_pool(log_topic: np.ndarray, log_term: np.ndarray, top_n: int) -> n
     every slider position, not an approximation between grid points.
     """
     top_n = min(top_n, len(log_topic))
-    grid = np.linspace(0.0, 1.0, LAMBDA_GRID)
-    scores = np.stack([relevance(log_topic, log_term, lam) for lam in grid])
     keep = np.zeros(len(log_topic), dtype=bool)
-    best = [np.argpartition(-row, top_n - 1)[:top_n] for row in scores]
-    for i in range(len(grid) - 1):
-        lower, upper = scores[i], scores[i + 1]
-        ends_min = np.minimum(lower, upper)
-        bound = max(ends_min[best[i]].min(), ends_min[best[i + 1]].min())
-        keep |= np.maximum(lower, upper) >= bound
+    previous = previous_best = None
+    for lam in np.linspace(0.0, 1.0, LAMBDA_GRID):
+        scores = relevance(log_topic, log_term, lam)
+        best = np.argpartition(-scores, top_n - 1)[:top_n]
+        if previous is not None and previous_best is not None:
+            ends_min = np.minimum(previous, scores)
+            bound = max(ends_min[previous_best].min(), ends_min[best].min())
+            keep |= np.maximum(previous, scores) >= bound
+        previous, previous_best = scores, best
     pool = np.flatnonzero(keep)
-    return pool[np.argsort(-scores[-1][pool], kind="stable")]
+    return pool[np.argsort(-log_topic[pool], kind="stable")]
 
 
 def representative_documents(

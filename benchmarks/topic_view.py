@@ -1,6 +1,6 @@
 """The report's topic view for a K=50 model: page weight and load time from disk.
 
-    .venv/bin/python benchmarks/topic_view.py --data-dir DATA [--iterations 100]
+    .venv/bin/python benchmarks/topic_view.py --data-dir DATA [--iterations 100]  # or $TOPICS_DATA_DIR
         [--plotly-wheel plotly-*.whl] [--screenshot docs/topic-view.png]
         [--out benchmarks/results/topic_view.md]
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -39,7 +40,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from topics.config import load_config  # noqa: E402
+from topics.config import DATA_ROOT_ENV, load_config  # noqa: E402
 from topics.evaluate.report import write_report  # noqa: E402
 from topics.evaluate.run_metrics import RunMetrics  # noqa: E402
 from topics.evaluate.topic_report import report_topics  # noqa: E402
@@ -175,13 +176,20 @@ def git_commit() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", type=Path, required=True, help="holds 20newsgroups/")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=os.environ.get(DATA_ROOT_ENV),
+        help=f"the data root, holding 20newsgroups/ (default: ${DATA_ROOT_ENV})",
+    )
     parser.add_argument("--iterations", type=int, default=100, help="Gibbs sweeps (shipped: 300)")
     parser.add_argument("--plotly-wheel", type=Path, help="a plotly wheel, to compare with")
     parser.add_argument("--screenshot", type=Path, help="save the K=50 view here (PNG)")
     parser.add_argument("--screenshot-topic", type=int, default=1, help="the topic it shows")
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
     args = parser.parse_args(argv)
+    if args.data_dir is None:
+        parser.error(f"no data root: pass --data-dir DIR or set {DATA_ROOT_ENV}=DIR")
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
     commit = git_commit()
     with tempfile.TemporaryDirectory(prefix="topic-view-bench-") as tmp:

@@ -236,3 +236,17 @@ def test_report_shows_every_saved_topic_view_before_the_topic_table(tmp_path: Pa
     assert "Topic view not shown" in page  # the broken file is named, the page still written
     assert page.count("(function ()") == 1  # one script drives every view
     assert page.index('class="topic-view"') < page.index("No model bundle.")
+
+
+def test_circle_areas_follow_topic_sizes_and_fit_the_map() -> None:
+    shares = np.array([8.0, 4.0, 2.0, 1.0] * 10)
+    data = topic_view_data(random_topics(40, 60), [f"t{i}" for i in range(60)], np.ones(60), shares)
+    page = render_topic_views([data])
+    circles = re.findall(r'data-topic="(\d+)".*?cx="([\d.]+)" cy="([\d.]+)" r="([\d.]+)"', page)
+    radius = {int(k): float(r) for k, _, _, r in circles}
+    assert len(radius) == 40
+    # area ~ share: the radius of a topic twice as big is sqrt(2) times larger
+    assert radius[0] / radius[1] == pytest.approx(np.sqrt(2), rel=0.01)
+    assert radius[0] / radius[3] == pytest.approx(np.sqrt(8), rel=0.01)
+    for _, cx, cy, r in circles:  # every circle inside the map
+        assert float(r) <= float(cx) <= 420 - float(r) and float(r) <= float(cy) <= 420 - float(r)

@@ -48,6 +48,8 @@ LAMBDA_GRID = 101
 MAX_DOCUMENTS = 3
 SNIPPET = 200
 MAP_SIZE = 420
+MAX_RADIUS = 50
+MIN_RADIUS = 4
 
 Document = tuple[str, float]  # (title or first characters, weight of the topic in it)
 
@@ -342,8 +344,11 @@ def _map_circles(topics: Sequence[dict[str, Any]]) -> str:
     xs = np.array([t["x"] for t in topics])
     ys = np.array([t["y"] for t in topics])
     shares = np.array([t["share"] for t in topics])
-    radius = 6 + 44 * np.sqrt(shares / shares.max())
-    pad = 56.0  # the largest radius (50) plus the focus outline
+    # Area proportional to share: all circles together cover about a quarter of the
+    # map, the largest at most MAX_RADIUS (few topics), the smallest still clickable.
+    scale = min(MAP_SIZE * np.sqrt(0.25 / np.pi), MAX_RADIUS / np.sqrt(shares.max()))
+    radius = np.maximum(scale * np.sqrt(shares / shares.sum()), MIN_RADIUS)
+    pad = float(radius.max()) + 6  # room for the largest circle and its focus outline
     span = max(float(np.ptp(xs)), float(np.ptp(ys)), 1e-12)
     scale = (MAP_SIZE - 2 * pad) / span
     cx = pad + (xs - xs.min()) * scale + (MAP_SIZE - 2 * pad - np.ptp(xs) * scale) / 2

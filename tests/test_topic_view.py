@@ -127,6 +127,7 @@ def test_topic_view_names_default_to_topic_k() -> None:
         ({"prevalence": [1.0, -1.0, 1.0]}, "prevalence: expected 3"),
         ({"names": ["a"]}, "names: expected 3"),
         ({"documents": [[("d", 1.0)]]}, "documents: expected 3"),
+        ({"top_n": 0}, "top_n: expected an int >= 1"),
     ],
     ids=[
         "rows-not-normalised",
@@ -137,6 +138,7 @@ def test_topic_view_names_default_to_topic_k() -> None:
         "negative-prevalence",
         "names-length",
         "documents-length",
+        "no-terms-listed",
     ],
 )
 def test_topic_view_data_rejects_wrong_input(change: dict[str, object], message: str) -> None:

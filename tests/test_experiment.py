@@ -83,6 +83,7 @@ def test_end_to_end_with_in_memory_tracker(tmp_path: Path) -> None:
             "lda_top_words.png",
             "lda_doc_topics.png",
             "lda_topic_prevalence.png",
+            "lda_topic_view.json",
             "lda_topics.csv",
         ]
     )

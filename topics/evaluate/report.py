@@ -2,8 +2,10 @@
 
 Everything a reader needs to judge a run without MLflow: the one-line summary,
 headline metrics per model, per-label precision/recall/F1 tables, every plot
-(embedded as base64, so the page has no external references) and the LDA topics
-(read from the bundle's ``model.json``). Only the standard library is used.
+(embedded as base64, so the page has no external references), the interactive topic
+view of each topic model (:mod:`topics.evaluate.topic_view`, from
+``plots/*_topic_view.json``) and the LDA topics as a table (read from the bundle's
+``model.json``; what a reader without JavaScript sees).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from topics.evaluate.metrics import slug
 from topics.evaluate.run_metrics import RunMetrics
+from topics.evaluate.topic_view import SUFFIX, read_topic_view, render_topic_views
 
 REPORT = "report.html"
 IMAGE_TYPES = {
@@ -70,6 +73,7 @@ def write_report(
         "<h2>Plots</h2>",
         _plots(run_dir / "plots"),
         "<h2>Topics</h2>",
+        _topic_views(run_dir / "plots"),
         _topics(run_dir / "model" / "model.json", run_dir / "plots" / TOPIC_TABLE),
     ]
     page = (
@@ -164,6 +168,18 @@ def _plots(folder: Path) -> str:
             f'base64,{data}"><figcaption>{_e(name)}</figcaption></figure>'
         )
     return "".join(figures)
+
+
+def _topic_views(folder: Path) -> str:
+    """The interactive view of every topic model that saved one; a file that cannot be
+    read is named, not fatal: the rest of the report still matters."""
+    views, problems = [], []
+    for path in sorted(folder.glob(f"*{SUFFIX}")):
+        try:
+            views.append(read_topic_view(path))
+        except (OSError, ValueError) as exc:
+            problems.append(f"<p>Topic view not shown: {_e(exc)}</p>")
+    return "".join(problems) + render_topic_views(views)
 
 
 def _topics(spec_path: Path, table_path: Path) -> str:

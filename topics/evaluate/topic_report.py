@@ -8,7 +8,8 @@ for stability and runs the K sweep, then passes what it got here.
 Metric keys (flat, in ``metrics.json``): ``lda_coherence_{c_v,c_npmi,u_mass}``,
 ``lda_topic_diversity``, ``lda_seed_recall[_<name>]``, ``lda_labeller_*``,
 ``lda_stability``, ``lda_sweep_best_k``, ``lda_sweep_k<K>_*``: run-level figures only.
-Per-topic coherence is a table, ``plots/lda_topics.csv`` (one row per topic).
+Per-topic coherence is a table, ``plots/lda_topics.csv`` (one row per topic); the
+report's interactive topic view reads ``plots/lda_topic_view.json``.
 """
 
 from __future__ import annotations
@@ -16,13 +17,19 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from topics.evaluate.k_sweep import KScore, best_k
 from topics.evaluate.metrics import multilabel_metrics
 from topics.evaluate.topic_quality import stability, topic_diversity
+from topics.evaluate.topic_view import (
+    SUFFIX,
+    representative_documents,
+    topic_view_data,
+    write_topic_view,
+)
 from topics.families.lda.labeller import label_by_topics, seeded_columns, tune_thresholds
 from topics.families.lda.model import LdaTopics
 from topics.families.lda.seeding import seed_recall
@@ -125,7 +132,8 @@ def k_sweep_metrics(scores: Sequence[KScore], select_by: str, plots: Path) -> di
     return metrics
 
 
-def topic_plots(lda: LdaTopics, train: Corpus, plots: Path, seed: int) -> None:
+def topic_plots(lda: LdaTopics, train: Corpus, plots: Path, seed: int) -> np.ndarray:
+    """The topic plots; returns the training documents' topic proportions."""
     from topics.evaluate.plots import plot_doc_topic_heatmap, plot_top_words, plot_topic_prevalence
 
     names = lda.topic_names_
@@ -137,6 +145,32 @@ def topic_plots(lda: LdaTopics, train: Corpus, plots: Path, seed: int) -> None:
     plot_doc_topic_heatmap(theta[sample], plots / "lda_doc_topics.png", names, doc_names)
     plot_topic_prevalence(
         theta, train.label_matrix(), train.label_names, names, plots / "lda_topic_prevalence.png"
+    )
+    return theta
+
+
+def lda_topic_view(lda: LdaTopics, train: Corpus, theta: np.ndarray) -> dict[str, Any]:
+    """The report's topic view of ``lda`` (see :func:`topics.evaluate.topic_view.topic_view_data`).
+
+    Term frequencies are the training tokens the model counts; a topic's prevalence is
+    its share of those tokens (``theta`` weighted by document length, as LDAvis does);
+    its representative documents are the training documents it weighs most in.
+    """
+    term_frequency = np.zeros(len(lda.vocabulary_))
+    lengths = np.zeros(len(train))
+    for i, (ids, counts) in enumerate(lda.bows(train.texts)):
+        np.add.at(term_frequency, ids, counts)
+        lengths[i] = counts.sum()
+    prevalence = lengths @ theta if lengths.sum() > 0 else theta.sum(axis=0)
+    titles = [f"{doc_id}: {text}" for doc_id, text in zip(train.ids, train.texts, strict=True)]
+    return topic_view_data(
+        lda.topic_word_,
+        lda.vocabulary_,
+        term_frequency,
+        prevalence,
+        names=lda.topic_names_,
+        documents=representative_documents(theta, titles),
+        model="lda",
     )
 
 
@@ -192,7 +226,8 @@ def report_topics(
         metrics.update(stability_metrics(stability_topic_words))
     if k_scores:
         metrics.update(k_sweep_metrics(k_scores, k_select_by, plots))
-    topic_plots(lda, train, plots, seed)
+    theta = topic_plots(lda, train, plots, seed)
+    write_topic_view(plots / f"lda{SUFFIX}", lda_topic_view(lda, train, theta))
     return metrics
 
 

@@ -501,6 +501,8 @@ def config_hash(config: ExperimentConfig) -> str:
         if data["data"].get(key) == default:
             data["data"].pop(key, None)
     data["model"]["tfidf"].pop("n_jobs", None)  # nor how many cores fitted the labels
+    if data["model"].get("lda", {}).get("topic_names") is None:
+        data["model"]["lda"].pop("topic_names", None)  # configs without names hash as before
     if data.get("sweep") is None:
         data.pop("sweep", None)  # plain runs hash as before sweeps existed
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))

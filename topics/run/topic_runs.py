@@ -33,7 +33,14 @@ from topics.run.cache import load_corpus_from_config
 from topics.run.trackers import Tracker
 from topics.run.trials import Trial, TrialFailed, TrialResult, execute, log_child_run, make_trials
 
-__all__ = ["fit_k_trial", "k_sweep_trials", "run_k_sweep", "stability_refits", "topic_metrics"]
+__all__ = [
+    "fit_k_trial",
+    "k_sweep_trials",
+    "log_topic_names",
+    "run_k_sweep",
+    "stability_refits",
+    "topic_metrics",
+]
 
 
 def topic_metrics(
@@ -55,6 +62,7 @@ def topic_metrics(
         else None
     )
     k_scores = run_k_sweep(config, train, test, tracker) if settings.sweep.num_topics else None
+    log_topic_names(tracker, lda.topic_names_)
     return report_topics(
         lda,
         train,
@@ -68,6 +76,14 @@ def topic_metrics(
         k_scores=k_scores,
         k_select_by=settings.sweep.select_by,
     )
+
+
+def log_topic_names(tracker: Tracker, names: Sequence[str]) -> None:
+    """Each topic's name as the run's tag ``topics.topic.<k>.name`` (params stay small),
+    when the tracker takes tags (the MLflow tracker does)."""
+    log_tags = getattr(tracker, "log_tags", None)
+    if log_tags is not None:
+        log_tags({f"topics.topic.{k}.name": name for k, name in enumerate(names)})
 
 
 def labeller_corpus(config: ExperimentConfig) -> Corpus:

@@ -3,6 +3,7 @@ restarts skip finished partitions, Parquet and a 2-worker LocalCluster give the 
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import sys
@@ -218,3 +219,59 @@ def test_archive_cuts_a_document_over_the_limit_and_says_so(
         f"{MAX_DOCUMENT_CHARS:,}-character limit; only its start is classified"
     ]
     assert "transport" in next(read_output(tmp_path / "out"))["labels"]
+
+
+def test_archive_with_dates_writes_topics_over_time_and_keeps_its_records(
+    tmp_path: Path, bundle_dir: Path
+) -> None:
+    archive = write_archive(tmp_path / "a.jsonl", 600)
+    lines = archive.read_text(encoding="utf-8").splitlines(keepends=True)
+    with archive.open("w", encoding="utf-8") as handle:
+        for i, line in enumerate(lines):
+            if line.startswith('{"id"'):
+                record = json.loads(line)
+                dates: list[Any] = [2004, f"{2001 + i % 3}-0{1 + i % 9}-15", "soon"]
+                record["date"] = dates[0 if i % 8 == 0 else 2 if i % 4 == 3 else 1]
+                line = json.dumps(record, ensure_ascii=False) + "\n"
+            handle.write(line)
+    bundle = read_bundle_files(str(bundle_dir))
+    plain = classify_archive(str(archive), tmp_path / "plain", bundle, partition_mb=0.02)
+    dated = classify_archive(
+        str(archive), tmp_path / "dated", bundle, partition_mb=0.02, date_field="date"
+    )
+    assert dated.partitions > 3  # the totals of several partitions are added up
+    assert list(read_output(tmp_path / "dated")) == list(read_output(tmp_path / "plain"))
+    assert plain.over_time_files == []
+    assert not (tmp_path / "plain" / "topics_over_time.csv").exists()
+    with (tmp_path / "dated" / "topics_over_time.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["period"] for row in rows] == ["2001", "2002", "2003", "2004"]
+    for row in rows:
+        shares = [float(v) for k, v in row.items() if k not in ("period", "documents")]
+        assert sum(shares) == pytest.approx(1.0, abs=1e-5)
+    assert dated.undated > 100  # "soon" is no date: counted, left out
+    assert sum(int(row["documents"]) for row in rows) + dated.undated == dated.documents
+    with (tmp_path / "dated" / "labels_over_time.csv").open(encoding="utf-8") as handle:
+        assert {row["source"] for row in csv.DictReader(handle)} == {"predicted"}
+    assert (tmp_path / "dated" / "topics_over_time.png").is_file()
+    with pytest.raises(ArchiveError, match="date_field"):
+        classify_archive(str(archive), tmp_path / "dated", bundle, partition_mb=0.02)
+
+
+def test_cli_date_field_writes_over_time_and_warns_about_undated_documents(
+    tmp_path: Path, bundle_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = tmp_path / "dated.jsonl"
+    with archive.open("w", encoding="utf-8") as handle:
+        for i, (_, text, _) in enumerate(TINY_ARTICLES * 3):
+            record: dict[str, Any] = {"id": str(i), "text": text}
+            if i % 5:
+                record["year"] = str(2001 + i % 2)
+            handle.write(json.dumps(record) + "\n")
+    out = tmp_path / "out"
+    argv = ["classify-archive", str(archive), "--output", str(out), "--model", str(bundle_dir)]
+    assert main([*argv, "--date-field", "year", "--period", "year"]) == 0
+    captured = capsys.readouterr()
+    assert "11 documents have no usable date in 'year'" in captured.err
+    assert "topics_over_time.csv" in captured.out
+    assert (out / "topics_over_time.png").is_file() and (out / "topics_rise_fall.csv").is_file()

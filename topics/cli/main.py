@@ -179,6 +179,18 @@ def _add_cluster_commands(commands: Any) -> None:
         "--partition-mb", type=float, default=16.0, help="JSONL partition size (default: 16)"
     )
     archive.add_argument("--top-k", type=int, default=3, help="dominant topics per document")
+    archive.add_argument(
+        "--date-field",
+        metavar="FIELD",
+        help="record field with a date or year: also write topic and label prevalence "
+        "per period into DIR (topics_over_time.csv/.png, labels_over_time.csv)",
+    )
+    archive.add_argument(
+        "--period",
+        choices=("year", "quarter", "month"),
+        default="year",
+        help="period of --date-field (default: year)",
+    )
 
 
 def _add_run_name_argument(parser: argparse.ArgumentParser, default: str) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from topics.evaluate.metrics import slug
+from topics.evaluate.over_time import over_time_html
 from topics.evaluate.run_metrics import RunMetrics
 
 REPORT = "report.html"
@@ -71,6 +72,7 @@ def write_report(
         _plots(run_dir / "plots"),
         "<h2>Topics</h2>",
         _topics(run_dir / "model" / "model.json", run_dir / "plots" / TOPIC_TABLE),
+        over_time_html(run_dir / "plots"),
     ]
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

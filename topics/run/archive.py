@@ -18,6 +18,11 @@ with the numpy-only :class:`~topics.serve.predictor.Predictor` and written to
   and renamed when complete, so an existing ``<partition>.jsonl`` is finished.
   ``DIR/_archive.json`` records the model checksum, partition size and input
   sizes; a restart with different ones is refused instead of mixing outputs.
+- **Topics over time.** With ``date_field``, each partition also sums its
+  documents' topic proportions and predicted labels per period into
+  ``DIR/_over_time/<partition>.json`` (written before the partition itself), and
+  the driver adds them up into the files of :mod:`topics.evaluate.over_time`
+  (``DIR/topics_over_time.csv``, ``labels_over_time.csv``, ...).
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from topics.errors import TopicsError
 
@@ -53,6 +60,7 @@ DEFAULT_PARTITION_MB = 16.0
 CHUNK = 1024
 MAX_REPORTED_ERRORS = 5
 BUNDLE_FILES = ("manifest.json", "model.json", "arrays.npz")
+OVER_TIME_DIR = "_over_time"
 
 
 class ArchiveError(TopicsError, ValueError):
@@ -85,6 +93,8 @@ class ArchiveResult:
     truncated: int = 0  # documents over the per-document limit, cut to it
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    undated: int = 0  # with date_field: documents without a usable date, left out
+    over_time_files: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "output_dir": str(self.output_dir)}
@@ -167,27 +177,51 @@ def _predictor(bundle_files: dict[str, bytes]) -> Any:
 
 
 def classify_partition(
-    partition: Partition, bundle_files: dict[str, bytes], output_dir: str, top_k: int = 3
+    partition: Partition,
+    bundle_files: dict[str, bytes],
+    output_dir: str,
+    top_k: int = 3,
+    date_field: str | None = None,
+    period: str = "year",
 ) -> dict[str, Any]:
-    """Score one partition into ``output_dir/<name>.jsonl`` (atomically); return its counts."""
+    """Score one partition into ``output_dir/<name>.jsonl`` (atomically); return its counts.
+
+    With ``date_field``, the partition's totals per period (topic proportions and
+    predicted labels, see :class:`topics.evaluate.over_time.PeriodTotals`) go to
+    ``output_dir/_over_time/<name>.json`` first.
+    """
+    from topics.evaluate.over_time import PeriodTotals, period_of
+
     started = time.perf_counter()
     predictor = _predictor(bundle_files)
     target = Path(output_dir) / partition.filename
     errors: list[str] = []
     truncated: list[str] = []
     documents = 0
+    # over time: every topic's weight is needed, not only the top_k written out
+    n_topics = predictor.lda.width if date_field and predictor.lda is not None else 0
+    totals = PeriodTotals()
     # A unique temporary name per attempt: a worker that died left at most litter.
     staging = target.with_name(f".{partition.name}-{os.urandom(6).hex()}.tmp")
     try:
         with staging.open("w", encoding="utf-8") as handle:
-            records = _documents(partition, errors, truncated)
+            records = _documents(partition, errors, truncated, date_field)
             while chunk := list(islice(records, CHUNK)):
-                results = predictor.predict([text for _, text in chunk], top_k=top_k)
-                for (doc_id, _), result in zip(chunk, results, strict=True):
+                texts = [text for _, text, _ in chunk]
+                results = predictor.predict(texts, top_k=max(top_k, n_topics))
+                if date_field:
+                    periods = [period_of(date, period) for _, _, date in chunk]
+                    totals = totals.merge(_chunk_totals(predictor, periods, results, n_topics))
+                for (doc_id, _, _), result in zip(chunk, results, strict=True):
+                    if n_topics:
+                        result["topics"] = result["topics"][:top_k]
                     if doc_id is not None:
                         result = {"id": doc_id, **result}
                     handle.write(json.dumps(result, ensure_ascii=False) + "\n")
                 documents += len(chunk)
+        if date_field:
+            sums = Path(output_dir) / OVER_TIME_DIR / f"{partition.name}.json"
+            _write_json(sums, totals.to_json())
         os.replace(staging, target)
     except BaseException:
         staging.unlink(missing_ok=True)
@@ -200,32 +234,61 @@ def classify_partition(
         # Reported as warnings: the bad records first, then the documents cut to the limit.
         "errors": (errors + truncated)[:MAX_REPORTED_ERRORS],
         "seconds": time.perf_counter() - started,
+        "undated": totals.missing,
     }
 
 
+def _chunk_totals(
+    predictor: Any, periods: list[str | None], results: list[dict[str, Any]], n_topics: int
+) -> Any:
+    """Per-period totals of one scored chunk: full topic mixes and predicted labels."""
+    from topics.evaluate.over_time import PeriodTotals
+
+    labels = predictor.labels
+    y = np.array([[label in r["labels"] for label in labels] for r in results], dtype=np.int64)
+    theta = None
+    if n_topics:
+        theta = np.zeros((len(results), n_topics))
+        for i, result in enumerate(results):
+            for topic in result["topics"]:
+                theta[i, topic["topic"]] = topic["weight"]
+        theta /= np.maximum(theta.sum(axis=1, keepdims=True), 1e-12)  # weights are rounded
+    return PeriodTotals.accumulate(periods, theta, y.reshape(len(results), len(labels)))
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}-{os.urandom(6).hex()}.tmp")
+    staging.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(staging, path)
+
+
 def _documents(
-    partition: Partition, errors: list[str], truncated: list[str]
-) -> Iterator[tuple[str | None, str]]:
-    """The partition's documents; bad lines go to ``errors``, cut documents to ``truncated``."""
+    partition: Partition, errors: list[str], truncated: list[str], date_field: str | None = None
+) -> Iterator[tuple[str | None, str, Any]]:
+    """The partition's documents with their ``date_field`` value (None without one); bad
+    lines go to ``errors``, cut documents to ``truncated``."""
     from topics.serve.inputs import MAX_DOCUMENT_CHARS, over_limit
 
-    for where, (doc_id, text) in _records(partition, errors):
+    for where, (doc_id, text), date in _records(partition, errors, date_field):
         if len(text) > MAX_DOCUMENT_CHARS:
             truncated.append(over_limit(where, len(text)))
             text = text[:MAX_DOCUMENT_CHARS]
-        yield doc_id, text
+        yield doc_id, text, date
 
 
 def _records(
-    partition: Partition, errors: list[str]
-) -> Iterator[tuple[str, tuple[str | None, str]]]:
+    partition: Partition, errors: list[str], date_field: str | None = None
+) -> Iterator[tuple[str, tuple[str | None, str], Any]]:
     from topics.serve.inputs import InputError, _json_document, document_from_record
 
     if partition.kind == "parquet":
         import pyarrow.parquet as pq
 
         parquet = pq.ParquetFile(partition.source)
-        columns = [c for c in ("id", "title", "text") if c in parquet.schema_arrow.names]
+        wanted = ("id", "title", "text", *([date_field] if date_field else []))
+        columns = [c for c in wanted if c in parquet.schema_arrow.names]
         for batch in parquet.iter_batches(
             batch_size=CHUNK,
             row_groups=list(range(partition.start, partition.stop)),
@@ -235,6 +298,7 @@ def _records(
                 yield (
                     f"{partition.source}:row-group-{partition.start}",
                     document_from_record(record),
+                    record.get(date_field) if date_field else None,
                 )
         return
     for offset, line in _lines(partition.source, partition.start, partition.stop):
@@ -246,7 +310,13 @@ def _records(
         except InputError as exc:  # one bad line costs one document, as in classify
             errors.append(str(exc))
             continue
-        yield where, document
+        yield where, document, _date_of(line, date_field) if date_field else None
+
+
+def _date_of(line: bytes, date_field: str) -> Any:
+    """The ``date_field`` value of a JSONL line that parsed as a document (None if absent)."""
+    record = json.loads(line.decode("utf-8", errors="replace"))
+    return record.get(date_field) if isinstance(record, dict) else None
 
 
 def _lines(path: str, start: int, stop: int) -> Iterator[tuple[int, bytes]]:
@@ -290,22 +360,28 @@ def classify_archive(
     partition_mb: float = DEFAULT_PARTITION_MB,
     top_k: int = 3,
     on_partition: Callable[[dict[str, Any]], None] | None = None,
+    date_field: str | None = None,
+    period: str = "year",
 ) -> ArchiveResult:
     """Classify every document of ``input_pattern`` into partitions under ``output_dir``.
 
     ``address`` sends partitions to a Dask scheduler; else ``workers`` > 1 starts a
     local Dask cluster of that many processes; else partitions run in this process.
     ``on_partition(counts)`` is called as each partition finishes (progress).
+    ``date_field`` (a record field holding a date or year) adds the topics-over-time
+    files per ``period`` to ``output_dir`` (see :mod:`topics.evaluate.over_time`).
     """
     started = time.perf_counter()
     files = expand_inputs(input_pattern)
     partitions = plan_partitions(files, partition_mb)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _check_manifest(out, bundle_files, files, partition_mb, top_k, partitions)
+    over_time = {"date_field": date_field, "period": period if date_field else None}
+    _check_manifest(out, bundle_files, files, partition_mb, top_k, partitions, over_time)
     pending = [p for p in partitions if not (out / p.filename).exists()]
     result = ArchiveResult(out, len(partitions), skipped=len(partitions) - len(pending))
-    for counts in _execute(pending, bundle_files, str(out), top_k, address, workers):
+    options = {"top_k": top_k, "date_field": date_field, "period": period}
+    for counts in _execute(pending, bundle_files, str(out), options, address, workers):
         result.written += 1
         result.documents += counts["documents"]
         result.bad_records += counts["bad_records"]
@@ -313,23 +389,54 @@ def classify_archive(
         result.errors += counts["errors"][: MAX_REPORTED_ERRORS - len(result.errors)]
         if on_partition is not None:
             on_partition(counts)
+    if date_field:
+        written, result.undated = write_archive_over_time(out, partitions, bundle_files, period)
+        result.over_time_files = [str(path) for path in written]
     result.seconds = time.perf_counter() - started
     return result
+
+
+def write_archive_over_time(
+    out: Path, partitions: list[Partition], bundle_files: dict[str, bytes], period: str
+) -> tuple[list[Path], int]:
+    """Add up every partition's totals per period and write the over-time files into
+    ``out``; returns the files and how many documents had no usable date."""
+    from topics.evaluate.over_time import PeriodTotals, write_over_time
+
+    totals = PeriodTotals()
+    for partition in partitions:
+        data = json.loads((out / OVER_TIME_DIR / f"{partition.name}.json").read_text("utf-8"))
+        totals = totals.merge(PeriodTotals.from_json(data))
+    predictor = _predictor(bundle_files)
+    names = predictor.lda.topic_names if predictor.lda is not None else []
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    written = write_over_time(
+        out,
+        totals if totals.topics else None,
+        names,
+        {"predicted": totals},
+        predictor.labels,
+        date_field=manifest["date_field"],
+        period=period,
+    )
+    return written, totals.missing
 
 
 def _execute(
     pending: list[Partition],
     bundle_files: dict[str, bytes],
     output_dir: str,
-    top_k: int,
+    options: dict[str, Any],
     address: str | None,
     workers: int,
 ) -> Iterator[dict[str, Any]]:
+    """Each pending partition through :func:`classify_partition` (``options``: its
+    keyword arguments ``top_k``, ``date_field``, ``period``)."""
     if not pending:
         return
     if not address and workers <= 1:
         for partition in pending:
-            yield classify_partition(partition, bundle_files, output_dir, top_k)
+            yield classify_partition(partition, bundle_files, output_dir, **options)
         return
     from topics.run.dask import connect, local_cluster, require_distributed
 
@@ -343,8 +450,8 @@ def _execute(
                 pending,
                 bundle_files=bundle,
                 output_dir=output_dir,
-                top_k=top_k,
                 pure=False,
+                **options,
             )
             for future in distributed.as_completed(futures):
                 yield future.result()
@@ -361,6 +468,7 @@ def _check_manifest(
     partition_mb: float,
     top_k: int,
     partitions: list[Partition],
+    over_time: dict[str, Any] | None = None,
 ) -> None:
     """Write ``_archive.json``, or check that a restart matches the one there."""
     expected: dict[str, Any] = {
@@ -370,11 +478,13 @@ def _check_manifest(
         "partition_mb": partition_mb,
         "top_k": top_k,
         "inputs": {str(p.resolve()): p.stat().st_size for p in files},
+        **(over_time or {"date_field": None, "period": None}),
     }
     path = out / MANIFEST
     if path.exists():
         found = json.loads(path.read_text(encoding="utf-8"))
-        for key in ("format", "model_manifest_sha256", "partition_mb", "top_k"):
+        keys = ("format", "model_manifest_sha256", "partition_mb", "top_k", "date_field", "period")
+        for key in keys:
             if found.get(key) != expected[key]:
                 raise ArchiveError(
                     f"{out} holds output made with another {key} ({found.get(key)!r}, now "

@@ -81,6 +81,7 @@ def test_quickstart_composes_groups_and_overrides() -> None:
             "model.lda.topic_names=[rail, army]",
             "model.lda: topic_names: expected 10 names (one per topic, num_topics=10), found 2",
         ),
+        ("data.period=week", "data.period: Input should be 'year', 'quarter' or 'month'"),
         (
             "model.lda.topic_names={12: rail}",
             "topic_names: topic index 12 is out of range, num_topics=10 has topics 0..9",
@@ -100,6 +101,7 @@ def test_quickstart_composes_groups_and_overrides() -> None:
         "encoder-needs-held-out-texts",
         "ensemble-without-encoder",
         "topic-names-wrong-length",
+        "period-unknown",
         "topic-names-index-out-of-range",
     ],
 )

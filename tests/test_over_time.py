@@ -110,4 +110,5 @@ def test_over_time_files_and_report_section(tmp_path: Path) -> None:
     assert labels[1] == ["2001", "predicted", "2", "0.500000", "0.500000"]
     section = over_time_html(tmp_path)
     assert "1 without a usable date" in section and "oil · gas" in section
+    assert "2002 against 2001" in section
     assert over_time_html(tmp_path / "elsewhere") == ""

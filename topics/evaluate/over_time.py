@@ -172,6 +172,12 @@ class Mover:
         return 100.0 * (self.recent - self.earlier)
 
 
+def split_recent(periods: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``(earlier, recent)``: the last third of ``periods`` (at least the last) and the rest."""
+    cut = len(periods) - max(1, len(periods) // 3)
+    return list(periods[:cut]), list(periods[cut:])
+
+
 def rise_and_fall(
     totals: PeriodTotals, topic_names: Sequence[str], top: int = TOP_MOVERS
 ) -> list[Mover]:
@@ -181,8 +187,7 @@ def rise_and_fall(
     periods = totals.periods
     if len(periods) < 2:
         return []
-    recent = periods[len(periods) - max(1, len(periods) // 3) :]
-    earlier = [p for p in periods if p not in recent]
+    earlier, recent = split_recent(periods)
 
     def prevalence(span: list[str]) -> np.ndarray:
         summed = np.sum([totals.topics[p] for p in span], axis=0)
@@ -244,6 +249,8 @@ def write_over_time(
             "missing": topics.missing,
             "periods": topics.periods,
         }
+        earlier, recent = split_recent(topics.periods)
+        summary["compared"] = [_span(earlier), _span(recent)]
         summary["rise_fall"] = [
             {
                 "direction": m.direction,
@@ -262,6 +269,12 @@ def write_over_time(
     path = folder / SUMMARY
     path.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     return [*written, path]
+
+
+def _span(periods: Sequence[str]) -> str:
+    if not periods:
+        return ""
+    return periods[0] if len(periods) == 1 else f"{periods[0]}-{periods[-1]}"
 
 
 def _write_topics_csv(path: Path, totals: PeriodTotals, names: Sequence[str]) -> Path:
@@ -331,9 +344,10 @@ def over_time_html(folder: Path) -> str:
             for m in summary.get("rise_fall", [])
         )
         if rows:
+            earlier, recent = summary.get("compared") or ["the earlier periods", "the last third"]
             parts.append(
-                "<p>What rose, what fell (last third of the periods against the earlier "
-                "ones, percentage points):</p><table class='rise-fall'><tr><th>moved</th>"
+                f"<p>What rose, what fell: {e(recent)} against {e(earlier)}, topic "
+                "prevalence in percentage points.</p><table class='rise-fall'><tr><th>moved</th>"
                 f"<th>topic</th><th>name</th><th>change</th></tr>{rows}</table>"
             )
     labels = summary.get("labels")

@@ -275,3 +275,27 @@ def test_cli_date_field_writes_over_time_and_warns_about_undated_documents(
     assert "11 documents have no usable date in 'year'" in captured.err
     assert "topics_over_time.csv" in captured.out
     assert (out / "topics_over_time.png").is_file() and (out / "topics_rise_fall.csv").is_file()
+
+
+def test_parquet_dates_give_the_same_over_time_files_as_jsonl(
+    tmp_path: Path, bundle_dir: Path
+) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    records = [
+        {"id": str(i), "text": text, "date": f"200{i % 3}-0{1 + i % 9}-01" if i % 7 else None}
+        for i, (_, text, _) in enumerate(TINY_ARTICLES * 4)
+    ]
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    columns = {key: [r[key] for r in records] for key in ("id", "text", "date")}
+    pq.write_table(pa.table(columns), tmp_path / "a.parquet", row_group_size=20)
+    bundle = read_bundle_files(str(bundle_dir))
+    options: dict[str, Any] = {"date_field": "date", "period": "quarter"}
+    from_jsonl = classify_archive(str(jsonl), tmp_path / "j", bundle, **options)
+    from_parquet = classify_archive(str(tmp_path / "a.parquet"), tmp_path / "p", bundle, **options)
+    assert from_parquet.partitions > 1 and from_parquet.undated == from_jsonl.undated > 0
+    for name in ("topics_over_time.csv", "labels_over_time.csv"):
+        jsonl_table = (tmp_path / "j" / name).read_text(encoding="utf-8")
+        assert (tmp_path / "p" / name).read_text(encoding="utf-8") == jsonl_table
+    assert jsonl_table.splitlines()[1].startswith("2000-Q1,")

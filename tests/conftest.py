@@ -133,6 +133,10 @@ class RecordingTracker:
     def log_artifacts(self, directory: Path) -> None:
         self.calls.append(("log_artifacts", sorted(p.name for p in directory.iterdir())))
 
+    def log_tags(self, tags: dict[str, str]) -> None:
+        self.calls.append(("log_tags", len(tags)))
+        self.tags.update(tags)
+
     def log_model(self, bundle_dir: Path) -> None:
         self.calls.append(("log_model", bundle_dir.name))
 

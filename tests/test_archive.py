@@ -3,6 +3,7 @@ restarts skip finished partitions, Parquet and a 2-worker LocalCluster give the 
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import sys
@@ -274,3 +275,105 @@ def test_drift_with_a_model_without_a_summary_fails_before_any_partition(
     with pytest.raises(BundleError, match="no training summary"):
         classify_archive(str(archive), tmp_path / "out", old, drift=True)
     assert not (tmp_path / "out").exists()
+
+
+def test_archive_with_dates_writes_topics_over_time_and_keeps_its_records(
+    tmp_path: Path, bundle_dir: Path
+) -> None:
+    archive = write_archive(tmp_path / "a.jsonl", 600)
+    lines = archive.read_text(encoding="utf-8").splitlines(keepends=True)
+    with archive.open("w", encoding="utf-8") as handle:
+        for i, line in enumerate(lines):
+            if line.startswith('{"id"'):
+                record = json.loads(line)
+                dates: list[Any] = [2004, f"{2001 + i % 3}-0{1 + i % 9}-15", "soon"]
+                record["date"] = dates[0 if i % 8 == 0 else 2 if i % 4 == 3 else 1]
+                line = json.dumps(record, ensure_ascii=False) + "\n"
+            handle.write(line)
+    bundle = read_bundle_files(str(bundle_dir))
+    plain = classify_archive(str(archive), tmp_path / "plain", bundle, partition_mb=0.02)
+    dated = classify_archive(
+        str(archive), tmp_path / "dated", bundle, partition_mb=0.02, date_field="date"
+    )
+    assert dated.partitions > 3  # the totals of several partitions are added up
+    assert list(read_output(tmp_path / "dated")) == list(read_output(tmp_path / "plain"))
+    assert plain.over_time_files == []
+    assert not (tmp_path / "plain" / "topics_over_time.csv").exists()
+    with (tmp_path / "dated" / "topics_over_time.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["period"] for row in rows] == ["2001", "2002", "2003", "2004"]
+    for row in rows:
+        shares = [float(v) for k, v in row.items() if k not in ("period", "documents")]
+        assert sum(shares) == pytest.approx(1.0, abs=1e-5)
+    assert dated.undated > 100  # "soon" is no date: counted, left out
+    assert sum(int(row["documents"]) for row in rows) + dated.undated == dated.documents
+    with (tmp_path / "dated" / "labels_over_time.csv").open(encoding="utf-8") as handle:
+        assert {row["source"] for row in csv.DictReader(handle)} == {"predicted"}
+    assert (tmp_path / "dated" / "topics_over_time.png").is_file()
+    with pytest.raises(ArchiveError, match="date_field"):
+        classify_archive(str(archive), tmp_path / "dated", bundle, partition_mb=0.02)
+
+
+def test_drift_and_dates_together_write_both_and_keep_the_records(
+    tmp_path: Path, bundle_dir: Path
+) -> None:
+    archive = write_archive(tmp_path / "a.jsonl", 300)
+    bundle = read_bundle_files(str(bundle_dir))
+    plain = classify_archive(str(archive), tmp_path / "plain", bundle, partition_mb=0.02)
+    drift = classify_archive(
+        str(archive), tmp_path / "drift", bundle, partition_mb=0.02, drift=True
+    )
+    both = classify_archive(
+        str(archive), tmp_path / "both", bundle, partition_mb=0.02, drift=True, date_field="id"
+    )
+    assert plain.partitions > 1
+    records = list(read_output(tmp_path / "plain"))
+    assert list(read_output(tmp_path / "both")) == records  # cut back to --top-k topics
+    assert both.drift is not None and drift.drift is not None
+    # the same measures with over-time totals beside them; only the source folder differs
+    assert both.drift["measures"] == drift.drift["measures"]
+    assert (tmp_path / "both" / "drift.html").is_file()
+    assert both.undated == both.documents  # an id is no date: counted, left out
+
+
+def test_cli_date_field_writes_over_time_and_warns_about_undated_documents(
+    tmp_path: Path, bundle_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = tmp_path / "dated.jsonl"
+    with archive.open("w", encoding="utf-8") as handle:
+        for i, (_, text, _) in enumerate(TINY_ARTICLES * 3):
+            record: dict[str, Any] = {"id": str(i), "text": text}
+            if i % 5:
+                record["year"] = str(2001 + i % 2)
+            handle.write(json.dumps(record) + "\n")
+    out = tmp_path / "out"
+    argv = ["classify-archive", str(archive), "--output", str(out), "--model", str(bundle_dir)]
+    assert main([*argv, "--date-field", "year", "--period", "year"]) == 0
+    captured = capsys.readouterr()
+    assert "11 documents have no usable date in 'year'" in captured.err
+    assert "topics_over_time.csv" in captured.out
+    assert (out / "topics_over_time.png").is_file() and (out / "topics_rise_fall.csv").is_file()
+
+
+def test_parquet_dates_give_the_same_over_time_files_as_jsonl(
+    tmp_path: Path, bundle_dir: Path
+) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    records = [
+        {"id": str(i), "text": text, "date": f"200{i % 3}-0{1 + i % 9}-01" if i % 7 else None}
+        for i, (_, text, _) in enumerate(TINY_ARTICLES * 4)
+    ]
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    columns = {key: [r[key] for r in records] for key in ("id", "text", "date")}
+    pq.write_table(pa.table(columns), tmp_path / "a.parquet", row_group_size=20)
+    bundle = read_bundle_files(str(bundle_dir))
+    options: dict[str, Any] = {"date_field": "date", "period": "quarter"}
+    from_jsonl = classify_archive(str(jsonl), tmp_path / "j", bundle, **options)
+    from_parquet = classify_archive(str(tmp_path / "a.parquet"), tmp_path / "p", bundle, **options)
+    assert from_parquet.partitions > 1 and from_parquet.undated == from_jsonl.undated > 0
+    for name in ("topics_over_time.csv", "labels_over_time.csv"):
+        jsonl_table = (tmp_path / "j" / name).read_text(encoding="utf-8")
+        assert (tmp_path / "p" / name).read_text(encoding="utf-8") == jsonl_table
+    assert jsonl_table.splitlines()[1].startswith("2000-Q1,")

@@ -101,6 +101,18 @@ def test_text_format_with_explanation(model_dir: str, capsys: pytest.CaptureFixt
     assert "scores:" in out and "why transport:" in out and "topic" in out
 
 
+def test_json_and_text_output_name_each_topic(
+    model_dir: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = "Railway cargo trains"
+    code, out, _ = run_classify(["--model", model_dir, "--format", "json", text], capsys)
+    assert code == 0
+    topics = json.loads(out)[0]["topics"]
+    assert all(isinstance(t["name"], str) and t["name"] for t in topics)
+    code, out, _ = run_classify(["--model", model_dir, text], capsys)
+    assert f"  topic {topics[0]['topic']} {topics[0]['name']} (" in out
+
+
 def test_no_model_yet_says_what_to_do(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
 ) -> None:

@@ -77,6 +77,15 @@ def test_quickstart_composes_groups_and_overrides() -> None:
             "model.encoder.validation_fraction: Input should be greater than 0",
         ),
         ("model.ensemble.enabled=true", "model.ensemble: needs both model.tfidf and model.encoder"),
+        (
+            "model.lda.topic_names=[rail, army]",
+            "model.lda: topic_names: expected 10 names (one per topic, num_topics=10), found 2",
+        ),
+        ("data.period=week", "data.period: Input should be 'year', 'quarter' or 'month'"),
+        (
+            "model.lda.topic_names={12: rail}",
+            "topic_names: topic index 12 is out of range, num_topics=10 has topics 0..9",
+        ),
     ],
     ids=[
         "k-zero",
@@ -91,6 +100,9 @@ def test_quickstart_composes_groups_and_overrides() -> None:
         "encoder-fine-labels-without-map",
         "encoder-needs-held-out-texts",
         "ensemble-without-encoder",
+        "topic-names-wrong-length",
+        "period-unknown",
+        "topic-names-index-out-of-range",
     ],
 )
 def test_bad_values_fail_with_key_path(override: str, expected: str) -> None:

@@ -144,6 +144,22 @@ def test_csv_mac_roman_label_map_and_year_column(tmp_path: Path) -> None:
     assert corpus.meta["year"] == ["2003", "2004", "2004"]
 
 
+def test_date_field_keeps_each_documents_date_as_read_and_none_where_absent(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "dated.jsonl"
+    records = [
+        {"id": "a", "text": "Rail", "labels": ["economy"], "published": "2004-05-17"},
+        {"id": "b", "text": "Army", "labels": [], "published": 2005},
+        {"id": "c", "text": "Court", "labels": []},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    corpus = load_corpus(path, labels=["economy"], date_field="published")
+    assert corpus.meta["date"] == ["2004-05-17", 2005, None]
+    assert corpus.subset([2, 0]).meta["date"] == [None, "2004-05-17"]
+    assert "date" not in load_corpus(path, labels=["economy"]).meta
+
+
 def test_label_map_to_an_unknown_label_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="label_map maps to \\['sport'\\]"):
         DataConfig(path=str(tmp_path / "a.csv"), labels=LABELS, label_map={"1": "sport"})

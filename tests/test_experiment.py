@@ -24,6 +24,7 @@ def test_end_to_end_with_in_memory_tracker(tmp_path: Path) -> None:
         "start_run",
         "log_dataset",
         "log_params",
+        "log_tags",  # each topic's name
         "log_artifacts",
         "log_model",
         "end_run",

@@ -78,6 +78,28 @@ def test_topics_equal_the_lda_transform(trained: dict[str, Any]) -> None:
         np.testing.assert_allclose([weights[k] for k in range(len(row))], row, atol=1e-6)
 
 
+def test_topic_names_travel_in_the_bundle_and_show_in_classify_output(
+    trained: dict[str, Any],
+) -> None:
+    names = trained["lda"].topics.topic_names_
+    assert not any(name.startswith("topic ") for name in names)  # every topic is named
+    [result] = Predictor.load(trained["path"]).predict(["Rail cargo through the port"], top_k=2)
+    for topic in result["topics"]:
+        assert set(topic) == {"topic", "name", "weight", "words"}
+        assert topic["name"] == names[topic["topic"]]
+
+
+def test_a_bundle_without_topic_names_names_its_topics_by_number(
+    trained: dict[str, Any], tmp_path: Path
+) -> None:
+    bundle = load_bundle(trained["path"])
+    spec = json.loads(json.dumps(bundle.spec))
+    del spec["features"]["lda"]["topic_names"]  # as bundles written before names
+    old = save_bundle(tmp_path / "old", spec, bundle.arrays, {})
+    [result] = Predictor.load(old).predict(["Rail cargo through the port"], top_k=1)
+    assert result["topics"][0]["name"] == f"topic {result['topics'][0]['topic']}"
+
+
 def test_phrases_travel_in_the_bundle(trained: dict[str, Any]) -> None:
     tokenizer = trained["lda"].topics.tokenizer_
     assert tokenizer.phrases, "the sample corpus should yield some phrases"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import socket
 import time
 from pathlib import Path
@@ -129,6 +130,15 @@ def test_runs_are_comparable(tracked_run: tuple[str, Any]) -> None:
     assert tags["topics.data_fingerprint"].startswith(dataset_input.dataset.digest)
     artifacts = {a.path for a in MlflowClient(uri).list_artifacts(result.run_id)}
     assert "report.html" in artifacts
+
+
+def test_each_topic_name_is_a_tag_of_the_mlflow_run(tracked_run: tuple[str, Any]) -> None:
+    uri, result = tracked_run
+    tags = MlflowClient(uri).get_run(result.run_id).data.tags
+    names = [tags.get(f"topics.topic.{k}.name") for k in range(3)]  # tiny: K=3
+    assert all(names) and len(set(names)) == 3
+    spec = json.loads((result.artifact_dir / "model" / "model.json").read_text())
+    assert names == spec["features"]["lda"]["topic_names"]
 
 
 def test_pyfunc_model_has_an_input_example_and_a_real_output_schema(

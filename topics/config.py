@@ -134,6 +134,11 @@ class DataConfig(_Strict):
     # 20newsgroups: strip "headers", "footers" (signatures), "quotes" as sklearn does.
     remove: list[Literal["headers", "footers", "quotes"]] = Field(default_factory=list)
     split: SplitConfig = Field(default_factory=SplitConfig)
+    # A record field holding each document's date: an ISO date, a year-month or a
+    # year. A run then writes topic and label prevalence per ``period``; documents
+    # without a usable date are counted and left out of those files only.
+    date_field: str | None = Field(None, min_length=1)
+    period: Literal["year", "quarter", "month"] = "year"
 
     @field_validator("path")
     @classmethod
@@ -501,6 +506,8 @@ def config_hash(config: ExperimentConfig) -> str:
         if data["data"].get(key) == default:
             data["data"].pop(key, None)
     data["model"]["tfidf"].pop("n_jobs", None)  # nor how many cores fitted the labels
+    if data["model"].get("lda", {}).get("topic_names") is None:
+        data["model"]["lda"].pop("topic_names", None)  # configs without names hash as before
     if data.get("sweep") is None:
         data.pop("sweep", None)  # plain runs hash as before sweeps existed
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
@@ -512,6 +519,8 @@ _NEW_DATA_DEFAULTS: dict[str, Any] = {
     "validation_path": None,
     "columns": None,
     "encoding_errors": "strict",
+    "date_field": None,
+    "period": "year",
 }
 
 

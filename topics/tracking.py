@@ -225,6 +225,12 @@ class MlflowTracker:
         self._retry(lambda: mlflow.log_artifacts(str(directory)), "log the artifacts")
         self._logged = True
 
+    def log_tags(self, tags: dict[str, str]) -> None:
+        """Tags on the active run (e.g. ``topics.topic.3.name``)."""
+        values = {key: str(value) for key, value in tags.items()}
+        self._retry(lambda: mlflow.set_tags(values), "tag the run")
+        self._logged = True
+
     def log_dataset(self, name: str, digest: str, source: str, context: str = "corpus") -> None:
         """Record the corpus as the run's input; ``digest`` is its content fingerprint."""
         from mlflow.data.meta_dataset import MetaDataset
@@ -418,6 +424,7 @@ def pyfunc_signature(labels: list[str], primary: str) -> ModelSignature:
     topic = Object(
         [
             Property("topic", DataType.long),
+            Property("name", DataType.string),
             Property("weight", DataType.double),
             Property("words", Array(DataType.string)),
         ]

@@ -502,9 +502,9 @@ def format_text(result: dict[str, Any], explain: bool = False) -> str:
     scores = "  ".join(f"{label} {score:.2f}" for label, score in result["scores"].items())
     lines = [f"{head}{labels}", f"  scores: {scores}"]
     for topic in result["topics"]:
-        lines.append(
-            f"  topic {topic['topic']} ({topic['weight']:.2f}): {', '.join(topic['words'][:6])}"
-        )
+        name = f" {topic['name']}" if topic.get("name") else ""
+        words = ", ".join(topic["words"][:6])
+        lines.append(f"  topic {topic['topic']}{name} ({topic['weight']:.2f}): {words}")
     if explain:
         for label, terms in result["explanation"]["terms"].items():
             shown = ", ".join(f"{t['term']} (+{t['weight']:.3f})" for t in terms)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from topics import progress
@@ -87,10 +88,20 @@ def classify_archive_command(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         on_partition=report,
         drift=args.drift,
+        date_field=args.date_field,
+        period=args.period,
     )
     bar.close()
     for error in result.errors:
         print(f"topics: warning: {error}", file=sys.stderr)
+    if result.undated:
+        print(
+            f"topics: warning: {result.undated} documents have no usable date in "
+            f"'{args.date_field}'; left out of the topics-over-time files",
+            file=sys.stderr,
+        )
+    if result.over_time_files:
+        print(f"topics over time: {', '.join(Path(f).name for f in result.over_time_files)}")
     rate = result.documents / result.seconds if result.seconds else 0.0
     print(
         f"{result.written} partitions written, {result.skipped} already complete, "

@@ -189,6 +189,18 @@ def _add_cluster_commands(commands: Any) -> None:
         help="also write DIR/drift.html and DIR/drift.json: the archive against the model's "
         "training data (as 'topics drift'); exit 3 when a measure moved",
     )
+    archive.add_argument(
+        "--date-field",
+        metavar="FIELD",
+        help="record field with a date or year: also write topic and label prevalence "
+        "per period into DIR (topics_over_time.csv/.png, labels_over_time.csv)",
+    )
+    archive.add_argument(
+        "--period",
+        choices=("year", "quarter", "month"),
+        default="year",
+        help="period of --date-field (default: year)",
+    )
 
 
 def _add_run_name_argument(parser: argparse.ArgumentParser, default: str) -> None:

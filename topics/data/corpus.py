@@ -41,6 +41,7 @@ EXCERPT_CHARS = 20
 EXCERPT_ITEMS = 8
 
 ENCODING_ERRORS = ("strict", "replace")
+DATE_META = "date"  # Corpus.meta key of the documents' dates (load_corpus(date_field=...))
 
 logger = logging.getLogger(__name__)
 # data.encoding_errors: replace. Python's "replace", counting what it replaced.
@@ -125,6 +126,7 @@ def load_corpus(
     split_field: str | None = None,
     columns: Sequence[str] | None = None,
     encoding_errors: str = "strict",
+    date_field: str | None = None,
 ) -> Corpus:
     """Load the dataset at ``path`` and check it is usable.
 
@@ -165,6 +167,10 @@ def load_corpus(
     encoding_errors
         ``"strict"``: a byte that does not decode is an error naming the file;
         ``"replace"``: it becomes U+FFFD, and one warning counts them (JSONL, CSV, folder).
+    date_field
+        Record field holding each document's date (an ISO date, a year-month or a
+        year), kept as read in ``meta["date"]`` (None where a record has none); None
+        keeps no dates.
 
     Raises
     ------
@@ -222,7 +228,7 @@ def load_corpus(
         label_map=None if label_map is None else {str(k): v for k, v in label_map.items()},
         csv=fmt == "csv" and columns is None,
     )
-    corpus = _build_corpus(records, fields, labels, split_field, drop_unlabeled, path)
+    corpus = _build_corpus(records, fields, labels, split_field, drop_unlabeled, path, date_field)
     if single_label:
         _check_single_label(corpus, path)
     return corpus
@@ -364,10 +370,11 @@ def _build_corpus(
     field_name: str | None,
     drop_unlabeled: bool,
     path: Path,
+    date_field: str | None = None,
 ) -> Corpus:
     if not records:
         raise DataError(f"{path}: the dataset is empty; expected at least one document")
-    ids, texts, labels, split_values, sources = [], [], [], [], []
+    ids, texts, labels, split_values, sources, dates = [], [], [], [], [], []
     for n, record in enumerate(records):
         where = f"{path}:{record.get('_line', n + 1)}"
         doc_labels = tuple(label for label in _record_labels(record, fields) if label in wanted)
@@ -380,6 +387,8 @@ def _build_corpus(
             split_values.append(_record_split_value(record, field_name, where))
         if fields.label_map is not None:
             sources.append(_source_label(record, fields))
+        if date_field is not None:
+            dates.append(record.get(date_field))
     if len(set(ids)) != len(ids):
         seen: set[str] = set()
         duplicate = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
@@ -396,6 +405,8 @@ def _build_corpus(
     meta: dict[str, list[Any]] = {field_name: split_values} if field_name is not None else {}
     if fields.label_map is not None:
         meta["source_label"] = sources  # before label_map: for model.tfidf.fine_labels
+    if date_field is not None:
+        meta[DATE_META] = dates  # as read: periods are taken where they are used
     return Corpus(ids=ids, texts=texts, labels=labels, label_names=wanted, meta=meta)
 
 

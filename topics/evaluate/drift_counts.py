@@ -198,11 +198,10 @@ def n_topics(predictor: Any) -> int:
     return int(lda.width) if lda is not None else 0
 
 
-def topic_names(predictor: Any, n_words: int = 3) -> list[str]:
-    """``topic 3: bank, rate, inflation`` for each topic of the bundle (its top words)."""
+def topic_names(predictor: Any) -> list[str]:
+    """``3: rail · cargo · port`` for each topic of the bundle: its number and name."""
     lda = getattr(predictor, "lda", None)
-    words = getattr(lda, "top_words", [])
-    return [f"topic {k}: " + ", ".join(top[:n_words]) for k, top in enumerate(words)]
+    return [f"{k}: {name}" for k, name in enumerate(getattr(lda, "topic_names", []))]
 
 
 def training_summary(predictor: Any) -> DriftCounts:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -126,6 +127,49 @@ def plot_topic_prevalence(
     ax.set_yticks(range(len(names)), names)
     ax.set_title("Topic prevalence per label (mean weight)")
     fig.colorbar(image, ax=ax, fraction=0.046)
+    return _save(fig, path)
+
+
+def plot_topics_over_time(
+    periods: Sequence[str],
+    shares: np.ndarray,
+    topic_names: Sequence[str],
+    path: Path,
+    period: str = "year",
+    shown: int = 10,
+) -> Path:
+    """Topic prevalence per period as stacked areas: the ``shown`` most prevalent
+    topics by name, the others together in grey; each period stacks to 1."""
+    shares = np.asarray(shares, dtype=np.float64)
+    order = np.argsort(-shares.mean(axis=0), kind="stable")
+    top = [int(k) for k in order[:shown]]
+    rest = [int(k) for k in order[shown:]]
+    layers = [shares[:, k] for k in top]
+    names = [topic_names[k] for k in top]
+    palette = plt.get_cmap("tab10")
+    colors: list[Any] = [palette(i % 10) for i in range(len(top))]
+    if rest:
+        layers.append(shares[:, rest].sum(axis=1))
+        names.append(f"{len(rest)} other topics")
+        colors.append((0.8, 0.8, 0.8))
+    fig, ax = plt.subplots(figsize=(9, 5))
+    x = np.arange(len(periods))
+    if len(periods) > 1:
+        ax.stackplot(x, np.vstack(layers), labels=names, colors=colors, alpha=0.9)
+        ax.set_xlim(0, len(periods) - 1)
+    else:
+        bottom = 0.0
+        for layer, name, color in zip(layers, names, colors, strict=True):
+            ax.bar(x, layer, bottom=bottom, label=name, color=color, width=0.5)
+            bottom += float(layer[0])
+    step = max(1, len(periods) // 16)
+    ax.set_xticks(x[::step], [periods[i] for i in x[::step]], rotation=45, ha="right")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of the documents' topic weight")
+    ax.set_xlabel(period)
+    ax.set_title(f"Topics over time (mean topic proportions per {period})")
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], labels[::-1], fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
     return _save(fig, path)
 
 

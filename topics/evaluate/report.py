@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from topics.evaluate.metrics import slug
+from topics.evaluate.over_time import over_time_html
 from topics.evaluate.run_metrics import RunMetrics
 from topics.evaluate.topic_view import SUFFIX, read_topic_view, render_topic_views
 
@@ -75,6 +76,7 @@ def write_report(
         "<h2>Topics</h2>",
         _topic_views(run_dir / "plots"),
         _topics(run_dir / "model" / "model.json", run_dir / "plots" / TOPIC_TABLE),
+        over_time_html(run_dir / "plots"),
     ]
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

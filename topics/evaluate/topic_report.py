@@ -84,7 +84,8 @@ def labeller_metrics(
     ``tune``, thresholds tuned on ``train``; scored on ``test`` and on ``extra`` (keys
     ``lda_labeller_extra_*``) when given."""
     labels = list(train.label_names)
-    columns = seeded_columns(lda.topic_names_, labels)
+    # by seed name: a free topic named after a label (aligned, or by the user) labels nothing
+    columns = seeded_columns(lda.seed_names_, labels)
     sets: dict[str, Corpus] = {"": test}
     if extra is not None:
         sets["extra_"] = extra

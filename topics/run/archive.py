@@ -22,6 +22,11 @@ with the numpy-only :class:`~topics.serve.predictor.Predictor` and written to
   the additive counts of :mod:`topics.evaluate.drift`; the driver merges every
   partition's and writes ``DIR/drift.html`` and ``DIR/drift.json`` against the
   bundle's training summary. A finished partition without its counts is scored again.
+- **Topics over time.** With ``date_field``, each partition also sums its
+  documents' topic proportions and predicted labels per period into
+  ``DIR/_over_time/<partition>.json`` (written before the partition itself), and
+  the driver adds them up into the files of :mod:`topics.evaluate.over_time`
+  (``DIR/topics_over_time.csv``, ``labels_over_time.csv``, ...).
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from topics.errors import TopicsError
 
@@ -58,6 +65,7 @@ CHUNK = 1024
 MAX_REPORTED_ERRORS = 5
 BUNDLE_FILES = ("manifest.json", "model.json", "arrays.npz")
 DRIFT_SUFFIX = ".drift.json"
+OVER_TIME_DIR = "_over_time"
 
 
 class ArchiveError(TopicsError, ValueError):
@@ -95,6 +103,8 @@ class ArchiveResult:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     drift: dict[str, Any] | None = None  # drift.json's content, with drift=True
+    undated: int = 0  # with date_field: documents without a usable date, left out
+    over_time_files: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "output_dir": str(self.output_dir)}
@@ -182,34 +192,54 @@ def classify_partition(
     output_dir: str,
     top_k: int = 3,
     drift: bool = False,
+    date_field: str | None = None,
+    period: str = "year",
 ) -> dict[str, Any]:
     """Score one partition into ``output_dir/<name>.jsonl`` (atomically); return its counts.
-    ``drift``: also write its drift counts to ``<name>.drift.json``, before the output."""
+
+    ``drift``: also write its drift counts to ``<name>.drift.json``. With
+    ``date_field``, the partition's totals per period (topic proportions and
+    predicted labels, see :class:`topics.evaluate.over_time.PeriodTotals`) go to
+    ``output_dir/_over_time/<name>.json``. Both are written before the output.
+    """
+    from topics.evaluate.drift_counts import n_topics as topic_count
+    from topics.evaluate.over_time import PeriodTotals, period_of
+
     started = time.perf_counter()
     predictor = _predictor(bundle_files)
-    counting = _DriftCounting(predictor, top_k) if drift else None
+    counting = _DriftCounting(predictor) if drift else None
     target = Path(output_dir) / partition.filename
     errors: list[str] = []
     truncated: list[str] = []
     documents = 0
+    # drift and over time need every topic's weight, not only the top_k written out
+    n_topics = topic_count(predictor) if drift or date_field else 0
+    totals = PeriodTotals()
     # A unique temporary name per attempt: a worker that died left at most litter.
     staging = target.with_name(f".{partition.name}-{os.urandom(6).hex()}.tmp")
     try:
         with staging.open("w", encoding="utf-8") as handle:
-            records = _documents(partition, errors, truncated)
+            records = _documents(partition, errors, truncated, date_field)
             while chunk := list(islice(records, CHUNK)):
-                texts = [text for _, text in chunk]
-                if counting is None:
-                    results = predictor.predict(texts, top_k=top_k)
-                else:
-                    results = counting.predict(texts)
-                for (doc_id, _), result in zip(chunk, results, strict=True):
+                texts = [text for _, text, _ in chunk]
+                results = predictor.predict(texts, top_k=max(top_k, n_topics))
+                if counting is not None:
+                    counting.add(texts, results)
+                if date_field:
+                    periods = [period_of(date, period) for _, _, date in chunk]
+                    totals = totals.merge(_chunk_totals(predictor, periods, results, n_topics))
+                for (doc_id, _, _), result in zip(chunk, results, strict=True):
+                    if n_topics:
+                        result["topics"] = result["topics"][:top_k]
                     if doc_id is not None:
                         result = {"id": doc_id, **result}
                     handle.write(json.dumps(result, ensure_ascii=False) + "\n")
                 documents += len(chunk)
         if counting is not None:
             counting.write(Path(output_dir) / partition.drift_filename)
+        if date_field:
+            sums = Path(output_dir) / OVER_TIME_DIR / f"{partition.name}.json"
+            _write_json(sums, totals.to_json())
         os.replace(staging, target)
     except BaseException:
         staging.unlink(missing_ok=True)
@@ -222,57 +252,77 @@ def classify_partition(
         # Reported as warnings: the bad records first, then the documents cut to the limit.
         "errors": (errors + truncated)[:MAX_REPORTED_ERRORS],
         "seconds": time.perf_counter() - started,
+        "undated": totals.missing,
     }
 
 
 class _DriftCounting:
-    """Scores chunks with every topic (the full topic mix), counts them for drift and
-    hands back results cut to ``top_k`` topics: the records ``top_k`` alone gives
-    (topics are listed by weight, so the first ``top_k`` are the same)."""
+    """Counts scored chunks for drift; the chunks carry every topic (the full topic mix)."""
 
-    def __init__(self, predictor: Any, top_k: int) -> None:
-        from topics.evaluate.drift_counts import DriftCounts, OovCounter, n_topics
+    def __init__(self, predictor: Any) -> None:
+        from topics.evaluate.drift_counts import DriftCounts, OovCounter
 
-        self.predictor, self.top_k, self.n_topics = predictor, top_k, n_topics(predictor)
         self.counts = DriftCounts(list(predictor.labels), predictor.primary)
         self.oov = OovCounter(predictor)
 
-    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
-        results = self.predictor.predict(texts, top_k=max(self.top_k, self.n_topics))
+    def add(self, texts: list[str], results: list[dict[str, Any]]) -> None:
         self.counts.add(results, self.oov(texts))
-        for result in results:
-            result["topics"] = result["topics"][: self.top_k]
-        return results
 
     def write(self, path: Path) -> None:
-        staging = path.with_name(f".{path.name}-{os.urandom(6).hex()}.tmp")
-        staging.write_text(json.dumps(self.counts.to_json()), encoding="utf-8")
-        os.replace(staging, path)
+        _write_json(path, self.counts.to_json())
+
+
+def _chunk_totals(
+    predictor: Any, periods: list[str | None], results: list[dict[str, Any]], n_topics: int
+) -> Any:
+    """Per-period totals of one scored chunk: full topic mixes and predicted labels."""
+    from topics.evaluate.over_time import PeriodTotals
+
+    labels = predictor.labels
+    y = np.array([[label in r["labels"] for label in labels] for r in results], dtype=np.int64)
+    theta = None
+    if n_topics:
+        theta = np.zeros((len(results), n_topics))
+        for i, result in enumerate(results):
+            for topic in result["topics"]:
+                theta[i, topic["topic"]] = topic["weight"]
+        theta /= np.maximum(theta.sum(axis=1, keepdims=True), 1e-12)  # weights are rounded
+    return PeriodTotals.accumulate(periods, theta, y.reshape(len(results), len(labels)))
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}-{os.urandom(6).hex()}.tmp")
+    staging.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(staging, path)
 
 
 def _documents(
-    partition: Partition, errors: list[str], truncated: list[str]
-) -> Iterator[tuple[str | None, str]]:
-    """The partition's documents; bad lines go to ``errors``, cut documents to ``truncated``."""
+    partition: Partition, errors: list[str], truncated: list[str], date_field: str | None = None
+) -> Iterator[tuple[str | None, str, Any]]:
+    """The partition's documents with their ``date_field`` value (None without one); bad
+    lines go to ``errors``, cut documents to ``truncated``."""
     from topics.serve.inputs import MAX_DOCUMENT_CHARS, over_limit
 
-    for where, (doc_id, text) in _records(partition, errors):
+    for where, (doc_id, text), date in _records(partition, errors, date_field):
         if len(text) > MAX_DOCUMENT_CHARS:
             truncated.append(over_limit(where, len(text)))
             text = text[:MAX_DOCUMENT_CHARS]
-        yield doc_id, text
+        yield doc_id, text, date
 
 
 def _records(
-    partition: Partition, errors: list[str]
-) -> Iterator[tuple[str, tuple[str | None, str]]]:
+    partition: Partition, errors: list[str], date_field: str | None = None
+) -> Iterator[tuple[str, tuple[str | None, str], Any]]:
     from topics.serve.inputs import InputError, _json_document, document_from_record
 
     if partition.kind == "parquet":
         import pyarrow.parquet as pq
 
         parquet = pq.ParquetFile(partition.source)
-        columns = [c for c in ("id", "title", "text") if c in parquet.schema_arrow.names]
+        wanted = ("id", "title", "text", *([date_field] if date_field else []))
+        columns = [c for c in wanted if c in parquet.schema_arrow.names]
         for batch in parquet.iter_batches(
             batch_size=CHUNK,
             row_groups=list(range(partition.start, partition.stop)),
@@ -282,6 +332,7 @@ def _records(
                 yield (
                     f"{partition.source}:row-group-{partition.start}",
                     document_from_record(record),
+                    record.get(date_field) if date_field else None,
                 )
         return
     for offset, line in _lines(partition.source, partition.start, partition.stop):
@@ -293,7 +344,13 @@ def _records(
         except InputError as exc:  # one bad line costs one document, as in classify
             errors.append(str(exc))
             continue
-        yield where, document
+        yield where, document, _date_of(line, date_field) if date_field else None
+
+
+def _date_of(line: bytes, date_field: str) -> Any:
+    """The ``date_field`` value of a JSONL line that parsed as a document (None if absent)."""
+    record = json.loads(line.decode("utf-8", errors="replace"))
+    return record.get(date_field) if isinstance(record, dict) else None
 
 
 def _lines(path: str, start: int, stop: int) -> Iterator[tuple[int, bytes]]:
@@ -338,6 +395,8 @@ def classify_archive(
     top_k: int = 3,
     on_partition: Callable[[dict[str, Any]], None] | None = None,
     drift: bool = False,
+    date_field: str | None = None,
+    period: str = "year",
 ) -> ArchiveResult:
     """Classify every document of ``input_pattern`` into partitions under ``output_dir``.
 
@@ -346,6 +405,8 @@ def classify_archive(
     ``on_partition(counts)`` is called as each partition finishes (progress).
     ``drift``: also write ``drift.html`` and ``drift.json`` for the whole archive
     (the bundle must carry a training summary; checked before any work).
+    ``date_field`` (a record field holding a date or year) adds the topics-over-time
+    files per ``period`` to ``output_dir`` (see :mod:`topics.evaluate.over_time`).
     """
     started = time.perf_counter()
     training = _training_summary(bundle_files) if drift else None
@@ -353,14 +414,16 @@ def classify_archive(
     partitions = plan_partitions(files, partition_mb)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _check_manifest(out, bundle_files, files, partition_mb, top_k, partitions)
+    over_time = {"date_field": date_field, "period": period if date_field else None}
+    _check_manifest(out, bundle_files, files, partition_mb, top_k, partitions, over_time)
     pending = [
         p
         for p in partitions
         if not (out / p.filename).exists() or (drift and not (out / p.drift_filename).exists())
     ]
     result = ArchiveResult(out, len(partitions), skipped=len(partitions) - len(pending))
-    for counts in _execute(pending, bundle_files, str(out), top_k, address, workers, drift):
+    options = {"top_k": top_k, "drift": drift, "date_field": date_field, "period": period}
+    for counts in _execute(pending, bundle_files, str(out), options, address, workers):
         result.written += 1
         result.documents += counts["documents"]
         result.bad_records += counts["bad_records"]
@@ -370,6 +433,9 @@ def classify_archive(
             on_partition(counts)
     if training is not None:
         result.drift = _write_drift(out, partitions, training, bundle_files)
+    if date_field:
+        written, result.undated = write_archive_over_time(out, partitions, bundle_files, period)
+        result.over_time_files = [str(path) for path in written]
     result.seconds = time.perf_counter() - started
     return result
 
@@ -399,20 +465,47 @@ def _write_drift(
     return report.to_json()
 
 
+def write_archive_over_time(
+    out: Path, partitions: list[Partition], bundle_files: dict[str, bytes], period: str
+) -> tuple[list[Path], int]:
+    """Add up every partition's totals per period and write the over-time files into
+    ``out``; returns the files and how many documents had no usable date."""
+    from topics.evaluate.over_time import PeriodTotals, write_over_time
+
+    totals = PeriodTotals()
+    for partition in partitions:
+        data = json.loads((out / OVER_TIME_DIR / f"{partition.name}.json").read_text("utf-8"))
+        totals = totals.merge(PeriodTotals.from_json(data))
+    predictor = _predictor(bundle_files)
+    names = predictor.lda.topic_names if predictor.lda is not None else []
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    written = write_over_time(
+        out,
+        totals if totals.topics else None,
+        names,
+        {"predicted": totals},
+        predictor.labels,
+        date_field=manifest["date_field"],
+        period=period,
+    )
+    return written, totals.missing
+
+
 def _execute(
     pending: list[Partition],
     bundle_files: dict[str, bytes],
     output_dir: str,
-    top_k: int,
+    options: dict[str, Any],
     address: str | None,
     workers: int,
-    drift: bool = False,
 ) -> Iterator[dict[str, Any]]:
+    """Each pending partition through :func:`classify_partition` (``options``: its
+    keyword arguments ``top_k``, ``drift``, ``date_field``, ``period``)."""
     if not pending:
         return
     if not address and workers <= 1:
         for partition in pending:
-            yield classify_partition(partition, bundle_files, output_dir, top_k, drift)
+            yield classify_partition(partition, bundle_files, output_dir, **options)
         return
     from topics.run.dask import connect, local_cluster, require_distributed
 
@@ -426,9 +519,8 @@ def _execute(
                 pending,
                 bundle_files=bundle,
                 output_dir=output_dir,
-                top_k=top_k,
-                drift=drift,
                 pure=False,
+                **options,
             )
             for future in distributed.as_completed(futures):
                 yield future.result()
@@ -445,6 +537,7 @@ def _check_manifest(
     partition_mb: float,
     top_k: int,
     partitions: list[Partition],
+    over_time: dict[str, Any] | None = None,
 ) -> None:
     """Write ``_archive.json``, or check that a restart matches the one there."""
     expected: dict[str, Any] = {
@@ -454,11 +547,13 @@ def _check_manifest(
         "partition_mb": partition_mb,
         "top_k": top_k,
         "inputs": {str(p.resolve()): p.stat().st_size for p in files},
+        **(over_time or {"date_field": None, "period": None}),
     }
     path = out / MANIFEST
     if path.exists():
         found = json.loads(path.read_text(encoding="utf-8"))
-        for key in ("format", "model_manifest_sha256", "partition_mb", "top_k"):
+        keys = ("format", "model_manifest_sha256", "partition_mb", "top_k", "date_field", "period")
+        for key in keys:
             if found.get(key) != expected[key]:
                 raise ArchiveError(
                     f"{out} holds output made with another {key} ({found.get(key)!r}, now "

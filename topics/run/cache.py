@@ -64,6 +64,7 @@ def corpus_kwargs(config: DataConfig) -> dict[str, Any]:
         "split_field": split_field(config.split.kind, config.split.field),
         "columns": config.columns,
         "encoding_errors": config.encoding_errors,
+        "date_field": config.date_field,
     }
 
 
@@ -192,6 +193,9 @@ def load_corpus_cached(config: DataConfig, cache_dir: str | Path | None) -> Corp
     settings.pop("root", None)  # the same file under another root is the same data
     settings.pop("split", None)  # splitting happens after loading, except for the split field
     settings["split_field"] = corpus_kwargs(config)["split_field"]
+    settings.pop("period", None)  # periods are taken after loading
+    if settings.get("date_field") is None:
+        settings.pop("date_field", None)  # corpora without dates keep their cache entries
     key = cache.key("corpus", path_fingerprint(path), settings)
     entry = cache.load("corpus", key)
     cached = None if entry is None else _corpus_from_json(entry[0])

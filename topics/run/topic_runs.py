@@ -14,6 +14,7 @@ into metrics and plots; evaluation never loads, fits or tracks.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -24,8 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from topics.config import DataConfig, ExperimentConfig
-from topics.data.corpus import Corpus
+from topics.data.corpus import DATE_META, Corpus
 from topics.evaluate.k_sweep import KScore, score_k
+from topics.evaluate.over_time import PeriodTotals, period_of, write_over_time
 from topics.evaluate.topic_report import report_topics
 from topics.families.lda.family import make_lda
 from topics.families.lda.model import LdaTopics
@@ -33,7 +35,17 @@ from topics.run.cache import load_corpus_from_config
 from topics.run.trackers import Tracker
 from topics.run.trials import Trial, TrialFailed, TrialResult, execute, log_child_run, make_trials
 
-__all__ = ["fit_k_trial", "k_sweep_trials", "run_k_sweep", "stability_refits", "topic_metrics"]
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "fit_k_trial",
+    "k_sweep_trials",
+    "log_topic_names",
+    "over_time_outputs",
+    "run_k_sweep",
+    "stability_refits",
+    "topic_metrics",
+]
 
 
 def topic_metrics(
@@ -55,6 +67,7 @@ def topic_metrics(
         else None
     )
     k_scores = run_k_sweep(config, train, test, tracker) if settings.sweep.num_topics else None
+    log_topic_names(tracker, lda.topic_names_)
     return report_topics(
         lda,
         train,
@@ -67,6 +80,63 @@ def topic_metrics(
         stability_topic_words=refits,
         k_scores=k_scores,
         k_select_by=settings.sweep.select_by,
+    )
+
+
+def log_topic_names(tracker: Tracker, names: Sequence[str]) -> None:
+    """Each topic's name as the run's tag ``topics.topic.<k>.name`` (params stay small),
+    when the tracker takes tags (the MLflow tracker does)."""
+    log_tags = getattr(tracker, "log_tags", None)
+    if log_tags is not None:
+        log_tags({f"topics.topic.{k}.name": name for k, name in enumerate(names)})
+
+
+def over_time_outputs(
+    config: ExperimentConfig,
+    lda: LdaTopics | None,
+    train: Corpus,
+    test: Corpus,
+    predicted_test: np.ndarray | None,
+    folder: Path,
+) -> list[Path]:
+    """Topics over time (``data.date_field``), written into ``folder``; see
+    :mod:`topics.evaluate.over_time`.
+
+    Topic prevalence and true-label prevalence cover every document of the run
+    (train and test); predicted-label prevalence, the primary model's labels on the
+    test split. Documents without a usable date are left out, with one warning.
+    """
+    field, period = config.data.date_field, config.data.period
+    if field is None:
+        return []
+    everything = [*train.meta.get(DATE_META, []), *test.meta.get(DATE_META, [])]
+    periods = [period_of(value, period) for value in everything]
+    missing = sum(p is None for p in periods)
+    if missing:
+        logger.warning(
+            "%d of %d documents have no usable date in data.date_field '%s' (missing, or "
+            "not a year, year-month or ISO date that gives a %s); they are left out of "
+            "the topics-over-time files",
+            missing,
+            len(periods),
+            field,
+            period,
+        )
+    theta = None if lda is None else lda.transform([*train.texts, *test.texts])
+    y = np.vstack([train.label_matrix(), test.label_matrix()])
+    totals = PeriodTotals.accumulate(periods, theta, y)
+    labels = {"true (train and test)": totals}
+    if predicted_test is not None:
+        test_periods = periods[len(train) :]
+        labels["predicted (test split)"] = PeriodTotals.accumulate(test_periods, y=predicted_test)
+    return write_over_time(
+        folder,
+        totals if lda is not None else None,
+        [] if lda is None else lda.topic_names_,
+        labels,
+        list(train.label_names),
+        date_field=field,
+        period=period,
     )
 
 

@@ -21,7 +21,7 @@ from topics.evaluate.run_metrics import RunMetrics
 from topics.families.base import FittedModel, TrainingData
 from topics.run.build import fit_families
 from topics.run.export import export_bundle
-from topics.run.topic_runs import topic_metrics
+from topics.run.topic_runs import over_time_outputs, topic_metrics
 from topics.run.trackers import NullTracker, Tracker
 
 
@@ -42,12 +42,14 @@ def train_and_evaluate(
         log_history(tracker, fitted)
 
     scores = RunMetrics()
+    predictions: dict[str, Any] = {}
     progress.stage(f"evaluate on {len(test)} test documents")
     for name, model in fitted.items():
         # scored once: predictions follow from the probabilities (slow models, e.g.
         # the encoder, are not run twice over the test texts)
         proba = model.predict_proba(test.texts)
         y_pred = as_indicator(model.classifier.decide(proba), len(labels))
+        predictions[name] = y_pred
         held_out = multilabel_metrics(y_test, y_pred, labels, prefix="")
         if single:
             held_out.update(single_label_metrics(y_test, y_pred, prefix=""))
@@ -87,6 +89,15 @@ def train_and_evaluate(
         lda = fitted["lda"].topics
         scores.run.update(
             topic_metrics(config, lda, train, test, run_dir, tracker or NullTracker())
+        )
+    if config.data.date_field:
+        over_time_outputs(
+            config,
+            fitted["lda"].topics if "lda" in fitted else None,
+            train,
+            test,
+            predictions[scores.primary],
+            run_dir / "plots",
         )
     progress.stage("export the model bundle")
     export_bundle(

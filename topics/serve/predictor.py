@@ -217,8 +217,14 @@ class Predictor:
     def _topics(self, weights: np.ndarray, top_k: int) -> list[dict[str, Any]]:
         assert self.lda is not None
         order = np.argsort(-weights, kind="stable")[:top_k]
+        names, words = self.lda.topic_names, self.lda.top_words
         return [
-            {"topic": int(k), "weight": round(float(weights[k]), 6), "words": self.lda.top_words[k]}
+            {
+                "topic": int(k),
+                "name": names[k],
+                "weight": round(float(weights[k]), 6),
+                "words": words[k],
+            }
             for k in order
         ]
 

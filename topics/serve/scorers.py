@@ -153,6 +153,15 @@ class LdaBlock:
         ):
             raise field_error("top_words", f"{n_topics} lists of words (one per topic)", top_words)
         self.top_words: list[list[str]] = top_words
+        # bundles written before topics had names: "topic k"
+        names = spec.get("topic_names", [f"topic {k}" for k in range(n_topics)])
+        if not (
+            isinstance(names, list)
+            and len(names) == n_topics
+            and all(isinstance(name, str) for name in names)
+        ):
+            raise field_error("topic_names", f"{n_topics} names (one per topic)", names)
+        self.topic_names: list[str] = names
         self.width = n_topics
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:

@@ -9,7 +9,7 @@ The fitted topic model is this family's feature block in the bundle (the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -28,6 +28,7 @@ from topics.families.base import (
     timed_fit,
 )
 from topics.families.lda.model import LdaTopics
+from topics.families.lda.naming import override_problem
 from topics.families.linear import MultiLabelLinear
 from topics.kernels.lda import DEFAULT_MAX_ITER, DEFAULT_TOL
 
@@ -73,6 +74,9 @@ class LdaSettings(Section):
     phrase_min_count: int = Field(5, ge=1)
     phrase_threshold: float = Field(10.0, gt=0)
     top_n: int = Field(10, ge=1)
+    # Names for the topics: a list of num_topics names, or {topic index: name} for
+    # some; the rest are named automatically (seed, aligned label, distinctive terms).
+    topic_names: list[str] | dict[int, str] | None = None
     min_token_length: int = Field(3, ge=1)
     no_below: int = Field(2, ge=1)
     no_above: float = Field(0.5, gt=0, le=1)
@@ -104,13 +108,20 @@ class LdaSettings(Section):
             )
         if self.stability_runs == 1:
             raise ValueError("stability_runs: 0 (off) or at least 2, got 1")
+        problem = override_problem(self.topic_names, self.num_topics)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
 def make_lda(
-    settings: LdaSettings, stop_words: str | list[str] | None, random_state: int
+    settings: LdaSettings,
+    stop_words: str | list[str] | None,
+    random_state: int,
+    label_names: Sequence[str] | None = None,
 ) -> LdaTopics:
-    """The topic model a ``model.lda`` section describes."""
+    """The topic model a ``model.lda`` section describes; with ``label_names`` (the
+    columns of the targets it is fitted with) a topic may take a label's name."""
     return LdaTopics(
         num_topics=settings.num_topics,
         engine=settings.engine,
@@ -131,6 +142,8 @@ def make_lda(
         no_below=settings.no_below,
         no_above=settings.no_above,
         top_n=settings.top_n,
+        topic_names=settings.topic_names,
+        label_names=None if label_names is None else list(label_names),
         random_state=random_state,
     )
 
@@ -149,7 +162,7 @@ class Lda(Family):
         stop_words = context.vectorizer.get("stop_words", "english")
         pipeline = Pipeline(
             [
-                ("lda", make_lda(settings, stop_words, context.seed)),
+                ("lda", make_lda(settings, stop_words, context.seed, context.labels)),
                 (
                     "classifier",
                     MultiLabelLinear(
@@ -176,6 +189,7 @@ class Lda(Family):
             "tokenizer": lda.tokenizer_.to_dict(),
             "vocabulary": lda.vocabulary_,
             "top_words": lda.top_words_,
+            "topic_names": lda.topic_names_,
             "max_iter": DEFAULT_MAX_ITER,
             "tol": DEFAULT_TOL,
         }

@@ -12,6 +12,14 @@ from sklearn.utils.validation import check_is_fitted
 from topics.evaluate.topic_quality import coherence
 from topics.families.features import resolve_stop_words
 from topics.families.lda.engines import train_gensim, train_tomotopy
+from topics.families.lda.naming import (
+    aligned_labels,
+    as_mapping,
+    name_topics,
+    one_hot,
+    override_problem,
+    term_names,
+)
 from topics.families.lda.seeding import seed_eta
 from topics.kernels.lda import bag_of_words, dirichlet_expectation, infer_topics
 from topics.text import TopicTokenizer, merge_phrases
@@ -60,11 +68,22 @@ class LdaTopics(TransformerMixin, BaseEstimator):
         Tokenization and document-frequency filtering.
     top_n : int
         Words listed per topic.
+    topic_names : list of str, mapping of int -> str, or None
+        Names chosen by the user: one per topic, or ``{topic index: name}`` for
+        some; the others are named automatically (see
+        :mod:`topics.families.lda.naming`).
+    label_names : list of str or None
+        The names of the columns of ``y`` given to ``fit``: a free topic that
+        clearly goes with one label on the training documents takes its name.
+        None names free topics by their terms only.
     random_state : int
         Seed.
 
     Attributes
     ----------
+    topic_names_ : list of str
+        One unique short name per topic: the override, the seed's name, the
+        aligned label's name, or its most distinctive terms (``"rail · freight · cargo"``).
     history_ : list of dict
         The training curve: ``step`` (gensim: the pass; tomotopy: Gibbs sweeps done,
         every 50) and ``log_likelihood_per_word`` (gensim: the per-word variational
@@ -92,6 +111,8 @@ class LdaTopics(TransformerMixin, BaseEstimator):
         no_below: int = 2,
         no_above: float = 0.5,
         top_n: int = 10,
+        topic_names: Sequence[str] | Mapping[int, str] | None = None,
+        label_names: Sequence[str] | None = None,
         random_state: int = 0,
     ) -> None:
         self.num_topics = num_topics
@@ -113,6 +134,8 @@ class LdaTopics(TransformerMixin, BaseEstimator):
         self.no_below = no_below
         self.no_above = no_above
         self.top_n = top_n
+        self.topic_names = topic_names
+        self.label_names = label_names
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any = None) -> LdaTopics:
@@ -148,11 +171,24 @@ class LdaTopics(TransformerMixin, BaseEstimator):
         self.exp_elog_beta_ = np.exp(dirichlet_expectation_rows(trained.lambda_))
         self.topic_word_ = trained.lambda_ / trained.lambda_.sum(axis=1, keepdims=True)
         self.top_words_ = self.top_words(self.top_n)
-        self.topic_names_ = self.seed_names_ + [
-            f"topic {k}" for k in range(len(self.seed_names_), self.num_topics)
-        ]
         self.n_features_in_ = 1
+        self.topic_names_ = self._name_topics(X, y)
         return self
+
+    def _name_topics(self, X: Any, y: Any) -> list[str]:
+        """Overrides, seeds, labels clearly aligned on the training texts ``X``, terms."""
+        word_share = self.lambda_.sum(axis=0) / self.lambda_.sum()
+        generated = term_names(self.topic_word_, self.vocabulary_, word_share)
+        overrides = as_mapping(self.topic_names)
+        free = [k for k in range(len(self.seed_names_), self.num_topics) if k not in overrides]
+        aligned: dict[int, str] = {}
+        if self.label_names and y is not None and free:
+            targets = one_hot(np.asarray(y), len(self.label_names))
+            if targets.shape == (len(X), len(self.label_names)):
+                taken = set(self.seed_names_) | set(overrides.values())
+                found = aligned_labels(self.transform(X), targets, list(self.label_names), free)
+                aligned = {k: name for k, name in found.items() if name not in taken}
+        return name_topics(generated, self.seed_names_, aligned, overrides)
 
     def __getstate__(self) -> dict[str, Any]:
         # tomotopy models do not pickle; they serialise themselves to bytes.
@@ -184,6 +220,9 @@ class LdaTopics(TransformerMixin, BaseEstimator):
                 "The 'num_topics' parameter of LdaTopics must be an int in the range [2, inf). "
                 f"Got {self.num_topics!r} instead."
             )
+        problem = override_problem(self.topic_names, self.num_topics)
+        if problem:
+            raise ValueError(f"LdaTopics: {problem}")
         if self.engine not in ENGINES:
             raise ValueError(
                 f"The 'engine' parameter of LdaTopics must be one of {list(ENGINES)}. "

@@ -24,6 +24,7 @@ from topics.families.encoder import resolve_pretrained
 from topics.families.linear import MultiLabelLinear
 from topics.kernels.embedding_topics import (
     class_tfidf,
+    distinctive_terms,
     fit_temperature,
     topic_proportions,
     unit_rows,
@@ -127,6 +128,15 @@ def test_class_tfidf_ranks_a_topics_own_terms_above_shared_ones() -> None:
     assert scores[0, 2] < scores[0, 0]
 
 
+def test_distinctive_terms_rank_a_topics_own_terms_and_score_shared_ones_zero() -> None:
+    # documents holding each term: "rail" in topic 0 only, "bank" in topic 1, "news" in both
+    holding = np.array([[4.0, 0.0, 4.0], [0.0, 4.0, 4.0]])
+    scores = distinctive_terms(holding)
+    assert scores[0].argmax() == 0 and scores[1].argmax() == 1
+    np.testing.assert_allclose(scores[:, 2], 0.0, atol=1e-12)  # as frequent everywhere
+    assert scores[0, 1] == 0.0  # absent from the topic
+
+
 # -- the estimator ---------------------------------------------------------------
 def test_embedding_topics_cluster_the_themes_and_name_them_by_their_terms(
     tokenizer_json: str,
@@ -147,6 +157,21 @@ def test_embedding_topics_cluster_the_themes_and_name_them_by_their_terms(
     np.testing.assert_allclose(proportions.sum(), 1.0)
     rail = int(topics.labels_[THEME_OF.index("transport")])
     assert proportions.argmax() == rail and proportions[0, rail] > 0.5
+
+
+@pytest.mark.parametrize("term_score", ["kl", "ctfidf"])
+def test_both_term_scores_name_each_theme_by_its_own_words(
+    tokenizer_json: str, term_score: str
+) -> None:
+    topics = fitted_topics(tokenizer_json, term_score=term_score)
+    assert sorted(sorted(words) for words in topics.top_words_) == sorted(
+        sorted(words) for words in THEMES.values()
+    )
+
+
+def test_an_unknown_term_score_is_refused(tokenizer_json: str) -> None:
+    with pytest.raises(ValueError, match="'term_score' parameter of EmbeddingTopics"):
+        fitted_topics(tokenizer_json, term_score="tfidf")
 
 
 def test_embedding_topics_reduce_dims_clusters_the_same_themes(tokenizer_json: str) -> None:
@@ -292,3 +317,23 @@ def test_a_run_enabling_embedding_topics_without_the_extra_stops_before_it_start
     ):
         run(config, tracker)
     assert tracker.calls == []
+
+
+def test_the_run_side_report_of_embedding_topics_writes_its_table(
+    tokenizer_json: str, tmp_path: Path
+) -> None:
+    from topics.data.corpus import Corpus
+    from topics.run.trackers import NullTracker
+
+    labels = [(theme,) for theme in THEME_OF]
+    train = Corpus(
+        ids=[str(i) for i in range(len(TEXTS))],
+        texts=TEXTS,
+        labels=labels,
+        label_names=tuple(LABELS),
+        meta={},
+    )
+    report = TOPIC_REPORTS["embedding_topics"]
+    metrics = report(None, fitted_model(tokenizer_json), train, train, tmp_path, NullTracker())  # type: ignore[arg-type]
+    assert set(metrics) >= {"embedding_topics_coherence_c_npmi", "embedding_topics_fit_seconds"}
+    assert (tmp_path / "plots" / "embedding_topics_topics.csv").is_file()

@@ -3,8 +3,11 @@
 Documents are embedded by a sentence encoder (the packaged all-MiniLM-L6-v2:
 mean pooling, unit length), optionally reduced with PCA, and clustered into K
 topics by k-means on the unit vectors (spherical k-means). Each topic's terms
-are ranked by class-based TF-IDF over its documents, with the LDA side's
-tokenization and vocabulary rules, so coherence compares with LDA's. A
+are ranked over its documents, with the LDA side's tokenization and vocabulary
+rules, so coherence compares with LDA's: by BERTopic's class-based TF-IDF
+(``term_score="ctfidf"``), or by each term's share of the topic's KL divergence
+from the corpus over the documents holding it (``"kl"``, the default: on
+20 Newsgroups train it gives more coherent and more diverse top terms). A
 one-vs-rest logistic regression assigns labels from the topic proportions.
 
 Topic proportions are the softmax of a document's cosine similarity to every
@@ -27,7 +30,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from pydantic import Field
@@ -52,6 +55,7 @@ from topics.families.features import _texts_digest, resolve_stop_words
 from topics.families.linear import MultiLabelLinear
 from topics.kernels.embedding_topics import (
     class_tfidf,
+    distinctive_terms,
     fit_temperature,
     topic_proportions,
     unit_rows,
@@ -63,6 +67,7 @@ from topics.text import TopicTokenizer
 logger = logging.getLogger(__name__)
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+TERM_SCORES = ("kl", "ctfidf")
 REPRESENTATIVE_DOCS = 3
 
 
@@ -197,6 +202,10 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         PCA components the clustering sees (None: the full embedding).
     min_token_length, stop_words, no_below, no_above
         Term tokenization and document-frequency filtering, as LDA's.
+    term_score : {"kl", "ctfidf"}
+        How a topic's terms are ranked: ``"ctfidf"`` BERTopic's class-based TF-IDF of
+        term counts; ``"kl"`` each term's share of the topic's KL divergence from the
+        corpus, over the documents that hold it (see :mod:`topics.kernels.embedding_topics`).
     top_n : int
         Words listed per topic.
     cache : ArrayStore or None
@@ -210,7 +219,7 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
     temperature_ : float
         Softmax temperature of the proportions.
     topic_term_ : ndarray (K, V)
-        Class-based TF-IDF of every term in every topic.
+        Every term's score in every topic (``term_score``).
     vocabulary_, top_words_, term_frequency_, prevalence_, representative_docs_
         Terms; each topic's ``top_n`` terms; each term's training count; each
         topic's share of training documents; the indices of the 3 training
@@ -230,6 +239,7 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         stop_words: str | list[str] | None = "english",
         no_below: int = 2,
         no_above: float = 0.5,
+        term_score: str = "kl",
         top_n: int = 10,
         cache: ArrayStore | None = None,
         random_state: int = 0,
@@ -243,6 +253,7 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         self.stop_words = stop_words
         self.no_below = no_below
         self.no_above = no_above
+        self.term_score = term_score
         self.top_n = top_n
         self.cache = cache
         self.random_state = random_state
@@ -254,6 +265,11 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
             raise ValueError(
                 "The 'num_topics' parameter of EmbeddingTopics must be an int in the range "
                 f"[2, inf). Got {self.num_topics!r} instead."
+            )
+        if self.term_score not in TERM_SCORES:
+            raise ValueError(
+                f"The 'term_score' parameter of EmbeddingTopics must be one of "
+                f"{list(TERM_SCORES)}. Got {self.term_score!r} instead."
             )
         started = time.perf_counter()
         texts = list(X)
@@ -277,7 +293,11 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         self.temperature_ = fit_temperature(unit, self.centroids_, self.labels_)
         logger.info("embedding topics: temperature %.4f", self.temperature_)
         counts = self._count_terms(texts)
-        self.topic_term_ = class_tfidf(np.asarray((counts.T @ one_hot).T))
+        if self.term_score == "kl":
+            holding = (counts > 0).astype(np.float64)  # documents holding each term
+            self.topic_term_ = distinctive_terms(np.asarray((holding.T @ one_hot).T))
+        else:
+            self.topic_term_ = class_tfidf(np.asarray((counts.T @ one_hot).T))
         self.top_words_ = self.top_words(self.top_n)
         self.term_frequency_ = np.asarray(counts.sum(axis=0)).ravel()
         self.prevalence_ = one_hot.mean(axis=0)
@@ -381,6 +401,8 @@ class EmbeddingTopicsSettings(Section):
     min_token_length: int = Field(3, ge=1)
     no_below: int = Field(2, ge=1)
     no_above: float = Field(0.5, gt=0, le=1)
+    # kl: terms frequent in a topic's documents and rare elsewhere; ctfidf: BERTopic's
+    term_score: Literal["kl", "ctfidf"] = "kl"
     C: float = Field(10.0, gt=0)  # logistic regression on topic proportions
     cv_folds: int = Field(5, ge=2)
 
@@ -405,6 +427,7 @@ class EmbeddingTopicsFamily(Family):
             stop_words=context.vectorizer.get("stop_words", "english"),
             no_below=settings.no_below,
             no_above=settings.no_above,
+            term_score=settings.term_score,
             top_n=settings.top_n,
             cache=context.cache,
             random_state=context.seed,

@@ -68,3 +68,15 @@ def class_tfidf(class_counts: np.ndarray) -> np.ndarray:
     idf = np.log1p(average_words / np.maximum(term_totals, 1.0))
     tf = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1e-12)
     return tf * idf
+
+
+def distinctive_terms(class_doc_counts: np.ndarray) -> np.ndarray:
+    """Each term's share of the KL divergence of a topic from the whole corpus,
+    ``p(t|c) * log(p(t|c) / p(t))``, from the number of each topic's documents
+    holding each term ``(K, V)``: terms frequent in a topic and rare elsewhere rank
+    first; terms no more frequent there than anywhere score <= 0."""
+    counts = np.asarray(class_doc_counts, dtype=np.float64)
+    p_term_topic = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1e-12)
+    p_term = counts.sum(axis=0) / max(counts.sum(), 1e-12)
+    ratio = np.divide(p_term_topic, p_term, out=np.ones_like(p_term_topic), where=p_term > 0)
+    return p_term_topic * np.log(np.where(p_term_topic > 0, ratio, 1.0))

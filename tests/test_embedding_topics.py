@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -172,6 +173,26 @@ def test_both_term_scores_name_each_theme_by_its_own_words(
 def test_an_unknown_term_score_is_refused(tokenizer_json: str) -> None:
     with pytest.raises(ValueError, match="'term_score' parameter of EmbeddingTopics"):
         fitted_topics(tokenizer_json, term_score="tfidf")
+
+
+def test_fit_transform_embeds_the_training_texts_once(tokenizer_json: str) -> None:
+    class CountingEmbedder(NumpyBertEmbedder):
+        calls = 0
+
+        def embed(self, texts: Sequence[str]) -> np.ndarray:
+            CountingEmbedder.calls += 1
+            return super().embed(texts)
+
+        @classmethod
+        def like(cls, other: NumpyBertEmbedder) -> CountingEmbedder:
+            settings = {k: v for k, v in other.spec.items() if k != "tokenizer"}
+            return cls(other.weights, other.spec["tokenizer"], **settings)
+
+    embedder = CountingEmbedder.like(tiny_bert(tokenizer_json))
+    topics = EmbeddingTopics(num_topics=3, embedder=embedder, no_below=1)
+    proportions = topics.fit_transform(TEXTS)
+    assert CountingEmbedder.calls == 1
+    np.testing.assert_allclose(proportions, topics.transform(TEXTS), atol=1e-6)
 
 
 def test_embedding_topics_reduce_dims_clusters_the_same_themes(tokenizer_json: str) -> None:

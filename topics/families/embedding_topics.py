@@ -259,6 +259,16 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any = None) -> EmbeddingTopics:
+        self._fit(list(X))
+        return self
+
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        """``fit(X).transform(X)``, from the vectors ``fit`` computed (not embedded twice)."""
+        unit = self._fit(list(X))
+        return topic_proportions(unit, self.centroids_, self.temperature_)
+
+    def _fit(self, texts: list[str]) -> np.ndarray:
+        """Fit on ``texts``; returns their unit embeddings."""
         from sklearn.cluster import KMeans
 
         if not isinstance(self.num_topics, int) or self.num_topics < 2:
@@ -272,7 +282,6 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
                 f"{list(TERM_SCORES)}. Got {self.term_score!r} instead."
             )
         started = time.perf_counter()
-        texts = list(X)
         if len(texts) < self.num_topics:
             raise ValueError(
                 f"EmbeddingTopics: {len(texts)} texts for num_topics={self.num_topics}; "
@@ -309,7 +318,7 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         self.topic_names_ = [f"topic {k}" for k in range(self.num_topics)]
         self.n_features_in_ = 1
         self.fit_seconds_ = round(time.perf_counter() - started, 3)
-        return self
+        return unit
 
     def _embed_cached(self, texts: list[str]) -> np.ndarray:
         """The encoder's vectors of ``texts``; with a ``cache`` and the pretrained

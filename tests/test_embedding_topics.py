@@ -202,6 +202,19 @@ def test_embedding_topics_reduce_dims_clusters_the_same_themes(tokenizer_json: s
     assert len(pairs) == 3  # the same partition, whatever the topic numbers
 
 
+def test_texts_without_terms_are_left_out_of_the_topics(tokenizer_json: str) -> None:
+    texts = [*TEXTS, "", "2024 12 31", "ok"]
+    topics = EmbeddingTopics(
+        num_topics=3, embedder=tiny_bert(tokenizer_json), no_below=1, no_above=0.5, top_n=5
+    ).fit(texts)
+    assert topics.labels_[-3:].tolist() == [-1, -1, -1]
+    assert sorted(sorted(words) for words in topics.top_words_) == sorted(
+        sorted(words) for words in THEMES.values()
+    )
+    np.testing.assert_allclose(topics.prevalence_.sum(), 1.0)
+    np.testing.assert_allclose(topics.transform([""]).sum(), 1.0)  # still proportions
+
+
 def test_embedding_topics_refuse_fewer_texts_than_topics(tokenizer_json: str) -> None:
     with pytest.raises(ValueError, match="at least one text per topic"):
         EmbeddingTopics(num_topics=30, embedder=tiny_bert(tokenizer_json)).fit(TEXTS)

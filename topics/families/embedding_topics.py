@@ -214,6 +214,8 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
+    labels_ : ndarray (n,)
+        Each training text's topic; -1 for texts without any term (left out).
     centroids_ : ndarray (K, d)
         Unit mean embedding of each topic's documents.
     temperature_ : float
@@ -287,21 +289,36 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
                 f"EmbeddingTopics: {len(texts)} texts for num_topics={self.num_topics}; "
                 "give at least one text per topic, or lower num_topics"
             )
+        counts = self._count_terms(texts)
+        # Texts with no term left (empty, numbers only) name no topic; like LDA's
+        # empty documents they get proportions but do not shape the topics.
+        kept = np.flatnonzero(counts.getnnz(axis=1) > 0)
+        if len(kept) < self.num_topics:
+            raise ValueError(
+                f"EmbeddingTopics: {len(kept)} texts hold terms for num_topics="
+                f"{self.num_topics}; give at least one such text per topic, or lower num_topics"
+            )
+        if len(kept) < len(texts):
+            logger.warning(
+                "embedding topics: %d texts without terms left out of the clustering",
+                len(texts) - len(kept),
+            )
         self.embedder_ = self.embedder or TorchBertEmbedder(self.pretrained, self.max_length)
         unit = unit_rows(self._embed_cached(texts))
-        space = unit
+        space = unit[kept]
         if self.reduce_dims and self.reduce_dims < unit.shape[1]:
             from sklearn.decomposition import PCA
 
-            space = PCA(self.reduce_dims, random_state=self.random_state).fit_transform(unit)
+            space = PCA(self.reduce_dims, random_state=self.random_state).fit_transform(space)
             space = unit_rows(space)
         kmeans = KMeans(self.num_topics, n_init=4, random_state=self.random_state).fit(space)
-        self.labels_ = kmeans.labels_.astype(np.int64)
-        one_hot = np.eye(self.num_topics)[self.labels_]
+        self.labels_ = np.full(len(texts), -1, dtype=np.int64)  # -1: left out
+        self.labels_[kept] = kmeans.labels_
+        one_hot = np.zeros((len(texts), self.num_topics))
+        one_hot[kept, self.labels_[kept]] = 1.0
         self.centroids_ = unit_rows(one_hot.T @ unit)
-        self.temperature_ = fit_temperature(unit, self.centroids_, self.labels_)
+        self.temperature_ = fit_temperature(unit[kept], self.centroids_, self.labels_[kept])
         logger.info("embedding topics: temperature %.4f", self.temperature_)
-        counts = self._count_terms(texts)
         if self.term_score == "kl":
             holding = (counts > 0).astype(np.float64)  # documents holding each term
             self.topic_term_ = distinctive_terms(np.asarray((holding.T @ one_hot).T))
@@ -309,7 +326,7 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
             self.topic_term_ = class_tfidf(np.asarray((counts.T @ one_hot).T))
         self.top_words_ = self.top_words(self.top_n)
         self.term_frequency_ = np.asarray(counts.sum(axis=0)).ravel()
-        self.prevalence_ = one_hot.mean(axis=0)
+        self.prevalence_ = one_hot[kept].mean(axis=0)
         nearest = np.argsort(-(unit @ self.centroids_.T), axis=0, kind="stable")
         self.representative_docs_ = [
             [int(i) for i in nearest[:, k] if self.labels_[i] == k][:REPRESENTATIVE_DOCS]

@@ -8,6 +8,16 @@ seconds are wall-clock of model construction + training (ours also tokenizes the
 text and builds its vocabulary inside ``fit``); cpu s is this process's CPU time for
 the same span (all threads), which other jobs on the machine do not inflate.
 
+Embedding-based models (ours ``embedding-topics``, BERTopic, FASTopic) embed the
+raw (stripped) text of the same documents: the packaged all-MiniLM-L6-v2 is run
+once, by our encoder (torch, ``max_length`` of the experiment), and every one of
+them gets those vectors, so they differ only in what they do with them; their
+train s is the embedding seconds plus their own. Their terms are counted on the
+reference tokens (ours: its own tokenizer, asserted to give the same 15,231
+words), and coherence uses the same reference texts as every other row.
+BERTopic and FASTopic are benchmark-only dependencies
+(``pip install -r benchmarks/requirements-peers.txt`` in a separate environment).
+
     .venv/bin/python benchmarks/topics_peers.py [--seeds 3] [--models ours,tomotopy-2]
 
 Writes a markdown table to stdout and, with ``--out``, to a file.
@@ -31,11 +41,18 @@ sys.path.insert(0, str(REPO))
 from benchmarks.newsgroups_reference import ARCHIVE, read_texts, reference_tokens  # noqa: E402
 from topics.config import deep_merge  # noqa: E402
 from topics.evaluate.topic_quality import coherence  # noqa: E402
+from topics.families.embedding_topics import (  # noqa: E402
+    EmbeddingTopics,
+    EmbeddingTopicsSettings,
+    TorchBertEmbedder,
+)
 from topics.families.lda.family import LdaSettings, make_lda  # noqa: E402
 
 K = 20
 TOP_N = 10
 EXPERIMENT = REPO / "experiments" / "20newsgroups-lda.yaml"
+EMBEDDING_EXPERIMENT = REPO / "experiments" / "20newsgroups-embedding-topics.yaml"
+EMBEDDING_MODELS = ("embedding-topics", "bertopic", "fastopic")
 GOAL = {"c_v": 0.73, "c_npmi": 0.15, "diversity": 0.85}
 
 TopicWords = list[list[str]]
@@ -101,6 +118,133 @@ def ours(docs: list[list[str]], seed: int) -> tuple[float, np.ndarray]:
     return seconds, _words(lda.topic_word_, lda.vocabulary_)
 
 
+class Shared:
+    """The raw texts of the reference documents and, once computed, their embeddings."""
+
+    def __init__(self, texts: list[str], cache_dir: Path | None = None) -> None:
+        self.texts = texts
+        self.cache_dir = cache_dir
+        self.vectors: np.ndarray | None = None
+        self.seconds = 0.0
+        self.row = {text: i for i, text in enumerate(texts)}
+
+    def embeddings(self) -> np.ndarray:
+        if self.vectors is not None:
+            return self.vectors
+        from topics.families.features import _texts_digest
+        from topics.run.cache import FitCache
+
+        settings = embedding_settings()
+        cache = FitCache(self.cache_dir) if self.cache_dir else None
+        parts = (settings.pretrained, settings.max_length, _texts_digest(self.texts))
+        key = cache.key("benchmark-embeddings", *parts) if cache else ""
+        entry = cache.load("benchmark-embeddings", key) if cache else None
+        if entry is not None:  # the seconds measured when they were computed
+            self.vectors, self.seconds = entry[1]["vectors"], float(entry[0]["seconds"])
+            return self.vectors
+        start = time.perf_counter()
+        embedder = TorchBertEmbedder(settings.pretrained, settings.max_length)
+        self.vectors = embedder.embed(self.texts)
+        self.seconds = time.perf_counter() - start
+        print(f"embedded in {self.seconds:.1f} s", file=sys.stderr, flush=True)
+        if cache:
+            cache.save(
+                "benchmark-embeddings", key, {"seconds": self.seconds}, {"vectors": self.vectors}
+            )
+        return self.vectors
+
+    # what EmbeddingTopics calls: the shared vectors of texts it was given
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.embeddings()[[self.row[t] for t in texts]]
+
+    def export(self) -> tuple[dict, dict]:
+        raise NotImplementedError("the benchmark does not export")
+
+
+SHARED: Shared | None = None
+
+
+def embedding_ours(docs: list[list[str]], seed: int) -> tuple[float, np.ndarray]:
+    assert SHARED is not None
+    SHARED.embeddings()
+    settings = embedding_settings()
+    topics = EmbeddingTopics(
+        num_topics=K,
+        embedder=SHARED,
+        reduce_dims=settings.reduce_dims,
+        min_token_length=settings.min_token_length,
+        no_below=settings.no_below,
+        no_above=settings.no_above,
+        term_score=settings.term_score,
+        random_state=seed,
+    )
+    start = time.perf_counter()
+    topics.fit(SHARED.texts)
+    seconds = time.perf_counter() - start + SHARED.seconds
+    vocabulary = topics.vocabulary_
+    assert len(vocabulary) == 15231, f"vocabulary {len(vocabulary)} != reference 15231"
+    return seconds, _words(topics.topic_term_, vocabulary)
+
+
+def minilm_sentence_transformer() -> object:
+    from sentence_transformers import SentenceTransformer
+
+    from topics.families.encoder import resolve_pretrained
+
+    return SentenceTransformer(resolve_pretrained(embedding_settings().pretrained), device="cpu")
+
+
+def bertopic(docs: list[list[str]], seed: int) -> tuple[float, np.ndarray]:
+    """BERTopic's defaults (UMAP 5-d, HDBSCAN, c-TF-IDF), reduced to K topics; the
+    outlier topic -1 is not a topic."""
+    from bertopic import BERTopic
+    from sklearn.feature_extraction.text import CountVectorizer
+    from umap import UMAP
+
+    assert SHARED is not None
+    vectors = SHARED.embeddings()
+    start = time.perf_counter()
+    model = BERTopic(
+        embedding_model=minilm_sentence_transformer(),
+        umap_model=UMAP(
+            n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed
+        ),
+        vectorizer_model=CountVectorizer(tokenizer=str.split, lowercase=False, token_pattern=None),
+        nr_topics=K + 1,  # K topics besides the outliers
+        top_n_words=25,
+    )
+    model.fit([" ".join(d) for d in docs], vectors)
+    seconds = time.perf_counter() - start + SHARED.seconds
+    topics = [t for t in sorted(model.get_topics()) if t != -1]
+    words = [[w for w, _ in model.get_topic(t)][:25] for t in topics]
+    print(f"bertopic: {len(topics)} topics besides the outliers", file=sys.stderr, flush=True)
+    width = min(len(w) for w in words)
+    return seconds, np.array([w[:width] for w in words])
+
+
+def fastopic(docs: list[list[str]], seed: int) -> tuple[float, np.ndarray]:
+    """FASTopic (200 epochs, its defaults) on the reference tokens and the shared vectors."""
+    import torch
+    from fastopic import FASTopic
+    from topmost.preprocess import Preprocess
+
+    assert SHARED is not None
+    vectors = SHARED.embeddings()
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    start = time.perf_counter()
+    model = FASTopic(
+        K,
+        preprocess=Preprocess(stopwords=[], min_length=3, verbose=False),
+        doc_embed_model=minilm_sentence_transformer(),
+        num_top_words=25,
+        verbose=False,
+    )
+    model.fit([" ".join(d) for d in docs], preset_doc_embeddings=vectors)
+    seconds = time.perf_counter() - start + SHARED.seconds
+    return seconds, _words(model.get_beta(), list(model.vocab))
+
+
 def _words(topic_word: np.ndarray, vocabulary: list[str]) -> np.ndarray:
     order = np.argsort(-np.asarray(topic_word), axis=1, kind="stable")[:, :25]
     return np.array([[vocabulary[i] for i in row] for row in order])
@@ -113,6 +257,23 @@ def ours_settings() -> LdaSettings:
     base = yaml.safe_load((REPO / "configs" / "models" / "default.yaml").read_text())["lda"]
     override = yaml.safe_load(EXPERIMENT.read_text())["model"]["lda"]
     return LdaSettings.model_validate(deep_merge(base, override))
+
+
+def embedding_settings() -> EmbeddingTopicsSettings:
+    """``model.embedding_topics`` of the 20newsgroups-embedding-topics experiment."""
+    import yaml
+
+    settings = yaml.safe_load(EMBEDDING_EXPERIMENT.read_text())["model"]["embedding_topics"]
+    return EmbeddingTopicsSettings.model_validate(settings)
+
+
+def embedding_label() -> str:
+    settings = embedding_settings()
+    reduce = f"PCA {settings.reduce_dims}" if settings.reduce_dims else "no reduction"
+    return (
+        f"**topics embedding_topics** (MiniLM max_length={settings.max_length}, {reduce}, "
+        f"spherical k-means, terms by {settings.term_score})"
+    )
 
 
 def ours_label() -> str:
@@ -139,7 +300,16 @@ MODELS: dict[str, tuple[str, Callable[[list[list[str]], int], tuple[float, np.nd
         lambda d, s: tomotopy_lda(d, s, 2),
     ),
     "ours": ("ours", ours),
+    "embedding-topics": ("embedding topics (ours)", embedding_ours),
+    "bertopic": (
+        "BERTopic (UMAP, HDBSCAN, nr_topics=21: 20 topics + outliers; the same MiniLM vectors)",
+        bertopic,
+    ),
+    "fastopic": ("FASTopic (200 epochs; the same MiniLM vectors)", fastopic),
 }
+
+
+LABELS: dict[str, Callable[[], str]] = {"ours": ours_label, "embedding-topics": embedding_label}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,19 +318,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--data", default=os.environ.get("TOPICS_DATA_DIR", "../shared/data"))
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--embeddings-cache",
+        type=Path,
+        help="keep the MiniLM vectors here between runs (their train s stays the measured one)",
+    )
     args = parser.parse_args(argv)
     names = args.models.split(",")
     texts, _ = read_texts(Path(args.data) / ARCHIVE)
-    docs, _ = reference_tokens(texts)
+    docs, kept = reference_tokens(texts)
+    global SHARED
+    SHARED = Shared([texts[i] for i in kept], args.embeddings_cache)
     n_words = len({w for d in docs for w in d})
     load_before = os.getloadavg()[0]
     # Seeds outer, models inner: the models of one seed run back to back, under
     # about the same load from other jobs on the machine.
     runs: dict[str, list[tuple[float, ...]]] = {name: [] for name in names}
+    failed: dict[str, str] = {}
     for seed in range(1, args.seeds + 1):
         for name in names:
+            if name in failed:
+                continue
             cpu = time.process_time()
-            seconds, top = MODELS[name][1](docs, seed)
+            try:
+                seconds, top = MODELS[name][1](docs, seed)
+            except Exception as exc:  # a peer that cannot run here: say why in the table
+                failed[name] = f"{exc.__class__.__name__}: {exc}".replace("|", "/")[:300]
+                print(f"{name} failed: {failed[name]}", file=sys.stderr, flush=True)
+                continue
             cpu_seconds = time.process_time() - cpu
             scores = coherence([list(r[:TOP_N]) for r in top], docs, ("c_v", "c_npmi"), TOP_N)
             diversity = len(np.unique(top)) / top.size
@@ -168,11 +353,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} seed {seed}: {runs[name][-1]}", file=sys.stderr, flush=True)
     rows = [
         (
-            ours_label() if name == "ours" else MODELS[name][0],
+            LABELS[name]() if name in LABELS else MODELS[name][0],
             np.mean(runs[name], axis=0),
             runs[name],
         )
         for name in names
+        if runs[name]
     ]
     load_after = os.getloadavg()[0]
     lines = [
@@ -192,10 +378,16 @@ def main(argv: list[str] | None = None) -> int:
             f"| {label} | {mean[0]:.1f} | {mean[1]:.3f} | {mean[2]:.3f} | {mean[3]:.3f} | "
             f"{mean[4]:.1f} | {per_seed} |"
         )
+    for name in failed:
+        lines.append(f"| {MODELS[name][0]} | could not run: {failed[name]} | | | | | |")
     lines += [
         "",
         f"Goal for topics: c_v >= {GOAL['c_v']}, c_npmi >= {GOAL['c_npmi']}, "
         f"diversity >= {GOAL['diversity']}, train s <= tomotopy workers=2 in the same run.",
+        "Goal for embedding topics: c_npmi >= 0.19 with diversity >= 0.85, at or above every "
+        "peer on c_npmi at equal or better diversity, train s <= 3x ours (LDA).",
+        f"MiniLM embedding of the {len(docs):,} texts: {SHARED.seconds:.1f} s (in the train s "
+        "of every embedding-based row).",
         "",
         f"Command: `.venv/bin/python benchmarks/topics_peers.py --seeds {args.seeds}"
         f" --models {args.models}`",

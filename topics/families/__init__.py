@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from topics.families.base import Family
 from topics.families.complement_nb import ComplementNaiveBayes
+from topics.families.embedding_topics import EmbeddingTopicsFamily
 from topics.families.encoder import Encoder
 from topics.families.ensemble import Ensemble
 from topics.families.hybrid import Hybrid
@@ -19,7 +20,15 @@ from topics.families.tfidf import Tfidf
 
 FAMILIES: dict[str, Family] = {
     family.name: family
-    for family in (Tfidf(), Lda(), Hybrid(), Encoder(), Ensemble(), ComplementNaiveBayes())
+    for family in (
+        Tfidf(),
+        Lda(),
+        Hybrid(),
+        Encoder(),
+        Ensemble(),
+        ComplementNaiveBayes(),
+        EmbeddingTopicsFamily(),
+    )
 }
 
 __all__ = ["FAMILIES", "Family"]

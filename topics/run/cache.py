@@ -5,7 +5,9 @@ The data layer takes plain keyword arguments; :func:`corpus_kwargs` and
 
 Cache keys are content, not names: a corpus is keyed by the data file's
 fingerprint (sha256 of its bytes) and the data config; fitted TF-IDF features by
-the vectorizer's parameters and the exact training texts. Change either and the
+the vectorizer's parameters and the exact training texts; sentence embeddings
+(``embeddings``, :mod:`topics.families.embedding_topics`) by the encoder, its
+``max_length`` and the exact texts, as one float32 ``vectors`` array. Change either and the
 entry is simply not found, so the cache invalidates itself; deleting the folder
 is always safe. ``cache_dir: null`` in the experiment turns it off.
 

@@ -40,17 +40,18 @@ def check_training_data(config: ExperimentConfig, train: Corpus) -> None:
             )
     if config.model.lda.enabled:
         _check_lda_vocabulary(config, train)
-    if config.model.encoder.enabled:
-        _check_encoder_extra()
+    for family in ("encoder", "embedding_topics"):  # trained with torch
+        if getattr(config.model, family).enabled:
+            _check_encoder_extra(family)
 
 
-def _check_encoder_extra() -> None:
+def _check_encoder_extra(family: str = "encoder") -> None:
     """torch and transformers are installed (found, not imported: that takes seconds)."""
     missing = [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
     if missing:
         raise ConfigError(
-            f"model.encoder needs {' and '.join(missing)}: pip install 'topics[encoder]', "
-            "or set model.encoder.enabled=false"
+            f"model.{family} needs {' and '.join(missing)}: pip install 'topics[encoder]', "
+            f"or set model.{family}.enabled=false"
         )
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from topics import progress
 from topics.config import ExperimentConfig
 from topics.data.corpus import Corpus
+from topics.evaluate.embedding_topic_report import (
+    TOPIC_TABLE,
+    embedding_topic_metrics,
+    embedding_topic_view,
+)
 from topics.evaluate.metrics import (
     as_indicator,
     multilabel_metrics,
@@ -18,6 +23,7 @@ from topics.evaluate.metrics import (
 )
 from topics.evaluate.plots import plot_label_confusion
 from topics.evaluate.run_metrics import RunMetrics
+from topics.evaluate.topic_view import SUFFIX, write_topic_view
 from topics.families.base import FittedModel, TrainingData
 from topics.run.build import fit_families
 from topics.run.export import export_bundle
@@ -85,11 +91,10 @@ def train_and_evaluate(
     scores.primary = config.model.primary or max(
         fitted, key=lambda name: scores.split(name, "train")["cv_score"]
     )
-    if "lda" in fitted:
-        lda = fitted["lda"].topics
-        scores.run.update(
-            topic_metrics(config, lda, train, test, run_dir, tracker or NullTracker())
-        )
+    for name, model in fitted.items():
+        report = TOPIC_REPORTS.get(name)
+        if report is not None:  # a topic model family: its run-level topic metrics
+            scores.run.update(report(config, model, train, test, run_dir, tracker or NullTracker()))
     if config.data.date_field:
         over_time_outputs(
             config,
@@ -110,6 +115,44 @@ def train_and_evaluate(
         held_out_texts=test.texts,
     )
     return scores
+
+
+TopicReport = Callable[[ExperimentConfig, FittedModel, Corpus, Corpus, Path, Tracker], dict]
+
+
+def lda_topic_report(
+    config: ExperimentConfig,
+    model: FittedModel,
+    train: Corpus,
+    test: Corpus,
+    run_dir: Path,
+    tracker: Tracker,
+) -> dict[str, float]:
+    """``lda_*``: :func:`topics.run.topic_runs.topic_metrics` (labeller, stability, K sweep)."""
+    return topic_metrics(config, model.topics, train, test, run_dir, tracker)
+
+
+def embedding_topic_report(
+    config: ExperimentConfig,
+    model: FittedModel,
+    train: Corpus,
+    test: Corpus,
+    run_dir: Path,
+    tracker: Tracker,
+) -> dict[str, float]:
+    """``embedding_topics_*``: the LDA side's quality metrics of the embedding topics,
+    and their topic view in the report."""
+    topics = model.pipeline.named_steps["embedding_topics"]
+    plots = run_dir / "plots"
+    write_topic_view(plots / f"embedding_topics{SUFFIX}", embedding_topic_view(topics, train))
+    return embedding_topic_metrics(topics, train.texts, plots / TOPIC_TABLE)
+
+
+# The families that are topic models, and the run-level report of each.
+TOPIC_REPORTS: dict[str, TopicReport] = {
+    "lda": lda_topic_report,
+    "embedding_topics": embedding_topic_report,
+}
 
 
 def log_history(tracker: Tracker, fitted: Mapping[str, FittedModel]) -> None:

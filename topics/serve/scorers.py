@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from topics.kernels.embedding_topics import topic_proportions
 from topics.kernels.lda import DEFAULT_MAX_ITER, DEFAULT_TOL, infer_topics_flat
 from topics.kernels.linear import fine_margins, mix, platt_proba, stacked_proba
 from topics.kernels.sparse import SparseRows, tfidf_weight
@@ -178,9 +179,64 @@ class LdaBlock:
         )
 
 
+class EmbeddingTopicsBlock:
+    """Topic proportions ``(n, K)`` of texts from their sentence embeddings, as
+    :class:`topics.families.embedding_topics.EmbeddingTopics`: the encoder's numpy
+    forward pass, then the softmax of cosine similarity to the topic centroids."""
+
+    batch_size = 64
+
+    def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        try:
+            settings = required(spec, "encoder")
+            layers = integer(settings, "num_layers", 1, MAX_ENCODER_LAYERS)
+            heads = integer(settings, "num_heads", 1, MAX_ENCODER_HEADS)
+            eps = number(settings, "layer_norm_eps", 1e-30, 1.0)
+            max_length = integer(settings, "max_length", 1, MAX_ENCODER_LENGTH)
+            tokenizer_json = required(settings, "tokenizer")
+            if not isinstance(tokenizer_json, str):
+                raise field_error("tokenizer", "a tokenizer's JSON text", type(tokenizer_json))
+        except ValueError as exc:
+            raise within("encoder", exc) from exc
+        weights = {key[5:]: value for key, value in arrays.items() if key.startswith("bert.")}
+        hidden = _check_encoder_weights(weights, layers, heads, max_length)
+        self.encoder = NumpyEncoder(weights, layers, heads, eps)
+        try:
+            self.tokenizer = load_tokenizer(tokenizer_json, max_length)
+        except Exception as exc:  # the tokenizers library raises its own exception type
+            raise field_error("encoder.tokenizer", "a tokenizer's JSON", str(exc)) from exc
+        self.centroids = array(arrays, "centroids", (None, hidden))
+        self.temperature = float(array(arrays, "temperature", (1,))[0])
+        if not 0 < self.temperature <= 1e3:
+            raise ArrayError(
+                "temperature", f"expected a number in (0, 1000], found {self.temperature}"
+            )
+        n_topics = self.centroids.shape[0]
+        top_words = required(spec, "top_words")
+        if not (
+            isinstance(top_words, list)
+            and len(top_words) == n_topics
+            and all(isinstance(words, list) for words in top_words)
+            and all(isinstance(word, str) for words in top_words for word in words)
+        ):
+            raise field_error("top_words", f"{n_topics} lists of words (one per topic)", top_words)
+        self.top_words: list[list[str]] = top_words
+        self.width = n_topics
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        pooled = np.zeros((len(texts), self.centroids.shape[1]), dtype=np.float32)
+        for rows, ids, mask in encode_by_length(self.tokenizer, texts, self.batch_size):
+            pooled[rows] = self.encoder(ids, mask)
+        return pooled
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        return topic_proportions(self.embed(texts), self.centroids, self.temperature)
+
+
 FEATURE_BLOCKS: dict[str, Callable[[dict[str, Any], dict[str, np.ndarray]], Any]] = {
     "tfidf": TfidfBlock,
     "lda": LdaBlock,
+    "embedding_topics": EmbeddingTopicsBlock,
 }
 
 
@@ -216,8 +272,10 @@ class Scorer(Protocol):
 def feature_names(spec: dict[str, Any]) -> list[str]:
     """A model's feature blocks, in the order their columns are stacked."""
     names = required_strings(spec, "features")
-    if names not in (["tfidf"], ["lda"], ["tfidf", "lda"]):
-        raise field_error("features", "['tfidf'], ['lda'] or ['tfidf', 'lda']", names)
+    if names not in (["tfidf"], ["lda"], ["tfidf", "lda"], ["embedding_topics"]):
+        raise field_error(
+            "features", "['tfidf'], ['lda'], ['tfidf', 'lda'] or ['embedding_topics']", names
+        )
     return names
 
 
@@ -257,6 +315,8 @@ class Linear:
         if "lda" in self.features:
             theta = batch.features("lda")
             raw += theta @ self.coef_t[self.coef_t.shape[0] - theta.shape[1] :]
+        if "embedding_topics" in self.features:
+            raw += batch.features("embedding_topics") @ self.coef_t
         return raw
 
     def scores(self, batch: Batch, score: Callable[[str, Batch], np.ndarray]) -> np.ndarray:

@@ -1,0 +1,502 @@
+"""Embedding topics (``model.embedding_topics``): BERTopic-style topics from sentence vectors.
+
+Documents are embedded by a sentence encoder (the packaged all-MiniLM-L6-v2:
+mean pooling, unit length), optionally reduced with PCA, and clustered into K
+topics by k-means on the unit vectors (spherical k-means). Each topic's terms
+are ranked over its documents, with the LDA side's tokenization and vocabulary
+rules, so coherence compares with LDA's: by BERTopic's class-based TF-IDF
+(``term_score="ctfidf"``), or by each term's share of the topic's KL divergence
+from the corpus over the documents holding it (``"kl"``, the default: on
+20 Newsgroups train it gives more coherent and more diverse top terms). A
+one-vs-rest logistic regression assigns labels from the topic proportions.
+
+Topic proportions are the softmax of a document's cosine similarity to every
+topic centroid over a temperature fitted on train
+(:mod:`topics.kernels.embedding_topics`). The bundle keeps the encoder's float32
+weights, its tokenizer JSON, the centroids and the temperature; the predictor
+embeds with the numpy forward pass of :mod:`topics.kernels.transformer`, so
+scoring imports no torch. Training needs ``pip install 'topics[encoder]'``.
+
+>>> topics = EmbeddingTopics(num_topics=20).fit(texts)          # doctest: +SKIP
+>>> topics.top_words_[0]                                         # doctest: +SKIP
+['god', 'jesus', 'bible', ...]
+>>> topics.transform(["a new graphics card"]).shape              # doctest: +SKIP
+(1, 20)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol
+
+import numpy as np
+from pydantic import Field
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from topics.errors import ConfigError
+from topics.families.base import (
+    ArrayStore,
+    Exported,
+    Family,
+    FitContext,
+    FittedModel,
+    Section,
+    TrainingData,
+    linear_state,
+    timed_fit,
+)
+from topics.families.encoder import _import_torch, resolve_pretrained
+from topics.families.features import _texts_digest, resolve_stop_words
+from topics.families.lda.naming import name_topics, term_names
+from topics.families.linear import MultiLabelLinear
+from topics.kernels.embedding_topics import (
+    class_tfidf,
+    distinctive_terms,
+    fit_temperature,
+    topic_proportions,
+    unit_rows,
+)
+from topics.kernels.transformer import HIDDEN_ACT, NumpyEncoder, encode_by_length, load_tokenizer
+from topics.progress import enabled as progress_enabled
+from topics.text import TopicTokenizer
+
+logger = logging.getLogger(__name__)
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+TERM_SCORES = ("kl", "ctfidf")
+REPRESENTATIVE_DOCS = 3
+
+
+class Embedder(Protocol):
+    """Texts -> sentence vectors, and the BERT state the bundle keeps to redo it in numpy."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def export(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]: ...
+
+
+class NumpyBertEmbedder:
+    """Mean-pooled vectors of a BERT encoder given as float32 arrays (no torch).
+
+    Parameters
+    ----------
+    weights
+        ``{parameter name: array}`` as ``BertModel.named_parameters()`` names them.
+    tokenizer_json
+        The ``tokenizers`` JSON of its tokenizer.
+    max_length, num_layers, num_heads, layer_norm_eps
+        Tokens kept per text; the model's config.
+    """
+
+    def __init__(
+        self,
+        weights: Mapping[str, np.ndarray],
+        tokenizer_json: str,
+        max_length: int,
+        num_layers: int,
+        num_heads: int,
+        layer_norm_eps: float = 1e-12,
+        batch_size: int = 64,
+    ) -> None:
+        self.weights = {name: np.asarray(v, dtype=np.float32) for name, v in weights.items()}
+        self.spec = {
+            "tokenizer": tokenizer_json,
+            "max_length": int(max_length),
+            "num_layers": int(num_layers),
+            "num_heads": int(num_heads),
+            "layer_norm_eps": float(layer_norm_eps),
+        }
+        self.batch_size = batch_size
+        self.encoder = NumpyEncoder(self.weights, num_layers, num_heads, layer_norm_eps)
+        self.tokenizer = load_tokenizer(tokenizer_json, max_length)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        hidden = self.weights["embeddings.word_embeddings.weight"].shape[1]
+        out = np.zeros((len(texts), hidden), dtype=np.float32)
+        for rows, ids, mask in encode_by_length(self.tokenizer, list(texts), self.batch_size):
+            out[rows] = self.encoder(ids, mask)
+        return out
+
+    def export(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return dict(self.spec), dict(self.weights)
+
+
+class TorchBertEmbedder:
+    """A pretrained encoder (a folder, a hub id, or the packaged MiniLM) run by torch
+    at training time; exports its weights for :class:`NumpyBertEmbedder`'s numpy pass."""
+
+    def __init__(
+        self, pretrained: str, max_length: int, batch_size: int = 64, threads: int | None = None
+    ) -> None:
+        self.torch, transformers = _import_torch()
+        transformers.logging.set_verbosity_error()
+        if not progress_enabled():
+            transformers.utils.logging.disable_progress_bar()
+        source = resolve_pretrained(pretrained)
+        try:
+            config = transformers.AutoConfig.from_pretrained(source)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(source)
+        except OSError as exc:
+            raise ConfigError(
+                f"The 'pretrained' parameter of EmbeddingTopics: cannot load {pretrained!r} "
+                f"({exc}). Give a local model folder, or a hub id on a machine that reaches the hub"
+            ) from None
+        config.hidden_act = HIDDEN_ACT  # what topics.kernels.transformer computes
+        self.model = transformers.AutoModel.from_pretrained(
+            source, config=config, add_pooling_layer=False
+        ).eval()
+        self.config = config
+        self.max_length = min(int(max_length), int(config.max_position_embeddings))
+        self.tokenizer_json = tokenizer.backend_tokenizer.to_str()
+        self.tokenizer = load_tokenizer(self.tokenizer_json, self.max_length)
+        self.batch_size = batch_size
+        self.torch.set_num_threads(threads or os.cpu_count() or 1)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        torch = self.torch
+        out = np.zeros((len(texts), int(self.config.hidden_size)), dtype=np.float32)
+        with torch.no_grad():
+            for rows, ids, mask in encode_by_length(self.tokenizer, list(texts), self.batch_size):
+                ids_t, mask_t = torch.as_tensor(ids), torch.as_tensor(mask)
+                hidden = self.model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
+                weights = mask_t.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+                out[rows] = pooled.numpy()
+        return out
+
+    def export(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        spec = {
+            "tokenizer": self.tokenizer_json,
+            "max_length": self.max_length,
+            "num_layers": int(self.config.num_hidden_layers),
+            "num_heads": int(self.config.num_attention_heads),
+            "layer_norm_eps": float(self.config.layer_norm_eps),
+        }
+        arrays = {
+            name: parameter.detach().numpy().astype(np.float32)
+            for name, parameter in self.model.named_parameters()
+        }
+        return spec, arrays
+
+
+class EmbeddingTopics(TransformerMixin, BaseEstimator):
+    """Topics as clusters of sentence embeddings, named by class-based TF-IDF terms.
+
+    Parameters
+    ----------
+    num_topics : int
+        K, the number of clusters (>= 2).
+    pretrained : str
+        The sentence encoder when ``embedder`` is None (a folder or a hub id; the
+        default comes packaged with the encoder extra).
+    max_length : int
+        Tokens embedded per text (the rest is cut).
+    embedder : object or None
+        Anything with ``embed(texts) -> (n, d)`` and ``export() -> (spec, arrays)``
+        (a BERT state, see :class:`NumpyBertEmbedder`); None: ``pretrained`` run by torch.
+    reduce_dims : int or None
+        PCA components the clustering sees (None: the full embedding).
+    min_token_length, stop_words, no_below, no_above
+        Term tokenization and document-frequency filtering, as LDA's.
+    term_score : {"kl", "ctfidf"}
+        How a topic's terms are ranked: ``"ctfidf"`` BERTopic's class-based TF-IDF of
+        term counts; ``"kl"`` each term's share of the topic's KL divergence from the
+        corpus, over the documents that hold it (see :mod:`topics.kernels.embedding_topics`).
+    top_n : int
+        Words listed per topic.
+    cache : ArrayStore or None
+        Where embeddings of ``pretrained`` are kept, keyed by model, length and texts.
+    random_state : int
+
+    Attributes
+    ----------
+    labels_ : ndarray (n,)
+        Each training text's topic; -1 for texts without any term (left out).
+    centroids_ : ndarray (K, d)
+        Unit mean embedding of each topic's documents.
+    temperature_ : float
+        Softmax temperature of the proportions.
+    topic_term_ : ndarray (K, V)
+        Every term's score in every topic (``term_score``).
+    topic_word_ : ndarray (K, V)
+        Each topic's distribution over the terms (its documents' token counts).
+    topic_names_ : list of str
+        A short name per topic: its most relevant terms, as LDA topics are named.
+    vocabulary_, top_words_, term_frequency_, prevalence_, representative_docs_
+        Terms; each topic's ``top_n`` terms; each term's training count; each
+        topic's share of training documents; the indices of the 3 training
+        documents nearest each centroid (what a topic view shows).
+    representative_weights_ : list of lists of float
+        Each of those documents' proportion of its topic.
+    fit_seconds_ : float
+        Wall-clock seconds of ``fit`` (embedding included).
+    """
+
+    def __init__(
+        self,
+        num_topics: int = 10,
+        pretrained: str = MINILM,
+        max_length: int = 128,
+        embedder: Embedder | None = None,
+        reduce_dims: int | None = None,
+        min_token_length: int = 3,
+        stop_words: str | list[str] | None = "english",
+        no_below: int = 2,
+        no_above: float = 0.5,
+        term_score: str = "kl",
+        top_n: int = 10,
+        cache: ArrayStore | None = None,
+        random_state: int = 0,
+    ) -> None:
+        self.num_topics = num_topics
+        self.pretrained = pretrained
+        self.max_length = max_length
+        self.embedder = embedder
+        self.reduce_dims = reduce_dims
+        self.min_token_length = min_token_length
+        self.stop_words = stop_words
+        self.no_below = no_below
+        self.no_above = no_above
+        self.term_score = term_score
+        self.top_n = top_n
+        self.cache = cache
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any = None) -> EmbeddingTopics:
+        self._fit(list(X))
+        return self
+
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        """``fit(X).transform(X)``, from the vectors ``fit`` computed (not embedded twice)."""
+        unit = self._fit(list(X))
+        return topic_proportions(unit, self.centroids_, self.temperature_)
+
+    def _fit(self, texts: list[str]) -> np.ndarray:
+        """Fit on ``texts``; returns their unit embeddings."""
+        from sklearn.cluster import KMeans
+
+        if not isinstance(self.num_topics, int) or self.num_topics < 2:
+            raise ValueError(
+                "The 'num_topics' parameter of EmbeddingTopics must be an int in the range "
+                f"[2, inf). Got {self.num_topics!r} instead."
+            )
+        if self.term_score not in TERM_SCORES:
+            raise ValueError(
+                f"The 'term_score' parameter of EmbeddingTopics must be one of "
+                f"{list(TERM_SCORES)}. Got {self.term_score!r} instead."
+            )
+        started = time.perf_counter()
+        if len(texts) < self.num_topics:
+            raise ValueError(
+                f"EmbeddingTopics: {len(texts)} texts for num_topics={self.num_topics}; "
+                "give at least one text per topic, or lower num_topics"
+            )
+        counts = self._count_terms(texts)
+        # Texts with no term left (empty, numbers only) name no topic; like LDA's
+        # empty documents they get proportions but do not shape the topics.
+        kept = np.flatnonzero(counts.getnnz(axis=1) > 0)
+        if len(kept) < self.num_topics:
+            raise ValueError(
+                f"EmbeddingTopics: {len(kept)} texts hold terms for num_topics="
+                f"{self.num_topics}; give at least one such text per topic, or lower num_topics"
+            )
+        if len(kept) < len(texts):
+            logger.warning(
+                "embedding topics: %d texts without terms left out of the clustering",
+                len(texts) - len(kept),
+            )
+        self.embedder_ = self.embedder or TorchBertEmbedder(self.pretrained, self.max_length)
+        unit = unit_rows(self._embed_cached(texts))
+        space = unit[kept]
+        if self.reduce_dims and self.reduce_dims < unit.shape[1]:
+            from sklearn.decomposition import PCA
+
+            space = PCA(self.reduce_dims, random_state=self.random_state).fit_transform(space)
+            space = unit_rows(space)
+        kmeans = KMeans(self.num_topics, n_init=4, random_state=self.random_state).fit(space)
+        self.labels_ = np.full(len(texts), -1, dtype=np.int64)  # -1: left out
+        self.labels_[kept] = kmeans.labels_
+        one_hot = np.zeros((len(texts), self.num_topics))
+        one_hot[kept, self.labels_[kept]] = 1.0
+        self.centroids_ = unit_rows(one_hot.T @ unit)
+        self.temperature_ = fit_temperature(unit[kept], self.centroids_, self.labels_[kept])
+        logger.info("embedding topics: temperature %.4f", self.temperature_)
+        if self.term_score == "kl":
+            holding = (counts > 0).astype(np.float64)  # documents holding each term
+            self.topic_term_ = distinctive_terms(np.asarray((holding.T @ one_hot).T))
+        else:
+            self.topic_term_ = class_tfidf(np.asarray((counts.T @ one_hot).T))
+        self.top_words_ = self.top_words(self.top_n)
+        self.term_frequency_ = np.asarray(counts.sum(axis=0)).ravel()
+        self.prevalence_ = one_hot[kept].mean(axis=0)
+        nearest = np.argsort(-(unit @ self.centroids_.T), axis=0, kind="stable")
+        self.representative_docs_ = [
+            [int(i) for i in nearest[:, k] if self.labels_[i] == k][:REPRESENTATIVE_DOCS]
+            for k in range(self.num_topics)
+        ]
+        theta = topic_proportions(unit, self.centroids_, self.temperature_)
+        self.representative_weights_ = [
+            [float(theta[i, k]) for i in docs] for k, docs in enumerate(self.representative_docs_)
+        ]
+        # p(w|k) over token counts: what names and the report's topic view rank by
+        self.topic_word_ = unit_sum_rows(np.asarray((counts.T @ one_hot).T))
+        share = self.term_frequency_ / max(float(self.term_frequency_.sum()), 1.0)
+        self.topic_names_ = name_topics(
+            term_names(self.topic_word_, self.vocabulary_, share), [], {}, {}
+        )
+        self.n_features_in_ = 1
+        self.fit_seconds_ = round(time.perf_counter() - started, 3)
+        return unit
+
+    def _embed_cached(self, texts: list[str]) -> np.ndarray:
+        """The encoder's vectors of ``texts``; with a ``cache`` and the pretrained
+        encoder, read back from (or written to) the cache's ``embeddings`` entries."""
+        if self.cache is None or self.embedder is not None:
+            return self.embedder_.embed(texts)
+        key = self.cache.key("embeddings", self.pretrained, self.max_length, _texts_digest(texts))
+        entry = self.cache.load("embeddings", key)
+        if entry is not None:
+            vectors = entry[1].get("vectors")
+            if (
+                vectors is not None
+                and vectors.dtype == np.float32
+                and vectors.ndim == 2
+                and vectors.shape[0] == len(texts)
+                and np.isfinite(vectors).all()
+            ):
+                return vectors
+            logger.warning("ignoring a cached embedding entry that does not check out")
+        vectors = self.embedder_.embed(texts)
+        self.cache.save("embeddings", key, {"model": self.pretrained}, {"vectors": vectors})
+        return vectors
+
+    def _count_terms(self, texts: list[str]) -> Any:
+        """Term counts ``(n, V)`` (sparse) over the LDA side's vocabulary rules: words
+        in at least ``no_below`` documents and at most ``no_above`` of them."""
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        self.tokenizer_ = TopicTokenizer(self.min_token_length, resolve_stop_words(self.stop_words))
+        # gensim's filter_extremes keeps a word in at most int(no_above * n) documents
+        most = max(int(self.no_above * len(texts)), 1)
+        vectorizer = CountVectorizer(
+            analyzer=self.tokenizer_, min_df=self.no_below, max_df=most, dtype=np.float64
+        )
+        try:
+            counts = vectorizer.fit_transform(texts)
+        except ValueError as exc:
+            raise ValueError(
+                f"EmbeddingTopics: no term is left after filtering (no_below={self.no_below}, "
+                f"no_above={self.no_above}); lower no_below or add documents"
+            ) from exc
+        self.vocabulary_ = [str(t) for t in vectorizer.get_feature_names_out()]
+        return counts
+
+    def top_words(self, n: int) -> list[list[str]]:
+        """The ``n`` highest-ranked terms of every topic."""
+        check_is_fitted(self, "topic_term_")
+        order = np.argsort(-self.topic_term_, axis=1, kind="stable")[:, :n]
+        return [[self.vocabulary_[i] for i in row] for row in order]
+
+    def tokenize(self, X: Any) -> list[list[str]]:
+        """Texts -> in-vocabulary tokens (what coherence is measured against)."""
+        check_is_fitted(self, "topic_term_")
+        known = set(self.vocabulary_)
+        return [[t for t in self.tokenizer_(text) if t in known] for text in X]
+
+    def embed(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "centroids_")
+        return self.embedder_.embed(list(X))
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Topic proportions ``(n, K)``."""
+        return topic_proportions(self.embed(X), self.centroids_, self.temperature_)
+
+    def export(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(spec, arrays) of the bundle's feature block: the encoder and the topics."""
+        check_is_fitted(self, "centroids_")
+        encoder_spec, weights = self.embedder_.export()
+        spec = {"encoder": encoder_spec, "top_words": self.top_words_}
+        arrays = {
+            "centroids": self.centroids_,
+            "temperature": np.asarray([self.temperature_]),
+            **{f"bert.{name}": value for name, value in weights.items()},
+        }
+        return spec, arrays
+
+
+class EmbeddingTopicsSettings(Section):
+    """Topics from sentence embeddings (BERTopic style) and a classifier on their proportions.
+
+    Needs ``pip install 'topics[encoder]'`` to train; the bundle is scored with numpy.
+    """
+
+    pretrained: str = Field(MINILM, min_length=1)
+    num_topics: int = Field(10, ge=2)
+    max_length: int = Field(128, ge=8, le=512)  # tokens embedded per text
+    reduce_dims: int | None = Field(None, ge=2)  # PCA before clustering; null: none
+    top_n: int = Field(10, ge=1)
+    min_token_length: int = Field(3, ge=1)
+    no_below: int = Field(2, ge=1)
+    no_above: float = Field(0.5, gt=0, le=1)
+    # kl: terms frequent in a topic's documents and rare elsewhere; ctfidf: BERTopic's
+    term_score: Literal["kl", "ctfidf"] = "kl"
+    C: float = Field(10.0, gt=0)  # logistic regression on topic proportions
+    cv_folds: int = Field(5, ge=2)
+
+
+class EmbeddingTopicsFamily(Family):
+    name = "embedding_topics"
+    Settings = EmbeddingTopicsSettings
+
+    def fit(
+        self,
+        settings: EmbeddingTopicsSettings,
+        context: FitContext,
+        data: TrainingData,
+        fitted: Mapping[str, FittedModel],
+    ) -> FittedModel:
+        topics = EmbeddingTopics(
+            num_topics=settings.num_topics,
+            pretrained=settings.pretrained,
+            max_length=settings.max_length,
+            reduce_dims=settings.reduce_dims,
+            min_token_length=settings.min_token_length,
+            stop_words=context.vectorizer.get("stop_words", "english"),
+            no_below=settings.no_below,
+            no_above=settings.no_above,
+            term_score=settings.term_score,
+            top_n=settings.top_n,
+            cache=context.cache,
+            random_state=context.seed,
+        )
+        classifier = MultiLabelLinear(
+            classifier="logreg",
+            C=settings.C,
+            class_weight="balanced",
+            cv_folds=settings.cv_folds,
+            random_state=context.seed,
+            label_names=context.labels,
+        )
+        pipeline = Pipeline([("embedding_topics", topics), ("classifier", classifier)])
+        targets = data.targets(context.single_label)
+        return timed_fit(self.name, pipeline, [self.name], data.texts, targets)
+
+    def export(self, model: FittedModel) -> Exported:
+        return linear_state(model.classifier)
+
+    def feature_state(self, model: FittedModel) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return model.pipeline.named_steps["embedding_topics"].export()
+
+    def describe(self, settings: EmbeddingTopicsSettings, context: FitContext) -> str:
+        name = settings.pretrained.rsplit("/", 1)[-1]
+        return f"embedding_topics {name} K={settings.num_topics} max_length={settings.max_length}"
+
+
+def unit_sum_rows(matrix: np.ndarray) -> np.ndarray:
+    """``matrix`` with every row divided by its sum (an all-zero row stays zero)."""
+    return matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1e-12)

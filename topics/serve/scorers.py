@@ -179,10 +179,9 @@ class LdaBlock:
         )
 
 
-class EmbeddingTopicsBlock:
-    """Topic proportions ``(n, K)`` of texts from their sentence embeddings, as
-    :class:`topics.families.embedding_topics.EmbeddingTopics`: the encoder's numpy
-    forward pass, then the softmax of cosine similarity to the topic centroids."""
+class PooledTransformer:
+    """The bundle's transformer (``spec["encoder"]``, arrays ``bert.*``), checked before
+    use; :meth:`embed` gives mean-pooled sentence vectors by the numpy forward pass."""
 
     batch_size = 64
 
@@ -199,12 +198,33 @@ class EmbeddingTopicsBlock:
         except ValueError as exc:
             raise within("encoder", exc) from exc
         weights = {key[5:]: value for key, value in arrays.items() if key.startswith("bert.")}
-        hidden = _check_encoder_weights(weights, layers, heads, max_length)
+        self.hidden = _check_encoder_weights(weights, layers, heads, max_length)
         self.encoder = NumpyEncoder(weights, layers, heads, eps)
         try:
             self.tokenizer = load_tokenizer(tokenizer_json, max_length)
         except Exception as exc:  # the tokenizers library raises its own exception type
             raise field_error("encoder.tokenizer", "a tokenizer's JSON", str(exc)) from exc
+        n_words = weights["embeddings.word_embeddings.weight"].shape[0]
+        if self.tokenizer.get_vocab_size() > n_words:
+            raise field_error(
+                "encoder.tokenizer", f"at most {n_words} tokens", self.tokenizer.get_vocab_size()
+            )
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        pooled = np.zeros((len(texts), self.hidden), dtype=np.float32)
+        for rows, ids, mask in encode_by_length(self.tokenizer, texts, self.batch_size):
+            pooled[rows] = self.encoder(ids, mask)
+        return pooled
+
+
+class EmbeddingTopicsBlock:
+    """Topic proportions ``(n, K)`` of texts from their sentence embeddings, as
+    :class:`topics.families.embedding_topics.EmbeddingTopics`: the encoder's numpy
+    forward pass, then the softmax of cosine similarity to the topic centroids."""
+
+    def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.transformer = PooledTransformer(spec, arrays)
+        hidden = self.transformer.hidden
         self.centroids = array(arrays, "centroids", (None, hidden))
         self.temperature = float(array(arrays, "temperature", (1,))[0])
         if not 0 < self.temperature <= 1e3:
@@ -223,14 +243,8 @@ class EmbeddingTopicsBlock:
         self.top_words: list[list[str]] = top_words
         self.width = n_topics
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        pooled = np.zeros((len(texts), self.centroids.shape[1]), dtype=np.float32)
-        for rows, ids, mask in encode_by_length(self.tokenizer, texts, self.batch_size):
-            pooled[rows] = self.encoder(ids, mask)
-        return pooled
-
     def transform(self, texts: Sequence[str]) -> np.ndarray:
-        return topic_proportions(self.embed(texts), self.centroids, self.temperature)
+        return topic_proportions(self.transformer.embed(texts), self.centroids, self.temperature)
 
 
 FEATURE_BLOCKS: dict[str, Callable[[dict[str, Any], dict[str, np.ndarray]], Any]] = {
@@ -350,34 +364,14 @@ class Encoder:
     """A fine-tuned transformer, as :class:`topics.families.encoder.EncoderClassifier`;
     reads the texts itself."""
 
-    batch_size = 64
-
     def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.transformer = PooledTransformer(spec, arrays)
         try:
-            settings = required(spec, "encoder")
-            layers = integer(settings, "num_layers", 1, MAX_ENCODER_LAYERS)
-            heads = integer(settings, "num_heads", 1, MAX_ENCODER_HEADS)
-            eps = number(settings, "layer_norm_eps", 1e-30, 1.0)
-            max_length = integer(settings, "max_length", 1, MAX_ENCODER_LENGTH)
-            self.softmax = required_bool(settings, "softmax")
-            tokenizer_json = required(settings, "tokenizer")
-            if not isinstance(tokenizer_json, str):
-                raise field_error("tokenizer", "a tokenizer's JSON text", type(tokenizer_json))
+            self.softmax = required_bool(required(spec, "encoder"), "softmax")
         except ValueError as exc:
             raise within("encoder", exc) from exc
-        weights = {key[5:]: value for key, value in arrays.items() if key.startswith("bert.")}
-        hidden = _check_encoder_weights(weights, layers, heads, max_length)
+        hidden = self.transformer.hidden
         self.features: list[str] = ["encoder"]
-        self.encoder = NumpyEncoder(weights, layers, heads, eps)
-        try:
-            self.tokenizer = load_tokenizer(tokenizer_json, max_length)
-        except Exception as exc:  # the tokenizers library raises its own exception type
-            raise field_error("encoder.tokenizer", "a tokenizer's JSON", str(exc)) from exc
-        n_words = weights["embeddings.word_embeddings.weight"].shape[0]
-        if self.tokenizer.get_vocab_size() > n_words:
-            raise field_error(
-                "encoder.tokenizer", f"at most {n_words} tokens", self.tokenizer.get_vocab_size()
-            )
         self.coef = array(arrays, "coef", (None, hidden))
         self.intercept = array(arrays, "intercept", (self.coef.shape[0],))
         self.groups = zero_one(
@@ -390,10 +384,7 @@ class Encoder:
             raise ArrayError("thresholds", f"expected ({n_labels},), one per label")
 
     def scores(self, batch: Batch, score: Callable[[str, Batch], np.ndarray]) -> np.ndarray:
-        texts = batch.texts
-        pooled = np.zeros((len(texts), self.coef.shape[1]), dtype=np.float32)
-        for rows, ids, mask in encode_by_length(self.tokenizer, texts, self.batch_size):
-            pooled[rows] = self.encoder(ids, mask)
+        pooled = self.transformer.embed(batch.texts)
         return head_proba(pooled, self.coef, self.intercept, self.groups, self.softmax)
 
 

@@ -38,7 +38,6 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from topics.errors import ConfigError
 from topics.families.base import (
     ArrayStore,
     Exported,
@@ -50,7 +49,7 @@ from topics.families.base import (
     linear_state,
     timed_fit,
 )
-from topics.families.encoder import _import_torch, resolve_pretrained
+from topics.families.encoder import _import_torch, load_pretrained
 from topics.families.features import _texts_digest, resolve_stop_words
 from topics.families.lda.naming import name_topics, term_names
 from topics.families.linear import MultiLabelLinear
@@ -61,7 +60,7 @@ from topics.kernels.embedding_topics import (
     topic_proportions,
     unit_rows,
 )
-from topics.kernels.transformer import HIDDEN_ACT, NumpyEncoder, encode_by_length, load_tokenizer
+from topics.kernels.transformer import NumpyEncoder, encode_by_length, load_tokenizer
 from topics.progress import enabled as progress_enabled
 from topics.text import TopicTokenizer
 
@@ -137,19 +136,8 @@ class TorchBertEmbedder:
         transformers.logging.set_verbosity_error()
         if not progress_enabled():
             transformers.utils.logging.disable_progress_bar()
-        source = resolve_pretrained(pretrained)
-        try:
-            config = transformers.AutoConfig.from_pretrained(source)
-            tokenizer = transformers.AutoTokenizer.from_pretrained(source)
-        except OSError as exc:
-            raise ConfigError(
-                f"The 'pretrained' parameter of EmbeddingTopics: cannot load {pretrained!r} "
-                f"({exc}). Give a local model folder, or a hub id on a machine that reaches the hub"
-            ) from None
-        config.hidden_act = HIDDEN_ACT  # what topics.kernels.transformer computes
-        self.model = transformers.AutoModel.from_pretrained(
-            source, config=config, add_pooling_layer=False
-        ).eval()
+        model, config, tokenizer = load_pretrained(transformers, pretrained, "EmbeddingTopics")
+        self.model = model.eval()
         self.config = config
         self.max_length = min(int(max_length), int(config.max_position_embeddings))
         self.tokenizer_json = tokenizer.backend_tokenizer.to_str()

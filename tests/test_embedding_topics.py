@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from sklearn.pipeline import Pipeline
 
-from tests.conftest import LABELS, needs_encoder_extra
+from tests.conftest import LABELS, RecordingTracker, needs_encoder_extra
 from topics.errors import DependencyError
 from topics.evaluate.embedding_topic_report import embedding_topic_metrics
 from topics.evaluate.topic_quality import topic_diversity
@@ -265,6 +265,11 @@ def test_the_bundle_scores_embedding_topics_as_training_does(
     assert block.top_words == topics.top_words_
     np.testing.assert_allclose(predictor.predict_proba(new), model.predict_proba(new), atol=1e-5)
     assert predictor.predict(new)[0]["labels"] == ["defense"]
+    # classify lists the embedding topics, named, when the bundle has no LDA
+    [listed] = predictor.predict(new[2], top_k=1)[0]["topics"]
+    rail = int(np.argmax(topics.transform([new[2]])))
+    assert (listed["topic"], listed["name"]) == (rail, topics.topic_names_[rail])
+    assert listed["words"] == topics.top_words_[rail]
 
 
 def test_a_bundle_with_a_wrong_centroid_width_is_refused(
@@ -338,7 +343,7 @@ def test_a_run_enabling_embedding_topics_without_the_extra_stops_before_it_start
 ) -> None:
     import importlib.util
 
-    from tests.conftest import RecordingTracker, tiny_config
+    from tests.conftest import tiny_config
     from topics.config import validate_config
     from topics.errors import ConfigError
     from topics.run.experiment import run
@@ -363,7 +368,6 @@ def test_the_run_side_report_of_embedding_topics_writes_its_table(
     tokenizer_json: str, tmp_path: Path
 ) -> None:
     from topics.data.corpus import Corpus
-    from topics.run.trackers import NullTracker
 
     labels = [(theme,) for theme in THEME_OF]
     train = Corpus(
@@ -375,12 +379,16 @@ def test_the_run_side_report_of_embedding_topics_writes_its_table(
     )
     report = TOPIC_REPORTS["embedding_topics"]
     fitted = fitted_model(tokenizer_json)
-    metrics = report(None, fitted, train, train, tmp_path, NullTracker())  # type: ignore[arg-type]
+    tracker = RecordingTracker()
+    metrics = report(None, fitted, train, train, tmp_path, tracker)  # type: ignore[arg-type]
     assert set(metrics) >= {"embedding_topics_coherence_c_npmi", "embedding_topics_fit_seconds"}
     assert (tmp_path / "plots" / "embedding_topics_topics.csv").is_file()
     view = read_topic_view(tmp_path / "plots" / "embedding_topics_topic_view.json")
     model = fitted.pipeline.named_steps["embedding_topics"]
     assert [t["name"] for t in view["topics"]] == model.topic_names_
+    assert tracker.tags == {
+        f"topics.embedding_topics.topic.{k}.name": name for k, name in enumerate(model.topic_names_)
+    }
     for topic in view["topics"]:
         assert len(topic["documents"]) == 3
         assert all(0.0 < doc["weight"] <= 1.0 for doc in topic["documents"])

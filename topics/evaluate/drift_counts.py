@@ -193,15 +193,15 @@ def count_texts(predictor: Any, texts: Iterable[str], source: str = "") -> Drift
 
 
 def n_topics(predictor: Any) -> int:
-    """Every topic of the bundle's LDA block (0 without one): the full topic mix."""
-    lda = getattr(predictor, "lda", None)
-    return int(lda.width) if lda is not None else 0
+    """Every topic the bundle's predictions list (0 without a topic model): the full topic mix."""
+    block = getattr(predictor, "topics_block", None)
+    return int(block.width) if block is not None else 0
 
 
 def topic_names(predictor: Any) -> list[str]:
     """``3: rail · cargo · port`` for each topic of the bundle: its number and name."""
-    lda = getattr(predictor, "lda", None)
-    return [f"{k}: {name}" for k, name in enumerate(getattr(lda, "topic_names", []))]
+    block = getattr(predictor, "topics_block", None)
+    return [f"{k}: {name}" for k, name in enumerate(getattr(block, "topic_names", []))]
 
 
 def training_summary(predictor: Any) -> DriftCounts:

@@ -408,7 +408,11 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         """(spec, arrays) of the bundle's feature block: the encoder and the topics."""
         check_is_fitted(self, "centroids_")
         encoder_spec, weights = self.embedder_.export()
-        spec = {"encoder": encoder_spec, "top_words": self.top_words_}
+        spec = {
+            "encoder": encoder_spec,
+            "top_words": self.top_words_,
+            "topic_names": self.topic_names_,
+        }
         arrays = {
             "centroids": self.centroids_,
             "temperature": np.asarray([self.temperature_]),

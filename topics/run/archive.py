@@ -477,7 +477,8 @@ def write_archive_over_time(
         data = json.loads((out / OVER_TIME_DIR / f"{partition.name}.json").read_text("utf-8"))
         totals = totals.merge(PeriodTotals.from_json(data))
     predictor = _predictor(bundle_files)
-    names = predictor.lda.topic_names if predictor.lda is not None else []
+    block = predictor.topics_block
+    names = block.topic_names if block is not None else []
     manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     written = write_over_time(
         out,

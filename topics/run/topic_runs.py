@@ -83,12 +83,12 @@ def topic_metrics(
     )
 
 
-def log_topic_names(tracker: Tracker, names: Sequence[str]) -> None:
-    """Each topic's name as the run's tag ``topics.topic.<k>.name`` (params stay small),
+def log_topic_names(tracker: Tracker, names: Sequence[str], prefix: str = "topics.topic") -> None:
+    """Each topic's name as the run's tag ``<prefix>.<k>.name`` (params stay small),
     when the tracker takes tags (the MLflow tracker does)."""
     log_tags = getattr(tracker, "log_tags", None)
     if log_tags is not None:
-        log_tags({f"topics.topic.{k}.name": name for k, name in enumerate(names)})
+        log_tags({f"{prefix}.{k}.name": name for k, name in enumerate(names)})
 
 
 def over_time_outputs(

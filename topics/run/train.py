@@ -27,7 +27,7 @@ from topics.evaluate.topic_view import SUFFIX, write_topic_view
 from topics.families.base import FittedModel, TrainingData
 from topics.run.build import fit_families
 from topics.run.export import export_bundle
-from topics.run.topic_runs import over_time_outputs, topic_metrics
+from topics.run.topic_runs import log_topic_names, over_time_outputs, topic_metrics
 from topics.run.trackers import NullTracker, Tracker
 
 
@@ -145,6 +145,7 @@ def embedding_topic_report(
     topics = model.pipeline.named_steps["embedding_topics"]
     plots = run_dir / "plots"
     write_topic_view(plots / f"embedding_topics{SUFFIX}", embedding_topic_view(topics, train))
+    log_topic_names(tracker, topics.topic_names_, prefix="topics.embedding_topics.topic")
     return embedding_topic_metrics(topics, train.texts, plots / TOPIC_TABLE)
 
 

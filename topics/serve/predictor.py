@@ -33,6 +33,7 @@ from topics.serve.scorers import (
     SCORERS,
     ArrayError,
     Batch,
+    EmbeddingTopicsBlock,
     LdaBlock,
     Linear,
     Scorer,
@@ -46,6 +47,7 @@ __all__ = ["Predictor"]
 # URI is loaded: a bundle folder never imports mlflow (the predict path stays lean).
 # A deliberate exception to the serve/ import rule (tests/test_layout.py), and not a
 # static import: tracking wraps a Predictor for the pyfunc, so one would be a cycle.
+TOPIC_BLOCKS = ("lda", "embedding_topics")  # feature blocks that are topic models
 REMOTE_SOURCES = {"models:/": "topics.tracking", "runs:/": "topics.tracking"}
 Threshold = float | Mapping[str, float] | None
 
@@ -74,6 +76,11 @@ class Predictor:
                 self.blocks[name] = FEATURE_BLOCKS[name](block, _prefixed(arrays, f"{name}."))
         self.tfidf: TfidfBlock | None = self.blocks.get("tfidf")
         self.lda: LdaBlock | None = self.blocks.get("lda")
+        # the topics classify lists: the LDA block's, else the embedding topics'
+        self.topic_model = next((name for name in TOPIC_BLOCKS if name in self.blocks), None)
+        self.topics_block: LdaBlock | EmbeddingTopicsBlock | None = (
+            self.blocks[self.topic_model] if self.topic_model else None
+        )
         self.models: dict[str, Scorer] = {}
         for name, model in models.items():
             with _invalid(bundle, f"models.{name}", f"clf.{name}."):
@@ -143,8 +150,9 @@ class Predictor:
         classifier = self._classifier(model)
         batch = Batch(texts, self.blocks)
         proba = self._score(batch, classifier)
-        with_topics = self.lda is not None and (top_k > 0 or explain)
-        theta = batch.features("lda") if with_topics else np.zeros((len(texts), 0))
+        theta = np.zeros((len(texts), 0))
+        if self.topic_model is not None and (top_k > 0 or explain):
+            theta = batch.features(self.topic_model)
         explainer = self._explainer(classifier) if explain else None
         rows = batch.features("tfidf") if explainer is not None else None
         n_docs = len(texts)
@@ -215,9 +223,9 @@ class Predictor:
         return normalise_rows(proba) if self.single_label else proba
 
     def _topics(self, weights: np.ndarray, top_k: int) -> list[dict[str, Any]]:
-        assert self.lda is not None
+        assert self.topics_block is not None
         order = np.argsort(-weights, kind="stable")[:top_k]
-        names, words = self.lda.topic_names, self.lda.top_words
+        names, words = self.topics_block.topic_names, self.topics_block.top_words
         return [
             {
                 "topic": int(k),

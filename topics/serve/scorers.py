@@ -145,16 +145,7 @@ class LdaBlock:
         self.alpha = array(arrays, "alpha", (n_topics,))
         if not (self.alpha > 0).all():
             raise ArrayError("alpha", "expected positive values")
-        self.top_words = topic_words(spec, n_topics)
-        # bundles written before topics had names: "topic k"
-        names = spec.get("topic_names", [f"topic {k}" for k in range(n_topics)])
-        if not (
-            isinstance(names, list)
-            and len(names) == n_topics
-            and all(isinstance(name, str) for name in names)
-        ):
-            raise field_error("topic_names", f"{n_topics} names (one per topic)", names)
-        self.topic_names: list[str] = names
+        self.top_words, self.topic_names = topic_terms(spec, n_topics)
         self.width = n_topics
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
@@ -171,8 +162,9 @@ class LdaBlock:
         )
 
 
-def topic_words(spec: dict[str, Any], n_topics: int) -> list[list[str]]:
-    """``spec["top_words"]``: checked to be ``n_topics`` lists of words."""
+def topic_terms(spec: dict[str, Any], n_topics: int) -> tuple[list[list[str]], list[str]]:
+    """``spec["top_words"]`` and ``spec["topic_names"]``, checked: ``n_topics`` lists of
+    words and ``n_topics`` names (``topic k`` in bundles written before topics had names)."""
     top_words = required(spec, "top_words")
     if not (
         isinstance(top_words, list)
@@ -181,7 +173,14 @@ def topic_words(spec: dict[str, Any], n_topics: int) -> list[list[str]]:
         and all(isinstance(word, str) for words in top_words for word in words)
     ):
         raise field_error("top_words", f"{n_topics} lists of words (one per topic)", top_words)
-    return top_words
+    names = spec.get("topic_names", [f"topic {k}" for k in range(n_topics)])
+    if not (
+        isinstance(names, list)
+        and len(names) == n_topics
+        and all(isinstance(name, str) for name in names)
+    ):
+        raise field_error("topic_names", f"{n_topics} names (one per topic)", names)
+    return top_words, names
 
 
 class PooledTransformer:
@@ -237,7 +236,7 @@ class EmbeddingTopicsBlock:
                 "temperature", f"expected a number in (0, 1000], found {self.temperature}"
             )
         n_topics = self.centroids.shape[0]
-        self.top_words = topic_words(spec, n_topics)
+        self.top_words, self.topic_names = topic_terms(spec, n_topics)
         self.width = n_topics
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:

@@ -166,6 +166,17 @@ def test_embedding_topics_cluster_the_themes_and_name_them_by_their_terms(
     assert proportions.argmax() == rail and proportions[0, rail] > 0.5
 
 
+def test_embedding_topic_names_can_be_given_in_the_config(tokenizer_json: str) -> None:
+    topics = fitted_topics(tokenizer_json, topic_names={1: "my own"})
+    assert topics.topic_names_[1] == "my own"
+    assert "my own" not in (topics.topic_names_[0], topics.topic_names_[2])
+    with pytest.raises(ValueError, match="topic index 5 is out of range"):
+        fitted_topics(tokenizer_json, topic_names={5: "nope"})
+    family = FAMILIES["embedding_topics"]
+    with pytest.raises(ValueError, match="expected 3 names"):
+        family.Settings(num_topics=3, topic_names=["a", "b"])
+
+
 @pytest.mark.parametrize("term_score", ["kl", "ctfidf"])
 def test_both_term_scores_name_each_theme_by_its_own_words(
     tokenizer_json: str, term_score: str

@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
@@ -51,7 +51,13 @@ from topics.families.base import (
 )
 from topics.families.encoder import _import_torch, load_pretrained
 from topics.families.features import _texts_digest, resolve_stop_words
-from topics.families.lda.naming import name_topics, term_names
+from topics.families.lda.naming import (
+    TopicNames,
+    as_mapping,
+    name_topics,
+    override_problem,
+    term_names,
+)
 from topics.families.linear import MultiLabelLinear
 from topics.kernels.embedding_topics import (
     class_tfidf,
@@ -197,6 +203,9 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         corpus, over the documents that hold it (see :mod:`topics.kernels.embedding_topics`).
     top_n : int
         Words listed per topic.
+    topic_names : list of str, mapping of int -> str, or None
+        Names for all topics (a list) or some (``{index: name}``); the others are
+        named by their most relevant terms.
     cache : ArrayStore or None
         Where embeddings of ``pretrained`` are kept, keyed by model, length and texts.
     random_state : int
@@ -238,6 +247,7 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         no_above: float = 0.5,
         term_score: str = "kl",
         top_n: int = 10,
+        topic_names: TopicNames | None = None,
         cache: ArrayStore | None = None,
         random_state: int = 0,
     ) -> None:
@@ -252,6 +262,7 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         self.no_above = no_above
         self.term_score = term_score
         self.top_n = top_n
+        self.topic_names = topic_names
         self.cache = cache
         self.random_state = random_state
 
@@ -273,6 +284,9 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
                 "The 'num_topics' parameter of EmbeddingTopics must be an int in the range "
                 f"[2, inf). Got {self.num_topics!r} instead."
             )
+        problem = override_problem(self.topic_names, self.num_topics)
+        if problem:
+            raise ValueError(f"EmbeddingTopics: {problem}")
         if self.term_score not in TERM_SCORES:
             raise ValueError(
                 f"The 'term_score' parameter of EmbeddingTopics must be one of "
@@ -335,7 +349,10 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         self.topic_word_ = unit_sum_rows(np.asarray((counts.T @ one_hot).T))
         share = self.term_frequency_ / max(float(self.term_frequency_.sum()), 1.0)
         self.topic_names_ = name_topics(
-            term_names(self.topic_word_, self.vocabulary_, share), [], {}, {}
+            term_names(self.topic_word_, self.vocabulary_, share),
+            [],
+            {},
+            as_mapping(self.topic_names),
         )
         self.n_features_in_ = 1
         self.fit_seconds_ = round(time.perf_counter() - started, 3)
@@ -439,6 +456,14 @@ class EmbeddingTopicsSettings(Section):
     term_score: Literal["kl", "ctfidf"] = "kl"
     C: float = Field(10.0, gt=0)  # logistic regression on topic proportions
     cv_folds: int = Field(5, ge=2)
+    topic_names: list[str] | dict[int, str] | None = None  # as model.lda.topic_names
+
+    @model_validator(mode="after")
+    def _names(self) -> EmbeddingTopicsSettings:
+        problem = override_problem(self.topic_names, self.num_topics)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class EmbeddingTopicsFamily(Family):
@@ -463,6 +488,7 @@ class EmbeddingTopicsFamily(Family):
             no_above=settings.no_above,
             term_score=settings.term_score,
             top_n=settings.top_n,
+            topic_names=settings.topic_names,
             cache=context.cache,
             random_state=context.seed,
         )

@@ -126,6 +126,9 @@ class DataConfig(_Strict):
     # list carry no label either. ``{"16": defense, "1": economy, "15": economy}``.
     label_map: dict[str, str | None] | None = None
     labels: list[str] = Field(min_length=1)
+    # Label -> a sentence or a few keywords saying what it means: what the few_shot
+    # model learns from when no (or few) labelled texts exist.
+    label_descriptions: dict[str, str] | None = None
     # One label per document (20 Newsgroups): trained as multiclass, argmax
     # prediction, ``test_accuracy`` reported.
     single_label: bool = False
@@ -190,6 +193,12 @@ class DataConfig(_Strict):
         unknown = sorted(targets - set(stripped))
         if unknown:
             raise ValueError(f"label_map maps to {unknown}, which are not in labels {stripped}")
+        described = sorted(set(self.label_descriptions or {}) - set(stripped))
+        if described:
+            raise ValueError(
+                f"label_descriptions: {described} are not among labels {stripped}; "
+                "describe the labels by their names"
+            )
         return self
 
     def resolved_root(self) -> Path:

@@ -14,6 +14,7 @@ from topics.families.complement_nb import ComplementNaiveBayes
 from topics.families.embedding_topics import EmbeddingTopicsFamily
 from topics.families.encoder import Encoder
 from topics.families.ensemble import Ensemble
+from topics.families.few_shot import FewShot
 from topics.families.hybrid import Hybrid
 from topics.families.lda.family import Lda
 from topics.families.tfidf import Tfidf
@@ -28,6 +29,7 @@ FAMILIES: dict[str, Family] = {
         Ensemble(),
         ComplementNaiveBayes(),
         EmbeddingTopicsFamily(),
+        FewShot(),
     )
 }
 

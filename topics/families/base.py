@@ -79,6 +79,8 @@ class FitContext:
         keyed by the vectorizer's parameters and the texts), or None.
     sections
         Every family's settings by name (a family may read a required one's).
+    label_descriptions
+        Label -> a sentence or a few keywords describing it (``data.label_descriptions``).
     """
 
     labels: list[str]
@@ -88,16 +90,19 @@ class FitContext:
     vectorizer: dict[str, Any] = field(default_factory=dict)
     cache: ArrayStore | None = None
     sections: Mapping[str, Section] = field(default_factory=dict)
+    label_descriptions: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class TrainingData:
     """Training texts with their labels: ``y`` the 0/1 matrix ``(n, n_labels)``;
-    ``sources`` the source class of each text when ``data.label_map`` coded them."""
+    ``sources`` the source class of each text when ``data.label_map`` coded them;
+    ``unlabelled`` texts of the archive without labels (self-training families read it)."""
 
     texts: list[str]
     y: np.ndarray
     sources: np.ndarray | None = None
+    unlabelled: list[str] = field(default_factory=list)
 
     @classmethod
     def from_corpus(cls, corpus: Any) -> TrainingData:

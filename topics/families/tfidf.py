@@ -135,20 +135,7 @@ class Tfidf(Family):
         )
 
     def feature_state(self, model: FittedModel) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        vectorizer = model.vectorizer
-        analyzer = vectorizer.analyzer
-        if not isinstance(analyzer, TextAnalyzer):
-            raise TypeError("the bundle needs a vectorizer built on topics.text analyzers")
-        vocabulary = [""] * len(vectorizer.vocabulary_)
-        for term, index in vectorizer.vocabulary_.items():
-            vocabulary[index] = term
-        spec = {
-            "analyzer": analyzer.to_dict(),
-            "vocabulary": vocabulary,
-            "sublinear_tf": bool(vectorizer.sublinear_tf),
-            "norm": vectorizer.norm,
-        }
-        return spec, {"idf": vectorizer.idf_.astype(np.float64)}
+        return vectorizer_state(model.vectorizer)
 
     def check(
         self, settings: TfidfSettings, labels: list[str], label_map: dict | None
@@ -160,3 +147,21 @@ class Tfidf(Family):
     def describe(self, settings: TfidfSettings, context: FitContext) -> str:
         low, high = context.vectorizer.get("ngram_range", (1, 1))
         return f"tfidf {settings.classifier} C={settings.C:g} ngrams {low}-{high}"
+
+
+def vectorizer_state(vectorizer: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A fitted TF-IDF vectorizer's block in the bundle: its spec and ``idf`` array,
+    what :class:`topics.serve.scorers.TfidfBlock` reads."""
+    analyzer = vectorizer.analyzer
+    if not isinstance(analyzer, TextAnalyzer):
+        raise TypeError("the bundle needs a vectorizer built on topics.text analyzers")
+    vocabulary = [""] * len(vectorizer.vocabulary_)
+    for term, index in vectorizer.vocabulary_.items():
+        vocabulary[index] = term
+    spec = {
+        "analyzer": analyzer.to_dict(),
+        "vocabulary": vocabulary,
+        "sublinear_tf": bool(vectorizer.sublinear_tf),
+        "norm": vectorizer.norm,
+    }
+    return spec, {"idf": vectorizer.idf_.astype(np.float64)}

@@ -25,6 +25,7 @@ def fit_context(config: ExperimentConfig, labels: list[str]) -> FitContext:
         vectorizer=config.features.tfidf.model_dump(),
         cache=fit_cache(config.cache_dir),
         sections={name: getattr(config.model, name) for name in FAMILIES},
+        label_descriptions=dict(config.data.label_descriptions or {}),
     )
 
 

@@ -14,9 +14,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from topics.kernels.embedding_topics import topic_proportions
+from topics.kernels.embedding_topics import topic_proportions, unit_rows
 from topics.kernels.lda import DEFAULT_MAX_ITER, DEFAULT_TOL, infer_topics_flat
-from topics.kernels.linear import fine_margins, mix, platt_proba, stacked_proba
+from topics.kernels.linear import fine_margins, mix, platt_proba, sigmoid, stacked_proba
 from topics.kernels.sparse import SparseRows, tfidf_weight
 from topics.kernels.transformer import NumpyEncoder, encode_by_length, head_proba, load_tokenizer
 from topics.text import (
@@ -384,6 +384,37 @@ class Encoder:
         return head_proba(pooled, self.coef, self.intercept, self.groups, self.softmax)
 
 
+class FewShot:
+    """Seeded self-training's student, as :class:`topics.families.few_shot.SeededSelfTraining`:
+    one logistic regression per label over its own TF-IDF columns and the unit
+    sentence vector; reads the texts itself."""
+
+    def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.features: list[str] = ["few_shot"]
+        self.transformer = PooledTransformer(spec, arrays)
+        tfidf_arrays = {key[6:]: value for key, value in arrays.items() if key.startswith("tfidf.")}
+        try:
+            self.tfidf = TfidfBlock(required(spec, "tfidf"), tfidf_arrays)
+        except ValueError as exc:
+            raise within("tfidf", exc) from exc
+        width = self.tfidf.width + self.transformer.hidden
+        self.coef = array(arrays, "coef", (None, width))
+        n_labels = self.coef.shape[0]
+        self.coef_t = np.ascontiguousarray(self.coef.T)
+        self.intercept = array(arrays, "intercept", (n_labels,))
+        self.thresholds = array(arrays, "thresholds", (n_labels,))
+
+    def check(self, blocks: dict[str, Any], models: dict[str, Any], n_labels: int) -> None:
+        if self.thresholds.shape != (n_labels,):
+            raise ArrayError("thresholds", f"expected ({n_labels},), one per label")
+
+    def scores(self, batch: Batch, score: Callable[[str, Batch], np.ndarray]) -> np.ndarray:
+        words = self.tfidf.width
+        vectors = unit_rows(self.transformer.embed(batch.texts))
+        margins = self.tfidf.transform(batch.texts).dot(self.coef_t[:words])
+        return sigmoid(margins + vectors @ self.coef_t[words:] + self.intercept)
+
+
 class Ensemble:
     """A weighted mean of other models' probabilities, as
     :class:`topics.families.ensemble.ProbabilityEnsemble` (weights may be per label)."""
@@ -473,4 +504,5 @@ SCORERS: dict[str, Callable[[dict[str, Any], dict[str, np.ndarray]], Scorer]] = 
     "fine_labels": FineLabels,
     "encoder": Encoder,
     "ensemble": Ensemble,
+    "few_shot": FewShot,
 }

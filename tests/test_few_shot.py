@@ -1,0 +1,139 @@
+"""Few-shot labels: seeded self-training on the packaged MiniLM, from no labels
+(seed words and descriptions) and from a few labelled texts; the bundle scored by
+numpy gives the estimator's probabilities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.pipeline import Pipeline
+
+from tests.conftest import needs_encoder_extra
+from topics.config import DataConfig
+from topics.errors import ConfigError
+from topics.families.base import FittedModel
+from topics.families.encoder import resolve_pretrained
+from topics.families.few_shot import SeededSelfTraining
+from topics.predict import Predictor
+from topics.run.export import export_bundle
+
+LABELS = ["economy", "defense", "transport"]
+ARCHIVE = [
+    "The central bank raised interest rates as inflation climbed",
+    "Inflation and the budget deficit weigh on the currency",
+    "Exporters hope trade with China lifts growth this year",
+    "Banks cut lending as prices of grain and fuel rise",
+    "The finance ministry expects tax revenue to fall",
+    "Troops and tanks moved to the border after the missile test",
+    "The army recruits soldiers for a new air defense unit",
+    "The navy holds drills with warships and fighter jets",
+    "Defense ministers discuss weapons purchases and troops",
+    "Soldiers guard the base as military exercises begin",
+    "A new railway line carries freight from the port to the capital",
+    "Airline flights to the airport resume after the storm",
+    "Road traffic jams grow as the highway is repaired",
+    "The bus and tram network adds routes across the city",
+    "Cargo trains wait at the border station for customs",
+    "The football team won the cup final on Sunday",
+    "A poet reads her verses at the spring festival",
+    "Doctors warn of a flu season in the schools",
+    "The museum opens an exhibition of old carpets",
+    "Heavy snow closed mountain villages for a week",
+]
+SEEDS = {
+    "economy": ["inflation", "bank", "budget", "trade", "prices", "tax"],
+    "defense": ["troops", "army", "navy", "soldiers", "military", "weapons"],
+    "transport": ["railway", "airline", "highway", "traffic", "trains", "bus"],
+}
+NEW = [
+    "The bank expects inflation to slow and rates to fall",
+    "Soldiers and the army hold a military parade",
+    "The railway to the port carries more freight trains",
+    "The choir sings at the opening of the theatre",
+]
+
+
+@pytest.fixture(scope="module")
+def minilm() -> str:
+    needs_encoder_extra()
+    path = Path(resolve_pretrained("sentence-transformers/all-MiniLM-L6-v2"))
+    if not path.is_dir():
+        pytest.skip("the packaged MiniLM is not installed (pip install 'topics[encoder]')")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def zero_shot(minilm: str) -> SeededSelfTraining:
+    model = SeededSelfTraining(
+        LABELS, seed_words=SEEDS, pretrained=minilm, max_length=32, rounds=2, C=10.0
+    )
+    return model.fit([], np.zeros((0, 3)), unlabelled=ARCHIVE)
+
+
+def test_without_labels_seed_words_self_train_a_model_that_labels_new_texts(
+    zero_shot: SeededSelfTraining,
+) -> None:
+    assert zero_shot.n_labelled_ == 0
+    # the hints pseudo-labelled the archive: 5 of 20 texts each
+    np.testing.assert_allclose(zero_shot.pseudo_label_rate_, [0.25, 0.25, 0.25])
+    assert zero_shot.predict(NEW).tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0]]
+
+
+def test_a_description_alone_stands_in_for_seed_words(minilm: str) -> None:
+    seeds = {name: words for name, words in SEEDS.items() if name != "transport"}
+    model = SeededSelfTraining(
+        LABELS,
+        descriptions={"transport": "trains, railways, flights, roads and traffic"},
+        seed_words=seeds,
+        pretrained=minilm,
+        max_length=32,
+        C=10.0,
+    ).fit([], None, unlabelled=ARCHIVE)
+    assert model.predict(NEW)[:, 2].tolist() == [0, 0, 1, 0]
+
+
+def test_labelled_examples_teach_a_label_with_no_hint(minilm: str) -> None:
+    seeds = {name: words for name, words in SEEDS.items() if name != "transport"}
+    labelled = [
+        "Freight trains and the new railway line",
+        "Flights from the airport resume",
+        "The bank raised rates again",
+        "Troops gather at the border",
+        "The singer won a music prize",
+    ]
+    y = np.array([[0, 0, 1], [0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 0]])
+    model = SeededSelfTraining(
+        LABELS, seed_words=seeds, pretrained=minilm, max_length=32, C=10.0
+    ).fit(labelled, y, unlabelled=ARCHIVE)
+    assert model.n_labelled_ == 5
+    assert model.predict(NEW)[:, 2].tolist() == [0, 0, 1, 0]
+
+
+def test_a_label_with_no_example_description_or_seed_is_one_line(minilm: str) -> None:
+    model = SeededSelfTraining(LABELS, seed_words={"economy": ["bank"]}, pretrained=minilm)
+    with pytest.raises(ConfigError, match=r"\['defense', 'transport'\].*label_descriptions"):
+        model.fit([], None, unlabelled=ARCHIVE)
+
+
+def test_the_bundle_scores_as_the_estimator_without_torch(
+    zero_shot: SeededSelfTraining, tmp_path: Path
+) -> None:
+    model = FittedModel("few_shot", Pipeline([("classifier", zero_shot)]), ["few_shot"])
+    export_bundle(tmp_path / "model", LABELS, "few_shot", {"few_shot": model}, {})
+    predictor = Predictor.load(tmp_path / "model")
+    np.testing.assert_allclose(
+        predictor.predict_proba(NEW), zero_shot.predict_proba(NEW), atol=1e-5
+    )
+    assert [r["labels"] for r in predictor.predict(NEW)] == [
+        ["economy"],
+        ["defense"],
+        ["transport"],
+        [],
+    ]
+
+
+def test_label_descriptions_must_name_labels() -> None:
+    with pytest.raises(ValueError, match=r"label_descriptions: \['sports'\] are not among labels"):
+        DataConfig(path="x.jsonl", labels=["economy"], label_descriptions={"sports": "games"})

@@ -148,6 +148,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
     with progress.report_stages():
         predictor = _load(args.model, args.tracking_uri)
         data = load_evaluation_data(args, predictor.labels)
+        # once the data is known good: an error stays the only line on stderr
+        progress.stage(f"load {data.source}: {len(data.texts)} documents ({data.part})")
         manifest = predictor.bundle.manifest
         name = model_name(model, manifest)
         output = Path(args.output) if args.output else default_output(name, data.name)
@@ -182,10 +184,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
 def load_evaluation_data(args: argparse.Namespace, labels: list[str]) -> EvaluationData:
     """DATA as the documents to score; every problem (a missing file, labels that
     differ from the model's ``labels``, an option that does not apply) is one line."""
-    from topics import progress
-
     path = Path(args.data)
-    progress.stage(f"load {path}")
     if path.suffix.lower() in CONFIG_SUFFIXES:
         file_options = [
             option

@@ -208,6 +208,8 @@ def test_an_evaluation_is_an_mlflow_run_linked_to_the_models_run_not_its_child(
     assert tags["topics.evaluated_model"] == model
     assert tags["topics.evaluation_data"] == tracked_tiny["data"]
     assert "mlflow.parentRunId" not in tags
+    (dataset,) = evaluation.inputs.dataset_inputs
+    assert dataset.dataset.name == "tiny" and dataset.tags[0].value == "evaluation"
     metrics = json.loads((output / "metrics.json").read_text())
     assert evaluation.data.metrics == pytest.approx(metrics)
     artifacts = {item.path for item in client.list_artifacts(evaluation.info.run_id)}

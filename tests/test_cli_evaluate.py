@@ -12,8 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.conftest import LABELS, REPO, shared_data, tiny_config, write_tiny_jsonl
+from tests.conftest import (
+    LABELS,
+    REPO,
+    TINY_ARTICLES,
+    shared_data,
+    tiny_config,
+    write_tiny_jsonl,
+)
 from topics.cli.main import main
 
 QUICKSTART = REPO / "experiments" / "quickstart.yaml"
@@ -97,6 +105,38 @@ def test_a_data_group_file_is_read_as_its_data_section(
     assert runs["group"] == runs["experiment"]  # the same corpus: the whole sample
 
 
+def test_single_label_data_gets_the_runs_test_accuracy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from topics.config import load_config
+    from topics.run.experiment import run
+    from topics.run.trackers import NullTracker
+
+    data = tmp_path / "single.jsonl"
+    with data.open("w", encoding="utf-8") as handle:
+        for copy in range(3):
+            for doc_id, text, labels in TINY_ARTICLES:
+                if len(labels) == 1:
+                    record = {"id": f"{doc_id}-{copy}", "text": text, "labels": labels}
+                    handle.write(json.dumps(record) + "\n")
+    config = tiny_config(
+        tmp_path, data={"path": str(data), "single_label": True}, model={"lda": {"enabled": False}}
+    )
+    experiment = tmp_path / "single.yaml"
+    experiment.write_text(yaml.safe_dump(config))
+    result = run(load_config(experiment), NullTracker())
+    output = tmp_path / "out"
+    bundle = str(result.artifact_dir / "model")
+    code, out, err = evaluate(
+        ["--model", bundle, str(experiment), "--output", str(output), "--no-track"], capsys
+    )
+    assert code == 0, err
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert "test_accuracy" in metrics
+    assert metrics == run_test_metrics(result.metrics)
+    assert f"accuracy {metrics['test_accuracy']:.3f}" in out
+
+
 @pytest.mark.parametrize(
     ("labels", "expected"),
     [
@@ -152,20 +192,25 @@ def test_a_config_with_other_labels_is_one_line_exit_2_and_writes_nothing(
     [
         (["DATA.jsonl", "--part", "test"], "--part picks a part of a config's split"),
         (["DATA.yaml", "--label-field", "topic"], "--label-field reads a data file"),
+        (["notes.txt"], "TMP/notes.txt: cannot tell the format from '.txt'"),
+        (["missing.jsonl"], "data not found: TMP/missing.jsonl"),
     ],
-    ids=["part-with-a-data-file", "file-option-with-a-config"],
+    ids=["part-with-a-data-file", "file-option-with-a-config", "unknown-suffix", "missing"],
 )
-def test_options_that_do_not_apply_to_the_data_are_one_line(
+def test_options_or_data_that_do_not_fit_are_one_line(
     quickstart: dict[str, Any],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     args: list[str],
     expected: str,
 ) -> None:
+    (tmp_path / "notes.txt").write_text("Rail cargo grew")
     data = args[0].replace("DATA.jsonl", str(write_tiny_jsonl(tmp_path / "tiny.jsonl")))
     data = data.replace("DATA.yaml", str(QUICKSTART))
+    data = data if "DATA" in args[0] else str(tmp_path / data)
     code, _, err = evaluate(["--model", quickstart["bundle"], data, *args[1:]], capsys)
     assert code == 2
+    expected = expected.replace("TMP", str(tmp_path))
     assert err.strip().startswith(f"topics: error: {expected}") and err.count("\n") == 1
 
 

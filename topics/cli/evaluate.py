@@ -18,15 +18,19 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from topics.errors import ConfigError, DataError
 
+if TYPE_CHECKING:  # the evaluation side is imported by the command that runs
+    from topics.evaluate.run_metrics import RunMetrics
+
 DEFAULT_OUTPUT = "evaluation"
 EVALUATIONS_EXPERIMENT = "evaluations"  # where an evaluation of an untracked model goes
 CONFIG_SUFFIXES = (".yaml", ".yml")
+FILE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv")  # the loader's, by suffix
 PARTS = ("test", "train", "all")
 INPUT_FORMATS = ("auto", "jsonl", "csv", "folder")
 EVALUATED_RUN_TAG = "topics.evaluated_run_id"
@@ -256,6 +260,13 @@ def _from_file(path: Path, args: argparse.Namespace, labels: list[str]) -> Evalu
     from topics.data.corpus import label_counts
     from topics.run.prepare import load_data
 
+    if not path.exists():
+        raise DataError(f"data not found: {path}; pass a labelled data file or folder, or a config")
+    if args.input_format == "auto" and path.is_file() and path.suffix.lower() not in FILE_SUFFIXES:
+        raise ConfigError(
+            f"{path}: cannot tell the format from {path.suffix!r}; expected a .jsonl, .csv or "
+            ".tsv file, a folder of <label>/<name>.txt, or a YAML config (or pass --input-format)"
+        )
     data: dict[str, Any] = {"name": path.stem or path.name, "path": str(path.resolve())}
     data["labels"] = labels
     if args.input_format != "auto":
@@ -315,7 +326,7 @@ def default_output(model: str, data: str) -> Path:
     return Path(DEFAULT_OUTPUT) / f"{model}-{safe}"
 
 
-def write_evaluation(predictor: Any, data: EvaluationData, output: Path, model: str) -> Any:
+def write_evaluation(predictor: Any, data: EvaluationData, output: Path, model: str) -> RunMetrics:
     """Score and write ``metrics.json``, ``per_label.csv``, ``plots/`` and ``report.html``."""
     from topics import progress
     from topics.evaluate.model_evaluation import PLOTS, evaluate_bundle

@@ -149,6 +149,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from topics.cli.classify import _load, default_model
 
     model = args.model or default_model()
+    check_options(args)
     with progress.report_stages():
         predictor = _load(args.model, args.tracking_uri)
         data = load_evaluation_data(args, predictor.labels)
@@ -185,9 +186,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_evaluation_data(args: argparse.Namespace, labels: list[str]) -> EvaluationData:
-    """DATA as the documents to score; every problem (a missing file, labels that
-    differ from the model's ``labels``, an option that does not apply) is one line."""
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse, in one line, options that do not apply to DATA (before any model loads)."""
     path = Path(args.data)
     if path.suffix.lower() in CONFIG_SUFFIXES:
         file_options = [
@@ -205,12 +205,20 @@ def load_evaluation_data(args: argparse.Namespace, labels: list[str]) -> Evaluat
                 f"{file_options[0]} reads a data file; {path} is a config, whose data section "
                 "says how to read its data (data.text_fields, data.label_field, ...): drop it"
             )
-        return _from_config(path, args.part or "test", labels)
-    if args.part:
+    elif args.part:
         raise ConfigError(
             f"--part picks a part of a config's split; {path} is a data file, scored whole: "
             "drop --part, or pass an experiment or data config"
         )
+
+
+def load_evaluation_data(args: argparse.Namespace, labels: list[str]) -> EvaluationData:
+    """DATA as the documents to score; every problem (a missing file, labels that
+    differ from the model's ``labels``, an option that does not apply) is one line."""
+    check_options(args)
+    path = Path(args.data)
+    if path.suffix.lower() in CONFIG_SUFFIXES:
+        return _from_config(path, args.part or "test", labels)
     return _from_file(path, args, labels)
 
 

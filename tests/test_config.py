@@ -263,3 +263,16 @@ def test_unknown_config_key_suggests_the_closest_known_key(override: str, sugges
 def test_an_unknown_key_far_from_any_gets_no_guess() -> None:
     with pytest.raises(ConfigError, match=r"xyzzy: unknown key \(check the spelling"):
         load_config(REPO / "experiments" / "quickstart.yaml", ["model.tfidf.xyzzy=1"])
+
+
+def test_load_data_config_reads_an_experiment_or_a_data_group_file_alone(tmp_path: Path) -> None:
+    from topics.config import load_data_config
+
+    experiment = load_data_config(REPO / "experiments" / "quickstart.yaml")
+    assert (experiment.name, experiment.seed) == ("quickstart", 42)
+    group = load_data_config(REPO / "configs" / "data" / "sample.yaml")
+    assert group.name == "evaluation" and group.data == experiment.data
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("path: x.jsonl\nlabels: []\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: data.labels"):
+        load_data_config(bad)

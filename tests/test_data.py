@@ -327,3 +327,31 @@ def test_encoding_errors_replace_counts_in_one_warning(
     (warning,) = caplog.messages
     assert "1 byte sequence(s) that do not decode as utf-8 replaced with U+FFFD" in warning
     assert "in 1 file(s), first sport/199.txt" in warning
+
+
+def test_label_counts_sees_every_label_value_load_corpus_would_drop(tmp_path: Path) -> None:
+    from topics.data.corpus import label_counts
+
+    path = tmp_path / "a.jsonl"
+    rows = [
+        {"text": "Cargo trains", "labels": ["transport", "sport", "sport"]},
+        {"text": "Budget", "labels": ["economy"]},
+        {"text": "Football", "labels": "sport"},
+        {"text": "Nothing", "labels": []},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert label_counts(path) == {"transport": 1, "sport": 2, "economy": 1}
+    table = tmp_path / "a.csv"
+    table.write_text("body,topic\nRail,transport|economy\nGoal,sport\n")
+    assert label_counts(table, label_field="topic", label_sep="|") == {
+        "transport": 1,
+        "economy": 1,
+        "sport": 1,
+    }
+    folder = tmp_path / "folder"
+    for label, name in (("economy", "a"), ("economy", "b"), ("sport", "c")):
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        (folder / label / f"{name}.txt").write_text("text")
+    assert label_counts(folder) == {"economy": 2, "sport": 1}
+    with pytest.raises(DataError, match="data not found"):
+        label_counts(tmp_path / "missing.jsonl")

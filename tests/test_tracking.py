@@ -619,3 +619,16 @@ def test_readme_mlflow_models_serve_works_without_the_venv_on_path(
         _stop(proc)
     expected = Predictor.load(result.artifact_dir / "model").predict(TEXTS, top_k=1)
     assert served == json.loads(json.dumps(expected))
+
+
+def test_experiment_of_run_names_the_runs_experiment_and_creates_no_store(
+    tracked_run: tuple[str, Any], tmp_path: Path
+) -> None:
+    from topics.tracking import experiment_of_run
+
+    uri, result = tracked_run
+    assert experiment_of_run(result.run_id, uri) == "tiny"
+    assert experiment_of_run("0" * 32, uri) is None
+    missing = tmp_path / "none.db"
+    assert experiment_of_run(result.run_id, f"sqlite:///{missing}") is None
+    assert not missing.exists()

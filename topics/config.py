@@ -468,6 +468,19 @@ def load_config(
     return validate_config(merged, source=str(path))
 
 
+def load_data_config(path: str | Path, name: str = "evaluation") -> ExperimentConfig:
+    """An experiment file as :func:`load_config` reads it, or a data group file
+    (``configs/data/NAME.yaml``: the ``data:`` section alone) as an experiment ``name``
+    of that data with every other key at its default. A file with ``defaults`` or
+    ``data`` at its top level is an experiment.
+    """
+    path = Path(path)
+    raw = _read_yaml(path)
+    if "defaults" in raw or "data" in raw:
+        return load_config(path)
+    return validate_config({"name": name, "data": raw}, source=str(path))
+
+
 def validate_config(data: dict[str, Any], source: str = "config") -> ExperimentConfig:
     """Build an :class:`ExperimentConfig`, turning pydantic's report into one line."""
     try:

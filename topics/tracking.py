@@ -844,6 +844,30 @@ def end_dead_runs(uri: str | None = None, dry_run: bool = False) -> list[dict[st
     return ended
 
 
+def experiment_of_run(run_id: str, uri: str | None = None) -> str | None:
+    """The name of the experiment ``run_id`` belongs to in the store, or None when
+    the store does not hold that run (a ``--no-track`` run's id, another store's)
+    or does not exist yet. ``topics evaluate`` logs an evaluation beside the run
+    it evaluates, as a run of its own (not a child: the model's run is finished)."""
+    tracking_uri = resolve_uri(uri)
+    if not _store_exists(tracking_uri):
+        return None
+    _quiet_mlflow()
+    check_reachable(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri)
+    wait = _lock_wait(None)
+    try:
+        run = retry_locked(partial(client.get_run, run_id), "look up", tracking_uri, wait)
+        experiment = retry_locked(
+            partial(client.get_experiment, run.info.experiment_id), "look up", tracking_uri, wait
+        )
+    except TrackingError as exc:
+        if "not found" in str(exc).lower() or "does not exist" in str(exc).lower():
+            return None
+        raise
+    return str(experiment.name)
+
+
 def run_statuses(run_ids: list[str], uri: str | None = None) -> dict[str, str]:
     """The status (RUNNING, FINISHED, FAILED, KILLED) of each of ``run_ids`` the
     store knows; ids it does not know are left out."""

@@ -37,6 +37,7 @@ examples:
   topics sweep experiments/sweep-quickstart.yaml --dask tcp://127.0.0.1:8786
   topics classify-archive 'archive/*.jsonl' --output tagged/ --dask tcp://127.0.0.1:8786
   topics drift --model artifacts/latest new-batch.jsonl   # exit 3: something moved
+  topics evaluate --model artifacts/latest experiments/quickstart.yaml   # metrics, report
 
 An experiment file names base groups from configs/ under 'defaults' and
 overrides only what differs; see README.md.
@@ -113,9 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     init.build_parser(commands)
     _add_cluster_commands(commands)
-    from topics.cli import drift
+    from topics.cli import drift, evaluate
 
     drift.build_parser(commands)
+    evaluate.build_parser(commands)
     return parser
 
 
@@ -264,6 +266,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from topics.cli.drift import drift_command
 
             return drift_command(args)
+        if args.command == "evaluate":
+            from topics.cli.evaluate import evaluate_command
+
+            return evaluate_command(args)
     except TopicsError as exc:
         print(f"topics: error: {exc}", file=sys.stderr)
         return 2

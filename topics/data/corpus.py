@@ -483,3 +483,46 @@ def _record_labels(record: dict[str, Any], fields: _RecordFields) -> list[str]:
         return values
     mapped = (fields.label_map.get(v) for v in values)
     return list(dict.fromkeys(label for label in mapped if label is not None))
+
+
+def label_counts(
+    path: str | PathLike[str],
+    *,
+    format: str | None = None,
+    encoding: str = "utf-8",
+    label_field: str = "labels",
+    label_sep: str | None = None,
+    columns: Sequence[str] | None = None,
+) -> dict[str, int]:
+    """How many documents carry each label value of the JSONL, CSV or folder data at
+    ``path``: every value, where :func:`load_corpus` keeps only its ``labels``.
+
+    What a model that knows some labels cannot score is told apart this way before
+    loading (``topics evaluate``). The arguments are :func:`load_corpus`'s.
+
+    Raises
+    ------
+    DataError
+        The path is missing or unreadable, or its format is not JSONL, CSV or a folder.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"data not found: {path}; check the path")
+    fmt = format or _guess_format(path)
+    readers = {"jsonl": _read_jsonl, "csv": _read_csv, "folder": _read_folder}
+    if fmt not in readers:
+        raise DataError(f"{path}: format {fmt!r}: expected one of {sorted(readers)}")
+    options = _ReadOptions(columns=None if columns is None else tuple(columns))
+    fields = _RecordFields(None, ("text",), label_field, label_sep, None)
+    counts: dict[str, int] = {}
+    try:
+        for record in readers[fmt](path, encoding, options):
+            for label in dict.fromkeys(_record_labels(record, fields)):
+                counts[label] = counts.get(label, 0) + 1
+    except _FileDecodeError as exc:
+        raise DataError(_decode_message(exc.file, encoding, exc.error)) from exc.error
+    except UnicodeDecodeError as exc:
+        raise DataError(_decode_message(path, encoding, exc)) from exc
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return counts

@@ -89,6 +89,40 @@ def write_report(
     return path
 
 
+def write_evaluation_page(
+    directory: Path,
+    metrics: RunMetrics,
+    labels: Sequence[str],
+    title: str,
+    summary: str = "",
+    facts: dict[str, str] | None = None,
+) -> Path:
+    """Write ``directory/report.html`` for a trained model scored on other data
+    (``topics evaluate``): the run report's facts, metrics, per-label tables and
+    ``directory/plots``, without what only training has (topics, topic views)."""
+    sections = [
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="summary">{_e(summary)}</p>' if summary else "",
+        _facts_table(facts or {}),
+        "<h2>Metrics (the evaluated data)</h2>",
+        _primary_note(metrics),
+        _headline_table(metrics),
+        "<h2>Per label</h2>",
+        _per_label_tables(metrics, labels),
+        "<h2>Plots</h2>",
+        _plots(directory / "plots"),
+    ]
+    page = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>\n"
+        + "\n".join(section for section in sections if section)
+        + "\n</body></html>\n"
+    )
+    path = directory / REPORT
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
 def _models(metrics: RunMetrics) -> list[str]:
     """The models with test metrics, the primary one (``classify``'s) marked."""
     return sorted(name for name in metrics.models if metrics.split(name, "test"))
@@ -219,4 +253,4 @@ def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-__all__ = ["REPORT", "write_report"]
+__all__ = ["REPORT", "write_evaluation_page", "write_report"]

@@ -1,0 +1,412 @@
+"""``topics evaluate``: score a trained model on labelled data, as a run scores its test split.
+
+The model is whatever ``classify --model`` takes (a bundle folder, ``runs:/``,
+``models:/NAME/VERSION``, ``models:/NAME@ALIAS``), loaded by classify's own
+resolution and scored with the numpy predictor and the bundle's thresholds. The
+data is a labelled file (JSONL, CSV, a folder of ``<label>/<name>.txt``) or a
+config: an experiment file or a data group file, whose ``data:`` section is read
+and split exactly as ``topics run`` reads and splits it. So the run's own
+experiment and ``--part test`` give back the run's ``test_*`` metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from topics.errors import ConfigError, DataError
+
+if TYPE_CHECKING:  # the evaluation side is imported by the command that runs
+    from topics.evaluate.run_metrics import RunMetrics
+
+DEFAULT_OUTPUT = "evaluation"
+EVALUATIONS_EXPERIMENT = "evaluations"  # where an evaluation of an untracked model goes
+CONFIG_SUFFIXES = (".yaml", ".yml")
+FILE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv")  # the loader's, by suffix
+PARTS = ("test", "train", "all")
+INPUT_FORMATS = ("auto", "jsonl", "csv", "folder")
+EVALUATED_RUN_TAG = "topics.evaluated_run_id"
+EVALUATED_MODEL_TAG = "topics.evaluated_model"
+EVALUATION_DATA_TAG = "topics.evaluation_data"
+HEADLINE = {"micro_f1": "micro-F1", "macro_f1": "macro-F1", "accuracy": "accuracy"}
+PER_LABEL = "per_label.csv"  # the primary model's table, beside plots/<model>_per_label.csv
+
+EPILOG = """\
+data:
+  DATA is a labelled .jsonl/.csv file or a folder of <label>/<name>.txt files (read
+  with the loader's defaults: text from 'title' and 'text', labels from 'labels';
+  see --text-field, --label-field), or a YAML config: an experiment file or a data
+  group file (configs/data/NAME.yaml). A config's data section is loaded and split
+  as 'topics run' does it (relative paths under data.root, else $TOPICS_DATA_DIR);
+  --part picks the part of its split (default test). A data file is scored whole.
+  The data's labels must be the model's.
+
+output:
+  DIR (default evaluation/<model>-<data>/) gets metrics.json (the keys a run logs
+  for its test split: test_micro_f1, ..., tfidf_test_micro_f1, ...), per_label.csv
+  (the primary model's table; plots/ has every model's, with the confident errors
+  and plots) and report.html. Unless --no-track, an MLflow run in the model's
+  experiment (else 'evaluations') holds them, tagged topics.evaluated_run_id.
+
+exit status:
+  0 evaluated; 2 nothing done (bad option, no model, labels that differ, bad data).
+
+examples:
+  topics evaluate --model artifacts/latest experiments/quickstart.yaml  # its test metrics again
+  topics evaluate --model artifacts/latest experiments/quickstart.yaml --part all
+  TOPICS_DATA_DIR=../shared/data topics evaluate --model models:/topics-news@champion \\
+      configs/data/nyt-cap.yaml
+  topics evaluate --model runs:/RUN_ID/model labelled.jsonl --no-track --json
+  topics evaluate --model artifacts/latest table.csv --text-field body --label-field topic
+"""
+
+
+def build_parser(commands: Any) -> None:
+    """Add ``evaluate`` to the ``topics`` subcommands."""
+    from topics.cli.classify import DEFAULT_MODEL, MODEL_ENV
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a trained model on labelled data: a run's metrics, per-label table and "
+        "report, logged to MLflow beside the model's run",
+        description="Score DATA with the model and its fitted thresholds; write metrics.json, "
+        "per_label.csv and report.html, and log them as an MLflow run linked to the model's.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    evaluate.add_argument(
+        "data", metavar="DATA", help="labelled .jsonl/.csv/folder, or an experiment/data YAML"
+    )
+    evaluate.add_argument(
+        "--model",
+        default=None,
+        help=f"bundle folder or models:/ / runs:/ URI "
+        f"(default: ${MODEL_ENV}, else {DEFAULT_MODEL})",
+    )
+    evaluate.add_argument(
+        "--tracking-uri",
+        help="MLflow store for models:/ and runs:/ URIs and for the evaluation run "
+        "(default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
+    )
+    evaluate.add_argument("--output", metavar="DIR", help="default: evaluation/<model>-<data>/")
+    evaluate.add_argument(
+        "--part",
+        choices=PARTS,
+        help="a config's documents to score: its split's test part (default), train, or all",
+    )
+    evaluate.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    evaluate.add_argument(
+        "--json", action="store_true", help="print one JSON object (metrics, ...) as the last line"
+    )
+    evaluate.add_argument(
+        "--text-field",
+        "--text-column",
+        dest="text_fields",
+        action="append",
+        metavar="FIELD",
+        help="data file: a field (CSV column) holding text, repeatable (default: title, text)",
+    )
+    evaluate.add_argument(
+        "--label-field",
+        metavar="FIELD",
+        help="data file: the field holding labels (default: labels)",
+    )
+    evaluate.add_argument(
+        "--label-sep", metavar="SEP", help="data file: separator of several labels in one value"
+    )
+    evaluate.add_argument(
+        "--input-format",
+        choices=INPUT_FORMATS,
+        default="auto",
+        help="data file: how to read it (auto: by suffix; a folder is a folder)",
+    )
+
+
+@dataclass(frozen=True)
+class EvaluationData:
+    """The labelled documents to score, their truth in the model's label order."""
+
+    name: str  # the data's name: the output folder and the summary say it
+    source: str  # DATA as given: the evaluation_data tag
+    part: str
+    ids: list[str]
+    texts: list[str]
+    y_true: np.ndarray
+    fingerprint: str
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """``topics evaluate``: load, check, score, write, track; print the summary."""
+    from topics import progress
+    from topics.cli.classify import _load, default_model
+
+    model = args.model or default_model()
+    check_options(args)
+    with progress.report_stages():
+        predictor = _load(args.model, args.tracking_uri)
+        data = load_evaluation_data(args, predictor.labels)
+        # once the data is known good: an error stays the only line on stderr
+        progress.stage(f"load {data.source}: {len(data.texts)} documents ({data.part})")
+        manifest = predictor.bundle.manifest
+        name = model_name(model, manifest)
+        output = Path(args.output) if args.output else default_output(name, data.name)
+        progress.stage(f"score {len(data.texts)} documents with {len(predictor.models)} models")
+        scores = write_evaluation(predictor, data, output, model)
+        metrics = scores.flat()
+        tracked = None if args.no_track else track(args, model, manifest, data, output, metrics)
+    primary = scores.split(scores.primary or "", "test")
+    headline = ("accuracy",) if predictor.single_label else ("micro_f1", "macro_f1")
+    shown = ", ".join(f"{HEADLINE[key]} {primary[key]:.3f}" for key in headline)
+    print(
+        f"{name} on {data.name} ({data.part}, {len(data.texts)} documents): {shown} "
+        f"(primary {scores.primary}) -> {output / 'report.html'}"
+    )
+    if tracked:
+        print(f"logged as run {tracked['run_id']} in experiment {tracked['experiment']}")
+    if args.json:
+        result = {
+            "model": model,
+            "evaluated_run_id": manifest.get("run_id"),
+            "data": data.source,
+            "part": data.part,
+            "n_documents": len(data.texts),
+            "output": str(output),
+            "run_id": tracked["run_id"] if tracked else None,
+            "metrics": metrics,
+        }
+        print(json.dumps(result, sort_keys=True))
+    return 0
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse, in one line, options that do not apply to DATA (before any model loads)."""
+    path = Path(args.data)
+    if path.suffix.lower() in CONFIG_SUFFIXES:
+        file_options = [
+            option
+            for option, value in (
+                ("--text-field", args.text_fields),
+                ("--label-field", args.label_field),
+                ("--label-sep", args.label_sep),
+                ("--input-format", None if args.input_format == "auto" else args.input_format),
+            )
+            if value
+        ]
+        if file_options:
+            raise ConfigError(
+                f"{file_options[0]} reads a data file; {path} is a config, whose data section "
+                "says how to read its data (data.text_fields, data.label_field, ...): drop it"
+            )
+    elif args.part:
+        raise ConfigError(
+            f"--part picks a part of a config's split; {path} is a data file, scored whole: "
+            "drop --part, or pass an experiment or data config"
+        )
+
+
+def load_evaluation_data(args: argparse.Namespace, labels: list[str]) -> EvaluationData:
+    """DATA as the documents to score; every problem (a missing file, labels that
+    differ from the model's ``labels``, an option that does not apply) is one line."""
+    check_options(args)
+    path = Path(args.data)
+    if path.suffix.lower() in CONFIG_SUFFIXES:
+        return _from_config(path, args.part or "test", labels)
+    return _from_file(path, args, labels)
+
+
+def _from_config(path: Path, part: str, labels: list[str]) -> EvaluationData:
+    from topics.config import load_data_config
+    from topics.data.splits import split_indices
+    from topics.run.cache import split_kwargs
+    from topics.run.prepare import load_data
+
+    config = load_data_config(path)
+    if set(config.data.labels) != set(labels):
+        raise ConfigError(
+            f"labels differ: the model's are {labels}, {path} has data.labels "
+            f"{list(config.data.labels)}; evaluate on data labelled with the model's labels "
+            "(data.label_map maps other label values to them)"
+        )
+    corpus = load_data(config)
+    if part != "all":
+        train, test = split_indices(corpus, **split_kwargs(config.data.split, config.split_seed()))
+        corpus = corpus.subset(test if part == "test" else train)
+    if config.data.label_map is not None:
+        unmapped = sum(
+            1
+            for source, carried in zip(corpus.meta["source_label"], corpus.labels, strict=True)
+            if source and not carried
+        )
+        if unmapped:
+            print(
+                f"topics: {unmapped} of {len(corpus)} documents carry labels data.label_map "
+                "maps to none of the model's: scored as carrying none, as the run does",
+                file=sys.stderr,
+            )
+    order = [corpus.label_names.index(label) for label in labels]
+    return EvaluationData(
+        name=config.data.name,
+        source=str(path),
+        part=part,
+        ids=list(corpus.ids),
+        texts=list(corpus.texts),
+        y_true=corpus.label_matrix()[:, order],
+        fingerprint=corpus.fingerprint(),
+    )
+
+
+def _from_file(path: Path, args: argparse.Namespace, labels: list[str]) -> EvaluationData:
+    from topics.config import validate_config
+    from topics.data.corpus import label_counts
+    from topics.run.prepare import load_data
+
+    if not path.exists():
+        raise DataError(f"data not found: {path}; pass a labelled data file or folder, or a config")
+    if args.input_format == "auto" and path.is_file() and path.suffix.lower() not in FILE_SUFFIXES:
+        raise ConfigError(
+            f"{path}: cannot tell the format from {path.suffix!r}; expected a .jsonl, .csv or "
+            ".tsv file, a folder of <label>/<name>.txt, or a YAML config (or pass --input-format)"
+        )
+    data: dict[str, Any] = {"name": path.stem or path.name, "path": str(path.resolve())}
+    data["labels"] = labels
+    if args.input_format != "auto":
+        data["format"] = args.input_format
+    if args.text_fields:
+        data["text_fields"] = args.text_fields
+    if args.label_field:
+        data["label_field"] = args.label_field
+    if args.label_sep:
+        data["label_sep"] = args.label_sep
+    # the file's own folder is the root of nothing: the path is taken as given
+    config = validate_config({"name": "evaluation", "data": data, "cache_dir": None}, str(path))
+    carried = label_counts(
+        path,
+        format=config.data.format,
+        encoding=config.data.encoding,
+        label_field=config.data.label_field,
+        label_sep=config.data.label_sep,
+    )
+    if set(carried) != set(labels):
+        found = ", ".join(f"{label!r}: {carried[label]}" for label in sorted(carried))
+        raise DataError(
+            f"labels differ: the model's are {labels}, {path} carries {{{found}}} (documents "
+            f"per label of field '{config.data.label_field}'); evaluate on data labelled with "
+            "the model's labels, or map other values to them in a data config (data.label_map, "
+            "see configs/data/nyt-cap.yaml)"
+        )
+    corpus = load_data(config)
+    return EvaluationData(
+        name=config.data.name,
+        source=str(path),
+        part="all",
+        ids=list(corpus.ids),
+        texts=list(corpus.texts),
+        y_true=corpus.label_matrix(),
+        fingerprint=corpus.fingerprint(),
+    )
+
+
+def model_name(model: str, manifest: dict[str, Any]) -> str:
+    """A file-name-safe name for the model: its experiment and short run id as the
+    bundle records them (``quickstart-279ff2c6``), else the registered model's
+    name, else the bundle folder's name."""
+    experiment, run_id = manifest.get("experiment"), manifest.get("run_id")
+    if isinstance(experiment, str) and experiment and isinstance(run_id, str) and run_id:
+        name = f"{experiment}-{run_id[:8]}"
+    elif model.startswith("models:/"):
+        name = model.removeprefix("models:/").strip("/").replace("@", "-").replace("/", "-")
+    else:
+        name = Path(model).resolve().name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "model"
+
+
+def default_output(model: str, data: str) -> Path:
+    """``evaluation/<model>-<data>``, relative to the current directory."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", data).strip("-.") or "data"
+    return Path(DEFAULT_OUTPUT) / f"{model}-{safe}"
+
+
+def write_evaluation(predictor: Any, data: EvaluationData, output: Path, model: str) -> RunMetrics:
+    """Score and write ``metrics.json``, ``per_label.csv``, ``plots/`` and ``report.html``."""
+    from topics import progress
+    from topics.evaluate.model_evaluation import PLOTS, evaluate_bundle
+    from topics.evaluate.report import write_evaluation_page
+
+    scores = evaluate_bundle(predictor, data.ids, data.texts, data.y_true, output)
+    progress.stage("write metrics and report")
+    metrics = scores.flat()
+    (output / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    shutil.copyfile(output / PLOTS / f"{scores.primary}_per_label.csv", output / PER_LABEL)
+    manifest = predictor.bundle.manifest
+    facts = {
+        "model": model,
+        "model run id": str(manifest.get("run_id") or "(none: never tracked)"),
+        "model config hash": str(manifest.get("config_hash", "")),
+        "data": data.source,
+        "part": data.part,
+        "documents": str(len(data.texts)),
+        "data fingerprint": data.fingerprint,
+    }
+    title = f"{model_name(model, manifest)} on {data.name}"
+    summary = (
+        f"The model {model} scored on {data.source} ({data.part}) with its own thresholds, "
+        "every model of the bundle as a run scores its test split."
+    )
+    write_evaluation_page(output, scores, predictor.labels, title, summary, facts)
+    return scores
+
+
+def track(
+    args: argparse.Namespace,
+    model: str,
+    manifest: dict[str, Any],
+    data: EvaluationData,
+    output: Path,
+    metrics: dict[str, float],
+) -> dict[str, str]:
+    """Log the evaluation as an MLflow run of its own (not a child run) in the model's
+    experiment, else in ``evaluations``, tagged with the model's run id."""
+    from topics import progress
+    from topics.run.trackers import tracked_run
+    from topics.tracking import MlflowTracker, experiment_of_run
+
+    progress.stage("log the evaluation to MLflow")
+    tracker = MlflowTracker(args.tracking_uri, log_model=False)
+    run_id = manifest.get("run_id")
+    tags = {EVALUATED_MODEL_TAG: model, EVALUATION_DATA_TAG: data.source}
+    tags["topics.evaluation_part"] = data.part
+    tags["topics.data_fingerprint"] = data.fingerprint
+    experiment = None
+    if isinstance(run_id, str) and run_id:
+        tags[EVALUATED_RUN_TAG] = run_id
+        experiment = experiment_of_run(run_id, tracker.uri)
+        if experiment is None:
+            print(
+                f"topics: the model's run {run_id} is not in {tracker.uri} (trained with "
+                f"--no-track?); the evaluation goes to experiment '{EVALUATIONS_EXPERIMENT}'",
+                file=sys.stderr,
+            )
+    else:
+        print(
+            "topics: the model has no run id (a bundle never tracked); the evaluation goes to "
+            f"experiment '{EVALUATIONS_EXPERIMENT}' without {EVALUATED_RUN_TAG}",
+            file=sys.stderr,
+        )
+    experiment = experiment or EVALUATIONS_EXPERIMENT
+    name = f"evaluate {model_name(model, manifest)} on {data.name}"
+    description = f"{model} scored on {data.source} ({data.part}, {len(data.texts)} documents)"
+    with tracked_run(tracker, experiment, name, tags, description) as evaluation_run:
+        tracker.log_dataset(data.name, data.fingerprint, data.source, context="evaluation")
+        tracker.log_params({"model": model, "data": data.source, "part": data.part})
+        tracker.log_params({"n_documents": len(data.texts)})
+        tracker.log_metrics(metrics)
+        tracker.log_artifacts(output)
+    return {"run_id": evaluation_run, "experiment": experiment}

@@ -10,6 +10,7 @@ import yaml
 from tests.conftest import RecordingTracker, tiny_config
 from topics.config import config_hash, validate_config
 from topics.errors import DataError
+from topics.predict import Predictor
 from topics.run.experiment import run
 from topics.run.trackers import NullTracker
 from topics.serve.bundle import load_bundle
@@ -279,3 +280,34 @@ def test_run_summary_names_the_primary_model_and_keeps_label_names(tmp_path: Pat
     assert line.startswith("primary model tfidf (the one classify uses), F1 per label: economy ")
     assert f"human rights {f1:.3f}" in line and "human_rights" not in summary
     assert "best" not in summary
+
+
+def test_extra_test_sets_score_the_primary_model(tmp_path: Path) -> None:
+    """data.extra_test: the primary model labels another gold set after training;
+    the run reports its F1, the gold labels found and the false labels."""
+    gold = {
+        "Cargo trains and a new railway line": ["transport"],
+        "Troops and army units in drills near the bank": ["defense", "economy"],
+        "A journalist was detained, rights groups said": ["human rights"],
+    }
+    extra = tmp_path / "regional.jsonl"
+    extra.write_text(
+        "".join(
+            json.dumps({"id": f"r{i}", "title": "", "text": text, "labels": labels}) + "\n"
+            for i, (text, labels) in enumerate(gold.items())
+        ),
+        encoding="utf-8",
+    )
+    sections = {
+        "data": {"extra_test": {"regional": str(extra)}},
+        "model": {"lda": {"enabled": False}},
+    }
+    config = validate_config(tiny_config(tmp_path, **sections))
+    result = run(config, RecordingTracker())
+    guessed = Predictor.load(result.artifact_dir / "model").predict(list(gold))
+    found = sum(len(set(g) & set(r["labels"])) for g, r in zip(gold.values(), guessed, strict=True))
+    false = sum(len(set(r["labels"]) - set(g)) for g, r in zip(gold.values(), guessed, strict=True))
+    assert result.metrics["regional_gold_labels"] == 4
+    assert result.metrics["regional_labels_found"] == found > 0
+    assert result.metrics["regional_false_labels"] == false
+    assert 0 < result.metrics["regional_micro_f1"] <= 1

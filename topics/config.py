@@ -129,6 +129,10 @@ class DataConfig(_Strict):
     # Label -> a sentence or a few keywords saying what it means: what the few_shot
     # model learns from when no (or few) labelled texts exist.
     label_descriptions: dict[str, str] | None = None
+    # More labelled sets the primary model is scored on after training: name -> a
+    # JSONL file (id, title, text, labels; relative paths resolve as ``path``). A run
+    # reports <name>_micro_f1, <name>_macro_f1, <name>_labels_found and <name>_false_labels.
+    extra_test: dict[str, str] = Field(default_factory=dict)
     # One label per document (20 Newsgroups): trained as multiclass, argmax
     # prediction, ``test_accuracy`` reported.
     single_label: bool = False

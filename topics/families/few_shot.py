@@ -105,8 +105,8 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
     random_state
         Seed of the logistic regressions' solvers.
     cache
-        Content-keyed store for the archive's embeddings (reruns and learning
-        curves over the same archive embed it once), or None.
+        Content-keyed store of embeddings (reruns and learning curves over the same
+        archive and test texts embed them once), or None.
     threads
         Torch threads; None: every core.
     """
@@ -271,7 +271,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         check_is_fitted(self, "coef_")
         texts = [str(text) for text in X]
-        vectors = unit_rows(self.embedder_.embed(texts))
+        vectors = self._embed_unique(texts)
         margins = self._features(texts, vectors) @ self.coef_.T + self.intercept_
         return sigmoid(np.asarray(margins))
 

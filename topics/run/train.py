@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from topics import progress
-from topics.config import ExperimentConfig
+from topics.config import DataConfig, ExperimentConfig
 from topics.data.corpus import Corpus
 from topics.evaluate.embedding_topic_report import (
     TOPIC_TABLE,
@@ -26,6 +26,7 @@ from topics.evaluate.run_metrics import RunMetrics
 from topics.evaluate.topic_view import SUFFIX, write_topic_view
 from topics.families.base import FittedModel, TrainingData
 from topics.run.build import fit_families
+from topics.run.cache import load_corpus_from_config
 from topics.run.export import export_bundle
 from topics.run.topic_runs import log_topic_names, over_time_outputs, topic_metrics
 from topics.run.trackers import NullTracker, Tracker
@@ -91,6 +92,8 @@ def train_and_evaluate(
     scores.primary = config.model.primary or max(
         fitted, key=lambda name: scores.split(name, "train")["cv_score"]
     )
+    for set_name, path in config.data.extra_test.items():
+        scores.run.update(extra_test_metrics(config, set_name, path, fitted[scores.primary]))
     for name, model in fitted.items():
         report = TOPIC_REPORTS.get(name)
         if report is not None:  # a topic model family: its run-level topic metrics
@@ -115,6 +118,29 @@ def train_and_evaluate(
         held_out_texts=test.texts,
     )
     return scores
+
+
+def extra_test_metrics(
+    config: ExperimentConfig, set_name: str, path: str, model: FittedModel
+) -> dict[str, float]:
+    """The primary model on one of ``data.extra_test``'s sets: micro and macro F1,
+    the gold labels it finds and the labels it gives wrongly."""
+    extra = DataConfig(
+        name=set_name, root=config.data.root, path=path, format="jsonl", labels=config.data.labels
+    )
+    corpus = load_corpus_from_config(extra)
+    truth = corpus.label_matrix()
+    predicted = as_indicator(
+        model.classifier.decide(model.predict_proba(corpus.texts)), truth.shape[1]
+    )
+    held_out = multilabel_metrics(truth, predicted, corpus.label_names, prefix=f"{set_name}_")
+    return {
+        f"{set_name}_micro_f1": held_out[f"{set_name}_micro_f1"],
+        f"{set_name}_macro_f1": held_out[f"{set_name}_macro_f1"],
+        f"{set_name}_labels_found": float((truth & predicted).sum()),
+        f"{set_name}_gold_labels": float(truth.sum()),
+        f"{set_name}_false_labels": float((predicted & (1 - truth)).sum()),
+    }
 
 
 TopicReport = Callable[[ExperimentConfig, FittedModel, Corpus, Corpus, Path, Tracker], dict]

@@ -93,20 +93,24 @@ class FitContext:
 @dataclass(frozen=True)
 class TrainingData:
     """Training texts with their labels: ``y`` the 0/1 matrix ``(n, n_labels)``;
-    ``sources`` the source class of each text when ``data.label_map`` coded them."""
+    ``sources`` the source class of each text when ``data.label_map`` coded them;
+    ``unlabelled`` the texts of the train part left out of ``data.train_sample`` (an
+    archive without labels, for a family that learns from it; empty without a sample)."""
 
     texts: list[str]
     y: np.ndarray
     sources: np.ndarray | None = None
+    unlabelled: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_corpus(cls, corpus: Any) -> TrainingData:
-        """From a :class:`topics.data.corpus.Corpus`."""
+    def from_corpus(cls, corpus: Any, unlabelled: Sequence[str] = ()) -> TrainingData:
+        """From a :class:`topics.data.corpus.Corpus` (and the unlabelled texts)."""
         sources = corpus.meta.get("source_label")
         return cls(
             list(corpus.texts),
             corpus.label_matrix(),
             None if sources is None else np.asarray(sources),
+            list(unlabelled),
         )
 
     def targets(self, single_label: bool, fine_labels: bool = False) -> np.ndarray:
@@ -188,6 +192,9 @@ class Family:
     name: ClassVar[str]
     Settings: ClassVar[type[Section]]
     requires: ClassVar[tuple[str, ...]] = ()
+    # False for a family that trains without labelled documents (a zero-shot run,
+    # ``data.train_sample`` drawing none, may enable it); the preflight refuses the others.
+    needs_labels: ClassVar[bool] = True
 
     def fit(
         self,

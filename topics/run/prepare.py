@@ -6,6 +6,7 @@ preflight checks and carries the same data fingerprint::
 
     prepared = prepare(config)
     prepared.train, prepared.test        # the split the config asks for
+    prepared.unlabelled                  # the train part data.train_sample left out
     prepared.fingerprint                 # sha256 of the loaded corpus
     prepared.config_hash                 # what the run's bundle and tags record
 
@@ -14,16 +15,26 @@ Nothing here talks to a tracker: a data problem costs seconds and no run.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from topics import progress
 from topics.config import ExperimentConfig, config_hash
 from topics.data.corpus import Corpus
-from topics.data.splits import join_parts, split_field, split_indices, validation_indices
+from topics.data.splits import (
+    NONE,
+    draw_train_sample,
+    join_parts,
+    split_field,
+    split_indices,
+    validation_indices,
+)
 from topics.run.cache import load_corpus_cached, split_kwargs
 from topics.run.preflight import check_training_data
 
 __all__ = ["Prepared", "prepare"]
+
+log = logging.getLogger("topics")
 
 
 @dataclass(frozen=True)
@@ -35,7 +46,8 @@ class Prepared:
     corpus : Corpus
         The whole corpus as loaded (cross-validation splits it again).
     train, test : Corpus
-        The split ``config.data.split`` asks for, seeded by ``config.split_seed()``.
+        The split ``config.data.split`` asks for, seeded by ``config.split_seed()``;
+        with ``data.train_sample``, ``train`` is the sample drawn from that part.
     fingerprint : str
         :meth:`Corpus.fingerprint` of ``corpus``.
     config_hash : str
@@ -44,6 +56,9 @@ class Prepared:
         The documents the data marks ``validation`` (``data.validation_path``, or
         that value of a predefined split column): the sweep's ``val_*`` metrics
         score them instead of a part of train. None when there are none.
+    unlabelled : Corpus or None
+        With ``data.train_sample``: the rest of the train part, its labels removed
+        (the archive a family may learn from without labels). None without a sample.
     """
 
     corpus: Corpus
@@ -52,6 +67,7 @@ class Prepared:
     fingerprint: str
     config_hash: str
     validation: Corpus | None = None
+    unlabelled: Corpus | None = None
 
 
 def prepare(config: ExperimentConfig) -> Prepared:
@@ -69,6 +85,9 @@ def prepare(config: ExperimentConfig) -> Prepared:
         corpus, **split_kwargs(config.data.split, config.split_seed())
     )
     train, test = corpus.subset(train_idx), corpus.subset(test_idx)
+    unlabelled, sampled = None, ""
+    if config.data.train_sample is not None:
+        train, unlabelled, sampled = sample_train(config, train)
     validation = None
     if config.data.split.kind == "predefined":
         held = validation_indices(corpus, config.data.split.field)
@@ -78,6 +97,8 @@ def prepare(config: ExperimentConfig) -> Prepared:
     progress.stage(
         f"load and split {config.data.name}: {len(train)} train, {len(test)} test documents"
     )
+    if sampled:
+        progress.stage(sampled)
     return Prepared(
         corpus=corpus,
         train=train,
@@ -85,7 +106,48 @@ def prepare(config: ExperimentConfig) -> Prepared:
         fingerprint=corpus.fingerprint(),
         config_hash=config_hash(config),
         validation=validation,
+        unlabelled=unlabelled,
     )
+
+
+def sample_train(config: ExperimentConfig, train: Corpus) -> tuple[Corpus, Corpus, str]:
+    """``data.train_sample`` drawn from ``train``: the sample, the rest of ``train``
+    without its labels, and the line that says so. A label with fewer documents than
+    asked gives all it has, said in one warning line."""
+    sample = config.data.train_sample
+    assert sample is not None
+    none = sample.none
+    if none is None:
+        none = 0 if config.data.single_label else sample.per_label
+    seed = config.sample_seed()
+    drawn = draw_train_sample(
+        train.label_matrix(), train.label_names, per_label=sample.per_label, none=none, seed=seed
+    )
+    for group, found, asked in drawn.short:
+        key = "none" if group == NONE else "per_label"
+        what = "documents without a label" if group == NONE else f"'{group}' documents"
+        log.warning(
+            "data.train_sample: %d %s left in train, fewer than %s: %d; took all %d",
+            found,
+            what,
+            key,
+            asked,
+            found,
+        )
+    kept = set(drawn.indices.tolist())
+    rest = train.subset(i for i in range(len(train)) if i not in kept)
+    archive = Corpus(  # no labels, nor the source codes they were mapped from
+        ids=rest.ids,
+        texts=rest.texts,
+        labels=[()] * len(rest),
+        label_names=rest.label_names,
+        meta={key: values for key, values in rest.meta.items() if key != "source_label"},
+    )
+    line = (
+        f"train sample: {sample.per_label} per label + {none} none = {len(drawn.indices)} of "
+        f"{len(train)} train documents (seed {seed}); {len(archive)} unlabelled"
+    )
+    return train.subset(drawn.indices.tolist()), archive, line
 
 
 def load_data(config: ExperimentConfig) -> Corpus:

@@ -188,5 +188,18 @@ def test_train_sample_with_kfold_is_a_config_error(tmp_path: Path) -> None:
     data = tiny_config(
         tmp_path, data={"train_sample": {"per_label": 2}, "split": {"kind": "kfold"}}
     )
-    with pytest.raises(ConfigError, match="train_sample draws from one train part"):
+    with pytest.raises(ConfigError, match="train_sample changes one train part"):
         validate_config(data)
+
+
+def test_a_new_train_sample_reuses_the_cached_corpus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed = counting_loads(monkeypatch)
+    for per_label in (2, 3):
+        sections = {
+            "cache_dir": str(tmp_path / "cache"),
+            "data": {"train_sample": {"per_label": per_label}},
+        }
+        prepare(validate_config(tiny_config(tmp_path, **sections)))
+    assert parsed == ["tiny.jsonl"]

@@ -155,6 +155,10 @@ class DataConfig(_Strict):
     period: Literal["year", "quarter", "month"] = "year"
     # A few-shot sample of the train part: {per_label: 16, none: 16, seed: 3}.
     train_sample: TrainSampleConfig | None = None
+    # Labelled rounds (JSONL with id, text, labels; see topics/data/rounds.py) added to
+    # the train part after the split and the sample; a later file wins for an id.
+    # Relative paths resolve as ``path`` does.
+    extra_train: list[str] = Field(default_factory=list)
 
     @field_validator("path")
     @classmethod
@@ -202,11 +206,12 @@ class DataConfig(_Strict):
             raise ValueError("validation_path needs test_path (train, validation and test files)")
         if self.columns is not None and len(set(self.columns)) != len(self.columns):
             raise ValueError(f"columns must be unique, got {self.columns}")
-        if self.train_sample is not None and self.split.kind == "kfold":
-            raise ValueError(
-                "train_sample draws from one train part; split.kind kfold refits on every "
-                "fold: use split.kind random (or predefined, temporal) with train_sample"
-            )
+        for key in ("train_sample", "extra_train"):
+            if getattr(self, key) and self.split.kind == "kfold":
+                raise ValueError(
+                    f"{key} changes one train part; split.kind kfold refits on every "
+                    f"fold: use split.kind random (or predefined, temporal) with {key}"
+                )
         targets = {t for t in (self.label_map or {}).values() if t is not None}
         unknown = sorted(targets - set(stripped))
         if unknown:
@@ -548,6 +553,7 @@ _NEW_DATA_DEFAULTS: dict[str, Any] = {
     "date_field": None,
     "period": "year",
     "train_sample": None,
+    "extra_train": [],
 }
 
 

@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from topics import __version__
@@ -29,6 +30,7 @@ examples:
   topics run experiments/quickstart.yaml
   topics run experiments/quickstart.yaml --set model.lda.num_topics=12 --set seed=7
   topics run experiments/quickstart.yaml --json | tail -n 1
+  topics run experiments/quickstart.yaml --labelled round1.jsonl   # an editor's labels, back in
   topics show-config experiments/quickstart.yaml --set features.tfidf.ngram_range=[1,3]
   topics register RUN_ID --name topics-news --alias champion
   topics log artifacts/quickstart/RUN_ID   # a run whose tracking failed after training
@@ -72,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-track",
         action="store_true",
         help="do not log to MLflow (same as tracking.enabled=false)",
+    )
+    run.add_argument(
+        "--labelled",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a labelled round (JSONL: id, text, labels; what 'topics suggest' writes, "
+        "filled in) added to training; repeatable, a later file wins for an id "
+        "(appends to data.extra_train)",
     )
     _add_run_name_argument(
         run, "the experiment name and the --set overrides, e.g. 'quickstart C=0.1'"
@@ -292,11 +303,16 @@ def _run(args: argparse.Namespace) -> int:
     from topics.run.trackers import make_tracker
 
     config = load_config(args.experiment, args.overrides)
+    shown = list(args.overrides)
+    if args.labelled:  # paths as the shell gave them, not under the data root
+        files = [str(Path(file).resolve()) for file in args.labelled]
+        config.data.extra_train = [*config.data.extra_train, *files]
+        shown.append(f"labelled={','.join(Path(file).name for file in args.labelled)}")
     end_on_sigterm()
     tracker = make_tracker(config, args.no_track)
     if progress.enabled():
         print(f"Running {config.name} on {config.data.name} ...", file=sys.stderr)
-    name = args.run_name or default_run_name(config.name, args.overrides)
+    name = args.run_name or default_run_name(config.name, shown)
     with progress.report_stages():  # one line per stage, on a terminal or not
         result = run(config, tracker, experiment_file=args.experiment, run_name=name)
     if args.json:

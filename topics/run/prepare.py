@@ -15,12 +15,14 @@ Nothing here talks to a tracker: a data problem costs seconds and no run.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 
 from topics import progress
 from topics.config import ExperimentConfig, config_hash
 from topics.data.corpus import Corpus
+from topics.data.rounds import merge_rounds, read_rounds
 from topics.data.splits import (
     NONE,
     draw_train_sample,
@@ -49,7 +51,8 @@ class Prepared:
         The split ``config.data.split`` asks for, seeded by ``config.split_seed()``;
         with ``data.train_sample``, ``train`` is the sample drawn from that part.
     fingerprint : str
-        :meth:`Corpus.fingerprint` of ``corpus``.
+        :meth:`Corpus.fingerprint` of ``corpus``; with ``data.extra_train``, a sha256
+        of it and of the round files' bytes (an edited file changes it).
     config_hash : str
         :func:`topics.config.config_hash` of the config.
     validation : Corpus or None
@@ -88,6 +91,12 @@ def prepare(config: ExperimentConfig) -> Prepared:
     unlabelled, sampled = None, ""
     if config.data.train_sample is not None:
         train, unlabelled, sampled = sample_train(config, train)
+    fingerprint = corpus.fingerprint()
+    added = ""
+    if config.data.extra_train:
+        train, test, unlabelled, fingerprint, added = add_rounds(
+            config, train, test, unlabelled, fingerprint
+        )
     validation = None
     if config.data.split.kind == "predefined":
         held = validation_indices(corpus, config.data.split.field)
@@ -97,17 +106,47 @@ def prepare(config: ExperimentConfig) -> Prepared:
     progress.stage(
         f"load and split {config.data.name}: {len(train)} train, {len(test)} test documents"
     )
-    if sampled:
-        progress.stage(sampled)
+    for line in (sampled, added):
+        if line:
+            progress.stage(line)
     return Prepared(
         corpus=corpus,
         train=train,
         test=test,
-        fingerprint=corpus.fingerprint(),
+        fingerprint=fingerprint,
         config_hash=config_hash(config),
         validation=validation,
         unlabelled=unlabelled,
     )
+
+
+def add_rounds(
+    config: ExperimentConfig,
+    train: Corpus,
+    test: Corpus,
+    unlabelled: Corpus | None,
+    fingerprint: str,
+) -> tuple[Corpus, Corpus, Corpus | None, str, str]:
+    """``data.extra_train`` added to ``train`` (see :mod:`topics.data.rounds`): the new
+    train, test and unlabelled parts, the fingerprint of the corpus and the files, and
+    the line that says what was added. Unreviewed records are counted in a warning."""
+    paths = [config.data.resolved_path(path) for path in config.data.extra_train]
+    rounds = read_rounds(paths, labels=train.label_names, single_label=config.data.single_label)
+    for name, count in rounds.unreviewed.items():
+        log.warning(
+            'data.extra_train: %s: %d record(s) not labelled yet ("labels": [] and '
+            '"reviewed": false), skipped',
+            name,
+            count,
+        )
+    merged = merge_rounds(train, test, unlabelled, rounds.corpus)
+    combined = hashlib.sha256(f"{fingerprint}+{rounds.digest}".encode()).hexdigest()
+    line = (
+        f"extra train: {len(rounds.corpus)} labelled documents from {len(paths)} file(s) "
+        f"({merged.replaced_train} replace train documents, {merged.moved_from_test} moved "
+        f"out of test, {merged.left_unlabelled} left the unlabelled pool)"
+    )
+    return merged.train, merged.test, merged.unlabelled, combined, line
 
 
 def sample_train(config: ExperimentConfig, train: Corpus) -> tuple[Corpus, Corpus, str]:

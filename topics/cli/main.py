@@ -39,6 +39,7 @@ examples:
   topics sweep experiments/sweep-quickstart.yaml --dask tcp://127.0.0.1:8786
   topics classify-archive 'archive/*.jsonl' --output tagged/ --dask tcp://127.0.0.1:8786
   topics drift --model artifacts/latest new-batch.jsonl   # exit 3: something moved
+  topics suggest --model artifacts/latest archive.jsonl --n 20 --output to-label.jsonl
 
 An experiment file names base groups from configs/ under 'defaults' and
 overrides only what differs; see README.md.
@@ -124,9 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     init.build_parser(commands)
     _add_cluster_commands(commands)
-    from topics.cli import drift
+    from topics.cli import drift, suggest
 
     drift.build_parser(commands)
+    suggest.build_parser(commands)
     return parser
 
 
@@ -275,6 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from topics.cli.drift import drift_command
 
             return drift_command(args)
+        if args.command == "suggest":
+            from topics.cli.suggest import suggest_command
+
+            return suggest_command(args)
     except TopicsError as exc:
         print(f"topics: error: {exc}", file=sys.stderr)
         return 2

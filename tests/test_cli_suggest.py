@@ -114,3 +114,24 @@ def test_suggested_file_filled_in_comes_back_into_training(model_dir: str, tmp_p
     assert {doc_id: in_train[doc_id] for doc_id in filled} == filled
     assert records[-1]["id"] not in prepared.train.ids[-len(filled) :]
     assert set(filled).isdisjoint(prepared.test.ids)
+
+
+def test_suggest_on_a_bundle_imports_nothing_heavy(model_dir: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import HEAVY
+
+    earlier = tmp_path / "round1.jsonl"
+    earlier.write_text(json.dumps({"id": "can-0001", "text": "x", "labels": []}) + "\n")
+    argv = ["suggest", "--model", model_dir, str(ARCHIVE), "--n", "3"]
+    argv += ["--output", str(tmp_path / "out.jsonl"), "--exclude", str(earlier)]
+    code = (
+        "import sys\nfrom topics.cli.main import main\n"
+        f"assert main({argv!r}) == 0\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -26,6 +26,8 @@ from topics.errors import ConfigError
 if TYPE_CHECKING:
     import numpy as np
 
+    from topics.evaluate.suggest import Pick
+
 BATCH = 512  # documents scored at a time
 
 EPILOG = """\
@@ -96,7 +98,7 @@ def suggest_command(args: argparse.Namespace) -> int:
     import numpy as np
 
     from topics.cli.classify import _load
-    from topics.evaluate.suggest import guesses, hashed_word_vectors, pick_for_labelling
+    from topics.evaluate.suggest import hashed_word_vectors, pick_for_labelling
     from topics.serve.inputs import Problems
 
     if args.n < 1:
@@ -113,13 +115,42 @@ def suggest_command(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--use {name}: this bundle's models are {', '.join(sorted(predictor.models))}"
         )
-    excluded = excluded_ids(args.exclude)
     problems = Problems("topics")
+    with progress.report_stages():  # a big archive takes a while: say what is going on
+        ids, texts, skipped = read_archive(args, excluded_ids(args.exclude), problems)
+        progress.stage(f"score {len(texts)} documents ({skipped} excluded or repeated)")
+        proba = score(predictor, name, texts)
+        labels = list(predictor.labels)
+        thresholds = np.broadcast_to(
+            np.asarray(predictor.models[name].thresholds, dtype=np.float64), (len(labels),)
+        )
+        progress.stage(f"pick {args.n}")
+        single = predictor.single_label
+        picks = pick_for_labelling(
+            proba, thresholds, labels, hashed_word_vectors(texts), args.n, single_label=single
+        )
+    records = round_records(picks, ids, texts, proba, thresholds, labels, single)
+    write_jsonl(output, records)
+    counts: Counter[str] = Counter(label for record in records for label in record["guess"])
+    counts["none"] = sum(1 for record in records if not record["guess"])
+    shown = ", ".join(f"{label} {counts[label]}" for label in [*labels, "none"])
+    print(
+        f"picked {len(records)} of {len(texts)} documents ({skipped} excluded or repeated) -> "
+        f"{output}; guesses: {shown}"
+    )
+    return 1 if problems.errors else 0
+
+
+def read_archive(
+    args: argparse.Namespace, excluded: set[str], problems: Any
+) -> tuple[list[str], list[str], int]:
+    """Ids and texts of the archive documents to choose from (an excluded id, or one
+    seen before, is left out), and how many were left out."""
     ids: list[str] = []
     texts: list[str] = []
     seen, skipped = set(excluded), 0
     for doc_id, text in archive_documents(args, problems):
-        if doc_id in seen:  # an excluded id, or the same id again: not suggested
+        if doc_id in seen:
             skipped += 1
             continue
         seen.add(doc_id)
@@ -130,23 +161,30 @@ def suggest_command(args: argparse.Namespace) -> int:
             f"ARCHIVE: no document to suggest ({skipped} excluded or repeated); check the "
             "files and --exclude"
         )
-    proba = score(predictor, name, texts)
-    labels = list(predictor.labels)
-    thresholds = np.broadcast_to(
-        np.asarray(predictor.models[name].thresholds, dtype=np.float64), (len(labels),)
-    )
-    single = predictor.single_label
-    picks = pick_for_labelling(
-        proba, thresholds, labels, hashed_word_vectors(texts), args.n, single_label=single
-    )
-    guessed = guesses(proba, thresholds, single)
-    records: list[dict[str, Any]] = [
+    return ids, texts, skipped
+
+
+def round_records(
+    picks: list[Pick],
+    ids: list[str],
+    texts: list[str],
+    proba: np.ndarray,
+    thresholds: np.ndarray,
+    labels: list[str],
+    single_label: bool,
+) -> list[dict[str, Any]]:
+    """One record per pick, in pick order: the article, ``labels`` to fill in, and the
+    model's guess, scores and why it was picked."""
+    from topics.evaluate.suggest import guesses
+
+    guessed = guesses(proba, thresholds, single_label)
+    return [
         {
             "id": ids[pick.index],
             "text": texts[pick.index],
             "labels": [],
             "reviewed": False,
-            "guess": [labels[j] for j in np.flatnonzero(guessed[pick.index]).tolist()],
+            "guess": [label for label, on in zip(labels, guessed[pick.index], strict=True) if on],
             "scores": {
                 label: round(float(p), 4)
                 for label, p in zip(labels, proba[pick.index], strict=True)
@@ -155,15 +193,6 @@ def suggest_command(args: argparse.Namespace) -> int:
         }
         for pick in picks
     ]
-    write_jsonl(output, records)
-    counts: Counter[str] = Counter(label for record in records for label in record["guess"])
-    counts["none"] = sum(1 for record in records if not record["guess"])
-    shown = ", ".join(f"{label} {counts[label]}" for label in [*labels, "none"])
-    print(
-        f"picked {len(records)} of {len(texts)} documents ({skipped} excluded or repeated) -> "
-        f"{output}; guesses: {shown}"
-    )
-    return 1 if problems.errors else 0
 
 
 def archive_documents(args: argparse.Namespace, problems: Any) -> Iterator[tuple[str, str]]:

@@ -33,8 +33,16 @@ def check_training_data(config: ExperimentConfig, train: Corpus) -> None:
     an error for every enabled family that needs labels, and skips the label checks
     when none does.
     """
-    if not _check_labelled_documents(config, train):
-        return
+    if _check_labelled_documents(config, train):
+        _check_label_counts(train)
+    if config.model.lda.enabled:
+        _check_lda_vocabulary(config, train)
+    for family in ("encoder", "embedding_topics"):  # trained with torch
+        if getattr(config.model, family).enabled:
+            _check_encoder_extra(family)
+
+
+def _check_label_counts(train: Corpus) -> None:
     counts = train.label_matrix().sum(axis=0)
     for label, positives in zip(train.label_names, counts.tolist(), strict=True):
         negatives = len(train) - positives
@@ -44,11 +52,6 @@ def check_training_data(config: ExperimentConfig, train: Corpus) -> None:
                 "documents; each label needs at least one of each: add documents, lower "
                 "data.split.test_size, or remove it from data.labels"
             )
-    if config.model.lda.enabled:
-        _check_lda_vocabulary(config, train)
-    for family in ("encoder", "embedding_topics"):  # trained with torch
-        if getattr(config.model, family).enabled:
-            _check_encoder_extra(family)
 
 
 def _check_labelled_documents(config: ExperimentConfig, train: Corpus) -> bool:

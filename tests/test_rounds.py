@@ -170,3 +170,19 @@ def test_unreviewed_records_are_one_warning_line_in_a_run(
         'data.extra_train: to-label.jsonl: 2 record(s) not labelled yet ("labels": [] and '
         '"reviewed": false), skipped'
     ]
+
+
+def test_extra_train_with_fine_labels_is_one_config_error(tmp_path: Path) -> None:
+    from topics.errors import ConfigError
+
+    write_round(tmp_path / "round1.jsonl", [record("n", ["economy"])])
+    config = rounds_config(
+        tmp_path,
+        ["round1.jsonl"],
+        root=str(tmp_path),
+        label_map={"economy": "economy", "defense": "defense", "human rights": "human rights"}
+        | {"transport": "transport"},
+    )
+    config.model.tfidf.fine_labels = True
+    with pytest.raises(ConfigError, match=r"^model.tfidf.fine_labels learns the source classes"):
+        prepare(config)

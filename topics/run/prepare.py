@@ -31,6 +31,8 @@ from topics.data.splits import (
     split_indices,
     validation_indices,
 )
+from topics.errors import ConfigError
+from topics.families import FAMILIES
 from topics.run.cache import load_corpus_cached, split_kwargs
 from topics.run.preflight import check_training_data
 
@@ -130,6 +132,17 @@ def add_rounds(
     """``data.extra_train`` added to ``train`` (see :mod:`topics.data.rounds`): the new
     train, test and unlabelled parts, the fingerprint of the corpus and the files, and
     the line that says what was added. Unreviewed records are counted in a warning."""
+    fine = [
+        name
+        for name in FAMILIES
+        if getattr(getattr(config.model, name), "enabled", False)
+        and getattr(getattr(config.model, name), "fine_labels", False)
+    ]
+    if fine:  # a round names labels, not the source classes those learn
+        raise ConfigError(
+            f"model.{fine[0]}.fine_labels learns the source classes of data.label_map, which "
+            "labelled rounds do not carry; set it to false, or drop data.extra_train"
+        )
     paths = [config.data.resolved_path(path) for path in config.data.extra_train]
     rounds = read_rounds(paths, labels=train.label_names, single_label=config.data.single_label)
     for name, count in rounds.unreviewed.items():

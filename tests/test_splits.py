@@ -10,7 +10,13 @@ import pytest
 from tests.conftest import REPO
 from topics.config import SplitConfig
 from topics.data.corpus import Corpus
-from topics.data.splits import describe, fold_indices, split_field, split_indices
+from topics.data.splits import (
+    describe,
+    draw_train_sample,
+    fold_indices,
+    split_field,
+    split_indices,
+)
 from topics.errors import DataError
 
 LABELS = ("economy", "defense", "human rights", "transport")
@@ -231,3 +237,61 @@ def test_validation_path_documents_score_the_sweep_val_metrics(
     assert fit_size == train_size  # all of train fits; the validation file scores
     assert all(i.startswith("validation/") for i in validation_ids)
     assert len(validation_ids) == 2 * len(test_ids)
+
+
+def sample_matrix() -> np.ndarray:
+    """60 documents: 20 economy, 15 defense (5 of them also economy), 10 human
+    rights, 5 transport, 15 with no label."""
+    y = np.zeros((60, 4), dtype=int)
+    y[0:20, 0] = 1
+    y[15:30, 1] = 1
+    y[30:40, 2] = 1
+    y[40:45, 3] = 1
+    return y
+
+
+def test_train_sample_draws_exact_counts_per_label_and_none() -> None:
+    y = sample_matrix()
+    drawn = draw_train_sample(y, LABELS, per_label=4, none=3, seed=0)
+    assert {name: len(docs) for name, docs in drawn.groups.items()} == {
+        "economy": 4,
+        "defense": 4,
+        "human rights": 4,
+        "transport": 4,
+        "none": 3,
+    }
+    assert len(drawn.indices) == 19 == len(set(drawn.indices.tolist()))
+    for j, label in enumerate(LABELS):
+        assert y[drawn.groups[label], j].all()  # drawn for a label: carries it
+    assert not y[drawn.groups["none"]].any()
+    assert drawn.short == []
+
+
+def test_train_sample_is_deterministic_by_seed_and_seeds_differ() -> None:
+    y = sample_matrix()
+    first = draw_train_sample(y, LABELS, per_label=3, none=3, seed=7)
+    again = draw_train_sample(y, LABELS, per_label=3, none=3, seed=7)
+    other = draw_train_sample(y, LABELS, per_label=3, none=3, seed=8)
+    assert first.indices.tolist() == again.indices.tolist()
+    assert first.indices.tolist() != other.indices.tolist()
+
+
+def test_train_sample_draws_without_replacement_across_labels() -> None:
+    # defense: 15 carriers, 5 shared with economy; economy drawn first takes all 20
+    y = sample_matrix()
+    drawn = draw_train_sample(y, LABELS, per_label=20, none=0, seed=0)
+    assert len(drawn.groups["economy"]) == 20
+    assert len(drawn.groups["defense"]) == 10  # the 5 shared ones went to economy
+    assert ("defense", 10, 20) in drawn.short
+    assert len(set(drawn.indices.tolist())) == len(drawn.indices)
+
+
+def test_train_sample_short_label_takes_all_and_is_listed() -> None:
+    drawn = draw_train_sample(sample_matrix(), LABELS, per_label=8, none=20, seed=0)
+    assert len(drawn.groups["transport"]) == 5
+    assert drawn.short == [("transport", 5, 8), ("none", 15, 20)]
+
+
+def test_train_sample_of_zero_draws_nothing() -> None:
+    drawn = draw_train_sample(sample_matrix(), LABELS, per_label=0, none=0, seed=0)
+    assert len(drawn.indices) == 0 and drawn.short == []

@@ -101,6 +101,20 @@ class SplitConfig(_Strict):
         return self
 
 
+class TrainSampleConfig(_Strict):
+    """The few-shot protocol, drawn from the train part of the split (never test):
+    ``per_label`` documents for each label, label by label in ``data.labels`` order
+    without replacement (a document drawn for one label keeps all its labels), plus
+    ``none`` documents that carry no label. The rest of train is the run's unlabelled
+    archive. ``per_label: 0`` with ``none: 0`` is zero-shot (no training labels).
+    """
+
+    per_label: int = Field(ge=0)
+    # None: as many as per_label (0 for single-label data, where every document has a label)
+    none: int | None = Field(None, ge=0)
+    seed: int | None = None  # None: the experiment's seed
+
+
 class DataConfig(_Strict):
     """Where the articles are and how to read them."""
 
@@ -146,6 +160,12 @@ class DataConfig(_Strict):
     # without a usable date are counted and left out of those files only.
     date_field: str | None = Field(None, min_length=1)
     period: Literal["year", "quarter", "month"] = "year"
+    # A few-shot sample of the train part: {per_label: 16, none: 16, seed: 3}.
+    train_sample: TrainSampleConfig | None = None
+    # Labelled rounds (JSONL with id, text, labels; see topics/data/rounds.py) added to
+    # the train part after the split and the sample; a later file wins for an id.
+    # Relative paths resolve as ``path`` does.
+    extra_train: list[str] = Field(default_factory=list)
 
     @field_validator("path")
     @classmethod
@@ -193,6 +213,12 @@ class DataConfig(_Strict):
             raise ValueError("validation_path needs test_path (train, validation and test files)")
         if self.columns is not None and len(set(self.columns)) != len(self.columns):
             raise ValueError(f"columns must be unique, got {self.columns}")
+        for key in ("train_sample", "extra_train"):
+            if getattr(self, key) and self.split.kind == "kfold":
+                raise ValueError(
+                    f"{key} changes one train part; split.kind kfold refits on every "
+                    f"fold: use split.kind random (or predefined, temporal) with {key}"
+                )
         targets = {t for t in (self.label_map or {}).values() if t is not None}
         unknown = sorted(targets - set(stripped))
         if unknown:
@@ -420,6 +446,11 @@ class ExperimentConfig(_Strict):
     def split_seed(self) -> int:
         return self.seed if self.data.split.seed is None else self.data.split.seed
 
+    def sample_seed(self) -> int:
+        """The seed of ``data.train_sample`` (the experiment's unless it names one)."""
+        sample = self.data.train_sample
+        return self.seed if sample is None or sample.seed is None else sample.seed
+
 
 # ---------------------------------------------------------------------------
 # Loading
@@ -547,6 +578,8 @@ _NEW_DATA_DEFAULTS: dict[str, Any] = {
     "encoding_errors": "strict",
     "date_field": None,
     "period": "year",
+    "train_sample": None,
+    "extra_train": [],
 }
 
 

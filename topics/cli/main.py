@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from topics import __version__
@@ -29,6 +30,7 @@ examples:
   topics run experiments/quickstart.yaml
   topics run experiments/quickstart.yaml --set model.lda.num_topics=12 --set seed=7
   topics run experiments/quickstart.yaml --json | tail -n 1
+  topics run experiments/quickstart.yaml --labelled round1.jsonl   # an editor's labels, back in
   topics show-config experiments/quickstart.yaml --set features.tfidf.ngram_range=[1,3]
   topics register RUN_ID --name topics-news --alias champion
   topics log artifacts/quickstart/RUN_ID   # a run whose tracking failed after training
@@ -38,6 +40,7 @@ examples:
   topics classify-archive 'archive/*.jsonl' --output tagged/ --dask tcp://127.0.0.1:8786
   topics drift --model artifacts/latest new-batch.jsonl   # exit 3: something moved
   topics evaluate --model artifacts/latest experiments/quickstart.yaml   # metrics, report
+  topics suggest --model artifacts/latest archive.jsonl --n 20 --output to-label.jsonl
 
 An experiment file names base groups from configs/ under 'defaults' and
 overrides only what differs; see README.md.
@@ -73,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-track",
         action="store_true",
         help="do not log to MLflow (same as tracking.enabled=false)",
+    )
+    run.add_argument(
+        "--labelled",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a labelled round (JSONL: id, text, labels; what 'topics suggest' writes, "
+        "filled in) added to training; repeatable, a later file wins for an id "
+        "(appends to data.extra_train)",
     )
     _add_run_name_argument(
         run, "the experiment name and the --set overrides, e.g. 'quickstart C=0.1'"
@@ -114,10 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     init.build_parser(commands)
     _add_cluster_commands(commands)
-    from topics.cli import drift, evaluate
+    from topics.cli import drift, evaluate, suggest
 
     drift.build_parser(commands)
     evaluate.build_parser(commands)
+    suggest.build_parser(commands)
     return parser
 
 
@@ -270,6 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from topics.cli.evaluate import evaluate_command
 
             return evaluate_command(args)
+        if args.command == "suggest":
+            from topics.cli.suggest import suggest_command
+
+            return suggest_command(args)
     except TopicsError as exc:
         print(f"topics: error: {exc}", file=sys.stderr)
         return 2
@@ -298,11 +315,16 @@ def _run(args: argparse.Namespace) -> int:
     from topics.run.trackers import make_tracker
 
     config = load_config(args.experiment, args.overrides)
+    shown = list(args.overrides)
+    if args.labelled:  # paths as the shell gave them, not under the data root
+        files = [str(Path(file).resolve()) for file in args.labelled]
+        config.data.extra_train = [*config.data.extra_train, *files]
+        shown.append(f"labelled={','.join(Path(file).name for file in args.labelled)}")
     end_on_sigterm()
     tracker = make_tracker(config, args.no_track)
     if progress.enabled():
         print(f"Running {config.name} on {config.data.name} ...", file=sys.stderr)
-    name = args.run_name or default_run_name(config.name, args.overrides)
+    name = args.run_name or default_run_name(config.name, shown)
     with progress.report_stages():  # one line per stage, on a terminal or not
         result = run(config, tracker, experiment_file=args.experiment, run_name=name)
     if args.json:

@@ -15,6 +15,7 @@ errors caused by one name its key path (``data.split.field``).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -124,6 +125,67 @@ def join_parts(parts: Mapping[str, Corpus], field: str = "split") -> Corpus:
         label_names=ordered[0][1].label_names,
         meta={**meta, field: values},
     )
+
+
+NONE = "none"  # the group of a train sample's documents that carry no label
+
+
+@dataclass(frozen=True)
+class TrainSample:
+    """A few-shot draw: ``indices`` (sorted) and the documents drawn for each label
+    (and ``"none"``), in draw order; ``short`` names each group that had fewer
+    documents than asked, as ``(group, found, asked)``."""
+
+    indices: np.ndarray
+    groups: dict[str, np.ndarray] = field(default_factory=dict)
+    short: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+def draw_train_sample(
+    label_matrix: np.ndarray,
+    label_names: tuple[str, ...] | list[str],
+    *,
+    per_label: int,
+    none: int,
+    seed: int,
+) -> TrainSample:
+    """Draw ``per_label`` documents for each label and ``none`` without a label.
+
+    Labels are drawn one by one in ``label_names`` order, without replacement: a
+    document drawn for one label is not drawn again for another, and keeps all its
+    labels. A label (or ``none``) with fewer documents left than asked gives them all,
+    and is listed in ``short``.
+
+    >>> y = np.array([[1, 0], [1, 1], [0, 1], [0, 0], [1, 0], [0, 0]])
+    >>> sample = draw_train_sample(y, ("economy", "defense"), per_label=1, none=1, seed=0)
+    >>> len(sample.indices), {name: len(docs) for name, docs in sample.groups.items()}
+    (3, {'economy': 1, 'defense': 1, 'none': 1})
+    """
+    y = np.asarray(label_matrix)
+    if y.ndim != 2 or y.shape[1] != len(label_names):
+        raise ValueError(
+            f"The 'label_matrix' parameter of draw_train_sample must have one column per "
+            f"label ({len(label_names)}). Got shape {y.shape} instead."
+        )
+    if per_label < 0 or none < 0:
+        raise ValueError(
+            "The 'per_label' and 'none' parameters of draw_train_sample must be ints in the "
+            f"range [0, inf). Got {per_label} and {none} instead."
+        )
+    rng = np.random.default_rng(seed)
+    taken = np.zeros(len(y), dtype=bool)
+    groups: dict[str, np.ndarray] = {}
+    short: list[tuple[str, int, int]] = []
+    wanted = [(str(name), y[:, j] > 0, per_label) for j, name in enumerate(label_names)]
+    wanted.append((NONE, y.sum(axis=1) == 0, none))
+    for name, carries, asked in wanted:
+        candidates = np.flatnonzero(carries & ~taken)
+        drawn = rng.permutation(candidates)[:asked]
+        if len(drawn) < asked:
+            short.append((name, len(drawn), asked))
+        taken[drawn] = True
+        groups[name] = drawn
+    return TrainSample(indices=np.flatnonzero(taken), groups=groups, short=short)
 
 
 def validation_indices(corpus: Corpus, field: str | None = None) -> np.ndarray:

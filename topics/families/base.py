@@ -97,7 +97,8 @@ class FitContext:
 class TrainingData:
     """Training texts with their labels: ``y`` the 0/1 matrix ``(n, n_labels)``;
     ``sources`` the source class of each text when ``data.label_map`` coded them;
-    ``unlabelled`` texts of the archive without labels (self-training families read it)."""
+    ``unlabelled`` the texts of the train part left out of ``data.train_sample`` (an
+    archive without labels, for a family that learns from it; empty without a sample)."""
 
     texts: list[str]
     y: np.ndarray
@@ -105,13 +106,14 @@ class TrainingData:
     unlabelled: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_corpus(cls, corpus: Any) -> TrainingData:
-        """From a :class:`topics.data.corpus.Corpus`."""
+    def from_corpus(cls, corpus: Any, unlabelled: Sequence[str] = ()) -> TrainingData:
+        """From a :class:`topics.data.corpus.Corpus` (and the unlabelled texts)."""
         sources = corpus.meta.get("source_label")
         return cls(
             list(corpus.texts),
             corpus.label_matrix(),
             None if sources is None else np.asarray(sources),
+            list(unlabelled),
         )
 
     def targets(self, single_label: bool, fine_labels: bool = False) -> np.ndarray:
@@ -193,6 +195,9 @@ class Family:
     name: ClassVar[str]
     Settings: ClassVar[type[Section]]
     requires: ClassVar[tuple[str, ...]] = ()
+    # False for a family that trains without labelled documents (a zero-shot run,
+    # ``data.train_sample`` drawing none, may enable it); the preflight refuses the others.
+    needs_labels: ClassVar[bool] = True
 
     def fit(
         self,

@@ -332,6 +332,7 @@ class FewShotSettings(Section):
 class FewShot(Family):
     name = "few_shot"
     Settings = FewShotSettings
+    needs_labels = False  # seed words and label descriptions stand in for them
 
     def fit(
         self,

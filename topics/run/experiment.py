@@ -89,6 +89,8 @@ def run(
         )
         params = {**flatten(config.model_dump(mode="json")), "n_train": len(train)}
         params["n_test"] = len(test)
+        if prepared.unlabelled is not None:
+            params["n_unlabelled"] = len(prepared.unlabelled)
         tracker.log_params(params)
         run_dir = Path(config.output_dir) / config.name / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -99,7 +101,10 @@ def run(
             "experiment": config.name,
             "run_id": run_id,
         }
-        scores = train_and_evaluate(config, train, test, run_dir, provenance, tracker)
+        unlabelled = prepared.unlabelled.texts if prepared.unlabelled is not None else []
+        scores = train_and_evaluate(
+            config, train, test, run_dir, provenance, tracker, unlabelled=unlabelled
+        )
         if config.data.split.kind == "kfold" and config.model.tfidf.enabled:  # cv_*: all folds
             scores.run.update(cross_validate(config, prepared.corpus))
         metrics = scores.flat()

@@ -15,6 +15,7 @@ import numpy as np
 from topics.config import ExperimentConfig
 from topics.data.corpus import Corpus
 from topics.errors import ConfigError, DataError
+from topics.families import FAMILIES
 from topics.families.features import resolve_stop_words
 from topics.text import TopicTokenizer
 
@@ -28,7 +29,20 @@ def check_training_data(config: ExperimentConfig, train: Corpus) -> None:
     training document is an error, not silently dropped, because a model that
     can never predict a configured label would look like a bug later. A label
     with a single positive trains, with the linear model's own cut as threshold.
+    A train part without labelled documents (``data.train_sample`` drawing none) is
+    an error for every enabled family that needs labels, and skips the label checks
+    when none does.
     """
+    if _check_labelled_documents(config, train):
+        _check_label_counts(train)
+    if config.model.lda.enabled:
+        _check_lda_vocabulary(config, train)
+    for family in ("encoder", "embedding_topics"):  # trained with torch
+        if getattr(config.model, family).enabled:
+            _check_encoder_extra(family)
+
+
+def _check_label_counts(train: Corpus) -> None:
     counts = train.label_matrix().sum(axis=0)
     for label, positives in zip(train.label_names, counts.tolist(), strict=True):
         negatives = len(train) - positives
@@ -38,11 +52,22 @@ def check_training_data(config: ExperimentConfig, train: Corpus) -> None:
                 "documents; each label needs at least one of each: add documents, lower "
                 "data.split.test_size, or remove it from data.labels"
             )
-    if config.model.lda.enabled:
-        _check_lda_vocabulary(config, train)
-    for family in ("encoder", "embedding_topics"):  # trained with torch
-        if getattr(config.model, family).enabled:
-            _check_encoder_extra(family)
+
+
+def _check_labelled_documents(config: ExperimentConfig, train: Corpus) -> bool:
+    """True when the label checks apply (some training document has a label); raise
+    when the train part has none and an enabled family needs them."""
+    if config.data.train_sample is None or any(train.labels):
+        return True
+    enabled = [name for name in FAMILIES if getattr(config.model, name).enabled]
+    needing = [name for name in enabled if FAMILIES[name].needs_labels]
+    if not needing:
+        return False
+    raise ConfigError(
+        f"model.{needing[0]} needs labelled training documents; data.train_sample draws 0 "
+        f"(per_label: {config.data.train_sample.per_label}): set data.train_sample.per_label "
+        f">= 1, or disable {', '.join(f'model.{name}' for name in needing)}"
+    )
 
 
 def _check_encoder_extra(family: str = "encoder") -> None:

@@ -174,7 +174,10 @@ def run_trial(trial: Trial, validation_size: float | None) -> TrialResult:
                 metrics.update(scored.held_out_as("val").flat())
             run_dir = Path(tmp) / "run"
             curves = StepRecorder()
-            scored = train_and_evaluate(config, train, test, run_dir, provenance, curves)
+            unlabelled = prepared.unlabelled.texts if prepared.unlabelled is not None else []
+            scored = train_and_evaluate(
+                config, train, test, run_dir, provenance, curves, unlabelled
+            )
             metrics.update(scored.flat())
             result.steps = curves.steps
             (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +39,17 @@ def train_and_evaluate(
     run_dir: Path,
     provenance: dict[str, Any],
     tracker: Tracker | None = None,
+    unlabelled: Sequence[str] = (),
 ) -> RunMetrics:
-    """Fit the enabled models, evaluate on ``test``, write plots and the bundle to ``run_dir``."""
+    """Fit the enabled models, evaluate on ``test``, write plots and the bundle to ``run_dir``.
+
+    ``unlabelled``: the train texts left out of ``data.train_sample``
+    (:attr:`TrainingData.unlabelled`, for the families that read it).
+    """
     labels = list(train.label_names)
     y_train, y_test = train.label_matrix(), test.label_matrix()
     single = config.data.single_label
-    fitted = fit_families(config, TrainingData.from_corpus(train), labels)
+    fitted = fit_families(config, TrainingData.from_corpus(train, unlabelled), labels)
     if tracker is not None:
         log_history(tracker, fitted)
 

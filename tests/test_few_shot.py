@@ -4,6 +4,7 @@ numpy gives the estimator's probabilities."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from topics.families.encoder import resolve_pretrained
 from topics.families.few_shot import SeededSelfTraining
 from topics.predict import Predictor
 from topics.run.export import export_bundle
+from topics.serve.bundle import load_bundle
 
 LABELS = ["economy", "defense", "transport"]
 ARCHIVE = [
@@ -137,3 +139,56 @@ def test_the_bundle_scores_as_the_estimator_without_torch(
 def test_label_descriptions_must_name_labels() -> None:
     with pytest.raises(ValueError, match=r"label_descriptions: \['sports'\] are not among labels"):
         DataConfig(path="x.jsonl", labels=["economy"], label_descriptions={"sports": "games"})
+
+
+def test_zero_shot_then_suggest_label_and_retrain_loop(minilm: str, tmp_path: Path) -> None:
+    """README's loop on the tiny corpus: a zero-shot run, `topics suggest` on its
+    bundle, the editor's labels, and a run that learns from them."""
+    from tests.conftest import TINY_ARTICLES, tiny_config
+    from topics.cli.main import main
+    from topics.config import validate_config
+    from topics.run.experiment import run
+    from topics.run.trackers import NullTracker
+
+    seeds = {
+        "economy": ["inflation", "bank", "investment", "trade"],
+        "defense": ["army", "military", "troops", "defense"],
+        "human rights": ["rights", "journalist", "detained", "torture"],
+        "transport": ["railway", "cargo", "airport", "trains"],
+    }
+    sections = {
+        "data": {"train_sample": {"per_label": 0, "none": 0}},
+        "model": {
+            "primary": "few_shot",
+            "tfidf": {"enabled": False},
+            "lda": {"enabled": False},
+            "few_shot": {
+                "enabled": True,
+                "pretrained": minilm,
+                "max_length": 32,
+                "seed_words": seeds,
+            },
+        },
+    }
+    zero = run(validate_config(tiny_config(tmp_path, **sections)), NullTracker())
+    assert zero.metrics["test_micro_f1"] > 0.5
+
+    archive = Path(tiny_config(tmp_path)["data"]["path"])
+    picks = tmp_path / "to-label.jsonl"
+    argv = ["suggest", "--model", str(zero.artifact_dir / "model"), str(archive), "--n", "6"]
+    assert main([*argv, "--output", str(picks)]) == 0
+    gold = {doc_id: labels for doc_id, _, labels in TINY_ARTICLES}
+    records = [json.loads(line) for line in picks.read_text().splitlines()]
+    assert len(records) == 6 and all(r["labels"] == [] and "guess" in r for r in records)
+    for record in records:  # the editor's labels
+        record["labels"], record["reviewed"] = gold[record["id"].split("-")[0]], True
+    picks.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+    sections["data"]["extra_train"] = [str(picks)]
+    again = run(validate_config(tiny_config(tmp_path, **sections)), NullTracker())
+    assert load_bundle(again.artifact_dir / "model").manifest["primary"] == "few_shot"
+    assert again.metrics["test_micro_f1"] > 0.5
+    texts = [text for _, text, _ in TINY_ARTICLES]
+    before = Predictor.load(zero.artifact_dir / "model").predict_proba(texts)
+    after = Predictor.load(again.artifact_dir / "model").predict_proba(texts)
+    assert np.abs(after - before).max() > 0.01  # the labelled round changed the model

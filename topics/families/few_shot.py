@@ -219,26 +219,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
             )
 
     def _embed_unique(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors of ``texts``, each distinct text embedded once (sorted, so one
-        archive gives one cache entry whatever the draw of labelled texts)."""
-        unique = sorted(set(texts))
-        vectors = self._embed_cached(unique)
-        row = {text: i for i, text in enumerate(unique)}
-        return unit_rows(vectors[[row[text] for text in texts]])
-
-    def _embed_cached(self, texts: list[str]) -> np.ndarray:
-        if self.cache is None:
-            return self.embedder_.embed(texts)
-        key = self.cache.key("embeddings", self.pretrained, self.max_length, _texts_digest(texts))
-        entry = self.cache.load("embeddings", key)
-        if entry is not None:
-            vectors = entry[1].get("vectors")
-            if vectors is not None and vectors.shape == (len(texts), vectors.shape[1]):
-                return vectors
-            logger.warning("ignoring a cached embedding entry that does not check out")
-        vectors = self.embedder_.embed(texts)
-        self.cache.save("embeddings", key, {"model": self.pretrained}, {"vectors": vectors})
-        return vectors
+        return embed_unique(texts, self.embedder_, self.cache, self.pretrained, self.max_length)
 
     def _hints(self, texts: list[str], vectors: np.ndarray, labels: list[str]) -> np.ndarray:
         """1 where a label's seed word or description points at a text, 0 where
@@ -284,6 +265,34 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
     def predict(self, X: Sequence[str]) -> np.ndarray:
         """0/1 label matrix (single-label data: the class indices)."""
         return self.decide(self.predict_proba(X))
+
+
+def embed_unique(
+    texts: Sequence[str],
+    embedder: TorchBertEmbedder,
+    cache: ArrayStore | None,
+    pretrained: str,
+    max_length: int,
+) -> np.ndarray:
+    """Unit vectors of ``texts``, each distinct text embedded once, sorted first so
+    that one set of texts is one cache entry whatever their order (every draw of a
+    learning curve shares the archive's)."""
+    unique = sorted(set(texts))
+    vectors = None
+    key = ""
+    if cache is not None:
+        key = cache.key("embeddings", pretrained, max_length, _texts_digest(unique))
+        entry = cache.load("embeddings", key)
+        vectors = None if entry is None else entry[1].get("vectors")
+        if vectors is not None and vectors.shape[0] != len(unique):
+            logger.warning("ignoring a cached embedding entry that does not check out")
+            vectors = None
+    if vectors is None:
+        vectors = embedder.embed(unique)
+        if cache is not None:
+            cache.save("embeddings", key, {"model": pretrained}, {"vectors": vectors})
+    row = {text: i for i, text in enumerate(unique)}
+    return unit_rows(vectors[[row[text] for text in texts]])
 
 
 def _indicator(y: Any, n: int, n_labels: int) -> np.ndarray:

@@ -37,7 +37,7 @@ def check_training_data(config: ExperimentConfig, train: Corpus) -> None:
         _check_label_counts(train)
     if config.model.lda.enabled:
         _check_lda_vocabulary(config, train)
-    for family in ("encoder", "embedding_topics"):  # trained with torch
+    for family in ("encoder", "embedding_topics", "few_shot"):  # trained with torch
         if getattr(config.model, family).enabled:
             _check_encoder_extra(family)
 

@@ -196,7 +196,8 @@ def load_corpus_cached(config: DataConfig, cache_dir: str | Path | None) -> Corp
     settings.pop("split", None)  # splitting happens after loading, except for the split field
     settings["split_field"] = corpus_kwargs(config)["split_field"]
     settings.pop("period", None)  # periods are taken after loading
-    for key in ("train_sample", "extra_train"):  # drawn and added after loading
+    # drawn, added or used after loading
+    for key in ("train_sample", "extra_train", "label_descriptions", "extra_test"):
         settings.pop(key, None)
     if settings.get("date_field") is None:
         settings.pop("date_field", None)  # corpora without dates keep their cache entries

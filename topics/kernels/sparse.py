@@ -26,16 +26,14 @@ class SparseRows:
     @classmethod
     def count(cls, features: list[list[str]], index: dict[str, int]) -> SparseRows:
         """Count known features per document."""
-        docs, ids = _feature_ids(features, index)
-        return cls.tally(docs, ids, len(features), len(index))
+        width = len(index)
+        return cls.from_keys(_known_keys(features, index, width), len(features), width)
 
     @classmethod
-    def tally(cls, docs: np.ndarray, ids: np.ndarray, n_docs: int, width: int) -> SparseRows:
-        """Count the pairs ``(docs[e], ids[e])``: one entry per distinct pair, its count
-        as value. ``ids`` are in ``[0, width)``, or negative for an unknown feature
-        (not counted)."""
-        known = ids >= 0
-        keys, counts = np.unique(docs[known] * width + ids[known], return_counts=True)
+    def from_keys(cls, keys: np.ndarray, n_docs: int, width: int) -> SparseRows:
+        """Count features given as ``doc * width + id``: one entry per distinct key,
+        its count as value."""
+        keys, counts = np.unique(keys, return_counts=True)
         docs, ids = np.divmod(keys, width)
         return cls(docs, ids, counts.astype(np.float64), n_docs)
 
@@ -53,14 +51,15 @@ class SparseRows:
         return out
 
 
-def _feature_ids(features: list[list[str]], index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """``(docs, ids)``: the document and vocabulary id (-1 if unknown) of every feature."""
+def _known_keys(features: list[list[str]], index: dict[str, int], width: int) -> np.ndarray:
+    """``doc * width + id`` of every feature of ``features[doc]`` that ``index`` knows."""
     lengths = np.fromiter(map(len, features), dtype=np.int64, count=len(features))
     # One C-level pass over every feature of the batch; unknown ones map to -1.
     found = map(index.get, chain.from_iterable(features), repeat(-1))
     ids = np.fromiter(found, dtype=np.int64, count=int(lengths.sum()))
     docs = np.repeat(np.arange(len(features), dtype=np.int64), lengths)
-    return docs, ids
+    known = ids >= 0
+    return docs[known] * width + ids[known]
 
 
 class TermCounter:
@@ -101,34 +100,27 @@ class TermCounter:
 
     def count(self, texts: Sequence[str]) -> SparseRows:
         """The features' counts, one row per text."""
-        docs: list[np.ndarray] = []
-        ids: list[np.ndarray] = []
+        width = len(self.index)
+        keys: list[np.ndarray] = []
         if self.words is not None:
-            word_docs, word_ids = _feature_ids([self.words(text) for text in texts], self.index)
-            docs.append(word_docs)
-            ids.append(word_ids)
+            keys.append(_known_keys([self.words(text) for text in texts], self.index, width))
         if self.chars is not None:
-            char_docs, char_ids = self._char_features(texts, self.chars.lowercase)
-            docs.append(char_docs)
-            ids.append(char_ids)
-        return SparseRows.tally(
-            np.concatenate(docs), np.concatenate(ids), len(texts), len(self.index)
-        )
+            keys.append(self._char_keys(texts, self.chars.lowercase, width))
+        return SparseRows.from_keys(np.concatenate(keys), len(texts), width)
 
-    def _char_features(
-        self, texts: Sequence[str], lowercase: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``(docs, ids)`` of the known character n-grams of ``texts``."""
+    def _char_keys(self, texts: Sequence[str], lowercase: bool, width: int) -> np.ndarray:
+        """``doc * width + id`` of each known character n-gram of ``texts[doc]``."""
         # CharAnalyzer's words: lowercase the text, then split on whitespace.
         split = [(text.lower() if lowercase else text).split() for text in texts]
         tokens = list(chain.from_iterable(split))
         if not tokens:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            return np.zeros(0, dtype=np.int64)
         # Each token's first position among the tokens, then its word's rank among
         # the batch's distinct words (ranks follow first positions).
         first: dict[str, int] = {}
         firsts = np.fromiter(map(first.setdefault, tokens, count()), np.int64, len(tokens))
-        word_of_token = np.unique(firsts, return_inverse=True)[1]
+        rank_at = np.cumsum(firsts == np.arange(len(tokens))) - 1
+        word_of_token = rank_at[firsts]
         per_word = self._word_ids(list(first))
         sizes = np.fromiter(map(len, per_word), dtype=np.int64, count=len(per_word))
         flat = np.concatenate(per_word)
@@ -138,8 +130,8 @@ class TermCounter:
         shift = starts[word_of_token] - (np.cumsum(lengths) - lengths)
         ids = flat[np.repeat(shift, lengths) + np.arange(int(lengths.sum()))]
         words_per_doc = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
-        doc_of_token = np.repeat(np.arange(len(texts), dtype=np.int64), words_per_doc)
-        return np.repeat(doc_of_token, lengths), ids
+        doc_of_token = np.repeat(np.arange(len(texts), dtype=np.int64) * width, words_per_doc)
+        return np.repeat(doc_of_token, lengths) + ids
 
     def _word_ids(self, words: list[str]) -> list[np.ndarray]:
         """For each of ``words`` (distinct), the vocabulary ids of its known n-grams,
@@ -179,7 +171,9 @@ class TermCounter:
         order = np.argsort(word_of_gram, kind="stable")
         kept = np.bincount(word_of_gram, minlength=len(words))
         # copies: a cached word must not keep this whole batch's array alive
-        return [part.copy() for part in np.split(ids[order], np.cumsum(kept)[:-1])]
+        ends = np.cumsum(kept).tolist()
+        ids = ids[order]
+        return [ids[start:end].copy() for start, end in zip([0, *ends], ends, strict=False)]
 
 
 class GramCodes:
@@ -201,6 +195,9 @@ class GramCodes:
     ) -> None:
         self.alphabet, self.tables, self.usable = alphabet, tables, usable
         self.base = len(alphabet) + 1
+        # rank of each code point up to the alphabet's last, then 0 for any beyond
+        self.ranks = np.zeros(int(alphabet.max()) + 2 if len(alphabet) else 1, dtype=np.int32)
+        self.ranks[alphabet] = np.arange(1, len(alphabet) + 1)
 
     @classmethod
     def of(cls, index: dict[str, int], prefix: str, longest: int) -> GramCodes:
@@ -233,11 +230,7 @@ class GramCodes:
 
     def digits(self, points: np.ndarray) -> np.ndarray:
         """Each code point's rank in the alphabet, from 1; 0 if it is not in it."""
-        if not len(self.alphabet):
-            return np.zeros(len(points), dtype=np.int64)
-        rank = np.searchsorted(self.alphabet, points)
-        found = self.alphabet[np.minimum(rank, len(self.alphabet) - 1)] == points
-        return np.where(found, rank + 1, 0).astype(np.int64)
+        return self.ranks[np.minimum(points, len(self.ranks) - 1)].astype(np.int64)
 
     def lookup(
         self, words: list[str], ngram_range: tuple[int, int]

@@ -104,21 +104,24 @@ def _fitted_analyzer(analyzer: str, lowercase: bool, char_range: tuple[int, int]
     return vectorizer.fit(COUNTER_TRAIN)
 
 
+@pytest.mark.parametrize("codes_after", [0, 10**9], ids=["gram-codes", "gram-strings"])
 @pytest.mark.parametrize("lowercase", [True, False], ids=["lowercase", "cased"])
 @pytest.mark.parametrize("analyzer", ["word", "char_wb", "word+char_wb"])
 def test_term_counter_gives_the_string_lookups_rows_and_the_fitted_vectorizers_tfidf(
-    analyzer: str, lowercase: bool
+    analyzer: str, lowercase: bool, codes_after: int
 ) -> None:
     fitted = _fitted_analyzer(analyzer, lowercase, (2, 5))
     index = fitted.vocabulary_
     by_string = SparseRows.count([fitted.analyzer(text) for text in COUNTER_TEXTS], index)
     counter = TermCounter(fitted.analyzer, index)
+    counter.CODES_AFTER_WORDS = codes_after
     for _ in range(2):  # a cold cache, then a warm one
         by_word = counter.count(COUNTER_TEXTS)
         assert by_word.docs.tolist() == by_string.docs.tolist()
         assert by_word.ids.tolist() == by_string.ids.tolist()
         assert by_word.values.tolist() == by_string.values.tolist()
-    assert analyzer == "word" or counter._codes is not None and counter._codes.usable
+    uses_codes = counter._codes is not None and counter._codes.usable
+    assert uses_codes == (analyzer != "word" and codes_after == 0)
     rows = tfidf_weight(counter.count(COUNTER_TEXTS), fitted.idf_, sublinear_tf=True)
     dense = rows.dot(np.eye(len(index)))
     np.testing.assert_allclose(dense, fitted.transform(COUNTER_TEXTS).toarray(), atol=1e-12)
@@ -128,6 +131,7 @@ def test_term_counter_looks_up_strings_when_gram_codes_would_overflow_int64() ->
     fitted = _fitted_analyzer("char_wb", True, (1, 16))  # base ** 16 > 2 ** 63
     by_string = SparseRows.count([fitted.analyzer(t) for t in COUNTER_TEXTS], fitted.vocabulary_)
     counter = TermCounter(fitted.analyzer, fitted.vocabulary_)
+    counter.CODES_AFTER_WORDS = 0
     by_word = counter.count(COUNTER_TEXTS)
     assert counter._codes is not None and not counter._codes.usable
     assert (by_word.ids.tolist(), by_word.values.tolist()) == (
@@ -139,14 +143,16 @@ def test_term_counter_looks_up_strings_when_gram_codes_would_overflow_int64() ->
 def test_term_counter_cache_stays_bounded_across_batches() -> None:
     fitted = _fitted_analyzer("word+char_wb", True, (2, 5))
     counter = TermCounter(fitted.analyzer, fitted.vocabulary_)
-    counter.CACHED_WORDS = 4
+    counter.CACHED_WORDS, counter.CODES_AFTER_WORDS = 4, 20  # codes from the third batch
     for start in range(len(COUNTER_TEXTS)):
         batch = COUNTER_TEXTS[start:] + COUNTER_TEXTS[:start]
         expected = SparseRows.count([fitted.analyzer(t) for t in batch], fitted.vocabulary_)
         found = counter.count(batch)
         assert len(counter._cache) <= 4
+        assert (counter._codes is not None) == (counter._missed >= 20)
         assert (found.docs.tolist(), found.ids.tolist(), found.values.tolist()) == (
             expected.docs.tolist(),
             expected.ids.tolist(),
             expected.values.tolist(),
         )
+    assert counter._codes is not None

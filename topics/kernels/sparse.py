@@ -7,6 +7,7 @@ norm, optional sublinear tf) without sklearn.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from itertools import chain, count, repeat
@@ -71,7 +72,9 @@ class TermCounter:
     repeated. The n-grams of each distinct word of a batch are looked up once, as
     the array of their vocabulary ids (kept in an LRU cache of :attr:`CACHED_WORDS`
     words across batches); a document's character ids are its words' arrays
-    concatenated, gathered and counted with numpy. Word n-grams (of
+    concatenated, gathered and counted with numpy. Once many new words have come,
+    their n-grams are looked up as integer codes with numpy (:class:`GramCodes`)
+    rather than as strings one by one. Word n-grams (of
     :class:`~topics.text.Analyzer` or the word part of
     :class:`~topics.text.WordCharAnalyzer`) are few and looked up as strings.
 
@@ -82,6 +85,10 @@ class TermCounter:
     """
 
     CACHED_WORDS = 1 << 14  # as CharAnalyzer's: words repeat (Zipf)
+    # New words are looked up as strings until this many have been: the integer
+    # codes of a large vocabulary take about a second to build (a cold start
+    # classifying one text should not pay that) and save ~10 µs a word.
+    CODES_AFTER_WORDS = 50_000
 
     def __init__(self, analyzer: TextAnalyzer, index: dict[str, int]) -> None:
         self.index = index
@@ -96,7 +103,9 @@ class TermCounter:
         else:
             self.words = analyzer
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._codes: GramCodes | None = None  # built at the first lookup
+        self._codes: GramCodes | None = None  # built once CODES_AFTER_WORDS words missed
+        self._missed = 0
+        self._lock = threading.Lock()
 
     def count(self, texts: Sequence[str]) -> SparseRows:
         """The features' counts, one row per text."""
@@ -135,7 +144,11 @@ class TermCounter:
 
     def _word_ids(self, words: list[str]) -> list[np.ndarray]:
         """For each of ``words`` (distinct), the vocabulary ids of its known n-grams,
-        in order, repeats kept: from the cache, the others looked up together."""
+        repeats kept: from the cache, the others looked up together."""
+        with self._lock:  # one predictor may serve several threads
+            return self._cached_word_ids(words)
+
+    def _cached_word_ids(self, words: list[str]) -> list[np.ndarray]:
         cache = self._cache
         found = list(map(cache.get, words))
         missing = [word for word, ids in zip(words, found, strict=True) if ids is None]
@@ -156,9 +169,10 @@ class TermCounter:
     def _lookup(self, words: list[str]) -> list[np.ndarray]:
         """The known n-gram ids of each of ``words``, looked up together."""
         assert self.chars is not None
-        if self._codes is None:
+        self._missed += len(words)
+        if self._codes is None and self._missed >= self.CODES_AFTER_WORDS:
             self._codes = GramCodes.of(self.index, self.prefix, self.chars.ngram_range[1])
-        if self._codes.usable:
+        if self._codes is not None and self._codes.usable:
             word_of_gram, ids = self._codes.lookup(words, self.chars.ngram_range)
         else:
             grams = [self.chars.word_grams(word, self.prefix) for word in words]

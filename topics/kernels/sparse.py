@@ -27,7 +27,7 @@ class SparseRows:
     @classmethod
     def count(cls, features: list[list[str]], index: dict[str, int]) -> SparseRows:
         """Count known features per document."""
-        width = len(index)
+        width = len(index) + 1  # > 0, as divmod needs, even for an empty vocabulary
         return cls.from_keys(_known_keys(features, index, width), len(features), width)
 
     @classmethod
@@ -109,7 +109,7 @@ class TermCounter:
 
     def count(self, texts: Sequence[str]) -> SparseRows:
         """The features' counts, one row per text."""
-        width = len(self.index)
+        width = len(self.index) + 1
         keys: list[np.ndarray] = []
         if self.words is not None:
             keys.append(_known_keys([self.words(text) for text in texts], self.index, width))

@@ -156,3 +156,15 @@ def test_term_counter_cache_stays_bounded_across_batches() -> None:
             expected.values.tolist(),
         )
     assert counter._codes is not None
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 5, 1 << 15])
+def test_sparse_dot_by_blocks_of_documents_equals_the_dense_product(block: int) -> None:
+    rng = np.random.default_rng(0)
+    docs = np.array([1, 1, 4, 4, 4, 7, 8, 8])  # documents 0, 2, 3, 5, 6 have no entries
+    rows = SparseRows(docs, np.array([0, 3, 1, 2, 5, 9, 0, 9]), rng.random(8), n_docs=10)
+    weights_t = rng.standard_normal((10, 3))
+    dense = np.zeros((10, 10))
+    dense[rows.docs, rows.ids] = rows.values
+    rows.DOT_BLOCK = block
+    np.testing.assert_allclose(rows.dot(weights_t), dense @ weights_t, rtol=0, atol=1e-12)

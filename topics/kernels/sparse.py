@@ -42,13 +42,27 @@ class SparseRows:
         lo, hi = np.searchsorted(self.docs, [d, d + 1])
         return self.ids[lo:hi], self.values[lo:hi]
 
+    # Entries per block of :meth:`dot`: the weight rows it gathers stay a few MB.
+    DOT_BLOCK = 1 << 15
+
     def dot(self, weights_t: np.ndarray) -> np.ndarray:
         """``X @ weights_t`` for ``weights_t`` of shape ``(n_features, n_out)``."""
         out = np.zeros((self.n_docs, weights_t.shape[1]))
-        if len(self.ids):  # entries are sorted by document: sum each document's run of rows
-            starts = np.flatnonzero(np.r_[True, self.docs[1:] != self.docs[:-1]])
-            contributions = weights_t[self.ids] * self.values[:, None]
-            out[self.docs[starts]] = np.add.reduceat(contributions, starts, axis=0)
+        if not len(self.ids):
+            return out
+        # Entries are sorted by document: sum each document's run of rows, a block of
+        # whole documents at a time (gathering every entry's row at once is ~8x slower
+        # for posts with thousands of features each).
+        starts = np.flatnonzero(np.r_[True, self.docs[1:] != self.docs[:-1]])
+        bounds = np.r_[starts, len(self.ids)]
+        blocks = np.searchsorted(starts, np.arange(0, len(self.ids), self.DOT_BLOCK))
+        cuts = np.unique(np.r_[blocks, len(starts)])
+        for first, last in zip(cuts[:-1], cuts[1:], strict=True):  # documents first..last-1
+            lo, hi = bounds[first], bounds[last]
+            contributions = weights_t[self.ids[lo:hi]] * self.values[lo:hi, None]
+            out[self.docs[starts[first:last]]] = np.add.reduceat(
+                contributions, starts[first:last] - lo, axis=0
+            )
         return out
 
 

@@ -235,6 +235,8 @@ def table(
         "- counting only: `TermCounter` with the old `dot`",
         "- max abs difference: between the (document, feature, value) entries of the "
         "TF-IDF rows, and between the probabilities",
+        "- the transform row also stacks each chunk's entries for that comparison, which "
+        "is why it can read slower than predict_proba",
     ]
     return "\n".join(lines) + "\n"
 

@@ -1,8 +1,10 @@
 """The numpy scoring kernels shared by training and serving (topics/kernels/linear.py,
-topics/kernels/sparse.py); the bundle-equals-pipeline tests in test_predict.py and
-test_encoder.py hold them to the estimators end to end."""
+topics/kernels/sparse.py and its TermCounter); the bundle-equals-pipeline tests in
+test_predict.py and test_encoder.py hold them to the estimators end to end."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from topics.kernels.linear import (
     sigmoid,
     stacked_proba,
 )
-from topics.kernels.sparse import SparseRows, tfidf_weight
+from topics.kernels.sparse import SparseRows, TermCounter, tfidf_weight
 
 
 def test_sigmoid_is_stable_at_the_extremes() -> None:
@@ -68,3 +70,101 @@ def test_sparse_tfidf_rows_equal_sklearns() -> None:
     )
     dense = rows.dot(np.eye(len(index)))
     np.testing.assert_allclose(dense, fitted.transform(texts).toarray(), atol=1e-12)
+
+
+# Texts for the term counter: unicode (accents, Greek final sigma, a ligature, "İ" that
+# lowercases to two characters, an emoji beyond the BMP, a lone surrogate), punctuation,
+# empty and blank texts, repeated words, words longer than the n-gram range and shorter
+# than its low end, characters no training text had.
+COUNTER_TEXTS = [
+    "Rail cargo RAIL rail, port-of-call; e-mail rail@port.org!!",
+    "Café Straße ΣΊΣΥΦΟΣ ﬁne İstanbul naïve 🚆 train\tsleeper\nwagon",
+    "",
+    "   \n\t ",
+    "a b c I x",
+    "supercalifragilisticexpialidocious antidisestablishmentarianism rail",
+    "rail rail rail rail rail rail rail rail",
+    "ÆØÅ ÞÐ ŒŸ \ud800lone ░▒▓ 42 3.14 --- ...",
+    "Port cargo: the RAIL link, the rail LINK and the Rail Link.",
+]
+COUNTER_TRAIN = COUNTER_TEXTS[:2] + COUNTER_TEXTS[5:7] + ["port cargo link wagon café"]
+
+
+def _fitted_analyzer(analyzer: str, lowercase: bool, char_range: tuple[int, int]) -> Any:
+    from topics.families.features import make_vectorizer
+
+    vectorizer = make_vectorizer(
+        analyzer=analyzer,
+        ngram_range=char_range if analyzer == "char_wb" else (1, 2),
+        char_ngram_range=char_range,
+        lowercase=lowercase,
+        stop_words=None,
+        sublinear_tf=True,
+    )
+    return vectorizer.fit(COUNTER_TRAIN)
+
+
+@pytest.mark.parametrize("codes_after", [0, 10**9], ids=["gram-codes", "gram-strings"])
+@pytest.mark.parametrize("lowercase", [True, False], ids=["lowercase", "cased"])
+@pytest.mark.parametrize("analyzer", ["word", "char_wb", "word+char_wb"])
+def test_term_counter_gives_the_string_lookups_rows_and_the_fitted_vectorizers_tfidf(
+    analyzer: str, lowercase: bool, codes_after: int
+) -> None:
+    fitted = _fitted_analyzer(analyzer, lowercase, (2, 5))
+    index = fitted.vocabulary_
+    by_string = SparseRows.count([fitted.analyzer(text) for text in COUNTER_TEXTS], index)
+    counter = TermCounter(fitted.analyzer, index)
+    counter.CODES_AFTER_WORDS = codes_after
+    for _ in range(2):  # a cold cache, then a warm one
+        by_word = counter.count(COUNTER_TEXTS)
+        assert by_word.docs.tolist() == by_string.docs.tolist()
+        assert by_word.ids.tolist() == by_string.ids.tolist()
+        assert by_word.values.tolist() == by_string.values.tolist()
+    uses_codes = counter._codes is not None and counter._codes.usable
+    assert uses_codes == (analyzer != "word" and codes_after == 0)
+    rows = tfidf_weight(counter.count(COUNTER_TEXTS), fitted.idf_, sublinear_tf=True)
+    dense = rows.dot(np.eye(len(index)))
+    np.testing.assert_allclose(dense, fitted.transform(COUNTER_TEXTS).toarray(), atol=1e-12)
+
+
+def test_term_counter_looks_up_strings_when_gram_codes_would_overflow_int64() -> None:
+    fitted = _fitted_analyzer("char_wb", True, (1, 16))  # base ** 16 > 2 ** 63
+    by_string = SparseRows.count([fitted.analyzer(t) for t in COUNTER_TEXTS], fitted.vocabulary_)
+    counter = TermCounter(fitted.analyzer, fitted.vocabulary_)
+    counter.CODES_AFTER_WORDS = 0
+    by_word = counter.count(COUNTER_TEXTS)
+    assert counter._codes is not None and not counter._codes.usable
+    assert (by_word.ids.tolist(), by_word.values.tolist()) == (
+        by_string.ids.tolist(),
+        by_string.values.tolist(),
+    )
+
+
+def test_term_counter_cache_stays_bounded_across_batches() -> None:
+    fitted = _fitted_analyzer("word+char_wb", True, (2, 5))
+    counter = TermCounter(fitted.analyzer, fitted.vocabulary_)
+    counter.CACHED_WORDS, counter.CODES_AFTER_WORDS = 4, 20  # codes from the third batch
+    for start in range(len(COUNTER_TEXTS)):
+        batch = COUNTER_TEXTS[start:] + COUNTER_TEXTS[:start]
+        expected = SparseRows.count([fitted.analyzer(t) for t in batch], fitted.vocabulary_)
+        found = counter.count(batch)
+        assert len(counter._cache) <= 4
+        assert (counter._codes is not None) == (counter._missed >= 20)
+        assert (found.docs.tolist(), found.ids.tolist(), found.values.tolist()) == (
+            expected.docs.tolist(),
+            expected.ids.tolist(),
+            expected.values.tolist(),
+        )
+    assert counter._codes is not None
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 5, 1 << 15])
+def test_sparse_dot_by_blocks_of_documents_equals_the_dense_product(block: int) -> None:
+    rng = np.random.default_rng(0)
+    docs = np.array([1, 1, 4, 4, 4, 7, 8, 8])  # documents 0, 2, 3, 5, 6 have no entries
+    rows = SparseRows(docs, np.array([0, 3, 1, 2, 5, 9, 0, 9]), rng.random(8), n_docs=10)
+    weights_t = rng.standard_normal((10, 3))
+    dense = np.zeros((10, 10))
+    dense[rows.docs, rows.ids] = rows.values
+    rows.DOT_BLOCK = block
+    np.testing.assert_allclose(rows.dot(weights_t), dense @ weights_t, rtol=0, atol=1e-12)

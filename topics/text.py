@@ -231,6 +231,11 @@ class CharAnalyzer:
         word_grams = self._word_grams
         return list(chain.from_iterable(word_grams(word, prefix) for word in text.split()))
 
+    def word_grams(self, word: str, prefix: str = "") -> tuple[str, ...]:
+        """The n-grams of one ``word`` (no whitespace in it), each with ``prefix`` in
+        front, uncached: what :meth:`__call__` concatenates over the words of a text."""
+        return self._grams(word, prefix)
+
     def _grams(self, word: str, prefix: str) -> tuple[str, ...]:
         padded = f" {word} "
         length = len(padded)

@@ -17,7 +17,7 @@ import numpy as np
 from topics.kernels.embedding_topics import topic_proportions, unit_rows
 from topics.kernels.lda import DEFAULT_MAX_ITER, DEFAULT_TOL, infer_topics_flat
 from topics.kernels.linear import fine_margins, mix, platt_proba, sigmoid, stacked_proba
-from topics.kernels.sparse import SparseRows, tfidf_weight
+from topics.kernels.sparse import SparseRows, TermCounter, tfidf_weight
 from topics.kernels.transformer import NumpyEncoder, encode_by_length, head_proba, load_tokenizer
 from topics.text import (
     TopicTokenizer,
@@ -120,10 +120,10 @@ class TfidfBlock:
         if not (self.idf > 0).all():
             raise ArrayError("idf", "expected positive values")
         self.width = len(self.vocabulary)
+        self.counter = TermCounter(self.analyzer, self.index)
 
     def transform(self, texts: Sequence[str]) -> SparseRows:
-        rows = SparseRows.count([self.analyzer(text) for text in texts], self.index)
-        return tfidf_weight(rows, self.idf, self.sublinear_tf)
+        return tfidf_weight(self.counter.count(texts), self.idf, self.sublinear_tf)
 
 
 class LdaBlock:

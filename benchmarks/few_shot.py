@@ -104,14 +104,12 @@ def setfit_model(texts: list[str], y: np.ndarray, seed: int) -> Callable[[list[s
 
 def report(
     args: argparse.Namespace,
+    commit: str,
     rows: dict[tuple[int, str], list[Scores]],
     seconds: dict[tuple[int, str], list[float]],
     seed_checks: list[tuple[int, int, int]],
 ) -> str:
     """The markdown table of what has run so far."""
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
     lines = [
         "# Few-shot learning curve on nyt-cap",
         "",
@@ -154,6 +152,9 @@ def main() -> None:
     peers = set(args.peers.split(",")) - {""}
     setfit_sizes = {int(n) for n in args.setfit_n.split(",")}
 
+    commit = subprocess.run(  # the code that runs, whatever is committed meanwhile
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
     config = load_config(EXPERIMENT, ["tracking.enabled=false"])
     config.data.train_sample = None
     prepared = prepare(config)
@@ -247,8 +248,10 @@ def main() -> None:
                 predict = setfit_model(texts, y, draw)
                 record(n, draw, "setfit", predict(list(test.texts)), started)
             if args.out:  # what has run so far survives an interrupted benchmark
-                args.out.write_text(report(args, rows, seconds, seed_checks), encoding="utf-8")
-    print(report(args, rows, seconds, seed_checks))
+                args.out.write_text(
+                    report(args, commit, rows, seconds, seed_checks), encoding="utf-8"
+                )
+    print(report(args, commit, rows, seconds, seed_checks))
 
 
 if __name__ == "__main__":

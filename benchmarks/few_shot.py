@@ -34,6 +34,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -90,10 +91,16 @@ def setfit_model(texts: list[str], y: np.ndarray, seed: int) -> Callable[[list[s
         resolve_pretrained("sentence-transformers/all-MiniLM-L6-v2")
     )
     data = Dataset.from_dict({"text": texts, "label": classes.tolist()})
-    arguments = TrainingArguments(
-        batch_size=16, num_epochs=1, num_iterations=20, seed=seed, report_to="none"
-    )
-    Trainer(model=model, args=arguments, train_dataset=data).train()
+    with tempfile.TemporaryDirectory() as checkpoints:
+        arguments = TrainingArguments(
+            output_dir=checkpoints,
+            batch_size=16,
+            num_epochs=1,
+            num_iterations=20,
+            seed=seed,
+            report_to="none",
+        )
+        Trainer(model=model, args=arguments, train_dataset=data).train()
 
     def predict(new: list[str]) -> np.ndarray:
         predicted = np.asarray(model.predict(new, batch_size=64, show_progress_bar=False))

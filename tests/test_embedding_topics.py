@@ -349,32 +349,6 @@ def test_packaged_minilm_topics_score_in_a_process_without_torch(tmp_path: Path)
     assert time.perf_counter() - started < 30
 
 
-def test_a_run_enabling_embedding_topics_without_the_extra_stops_before_it_starts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import importlib.util
-
-    from tests.conftest import tiny_config
-    from topics.config import validate_config
-    from topics.errors import ConfigError
-    from topics.run.experiment import run
-
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *args: None if name == "torch" else real_find_spec(name, *args),
-    )
-    tracker = RecordingTracker()
-    section = {"embedding_topics": {"enabled": True, "num_topics": 2}}
-    config = validate_config(tiny_config(tmp_path, model=section))
-    with pytest.raises(
-        ConfigError, match=r"model.embedding_topics needs torch: pip install 'topics\[encoder\]'"
-    ):
-        run(config, tracker)
-    assert tracker.calls == []
-
-
 def test_the_run_side_report_of_embedding_topics_writes_its_table(
     tokenizer_json: str, tmp_path: Path
 ) -> None:

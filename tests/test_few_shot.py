@@ -194,31 +194,6 @@ def test_zero_shot_then_suggest_label_and_retrain_loop(minilm: str, tmp_path: Pa
     assert np.abs(after - before).max() > 0.01  # the labelled round changed the model
 
 
-def test_without_torch_a_few_shot_run_stops_before_it_starts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import importlib.util
-
-    from tests.conftest import RecordingTracker, tiny_config
-    from topics.config import validate_config
-    from topics.run.experiment import run
-
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *args: None if name == "torch" else real_find_spec(name, *args),
-    )
-    tracker = RecordingTracker()
-    section = {"few_shot": {"enabled": True, "seed_words": SEEDS}}
-    config = validate_config(tiny_config(tmp_path, model=section))
-    with pytest.raises(
-        ConfigError, match=r"model.few_shot needs torch: pip install 'topics\[encoder\]'"
-    ):
-        run(config, tracker)
-    assert tracker.calls == []
-
-
 def test_seed_words_for_an_unknown_label_are_one_config_error(tmp_path: Path) -> None:
     from tests.conftest import tiny_config
     from topics.config import validate_config

@@ -56,8 +56,17 @@ def test_documents_without_words_only_warn(
     assert any("have no words left for the topic model" in r.message for r in caplog.records)
 
 
-def test_encoder_without_its_extra_is_rejected_before_a_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "section",
+    [
+        {"encoder": {"enabled": True}},
+        {"embedding_topics": {"enabled": True, "num_topics": 2}},
+        {"few_shot": {"enabled": True, "seed_words": {"economy": ["bank"]}}},
+    ],
+    ids=["encoder", "embedding_topics", "few_shot"],
+)
+def test_families_trained_with_torch_are_rejected_before_a_run_without_it(
+    section: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
@@ -66,9 +75,10 @@ def test_encoder_without_its_extra_is_rejected_before_a_run(
         lambda name, *args: None if name == "torch" else real_find_spec(name, *args),
     )
     tracker = RecordingTracker()
-    config = validate_config(tiny_config(tmp_path, model={"encoder": {"enabled": True}}))
+    config = validate_config(tiny_config(tmp_path, model=section))
+    [family] = section
     with pytest.raises(
-        ConfigError, match=r"model.encoder needs torch: pip install 'topics\[encoder\]'"
+        ConfigError, match=rf"model.{family} needs torch: pip install 'topics\[encoder\]'"
     ):
         run(config, tracker)
     assert tracker.calls == []

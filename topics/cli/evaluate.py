@@ -62,7 +62,7 @@ exit status:
 examples:
   topics evaluate --model artifacts/latest experiments/quickstart.yaml  # its test metrics again
   topics evaluate --model artifacts/latest experiments/quickstart.yaml --part all
-  TOPICS_DATA_DIR=../shared/data topics evaluate --model models:/topics-news@champion \\
+  TOPICS_DATA_DIR=~/datasets topics evaluate --model models:/topics-news@champion \\
       configs/data/nyt-cap.yaml
   topics evaluate --model runs:/RUN_ID/model labelled.jsonl --no-track --json
   topics evaluate --model artifacts/latest table.csv --text-field body --label-field topic

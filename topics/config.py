@@ -580,6 +580,8 @@ _NEW_DATA_DEFAULTS: dict[str, Any] = {
     "period": "year",
     "train_sample": None,
     "extra_train": [],
+    "label_descriptions": None,
+    "extra_test": {},
 }
 
 

@@ -176,6 +176,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
             agreed = (sure >= 0.5) & (hints[:, j] != 0)  # a label with no hint: teacher alone
             pseudo[:, j] = agreed | (sure >= self.confident)
 
+        self.pseudo_label_rate_ = pseudo.mean(axis=0)  # share of the archive, per label
         stage(f"few_shot: student on {len(archive)} pseudo-labelled + {len(texts)} labelled")
         self.vectorizer_ = make_vectorizer(**dict(self.vectorizer or {}))
         self.vectorizer_.fit(archive + texts)
@@ -189,7 +190,6 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
                 targets[: len(archive)] = pseudo
             self._fit_student(features, targets, weights)
         self.thresholds_ = np.full(n_labels, 0.5)
-        self.pseudo_label_rate_ = pseudo.mean(axis=0)
         self.n_labelled_ = len(texts)
         # no held-out labels to rank it against other models: name it with model.primary
         self.validation_score_ = 0.0

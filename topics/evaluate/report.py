@@ -78,15 +78,7 @@ def write_report(
         _topics(run_dir / "model" / "model.json", run_dir / "plots" / TOPIC_TABLE),
         over_time_html(run_dir / "plots"),
     ]
-    page = (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>\n"
-        + "\n".join(section for section in sections if section)
-        + "\n</body></html>\n"
-    )
-    path = run_dir / REPORT
-    path.write_text(page, encoding="utf-8")
-    return path
+    return _write_page(run_dir / REPORT, title, sections)
 
 
 def write_evaluation_page(
@@ -112,13 +104,17 @@ def write_evaluation_page(
         "<h2>Plots</h2>",
         _plots(directory / "plots"),
     ]
+    return _write_page(directory / REPORT, title, sections)
+
+
+def _write_page(path: Path, title: str, sections: list[str]) -> Path:
+    """One HTML page of the non-empty ``sections``, with the report's style."""
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>\n"
         + "\n".join(section for section in sections if section)
         + "\n</body></html>\n"
     )
-    path = directory / REPORT
     path.write_text(page, encoding="utf-8")
     return path
 

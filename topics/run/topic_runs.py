@@ -142,12 +142,14 @@ def over_time_outputs(
 
 def labeller_corpus(config: ExperimentConfig) -> Corpus:
     """``model.lda.labeller.eval_path`` (JSONL under the data root), with the run's labels."""
+    return gold_corpus(config, "labeller-eval", config.model.lda.labeller.eval_path or "")
+
+
+def gold_corpus(config: ExperimentConfig, name: str, path: str) -> Corpus:
+    """A labelled JSONL file beside the run's data (``path`` resolves as ``data.path``),
+    read with the run's labels."""
     extra = DataConfig(
-        name="labeller-eval",
-        root=config.data.root,
-        path=config.model.lda.labeller.eval_path,
-        format="jsonl",
-        labels=config.data.labels,
+        name=name, root=config.data.root, path=path, format="jsonl", labels=config.data.labels
     )
     return load_corpus_from_config(extra)
 

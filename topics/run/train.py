@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from topics import progress
-from topics.config import DataConfig, ExperimentConfig
+from topics.config import ExperimentConfig
 from topics.data.corpus import Corpus
 from topics.evaluate.embedding_topic_report import (
     TOPIC_TABLE,
@@ -26,9 +26,8 @@ from topics.evaluate.run_metrics import RunMetrics
 from topics.evaluate.topic_view import SUFFIX, write_topic_view
 from topics.families.base import FittedModel, TrainingData
 from topics.run.build import fit_families
-from topics.run.cache import load_corpus_from_config
 from topics.run.export import export_bundle
-from topics.run.topic_runs import log_topic_names, over_time_outputs, topic_metrics
+from topics.run.topic_runs import gold_corpus, log_topic_names, over_time_outputs, topic_metrics
 from topics.run.trackers import NullTracker, Tracker
 
 
@@ -130,10 +129,7 @@ def extra_test_metrics(
 ) -> dict[str, float]:
     """The primary model on one of ``data.extra_test``'s sets: micro and macro F1,
     the gold labels it finds and the labels it gives wrongly."""
-    extra = DataConfig(
-        name=set_name, root=config.data.root, path=path, format="jsonl", labels=config.data.labels
-    )
-    corpus = load_corpus_from_config(extra)
+    corpus = gold_corpus(config, set_name, path)
     truth = corpus.label_matrix()
     predicted = as_indicator(
         model.classifier.decide(model.predict_proba(corpus.texts)), truth.shape[1]

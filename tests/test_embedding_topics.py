@@ -276,10 +276,11 @@ def fitted_model(tokenizer_json: str) -> FittedModel:
 
 
 def both_topic_models_bundle(directory: Path) -> Path:
-    """A bundle holding both topic models, LDA (the primary) and embedding topics,
-    fitted on the themes; built without torch (the tiny BERT is numpy)."""
+    """A bundle holding both topic models, LDA (the primary; 4 topics) and embedding
+    topics (3), fitted on the themes, with a training summary for drift; built without
+    torch (the tiny BERT is numpy)."""
     lda = LdaTopics(
-        num_topics=3, passes=5, iterations=100, no_below=1, no_above=0.5, top_n=5, random_state=0
+        num_topics=4, passes=5, iterations=100, no_below=1, no_above=0.5, top_n=5, random_state=0
     )
     pipeline = Pipeline([("lda", lda), ("classifier", theme_classifier())])
     pipeline.fit(TEXTS, theme_targets())
@@ -287,7 +288,7 @@ def both_topic_models_bundle(directory: Path) -> Path:
         "lda": FittedModel("lda", pipeline, ["lda"]),
         "embedding_topics": fitted_model(packaged_tokenizer_json()),
     }
-    return export_bundle(directory, LABELS, "lda", models, {})
+    return export_bundle(directory, LABELS, "lda", models, {}, held_out_texts=TEXTS)
 
 
 def test_the_bundle_scores_embedding_topics_as_training_does(

@@ -153,7 +153,7 @@ def test_a_bundle_with_both_topic_models_lists_either_one(both_topics: Path) -> 
         block = predictor.blocks[topic_model]
         theta = block.transform([text])[0]
         [result] = predictor.predict(text, top_k=3, topic_model=topic_model)
-        assert [t["topic"] for t in result["topics"]] == list(np.argsort(-theta, kind="stable"))
+        assert [t["topic"] for t in result["topics"]] == list(np.argsort(-theta, kind="stable")[:3])
         for topic in result["topics"]:
             k = topic["topic"]
             assert topic["name"] == block.topic_names[k]
@@ -169,18 +169,37 @@ def test_a_bundle_with_both_topic_models_lists_either_one(both_topics: Path) -> 
     assert explained["explanation"]["topics"] == explained["topics"]
 
 
+def tfidf_only(path: Path, target: Path) -> Path:
+    """The bundle at ``path`` cut down to its TF-IDF model (no topic model), at ``target``."""
+    bundle = load_bundle(path)
+    spec = json.loads(json.dumps(bundle.spec))
+    spec["features"] = {"tfidf": spec["features"]["tfidf"]}
+    spec["models"] = {"tfidf": spec["models"]["tfidf"]}
+    spec.pop("training_summary", None)
+    kept = ("tfidf.", "clf.tfidf.")
+    arrays = {key: value for key, value in bundle.arrays.items() if key.startswith(kept)}
+    return save_bundle(target, spec, arrays, {})
+
+
 @pytest.mark.parametrize(
     ("bundle", "has"),
-    [("both", "['lda', 'embedding_topics']"), ("lda-only", "['lda']")],
-    ids=["both-topic-models", "lda-only"],
+    [
+        ("both", "it has ['lda', 'embedding_topics']"),
+        ("lda-only", "it has ['lda']"),
+        ("no-topic-model", "it has none"),
+    ],
+    ids=["both-topic-models", "lda-only", "no-topic-model"],
 )
 def test_an_unknown_topic_model_is_one_line_naming_the_bundles(
-    trained: dict[str, Any], both_topics: Path, bundle: str, has: str
+    trained: dict[str, Any], both_topics: Path, bundle: str, has: str, tmp_path: Path
 ) -> None:
-    predictor = Predictor.load(both_topics if bundle == "both" else trained["path"])
+    paths = {"both": both_topics, "lda-only": trained["path"]}
+    predictor = Predictor.load(paths.get(bundle) or tfidf_only(trained["path"], tmp_path / "m"))
     with pytest.raises(ValueError) as raised:
         predictor.predict(["rail"], topic_model="bertopic")
-    assert str(raised.value) == f"topic model 'bertopic' is not in this bundle; it has {has}"
+    assert str(raised.value) == f"topic model 'bertopic' is not in this bundle; {has}"
+    if bundle == "no-topic-model":  # and by default: no topics, as before
+        assert predictor.topic_models == [] and predictor.predict("rail")[0]["topics"] == []
 
 
 def test_a_scorer_kind_this_topics_does_not_know_is_refused_in_one_line(

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import TINY_ARTICLES, tiny_config
+from topics.cli.classify import main as classify_main
 from topics.cli.main import main
 from topics.errors import BundleError
 from topics.run.archive import (
@@ -377,3 +378,56 @@ def test_parquet_dates_give_the_same_over_time_files_as_jsonl(
         jsonl_table = (tmp_path / "j" / name).read_text(encoding="utf-8")
         assert (tmp_path / "p" / name).read_text(encoding="utf-8") == jsonl_table
     assert jsonl_table.splitlines()[1].startswith("2000-Q1,")
+
+
+def test_topics_lists_the_embedding_topics_of_a_bundle_with_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_embedding_topics import TEXTS, both_topic_models_bundle
+    from topics.serve.predictor import Predictor
+
+    model = both_topic_models_bundle(tmp_path / "model")
+    archive = tmp_path / "themes.jsonl"
+    with archive.open("w", encoding="utf-8") as handle:
+        for i in range(60):
+            record = {"id": str(i), "text": TEXTS[i % len(TEXTS)], "year": 2001 + i % 3}
+            handle.write(json.dumps(record) + "\n")
+    bundle = read_bundle_files(str(model))
+    options: dict[str, Any] = {"partition_mb": 0.001, "drift": True, "date_field": "year"}
+    default = classify_archive(str(archive), tmp_path / "lda", bundle, **options)
+    chosen = classify_archive(
+        str(archive), tmp_path / "emb", bundle, topic_model="embedding_topics", **options
+    )
+    assert chosen.partitions > 2
+    # the records of classify --topics embedding_topics
+    capsys.readouterr()
+    argv = ["-f", str(archive), "--format", "jsonl", "--model", str(model)]
+    assert classify_main([*argv, "--topics", "embedding_topics"]) == 0
+    reference = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert list(read_output(tmp_path / "emb")) == reference
+    assert list(read_output(tmp_path / "lda")) != reference
+    # over time sums the chosen topic model; drift still compares the default's topic mix
+    with (tmp_path / "emb" / "topics_over_time.csv").open(encoding="utf-8") as handle:
+        header = next(csv.reader(handle))
+    embedding = Predictor.load(model).blocks["embedding_topics"]
+    assert header == ["period", "documents", *embedding.topic_names]
+    assert chosen.drift is not None and default.drift is not None
+    assert chosen.drift["measures"] == default.drift["measures"]
+    # a restart must name the same topic model; naming the default resumes without it
+    with pytest.raises(ArchiveError, match="topic_model"):
+        classify_archive(str(archive), tmp_path / "emb", bundle, **options)
+    again = classify_archive(str(archive), tmp_path / "lda", bundle, topic_model="lda", **options)
+    assert again.skipped == again.partitions
+
+
+def test_cli_topics_passes_through_and_refuses_a_name_the_bundle_lacks(
+    tmp_path: Path, bundle_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = write_archive(tmp_path / "a.jsonl", 20)
+    argv = ["classify-archive", str(archive), "--model", str(bundle_dir)]
+    assert main([*argv, "--output", str(tmp_path / "out"), "--topics", "lda"]) in (0, 1)
+    capsys.readouterr()
+    assert main([*argv, "--output", str(tmp_path / "bad"), "--topics", "embedding_topics"]) == 2
+    err = capsys.readouterr().err
+    assert err == "topics: error: --topics embedding_topics: this bundle's topic models are lda\n"
+    assert not (tmp_path / "bad").exists()  # refused before any work

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.test_embedding_topics import both_topic_models_bundle
 from topics import __version__
 from topics.cli.classify import CHUNK, build_parser, main, write_predictions
 from topics.serve.predictor import Predictor
@@ -141,6 +142,34 @@ def test_use_picks_a_model_of_the_bundle(
     code, _, err = run_classify(["--model", model_dir, "--use", "bert", text], capsys)
     assert code == 2
     assert err.strip() == "classify: error: --use bert: this bundle's models are lda, tfidf"
+
+
+def test_topics_picks_the_topic_model_of_a_bundle_with_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = str(both_topic_models_bundle(tmp_path / "model"))
+    text = "cargo by railway to the station"
+    listed = {}
+    for flags in ([], ["--topics", "lda"], ["--topics", "embedding_topics"]):
+        code, out, err = run_classify(["--model", bundle, "--format", "json", *flags, text], capsys)
+        assert (code, err) == (0, "")
+        listed[tuple(flags)] = json.loads(out)[0]["topics"]
+    expected = Predictor.load(bundle).predict(text, topic_model="embedding_topics")[0]["topics"]
+    assert listed[("--topics", "embedding_topics")] == expected
+    assert listed[()] == listed[("--topics", "lda")] != expected  # LDA's by default
+    code, out, err = run_classify(["--model", bundle, "--topics", "bertopic", text], capsys)
+    assert (code, out) == (2, "")
+    assert err == (
+        "classify: error: --topics bertopic: this bundle's topic models are lda, embedding_topics\n"
+    )
+    code, out, _ = run_classify(["--model", bundle, "--topics", "embedding_topics", text], capsys)
+    assert code == 0 and f"topic {expected[0]['topic']} {expected[0]['name']} (" in out
+
+
+def test_help_explains_topics_and_its_default() -> None:
+    help_text = " ".join(build_parser().format_help().split())
+    assert "--topics NAME which topic model lists the dominant topics" in help_text
+    assert "(default: lda when the bundle has it, else embedding_topics)" in help_text
 
 
 def test_missing_input_file(model_dir: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,6 +23,7 @@ from topics.families import FAMILIES
 from topics.families.base import FittedModel
 from topics.families.embedding_topics import EmbeddingTopics, NumpyBertEmbedder
 from topics.families.encoder import resolve_pretrained
+from topics.families.lda.model import LdaTopics
 from topics.families.linear import MultiLabelLinear
 from topics.kernels.embedding_topics import (
     class_tfidf,
@@ -50,14 +51,18 @@ TEXTS = [
 THEME_OF = [name for name in THEMES for _ in range(5)]
 
 
-@pytest.fixture(scope="module")
-def tokenizer_json() -> str:
+def packaged_tokenizer_json() -> str:
     """The packaged MiniLM's tokenizer (its JSON file; read without torch)."""
     path = Path(resolve_pretrained("sentence-transformers/all-MiniLM-L6-v2")) / "tokenizer.json"
     if not path.is_file():
         needs_encoder_extra()  # skips (fails under CI=true) without the encoder extra
         pytest.skip(f"the packaged MiniLM is not installed ({path} missing)")
     return path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def tokenizer_json() -> str:
+    return packaged_tokenizer_json()
 
 
 def tiny_bert(tokenizer_json: str) -> NumpyBertEmbedder:
@@ -246,21 +251,44 @@ def test_training_embedding_topics_without_torch_names_the_extra(
 
 
 # -- bundle and scorer -------------------------------------------------------------
-def fitted_model(tokenizer_json: str) -> FittedModel:
+def theme_targets() -> np.ndarray:
     y = np.zeros((len(TEXTS), len(LABELS)), dtype=int)
     for i, theme in enumerate(THEME_OF):
         y[i, LABELS.index(theme)] = 1
     y[::5, LABELS.index("human rights")] = 1  # every label needs positives to fit
-    classifier = MultiLabelLinear(classifier="logreg", C=10.0, cv_folds=2, label_names=LABELS)
+    return y
+
+
+def theme_classifier() -> MultiLabelLinear:
+    return MultiLabelLinear(classifier="logreg", C=10.0, cv_folds=2, label_names=LABELS)
+
+
+def fitted_model(tokenizer_json: str) -> FittedModel:
     pipeline = Pipeline(
         [
             ("embedding_topics", EmbeddingTopics(3, embedder=tiny_bert(tokenizer_json), top_n=5)),
-            ("classifier", classifier),
+            ("classifier", theme_classifier()),
         ]
     )
     pipeline.named_steps["embedding_topics"].set_params(no_below=1)
-    pipeline.fit(TEXTS, y)
+    pipeline.fit(TEXTS, theme_targets())
     return FittedModel("embedding_topics", pipeline, ["embedding_topics"])
+
+
+def both_topic_models_bundle(directory: Path) -> Path:
+    """A bundle holding both topic models, LDA (the primary; 4 topics) and embedding
+    topics (3), fitted on the themes, with a training summary for drift; built without
+    torch (the tiny BERT is numpy)."""
+    lda = LdaTopics(
+        num_topics=4, passes=5, iterations=100, no_below=1, no_above=0.5, top_n=5, random_state=0
+    )
+    pipeline = Pipeline([("lda", lda), ("classifier", theme_classifier())])
+    pipeline.fit(TEXTS, theme_targets())
+    models = {
+        "lda": FittedModel("lda", pipeline, ["lda"]),
+        "embedding_topics": fitted_model(packaged_tokenizer_json()),
+    }
+    return export_bundle(directory, LABELS, "lda", models, {}, held_out_texts=TEXTS)
 
 
 def test_the_bundle_scores_embedding_topics_as_training_does(

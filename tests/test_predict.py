@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import HEAVY, REPO, modules_loaded_by_predict
+from tests.test_embedding_topics import both_topic_models_bundle
 from topics.config import load_config
 from topics.data.splits import split_indices
 from topics.errors import BundleError
@@ -135,6 +136,70 @@ def test_explanation_names_terms_that_pushed_each_label(trained: dict[str, Any])
 def test_unknown_model_name(trained: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="not in this bundle"):
         Predictor.load(trained["path"]).predict(["x"], model="bert")
+
+
+@pytest.fixture(scope="module")
+def both_topics(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle with an LDA and an embedding-topics model (primary: lda)."""
+    return both_topic_models_bundle(tmp_path_factory.mktemp("both") / "model")
+
+
+def test_a_bundle_with_both_topic_models_lists_either_one(both_topics: Path) -> None:
+    predictor = Predictor.load(both_topics)
+    assert predictor.topic_models == ["lda", "embedding_topics"]
+    assert predictor.topic_model == "lda"
+    text = "cargo by railway to the station"
+    for topic_model, default in [("lda", True), ("embedding_topics", False)]:
+        block = predictor.blocks[topic_model]
+        theta = block.transform([text])[0]
+        [result] = predictor.predict(text, top_k=3, topic_model=topic_model)
+        assert [t["topic"] for t in result["topics"]] == list(np.argsort(-theta, kind="stable")[:3])
+        for topic in result["topics"]:
+            k = topic["topic"]
+            assert topic["name"] == block.topic_names[k]
+            assert topic["words"] == block.top_words[k]
+            assert topic["weight"] == pytest.approx(theta[k], abs=1e-6)
+        if default:  # LDA lists topics when none is named
+            assert predictor.predict(text, top_k=3) == [result]
+        else:  # the topics change, the labels and scores do not
+            [lda] = predictor.predict(text, top_k=3)
+            assert (result["labels"], result["scores"]) == (lda["labels"], lda["scores"])
+            assert result["topics"] != lda["topics"]
+    [explained] = predictor.predict(text, explain=True, topic_model="embedding_topics")
+    assert explained["explanation"]["topics"] == explained["topics"]
+
+
+def tfidf_only(path: Path, target: Path) -> Path:
+    """The bundle at ``path`` cut down to its TF-IDF model (no topic model), at ``target``."""
+    bundle = load_bundle(path)
+    spec = json.loads(json.dumps(bundle.spec))
+    spec["features"] = {"tfidf": spec["features"]["tfidf"]}
+    spec["models"] = {"tfidf": spec["models"]["tfidf"]}
+    spec.pop("training_summary", None)
+    kept = ("tfidf.", "clf.tfidf.")
+    arrays = {key: value for key, value in bundle.arrays.items() if key.startswith(kept)}
+    return save_bundle(target, spec, arrays, {})
+
+
+@pytest.mark.parametrize(
+    ("bundle", "has"),
+    [
+        ("both", "it has ['lda', 'embedding_topics']"),
+        ("lda-only", "it has ['lda']"),
+        ("no-topic-model", "it has none"),
+    ],
+    ids=["both-topic-models", "lda-only", "no-topic-model"],
+)
+def test_an_unknown_topic_model_is_one_line_naming_the_bundles(
+    trained: dict[str, Any], both_topics: Path, bundle: str, has: str, tmp_path: Path
+) -> None:
+    paths = {"both": both_topics, "lda-only": trained["path"]}
+    predictor = Predictor.load(paths.get(bundle) or tfidf_only(trained["path"], tmp_path / "m"))
+    with pytest.raises(ValueError) as raised:
+        predictor.predict(["rail"], topic_model="bertopic")
+    assert str(raised.value) == f"topic model 'bertopic' is not in this bundle; {has}"
+    if bundle == "no-topic-model":  # and by default: no topics, as before
+        assert predictor.topic_models == [] and predictor.predict("rail")[0]["topics"] == []
 
 
 def test_a_scorer_kind_this_topics_does_not_know_is_refused_in_one_line(

@@ -160,7 +160,9 @@ def test_pyfunc_model_has_an_input_example_and_a_real_output_schema(
     assert set(fields) == {"labels", "scores", "topics", "explanation"}
     assert isinstance(fields["labels"].dtype, Array)
     assert [p.name for p in fields["scores"].dtype.properties] == sorted(LABELS)
-    assert [p.name for p in signature.params.params] == ["top_k", "explain", "model"]
+    params = signature.params.params
+    assert [p.name for p in params] == ["top_k", "explain", "model", "topic_model"]
+    assert params[-1].default == "lda"  # the topic model classify lists by default
 
     example = Model.load(model_uri).load_input_example(
         mlflow.artifacts.download_artifacts(model_uri)
@@ -171,6 +173,8 @@ def test_pyfunc_model_has_an_input_example_and_a_real_output_schema(
     # the params reach the model (MLflow drops params a signature does not declare)
     assert served.predict(example, params={"top_k": 1}) == expected
     assert all(len(record["topics"]) == 1 for record in expected)
+    with pytest.raises(ValueError, match="topic model 'bertopic' is not in this bundle"):
+        served.predict(example, params={"topic_model": "bertopic"})
 
 
 def test_sweep_parent_points_at_its_best_child(tmp_path: Path) -> None:

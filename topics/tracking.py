@@ -54,7 +54,7 @@ from mlflow.types.schema import (
 
 import topics
 from topics.errors import TrackingError
-from topics.serve.predictor import Predictor
+from topics.serve.predictor import TOPIC_BLOCKS, Predictor
 
 logger = logging.getLogger(__name__)
 Result = TypeVar("Result")
@@ -275,6 +275,8 @@ class MlflowTracker:
         if not self.log_model_enabled:
             return
         manifest = json.loads((bundle_dir / "manifest.json").read_text(encoding="utf-8"))
+        features = json.loads((bundle_dir / "model.json").read_text(encoding="utf-8"))["features"]
+        topic_model = next((name for name in TOPIC_BLOCKS if name in features), None)
         with tempfile.TemporaryDirectory() as tmp:
             # "Models from code": MLflow stores this script instead of a pickle.
             script = Path(tmp) / "topics_model.py"
@@ -285,7 +287,9 @@ class MlflowTracker:
                     python_model=str(script),
                     artifacts={"bundle": str(bundle_dir)},
                     code_paths=[str(Path(topics.__file__).parent)],
-                    signature=pyfunc_signature(manifest["labels"], manifest["primary"]),
+                    signature=pyfunc_signature(
+                        manifest["labels"], manifest["primary"], topic_model
+                    ),
                     input_example=INPUT_EXAMPLE,
                     # Pinned: inferring requirements costs ~4 s per run. tokenizers:
                     # for encoder models.
@@ -417,10 +421,13 @@ def _limit_busy_wait(uri: str, lock_wait: float) -> None:
     _BUSY_MILLIS[uri] = int(1000 * min(5.0, max(lock_wait / 5, 0.05)))
 
 
-def pyfunc_signature(labels: list[str], primary: str) -> ModelSignature:
+def pyfunc_signature(
+    labels: list[str], primary: str, topic_model: str | None = None
+) -> ModelSignature:
     """The served model's signature: texts in; per text the record ``classify --format
     json`` prints (``labels``, a score per label, dominant ``topics``; ``explanation``
-    with ``explain=True``); params ``top_k``, ``explain`` and ``model``."""
+    with ``explain=True``); params ``top_k``, ``explain``, ``model`` and, for a bundle
+    with a topic model (``topic_model``: its default one), ``topic_model``."""
     topic = Object(
         [
             Property("topic", DataType.long),
@@ -456,6 +463,7 @@ def pyfunc_signature(labels: list[str], primary: str) -> ModelSignature:
                 ParamSpec("top_k", DataType.long, 3),
                 ParamSpec("explain", DataType.boolean, False),
                 ParamSpec("model", DataType.string, primary),
+                *([ParamSpec("topic_model", DataType.string, topic_model)] if topic_model else []),
             ]
         ),
     )

@@ -66,6 +66,7 @@ examples:
   classify -f articles.jsonl --format jsonl > tagged.jsonl
   classify --model models:/topics-news@champion "Rail freight to China grew"
   classify --use tfidf -f archive.jsonl --format jsonl   # the fast model of a bundle
+  classify --topics embedding_topics "Rail freight to China grew"   # not its LDA topics
   classify --lines --threshold 0.3 --max-labels 1 < headlines.txt
   classify --threshold defense=0.2 --threshold 'human rights=0.6' "Troops at the border"
 """
@@ -136,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="one document per line of stdin and of text files (fastText-style)",
     )
     parser.add_argument("--top-k", type=int, default=3, help="dominant topics to show (default: 3)")
+    parser.add_argument(
+        "--topics",
+        metavar="NAME",
+        help="which topic model lists the dominant topics, for a bundle with both: lda "
+        "or embedding_topics (default: lda when the bundle has it, else embedding_topics)",
+    )
     parser.add_argument("--explain", action="store_true", help="show the terms behind each label")
     parser.add_argument("--text-column", default="text", help="CSV column holding the text")
     parser.add_argument(
@@ -160,6 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(
                 f"--use {args.use}: this bundle's models are {', '.join(sorted(predictor.models))}"
             )
+        if args.topics is not None and args.topics not in predictor.topic_models:
+            has = ", ".join(predictor.topic_models)
+            found = f"this bundle's topic models are {has}" if has else "this bundle has none"
+            raise ConfigError(f"--topics {args.topics}: {found}")
         args.threshold = parse_thresholds(args.thresholds, predictor.labels)
         if args.max_labels is not None and args.max_labels < 1:
             raise ConfigError(f"--max-labels must be >= 1, got {args.max_labels}")
@@ -449,6 +460,7 @@ def write_predictions(
             model=args.use,
             threshold=getattr(args, "threshold", None),
             max_labels=getattr(args, "max_labels", None),
+            topic_model=getattr(args, "topics", None),
         )
         for (doc_id, _), result in zip(chunk, results, strict=True):
             if doc_id is not None:

@@ -90,6 +90,7 @@ def classify_archive_command(args: argparse.Namespace) -> int:
         drift=args.drift,
         date_field=args.date_field,
         period=args.period,
+        topic_model=args.topics,
     )
     bar.close()
     for error in result.errors:

@@ -199,6 +199,13 @@ def _add_cluster_commands(commands: Any) -> None:
     )
     archive.add_argument("--top-k", type=int, default=3, help="dominant topics per document")
     archive.add_argument(
+        "--topics",
+        metavar="NAME",
+        help="which topic model lists the topics (and, with --date-field, their prevalence), "
+        "for a bundle with both: lda or embedding_topics (default: lda when the bundle has "
+        "it, else embedding_topics); --drift still compares the default's topic mix",
+    )
+    archive.add_argument(
         "--drift",
         action="store_true",
         help="also write DIR/drift.html and DIR/drift.json: the archive against the model's "

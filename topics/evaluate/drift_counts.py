@@ -192,9 +192,13 @@ def count_texts(predictor: Any, texts: Iterable[str], source: str = "") -> Drift
     return counts
 
 
-def n_topics(predictor: Any) -> int:
-    """Every topic the bundle's predictions list (0 without a topic model): the full topic mix."""
-    block = getattr(predictor, "topics_block", None)
+def n_topics(predictor: Any, topic_model: str | None = None) -> int:
+    """Every topic the bundle's predictions list (0 without a topic model): the full topic
+    mix of ``topic_model`` (default: the predictor's, the one drift counts)."""
+    if topic_model:
+        block = predictor.topic_block(topic_model)
+    else:
+        block = getattr(predictor, "topics_block", None)
     return int(block.width) if block is not None else 0
 
 

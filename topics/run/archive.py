@@ -66,6 +66,7 @@ MAX_REPORTED_ERRORS = 5
 BUNDLE_FILES = ("manifest.json", "model.json", "arrays.npz")
 DRIFT_SUFFIX = ".drift.json"
 OVER_TIME_DIR = "_over_time"
+CHOICES = ("date_field", "period", "topic_model")  # options a restart must repeat
 
 
 class ArchiveError(TopicsError, ValueError):
@@ -194,6 +195,7 @@ def classify_partition(
     drift: bool = False,
     date_field: str | None = None,
     period: str = "year",
+    topic_model: str | None = None,
 ) -> dict[str, Any]:
     """Score one partition into ``output_dir/<name>.jsonl`` (atomically); return its counts.
 
@@ -201,19 +203,21 @@ def classify_partition(
     ``date_field``, the partition's totals per period (topic proportions and
     predicted labels, see :class:`topics.evaluate.over_time.PeriodTotals`) go to
     ``output_dir/_over_time/<name>.json``. Both are written before the output.
+    ``topic_model``: which of the bundle's topic models lists the topics (and sums
+    them over time); default the bundle's, which drift always counts.
     """
     from topics.evaluate.drift_counts import n_topics as topic_count
     from topics.evaluate.over_time import PeriodTotals, period_of
 
     started = time.perf_counter()
     predictor = _predictor(bundle_files)
-    counting = _DriftCounting(predictor) if drift else None
+    counting = _DriftCounting(predictor, topic_model) if drift else None
     target = Path(output_dir) / partition.filename
     errors: list[str] = []
     truncated: list[str] = []
     documents = 0
     # drift and over time need every topic's weight, not only the top_k written out
-    n_topics = topic_count(predictor) if drift or date_field else 0
+    n_topics = topic_count(predictor, topic_model) if drift or date_field else 0
     totals = PeriodTotals()
     # A unique temporary name per attempt: a worker that died left at most litter.
     staging = target.with_name(f".{partition.name}-{os.urandom(6).hex()}.tmp")
@@ -222,7 +226,9 @@ def classify_partition(
             records = _documents(partition, errors, truncated, date_field)
             while chunk := list(islice(records, CHUNK)):
                 texts = [text for _, text, _ in chunk]
-                results = predictor.predict(texts, top_k=max(top_k, n_topics))
+                results = predictor.predict(
+                    texts, top_k=max(top_k, n_topics), topic_model=topic_model
+                )
                 if counting is not None:
                     counting.add(texts, results)
                 if date_field:
@@ -259,13 +265,21 @@ def classify_partition(
 class _DriftCounting:
     """Counts scored chunks for drift; the chunks carry every topic (the full topic mix)."""
 
-    def __init__(self, predictor: Any) -> None:
+    def __init__(self, predictor: Any, topic_model: str | None = None) -> None:
         from topics.evaluate.drift_counts import DriftCounts, OovCounter
 
         self.counts = DriftCounts(list(predictor.labels), predictor.primary)
         self.oov = OovCounter(predictor)
+        # the training summary holds the default topic model's mix: another one listed
+        # in the output costs a second scoring of each chunk, for drift alone
+        self.predictor = predictor
+        self.rescore = topic_model not in (None, predictor.topic_model)
 
     def add(self, texts: list[str], results: list[dict[str, Any]]) -> None:
+        if self.rescore:
+            from topics.evaluate.drift_counts import n_topics
+
+            results = self.predictor.predict(texts, top_k=n_topics(self.predictor))
         self.counts.add(results, self.oov(texts))
 
     def write(self, path: Path) -> None:
@@ -397,6 +411,7 @@ def classify_archive(
     drift: bool = False,
     date_field: str | None = None,
     period: str = "year",
+    topic_model: str | None = None,
 ) -> ArchiveResult:
     """Classify every document of ``input_pattern`` into partitions under ``output_dir``.
 
@@ -407,22 +422,35 @@ def classify_archive(
     (the bundle must carry a training summary; checked before any work).
     ``date_field`` (a record field holding a date or year) adds the topics-over-time
     files per ``period`` to ``output_dir`` (see :mod:`topics.evaluate.over_time`).
+    ``topic_model`` (``lda``, ``embedding_topics``): which of the bundle's topic models
+    lists the topics; default its LDA when it has one (checked before any work).
     """
     started = time.perf_counter()
     training = _training_summary(bundle_files) if drift else None
+    topic_model = _topic_model(bundle_files, topic_model)
     files = expand_inputs(input_pattern)
     partitions = plan_partitions(files, partition_mb)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    over_time = {"date_field": date_field, "period": period if date_field else None}
-    _check_manifest(out, bundle_files, files, partition_mb, top_k, partitions, over_time)
+    choices = {
+        "date_field": date_field,
+        "period": period if date_field else None,
+        "topic_model": topic_model,
+    }
+    _check_manifest(out, bundle_files, files, partition_mb, top_k, partitions, choices)
     pending = [
         p
         for p in partitions
         if not (out / p.filename).exists() or (drift and not (out / p.drift_filename).exists())
     ]
     result = ArchiveResult(out, len(partitions), skipped=len(partitions) - len(pending))
-    options = {"top_k": top_k, "drift": drift, "date_field": date_field, "period": period}
+    options = {
+        "top_k": top_k,
+        "drift": drift,
+        "date_field": date_field,
+        "period": period,
+        "topic_model": topic_model,
+    }
     for counts in _execute(pending, bundle_files, str(out), options, address, workers):
         result.written += 1
         result.documents += counts["documents"]
@@ -438,6 +466,19 @@ def classify_archive(
         result.over_time_files = [str(path) for path in written]
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _topic_model(bundle_files: dict[str, bytes], topic_model: str | None) -> str | None:
+    """``topic_model`` checked against the bundle; None for its default topic model, so
+    that naming the default resumes an archive started without the option."""
+    if topic_model is None:
+        return None
+    predictor = _predictor(bundle_files)
+    if topic_model not in predictor.topic_models:
+        has = ", ".join(predictor.topic_models)
+        found = f"this bundle's topic models are {has}" if has else "this bundle has none"
+        raise ArchiveError(f"--topics {topic_model}: {found}")
+    return None if topic_model == predictor.topic_model else topic_model
 
 
 def _training_summary(bundle_files: dict[str, bytes]) -> Any:
@@ -477,9 +518,9 @@ def write_archive_over_time(
         data = json.loads((out / OVER_TIME_DIR / f"{partition.name}.json").read_text("utf-8"))
         totals = totals.merge(PeriodTotals.from_json(data))
     predictor = _predictor(bundle_files)
-    block = predictor.topics_block
-    names = block.topic_names if block is not None else []
     manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    block = predictor.topic_block(manifest.get("topic_model"))
+    names = block.topic_names if block is not None else []
     written = write_over_time(
         out,
         totals if totals.topics else None,
@@ -501,7 +542,7 @@ def _execute(
     workers: int,
 ) -> Iterator[dict[str, Any]]:
     """Each pending partition through :func:`classify_partition` (``options``: its
-    keyword arguments ``top_k``, ``drift``, ``date_field``, ``period``)."""
+    keyword arguments ``top_k``, ``drift``, ``date_field``, ``period``, ``topic_model``)."""
     if not pending:
         return
     if not address and workers <= 1:
@@ -538,9 +579,10 @@ def _check_manifest(
     partition_mb: float,
     top_k: int,
     partitions: list[Partition],
-    over_time: dict[str, Any] | None = None,
+    choices: dict[str, Any] | None = None,
 ) -> None:
-    """Write ``_archive.json``, or check that a restart matches the one there."""
+    """Write ``_archive.json``, or check that a restart matches the one there
+    (``choices``: ``date_field``, ``period`` and ``topic_model``)."""
     expected: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -548,12 +590,13 @@ def _check_manifest(
         "partition_mb": partition_mb,
         "top_k": top_k,
         "inputs": {str(p.resolve()): p.stat().st_size for p in files},
-        **(over_time or {"date_field": None, "period": None}),
+        **dict.fromkeys(CHOICES),
+        **(choices or {}),
     }
     path = out / MANIFEST
     if path.exists():
         found = json.loads(path.read_text(encoding="utf-8"))
-        keys = ("format", "model_manifest_sha256", "partition_mb", "top_k", "date_field", "period")
+        keys = ("format", "model_manifest_sha256", "partition_mb", "top_k", *CHOICES)
         for key in keys:
             if found.get(key) != expected[key]:
                 raise ArchiveError(

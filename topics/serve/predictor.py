@@ -11,6 +11,8 @@ trained pipelines' scores (tested to 1e-6).
 >>> predictor = Predictor.load("models:/topics-news@champion")  # doctest: +SKIP
 >>> predictor("Rail freight via Aktau grew", threshold=0.3, max_labels=1)  # doctest: +SKIP
 [{'labels': ['transport'], ...}]
+>>> predictor("Rail freight via Aktau grew", topic_model="embedding_topics")  # doctest: +SKIP
+[{'labels': ['transport'], 'scores': {...}, 'topics': [...]}]
 """
 
 from __future__ import annotations
@@ -43,13 +45,15 @@ from topics.text import field_error, required, required_bool, required_strings
 
 __all__ = ["Predictor"]
 
+# feature blocks that are topic models; the first a bundle has lists topics by default
+TOPIC_BLOCKS = ("lda", "embedding_topics")
 # MLflow URIs are fetched by topics.tracking, named here and imported only when such a
 # URI is loaded: a bundle folder never imports mlflow (the predict path stays lean).
 # A deliberate exception to the serve/ import rule (tests/test_layout.py), and not a
 # static import: tracking wraps a Predictor for the pyfunc, so one would be a cycle.
-TOPIC_BLOCKS = ("lda", "embedding_topics")  # feature blocks that are topic models
 REMOTE_SOURCES = {"models:/": "topics.tracking", "runs:/": "topics.tracking"}
 Threshold = float | Mapping[str, float] | None
+TopicsBlock = LdaBlock | EmbeddingTopicsBlock
 
 
 class Predictor:
@@ -76,11 +80,10 @@ class Predictor:
                 self.blocks[name] = FEATURE_BLOCKS[name](block, _prefixed(arrays, f"{name}."))
         self.tfidf: TfidfBlock | None = self.blocks.get("tfidf")
         self.lda: LdaBlock | None = self.blocks.get("lda")
-        # the topics classify lists: the LDA block's, else the embedding topics'
-        self.topic_model = next((name for name in TOPIC_BLOCKS if name in self.blocks), None)
-        self.topics_block: LdaBlock | EmbeddingTopicsBlock | None = (
-            self.blocks[self.topic_model] if self.topic_model else None
-        )
+        # the topic models whose topics predict can list; the first is the default
+        self.topic_models: list[str] = [name for name in TOPIC_BLOCKS if name in self.blocks]
+        self.topic_model: str | None = self.topic_models[0] if self.topic_models else None
+        self.topics_block: TopicsBlock | None = self.topic_block()
         self.models: dict[str, Scorer] = {}
         for name, model in models.items():
             with _invalid(bundle, f"models.{name}", f"clf.{name}."):
@@ -115,6 +118,7 @@ class Predictor:
         model: str | None = None,
         threshold: Threshold = None,
         max_labels: int | None = None,
+        topic_model: str | None = None,
     ) -> list[dict[str, Any]]:
         """Labels, calibrated scores and dominant topics for each text.
 
@@ -138,21 +142,28 @@ class Predictor:
             label is kept only if it reaches it.
         max_labels
             At most this many labels per text, the most probable first (fastText's ``-k``).
+        topic_model
+            Which of the bundle's topic models (:attr:`topic_models`: ``lda``,
+            ``embedding_topics``) lists the dominant topics; default :attr:`topic_model`,
+            its LDA when it has one, else its embedding topics.
 
         Raises
         ------
         TypeError
             ``texts`` is neither a string nor a sequence of strings.
         ValueError
-            A threshold is outside [0, 1] or names no label; ``max_labels`` < 1.
+            A threshold is outside [0, 1] or names no label; ``max_labels`` < 1;
+            ``model`` or ``topic_model`` is not in the bundle.
         """
         texts = _as_texts(texts)
         classifier = self._classifier(model)
+        topics_block = self.topic_block(topic_model)
+        topic_model = topic_model or self.topic_model
         batch = Batch(texts, self.blocks)
         proba = self._score(batch, classifier)
         theta = np.zeros((len(texts), 0))
-        if self.topic_model is not None and (top_k > 0 or explain):
-            theta = batch.features(self.topic_model)
+        if topic_model is not None and (top_k > 0 or explain):
+            theta = batch.features(topic_model)
         explainer = self._explainer(classifier) if explain else None
         rows = batch.features("tfidf") if explainer is not None else None
         n_docs = len(texts)
@@ -166,7 +177,7 @@ class Predictor:
             result: dict[str, Any] = {
                 "labels": [labels[j] for j in picked],
                 "scores": dict(zip(labels, rounded[i], strict=True)),
-                "topics": self._topics(theta[i], top_k) if theta.shape[1] else [],
+                "topics": self._topics(topics_block, theta[i], top_k) if theta.shape[1] else [],
             }
             if explain:
                 row = rows.row(i) if rows is not None else None
@@ -211,6 +222,24 @@ class Predictor:
             values[self.labels.index(label)] = float(value)
         return values
 
+    def topic_block(self, topic_model: str | None = None) -> TopicsBlock | None:
+        """The block of ``topic_model`` (one of :attr:`topic_models`; default
+        :attr:`topic_model`): its ``topic_names``, ``top_words`` and ``width``; None for
+        a bundle without a topic model.
+
+        Raises
+        ------
+        ValueError
+            ``topic_model`` is not one of this bundle's topic models.
+        """
+        if topic_model is None:
+            return self.blocks[self.topic_model] if self.topic_model else None
+        if topic_model not in self.topic_models:
+            has = f"it has {self.topic_models}" if self.topic_models else "it has none"
+            raise ValueError(f"topic model {topic_model!r} is not in this bundle; {has}")
+        block: TopicsBlock = self.blocks[topic_model]
+        return block
+
     def _classifier(self, model: str | None) -> Scorer:
         name = model or self.primary
         if name not in self.models:
@@ -222,10 +251,11 @@ class Predictor:
         proba = scorer.scores(batch, lambda member, same: self._score(same, self.models[member]))
         return normalise_rows(proba) if self.single_label else proba
 
-    def _topics(self, weights: np.ndarray, top_k: int) -> list[dict[str, Any]]:
-        assert self.topics_block is not None
+    @staticmethod
+    def _topics(block: TopicsBlock | None, weights: np.ndarray, top_k: int) -> list[dict[str, Any]]:
+        assert block is not None
         order = np.argsort(-weights, kind="stable")[:top_k]
-        names, words = self.topics_block.topic_names, self.topics_block.top_words
+        names, words = block.topic_names, block.top_words
         return [
             {
                 "topic": int(k),

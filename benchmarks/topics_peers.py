@@ -225,6 +225,8 @@ def bertopic(docs: list[list[str]], seed: int) -> tuple[float, np.ndarray]:
 def fastopic(docs: list[list[str]], seed: int) -> tuple[float, np.ndarray]:
     """FASTopic (200 epochs, its defaults) on the reference tokens and the shared vectors."""
     import torch
+
+    offline_torchvision_stub()
     from fastopic import FASTopic
     from topmost.preprocess import Preprocess
 
@@ -243,6 +245,27 @@ def fastopic(docs: list[list[str]], seed: int) -> tuple[float, np.ndarray]:
     model.fit([" ".join(d) for d in docs], preset_doc_embeddings=vectors)
     seconds = time.perf_counter() - start + SHARED.seconds
     return seconds, _words(model.get_beta(), list(model.vocab))
+
+
+def offline_torchvision_stub() -> None:
+    """topmost imports ``torchvision.datasets.utils.download_url`` only to download its
+    own datasets, never called here; PyPI's torchvision does not import beside the CPU
+    torch. Without a torchvision installed, that one name is registered for this
+    process (after transformers has looked for torchvision, so it still sees none)."""
+    import importlib.util
+    import types
+
+    import transformers  # noqa: F401  (it looks for torchvision on import: first)
+
+    if importlib.util.find_spec("torchvision") is not None:
+        return
+
+    def download_url(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the topic-model benchmark downloads nothing")
+
+    for name in ("torchvision", "torchvision.datasets", "torchvision.datasets.utils"):
+        sys.modules.setdefault(name, types.ModuleType(name))
+    sys.modules["torchvision.datasets.utils"].download_url = download_url  # type: ignore[attr-defined]
 
 
 def _words(topic_word: np.ndarray, vocabulary: list[str]) -> np.ndarray:

@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         f"onnxruntime {onnxruntime.__version__}; load average before / after: "
         f"{load_before[0]:.2f} / {os.getloadavg()[0]:.2f}.\n\n"
         "Packaged all-MiniLM-L6-v2, mean-pooled; the same token batches (64 texts of "
-        "similar length) for every runtime; best of one pass after a warm-up batch. "
+        "similar length) for every runtime; one pass after a warm-up batch. "
         "Fidelity: each text's cosine to torch's vector.\n\n"
     )
     args.out.write_text(header + "\n".join(lines) + "\n")

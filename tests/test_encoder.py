@@ -330,6 +330,17 @@ def test_a_rerun_reads_the_fine_tuned_model_back_from_the_cache(
         _fit(tiny_bert, texts[:-1], y[:-1], epochs=1, cache=cache)
     with pytest.raises(AssertionError, match="fine-tuned again"):
         _fit(tiny_bert, texts, 1 - y, epochs=1, cache=cache)
+    # an entry that does not check out is fine-tuned anew, the model left untouched
+    (entry,) = (tmp_path / "cache" / "encoder").iterdir()
+    with np.load(entry / "arrays.npz") as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    arrays["bert.embeddings.word_embeddings.weight"] = arrays[
+        "bert.embeddings.word_embeddings.weight"
+    ][:-1]
+    np.savez(entry / "arrays.npz", **arrays)
+    monkeypatch.undo()
+    anew = _fit(tiny_bert, texts, y, epochs=1, cache=cache)
+    np.testing.assert_array_equal(anew.predict_proba(texts), first.predict_proba(texts))
 
 
 def test_an_experiment_rerun_takes_the_cached_encoder(

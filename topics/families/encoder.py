@@ -352,11 +352,16 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         meta, arrays = entry
         state = {k[5:]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("bert.")}
         coef = arrays.get("coef")
+        parameters = dict(encoder.named_parameters())
         try:
-            if set(dict(encoder.named_parameters())) - set(state) or coef is None:
-                raise ValueError("weights missing")
-            if coef.shape != (groups.shape[0], encoder.config.hidden_size):
-                raise ValueError("head of another shape")
+            # checked before loading: a failed load_state_dict would leave some loaded
+            if any(
+                name not in state or state[name].shape != value.shape
+                for name, value in parameters.items()
+            ):
+                raise ValueError("weights missing or of another shape")
+            if coef is None or coef.shape != (groups.shape[0], encoder.config.hidden_size):
+                raise ValueError("no head, or one of another shape")
             encoder.load_state_dict(state, strict=False)  # buffers stay as loaded
             self.coef_, self.intercept_ = coef, arrays["intercept"]
             self.thresholds_ = arrays["thresholds"]

@@ -75,7 +75,18 @@ def _layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) 
 
 
 def _gelu_tanh(x: np.ndarray) -> np.ndarray:
-    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
+    """``0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))``, in place on one temporary
+    (the activations are the largest arrays of the pass)."""
+    y = x * x
+    y *= x
+    y *= x.dtype.type(0.044715)
+    y += x
+    y *= x.dtype.type(math.sqrt(2.0 / math.pi))
+    np.tanh(y, out=y)
+    y += 1
+    y *= x
+    y *= x.dtype.type(0.5)
+    return y
 
 
 class NumpyEncoder:
@@ -122,8 +133,11 @@ class NumpyEncoder:
                 .transpose(0, 2, 1, 3)
                 for part in ("query", "key", "value")
             )
-            scores = q @ k.transpose(0, 1, 3, 2) * scale + blocked
-            scores = np.exp(scores - scores.max(-1, keepdims=True))
+            scores = q @ k.transpose(0, 1, 3, 2)
+            scores *= scale
+            scores += blocked
+            scores -= scores.max(-1, keepdims=True)
+            np.exp(scores, out=scores)
             scores /= scores.sum(-1, keepdims=True)
             attended = (scores @ v).transpose(0, 2, 1, 3).reshape(n, length, hidden)
             h = self._norm(

@@ -217,6 +217,40 @@ def test_fit_transform_embeds_the_training_texts_once(tokenizer_json: str) -> No
     np.testing.assert_allclose(proportions, topics.transform(TEXTS), atol=1e-6)
 
 
+def test_a_fit_sample_embeds_only_the_sample_and_assigns_the_rest_by_terms(
+    tokenizer_json: str,
+) -> None:
+    rng = np.random.default_rng(1)
+    themes = list(THEMES.values())
+    texts = [" ".join(rng.choice(themes[i % 3], 3, replace=False)) for i in range(60)]
+    theme = np.arange(60) % 3
+    embedded: list[str] = []
+
+    class Recording(NumpyBertEmbedder):
+        def embed(self, texts: Sequence[str]) -> np.ndarray:
+            embedded.extend(texts)
+            return super().embed(texts)
+
+    tiny = tiny_bert(tokenizer_json)
+    settings = {k: v for k, v in tiny.spec.items() if k != "tokenizer"}
+    embedder = Recording(tiny.weights, tiny.spec["tokenizer"], **settings)
+    topics = EmbeddingTopics(num_topics=3, embedder=embedder, fit_sample=24, no_below=1)
+    proportions = topics.fit_transform(texts)
+    assert len(topics.sample_) == 24 and len(embedded) == 60  # the sample, then the rest once
+    assert embedded[:24] == [texts[i] for i in topics.sample_]
+    # every theme is one topic, in the sample and out of it
+    assert len(set(zip(theme.tolist(), topics.labels_.tolist(), strict=True))) == 3
+    assert sorted(sorted(words) for words in topics.top_words(5)) == sorted(
+        sorted(words) for words in themes
+    )
+    assert sorted(topics.prevalence_.round(3)) == [0.333] * 3  # over all 60 texts
+    for docs in topics.representative_docs_:
+        assert set(docs) <= set(topics.sample_.tolist())
+    np.testing.assert_allclose(proportions, topics.transform(texts), atol=1e-6)
+    with pytest.raises(ValueError, match="fit_sample=2 is fewer texts than num_topics=3"):
+        EmbeddingTopics(num_topics=3, embedder=embedder, fit_sample=2).fit(texts)
+
+
 def test_embedding_topics_reduce_dims_clusters_the_same_themes(tokenizer_json: str) -> None:
     full = fitted_topics(tokenizer_json)
     reduced = fitted_topics(tokenizer_json, reduce_dims=3)

@@ -195,6 +195,13 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         (a BERT state, see :class:`NumpyBertEmbedder`); None: ``pretrained`` run by torch.
     reduce_dims : int or None
         PCA components the clustering sees (None: the full embedding).
+    fit_sample : int or None
+        Texts embedded to find the topics (None: all of them). With fewer than the
+        texts that hold terms, a random sample of that many is embedded and
+        clustered; every other text gets the topic that a logistic regression on its
+        TF-IDF terms, learned from the sample's clusters, gives it, and each topic's
+        terms are ranked over all of its texts. The encoder pass is most of a fit, so
+        it shrinks with the sample; ``transform`` still embeds every text.
     min_token_length, stop_words, no_below, no_above
         Term tokenization and document-frequency filtering, as LDA's.
     term_score : {"kl", "ctfidf"}
@@ -214,6 +221,9 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
     ----------
     labels_ : ndarray (n,)
         Each training text's topic; -1 for texts without any term (left out).
+    sample_ : ndarray
+        The indices of the training texts that were embedded (all of them without
+        ``fit_sample``).
     centroids_ : ndarray (K, d)
         Unit mean embedding of each topic's documents.
     temperature_ : float
@@ -241,6 +251,7 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         max_length: int = 128,
         embedder: Embedder | None = None,
         reduce_dims: int | None = None,
+        fit_sample: int | None = None,
         min_token_length: int = 3,
         stop_words: str | list[str] | None = "english",
         no_below: int = 2,
@@ -256,6 +267,7 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         self.max_length = max_length
         self.embedder = embedder
         self.reduce_dims = reduce_dims
+        self.fit_sample = fit_sample
         self.min_token_length = min_token_length
         self.stop_words = stop_words
         self.no_below = no_below
@@ -271,12 +283,18 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
-        """``fit(X).transform(X)``, from the vectors ``fit`` computed (not embedded twice)."""
-        unit = self._fit(list(X))
-        return topic_proportions(unit, self.centroids_, self.temperature_)
+        """``fit(X).transform(X)``; the texts ``fit`` embedded are not embedded twice."""
+        texts = list(X)
+        unit = self._fit(texts)
+        proportions = np.empty((len(texts), self.num_topics))
+        proportions[self.sample_] = topic_proportions(unit, self.centroids_, self.temperature_)
+        rest = np.setdiff1d(np.arange(len(texts)), self.sample_)
+        if len(rest):
+            proportions[rest] = self.transform([texts[i] for i in rest])
+        return proportions
 
     def _fit(self, texts: list[str]) -> np.ndarray:
-        """Fit on ``texts``; returns their unit embeddings."""
+        """Fit on ``texts``; returns the unit embeddings of ``texts[sample_]``."""
         from sklearn.cluster import KMeans
 
         if not isinstance(self.num_topics, int) or self.num_topics < 2:
@@ -292,6 +310,11 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
                 f"The 'term_score' parameter of EmbeddingTopics must be one of "
                 f"{list(TERM_SCORES)}. Got {self.term_score!r} instead."
             )
+        if self.fit_sample is not None and self.fit_sample < self.num_topics:
+            raise ValueError(
+                f"EmbeddingTopics: fit_sample={self.fit_sample} is fewer texts than "
+                f"num_topics={self.num_topics}; raise fit_sample or set it to null (all texts)"
+            )
         started = time.perf_counter()
         if len(texts) < self.num_topics:
             raise ValueError(
@@ -301,7 +324,8 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         counts = self._count_terms(texts)
         # Texts with no term left (empty, numbers only) name no topic; like LDA's
         # empty documents they get proportions but do not shape the topics.
-        kept = np.flatnonzero(counts.getnnz(axis=1) > 0)
+        has_terms = counts.getnnz(axis=1) > 0
+        kept = np.flatnonzero(has_terms)
         if len(kept) < self.num_topics:
             raise ValueError(
                 f"EmbeddingTopics: {len(kept)} texts hold terms for num_topics="
@@ -312,9 +336,14 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
                 "embedding topics: %d texts without terms left out of the clustering",
                 len(texts) - len(kept),
             )
+        self.sample_ = np.arange(len(texts))
+        if self.fit_sample is not None and self.fit_sample < len(kept):
+            rng = np.random.default_rng(self.random_state)
+            self.sample_ = np.sort(rng.choice(kept, self.fit_sample, replace=False))
         self.embedder_ = self.embedder or TorchBertEmbedder(self.pretrained, self.max_length)
-        unit = unit_rows(self._embed_cached(texts))
-        space = unit[kept]
+        unit = unit_rows(self._embed_cached([texts[i] for i in self.sample_]))
+        inside = has_terms[self.sample_]  # the embedded texts that are clustered
+        space = unit[inside]
         if self.reduce_dims and self.reduce_dims < unit.shape[1]:
             from sklearn.decomposition import PCA
 
@@ -322,11 +351,14 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
             space = unit_rows(space)
         kmeans = KMeans(self.num_topics, n_init=4, random_state=self.random_state).fit(space)
         self.labels_ = np.full(len(texts), -1, dtype=np.int64)  # -1: left out
-        self.labels_[kept] = kmeans.labels_
+        self.labels_[self.sample_[inside]] = kmeans.labels_
+        rest = np.setdiff1d(kept, self.sample_)
+        if len(rest):
+            self.labels_[rest] = assign_by_terms(counts, self.sample_[inside], kmeans.labels_, rest)
         one_hot = np.zeros((len(texts), self.num_topics))
         one_hot[kept, self.labels_[kept]] = 1.0
-        self.centroids_ = unit_rows(one_hot.T @ unit)
-        self.temperature_ = fit_temperature(unit[kept], self.centroids_, self.labels_[kept])
+        self.centroids_ = unit_rows(one_hot[self.sample_].T @ unit)
+        self.temperature_ = fit_temperature(unit[inside], self.centroids_, kmeans.labels_)
         logger.info("embedding topics: temperature %.4f", self.temperature_)
         if self.term_score == "kl":
             holding = (counts > 0).astype(np.float64)  # documents holding each term
@@ -336,14 +368,17 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         self.top_words_ = self.top_words(self.top_n)
         self.term_frequency_ = np.asarray(counts.sum(axis=0)).ravel()
         self.prevalence_ = one_hot[kept].mean(axis=0)
+        # the embedded texts nearest each centroid, among its own
         nearest = np.argsort(-(unit @ self.centroids_.T), axis=0, kind="stable")
-        self.representative_docs_ = [
-            [int(i) for i in nearest[:, k] if self.labels_[i] == k][:REPRESENTATIVE_DOCS]
+        labels = self.labels_[self.sample_]
+        rows = [
+            [int(r) for r in nearest[:, k] if labels[r] == k][:REPRESENTATIVE_DOCS]
             for k in range(self.num_topics)
         ]
         theta = topic_proportions(unit, self.centroids_, self.temperature_)
+        self.representative_docs_ = [[int(self.sample_[r]) for r in docs] for docs in rows]
         self.representative_weights_ = [
-            [float(theta[i, k]) for i in docs] for k, docs in enumerate(self.representative_docs_)
+            [float(theta[r, k]) for r in docs] for k, docs in enumerate(rows)
         ]
         # p(w|k) over token counts: what names and the report's topic view rank by
         self.topic_word_ = unit_sum_rows(np.asarray((counts.T @ one_hot).T))
@@ -448,6 +483,7 @@ class EmbeddingTopicsSettings(Section):
     num_topics: int = Field(10, ge=2)
     max_length: int = Field(128, ge=8, le=512)  # tokens embedded per text
     reduce_dims: int | None = Field(None, ge=2)  # PCA before clustering; null: none
+    fit_sample: int | None = Field(None, ge=2)  # texts embedded to find topics; null: all
     top_n: int = Field(10, ge=1)
     min_token_length: int = Field(3, ge=1)
     no_below: int = Field(2, ge=1)
@@ -482,6 +518,7 @@ class EmbeddingTopicsFamily(Family):
             pretrained=settings.pretrained,
             max_length=settings.max_length,
             reduce_dims=settings.reduce_dims,
+            fit_sample=settings.fit_sample,
             min_token_length=settings.min_token_length,
             stop_words=context.vectorizer.get("stop_words", "english"),
             no_below=settings.no_below,
@@ -512,7 +549,26 @@ class EmbeddingTopicsFamily(Family):
 
     def describe(self, settings: EmbeddingTopicsSettings, context: FitContext) -> str:
         name = settings.pretrained.rsplit("/", 1)[-1]
-        return f"embedding_topics {name} K={settings.num_topics} max_length={settings.max_length}"
+        sample = f" fit_sample={settings.fit_sample}" if settings.fit_sample else ""
+        return (
+            f"embedding_topics {name} K={settings.num_topics} "
+            f"max_length={settings.max_length}{sample}"
+        )
+
+
+def assign_by_terms(
+    counts: Any, sample: np.ndarray, topics: np.ndarray, rest: np.ndarray
+) -> np.ndarray:
+    """The topics of ``rest``'s texts by a logistic regression on TF-IDF of their term
+    ``counts`` (rows of every text), learned from ``sample``'s texts and ``topics``."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.linear_model import LogisticRegression
+
+    if len(np.unique(topics)) < 2:  # the sample fell into one cluster
+        return np.full(len(rest), topics[0])
+    tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
+    classifier = LogisticRegression(C=10.0, max_iter=300).fit(tfidf[sample], topics)
+    return classifier.predict(tfidf[rest])
 
 
 def unit_sum_rows(matrix: np.ndarray) -> np.ndarray:

@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Commit {commit}, {time.strftime('%Y-%m-%d')}. "
         f"{len(docs):,} docs, {n_words:,} words (reference tokens); mean of {args.seeds} "
         f"seeds; {os.cpu_count()} cores; load average {load_before:.1f} before, "
-        f"{load_after:.1f} after (other jobs shared the machine).",
+        f"{load_after:.1f} after.",
         "",
         "| model | train s | c_v | c_npmi | diversity (top-25) | cpu s "
         "| per seed (s, c_v, c_npmi, div) |",

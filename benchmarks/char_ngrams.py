@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +38,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks import provenance  # noqa: E402
 from topics.config import load_config  # noqa: E402
 from topics.data.splits import split_indices  # noqa: E402
 from topics.families.base import TrainingData  # noqa: E402
@@ -185,16 +185,6 @@ def load_average() -> str:
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
-def commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        )
-        return out.stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
-
-
 def table(
     rows: list[dict[str, Any]],
     facts: dict[str, Any],
@@ -248,7 +238,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/char_ngrams.md")
     args = parser.parse_args()
     load_before = load_average()
-    measured = commit()  # the code imported above
+    measured = provenance.commit()  # the code imported above
     with tempfile.TemporaryDirectory() as workdir:
         predictor, texts, facts = train(args.train, Path(workdir))
         rows = measure(predictor, texts, args.repeats)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +38,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from benchmarks import provenance  # noqa: E402
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from topics.config import load_config  # noqa: E402
@@ -159,13 +161,6 @@ def measure(texts: list[str], max_length: int, threads: int, folder: Path) -> li
     return rows
 
 
-def commit() -> str:
-    out = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    )
-    return out.stdout.strip() or "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", type=int, default=1000, help="texts per dataset (seeded draw)")
@@ -195,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         "# The MiniLM forward pass under four runtimes\n\n"
         f"`python benchmarks/encoder_runtimes.py --docs {args.docs} --threads {args.threads}`, "
-        f"commit {commit()}, {datetime.date.today()}, 2 cores; torch {torch.__version__}, "
+        f"commit {provenance.commit()}, {datetime.date.today()}, 2 cores; torch {torch.__version__}, "
         f"onnxruntime {onnxruntime.__version__}; load average before / after: "
         f"{load_before[0]:.2f} / {os.getloadavg()[0]:.2f}.\n\n"
         "Packaged all-MiniLM-L6-v2, mean-pooled; the same token batches (64 texts of "

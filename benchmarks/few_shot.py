@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +48,7 @@ from sklearn.metrics import f1_score  # noqa: E402
 from sklearn.multiclass import OneVsRestClassifier  # noqa: E402
 from sklearn.svm import LinearSVC  # noqa: E402
 
+from benchmarks import provenance  # noqa: E402
 from topics.config import DataConfig, load_config  # noqa: E402
 from topics.data.splits import draw_train_sample  # noqa: E402
 from topics.families.base import TrainingData  # noqa: E402
@@ -159,9 +159,7 @@ def main() -> None:
     peers = set(args.peers.split(",")) - {""}
     setfit_sizes = {int(n) for n in args.setfit_n.split(",")}
 
-    commit = subprocess.run(  # the code that runs, whatever is committed meanwhile
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
+    commit = provenance.commit()
     config = load_config(EXPERIMENT, ["tracking.enabled=false"])
     config.data.train_sample = None
     prepared = prepare(config)

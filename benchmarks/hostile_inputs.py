@@ -27,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks import provenance  # noqa: E402
 from topics.config import load_config  # noqa: E402
 from topics.run.experiment import run  # noqa: E402
 from topics.run.trackers import NullTracker  # noqa: E402
@@ -63,9 +64,7 @@ def main() -> None:
         "--output", default=str(REPO / "benchmarks" / "results" / "hostile_inputs.md")
     )
     args = parser.parse_args()
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
+    commit = provenance.commit()
     with tempfile.TemporaryDirectory(prefix="topics-hostile-") as tmp:
         folder = Path(tmp)
         model = train(folder)

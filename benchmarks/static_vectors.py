@@ -44,6 +44,9 @@ from sklearn.preprocessing import StandardScaler
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
+
+from benchmarks import provenance  # noqa: E402
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from peers import load_split  # noqa: E402
@@ -154,13 +157,6 @@ def train_nyt_cap() -> Path:
         check=True,
     )
     return Path(json.loads(run.stdout.strip().splitlines()[-1])["artifact_dir"]) / "model"
-
-
-def commit() -> str:
-    out = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    )
-    return out.stdout.strip() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -293,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     header = (
         "# Static token vectors distilled from the fine-tuned nyt-cap encoder\n\n"
-        f"`python benchmarks/static_vectors.py --bundle <nyt-cap run>/model`, commit {commit()}, "
+        f"`python benchmarks/static_vectors.py --bundle <nyt-cap run>/model`, commit {provenance.commit()}, "
         f"{datetime.date.today()}, 2 cores, load average before / after {load_before:.2f} / "
         f"{os.getloadavg()[0]:.2f}. {len(train):,} training texts (held out: {len(val_idx):,}), "
         f"{len(test):,} test texts (2004-06). Issue 17's nyt-cap goal: 0.72 / 0.68 at >= 5,000 docs/s.\n\n"

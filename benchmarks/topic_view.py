@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks import provenance  # noqa: E402
 from topics.config import DATA_ROOT_ENV, load_config  # noqa: E402
 from topics.evaluate.report import write_report  # noqa: E402
 from topics.evaluate.run_metrics import RunMetrics  # noqa: E402
@@ -167,13 +167,6 @@ def time_loads(driver: Any, page: Path) -> dict[str, float]:
     return {"ready_ms": statistics.median(ready), "load_ms": statistics.median(loaded)}
 
 
-def git_commit() -> str:
-    found = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    )
-    return found.stdout.strip() or "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -191,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.data_dir is None:
         parser.error(f"no data root: pass --data-dir DIR or set {DATA_ROOT_ENV}=DIR")
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
-    commit = git_commit()
+    commit = provenance.commit()
     with tempfile.TemporaryDirectory(prefix="topic-view-bench-") as tmp:
         work = Path(tmp)
         report, facts = fit_report(args.data_dir.resolve(), args.iterations, work / "run")

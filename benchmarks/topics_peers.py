@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 import warnings
@@ -41,6 +40,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks import provenance  # noqa: E402
 from benchmarks.newsgroups_reference import ARCHIVE, read_texts, reference_tokens  # noqa: E402
 from topics.config import deep_merge  # noqa: E402
 from topics.evaluate.topic_quality import coherence  # noqa: E402
@@ -353,9 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     names = args.models.split(",")
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
+    commit = provenance.commit()
     texts, _ = read_texts(Path(args.data) / ARCHIVE)
     docs, kept = reference_tokens(texts)
     global SHARED

@@ -1,0 +1,22 @@
+"""What a benchmark's output records about the code that produced it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def commit() -> str:
+    """The short hash of the checked-out commit ("unknown" outside a git checkout).
+
+    Read it when the run starts: the code that runs is that commit's, whatever is
+    committed while it runs."""
+    try:
+        found = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    return found.stdout.strip() or "unknown"

@@ -43,11 +43,9 @@ from benchmarks import provenance  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from topics.config import load_config  # noqa: E402
-from topics.data.splits import split_indices  # noqa: E402
+from benchmarks.peers import load_split  # noqa: E402
 from topics.families.embedding_topics import TorchBertEmbedder  # noqa: E402
 from topics.kernels.transformer import NumpyEncoder, encode_by_length  # noqa: E402
-from topics.run.cache import load_corpus_from_config, split_kwargs  # noqa: E402
 
 PRETRAINED = "sentence-transformers/all-MiniLM-L6-v2"
 DATASETS = {
@@ -58,11 +56,9 @@ BATCH = 64
 
 
 def test_texts(experiment: str, n: int) -> list[str]:
-    config = load_config(REPO / experiment, ["tracking.enabled=false", "cache_dir=null"])
-    corpus = load_corpus_from_config(config.data)
-    _, test = split_indices(corpus, **split_kwargs(config.data.split, config.split_seed()))
+    _, _, test = load_split(experiment)
     pick = np.random.default_rng(0).choice(len(test), min(n, len(test)), replace=False)
-    return [corpus.texts[test[i]] for i in np.sort(pick)]
+    return [test.texts[i] for i in np.sort(pick)]
 
 
 def pooled_torch(torch: Any, model: Any) -> Any:
@@ -103,12 +99,11 @@ def onnx_files(embedder: TorchBertEmbedder, folder: Path) -> tuple[Path, Path]:
 def runner(kind: str, embedder: TorchBertEmbedder, onnx: dict[str, Path], threads: int) -> Callable:
     if kind == "torch":
         torch = embedder.torch
+        pooled = pooled_torch(torch, embedder.model)
 
         def run_torch(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
             with torch.no_grad():
-                return pooled_torch(torch, embedder.model)(
-                    torch.as_tensor(ids), torch.as_tensor(mask)
-                ).numpy()
+                return pooled(torch.as_tensor(ids), torch.as_tensor(mask)).numpy()
 
         return run_torch
     if kind == "ours (numpy)":
@@ -168,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/encoder_runtimes.md")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
+    commit = provenance.commit()  # the code that runs, whatever is committed meanwhile
     lines = [
         "| dataset | runtime | docs/s | speed vs torch | cosine to torch: min | mean | model file MB |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -190,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         "# The MiniLM forward pass under four runtimes\n\n"
         f"`python benchmarks/encoder_runtimes.py --docs {args.docs} --threads {args.threads}`, "
-        f"commit {provenance.commit()}, {datetime.date.today()}, 2 cores; torch {torch.__version__}, "
+        f"commit {commit}, {datetime.date.today()}, 2 cores; torch {torch.__version__}, "
         f"onnxruntime {onnxruntime.__version__}; load average before / after: "
         f"{load_before[0]:.2f} / {os.getloadavg()[0]:.2f}.\n\n"
         "Packaged all-MiniLM-L6-v2, mean-pooled; the same token batches (64 texts of "

@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/static_vectors.md")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
+    commit = provenance.commit()  # the code that runs, whatever is committed meanwhile
     config, train, test = load_split("experiments/nyt-cap.yaml")
     labels = list(train.label_names)
     y_train, y_test = train.label_matrix(), test.label_matrix()
@@ -289,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     header = (
         "# Static token vectors distilled from the fine-tuned nyt-cap encoder\n\n"
-        f"`python benchmarks/static_vectors.py --bundle <nyt-cap run>/model`, commit {provenance.commit()}, "
+        f"`python benchmarks/static_vectors.py --bundle <nyt-cap run>/model`, commit {commit}, "
         f"{datetime.date.today()}, 2 cores, load average before / after {load_before:.2f} / "
         f"{os.getloadavg()[0]:.2f}. {len(train):,} training texts (held out: {len(val_idx):,}), "
         f"{len(test):,} test texts (2004-06). Issue 17's nyt-cap goal: 0.72 / 0.68 at >= 5,000 docs/s.\n\n"

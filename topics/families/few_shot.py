@@ -161,7 +161,9 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         self._check_hints(labels, y_lab)
 
         stage(f"few_shot: embed {len(set(archive) | set(texts))} texts")
-        self.embedder_ = TorchBertEmbedder(self.pretrained, self.max_length, threads=self.threads)
+        self.embedder_ = TorchBertEmbedder(
+            self.pretrained, self.max_length, threads=self.threads, owner="few_shot"
+        )
         vectors = self._embed_unique(texts + archive)
         emb_lab, emb_arch = vectors[: len(texts)], vectors[len(texts) :]
 

@@ -460,7 +460,9 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
 
             space = PCA(self.reduce_dims, random_state=self.random_state).fit_transform(space)
             space = unit_rows(space)
-        kmeans = KMeans(self.num_topics, n_init=4, random_state=self.random_state).fit(space)
+        # 16 starts, not 4: on 20 Newsgroups (1,700 texts sampled, ten draws) c_npmi's
+        # spread between draws fell from 0.012 to 0.004, for about 3 s more
+        kmeans = KMeans(self.num_topics, n_init=16, random_state=self.random_state).fit(space)
         self.labels_ = np.full(len(texts), -1, dtype=np.int64)  # -1: left out
         self.labels_[self.sample_[inside]] = kmeans.labels_
         rest = np.setdiff1d(kept, self.sample_)

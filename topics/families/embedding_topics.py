@@ -231,6 +231,10 @@ class TorchBertEmbedder:
         return spec, {name: tensor.numpy() for name, tensor in self.weights.items()}
 
 
+# what a hub download of a BERT encoder fetches
+MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors", "pytorch_model.bin")
+
+
 def model_folder(pretrained: str, owner: str) -> Path:
     """The local folder of ``pretrained`` (see :func:`resolve_pretrained`); a hub id that
     is not packaged is fetched from the hub. One line when neither works."""
@@ -255,9 +259,6 @@ def model_folder(pretrained: str, owner: str) -> Path:
             "save the model and its fast tokenizer there with transformers' save_pretrained"
         )
     return folder
-
-
-MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors", "pytorch_model.bin")
 
 
 def _encoder_weights(torch: Any, folder: Path) -> dict[str, Any]:

@@ -11,7 +11,8 @@ the 7,450 test articles of 2004-2006 (micro/macro F1, mean ± sd over the draws)
 - **tfidf+linearsvc**: TF-IDF 1-2 grams, one-vs-rest LinearSVC (balanced).
 - **minilm+linearsvc**: frozen all-MiniLM-L6-v2 (mean pooled, unit length) and
   one-vs-rest LinearSVC (balanced). At N = 0: the cosine similarity to the label
-  descriptions, with the one cut chosen on the training years' labels.
+  descriptions (the nearest of a label's sentences), with the one cut chosen on
+  the training years' labels.
 - **setfit**: SetFit 1.2 on the packaged MiniLM: contrastive fine-tuning with the
   SetFit paper's ``num_iterations=20`` pair generation, one epoch, batch 16, and
   a logistic-regression head over the four labels and "none" as five classes. It is a
@@ -53,8 +54,7 @@ from topics.config import DataConfig, load_config  # noqa: E402
 from topics.data.splits import draw_train_sample  # noqa: E402
 from topics.families.base import TrainingData  # noqa: E402
 from topics.families.embedding_topics import TorchBertEmbedder  # noqa: E402
-from topics.families.few_shot import embed_unique  # noqa: E402
-from topics.kernels.embedding_topics import unit_rows  # noqa: E402
+from topics.families.few_shot import description_similarity, embed_unique  # noqa: E402
 from topics.run.build import fit_family  # noqa: E402
 from topics.run.cache import fit_cache, load_corpus_from_config  # noqa: E402
 from topics.run.prepare import prepare  # noqa: E402
@@ -230,12 +230,11 @@ def main() -> None:
                     svc = linear_svc(vectors["train"][taken], y)
                     record(n, draw, "minilm+linearsvc", svc.predict(vectors["test"]), started)
                 else:
-                    described = unit_rows(
-                        embedder.embed([config.data.label_descriptions[name] for name in labels])
-                    )
                     train_cos, test_cos = (
-                        vectors["train"] @ described.T,
-                        vectors["test"] @ described.T,
+                        description_similarity(
+                            vectors[part], config.data.label_descriptions, labels, embedder.embed
+                        )
+                        for part in ("train", "test")
                     )
                     cut = max(
                         np.arange(0.1, 0.6, 0.01),

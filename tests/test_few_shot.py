@@ -15,8 +15,10 @@ from tests.conftest import needs_encoder_extra
 from topics.config import DataConfig
 from topics.errors import ConfigError
 from topics.families.base import FittedModel
+from topics.families.embedding_topics import TorchBertEmbedder
 from topics.families.encoder import resolve_pretrained
-from topics.families.few_shot import SeededSelfTraining
+from topics.families.few_shot import SeededSelfTraining, description_similarity
+from topics.kernels.embedding_topics import unit_rows
 from topics.predict import Predictor
 from topics.run.export import export_bundle
 from topics.serve.bundle import load_bundle
@@ -83,17 +85,38 @@ def test_without_labels_seed_words_self_train_a_model_that_labels_new_texts(
     assert zero_shot.predict(NEW).tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0]]
 
 
-def test_a_description_alone_stands_in_for_seed_words(minilm: str) -> None:
+@pytest.mark.parametrize(
+    "description",
+    [
+        "trains, railways, flights, roads and traffic",
+        ["railways and freight trains", "flights, airlines and airports", "roads and traffic"],
+    ],
+)
+def test_a_description_alone_stands_in_for_seed_words(
+    minilm: str, description: str | list[str]
+) -> None:
     seeds = {name: words for name, words in SEEDS.items() if name != "transport"}
     model = SeededSelfTraining(
         LABELS,
-        descriptions={"transport": "trains, railways, flights, roads and traffic"},
+        descriptions={"transport": description},
         seed_words=seeds,
         pretrained=minilm,
         max_length=32,
         C=10.0,
     ).fit([], None, unlabelled=ARCHIVE)
     assert model.predict(NEW)[:, 2].tolist() == [0, 0, 1, 0]
+
+
+def test_a_label_described_by_a_list_is_as_near_as_its_nearest_sentence(minilm: str) -> None:
+    embedder = TorchBertEmbedder(minilm, 32)
+    texts = ["Airline flights to the airport resume", "Cargo trains wait at the border station"]
+    vectors = unit_rows(embedder.embed(texts))
+    parts = ["flights, airlines and airports", "railways and freight trains"]
+    similarity = description_similarity(vectors, {"transport": parts}, LABELS, embedder.embed)
+    each = vectors @ unit_rows(embedder.embed(parts)).T
+    assert each.argmax(axis=1).tolist() == [0, 1]  # each text has its own nearest part
+    np.testing.assert_allclose(similarity[:, 2], each.max(axis=1), rtol=1e-6)
+    assert np.isnan(similarity[:, :2]).all()  # labels with no description
 
 
 def test_labelled_examples_teach_a_label_with_no_hint(minilm: str) -> None:

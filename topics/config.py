@@ -140,9 +140,10 @@ class DataConfig(_Strict):
     # list carry no label either. ``{"16": defense, "1": economy, "15": economy}``.
     label_map: dict[str, str | None] | None = None
     labels: list[str] = Field(min_length=1)
-    # Label -> a sentence or a few keywords saying what it means: what the few_shot
+    # Label -> a sentence or a few keywords saying what it means, or a list of them
+    # (e.g. a codebook's subtopics; a text's nearest one counts): what the few_shot
     # model learns from when no (or few) labelled texts exist.
-    label_descriptions: dict[str, str] | None = None
+    label_descriptions: dict[str, str | list[str]] | None = None
     # More labelled sets the primary model is scored on after training: name -> a
     # JSONL file (id, title, text, labels; relative paths resolve as ``path``). A run
     # reports <name>_micro_f1, <name>_macro_f1, <name>_labels_found and <name>_false_labels.

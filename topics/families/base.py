@@ -80,7 +80,8 @@ class FitContext:
     sections
         Every family's settings by name (a family may read a required one's).
     label_descriptions
-        Label -> a sentence or a few keywords describing it (``data.label_descriptions``).
+        Label -> a sentence or a few keywords describing it, or a list of them
+        (``data.label_descriptions``).
     """
 
     labels: list[str]
@@ -90,7 +91,7 @@ class FitContext:
     vectorizer: dict[str, Any] = field(default_factory=dict)
     cache: ArrayStore | None = None
     sections: Mapping[str, Section] = field(default_factory=dict)
-    label_descriptions: Mapping[str, str] = field(default_factory=dict)
+    label_descriptions: Mapping[str, str | list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ plus the unlabelled archive, by seeded self-training.
    ``TrainingData.unlabelled``) is embedded by the packaged sentence encoder
    (all-MiniLM-L6-v2, mean pooling, unit length). A label's *hint* marks the texts
    that hold one of its seed words, or whose cosine similarity to its description
-   (``data.label_descriptions``) reaches ``description_threshold``.
+   (``data.label_descriptions``: a sentence, or a list of them, e.g. a codebook's
+   subtopics, of which the nearest counts) reaches ``description_threshold``.
 2. **Teacher.** With labelled texts, a one-vs-rest logistic regression on their
    embeddings scores the archive; a text gets a pseudo-label where the teacher
    says yes and the hint agrees, or where the teacher is sure on its own
@@ -38,7 +39,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -80,7 +81,8 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
     label_names
         The labels, in column order.
     descriptions
-        Label -> a sentence or a few keywords describing it (may miss labels).
+        Label -> a sentence or a few keywords describing it, or a list of them (its
+        parts: the text's nearest one counts); may miss labels.
     seed_words
         Label -> words whose presence hints at the label (may miss labels).
     pretrained
@@ -114,7 +116,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         label_names: Sequence[str] = (),
-        descriptions: Mapping[str, str] | None = None,
+        descriptions: Mapping[str, str | Sequence[str]] | None = None,
         seed_words: Mapping[str, Sequence[str]] | None = None,
         pretrained: str = MINILM,
         max_length: int = 128,
@@ -209,7 +211,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
                 self.intercept_[j] = student.intercept_[0]
 
     def _check_hints(self, labels: list[str], y_lab: np.ndarray) -> None:
-        known = set(self.descriptions or {}) | set(self.seed_words or {})
+        known = set(_sentences(self.descriptions)) | set(self.seed_words or {})
         blind = [
             name for j, name in enumerate(labels) if name not in known and not y_lab[:, j].any()
         ]
@@ -230,20 +232,17 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         seeds = {
             name: {w.lower() for w in words} for name, words in (self.seed_words or {}).items()
         }
-        descriptions = dict(self.descriptions or {})
-        described = [name for name in labels if name in descriptions]
-        if described:
-            anchors = unit_rows(self.embedder_.embed([descriptions[n] for n in described]))
-            similar = vectors @ anchors.T >= self.description_threshold
+        described = _sentences(self.descriptions)
+        similarity = description_similarity(
+            vectors, self.descriptions, labels, self.embedder_.embed
+        )
         words = [set(WORD.findall(text.lower())) for text in texts] if seeds else []
         for j, name in enumerate(labels):
-            if name not in seeds and name not in descriptions:
+            if name not in seeds and name not in described:
                 continue
-            hit = np.zeros(len(texts), dtype=bool)
+            hit = similarity[:, j] >= self.description_threshold  # NaN (no description): False
             if name in seeds:
-                hit |= np.array([bool(seeds[name] & found) for found in words])
-            if name in descriptions:
-                hit |= similar[:, described.index(name)]
+                hit |= np.array([bool(seeds[name] & found) for found in words], dtype=bool)
             hints[:, j] = hit
         return hints
 
@@ -267,6 +266,39 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
     def predict(self, X: Sequence[str]) -> np.ndarray:
         """0/1 label matrix (single-label data: the class indices)."""
         return self.decide(self.predict_proba(X))
+
+
+def _sentences(descriptions: Mapping[str, str | Sequence[str]] | None) -> dict[str, list[str]]:
+    """Label -> its description sentences, labels with none left out."""
+    out = {}
+    for name, value in (descriptions or {}).items():
+        sentences = [value] if isinstance(value, str) else list(value)
+        if sentences := [text for text in sentences if text.strip()]:
+            out[name] = sentences
+    return out
+
+
+def description_similarity(
+    vectors: np.ndarray,
+    descriptions: Mapping[str, str | Sequence[str]] | None,
+    labels: Sequence[str],
+    embed: Callable[[list[str]], np.ndarray],
+) -> np.ndarray:
+    """``(n_texts, n_labels)`` cosine similarity of each unit vector in ``vectors`` to
+    the nearest of a label's description sentences, embedded by ``embed``; NaN in the
+    columns of labels with no description."""
+    sentences = _sentences(descriptions)
+    similarity = np.full((len(vectors), len(labels)), np.nan)
+    described = [name for name in labels if name in sentences]
+    if not described:
+        return similarity
+    flat = [text for name in described for text in sentences[name]]
+    anchors = unit_rows(embed(flat))
+    owner = np.repeat(np.arange(len(described)), [len(sentences[n]) for n in described])
+    cosines = vectors @ anchors.T
+    for k, name in enumerate(described):
+        similarity[:, list(labels).index(name)] = cosines[:, owner == k].max(axis=1)
+    return similarity
 
 
 def embed_unique(

@@ -290,15 +290,9 @@ def description_similarity(
     columns of labels with no description."""
     sentences = _sentences(descriptions)
     similarity = np.full((len(vectors), len(labels)), np.nan)
-    described = [name for name in labels if name in sentences]
-    if not described:
-        return similarity
-    flat = [text for name in described for text in sentences[name]]
-    anchors = unit_rows(embed(flat))
-    owner = np.repeat(np.arange(len(described)), [len(sentences[n]) for n in described])
-    cosines = vectors @ anchors.T
-    for k, name in enumerate(described):
-        similarity[:, list(labels).index(name)] = cosines[:, owner == k].max(axis=1)
+    for j, name in enumerate(labels):
+        if name in sentences:
+            similarity[:, j] = (vectors @ unit_rows(embed(sentences[name])).T).max(axis=1)
     return similarity
 
 

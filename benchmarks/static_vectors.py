@@ -309,23 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         return np.asarray(model.predict_proba(joint(words.transform(batch), x, scale)))
 
     c_test = c_proba(list(test.texts))
-    chosen = f"chosen: SIF a={a}, scale {scale}"
-    rows.append(
-        (
-            f"C: one model, TF-IDF + static vector ({chosen})",
-            (score, np.nan),
-            scores(y_test, c_test >= cut),
-            "held-out cut",
-        )
-    )
-    rows.append(
-        (
-            f"C: one model, TF-IDF + static vector ({chosen})",
-            (score, np.nan),
-            scores(y_test, c_test >= model.thresholds_),
-            "its own cross-validated cuts",
-        )
-    )
+    label = f"C: one model, TF-IDF + static vector (chosen: SIF a={a}, scale {scale})"
+    for cuts, note in ((cut, "held-out cut"), (model.thresholds_, "its own cross-validated cuts")):
+        rows.append((label, (score, np.nan), scores(y_test, c_test >= cuts), note))
     c_best = np.inf
     for _ in range(3):
         start = time.perf_counter()

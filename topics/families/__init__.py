@@ -17,12 +17,14 @@ from topics.families.ensemble import Ensemble
 from topics.families.few_shot import FewShot
 from topics.families.hybrid import Hybrid
 from topics.families.lda.family import Lda
+from topics.families.static import Static
 from topics.families.tfidf import Tfidf
 
 FAMILIES: dict[str, Family] = {
     family.name: family
     for family in (
         Tfidf(),
+        Static(),
         Lda(),
         Hybrid(),
         Encoder(),

@@ -180,6 +180,26 @@ class TorchBertEmbedder:
                 out[rows] = self._pooled(torch.as_tensor(ids), torch.as_tensor(mask)).numpy()
         return out
 
+    def token_vectors(self, ids: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """``(len(ids), hidden)``: each token alone, ``[CLS] token [SEP]``, through the
+        encoder and mean-pooled (how model2vec distils static vectors)."""
+        torch = self.torch
+        cls, sep = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
+        if cls is None or sep is None:
+            raise ConfigError("token vectors need a tokenizer with [CLS] and [SEP] tokens")
+        hidden = self.weights["embeddings.word_embeddings.weight"].shape[1]
+        out = np.zeros((len(ids), hidden), dtype=np.float32)
+        with torch.inference_mode():
+            for first in range(0, len(ids), batch_size):
+                chunk = torch.as_tensor(np.asarray(ids[first : first + batch_size])).unsqueeze(1)
+                batch = torch.cat(
+                    [torch.full_like(chunk, cls), chunk, torch.full_like(chunk, sep)], dim=1
+                )
+                out[first : first + len(chunk)] = self._pooled(
+                    batch, torch.ones_like(batch)
+                ).numpy()
+        return out
+
     def _pooled(self, ids: Any, mask: Any) -> Any:
         """:meth:`NumpyEncoder.__call__` in torch."""
         functional, w = self.torch.nn.functional, self.weights

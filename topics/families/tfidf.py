@@ -117,22 +117,7 @@ class Tfidf(Family):
         return FittedModel(self.name, pipeline, ["tfidf"], fit_seconds=seconds)
 
     def export(self, model: FittedModel) -> Exported:
-        classifier = model.classifier
-        if not isinstance(classifier, FineLabelLinear):
-            return linear_state(classifier)
-        return Exported(
-            {"kind": "fine_labels"},
-            {
-                "coef": classifier.coef_,
-                "intercept": classifier.intercept_,
-                "thresholds": classifier.thresholds_,
-                "fine_coef": classifier.fine_coef_,
-                "fine_intercept": classifier.fine_intercept_,
-                "groups": classifier.groups_.astype(np.int64),
-                "stack_w": classifier.stack_w_,
-                "stack_b": classifier.stack_b_,
-            },
-        )
+        return learner_state(model.classifier)
 
     def feature_state(self, model: FittedModel) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return vectorizer_state(model.vectorizer)
@@ -147,6 +132,25 @@ class Tfidf(Family):
     def describe(self, settings: TfidfSettings, context: FitContext) -> str:
         low, high = context.vectorizer.get("ngram_range", (1, 1))
         return f"tfidf {settings.classifier} C={settings.C:g} ngrams {low}-{high}"
+
+
+def learner_state(classifier: MultiLabelLinear | FineLabelLinear) -> Exported:
+    """The bundle state of the tfidf model's classifier, either kind."""
+    if not isinstance(classifier, FineLabelLinear):
+        return linear_state(classifier)
+    return Exported(
+        {"kind": "fine_labels"},
+        {
+            "coef": classifier.coef_,
+            "intercept": classifier.intercept_,
+            "thresholds": classifier.thresholds_,
+            "fine_coef": classifier.fine_coef_,
+            "fine_intercept": classifier.fine_intercept_,
+            "groups": classifier.groups_.astype(np.int64),
+            "stack_w": classifier.stack_w_,
+            "stack_b": classifier.stack_b_,
+        },
+    )
 
 
 def vectorizer_state(vectorizer: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -18,6 +18,7 @@ from topics.kernels.embedding_topics import topic_proportions, unit_rows
 from topics.kernels.lda import DEFAULT_MAX_ITER, DEFAULT_TOL, infer_topics_flat
 from topics.kernels.linear import fine_margins, mix, platt_proba, sigmoid, stacked_proba
 from topics.kernels.sparse import SparseRows, TermCounter, tfidf_weight
+from topics.kernels.static import text_vectors, token_ids
 from topics.kernels.transformer import NumpyEncoder, encode_by_length, head_proba, load_tokenizer
 from topics.text import (
     TopicTokenizer,
@@ -243,10 +244,37 @@ class EmbeddingTopicsBlock:
         return topic_proportions(self.transformer.embed(texts), self.centroids, self.temperature)
 
 
+class StaticBlock:
+    """Unit static vectors ``(n, hidden)`` of texts, as
+    :class:`topics.families.static.StaticVectors`: a tokenization and a lookup."""
+
+    def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        tokenizer_json = required(spec, "tokenizer")
+        if not isinstance(tokenizer_json, str):
+            raise field_error("tokenizer", "a tokenizer's JSON text", type(tokenizer_json))
+        try:
+            self.tokenizer = load_tokenizer(tokenizer_json, 1)
+        except Exception as exc:  # the tokenizers library raises its own exception type
+            raise field_error("tokenizer", "a tokenizer's JSON", str(exc)) from exc
+        self.tokenizer.no_truncation()
+        n_tokens = self.tokenizer.get_vocab_size()
+        ids = array(arrays, "ids", (None,), "iu")
+        if len(np.unique(ids)) != len(ids) or not ((ids >= 0) & (ids < n_tokens)).all():
+            raise ArrayError("ids", f"expected distinct token ids in [0, {n_tokens})")
+        self.rows = np.full(n_tokens, -1, dtype=np.int64)
+        self.rows[ids] = np.arange(len(ids))
+        self.table = array(arrays, "vectors", (len(ids), None), "f").astype(np.float32)
+        self.width = self.table.shape[1]
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        return text_vectors(*token_ids(self.tokenizer, texts), self.rows, self.table)
+
+
 FEATURE_BLOCKS: dict[str, Callable[[dict[str, Any], dict[str, np.ndarray]], Any]] = {
     "tfidf": TfidfBlock,
     "lda": LdaBlock,
     "embedding_topics": EmbeddingTopicsBlock,
+    "static": StaticBlock,
 }
 
 
@@ -282,11 +310,12 @@ class Scorer(Protocol):
 def feature_names(spec: dict[str, Any]) -> list[str]:
     """A model's feature blocks, in the order their columns are stacked."""
     names = required_strings(spec, "features")
-    if names not in (["tfidf"], ["lda"], ["tfidf", "lda"], ["embedding_topics"]):
-        raise field_error(
-            "features", "['tfidf'], ['lda'], ['tfidf', 'lda'] or ['embedding_topics']", names
-        )
+    if names not in FEATURE_SETS:
+        raise field_error("features", " or ".join(map(str, FEATURE_SETS)), names)
     return names
+
+
+FEATURE_SETS = (["tfidf"], ["lda"], ["tfidf", "lda"], ["tfidf", "static"], ["embedding_topics"])
 
 
 class Linear:
@@ -318,16 +347,21 @@ class Linear:
             )
 
     def margins(self, batch: Batch) -> np.ndarray:
-        """``X @ coef.T + intercept`` with X = [TF-IDF columns, topic columns]."""
-        raw = np.zeros((len(batch.texts), self.coef.shape[0])) + self.intercept
+        """``X @ coef.T + intercept`` with X = [TF-IDF columns, dense columns]."""
+        return self.dot(batch, self.coef_t) + self.intercept
+
+    def dot(self, batch: Batch, weights_t: np.ndarray) -> np.ndarray:
+        """``X @ weights_t``: the TF-IDF rows (sparse, first) then each dense block
+        (topic proportions, static vectors) against its rows of ``weights_t``."""
+        out = np.zeros((len(batch.texts), weights_t.shape[1]))
+        dense = [batch.features(name) for name in self.features if name != "tfidf"]
         if "tfidf" in self.features:
-            raw += batch.features("tfidf").dot(self.coef_t)
-        if "lda" in self.features:
-            theta = batch.features("lda")
-            raw += theta @ self.coef_t[self.coef_t.shape[0] - theta.shape[1] :]
-        if "embedding_topics" in self.features:
-            raw += batch.features("embedding_topics") @ self.coef_t
-        return raw
+            out += batch.features("tfidf").dot(weights_t)
+        first = weights_t.shape[0] - sum(block.shape[1] for block in dense)
+        for block in dense:
+            out += block @ weights_t[first : first + block.shape[1]]
+            first += block.shape[1]
+        return out
 
     def scores(self, batch: Batch, score: Callable[[str, Batch], np.ndarray]) -> np.ndarray:
         return platt_proba(self.margins(batch), self.platt_a, self.platt_b)
@@ -339,8 +373,8 @@ class FineLabels(Linear):
 
     def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         super().__init__(spec, arrays)
-        if self.features != ["tfidf"]:
-            raise field_error("features", "['tfidf']", self.features)
+        if self.features not in (["tfidf"], ["tfidf", "static"]):
+            raise field_error("features", "['tfidf'] or ['tfidf', 'static']", self.features)
         n_labels = self.coef.shape[0]
         fine_coef = array(arrays, "fine_coef", (None, self.coef.shape[1]))
         n_classes = fine_coef.shape[0]
@@ -351,7 +385,7 @@ class FineLabels(Linear):
         self.stack_b = array(arrays, "stack_b", (n_labels,))
 
     def scores(self, batch: Batch, score: Callable[[str, Batch], np.ndarray]) -> np.ndarray:
-        fine = batch.features("tfidf").dot(self.fine_coef_t) + self.fine_intercept
+        fine = self.dot(batch, self.fine_coef_t) + self.fine_intercept
         margins = fine_margins(fine, self.groups)
         return stacked_proba(margins, self.margins(batch), self.stack_w, self.stack_b)
 

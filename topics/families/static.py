@@ -1,0 +1,173 @@
+"""The ``static`` family: the tfidf model's learner over its TF-IDF columns plus a
+static sentence vector.
+
+The static vector is what a sentence encoder knows, at the cost of a lookup: one
+vector per token, distilled from the encoder (``[CLS] token [SEP]`` through it,
+mean-pooled: model2vec's way) and weighted by SIF, ``a / (a + p(token))``. A
+text's vector is the unit-length sum of its tokens' vectors
+(:mod:`topics.kernels.static`). The classifier is a fresh copy of the ``tfidf``
+model's own (the same kind, settings and cross-validated cuts), fit on the TF-IDF
+columns followed by ``scale`` times that vector.
+
+Only tokens seen in the training texts keep a vector, stored as float16 (training
+uses the same rounded values, so the bundle scores as the run did). Training needs
+torch (``pip install 'topics[encoder]'``); scoring needs the ``tokenizers`` wheel
+and numpy. On nyt-cap it reaches the fine-tuned encoder's accuracy at the speed
+of a lookup (``benchmarks/static_vectors.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from topics.families.base import (
+    Exported,
+    Family,
+    FitContext,
+    FittedModel,
+    Section,
+    TrainingData,
+)
+from topics.families.embedding_topics import MINILM, TorchBertEmbedder
+from topics.families.fine_labels import FineLabelLinear
+from topics.families.tfidf import learner_state
+from topics.kernels.static import text_vectors, token_ids
+from topics.kernels.transformer import load_tokenizer
+
+SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]")
+
+
+class StaticSettings(Section):
+    """``model.static``: TF-IDF columns and a static sentence vector in one linear model."""
+
+    enabled: bool = False
+    pretrained: str = MINILM  # the sentence encoder the token vectors come from
+    # SIF weight of a token: sif / (sif + its share of the training tokens); null: 1.
+    sif: float | None = Field(1e-3, gt=0)
+    scale: float = Field(1.0, gt=0)  # the unit static vector's weight beside TF-IDF
+    C: float | None = Field(None, gt=0)  # null: model.tfidf.C
+
+
+def tokenizer_for(tokenizer_json: str) -> Any:
+    """The tokenizer of the static vectors: every token of a text, no length limit."""
+    tokenizer = load_tokenizer(tokenizer_json, 1)
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def token_rows(tokenizer: Any, ids: np.ndarray) -> np.ndarray:
+    """Token id -> its row of the kept vectors, -1 for a token without one."""
+    rows = np.full(tokenizer.get_vocab_size(), -1, dtype=np.int64)
+    rows[ids] = np.arange(len(ids))
+    return rows
+
+
+class StaticVectors(TransformerMixin, BaseEstimator):
+    """Texts -> unit static vectors ``(n, hidden)`` from token vectors of ``pretrained``.
+
+    Parameters
+    ----------
+    pretrained : str
+        A BERT sentence encoder: a local folder, the packaged MiniLM's hub id, or a
+        hub id (fetched when online).
+    sif : float or None
+        SIF weighting ``sif / (sif + p(token))``, ``p`` from the training texts;
+        None weighs every token 1.
+    """
+
+    def __init__(self, pretrained: str = MINILM, sif: float | None = 1e-3) -> None:
+        self.pretrained = pretrained
+        self.sif = sif
+
+    def fit(self, X: Sequence[str], y: Any = None) -> StaticVectors:
+        embedder = TorchBertEmbedder(self.pretrained, max_length=8, owner="model.static")
+        self.tokenizer_json_ = embedder.tokenizer_json
+        tokenizer = tokenizer_for(self.tokenizer_json_)
+        ids, _ = token_ids(tokenizer, list(X))
+        counts = np.bincount(ids, minlength=tokenizer.get_vocab_size())
+        special = [tokenizer.token_to_id(t) for t in SPECIAL_TOKENS]
+        counts[[i for i in special if i is not None]] = 0
+        kept = np.flatnonzero(counts)
+        weights = (
+            np.ones(len(kept))
+            if self.sif is None
+            else self.sif / (self.sif + counts[kept] / counts.sum())
+        )
+        self.ids_ = kept
+        self.vectors_ = (embedder.token_vectors(kept) * weights[:, None]).astype(np.float16)
+        return self
+
+    def transform(self, X: Sequence[str]) -> np.ndarray:
+        check_is_fitted(self, "vectors_")
+        if not hasattr(self, "_lookup"):
+            tokenizer = tokenizer_for(self.tokenizer_json_)
+            self._lookup = (tokenizer, token_rows(tokenizer, self.ids_), self.table())
+        tokenizer, rows, table = self._lookup
+        return text_vectors(*token_ids(tokenizer, list(X)), rows, table)
+
+    def table(self) -> np.ndarray:
+        """The token vectors as the kernel sums them (float32 of the stored float16)."""
+        return self.vectors_.astype(np.float32)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_lookup"}
+
+
+class Static(Family):
+    name = "static"
+    Settings = StaticSettings
+    requires = ("tfidf",)
+
+    def fit(
+        self,
+        settings: StaticSettings,
+        context: FitContext,
+        data: TrainingData,
+        fitted: Mapping[str, FittedModel],
+    ) -> FittedModel:
+        tfidf = fitted["tfidf"]
+        start = time.perf_counter()
+        static = StaticVectors(settings.pretrained, settings.sif).fit(data.texts)
+        features = FeatureUnion(
+            [("tfidf", tfidf.vectorizer), ("static", static)],
+            transformer_weights={"tfidf": 1.0, "static": settings.scale},
+        )
+        classifier = clone(tfidf.classifier).set_params(C=settings.C or tfidf.classifier.C)
+        targets = data.targets(context.single_label, isinstance(classifier, FineLabelLinear))
+        classifier.fit(features.transform(list(data.texts)), targets)
+        return FittedModel(
+            self.name,
+            Pipeline([("features", features), ("classifier", classifier)]),
+            ["tfidf", "static"],
+            fit_seconds=round(time.perf_counter() - start, 3),
+            extra={"scale": settings.scale, "dims": static.vectors_.shape[1]},
+        )
+
+    def export(self, model: FittedModel) -> Exported:
+        """The learner's state with ``scale`` folded into the static columns' weights."""
+        state = learner_state(model.classifier)
+        arrays = dict(state.arrays)
+        dims = model.extra["dims"]
+        for key in ("coef", "fine_coef"):
+            if key in arrays:
+                arrays[key] = arrays[key].copy()
+                arrays[key][:, -dims:] *= model.extra["scale"]
+        return Exported(state.spec, arrays)
+
+    def feature_state(self, model: FittedModel) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        static = model.pipeline.named_steps["features"].transformer_list[1][1]
+        return {"tokenizer": static.tokenizer_json_}, {
+            "ids": static.ids_.astype(np.int64),
+            "vectors": static.vectors_,
+        }
+
+    def describe(self, settings: StaticSettings, context: FitContext) -> str:
+        return f"static vectors of {settings.pretrained} + tfidf, scale={settings.scale:g}"

@@ -285,6 +285,7 @@ def test_ensemble_bundle_reproduces_the_fitted_ensemble(
         primary="ensemble",
         models={m.name: m for m in (tfidf, encoder, ensemble)},
         provenance={},
+        keep=["ensemble"],  # model.bundle: primary keeps the ensemble's members
     )
     unseen = texts[200:]
     np.testing.assert_allclose(

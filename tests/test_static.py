@@ -125,6 +125,19 @@ def test_the_bundle_scores_the_static_model_as_training_does(
     # the TF-IDF columns still name the terms behind a label
     [result] = predictor.predict(unseen[:1], explain=True)
     assert result["explanation"]["terms_model"] == "static"
+    # model.bundle: primary keeps the static model and the blocks it reads, not tfidf's model
+    alone = export_bundle(
+        tmp_path / "alone",
+        labels=labels,
+        primary="static",
+        models={"tfidf": tfidf, "static": static},
+        provenance={},
+        keep=["static"],
+    )
+    smaller = Predictor.load(alone)
+    assert list(smaller.models) == ["static"] and set(smaller.blocks) == {"tfidf", "static"}
+    assert smaller.bundle.arrays["clf.static.coef"].dtype == np.float32
+    np.testing.assert_array_equal(smaller.predict_proba(unseen), predictor.predict_proba(unseen))
 
 
 def test_a_static_block_with_foreign_token_ids_is_refused(tiny_bert: Path) -> None:

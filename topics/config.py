@@ -311,6 +311,10 @@ def _model_config() -> type[BaseModel]:
     # The model whose labels classify reports and whose test metrics get the plain
     # keys; null: the one with the best train-only score (*_train_cv_score).
     sections["primary"] = (str | None, None)
+    # What the bundle keeps: every fitted model (classify --model picks one), or the
+    # primary alone with what it reads (the feature blocks, an ensemble's members):
+    # smaller and faster to load.
+    sections["bundle"] = (Literal["all", "primary"], "all")
     return create_model("ModelConfig", __base__=_Strict, **sections)
 
 
@@ -318,6 +322,7 @@ if TYPE_CHECKING:  # the sections are the registry's; typed as what each family 
 
     class ModelConfig(_Strict):
         primary: str | None
+        bundle: Literal["all", "primary"]
 
         def __getattr__(self, name: str) -> Any: ...
 

@@ -43,6 +43,7 @@ from topics.kernels.static import text_vectors, token_ids
 from topics.kernels.transformer import load_tokenizer
 
 SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]")
+COEFFICIENTS = ("coef_", "fine_coef_")  # of the learner: one column per feature
 
 
 class StaticSettings(Section):
@@ -143,6 +144,9 @@ class Static(Family):
         classifier = clone(tfidf.classifier).set_params(C=settings.C or tfidf.classifier.C)
         targets = data.targets(context.single_label, isinstance(classifier, FineLabelLinear))
         classifier.fit(features.transform(list(data.texts)), targets)
+        for key in COEFFICIENTS:  # float32 in the bundle: half the size; the run scores
+            if hasattr(classifier, key):  # with the same rounded values
+                setattr(classifier, key, getattr(classifier, key).astype(np.float32))
         return FittedModel(
             self.name,
             Pipeline([("features", features), ("classifier", classifier)]),
@@ -159,7 +163,7 @@ class Static(Family):
         for key in ("coef", "fine_coef"):
             if key in arrays:
                 arrays[key] = arrays[key].copy()
-                arrays[key][:, -dims:] *= model.extra["scale"]
+                arrays[key][:, -dims:] *= np.float32(model.extra["scale"])
         return Exported(state.spec, arrays)
 
     def feature_state(self, model: FittedModel) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

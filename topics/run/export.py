@@ -30,6 +30,7 @@ def export_bundle(
     provenance: dict[str, Any],
     single_label: bool = False,
     held_out_texts: Sequence[str] | None = None,
+    keep: Sequence[str] | None = None,
 ) -> Path:
     """Write every model of ``models`` (by family name) to one bundle.
 
@@ -44,21 +45,32 @@ def export_bundle(
         predictions on :data:`~topics.evaluate.drift_counts.MAX_SUMMARY_DOCS` of
         them at most (every k-th) are the training side of ``topics drift``, stored as the spec's
         ``training_summary`` (a few KB). None: the bundle has no summary.
+    keep
+        The models to write, with the models they mix (an ensemble's members) and
+        the feature blocks they read; None: every model of ``models``.
     """
     spec: dict[str, Any] = {"labels": list(labels), "primary": primary, "features": {}}
     if single_label:
         spec["single_label"] = True
+    states = {name: FAMILIES[name].export(model) for name, model in models.items()}
+    wanted, kept = list(models if keep is None else keep), set()
+    while wanted:
+        name = wanted.pop()
+        if name not in kept:
+            kept.add(name)
+            wanted.extend(states[name].spec.get("members", {}))
+    blocks = {block for name in kept for block in models[name].features}
     spec["models"] = {}
     arrays: dict[str, np.ndarray] = {}
     for name, model in models.items():
-        family = FAMILIES[name]
-        block, block_arrays = family.feature_state(model)
-        if block:
+        block, block_arrays = FAMILIES[name].feature_state(model) if name in blocks else ({}, {})
+        if block:  # the feature block this model's family owns, read by a kept model
             spec["features"][name] = block
             arrays.update({f"{name}.{key}": value for key, value in block_arrays.items()})
-        state = family.export(model)
-        spec["models"][name] = {"family": name, "features": model.features, **state.spec}
-        arrays.update({f"clf.{name}.{key}": value for key, value in state.arrays.items()})
+        if name in kept:
+            state = states[name]
+            spec["models"][name] = {"family": name, "features": model.features, **state.spec}
+            arrays.update({f"clf.{name}.{key}": value for key, value in state.arrays.items()})
     if held_out_texts:
         # scored by the serving code itself, as topics drift will score a batch
         in_memory = {key: np.asarray(value) for key, value in arrays.items()}

@@ -120,6 +120,7 @@ def train_and_evaluate(
         provenance={**provenance, "primary": scores.primary},
         single_label=single,
         held_out_texts=test.texts,
+        keep=[scores.primary] if config.model.bundle == "primary" else None,
     )
     return scores
 

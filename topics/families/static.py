@@ -110,13 +110,9 @@ class StaticVectors(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "vectors_")
         if not hasattr(self, "_lookup"):
             tokenizer = tokenizer_for(self.tokenizer_json_)
-            self._lookup = (tokenizer, token_rows(tokenizer, self.ids_), self.table())
+            self._lookup = (tokenizer, token_rows(tokenizer, self.ids_), self.vectors_)
         tokenizer, rows, table = self._lookup
         return text_vectors(*token_ids(tokenizer, list(X)), rows, table)
-
-    def table(self) -> np.ndarray:
-        """The token vectors as the kernel sums them (float32 of the stored float16)."""
-        return self.vectors_.astype(np.float32)
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_lookup"}

@@ -46,7 +46,8 @@ def text_vectors(
 ) -> np.ndarray:
     """``(n_texts, dims)``: the unit-length sum of ``table[rows[id]]`` over each text's
     tokens; ``rows[id]`` is -1 for a token without a vector (a text of only those
-    stays zero). Summed in float32, a block of tokens at a time."""
+    stays zero). Summed in float32, a block of tokens at a time (a float16 table
+    stays float16 in memory)."""
     docs = np.repeat(np.arange(len(lengths)), lengths)
     found = rows[ids]
     keep = found >= 0
@@ -59,6 +60,6 @@ def text_vectors(
     for first, last in zip(cuts[:-1], cuts[1:], strict=True):  # texts starts[first..last-1]
         lo, hi = bounds[first], bounds[last]
         out[docs[starts[first:last]]] = np.add.reduceat(
-            table[found[lo:hi]], starts[first:last] - lo, axis=0
+            table[found[lo:hi]].astype(np.float32, copy=False), starts[first:last] - lo, axis=0
         )
     return unit_rows(out)

@@ -27,7 +27,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -284,11 +284,11 @@ def _read_member(
                 f"{what} is {found_dtype.str} {list(found_shape)}, the manifest "
                 f"declares {dtype.str} {list(shape)}; the bundle is inconsistent, retrain the model"
             )
-        raw = member.read(nbytes)
-        if len(raw) != nbytes or member.read(1):
+        flat = np.empty(count, dtype=dtype)  # read straight into the array: no copy
+        stream = cast(io.BufferedIOBase, member)  # a ZipExtFile
+        if stream.readinto(flat.view(np.uint8).data) != nbytes or member.read(1):
             raise BundleError(f"{what}: not {nbytes} bytes of data; retrain the model")
-    flat = np.frombuffer(raw, dtype=dtype, count=count)
-    array = (flat.reshape(shape, order="F") if fortran_order else flat.reshape(shape)).copy()
+    array = flat.reshape(shape, order="F") if fortran_order else flat.reshape(shape)
     if dtype.kind == "f" and not np.isfinite(array).all():
         raise BundleError(
             f"{what}: holds NaN or infinite values; a trained model has finite weights, "

@@ -263,7 +263,7 @@ class StaticBlock:
             raise ArrayError("ids", f"expected distinct token ids in [0, {n_tokens})")
         self.rows = np.full(n_tokens, -1, dtype=np.int64)
         self.rows[ids] = np.arange(len(ids))
-        self.table = array(arrays, "vectors", (len(ids), None), "f").astype(np.float32)
+        self.table = array(arrays, "vectors", (len(ids), None), "f")
         self.width = self.table.shape[1]
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:

@@ -7,7 +7,7 @@ The slice is ``benchmarks/peers.py``'s: nyt-cap fits on 1996-2001 and validates 
 2002-03 (the protocol behind experiments/nyt-cap.yaml's other choices); the other
 datasets hold out a random 20% of train. On the fit part: the experiment's tfidf
 model, then the static vectors (``model.static``'s distillation) and, for each
-``(sif, scale, C)``, the tfidf model's learner over the TF-IDF columns plus
+``(sif, contextual, scale, C)``, the tfidf model's learner over the TF-IDF columns plus
 ``scale`` x the static vector, as :class:`topics.families.static.Static` fits it.
 Each is scored at its own cross-validated cuts on the validation part. The test
 split is not read. Writes ``benchmarks/results/static_probe_<name>.md``.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import os
 import sys
 import time
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scales", type=floats, default=[0.5, 1.0, 2.0])
     parser.add_argument("--cs", type=floats, default=[0.5, 1.0])
     parser.add_argument("--sif", type=floats, default=[1e-3], help="'none': every token 1")
+    parser.add_argument(
+        "--contextual", type=floats, default=[0], help="model.static.contextual values"
+    )
     args = parser.parse_args(argv)
     commit, load_before = provenance.commit(), os.getloadavg()[0]
     config = load_config(
@@ -86,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     fine = isinstance(tfidf.classifier, FineLabelLinear)
     targets = data.targets(single, fine)
-    for sif in args.sif:
-        static = StaticVectors(sif=sif).fit(data.texts)
+    for sif, contextual in itertools.product(args.sif, args.contextual):
+        static = StaticVectors(sif=sif, contextual=int(contextual or 0)).fit(data.texts)
         vectors_fit, vectors_val = static.transform(list(data.texts)), static.transform(texts)
         for scale in args.scales:
             for c in args.cs:

@@ -200,8 +200,33 @@ class TorchBertEmbedder:
                 ).numpy()
         return out
 
+    def token_means(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Each vocabulary token's mean output vector over its occurrences in ``texts``
+        (each cut at ``max_length`` tokens), ``(vocabulary, hidden)``, and its number of
+        occurrences; [CLS] and [SEP] are left out."""
+        torch = self.torch
+        size = self.tokenizer.get_vocab_size()
+        hidden = self.weights["embeddings.word_embeddings.weight"].shape[1]
+        sums, counts = torch.zeros((size, hidden), dtype=torch.float64), np.zeros(size)
+        special = [self.tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]")]
+        with torch.inference_mode():
+            for _, ids, mask in encode_by_length(self.tokenizer, list(texts), self.batch_size):
+                states = self._hidden(torch.as_tensor(ids), torch.as_tensor(mask))
+                keep = (mask > 0) & ~np.isin(ids, special)
+                sums.index_add_(
+                    0, torch.as_tensor(ids[keep]), states[torch.as_tensor(keep)].double()
+                )
+                counts += np.bincount(ids[keep], minlength=size)
+        return sums.numpy() / np.maximum(counts, 1)[:, None], counts
+
     def _pooled(self, ids: Any, mask: Any) -> Any:
         """:meth:`NumpyEncoder.__call__` in torch."""
+        h = self._hidden(ids, mask)
+        weights = mask.unsqueeze(-1).to(h.dtype)
+        return (h * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+    def _hidden(self, ids: Any, mask: Any) -> Any:
+        """The last layer's output at every position, ``(n, length, hidden)``."""
         functional, w = self.torch.nn.functional, self.weights
         n, length = ids.shape
         h = (
@@ -227,8 +252,7 @@ class TorchBertEmbedder:
             )
             inner = functional.gelu(self._linear(h, p + "intermediate.dense"), approximate="tanh")
             h = self._norm(self._linear(inner, p + "output.dense") + h, p + "output.LayerNorm")
-        weights = mask.unsqueeze(-1).to(h.dtype)
-        return (h * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return h
 
     def _linear(self, x: Any, name: str) -> Any:
         return self.torch.nn.functional.linear(

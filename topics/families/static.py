@@ -53,6 +53,9 @@ class StaticSettings(Section):
     pretrained: str = MINILM  # the sentence encoder the token vectors come from
     # SIF weight of a token: sif / (sif + its share of the training tokens); null: 1.
     sif: float | None = Field(1e-3, gt=0)
+    # 0: a token's vector is the encoder's on the token alone; n: its mean output over
+    # the training texts, each cut at n tokens (a forward pass over them).
+    contextual: int = Field(0, ge=0)
     scale: float = Field(1.0, gt=0)  # the unit static vector's weight beside TF-IDF
     C: float | None = Field(None, gt=0)  # null: model.tfidf.C
 
@@ -82,28 +85,42 @@ class StaticVectors(TransformerMixin, BaseEstimator):
     sif : float or None
         SIF weighting ``sif / (sif + p(token))``, ``p`` from the training texts;
         None weighs every token 1.
+    contextual : int
+        0: a token's vector is the encoder's on the token alone. ``n`` > 0: the mean of
+        its output vectors wherever it occurs in the training texts, each cut at ``n``
+        tokens (one forward pass over them).
     """
 
-    def __init__(self, pretrained: str = MINILM, sif: float | None = 1e-3) -> None:
+    def __init__(
+        self, pretrained: str = MINILM, sif: float | None = 1e-3, contextual: int = 0
+    ) -> None:
         self.pretrained = pretrained
         self.sif = sif
+        self.contextual = contextual
 
     def fit(self, X: Sequence[str], y: Any = None) -> StaticVectors:
-        embedder = TorchBertEmbedder(self.pretrained, max_length=8, owner="model.static")
+        texts = list(X)
+        embedder = TorchBertEmbedder(
+            self.pretrained, max_length=self.contextual or 8, owner="model.static"
+        )
         self.tokenizer_json_ = embedder.tokenizer_json
         tokenizer = tokenizer_for(self.tokenizer_json_)
-        ids, _ = token_ids(tokenizer, list(X))
+        ids, _ = token_ids(tokenizer, texts)
         counts = np.bincount(ids, minlength=tokenizer.get_vocab_size())
         special = [tokenizer.token_to_id(t) for t in SPECIAL_TOKENS]
         counts[[i for i in special if i is not None]] = 0
+        if self.contextual:
+            means, seen = embedder.token_means(texts)
+            counts[seen == 0] = 0  # only past the length limit: no vector
         kept = np.flatnonzero(counts)
         weights = (
             np.ones(len(kept))
             if self.sif is None
             else self.sif / (self.sif + counts[kept] / counts.sum())
         )
+        vectors = means[kept] if self.contextual else embedder.token_vectors(kept)
         self.ids_ = kept
-        self.vectors_ = (embedder.token_vectors(kept) * weights[:, None]).astype(np.float16)
+        self.vectors_ = (vectors * weights[:, None]).astype(np.float16)
         return self
 
     def transform(self, X: Sequence[str]) -> np.ndarray:
@@ -132,7 +149,8 @@ class Static(Family):
     ) -> FittedModel:
         tfidf = fitted["tfidf"]
         start = time.perf_counter()
-        static = StaticVectors(settings.pretrained, settings.sif).fit(data.texts)
+        static = StaticVectors(settings.pretrained, settings.sif, settings.contextual)
+        static.fit(data.texts)
         features = FeatureUnion(
             [("tfidf", tfidf.vectorizer), ("static", static)],
             transformer_weights={"tfidf": 1.0, "static": settings.scale},

@@ -16,6 +16,7 @@ from topics.families.base import TrainingData
 from topics.families.embedding_topics import TorchBertEmbedder
 from topics.families.fine_labels import FineLabelLinear
 from topics.families.linear import MultiLabelLinear
+from topics.families.static import StaticVectors
 from topics.kernels import static as kernel
 from topics.predict import Predictor
 from topics.run.build import fit_family
@@ -65,6 +66,27 @@ def test_token_vectors_are_each_token_alone_through_the_encoder(tiny_bert: Path)
     words = sorted(w for w in vocabulary if w.isalpha() and len(w) > 3)[:5]  # whole words
     ids = np.array([vocabulary[w] for w in words])
     np.testing.assert_allclose(embedder.token_vectors(ids), embedder.embed(words), atol=1e-5)
+
+
+def test_token_means_average_a_tokens_outputs_over_its_occurrences(tiny_bert: Path) -> None:
+    import torch
+
+    from topics.kernels.transformer import encode
+
+    embedder = TorchBertEmbedder(str(tiny_bert), max_length=16)
+    texts = ["bank rates rose", "the army and the bank"]
+    means, counts = embedder.token_means(texts)
+    bank = embedder.tokenizer.token_to_id("bank")
+    assert counts[bank] == 2 and counts[embedder.tokenizer.token_to_id("[CLS]")] == 0
+    outputs = []
+    for text in texts:
+        ids, mask = encode(embedder.tokenizer, [text])
+        states = embedder._hidden(torch.as_tensor(ids), torch.as_tensor(mask)).numpy()[0]
+        outputs.append(states[list(ids[0]).index(bank)])
+    np.testing.assert_allclose(means[bank], np.mean(outputs, axis=0), atol=1e-5)
+    # a contextual static model keeps a vector for every token of the training texts
+    vectors = StaticVectors(str(tiny_bert), contextual=16).fit(texts)
+    assert bank in vectors.ids_ and vectors.transform(["bank"]).shape == (1, 32)
 
 
 def quickstart_split(*overrides: str) -> tuple[object, TrainingData, list[str], list[str]]:

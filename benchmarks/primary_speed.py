@@ -1,7 +1,7 @@
 """An experiment's primary model against its tfidf-only model, same run: issue 17's figures.
 
     TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/primary_speed.py \\
-        experiments/nyt-cap-static.yaml
+        [experiments/nyt-cap-static.yaml]
 
 Runs ``topics run`` twice, as a user runs it (no tracking): the experiment as its
 YAML says, and the same experiment with every family but ``tfidf`` disabled. Both
@@ -109,7 +109,10 @@ def figures(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "experiment", help="an experiment YAML, e.g. experiments/nyt-cap-static.yaml"
+        "experiment",
+        nargs="?",
+        default="experiments/nyt-cap-static.yaml",
+        help="an experiment YAML",
     )
     parser.add_argument("--repeats", type=int, default=9, help="cold starts per bundle")
     parser.add_argument(

@@ -1,7 +1,7 @@
 """The static model's settings, chosen on train only: a grid scored on a slice of train.
 
-    TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/static_probe.py nyt-cap \\
-        [--scales 0.5,1,2] [--cs 0.5,1] [--sif 0.001]
+    TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/static_probe.py [nyt-cap] \\
+        [--scales 0.5,1,2] [--cs 0.5,1] [--sif 0.001] [--contextual 0,64]
 
 The slice is ``benchmarks/peers.py``'s: nyt-cap fits on 1996-2001 and validates on
 2002-03 (the protocol behind experiments/nyt-cap.yaml's other choices); the other
@@ -50,7 +50,7 @@ def floats(text: str) -> list[float | None]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("experiment", choices=sorted(EXPERIMENTS))
+    parser.add_argument("experiment", nargs="?", default="nyt-cap", choices=sorted(EXPERIMENTS))
     parser.add_argument("--scales", type=floats, default=[0.5, 1.0, 2.0])
     parser.add_argument("--cs", type=floats, default=[0.5, 1.0])
     parser.add_argument("--sif", type=floats, default=[1e-3], help="'none': every token 1")

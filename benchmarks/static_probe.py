@@ -103,9 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                 proba = model.predict_proba(
                     sp.hstack([words_val, sp.csr_matrix(scale * vectors_val)]).tocsr()
                 )
-                rows.append(
-                    ("static", str(sif), f"{scale:g}", f"{c:g}", scores(model.decide(proba)))
-                )
+                name = f"static, contextual {int(contextual or 0)}"
+                rows.append((name, str(sif), f"{scale:g}", f"{c:g}", scores(model.decide(proba))))
                 print(rows[-1], f"{time.perf_counter() - start:.0f} s", flush=True)
     metric = "accuracy" if single else "micro-F1"
     best = max(rows[1:], key=lambda row: row[-1][0])

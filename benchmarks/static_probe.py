@@ -61,7 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     commit, load_before = provenance.commit(), os.getloadavg()[0]
     config = load_config(
         REPO / EXPERIMENTS[args.experiment],
-        ["tracking.enabled=false", "model.encoder.enabled=false", "model.ensemble.enabled=false"],
+        [
+            "tracking.enabled=false",
+            "model.encoder.enabled=false",
+            "model.ensemble.enabled=false",
+            "model.primary=null",
+        ],
     )
     corpus = load_corpus_cached(config.data, config.cache_dir)
     train_idx, _ = split_indices(corpus, **split_kwargs(config.data.split, config.split_seed()))

@@ -39,8 +39,7 @@ from topics.families.base import (
 from topics.families.embedding_topics import MINILM, TorchBertEmbedder
 from topics.families.fine_labels import FineLabelLinear
 from topics.families.tfidf import learner_state
-from topics.kernels.static import text_vectors, token_ids
-from topics.kernels.transformer import load_tokenizer
+from topics.kernels.static import static_tokenizer, text_vectors, token_ids, token_rows
 
 SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]")
 COEFFICIENTS = ("coef_", "fine_coef_")  # of the learner: one column per feature
@@ -58,20 +57,6 @@ class StaticSettings(Section):
     contextual: int = Field(0, ge=0)
     scale: float = Field(1.0, gt=0)  # the unit static vector's weight beside TF-IDF
     C: float | None = Field(None, gt=0)  # null: model.tfidf.C
-
-
-def tokenizer_for(tokenizer_json: str) -> Any:
-    """The tokenizer of the static vectors: every token of a text, no length limit."""
-    tokenizer = load_tokenizer(tokenizer_json, 1)
-    tokenizer.no_truncation()
-    return tokenizer
-
-
-def token_rows(tokenizer: Any, ids: np.ndarray) -> np.ndarray:
-    """Token id -> its row of the kept vectors, -1 for a token without one."""
-    rows = np.full(tokenizer.get_vocab_size(), -1, dtype=np.int64)
-    rows[ids] = np.arange(len(ids))
-    return rows
 
 
 class StaticVectors(TransformerMixin, BaseEstimator):
@@ -104,7 +89,7 @@ class StaticVectors(TransformerMixin, BaseEstimator):
             self.pretrained, max_length=self.contextual or 8, owner="model.static"
         )
         self.tokenizer_json_ = embedder.tokenizer_json
-        tokenizer = tokenizer_for(self.tokenizer_json_)
+        tokenizer = static_tokenizer(self.tokenizer_json_)
         ids, _ = token_ids(tokenizer, texts)
         counts = np.bincount(ids, minlength=tokenizer.get_vocab_size())
         special = [tokenizer.token_to_id(t) for t in SPECIAL_TOKENS]
@@ -126,8 +111,9 @@ class StaticVectors(TransformerMixin, BaseEstimator):
     def transform(self, X: Sequence[str]) -> np.ndarray:
         check_is_fitted(self, "vectors_")
         if not hasattr(self, "_lookup"):
-            tokenizer = tokenizer_for(self.tokenizer_json_)
-            self._lookup = (tokenizer, token_rows(tokenizer, self.ids_), self.vectors_)
+            tokenizer = static_tokenizer(self.tokenizer_json_)
+            rows = token_rows(tokenizer.get_vocab_size(), self.ids_)
+            self._lookup = (tokenizer, rows, self.vectors_)
         tokenizer, rows, table = self._lookup
         return text_vectors(*token_ids(tokenizer, list(X)), rows, table)
 

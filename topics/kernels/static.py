@@ -22,10 +22,25 @@ from typing import Any
 import numpy as np
 
 from topics.kernels.embedding_topics import unit_rows
+from topics.kernels.transformer import load_tokenizer
 
 # Token vectors gathered and summed at once by text_vectors: small blocks stay in
 # cache (512: 2.5x faster than 8,192 at 384 dimensions on nyt-cap's test texts).
 BLOCK = 1 << 9
+
+
+def static_tokenizer(tokenizer_json: str) -> Any:
+    """The tokenizer of static vectors: every token of a text, no length limit."""
+    tokenizer = load_tokenizer(tokenizer_json, 1)
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def token_rows(n_tokens: int, ids: np.ndarray) -> np.ndarray:
+    """Token id -> its row of the kept vectors ``ids``, -1 for a token without one."""
+    rows = np.full(n_tokens, -1, dtype=np.int64)
+    rows[ids] = np.arange(len(ids))
+    return rows
 
 
 def token_ids(tokenizer: Any, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ from topics.kernels.embedding_topics import topic_proportions, unit_rows
 from topics.kernels.lda import DEFAULT_MAX_ITER, DEFAULT_TOL, infer_topics_flat
 from topics.kernels.linear import fine_margins, mix, platt_proba, sigmoid, stacked_proba
 from topics.kernels.sparse import SparseRows, TermCounter, tfidf_weight
-from topics.kernels.static import text_vectors, token_ids
+from topics.kernels.static import static_tokenizer, text_vectors, token_ids, token_rows
 from topics.kernels.transformer import NumpyEncoder, encode_by_length, head_proba, load_tokenizer
 from topics.text import (
     TopicTokenizer,
@@ -253,16 +253,14 @@ class StaticBlock:
         if not isinstance(tokenizer_json, str):
             raise field_error("tokenizer", "a tokenizer's JSON text", type(tokenizer_json))
         try:
-            self.tokenizer = load_tokenizer(tokenizer_json, 1)
+            self.tokenizer = static_tokenizer(tokenizer_json)
         except Exception as exc:  # the tokenizers library raises its own exception type
             raise field_error("tokenizer", "a tokenizer's JSON", str(exc)) from exc
-        self.tokenizer.no_truncation()
         n_tokens = self.tokenizer.get_vocab_size()
         ids = array(arrays, "ids", (None,), "iu")
         if len(np.unique(ids)) != len(ids) or not ((ids >= 0) & (ids < n_tokens)).all():
             raise ArrayError("ids", f"expected distinct token ids in [0, {n_tokens})")
-        self.rows = np.full(n_tokens, -1, dtype=np.int64)
-        self.rows[ids] = np.arange(len(ids))
+        self.rows = token_rows(n_tokens, ids)
         self.table = array(arrays, "vectors", (len(ids), None), "f")
         self.width = self.table.shape[1]
 

@@ -56,9 +56,10 @@ lint: install-all
 	$(VENV)/bin/ruff format --check topics tests benchmarks
 	$(VENV)/bin/mypy topics
 
-# The whole suite; the long accuracy runs are `make reproduce`.
+# The whole suite, one worker per core (pytest-xdist); the long accuracy runs are
+# `make reproduce`.
 test: lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto
 
 # The shipped experiments end to end, against their goals and the best peers
 # (hours on 2 cores): writes benchmarks/results/reproduce.md. Needs the data root:

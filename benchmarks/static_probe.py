@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def scores(predicted: np.ndarray) -> tuple[float, float]:
         if single:
-            truth, guess = y.argmax(1), predicted.argmax(1)
+            truth = y.argmax(1)
+            guess = predicted if predicted.ndim == 1 else predicted.argmax(1)  # class indices
             return float(np.mean(truth == guess)), float(f1_score(truth, guess, average="macro"))
         return (
             float(f1_score(y, predicted, average="micro", zero_division=0)),

@@ -249,6 +249,22 @@ def test_invalid_utf8_argument_is_replaced_with_a_warning(
     assert "invalid UTF-8" in err
 
 
+def test_a_file_name_given_as_text_gets_a_hint(
+    model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``classify articles.jsonl`` (without -f) classifies the name; stderr says how to read it."""
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text('{"text": "A new rail link from Almaty to the border"}\n')
+    code, out, err = run_classify(["--model", model_dir, "--format", "json", str(articles)], capsys)
+    assert code == 0 and len(json.loads(out)) == 1
+    assert err.strip() == (
+        f"classify: warning: argument 1 names a file, {str(articles)!r}; classified as text, "
+        f"not read: to read it, pass -f {articles}"
+    )
+    code, _, err = run_classify(["--model", model_dir, "rail link", "Almaty"], capsys)
+    assert code == 0 and err == ""
+
+
 def test_a_12_mb_text(model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     big = tmp_path / "big.txt"
     sentence = "The railway corridor carried more cargo while the central bank cut rates. "

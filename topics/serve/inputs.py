@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -70,6 +71,11 @@ def read_documents(
     """
     stdin = stdin if stdin is not None else sys.stdin
     for number, text in enumerate(texts, start=1):
+        if _names_a_file(text):
+            problems.warn(
+                f"argument {number} names a file, {text!r}; classified as text, "
+                f"not read: to read it, pass -f {text}"
+            )
         yield None, clip_text(_clean_argument(text, problems), f"argument {number}", problems)
     sources = list(files) if (files or texts) else ["-"]
     for name in sources:
@@ -231,6 +237,14 @@ def document_from_record(record: dict[str, Any]) -> Document:
     parts = [str(record[key]).strip() for key in ("title", "text") if record.get(key)]
     doc_id = record.get("id")
     return (None if doc_id is None else str(doc_id)), ". ".join(parts)
+
+
+def _names_a_file(text: str) -> bool:
+    """A one-word argument that is an existing file's path (``classify data.jsonl``)."""
+    try:
+        return bool(text) and len(text.split()) == 1 and os.path.isfile(text)
+    except (OSError, ValueError):  # NUL bytes, too long a name
+        return False
 
 
 def _clean_argument(text: str, problems: Problems) -> str:

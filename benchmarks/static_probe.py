@@ -11,6 +11,12 @@ model, then the static vectors (``model.static``'s distillation) and, for each
 ``scale`` x the static vector, as :class:`topics.families.static.Static` fits it.
 Each is scored at its own cross-validated cuts on the validation part. The test
 split is not read. Writes ``benchmarks/results/static_probe_<name>.md``.
+
+``--tune EPOCHS:RATE`` adds the token vectors fine-tuned on the fit part's labels,
+model2vec's ``StaticModelForClassification`` way: the table as an embedding bag
+(unit-length sum, as scored) under a linear head, trained with Adam (torch). The
+learner's training vectors are cross-fitted (each fifth from a table tuned on the
+other four), the validation vectors come from a table tuned on all of it.
 """
 
 from __future__ import annotations
@@ -40,6 +46,12 @@ from topics.data.splits import split_indices  # noqa: E402
 from topics.families.base import TrainingData  # noqa: E402
 from topics.families.fine_labels import FineLabelLinear  # noqa: E402
 from topics.families.static import StaticVectors  # noqa: E402
+from topics.kernels.static import (  # noqa: E402
+    static_tokenizer,
+    text_vectors,
+    token_ids,
+    token_rows,
+)
 from topics.run.build import fit_family  # noqa: E402
 from topics.run.cache import load_corpus_cached, split_kwargs  # noqa: E402
 
@@ -56,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sif", type=floats, default=[1e-3], help="'none': every token 1")
     parser.add_argument(
         "--contextual", type=floats, default=[0], help="model.static.contextual values"
+    )
+    parser.add_argument(
+        "--tune",
+        default="",
+        help="fine-tuned tables, EPOCHS:RATE,... (e.g. 2:3e-4), each with every scale and C",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="default: benchmarks/results/static_probe_<experiment>.md"
     )
     args = parser.parse_args(argv)
     commit, load_before = provenance.commit(), os.getloadavg()[0]
@@ -104,25 +124,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     fine = isinstance(tfidf.classifier, FineLabelLinear)
     targets = data.targets(single, fine)
+    tunes = [tuple(part.split(":")) for part in args.tune.split(",") if part]
     for sif, contextual in itertools.product(args.sif, args.contextual):
         static = StaticVectors(sif=sif, contextual=int(contextual or 0)).fit(data.texts)
-        vectors_fit, vectors_val = static.transform(list(data.texts)), static.transform(texts)
-        for scale in args.scales:
-            for c in args.cs:
-                start = time.perf_counter()
-                model = clone(tfidf.classifier).set_params(C=c)
-                model.fit(
-                    sp.hstack([words_fit, sp.csr_matrix(scale * vectors_fit)]).tocsr(), targets
-                )
-                proba = model.predict_proba(
-                    sp.hstack([words_val, sp.csr_matrix(scale * vectors_val)]).tocsr()
-                )
-                name = f"static, contextual {int(contextual or 0)}"
-                seconds = time.perf_counter() - start
-                rows.append(
-                    (name, str(sif), f"{scale:g}", f"{c:g}", scores(model.decide(proba)), seconds)
-                )
-                print(rows[-1], flush=True)
+        variants = [("", static.transform(list(data.texts)), static.transform(texts), 0.0)]
+        for epochs, rate in tunes:
+            start = time.perf_counter()
+            fit_vectors, val_vectors = tuned_vectors(
+                static, list(data.texts), texts, targets, int(epochs), float(rate)
+            )
+            name = f", tuned {epochs} epochs at {float(rate):g} (cross-fitted)"
+            variants.append((name, fit_vectors, val_vectors, time.perf_counter() - start))
+        for (tuned, vectors_fit, vectors_val, tune_s), scale, c in itertools.product(
+            variants, args.scales, args.cs
+        ):
+            start = time.perf_counter()
+            model = clone(tfidf.classifier).set_params(C=c)
+            model.fit(sp.hstack([words_fit, sp.csr_matrix(scale * vectors_fit)]).tocsr(), targets)
+            proba = model.predict_proba(
+                sp.hstack([words_val, sp.csr_matrix(scale * vectors_val)]).tocsr()
+            )
+            name = f"static, contextual {int(contextual or 0)}{tuned}"
+            seconds = time.perf_counter() - start + tune_s
+            rows.append(
+                (name, str(sif), f"{scale:g}", f"{c:g}", scores(model.decide(proba)), seconds)
+            )
+            print(rows[-1], flush=True)
     metric = "accuracy" if single else "micro-F1"
     best = max(rows[1:], key=lambda row: row[4][0])
     lines = [
@@ -142,14 +169,82 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.getloadavg()[0]:.2f}. Fit on {len(fit):,} training texts, validated on "
         f"{len(val):,} other training texts; the test split is not read. Each model at its own "
         "cross-validated cuts. fit s: wall seconds to fit the tfidf model, or a static model's "
-        "learner (its static vectors, distilled once per SIF and contextual, not counted), "
-        "and score the validation part.\n\n" + "\n".join(lines) + "\n"
+        "learner (its static vectors, distilled once per SIF and contextual, not counted; "
+        "a tuned table's six tunings are) and score the validation part.\n\n"
+        + "\n".join(lines)
+        + "\n"
     )
-    out = REPO / "benchmarks" / "results" / f"static_probe_{args.experiment}.md"
+    out = args.out or REPO / "benchmarks" / "results" / f"static_probe_{args.experiment}.md"
     out.write_text(text)
     print(text)
     print(f"wrote {out}")
     return 0
+
+
+def tuned_vectors(
+    static: StaticVectors,
+    fit_texts: list[str],
+    val_texts: list[str],
+    targets: np.ndarray,
+    epochs: int,
+    rate: float,
+    folds: int = 5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cross-fitted vectors of ``fit_texts``, vectors of ``val_texts``) from ``static``'s
+    table fine-tuned on ``targets`` (0/1 columns, or classes: softmax)."""
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    tokenizer = static_tokenizer(static.tokenizer_json_)
+    rows = token_rows(tokenizer.get_vocab_size(), static.ids_)
+    start = static.vectors_.astype(np.float32)
+    ids, lengths = token_ids(tokenizer, fit_texts)
+    tokens = np.split(rows[ids], np.cumsum(lengths)[:-1])
+    tokens = [row[row >= 0] for row in tokens]
+    multi = targets.ndim == 2
+    y = targets if multi else np.unique(targets, return_inverse=True)[1]
+    outputs = y.shape[1] if multi else int(y.max()) + 1
+
+    def tune(train: np.ndarray, seed: int) -> np.ndarray:
+        torch.manual_seed(seed)
+        table = torch.nn.Parameter(torch.tensor(start))
+        head = torch.nn.Linear(start.shape[1], outputs)
+        optimizer = torch.optim.Adam(
+            [{"params": [table], "lr": rate}, {"params": head.parameters(), "lr": 1e-2}]
+        )
+        rng = np.random.default_rng(seed)
+        for _ in range(epochs):
+            order = train[rng.permutation(len(train))]
+            for batch in np.array_split(order, max(1, len(order) // 64)):
+                bag = [tokens[i] for i in batch]
+                offsets = np.r_[0, np.cumsum([len(t) for t in bag])[:-1]]
+                sums = torch.nn.functional.embedding_bag(
+                    torch.as_tensor(np.concatenate(bag)),
+                    table,
+                    torch.as_tensor(offsets),
+                    mode="sum",
+                )
+                logits = head(10 * sums / sums.norm(dim=1, keepdim=True).clamp(min=1e-9))
+                target = torch.as_tensor(y[batch])
+                loss = (
+                    torch.nn.functional.binary_cross_entropy_with_logits(logits, target.float())
+                    if multi
+                    else torch.nn.functional.cross_entropy(logits, target.long())
+                )
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        return table.detach().numpy().astype(np.float16)  # as the bundle stores it
+
+    def vectors(table: np.ndarray, texts: list[str]) -> np.ndarray:
+        return text_vectors(*token_ids(tokenizer, texts), rows, table)
+
+    fold = np.random.default_rng(1).permutation(len(fit_texts)) % folds
+    out = np.zeros((len(fit_texts), start.shape[1]), dtype=np.float32)
+    for k in range(folds):
+        table = tune(np.flatnonzero(fold != k), seed=k + 1)
+        out[fold == k] = vectors(table, [fit_texts[i] for i in np.flatnonzero(fold == k)])
+    return out, vectors(tune(np.arange(len(fit_texts)), seed=0), val_texts)
 
 
 if __name__ == "__main__":

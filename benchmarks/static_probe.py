@@ -1,7 +1,8 @@
 """The static model's settings, chosen on train only: a grid scored on a slice of train.
 
     TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/static_probe.py [nyt-cap] \\
-        [--scales 0.5,1,2] [--cs 0.5,1] [--sif 0.001] [--contextual 0,64]
+        [--scales 0.5,1,2] [--cs 0.5,1] [--sif 0.001] [--contextual 0,64] \\
+        [--tune 2:3e-4] [--out FILE]
 
 The slice is ``benchmarks/peers.py``'s: nyt-cap fits on 1996-2001 and validates on
 2002-03 (the protocol behind experiments/nyt-cap.yaml's other choices); the other
@@ -224,6 +225,7 @@ def tuned_vectors(
                     torch.as_tensor(offsets),
                     mode="sum",
                 )
+                # unit vectors times 10: logits wide enough for the softmax to be sure
                 logits = head(10 * sums / sums.norm(dim=1, keepdim=True).clamp(min=1e-9))
                 target = torch.as_tensor(y[batch])
                 loss = (

@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(rows[-1], flush=True)
     metric = "accuracy" if single else "micro-F1"
-    best = max(rows[1:], key=lambda row: row[4][0])
+    best = max((r for r in rows if r[0].startswith("static")), key=lambda row: row[4][0])
     lines = [
         f"| model | SIF | scale | C | validation {metric} | macro-F1 | fit s |",
         "|---|---|---|---|---:|---:|---:|",

@@ -151,6 +151,15 @@ def test_missing_file() -> None:
         load_config("does/not/exist.yaml")
 
 
+def test_missing_file_names_the_nearest_in_its_folder(tmp_path: Path) -> None:
+    (tmp_path / "nyt-cap.yaml").write_text("name: x\n")
+    (tmp_path / "quickstart.yaml").write_text("name: y\n")
+    with pytest.raises(ConfigError, match=r"nytcap.yaml; did you mean .*nyt-cap.yaml\?$"):
+        load_config(tmp_path / "nytcap.yaml")
+    with pytest.raises(ConfigError, match=r"not found: [^;]*zzz.yaml$"):  # nothing near: no hint
+        load_config(tmp_path / "zzz.yaml")
+
+
 def test_hash_is_stable_and_ignores_machine_paths(tmp_path: Path) -> None:
     data = tiny_config(tmp_path)
     first = validate_config(data)

@@ -613,7 +613,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ConfigError(f"config file not found: {path}") from exc
+        near = difflib.get_close_matches(
+            path.name, sorted(p.name for p in path.parent.glob("*.y*ml")), n=1
+        )
+        hint = f"; did you mean {path.with_name(near[0])}?" if near else ""
+        raise ConfigError(f"config file not found: {path}{hint}") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     try:

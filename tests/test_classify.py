@@ -676,6 +676,22 @@ def test_threshold_and_max_labels_flags(model_dir: str, capsys: pytest.CaptureFi
     assert json.loads(out)[0]["labels"] == ["human rights"]
 
 
+def test_passages_flag_scores_a_long_article_by_its_best_passage(
+    model_dir: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trains = "Railway cargo trains reached the new port terminal on the Caspian coast today."
+    army = "Army troops and tanks held drills at the border with artillery and helicopters."
+    article = " ".join([trains] + [army] * 5)  # 78 words: one rail sentence among drills
+    base = ["--model", model_dir, "--format", "json", "--top-k", "0", article]
+    scores = {}
+    for words in ("0", "13"):
+        _, out, _ = run_classify([*base, "--passages", words], capsys)
+        scores[words] = json.loads(out)[0]["scores"]
+    _, out, _ = run_classify(base, capsys)  # the quickstart bundle: whole texts
+    assert json.loads(out)[0]["scores"] == scores["0"]
+    assert scores["13"]["transport"] > scores["0"]["transport"]
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
@@ -683,8 +699,9 @@ def test_threshold_and_max_labels_flags(model_dir: str, capsys: pytest.CaptureFi
         (["--threshold", "sport=0.3"], "--threshold 'sport=0.3': no label 'sport'"),
         (["--max-labels", "0"], "--max-labels must be >= 1, got 0"),
         (["--lines", "--input-format", "jsonl"], "--lines reads plain text"),
+        (["--passages", "-5"], "--passages must be >= 0 words, got -5"),
     ],
-    ids=["threshold-above-1", "unknown-label", "max-labels-0", "lines-with-jsonl"],
+    ids=["threshold-above-1", "unknown-label", "max-labels-0", "lines-with-jsonl", "passages"],
 )
 def test_bad_decision_flags_are_one_line(
     model_dir: str, capsys: pytest.CaptureFixture[str], flags: list[str], message: str

@@ -282,13 +282,15 @@ def test_run_summary_names_the_primary_model_and_keeps_label_names(tmp_path: Pat
     assert "best" not in summary
 
 
-def test_extra_test_sets_score_the_primary_model(tmp_path: Path) -> None:
+@pytest.mark.parametrize("passages", [0, 3])
+def test_extra_test_sets_score_the_primary_model(tmp_path: Path, passages: int) -> None:
     """data.extra_test: the primary model labels another gold set after training;
-    the run reports its F1, the gold labels found and the false labels."""
+    the run reports its F1, the gold labels found and the false labels, scoring
+    texts by passage as model.passages says, as the bundle does."""
     gold = {
-        "Cargo trains and a new railway line": ["transport"],
-        "Troops and army units in drills near the bank": ["defense", "economy"],
-        "A journalist was detained, rights groups said": ["human rights"],
+        "Cargo trains and a new railway line. The port opened.": ["transport"],
+        "Troops and army units in drills. Near the bank, prices rose.": ["defense", "economy"],
+        "A journalist was detained. Rights groups said so.": ["human rights"],
     }
     extra = tmp_path / "regional.jsonl"
     extra.write_text(
@@ -300,11 +302,13 @@ def test_extra_test_sets_score_the_primary_model(tmp_path: Path) -> None:
     )
     sections = {
         "data": {"extra_test": {"regional": str(extra)}},
-        "model": {"lda": {"enabled": False}},
+        "model": {"lda": {"enabled": False}, "passages": passages},
     }
     config = validate_config(tiny_config(tmp_path, **sections))
     result = run(config, RecordingTracker())
-    guessed = Predictor.load(result.artifact_dir / "model").predict(list(gold))
+    predictor = Predictor.load(result.artifact_dir / "model")
+    assert predictor.passages == passages
+    guessed = predictor.predict(list(gold))
     found = sum(len(set(g) & set(r["labels"])) for g, r in zip(gold.values(), guessed, strict=True))
     false = sum(len(set(r["labels"]) - set(g)) for g, r in zip(gold.values(), guessed, strict=True))
     assert result.metrics["regional_gold_labels"] == 4

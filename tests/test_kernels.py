@@ -19,6 +19,7 @@ from topics.kernels.linear import (
     sigmoid,
     stacked_proba,
 )
+from topics.kernels.passages import by_passage, passages
 from topics.kernels.sparse import SparseRows, TermCounter, tfidf_weight
 
 
@@ -168,3 +169,37 @@ def test_sparse_dot_by_blocks_of_documents_equals_the_dense_product(block: int) 
     dense[rows.docs, rows.ids] = rows.values
     rows.DOT_BLOCK = block
     np.testing.assert_allclose(rows.dot(weights_t), dense @ weights_t, rtol=0, atol=1e-12)
+
+
+def test_a_short_text_is_one_passage_itself() -> None:
+    text = "Rail freight grows.  Ports expand\nacross the Caspian."
+    assert passages(text, 0) == [text]
+    assert passages(text, 5) == [text]  # 8 words: under 2 x 5
+
+
+def test_a_long_text_is_cut_into_windows_of_whole_sentences() -> None:
+    sentences = [f"Sentence {i} has exactly six words." for i in range(7)]
+    windows = passages("\n\n".join(sentences), 10)
+    # 6 words a sentence: two per window; the seventh (6 >= 10 / 2) stands alone
+    assert windows == [
+        " ".join(sentences[0:2]),
+        " ".join(sentences[2:4]),
+        " ".join(sentences[4:6]),
+        sentences[6],
+    ]
+    # a last sentence of fewer than 10 / 2 words joins the window before
+    tail = passages(" ".join([*sentences[:4], "Short end."]), 10)
+    assert tail == [" ".join(sentences[0:2]), " ".join([*sentences[2:4], "Short end."])]
+
+
+def test_by_passage_gives_each_label_its_best_passage() -> None:
+    long = " ".join(["Banks lend more."] * 4 + ["Trains run late."] * 4)  # 24 words
+
+    def score(texts: list[str]) -> np.ndarray:
+        return np.array([[t.count("Banks") / 8, t.count("Trains") / 8] for t in texts])
+
+    scores = by_passage(score, ["Banks lend.", long, ""], 6)
+    # whole, the long text's two halves would score 0.5 each; by passage, 0.5 of 4 each
+    np.testing.assert_allclose(scores, [[1 / 8, 0], [2 / 8, 2 / 8], [0, 0]])
+    np.testing.assert_allclose(by_passage(score, [long], 0), [[0.5, 0.5]])
+    assert by_passage(score, [], 6).shape == (0,)

@@ -17,6 +17,7 @@ from topics.data.splits import split_indices
 from topics.errors import BundleError
 from topics.families import FAMILIES
 from topics.families.base import TrainingData
+from topics.kernels.passages import by_passage
 from topics.run.build import fit_context, fit_families, fit_family
 from topics.run.cache import load_corpus_from_config, split_kwargs
 from topics.run.export import export_bundle
@@ -265,6 +266,35 @@ def test_bad_threshold_or_max_labels_is_one_clear_error(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         Predictor.load(trained["path"]).predict(["rail"], **options)
+
+
+def test_a_bundle_with_passages_scores_long_texts_as_training_evaluated_them(
+    trained: dict[str, Any], tmp_path: Path
+) -> None:
+    sample = trained["test"].texts
+    long = [" ".join(sample[i : i + 6]) for i in range(0, 30, 6)]  # six articles each
+    short = [" ".join(text.split()[:30]) for text in sample[:5]]  # under 2 x 20 words
+    texts = [*long, *short]
+    model = trained["tfidf"]
+    labels = Predictor.load(trained["path"]).labels
+    path = export_bundle(tmp_path / "model", labels, "tfidf", {"tfidf": model}, {}, passages=20)
+    predictor = Predictor.load(path)
+    assert predictor.passages == 20
+    expected = by_passage(model.predict_proba, texts, 20)  # what the run's evaluation scores
+    np.testing.assert_allclose(predictor.predict_proba(texts), expected, atol=1e-6)
+    results = predictor.predict(texts, top_k=1)
+    ours = np.array([[r["scores"][label] for label in predictor.labels] for r in results])
+    np.testing.assert_allclose(ours, expected, atol=1e-6)
+    whole = model.predict_proba(texts)
+    assert not np.allclose(expected[:5], whole[:5])  # the long texts: scored by passage
+    np.testing.assert_allclose(expected[5:], whole[5:])  # the short ones: whole
+    np.testing.assert_allclose(predictor.predict_proba(texts, passages=0), whole, atol=1e-6)
+    with pytest.raises(ValueError, match="passages must be a whole number of words >= 0"):
+        predictor.predict(texts, passages=-1)
+    spec = json.loads(json.dumps(load_bundle(path).spec))
+    spec["passages"] = "many"
+    with pytest.raises(BundleError, match="passages: expected a whole number of words"):
+        Predictor.load(save_bundle(tmp_path / "bad", spec, load_bundle(path).arrays, {}))
 
 
 def test_load_takes_models_and_runs_uris(

@@ -315,6 +315,10 @@ def _model_config() -> type[BaseModel]:
     # primary alone with what it reads (the feature blocks, an ensemble's members):
     # smaller and faster to load.
     sections["bundle"] = (Literal["all", "primary"], "all")
+    # Texts of 2 x passages words or more are scored passage by passage (windows of
+    # whole sentences of >= passages words), a label scoring its best passage's
+    # score: for long articles and a model trained on short texts. 0: texts whole.
+    sections["passages"] = (int, Field(0, ge=0, le=10_000))
     return create_model("ModelConfig", __base__=_Strict, **sections)
 
 
@@ -323,6 +327,7 @@ if TYPE_CHECKING:  # the sections are the registry's; typed as what each family 
     class ModelConfig(_Strict):
         primary: str | None
         bundle: Literal["all", "primary"]
+        passages: int
 
         def __getattr__(self, name: str) -> Any: ...
 

@@ -132,6 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="at most K labels per document, the most probable first (fastText's -k)",
     )
     parser.add_argument(
+        "--passages",
+        type=int,
+        metavar="N",
+        help="score documents of 2N words or more passage by passage (windows of whole "
+        "sentences of >= N words), each label at its best passage: for long articles "
+        "and a model trained on short texts, e.g. --passages 25 for one trained on "
+        "headlines; 0: whole documents (default: the bundle's model.passages)",
+    )
+    parser.add_argument(
         "--lines",
         action="store_true",
         help="one document per line of stdin and of text files (fastText-style)",
@@ -174,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.threshold = parse_thresholds(args.thresholds, predictor.labels)
         if args.max_labels is not None and args.max_labels < 1:
             raise ConfigError(f"--max-labels must be >= 1, got {args.max_labels}")
+        if args.passages is not None and args.passages < 0:
+            raise ConfigError(f"--passages must be >= 0 words, got {args.passages}")
         documents = read_documents(
             args.texts, args.files, problems, sys.stdin, args.text_column, input_format
         )
@@ -461,6 +472,7 @@ def write_predictions(
             threshold=getattr(args, "threshold", None),
             max_labels=getattr(args, "max_labels", None),
             topic_model=getattr(args, "topics", None),
+            passages=getattr(args, "passages", None),
         )
         for (doc_id, _), result in zip(chunk, results, strict=True):
             if doc_id is not None:

@@ -29,6 +29,7 @@ def export_bundle(
     models: dict[str, FittedModel],
     provenance: dict[str, Any],
     single_label: bool = False,
+    passages: int = 0,
     held_out_texts: Sequence[str] | None = None,
     keep: Sequence[str] | None = None,
 ) -> Path:
@@ -40,6 +41,9 @@ def export_bundle(
         The model whose labels ``classify`` reports by default.
     single_label
         One label per document: ``classify`` reports the most probable label.
+    passages
+        ``model.passages``: ``classify`` scores texts passage by passage
+        (:mod:`topics.kernels.passages`); 0, the texts whole.
     held_out_texts
         Texts the model did not train on (the test split): the primary model's
         predictions on :data:`~topics.evaluate.drift_counts.MAX_SUMMARY_DOCS` of
@@ -52,6 +56,8 @@ def export_bundle(
     spec: dict[str, Any] = {"labels": list(labels), "primary": primary, "features": {}}
     if single_label:
         spec["single_label"] = True
+    if passages:
+        spec["passages"] = passages
     states = {name: FAMILIES[name].export(model) for name, model in models.items()}
     wanted, kept = list(models if keep is None else keep), set()
     while wanted:

@@ -25,6 +25,7 @@ from topics.evaluate.plots import plot_label_confusion
 from topics.evaluate.run_metrics import RunMetrics
 from topics.evaluate.topic_view import SUFFIX, write_topic_view
 from topics.families.base import FittedModel, TrainingData
+from topics.kernels.passages import by_passage
 from topics.run.build import fit_families
 from topics.run.export import export_bundle
 from topics.run.topic_runs import gold_corpus, log_topic_names, over_time_outputs, topic_metrics
@@ -58,7 +59,7 @@ def train_and_evaluate(
     for name, model in fitted.items():
         # scored once: predictions follow from the probabilities (slow models, e.g.
         # the encoder, are not run twice over the test texts)
-        proba = model.predict_proba(test.texts)
+        proba = by_passage(model.predict_proba, test.texts, config.model.passages)
         y_pred = as_indicator(model.classifier.decide(proba), len(labels))
         predictions[name] = y_pred
         held_out = multilabel_metrics(y_test, y_pred, labels, prefix="")
@@ -119,6 +120,7 @@ def train_and_evaluate(
         models=fitted,
         provenance={**provenance, "primary": scores.primary},
         single_label=single,
+        passages=config.model.passages,
         held_out_texts=test.texts,
         keep=[scores.primary] if config.model.bundle == "primary" else None,
     )
@@ -132,9 +134,8 @@ def extra_test_metrics(
     the gold labels it finds and the labels it gives wrongly."""
     corpus = gold_corpus(config, set_name, path)
     truth = corpus.label_matrix()
-    predicted = as_indicator(
-        model.classifier.decide(model.predict_proba(corpus.texts)), truth.shape[1]
-    )
+    proba = by_passage(model.predict_proba, corpus.texts, config.model.passages)
+    predicted = as_indicator(model.classifier.decide(proba), truth.shape[1])
     held_out = multilabel_metrics(truth, predicted, corpus.label_names, prefix=f"{set_name}_")
     return {
         f"{set_name}_micro_f1": held_out[f"{set_name}_micro_f1"],

@@ -29,6 +29,7 @@ import numpy as np
 from topics import __version__
 from topics.errors import BundleError
 from topics.kernels.linear import decide, normalise_rows
+from topics.kernels.passages import by_passage
 from topics.serve.bundle import ARRAYS, SPEC, Bundle, load_bundle
 from topics.serve.scorers import (
     FEATURE_BLOCKS,
@@ -72,6 +73,11 @@ class Predictor:
                 required_bool(spec, "single_label") if "single_label" in spec else False
             )
             kinds = [_kind(name, model) for name, model in models.items()]
+            self.passages: int = spec.get("passages", 0)
+            if not isinstance(self.passages, int) or isinstance(self.passages, bool):
+                raise field_error("passages", "a whole number of words", self.passages)
+            if self.passages < 0:
+                raise field_error("passages", "a number of words >= 0", self.passages)
         _check_known(bundle, "feature block", list(features), FEATURE_BLOCKS)
         _check_known(bundle, "scorer kind", kinds, SCORERS)
         self.blocks = {}
@@ -119,6 +125,7 @@ class Predictor:
         threshold: Threshold = None,
         max_labels: int | None = None,
         topic_model: str | None = None,
+        passages: int | None = None,
     ) -> list[dict[str, Any]]:
         """Labels, calibrated scores and dominant topics for each text.
 
@@ -146,6 +153,11 @@ class Predictor:
             Which of the bundle's topic models (:attr:`topic_models`: ``lda``,
             ``embedding_topics``) lists the dominant topics; default :attr:`topic_model`,
             its LDA when it has one, else its embedding topics.
+        passages
+            Score texts of ``2 * passages`` words or more passage by passage (windows
+            of whole sentences of at least ``passages`` words), each label at its best
+            passage's score; 0: whole texts. Default :attr:`passages`, the bundle's
+            ``model.passages``. Topics and explanations read the whole text.
 
         Raises
         ------
@@ -160,7 +172,7 @@ class Predictor:
         topics_block = self.topic_block(topic_model)
         topic_model = topic_model or self.topic_model
         batch = Batch(texts, self.blocks)
-        proba = self._score(batch, classifier)
+        proba = self._pooled(texts, classifier, passages, batch)
         theta = np.zeros((len(texts), 0))
         if topic_model is not None and (top_k > 0 or explain):
             theta = batch.features(topic_model)
@@ -185,10 +197,33 @@ class Predictor:
             results.append(result)
         return results
 
-    def predict_proba(self, texts: str | Sequence[str], model: str | None = None) -> np.ndarray:
+    def predict_proba(
+        self, texts: str | Sequence[str], model: str | None = None, passages: int | None = None
+    ) -> np.ndarray:
         """Calibrated label probabilities ``(n_texts, n_labels)``, like sklearn's
-        ``predict_proba`` of the trained pipeline."""
-        return self._score(Batch(_as_texts(texts), self.blocks), self._classifier(model))
+        ``predict_proba`` of the trained pipeline (``passages``: as :meth:`predict`)."""
+        return self._pooled(_as_texts(texts), self._classifier(model), passages)
+
+    def _pooled(
+        self,
+        texts: Sequence[str],
+        classifier: Scorer,
+        passages: int | None,
+        batch: Batch | None = None,
+    ) -> np.ndarray:
+        """``classifier``'s scores of ``texts``, long texts by passage; ``batch``: the
+        texts' own batch, reused when they are scored whole."""
+        words = self.passages if passages is None else passages
+        if isinstance(words, bool) or not isinstance(words, int) or words < 0:
+            raise ValueError(f"passages must be a whole number of words >= 0, got {words!r}")
+
+        def score(parts: list[str]) -> np.ndarray:
+            if batch is None or len(parts) != len(texts):  # passages: a batch of their own
+                return self._score(Batch(parts, self.blocks), classifier)
+            return self._score(batch, classifier)
+
+        proba = by_passage(score, texts, words)
+        return normalise_rows(proba) if self.single_label and words else proba
 
     def _decide(
         self, proba: np.ndarray, classifier: Scorer, threshold: Threshold, max_labels: int | None

@@ -1,0 +1,141 @@
+"""Long articles scored passage by passage: ``model.passages`` chosen on held-out articles.
+
+    TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/passages.py \\
+        [--words 0,15,25,40,60] [--out FILE]
+
+Models trained on nyt-cap (front-page titles and summaries, 14 words at the median)
+are asked to label long articles. This script trains two of them as a user would
+(``topics run``, no tracking, ``model.passages=0``): the few-shot model of
+``experiments/nyt-cap-few-shot.yaml`` (16 labelled per label, draw 0) and the tfidf
+model of ``experiments/nyt-cap.yaml``. Each bundle's ``Predictor`` then labels, at
+its own thresholds, for every ``--words`` value (0: whole texts):
+
+- the validation set: the 248 labelled Central Asia articles of the sample corpus
+  (``topics/sample_data``, 162 words on average), on which ``passages`` is chosen
+  (best micro-F1);
+- the six seed articles (``seed-articles.jsonl``, 250-320 words): issue 18's
+  target, reported, never chosen on.
+
+Writes ``benchmarks/results/passages.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks import provenance  # noqa: E402
+from topics.serve.predictor import Predictor  # noqa: E402
+
+DATA = Path(os.environ.get("TOPICS_DATA_DIR", REPO.parent / "shared" / "data"))
+SAMPLE = REPO / "topics" / "sample_data" / "central_asia_news.jsonl"
+BIN = Path(sys.executable).parent
+MODELS = {
+    "few-shot, 16 per label (nyt-cap-few-shot.yaml)": ("experiments/nyt-cap-few-shot.yaml", []),
+    "tfidf (nyt-cap.yaml, tfidf only)": (
+        "experiments/nyt-cap.yaml",
+        [
+            "model.encoder.enabled=false",
+            "model.ensemble.enabled=false",
+            "model.lda.enabled=false",
+            "model.primary=tfidf",
+        ],
+    ),
+}
+
+
+def train(experiment: str, overrides: list[str], out: Path) -> Path:
+    """The bundle folder of one ``topics run`` of ``experiment``."""
+    command = [str(BIN / "topics"), "run", experiment, "--no-track", "--json"]
+    for override in [f"output_dir={out}", "model.passages=0", *overrides]:
+        command += ["--set", override]
+    env = {**os.environ, "TOPICS_DATA_DIR": str(DATA)}
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    return REPO / json.loads(done.stdout.strip().splitlines()[-1])["artifact_dir"] / "model"
+
+
+def articles(path: Path, labels: list[str]) -> tuple[list[str], np.ndarray]:
+    """Texts as ``classify`` reads a JSONL record (title. text) and their 0/1 labels."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    texts = [". ".join(part for part in (r.get("title"), r.get("text")) if part) for r in rows]
+    return texts, np.array([[int(name in r["labels"]) for name in labels] for r in rows])
+
+
+def labelled(predictor: Predictor, texts: list[str], words: int) -> np.ndarray:
+    results = predictor.predict(texts, top_k=0, passages=words)
+    return np.array([[int(name in r["labels"]) for name in predictor.labels] for r in results])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--words", default="0,15,25,40,60", help="model.passages values")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/passages.md")
+    args = parser.parse_args()
+    seeds = DATA / "seed-articles.jsonl"
+    if not seeds.exists():
+        raise SystemExit(f"{seeds} not found; set TOPICS_DATA_DIR to the shared data folder")
+    commit, grid = provenance.commit(), [int(w) for w in args.words.split(",")]
+    lines = [
+        "| model | passages (words) | validation micro-F1 | validation macro-F1 | "
+        "seed labels found | seed false labels | seed micro-F1 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (experiment, overrides) in MODELS.items():
+            print(f"training {name}", file=sys.stderr, flush=True)
+            predictor = Predictor.load(train(experiment, overrides, Path(tmp) / "runs"))
+            val_texts, val_y = articles(SAMPLE, predictor.labels)
+            seed_texts, seed_y = articles(seeds, predictor.labels)
+            rows = []
+            for words in grid:
+                val = labelled(predictor, val_texts, words)
+                seed = labelled(predictor, seed_texts, words)
+                rows.append(
+                    (
+                        words,
+                        f1_score(val_y, val, average="micro", zero_division=0),
+                        f1_score(val_y, val, average="macro", zero_division=0),
+                        int((seed & seed_y).sum()),
+                        int((seed & (1 - seed_y)).sum()),
+                        f1_score(seed_y, seed, average="micro", zero_division=0),
+                    )
+                )
+                print(name, rows[-1], file=sys.stderr, flush=True)
+            chosen = max(rows, key=lambda row: row[1])[0]
+            for words, micro, macro, found, false, seed_f1 in rows:
+                mark = " (chosen)" if words == chosen else ""
+                lines.append(
+                    f"| {name} | {words}{mark} | {micro:.3f} | {macro:.3f} | "
+                    f"{found}/{int(seed_y.sum())} | {false} | {seed_f1:.3f} |"
+                )
+    text = (
+        "# Long articles scored passage by passage\n\n"
+        f"`python benchmarks/passages.py --words {args.words}`, commit {commit}, "
+        f"{datetime.date.today()}, 2 cores. Models trained on nyt-cap (titles and "
+        "summaries, 14 words at the median), labels at each model's own thresholds. "
+        "passages N: texts of 2N words or more scored by windows of whole sentences of "
+        "at least N words, each label at its best window; 0: whole texts. Validation: "
+        "the 248 Central Asia articles of the sample corpus (162 words on average), on "
+        "which N is chosen (best micro-F1); seed: the six seed articles (8 gold labels), "
+        "reported only.\n\n" + "\n".join(lines) + "\n"
+    )
+    args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

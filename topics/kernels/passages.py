@@ -1,0 +1,63 @@
+"""Long texts scored passage by passage (``model.passages``, ``classify --passages``).
+
+A model learns what a label looks like at the length of its training texts. One
+trained on nyt-cap (a front-page title and a one-line summary, about 20 words) sees
+a 300-word article as a blur: the sentence that makes it a transport story weighs
+little in the whole. Cut into passages of about the training length, the article is
+scored passage by passage, and a label's score is that of its best passage.
+Training's evaluation and :mod:`topics.serve.predictor` both call :func:`by_passage`,
+so the bundle reproduces the run's metrics.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def passages(text: str, min_words: int) -> list[str]:
+    """``text`` cut into windows of whole sentences of at least ``min_words`` words
+    (a last window of fewer than half that joins the one before); ``[text]`` itself
+    when it has fewer than ``2 * min_words`` words, or ``min_words`` is 0."""
+    if min_words <= 0 or len(text.split()) < 2 * min_words:
+        return [text]
+    windows: list[str] = []
+    current: list[str] = []
+    count = 0
+    for sentence in SENTENCE_END.split(text):
+        words = len(sentence.split())
+        if not words:
+            continue
+        current.append(sentence)
+        count += words
+        if count >= min_words:
+            windows.append(" ".join(current))
+            current, count = [], 0
+    if current:
+        if windows and count < min_words / 2:
+            windows[-1] += " " + " ".join(current)
+        else:
+            windows.append(" ".join(current))
+    return windows
+
+
+def by_passage(
+    score: Callable[[list[str]], np.ndarray], texts: Sequence[str], min_words: int
+) -> np.ndarray:
+    """``score(texts)`` (``(n_texts, n_labels)``), each text's row the column-wise
+    maximum over its :func:`passages`; ``min_words`` 0: the texts scored whole."""
+    texts = list(texts)
+    if min_words <= 0 or not texts:
+        return score(texts)
+    flat: list[str] = []
+    starts = np.zeros(len(texts), dtype=np.intp)
+    for i, text in enumerate(texts):
+        starts[i] = len(flat)
+        flat.extend(passages(text, min_words))
+    if len(flat) == len(texts):  # every text short: nothing to pool
+        return score(texts)
+    return np.maximum.reduceat(np.asarray(score(flat)), starts, axis=0)

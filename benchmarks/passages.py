@@ -4,10 +4,10 @@
         [--words 0,15,25,40,60] [--out FILE]
 
 Models trained on nyt-cap (front-page titles and summaries, 14 words at the median)
-are asked to label long articles. This script trains two of them as a user would
-(``topics run``, no tracking, ``model.passages=0``): the few-shot model of
-``experiments/nyt-cap-few-shot.yaml`` (16 labelled per label, draw 0) and the tfidf
-model of ``experiments/nyt-cap.yaml``. Each bundle's ``Predictor`` then labels, at
+are asked to label long articles. This script trains three of them as a user would
+(``topics run``, no tracking, ``model.passages=0``): the zero-shot and few-shot
+models of ``experiments/nyt-cap-zero-shot.yaml`` and ``nyt-cap-few-shot.yaml`` (16
+labelled per label, draw 0), and the tfidf model of ``experiments/nyt-cap.yaml``. Each bundle's ``Predictor`` then labels, at
 its own thresholds, for every ``--words`` value (0: whole texts):
 
 - the validation set: the 248 labelled Central Asia articles of the sample corpus
@@ -43,6 +43,7 @@ DATA = Path(os.environ.get("TOPICS_DATA_DIR", REPO.parent / "shared" / "data"))
 SAMPLE = REPO / "topics" / "sample_data" / "central_asia_news.jsonl"
 BIN = Path(sys.executable).parent
 MODELS = {
+    "zero-shot (nyt-cap-zero-shot.yaml)": ("experiments/nyt-cap-zero-shot.yaml", []),
     "few-shot, 16 per label (nyt-cap-few-shot.yaml)": ("experiments/nyt-cap-few-shot.yaml", []),
     "tfidf (nyt-cap.yaml, tfidf only)": (
         "experiments/nyt-cap.yaml",

@@ -74,6 +74,39 @@ def test_the_runs_own_test_split_gives_back_the_runs_test_metrics_exactly(
     assert out.count("\n") == 1 and f"micro-F1 {metrics['test_micro_f1']:.3f}" in out
 
 
+def test_a_model_scoring_by_passage_gives_back_its_runs_test_metrics_exactly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """model.passages: the run and ``topics evaluate`` score long texts by passage
+    alike; ``--passages 0`` scores them whole, and the figures differ."""
+    from topics.config import load_config
+    from topics.run.experiment import run
+    from topics.run.trackers import NullTracker
+
+    config = load_config(
+        QUICKSTART,
+        [
+            f"output_dir={tmp_path / 'runs'}",
+            "tracking.enabled=false",
+            "model.lda.enabled=false",
+            "model.passages=25",  # sample articles run to 100-200 words
+        ],
+    )
+    result = run(config, NullTracker())
+    bundle = str(result.artifact_dir / "model")
+    metrics = {}
+    for flags in ([], ["--passages", "0"]):
+        output = tmp_path / f"out{len(flags)}"
+        code, _, err = evaluate(
+            ["--model", bundle, str(QUICKSTART), "--output", str(output), "--no-track", *flags],
+            capsys,
+        )
+        assert code == 0, err
+        metrics[len(flags)] = json.loads((output / "metrics.json").read_text())
+    assert metrics[0] == run_test_metrics(result.metrics)
+    assert metrics[2] != metrics[0]
+
+
 def test_a_config_part_picks_train_test_or_all_of_its_split(
     quickstart: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -194,8 +227,15 @@ def test_a_config_with_other_labels_is_one_line_exit_2_and_writes_nothing(
         (["DATA.yaml", "--label-field", "topic"], "--label-field reads a data file"),
         (["notes.txt"], "TMP/notes.txt: cannot tell the format from '.txt'"),
         (["missing.jsonl"], "data not found: TMP/missing.jsonl"),
+        (["DATA.jsonl", "--passages", "-1"], "--passages must be >= 0 words, got -1"),
     ],
-    ids=["part-with-a-data-file", "file-option-with-a-config", "unknown-suffix", "missing"],
+    ids=[
+        "part-with-a-data-file",
+        "file-option-with-a-config",
+        "unknown-suffix",
+        "missing",
+        "negative-passages",
+    ],
 )
 def test_options_or_data_that_do_not_fit_are_one_line(
     quickstart: dict[str, Any],

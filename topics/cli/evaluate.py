@@ -102,6 +102,13 @@ def build_parser(commands: Any) -> None:
         choices=PARTS,
         help="a config's documents to score: its split's test part (default), train, or all",
     )
+    evaluate.add_argument(
+        "--passages",
+        type=int,
+        metavar="N",
+        help="score documents of 2N words or more by passages of >= N words, each label "
+        "at its best (classify --passages); 0: whole (default: the bundle's model.passages)",
+    )
     evaluate.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     evaluate.add_argument(
         "--json", action="store_true", help="print one JSON object (metrics, ...) as the last line"
@@ -159,7 +166,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         name = model_name(model, manifest)
         output = Path(args.output) if args.output else default_output(name, data.name)
         progress.stage(f"score {len(data.texts)} documents with {len(predictor.models)} models")
-        scores = write_evaluation(predictor, data, output, model)
+        scores = write_evaluation(predictor, data, output, model, args.passages)
         metrics = scores.flat()
         tracked = None if args.no_track else track(args, model, manifest, data, output, metrics)
     primary = scores.split(scores.primary or "", "test")
@@ -189,6 +196,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
 def check_options(args: argparse.Namespace) -> None:
     """Refuse, in one line, options that do not apply to DATA (before any model loads)."""
     path = Path(args.data)
+    if getattr(args, "passages", None) is not None and args.passages < 0:
+        raise ConfigError(f"--passages must be >= 0 words, got {args.passages}")
     if path.suffix.lower() in CONFIG_SUFFIXES:
         file_options = [
             option
@@ -334,13 +343,20 @@ def default_output(model: str, data: str) -> Path:
     return Path(DEFAULT_OUTPUT) / f"{model}-{safe}"
 
 
-def write_evaluation(predictor: Any, data: EvaluationData, output: Path, model: str) -> RunMetrics:
-    """Score and write ``metrics.json``, ``per_label.csv``, ``plots/`` and ``report.html``."""
+def write_evaluation(
+    predictor: Any,
+    data: EvaluationData,
+    output: Path,
+    model: str,
+    passages: int | None = None,
+) -> RunMetrics:
+    """Score (long texts by passage as ``passages`` says, default the bundle's) and
+    write ``metrics.json``, ``per_label.csv``, ``plots/`` and ``report.html``."""
     from topics import progress
     from topics.evaluate.model_evaluation import PLOTS, evaluate_bundle
     from topics.evaluate.report import write_evaluation_page
 
-    scores = evaluate_bundle(predictor, data.ids, data.texts, data.y_true, output)
+    scores = evaluate_bundle(predictor, data.ids, data.texts, data.y_true, output, passages)
     progress.stage("write metrics and report")
     metrics = scores.flat()
     (output / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))

@@ -31,6 +31,7 @@ from topics.evaluate.metrics import (
 from topics.evaluate.plots import plot_label_confusion
 from topics.evaluate.run_metrics import RunMetrics
 from topics.kernels.linear import decide, normalise_rows
+from topics.kernels.passages import best_of, split_passages
 from topics.serve.scorers import Batch
 
 __all__ = ["CHUNK", "evaluate_bundle", "score_models"]
@@ -39,19 +40,26 @@ CHUNK = 1024  # texts scored at once: memory stays flat on large data
 PLOTS = "plots"
 
 
-def score_models(predictor: Any, texts: Sequence[str]) -> dict[str, np.ndarray]:
+def score_models(
+    predictor: Any, texts: Sequence[str], passages: int | None = None
+) -> dict[str, np.ndarray]:
     """Every model's label probabilities ``(n_texts, n_labels)``, by model name.
 
     Texts are scored in chunks of :data:`CHUNK` (a progress bar on a terminal); in
     each chunk every feature block and every model is computed once, so an ensemble
-    reuses its members' scores. Single-label bundles give rows that sum to 1, as
-    :meth:`Predictor.predict_proba` does.
+    reuses its members' scores. Long texts are scored by passage as ``passages``
+    says (default: the bundle's, as :meth:`Predictor.predict_proba`). Single-label
+    bundles give rows that sum to 1, as :meth:`Predictor.predict_proba` does.
     """
+    words = predictor.passages if passages is None else passages
     parts: dict[str, list[np.ndarray]] = {name: [] for name in predictor.models}
-    starts = range(0, len(texts), CHUNK)
-    for start in progress.progress(starts, desc="evaluate", unit="chunk"):
-        batch = Batch(texts[start : start + CHUNK], predictor.blocks)
-        for name, proba in _score_batch(predictor, batch).items():
+    chunks = range(0, len(texts), CHUNK)
+    for start in progress.progress(chunks, desc="evaluate", unit="chunk"):
+        flat, starts = split_passages(texts[start : start + CHUNK], words)
+        for name, proba in _score_batch(predictor, Batch(flat, predictor.blocks)).items():
+            if len(flat) != len(starts):  # some texts by passage
+                proba = best_of(proba, starts)
+                proba = normalise_rows(proba) if predictor.single_label else proba
             parts[name].append(proba)
     n_labels = len(predictor.labels)
     return {
@@ -80,6 +88,7 @@ def evaluate_bundle(
     texts: Sequence[str],
     y_true: np.ndarray,
     directory: Path,
+    passages: int | None = None,
 ) -> RunMetrics:
     """Score ``texts`` with every model of ``predictor`` and measure them against
     ``y_true`` (``(n_texts, n_labels)`` 0/1, columns in ``predictor.labels`` order).
@@ -88,7 +97,7 @@ def evaluate_bundle(
     bundles: the most probable label), as ``classify`` decides them. Writes into
     ``directory/plots`` what a run writes for its test split, per model:
     ``<model>_per_label.csv``, ``<model>_confident_errors.csv``, the per-label
-    confusion, PR and threshold-vs-F1 plots.
+    confusion, PR and threshold-vs-F1 plots. ``passages``: as :func:`score_models`.
 
     Returns
     -------
@@ -108,7 +117,7 @@ def evaluate_bundle(
     plots.mkdir(parents=True, exist_ok=True)
     scores = RunMetrics(primary=predictor.primary)
     single = predictor.single_label
-    for name, proba in score_models(predictor, texts).items():
+    for name, proba in score_models(predictor, texts, passages).items():
         thresholds = predictor.models[name].thresholds
         y_pred = as_indicator(decide(proba, thresholds, single), len(labels))
         held_out = multilabel_metrics(y_true, y_pred, labels, prefix="")

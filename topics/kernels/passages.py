@@ -45,6 +45,23 @@ def passages(text: str, min_words: int) -> list[str]:
     return windows
 
 
+def split_passages(texts: Sequence[str], min_words: int) -> tuple[list[str], np.ndarray]:
+    """Every text's :func:`passages`, in order, and where each text's first one is."""
+    flat: list[str] = []
+    starts = np.zeros(len(texts), dtype=np.intp)
+    for i, text in enumerate(texts):
+        starts[i] = len(flat)
+        flat.extend(passages(text, min_words))
+    return flat, starts
+
+
+def best_of(scores: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per text, the column-wise maximum of its passages' rows of ``scores``."""
+    if len(starts) == len(scores):  # one passage each
+        return scores
+    return np.maximum.reduceat(np.asarray(scores), starts, axis=0)
+
+
 def by_passage(
     score: Callable[[list[str]], np.ndarray], texts: Sequence[str], min_words: int
 ) -> np.ndarray:
@@ -53,11 +70,7 @@ def by_passage(
     texts = list(texts)
     if min_words <= 0 or not texts:
         return score(texts)
-    flat: list[str] = []
-    starts = np.zeros(len(texts), dtype=np.intp)
-    for i, text in enumerate(texts):
-        starts[i] = len(flat)
-        flat.extend(passages(text, min_words))
+    flat, starts = split_passages(texts, min_words)
     if len(flat) == len(texts):  # every text short: nothing to pool
         return score(texts)
-    return np.maximum.reduceat(np.asarray(score(flat)), starts, axis=0)
+    return best_of(score(flat), starts)

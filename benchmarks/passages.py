@@ -1,14 +1,17 @@
 """Long articles scored passage by passage: ``model.passages`` chosen on held-out articles.
 
     TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/passages.py \\
-        [--words 0,15,25,40,60] [--out FILE]
+        [--words 0,15,20,25,30,40,60,80,100] [--models zero-shot,few-shot,tfidf] [--out FILE]
 
 Models trained on nyt-cap (front-page titles and summaries, 14 words at the median)
-are asked to label long articles. This script trains three of them as a user would
-(``topics run``, no tracking, ``model.passages=0``): the zero-shot and few-shot
-models of ``experiments/nyt-cap-zero-shot.yaml`` and ``nyt-cap-few-shot.yaml`` (16
-labelled per label, draw 0), and the tfidf model of ``experiments/nyt-cap.yaml``. Each bundle's ``Predictor`` then labels, at
-its own thresholds, for every ``--words`` value (0: whole texts):
+are asked to label long articles. This script trains them as a user would (``topics
+run``, no tracking, ``model.passages=0``), each ``--models`` name one experiment:
+``zero-shot`` and ``few-shot`` (``experiments/nyt-cap-zero-shot.yaml`` and
+``nyt-cap-few-shot.yaml``, 16 labelled per label, draw 0), ``tfidf`` (the tfidf
+model of ``experiments/nyt-cap.yaml``), ``static`` (``nyt-cap-static.yaml``) and
+``ensemble`` (``nyt-cap.yaml``'s primary, the encoder and ensemble: it fine-tunes
+MiniLM). Each bundle's ``Predictor`` then labels, at its own thresholds, for every
+``--words`` value (0: whole texts):
 
 - the validation set: the 248 labelled Central Asia articles of the sample corpus
   (``topics/sample_data``, 162 words on average), on which ``passages`` is chosen
@@ -42,17 +45,25 @@ from topics.serve.predictor import Predictor  # noqa: E402
 DATA = Path(os.environ.get("TOPICS_DATA_DIR", REPO.parent / "shared" / "data"))
 SAMPLE = REPO / "topics" / "sample_data" / "central_asia_news.jsonl"
 BIN = Path(sys.executable).parent
-MODELS = {
-    "zero-shot (nyt-cap-zero-shot.yaml)": ("experiments/nyt-cap-zero-shot.yaml", []),
-    "few-shot, 16 per label (nyt-cap-few-shot.yaml)": ("experiments/nyt-cap-few-shot.yaml", []),
-    "tfidf (nyt-cap.yaml, tfidf only)": (
+TFIDF_ONLY = [
+    "model.encoder.enabled=false",
+    "model.ensemble.enabled=false",
+    "model.lda.enabled=false",
+    "model.primary=tfidf",
+]
+MODELS = {  # --models name: (row name, experiment, overrides)
+    "zero-shot": ("zero-shot (nyt-cap-zero-shot.yaml)", "experiments/nyt-cap-zero-shot.yaml", []),
+    "few-shot": (
+        "few-shot, 16 per label (nyt-cap-few-shot.yaml)",
+        "experiments/nyt-cap-few-shot.yaml",
+        [],
+    ),
+    "tfidf": ("tfidf (nyt-cap.yaml, tfidf only)", "experiments/nyt-cap.yaml", TFIDF_ONLY),
+    "static": ("static (nyt-cap-static.yaml)", "experiments/nyt-cap-static.yaml", []),
+    "ensemble": (
+        "encoder + ensemble (nyt-cap.yaml, its primary)",
         "experiments/nyt-cap.yaml",
-        [
-            "model.encoder.enabled=false",
-            "model.ensemble.enabled=false",
-            "model.lda.enabled=false",
-            "model.primary=tfidf",
-        ],
+        ["model.lda.enabled=false"],
     ),
 }
 
@@ -83,7 +94,14 @@ def labelled(predictor: Predictor, texts: list[str], words: int) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--words", default="0,15,25,40,60", help="model.passages values")
+    parser.add_argument(
+        "--words", default="0,15,20,25,30,40,60,80,100", help="model.passages values"
+    )
+    parser.add_argument(
+        "--models",
+        default="zero-shot,few-shot,tfidf",
+        help=f"comma-separated, of {', '.join(MODELS)} (the last fine-tunes MiniLM: ~30 min)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/passages.md")
     args = parser.parse_args()
     seeds = DATA / "seed-articles.jsonl"
@@ -96,7 +114,8 @@ def main() -> None:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (experiment, overrides) in MODELS.items():
+        for key in args.models.split(","):
+            name, experiment, overrides = MODELS[key]
             print(f"training {name}", file=sys.stderr, flush=True)
             predictor = Predictor.load(train(experiment, overrides, Path(tmp) / "runs"))
             val_texts, val_y = articles(SAMPLE, predictor.labels)
@@ -125,7 +144,8 @@ def main() -> None:
                 )
     text = (
         "# Long articles scored passage by passage\n\n"
-        f"`python benchmarks/passages.py --words {args.words}`, commit {commit}, "
+        f"`python benchmarks/passages.py --words {args.words} --models {args.models}`, "
+        f"commit {commit}, "
         f"{datetime.date.today()}, 2 cores. Models trained on nyt-cap (titles and "
         "summaries, 14 words at the median), labels at each model's own thresholds. "
         "passages N: texts of 2N words or more scored by windows of whole sentences of "

@@ -156,7 +156,7 @@ def main() -> None:
         "# Long articles scored passage by passage\n\n"
         f"`python benchmarks/passages.py --words {args.words} --models {args.models}`, "
         f"commit {commit}, "
-        f"{datetime.date.today()}, 2 cores. Models trained on nyt-cap (titles and "
+        f"{datetime.date.today()}, {os.cpu_count()} cores. Models trained on nyt-cap (titles and "
         "summaries, 14 words at the median), labels at each model's own thresholds. "
         "passages N: texts of 2N words or more scored by windows of whole sentences of "
         "at least N words, each label at its best window; 0: whole texts. Validation: "

@@ -1,0 +1,149 @@
+"""The ``few_shot`` model's settings, scored on the training years only.
+
+Issue 18's rule: choices are made on train slices, never on the test years
+(2004-2006). This script scores ``experiments/nyt-cap-few-shot.yaml``'s model on two
+folds of the training years 1996-2003:
+
+- A: the pool is 1999-2003, the validation years 1996-1998;
+- B: the pool is 1996-2000, the validation years 2001-2003.
+
+Each draw takes N articles per label plus N with none from the pool
+(``data.train_sample``'s protocol, seed = draw); the rest of the pool is the
+unlabelled archive. The first row is the experiment as shipped; each other row
+changes one of its ``model.few_shot`` settings (``--vary``). Cells are validation
+micro-F1, the mean over both folds and the draws.
+
+    TOPICS_DATA_DIR=../shared/data python benchmarks/few_shot_choices.py \\
+        [--n 0,16,64] [--draws 3] [--vary C=1,10 --vary confident=0.8,0.95] [--out FILE]
+
+Embeddings are cached under the experiment's ``cache_dir``, as in ``few_shot.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks import provenance  # noqa: E402
+from benchmarks.few_shot import EXPERIMENT, scores  # noqa: E402
+from topics.config import load_config  # noqa: E402
+from topics.data.splits import draw_train_sample  # noqa: E402
+from topics.families.base import TrainingData  # noqa: E402
+from topics.run.build import fit_family  # noqa: E402
+from topics.run.prepare import prepare  # noqa: E402
+
+FOLDS = {"A": ((1999, 2003), (1996, 1998)), "B": ((1996, 2000), (2001, 2003))}
+DEFAULT_VARY = [
+    "description_threshold=0.3,0.5",
+    "confident=0.8,0.95",
+    "C=1,10",
+    "labelled_weight=5,80",
+    "rounds=1,3",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", default="0,16,64", help="labelled per label, comma-separated")
+    parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument(
+        "--vary",
+        action="append",
+        help="SETTING=V1,V2: one row per value, the rest as shipped "
+        f"(default: {' '.join(DEFAULT_VARY)})",
+    )
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.n.split(",")]
+    rows = [("as shipped", "")] + [
+        (f"{key} = {value}", f"model.few_shot.{key}={value}")
+        for spec in args.vary or DEFAULT_VARY
+        for key, values in [spec.split("=", 1)]
+        for value in values.split(",")
+    ]
+
+    commit = provenance.commit()
+    base = load_config(EXPERIMENT, ["tracking.enabled=false"])
+    base.data.train_sample = None
+    train = prepare(base).train
+    labels = list(train.label_names)
+    y_all = train.label_matrix()
+    years = np.array([int(str(year)) for year in train.meta["year"]])
+
+    def between(span: tuple[int, int]) -> np.ndarray:
+        return np.flatnonzero((years >= span[0]) & (years <= span[1]))
+
+    shipped = base.model.few_shot
+    results: dict[tuple[str, int], list[float]] = {}
+    started = time.perf_counter()
+    for name, override in rows:
+        config = load_config(EXPERIMENT, ["tracking.enabled=false", *([override] * bool(override))])
+        config.data.train_sample = None
+        for n in sizes:
+            for fold, (pool_years, val_years) in FOLDS.items():
+                pool, val = between(pool_years), between(val_years)
+                for draw in range(args.draws if n else 1):
+                    sample = draw_train_sample(y_all[pool], labels, per_label=n, none=n, seed=draw)
+                    taken = pool[sample.indices]
+                    rest = np.setdiff1d(pool, taken)
+                    data = TrainingData(
+                        [train.texts[i] for i in taken],
+                        y_all[taken],
+                        unlabelled=[train.texts[i] for i in rest],
+                    )
+                    model = fit_family(config, "few_shot", data, labels)
+                    predicted = model.classifier.predict([train.texts[i] for i in val])
+                    micro = scores(y_all[val], predicted)[0]
+                    results.setdefault((name, n), []).append(micro)
+                    print(f"{name} N={n} fold {fold} draw {draw}: {micro:.4f}", file=sys.stderr)
+        if args.out:  # what has run so far survives an interrupted benchmark
+            args.out.write_text(report(args, commit, shipped, sizes, results), encoding="utf-8")
+    print(report(args, commit, shipped, sizes, results))
+    print(f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+def report(
+    args: argparse.Namespace,
+    commit: str,
+    shipped: object,
+    sizes: list[int],
+    results: dict[tuple[str, int], list[float]],
+) -> str:
+    settings = ", ".join(
+        f"{key} {getattr(shipped, key)}"
+        for key in ("description_threshold", "confident", "C", "labelled_weight", "rounds")
+    )
+    varied = " ".join(f"--vary {spec}" for spec in args.vary or DEFAULT_VARY)
+    lines = [
+        "# The few_shot model's settings on the training years",
+        "",
+        f"`TOPICS_DATA_DIR=../shared/data python benchmarks/few_shot_choices.py --n "
+        f"{args.n} --draws {args.draws} {varied}`, commit {commit}, "
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}, {os.cpu_count()} cores.",
+        "",
+        "Validation micro-F1, mean over two folds of the training years (pool 1999-2003 "
+        "scored on 1996-1998; pool 1996-2000 scored on 2001-2003) and "
+        f"{args.draws} draws per fold (one at N = 0); the test years are not scored. "
+        f"As shipped (`experiments/nyt-cap-few-shot.yaml`): {settings}.",
+        "",
+        "| setting | " + " | ".join(f"N = {n}" for n in sizes) + " |",
+        "|---|" + "---:|" * len(sizes),
+    ]
+    for name in dict.fromkeys(name for name, _ in results):
+        cells = [
+            f"{np.mean(results[(name, n)]):.4f}" if (name, n) in results else "" for n in sizes
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,11 +1,12 @@
 """An experiment's primary model against its tfidf-only model, same run: issue 17's figures.
 
     TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/primary_speed.py \\
-        [experiments/nyt-cap-static.yaml]
+        [experiments/nyt-cap-static.yaml] [--also KEY=VALUE ...]
 
-Runs ``topics run`` twice, as a user runs it (no tracking): the experiment as its
-YAML says, and the same experiment with every family but ``tfidf`` disabled. Both
-bundles keep their primary model only (``model.bundle: primary``). For each:
+Runs ``topics run`` as a user runs it (no tracking): the experiment as its YAML
+says, the same experiment with every family but ``tfidf`` disabled, and once more
+per ``--also`` override (e.g. ``model.few_shot.vectors=encoder``). Every bundle
+keeps its primary model only (``model.bundle: primary``). For each:
 
 - test micro / macro-F1 (accuracy for single-label data) of the primary model,
   from the run, and whether the bundle reproduces them exactly (its ``Predictor``
@@ -116,22 +117,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=9, help="cold starts per bundle")
     parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="one more row: the experiment with this override",
+    )
+    parser.add_argument(
         "--out", type=Path, help="default: benchmarks/results/primary_speed_<name>.md"
     )
     args = parser.parse_args(argv)
+    also = [f"--also {override}" for override in args.also]
     commit, load_before = provenance.commit(), os.getloadavg()[0]
     _, _, test = load_split(args.experiment)
     texts, y = list(test.texts), test.label_matrix()
     tfidf_only = [f"model.{name}.enabled=false" for name in FAMILIES if name != "tfidf"]
+    tfidf_only += ["model.tfidf.enabled=true", "model.primary=tfidf"]
     rows = []
     with tempfile.TemporaryDirectory(prefix="primary-speed-") as work:
-        for what, overrides in (("primary", []), ("tfidf only", tfidf_only)):
+        variants = [("primary", []), ("tfidf only", tfidf_only)]
+        for what, overrides in variants + [(also, [also]) for also in args.also]:
             print(f"training: {what} ...", flush=True)
             bundle, metrics, seconds = train(args.experiment, overrides, Path(work) / what)
             row = figures(bundle, metrics, texts, y, args.repeats)
             rows.append({"what": what, "train_s": seconds, **row})
             print(row, flush=True)
-    primary, tfidf = rows
+    primary, tfidf = rows[:2]
     metric = primary["first"][0].removeprefix("test_").replace("_", "-")
     lines = [
         f"| model | {metric} | macro-F1 | bundle reproduces the run | docs/s | cold start s | "
@@ -152,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     text = (
         f"# {name}: the primary model against the tfidf-only model\n\n"
-        f"`python benchmarks/primary_speed.py {args.experiment}`, commit {commit}, "
+        f"`python benchmarks/primary_speed.py {' '.join([args.experiment, *also])}`, "
+        f"commit {commit}, "
         f"{datetime.date.today()}, 2 cores, load average before / after {load_before:.2f} / "
         f"{os.getloadavg()[0]:.2f}. {len(texts):,} test texts; cold start and RSS: `classify` "
         f"on one article in a fresh process, median of {args.repeats}.\n\n"

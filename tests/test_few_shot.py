@@ -68,10 +68,16 @@ def minilm() -> str:
     return str(path)
 
 
-@pytest.fixture(scope="module")
-def zero_shot(minilm: str) -> SeededSelfTraining:
+@pytest.fixture(scope="module", params=["static", "encoder"])
+def zero_shot(minilm: str, request: pytest.FixtureRequest) -> SeededSelfTraining:
     model = SeededSelfTraining(
-        LABELS, seed_words=SEEDS, pretrained=minilm, max_length=32, rounds=2, C=10.0
+        LABELS,
+        seed_words=SEEDS,
+        pretrained=minilm,
+        max_length=32,
+        vectors=request.param,
+        rounds=2,
+        C=10.0,
     )
     return model.fit([], np.zeros((0, 3)), unlabelled=ARCHIVE)
 
@@ -142,11 +148,22 @@ def test_a_label_with_no_example_description_or_seed_is_one_line(minilm: str) ->
         model.fit([], None, unlabelled=ARCHIVE)
 
 
+def test_an_unknown_student_vector_is_one_config_error(minilm: str) -> None:
+    model = SeededSelfTraining(LABELS, seed_words=SEEDS, pretrained=minilm, vectors="glove")
+    with pytest.raises(ConfigError, match=r"vectors is 'static' or 'encoder', not 'glove'"):
+        model.fit([], None, unlabelled=ARCHIVE)
+
+
 def test_the_bundle_scores_as_the_estimator_without_torch(
     zero_shot: SeededSelfTraining, tmp_path: Path
 ) -> None:
     model = FittedModel("few_shot", Pipeline([("classifier", zero_shot)]), ["few_shot"])
     export_bundle(tmp_path / "model", LABELS, "few_shot", {"few_shot": model}, {})
+    with np.load(tmp_path / "model" / "arrays.npz") as arrays:
+        transformer = any(name.startswith("clf.few_shot.bert.") for name in arrays.files)
+        static = any(name.startswith("clf.few_shot.static.") for name in arrays.files)
+    # static vectors: a lookup table, no transformer weights in the bundle
+    assert (static, transformer) == (zero_shot.vectors == "static", zero_shot.vectors == "encoder")
     predictor = Predictor.load(tmp_path / "model")
     np.testing.assert_allclose(
         predictor.predict_proba(NEW), zero_shot.predict_proba(NEW), atol=1e-5

@@ -20,7 +20,7 @@ from topics.families.static import StaticVectors
 from topics.kernels import static as kernel
 from topics.predict import Predictor
 from topics.run.build import fit_family
-from topics.run.cache import load_corpus_from_config, split_kwargs
+from topics.run.cache import FitCache, load_corpus_from_config, split_kwargs
 from topics.run.export import export_bundle
 from topics.serve.scorers import ArrayError, StaticBlock
 
@@ -87,6 +87,23 @@ def test_token_means_average_a_tokens_outputs_over_its_occurrences(tiny_bert: Pa
     # a contextual static model keeps a vector for every token of the training texts
     vectors = StaticVectors(str(tiny_bert), contextual=16).fit(texts)
     assert bank in vectors.ids_ and vectors.transform(["bank"]).shape == (1, 32)
+
+
+def test_token_vectors_are_distilled_once_per_cache(
+    tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = ["bank rates rose", "the army and the bank"]
+    cache = FitCache(tmp_path)
+    first = StaticVectors(str(tiny_bert), cache=cache).fit(texts)
+
+    def distil(*args: object) -> None:
+        raise AssertionError("the token vectors were distilled again")
+
+    monkeypatch.setattr(TorchBertEmbedder, "token_vectors", distil)
+    again = StaticVectors(str(tiny_bert), cache=cache).fit(texts)
+    np.testing.assert_array_equal(again.vectors_, first.vectors_)
+    with pytest.raises(AssertionError, match="distilled again"):  # other tokens: not cached
+        StaticVectors(str(tiny_bert), cache=cache).fit(["the navy"])
 
 
 def quickstart_split(*overrides: str) -> tuple[object, TrainingData, list[str], list[str]]:

@@ -41,7 +41,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -63,6 +63,7 @@ from topics.families.base import (
 )
 from topics.families.embedding_topics import MINILM, TorchBertEmbedder
 from topics.families.features import _texts_digest, make_vectorizer
+from topics.families.static import StaticVectors
 from topics.families.tfidf import vectorizer_state
 from topics.kernels.embedding_topics import unit_rows
 from topics.kernels.linear import sigmoid
@@ -90,6 +91,11 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         The sentence encoder: a folder, a hub id, or the packaged all-MiniLM-L6-v2.
     max_length
         Tokens kept per text.
+    vectors
+        The student's sentence vector: ``"static"``, token vectors distilled from
+        the encoder (a lookup: the bundle scores at TF-IDF speed, with no
+        transformer), or ``"encoder"``, the encoder's own pass. Hints and the
+        teacher always use the encoder.
     description_threshold
         Cosine similarity to a label's description at which it hints at the label.
     confident
@@ -121,6 +127,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         seed_words: Mapping[str, Sequence[str]] | None = None,
         pretrained: str = MINILM,
         max_length: int = 128,
+        vectors: str = "static",
         description_threshold: float = 0.3,
         confident: float = 0.8,
         labelled_weight: float = 20.0,
@@ -137,6 +144,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         self.seed_words = seed_words
         self.pretrained = pretrained
         self.max_length = max_length
+        self.vectors = vectors
         self.description_threshold = description_threshold
         self.confident = confident
         self.labelled_weight = labelled_weight
@@ -161,6 +169,8 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         archive = [str(text) for text in (unlabelled or [])]
         if not texts and not archive:
             raise ConfigError("few_shot: no text to learn from; give labelled or unlabelled texts")
+        if self.vectors not in ("static", "encoder"):
+            raise ConfigError(f"few_shot: vectors is 'static' or 'encoder', not {self.vectors!r}")
         self._check_hints(labels, y_lab)
 
         stage(f"few_shot: embed {len(set(archive) | set(texts))} texts")
@@ -185,7 +195,13 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         stage(f"few_shot: student on {len(archive)} pseudo-labelled + {len(texts)} labelled")
         self.vectorizer_ = make_vectorizer(**dict(self.vectorizer or {}))
         self.vectorizer_.fit(archive + texts)
-        features = self._features(archive + texts, np.vstack([emb_arch, emb_lab]))
+        if self.vectors == "static":
+            stage("few_shot: static token vectors")
+            self.static_ = StaticVectors(self.pretrained, cache=self.cache).fit(archive + texts)
+            student_vectors = self.static_.transform(archive + texts)
+        else:
+            student_vectors = np.vstack([emb_arch, emb_lab])
+        features = self._features(archive + texts, student_vectors)
         targets = np.vstack([pseudo, y_lab]).astype(np.int8)
         weights = np.r_[np.ones(len(archive)), np.full(len(texts), self.labelled_weight)]
         for round_ in range(self.rounds if archive else 1):
@@ -254,7 +270,10 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         check_is_fitted(self, "coef_")
         texts = [str(text) for text in X]
-        vectors = self._embed_unique(texts)
+        if self.vectors == "static":
+            vectors = self.static_.transform(texts)
+        else:
+            vectors = self._embed_unique(texts)
         margins = self._features(texts, vectors) @ self.coef_.T + self.intercept_
         return sigmoid(np.asarray(margins))
 
@@ -357,6 +376,9 @@ class FewShotSettings(Section):
     enabled: bool = False
     pretrained: str = Field(MINILM, min_length=1)
     max_length: int = Field(128, ge=8, le=512)
+    # The student's sentence vector: static (a lookup, scored at TF-IDF speed) or
+    # encoder (the transformer's pass at predict time too).
+    vectors: Literal["static", "encoder"] = "static"
     # Label -> words whose presence hints at the label (lower case, whole words).
     seed_words: dict[str, list[str]] = Field(default_factory=dict)
     description_threshold: float = Field(0.3, gt=-1, lt=1)
@@ -385,6 +407,7 @@ class FewShot(Family):
             seed_words=settings.seed_words,
             pretrained=settings.pretrained,
             max_length=settings.max_length,
+            vectors=settings.vectors,
             description_threshold=settings.description_threshold,
             confident=settings.confident,
             labelled_weight=settings.labelled_weight,
@@ -406,17 +429,28 @@ class FewShot(Family):
         )
 
     def export(self, model: FittedModel) -> Exported:
+        """The student's coefficients and TF-IDF state, with its static token vectors
+        (``static.*``) or the encoder's weights (``bert.*``)."""
         classifier: SeededSelfTraining = model.classifier
-        encoder_spec, weights = classifier.embedder_.export()
         tfidf_spec, tfidf_arrays = vectorizer_state(classifier.vectorizer_)
+        spec: dict[str, Any] = {"kind": "few_shot", "tfidf": tfidf_spec}
         arrays = {
             "coef": classifier.coef_,
             "intercept": classifier.intercept_,
             "thresholds": classifier.thresholds_,
             "tfidf.idf": tfidf_arrays["idf"],
-            **{f"bert.{key}": value for key, value in weights.items()},
         }
-        return Exported({"kind": "few_shot", "encoder": encoder_spec, "tfidf": tfidf_spec}, arrays)
+        if classifier.vectors == "static":
+            static = classifier.static_
+            spec["static"] = {"tokenizer": static.tokenizer_json_}
+            arrays |= {
+                "static.ids": static.ids_.astype(np.int64),
+                "static.vectors": static.vectors_,
+            }
+        else:
+            spec["encoder"], weights = classifier.embedder_.export()
+            arrays |= {f"bert.{key}": value for key, value in weights.items()}
+        return Exported(spec, arrays)
 
     def check(
         self, settings: FewShotSettings, labels: list[str], label_map: dict | None

@@ -18,6 +18,7 @@ torch (``pip install 'topics[encoder]'``), no fine-tuning; scoring needs the
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -29,6 +30,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from topics.families.base import (
+    ArrayStore,
     Exported,
     Family,
     FitContext,
@@ -74,14 +76,22 @@ class StaticVectors(TransformerMixin, BaseEstimator):
         0: a token's vector is the encoder's on the token alone. ``n`` > 0: the mean of
         its output vectors wherever it occurs in the training texts, each cut at ``n``
         tokens (one forward pass over them).
+    cache : ArrayStore or None
+        Content-keyed store of the token vectors (``contextual`` 0): reruns and
+        learning curves over the same tokens distil them once.
     """
 
     def __init__(
-        self, pretrained: str = MINILM, sif: float | None = 1e-3, contextual: int = 0
+        self,
+        pretrained: str = MINILM,
+        sif: float | None = 1e-3,
+        contextual: int = 0,
+        cache: ArrayStore | None = None,
     ) -> None:
         self.pretrained = pretrained
         self.sif = sif
         self.contextual = contextual
+        self.cache = cache
 
     def fit(self, X: Sequence[str], y: Any = None) -> StaticVectors:
         texts = list(X)
@@ -103,10 +113,23 @@ class StaticVectors(TransformerMixin, BaseEstimator):
             if self.sif is None
             else self.sif / (self.sif + counts[kept] / counts.sum())
         )
-        vectors = means[kept] if self.contextual else embedder.token_vectors(kept)
+        vectors = means[kept] if self.contextual else self._token_vectors(embedder, kept)
         self.ids_ = kept
         self.vectors_ = (vectors * weights[:, None]).astype(np.float16)
         return self
+
+    def _token_vectors(self, embedder: TorchBertEmbedder, ids: np.ndarray) -> np.ndarray:
+        """``embedder.token_vectors(ids)``, through the cache when there is one."""
+        if self.cache is None:
+            return embedder.token_vectors(ids)
+        digest = hashlib.sha256(ids.astype(np.int64).tobytes()).hexdigest()
+        key = self.cache.key("token_vectors", self.pretrained, digest)
+        entry = self.cache.load("token_vectors", key)
+        vectors = None if entry is None else entry[1].get("vectors")
+        if vectors is None or vectors.shape[0] != len(ids):
+            vectors = embedder.token_vectors(ids)
+            self.cache.save("token_vectors", key, {"model": self.pretrained}, {"vectors": vectors})
+        return vectors
 
     def transform(self, X: Sequence[str]) -> np.ndarray:
         check_is_fitted(self, "vectors_")
@@ -135,7 +158,9 @@ class Static(Family):
     ) -> FittedModel:
         tfidf = fitted["tfidf"]
         start = time.perf_counter()
-        static = StaticVectors(settings.pretrained, settings.sif, settings.contextual)
+        static = StaticVectors(
+            settings.pretrained, settings.sif, settings.contextual, cache=context.cache
+        )
         static.fit(data.texts)
         features = FeatureUnion(
             [("tfidf", tfidf.vectorizer), ("static", static)],

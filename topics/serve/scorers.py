@@ -419,17 +419,21 @@ class Encoder:
 class FewShot:
     """Seeded self-training's student, as :class:`topics.families.few_shot.SeededSelfTraining`:
     one logistic regression per label over its own TF-IDF columns and the unit
-    sentence vector; reads the texts itself."""
+    sentence vector: static (``spec["static"]``, a lookup) or the transformer's
+    (``spec["encoder"]``); reads the texts itself."""
 
     def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.features: list[str] = ["few_shot"]
-        self.transformer = PooledTransformer(spec, arrays)
-        tfidf_arrays = {key[6:]: value for key, value in arrays.items() if key.startswith("tfidf.")}
-        try:
-            self.tfidf = TfidfBlock(required(spec, "tfidf"), tfidf_arrays)
-        except ValueError as exc:
-            raise within("tfidf", exc) from exc
-        width = self.tfidf.width + self.transformer.hidden
+        self.tfidf = _block(TfidfBlock, spec, arrays, "tfidf")
+        self.static: StaticBlock | None = None
+        self.transformer: PooledTransformer | None = None
+        if "static" in spec:
+            self.static = _block(StaticBlock, spec, arrays, "static")
+            hidden = self.static.width
+        else:
+            self.transformer = PooledTransformer(spec, arrays)
+            hidden = self.transformer.hidden
+        width = self.tfidf.width + hidden
         self.coef = array(arrays, "coef", (None, width))
         n_labels = self.coef.shape[0]
         self.coef_t = np.ascontiguousarray(self.coef.T)
@@ -442,9 +446,26 @@ class FewShot:
 
     def scores(self, batch: Batch, score: Callable[[str, Batch], np.ndarray]) -> np.ndarray:
         words = self.tfidf.width
-        vectors = unit_rows(self.transformer.embed(batch.texts))
+        if self.static is not None:
+            vectors = self.static.transform(batch.texts)
+        else:
+            assert self.transformer is not None
+            vectors = unit_rows(self.transformer.embed(batch.texts))
         margins = self.tfidf.transform(batch.texts).dot(self.coef_t[:words])
         return sigmoid(margins + vectors @ self.coef_t[words:] + self.intercept)
+
+
+def _block(
+    kind: Callable[..., Any], spec: dict[str, Any], arrays: dict[str, np.ndarray], name: str
+) -> Any:
+    """The feature block ``spec[name]`` of a model that reads its texts itself, from
+    its arrays ``name.*``."""
+    prefix = name + "."
+    own = {key[len(prefix) :]: value for key, value in arrays.items() if key.startswith(prefix)}
+    try:
+        return kind(required(spec, name), own)
+    except ValueError as exc:
+        raise within(name, exc) from exc
 
 
 class Ensemble:

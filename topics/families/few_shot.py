@@ -11,15 +11,18 @@ plus the unlabelled archive, by seeded self-training.
    embeddings scores the archive; a text gets a pseudo-label where the teacher
    says yes and the hint agrees, or where the teacher is sure on its own
    (``confident``). With no labelled text, the hints are the pseudo-labels.
-3. **Student.** One logistic regression per label on TF-IDF columns and the
-   embedding, fitted on the whole pseudo-labelled archive plus the labelled texts
-   (weighted ``labelled_weight``): it learns the archive's own vocabulary, which a
-   handful of examples cannot show. A second student learns the first one's labels
-   of the archive (``rounds``).
+3. **Student.** One logistic regression per label on TF-IDF columns and a
+   sentence vector, fitted on the whole pseudo-labelled archive plus the labelled
+   texts (weighted ``labelled_weight``): it learns the archive's own vocabulary,
+   which a handful of examples cannot show. A second student learns the first
+   one's labels of the archive (``rounds``). The sentence vector is ``vectors``:
+   static token vectors distilled from the encoder (the ``static`` family's, a
+   lookup) or the encoder's own embedding.
 
-The bundle keeps the student's coefficients, the TF-IDF vocabulary and the
-encoder's float32 weights; :mod:`topics.serve.scorers` scores it with numpy.
-Training needs ``pip install 'topics[encoder]'`` (torch, transformers).
+The bundle keeps the student's coefficients, the TF-IDF vocabulary and the static
+token vectors (or the encoder's float32 weights); :mod:`topics.serve.scorers`
+scores it with numpy. Training needs ``pip install 'topics[encoder]'`` (torch,
+transformers).
 
 On nyt-cap (``benchmarks/few_shot.py``), with each label described by its CAP
 codebook subtopics, it reaches test micro-F1 0.562 with no label, 0.579 with 16

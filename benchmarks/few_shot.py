@@ -64,6 +64,7 @@ from topics.run.prepare import prepare  # noqa: E402
 
 EXPERIMENT = REPO / "experiments" / "nyt-cap-few-shot.yaml"
 Scores = tuple[float, float]
+EMPTY = '""'  # an empty argument, as a shell takes it
 
 
 def scores(truth: np.ndarray, predicted: np.ndarray) -> Scores:
@@ -129,7 +130,7 @@ def report(
         "# Few-shot learning curve on nyt-cap",
         "",
         f"`TOPICS_DATA_DIR=../shared/data python benchmarks/few_shot.py --n {args.n} "
-        f"--draws {args.draws} --peers {args.peers} --setfit-n {args.setfit_n}`, "
+        f"--draws {args.draws} --peers {args.peers or EMPTY} --setfit-n {args.setfit_n}`, "
         f"commit {commit}, {time.strftime('%Y-%m-%d', time.gmtime())}, {os.cpu_count()} cores.",
         "",
         "Test: 2004-2006 (7,450 articles). N labelled per label plus N with none, drawn "

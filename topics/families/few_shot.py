@@ -464,4 +464,4 @@ class FewShot(Family):
         return None
 
     def describe(self, settings: FewShotSettings, context: FitContext) -> str:
-        return f"few_shot self-training C={settings.C:g}"
+        return f"few_shot self-training, {settings.vectors} vectors, C={settings.C:g}"

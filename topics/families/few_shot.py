@@ -16,11 +16,11 @@ plus the unlabelled archive, by seeded self-training.
    texts (weighted ``labelled_weight``): it learns the archive's own vocabulary,
    which a handful of examples cannot show. A second student learns the first
    one's labels of the archive (``rounds``). The sentence vector is ``vectors``:
-   static token vectors distilled from the encoder (the ``static`` family's, a
-   lookup) or the encoder's own embedding.
+   the encoder's own embedding, or static token vectors distilled from it (the
+   ``static`` family's, a lookup).
 
-The bundle keeps the student's coefficients, the TF-IDF vocabulary and the static
-token vectors (or the encoder's float32 weights); :mod:`topics.serve.scorers`
+The bundle keeps the student's coefficients, the TF-IDF vocabulary and the
+encoder's float32 weights (or the static token vectors); :mod:`topics.serve.scorers`
 scores it with numpy. Training needs ``pip install 'topics[encoder]'`` (torch,
 transformers).
 
@@ -95,10 +95,10 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
     max_length
         Tokens kept per text.
     vectors
-        The student's sentence vector: ``"static"``, token vectors distilled from
-        the encoder (a lookup: the bundle scores at TF-IDF speed, with no
-        transformer), or ``"encoder"``, the encoder's own pass. Hints and the
-        teacher always use the encoder.
+        The student's sentence vector: ``"encoder"``, the encoder's own pass, or
+        ``"static"``, token vectors distilled from the encoder (a lookup: the
+        bundle scores at TF-IDF speed, with no transformer). Hints and the teacher
+        always use the encoder.
     description_threshold
         Cosine similarity to a label's description at which it hints at the label.
     confident
@@ -130,7 +130,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         seed_words: Mapping[str, Sequence[str]] | None = None,
         pretrained: str = MINILM,
         max_length: int = 128,
-        vectors: str = "static",
+        vectors: str = "encoder",
         description_threshold: float = 0.3,
         confident: float = 0.8,
         labelled_weight: float = 20.0,
@@ -379,9 +379,9 @@ class FewShotSettings(Section):
     enabled: bool = False
     pretrained: str = Field(MINILM, min_length=1)
     max_length: int = Field(128, ge=8, le=512)
-    # The student's sentence vector: static (a lookup, scored at TF-IDF speed) or
-    # encoder (the transformer's pass at predict time too).
-    vectors: Literal["static", "encoder"] = "static"
+    # The student's sentence vector: encoder (the transformer's pass, at predict time
+    # too) or static (a lookup: scored at TF-IDF speed, a little less accurate).
+    vectors: Literal["encoder", "static"] = "encoder"
     # Label -> words whose presence hints at the label (lower case, whole words).
     seed_words: dict[str, list[str]] = Field(default_factory=dict)
     description_threshold: float = Field(0.3, gt=-1, lt=1)

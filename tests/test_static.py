@@ -104,6 +104,10 @@ def test_token_vectors_are_distilled_once_per_cache(
     np.testing.assert_array_equal(again.vectors_, first.vectors_)
     with pytest.raises(AssertionError, match="distilled again"):  # other tokens: not cached
         StaticVectors(str(tiny_bert), cache=cache).fit(["the navy"])
+    # the same folder with other weights (trained again): not cached either
+    monkeypatch.setattr(TorchBertEmbedder, "digest", lambda self: "other weights")
+    with pytest.raises(AssertionError, match="distilled again"):
+        StaticVectors(str(tiny_bert), cache=cache).fit(texts)
 
 
 def quickstart_split(*overrides: str) -> tuple[object, TrainingData, list[str], list[str]]:

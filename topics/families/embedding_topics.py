@@ -26,6 +26,7 @@ scoring imports no torch. Training needs ``pip install 'topics[encoder]'``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -170,6 +171,15 @@ class TorchBertEmbedder:
         }
         self.batch_size = batch_size  # 16: faster on 2 cores than 64 at 128 tokens
         torch.set_num_threads(threads or os.cpu_count() or 1)
+
+    def digest(self) -> str:
+        """sha256 of the weights: what a cache of this encoder's outputs is keyed on
+        (a folder's name stays the same when its model is trained again)."""
+        sha = hashlib.sha256()
+        for name in sorted(self.weights):
+            sha.update(name.encode("utf-8"))
+            sha.update(self.weights[name].numpy().tobytes())
+        return sha.hexdigest()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         torch = self.torch

@@ -77,8 +77,9 @@ class StaticVectors(TransformerMixin, BaseEstimator):
         its output vectors wherever it occurs in the training texts, each cut at ``n``
         tokens (one forward pass over them).
     cache : ArrayStore or None
-        Content-keyed store of the token vectors (``contextual`` 0): reruns and
-        learning curves over the same tokens distil them once.
+        Store of the token vectors (``contextual`` 0), keyed by the encoder's weights
+        and the tokens: reruns and learning curves over the same tokens distil them
+        once.
     """
 
     def __init__(
@@ -122,8 +123,8 @@ class StaticVectors(TransformerMixin, BaseEstimator):
         """``embedder.token_vectors(ids)``, through the cache when there is one."""
         if self.cache is None:
             return embedder.token_vectors(ids)
-        digest = hashlib.sha256(ids.astype(np.int64).tobytes()).hexdigest()
-        key = self.cache.key("token_vectors", self.pretrained, digest)
+        tokens = hashlib.sha256(ids.astype(np.int64).tobytes()).hexdigest()
+        key = self.cache.key("token_vectors", embedder.digest(), tokens)
         entry = self.cache.load("token_vectors", key)
         vectors = None if entry is None else entry[1].get("vectors")
         if vectors is None or vectors.shape[0] != len(ids):

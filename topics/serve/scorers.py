@@ -221,6 +221,9 @@ class PooledTransformer:
             pooled[rows] = self.encoder(ids, mask)
         return pooled
 
+    def unit_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        return unit_rows(self.embed(texts))
+
 
 class EmbeddingTopicsBlock:
     """Topic proportions ``(n, K)`` of texts from their sentence embeddings, as
@@ -425,14 +428,13 @@ class FewShot:
     def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.features: list[str] = ["few_shot"]
         self.tfidf = _block(TfidfBlock, spec, arrays, "tfidf")
-        self.static: StaticBlock | None = None
-        self.transformer: PooledTransformer | None = None
+        self.vectors: Callable[[Sequence[str]], np.ndarray]  # texts -> unit vectors
         if "static" in spec:
-            self.static = _block(StaticBlock, spec, arrays, "static")
-            hidden = self.static.width
+            static = _block(StaticBlock, spec, arrays, "static")
+            self.vectors, hidden = static.transform, static.width
         else:
-            self.transformer = PooledTransformer(spec, arrays)
-            hidden = self.transformer.hidden
+            transformer = PooledTransformer(spec, arrays)
+            self.vectors, hidden = transformer.unit_vectors, transformer.hidden
         width = self.tfidf.width + hidden
         self.coef = array(arrays, "coef", (None, width))
         n_labels = self.coef.shape[0]
@@ -446,11 +448,7 @@ class FewShot:
 
     def scores(self, batch: Batch, score: Callable[[str, Batch], np.ndarray]) -> np.ndarray:
         words = self.tfidf.width
-        if self.static is not None:
-            vectors = self.static.transform(batch.texts)
-        else:
-            assert self.transformer is not None
-            vectors = unit_rows(self.transformer.embed(batch.texts))
+        vectors = self.vectors(batch.texts)
         margins = self.tfidf.transform(batch.texts).dot(self.coef_t[:words])
         return sigmoid(margins + vectors @ self.coef_t[words:] + self.intercept)
 

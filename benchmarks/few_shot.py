@@ -25,7 +25,10 @@ Ours scores long texts by passage as the experiment's ``model.passages`` says
 (``benchmarks/passages.py`` chose it on the sample corpus).
 
     TOPICS_DATA_DIR=../shared/data python benchmarks/few_shot.py \\
-        [--n 0,8,16,32,64] [--draws 5] [--peers tfidf,minilm,setfit] [--out FILE]
+        [--n 0,8,16,32,64] [--draws 5] [--peers tfidf,minilm,setfit] [--out FILE] \\
+        [--set model.few_shot.vectors=static ...]
+
+``--set`` overrides the experiment's settings for ours, as ``topics run --set`` does.
 
 Embeddings of the archive and test texts are cached under the experiment's
 ``cache_dir`` (first run: a few minutes to embed 31k texts on 2 cores).
@@ -130,7 +133,9 @@ def report(
         "# Few-shot learning curve on nyt-cap",
         "",
         f"`TOPICS_DATA_DIR=../shared/data python benchmarks/few_shot.py --n {args.n} "
-        f"--draws {args.draws} --peers {args.peers or EMPTY} --setfit-n {args.setfit_n}`, "
+        f"--draws {args.draws} --peers {args.peers or EMPTY} --setfit-n {args.setfit_n}"
+        + "".join(f" --set {override}" for override in args.set)
+        + "`, "
         f"commit {commit}, {time.strftime('%Y-%m-%d', time.gmtime())}, {os.cpu_count()} cores.",
         "",
         "Test: 2004-2006 (7,450 articles). N labelled per label plus N with none, drawn "
@@ -163,13 +168,16 @@ def main() -> None:
     parser.add_argument("--peers", default="tfidf,minilm,setfit")
     parser.add_argument("--setfit-n", default="8,16,32,64", help="the N SetFit runs at")
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override for ours"
+    )
     args = parser.parse_args()
     sizes = [int(n) for n in args.n.split(",")]
     peers = set(args.peers.split(",")) - {""}
     setfit_sizes = {int(n) for n in args.setfit_n.split(",")}
 
     commit = provenance.commit()
-    config = load_config(EXPERIMENT, ["tracking.enabled=false"])
+    config = load_config(EXPERIMENT, ["tracking.enabled=false", *args.set])
     config.data.train_sample = None
     prepared = prepare(config)
     train, test = prepared.train, prepared.test

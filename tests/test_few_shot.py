@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -181,22 +182,15 @@ def test_label_descriptions_must_name_labels() -> None:
         DataConfig(path="x.jsonl", labels=["economy"], label_descriptions={"sports": "games"})
 
 
-def test_zero_shot_then_suggest_label_and_retrain_loop(minilm: str, tmp_path: Path) -> None:
-    """README's loop on the tiny corpus: a zero-shot run, `topics suggest` on its
-    bundle, the editor's labels, and a run that learns from them."""
-    from tests.conftest import TINY_ARTICLES, tiny_config
-    from topics.cli.main import main
-    from topics.config import validate_config
-    from topics.run.experiment import run
-    from topics.run.trackers import NullTracker
-
+def zero_shot_sections(minilm: str, **few_shot: Any) -> dict[str, Any]:
+    """A zero-shot experiment's sections for the tiny corpus (``tiny_config``)."""
     seeds = {
         "economy": ["inflation", "bank", "investment", "trade"],
         "defense": ["army", "military", "troops", "defense"],
         "human rights": ["rights", "journalist", "detained", "torture"],
         "transport": ["railway", "cargo", "airport", "trains"],
     }
-    sections = {
+    return {
         "data": {"train_sample": {"per_label": 0, "none": 0}},
         "model": {
             "primary": "few_shot",
@@ -207,9 +201,22 @@ def test_zero_shot_then_suggest_label_and_retrain_loop(minilm: str, tmp_path: Pa
                 "pretrained": minilm,
                 "max_length": 32,
                 "seed_words": seeds,
+                **few_shot,
             },
         },
     }
+
+
+def test_zero_shot_then_suggest_label_and_retrain_loop(minilm: str, tmp_path: Path) -> None:
+    """README's loop on the tiny corpus: a zero-shot run, `topics suggest` on its
+    bundle, the editor's labels, and a run that learns from them."""
+    from tests.conftest import TINY_ARTICLES, tiny_config
+    from topics.cli.main import main
+    from topics.config import validate_config
+    from topics.run.experiment import run
+    from topics.run.trackers import NullTracker
+
+    sections = zero_shot_sections(minilm)
     zero = run(validate_config(tiny_config(tmp_path, **sections)), NullTracker())
     assert zero.metrics["test_micro_f1"] > 0.5
 
@@ -232,6 +239,22 @@ def test_zero_shot_then_suggest_label_and_retrain_loop(minilm: str, tmp_path: Pa
     before = Predictor.load(zero.artifact_dir / "model").predict_proba(texts)
     after = Predictor.load(again.artifact_dir / "model").predict_proba(texts)
     assert np.abs(after - before).max() > 0.01  # the labelled round changed the model
+
+
+def test_a_run_with_static_vectors_ships_the_table_not_the_transformer(
+    minilm: str, tmp_path: Path
+) -> None:
+    from tests.conftest import tiny_config
+    from topics.config import validate_config
+    from topics.run.experiment import run
+    from topics.run.trackers import NullTracker
+
+    config = validate_config(tiny_config(tmp_path, **zero_shot_sections(minilm, vectors="static")))
+    result = run(config, NullTracker())
+    bundle = load_bundle(result.artifact_dir / "model")
+    assert "static" in bundle.spec["models"]["few_shot"]
+    assert not any(".bert." in name for name in bundle.arrays)
+    assert result.metrics["test_micro_f1"] > 0.5
 
 
 def test_seed_words_for_an_unknown_label_are_one_config_error(tmp_path: Path) -> None:

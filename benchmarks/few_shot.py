@@ -200,9 +200,7 @@ def main() -> None:
     if "minilm" in peers:  # the vectors ours embeds too: one cache entry each
         cache = fit_cache(config.cache_dir)
         for part, texts in (("train", train.texts), ("test", test.texts)):
-            vectors[part] = embed_unique(
-                list(texts), embedder, cache, settings.pretrained, settings.max_length
-            )
+            vectors[part] = embed_unique(list(texts), embedder, cache)
 
     words = config.model.passages  # ours: long texts by passage, as the run scores them
     rows: dict[tuple[int, str], list[Scores]] = {}

@@ -464,6 +464,29 @@ def test_embedding_topic_metrics_use_the_lda_keys_and_write_a_topic_table(
     assert rows[0].startswith("topic,name,prevalence,c_v") and len(rows) == 4
 
 
+def test_cached_embeddings_follow_the_weights_not_the_folder_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    needs_encoder_extra()
+    from tests.test_encoder import make_tiny_bert, train_again
+
+    folder, cache = make_tiny_bert(tmp_path / "bert"), FitCache(tmp_path / "cache")
+
+    def embedded() -> np.ndarray:
+        topics = EmbeddingTopics(pretrained=str(folder), max_length=16, cache=cache)
+        topics.embedder_ = TorchBertEmbedder(str(folder), 16)
+        return topics._embed_cached(TEXTS[:4])
+
+    first = embedded()
+    with monkeypatch.context() as patch:  # read back, no pass
+        patch.setattr(TorchBertEmbedder, "embed", None)
+        np.testing.assert_array_equal(embedded(), first)
+    train_again(folder)
+    vectors = embedded()
+    np.testing.assert_allclose(vectors, TorchBertEmbedder(str(folder), 16).embed(TEXTS[:4]))
+    assert not np.allclose(vectors, first)
+
+
 # -- the packaged MiniLM, end to end ---------------------------------------------------
 def test_packaged_minilm_topics_score_in_a_process_without_torch(tmp_path: Path) -> None:
     needs_encoder_extra()

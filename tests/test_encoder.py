@@ -85,6 +85,18 @@ def make_tiny_bert(directory: Path) -> Path:
     return directory
 
 
+def train_again(directory: Path) -> None:
+    """Other weights in the same model folder, as a model trained again has."""
+    import torch
+    from transformers import BertModel
+
+    model = BertModel.from_pretrained(directory)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.5 * torch.randn_like(parameter))
+    model.save_pretrained(directory)
+
+
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     needs_encoder_extra()

@@ -18,9 +18,10 @@ from topics.errors import ConfigError
 from topics.families.base import FittedModel
 from topics.families.embedding_topics import TorchBertEmbedder
 from topics.families.encoder import resolve_pretrained
-from topics.families.few_shot import SeededSelfTraining, description_similarity
+from topics.families.few_shot import SeededSelfTraining, description_similarity, embed_unique
 from topics.kernels.embedding_topics import unit_rows
 from topics.predict import Predictor
+from topics.run.cache import FitCache
 from topics.run.export import export_bundle
 from topics.serve.bundle import load_bundle
 
@@ -175,6 +176,24 @@ def test_the_bundle_scores_as_the_estimator_without_torch(
         ["transport"],
         [],
     ]
+
+
+def test_cached_embeddings_follow_the_weights_not_the_folder_name(tmp_path: Path) -> None:
+    needs_encoder_extra()
+    from tests.test_encoder import make_tiny_bert, train_again
+
+    folder = str(make_tiny_bert(tmp_path / "bert"))
+    cache, texts = FitCache(tmp_path / "cache"), ["bank rates rose", "the army and the bank"]
+    first = embed_unique(texts, TorchBertEmbedder(folder, 16), cache)
+    again = TorchBertEmbedder(folder, 16)
+    again.embed = None  # type: ignore[method-assign]  # read back: no pass
+    np.testing.assert_array_equal(embed_unique(texts, again, cache), first)
+
+    train_again(Path(folder))
+    retrained = TorchBertEmbedder(folder, 16)
+    vectors = embed_unique(texts, retrained, cache)
+    np.testing.assert_allclose(vectors, unit_rows(retrained.embed(texts)), atol=1e-6)
+    assert not np.allclose(vectors, first)
 
 
 def test_label_descriptions_must_name_labels() -> None:

@@ -153,6 +153,7 @@ class TorchBertEmbedder:
         owner: str = "EmbeddingTopics",
     ) -> None:
         torch = self.torch = _import_torch_alone(owner)
+        self.pretrained = pretrained
         folder = model_folder(pretrained, owner)
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         if config.get("model_type") != "bert":
@@ -175,11 +176,13 @@ class TorchBertEmbedder:
     def digest(self) -> str:
         """sha256 of the weights: what a cache of this encoder's outputs is keyed on
         (a folder's name stays the same when its model is trained again)."""
-        sha = hashlib.sha256()
-        for name in sorted(self.weights):
-            sha.update(name.encode("utf-8"))
-            sha.update(self.weights[name].numpy().tobytes())
-        return sha.hexdigest()
+        if not hasattr(self, "_digest"):
+            sha = hashlib.sha256()
+            for name in sorted(self.weights):
+                sha.update(name.encode("utf-8"))
+                sha.update(self.weights[name].numpy().tobytes())
+            self._digest = sha.hexdigest()
+        return self._digest
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         torch = self.torch
@@ -562,11 +565,15 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         return unit
 
     def _embed_cached(self, texts: list[str]) -> np.ndarray:
-        """The encoder's vectors of ``texts``; with a ``cache`` and the pretrained
-        encoder, read back from (or written to) the cache's ``embeddings`` entries."""
-        if self.cache is None or self.embedder is not None:
-            return self.embedder_.embed(texts)
-        key = self.cache.key("embeddings", self.pretrained, self.max_length, _texts_digest(texts))
+        """The encoder's vectors of ``texts``; with a ``cache`` and a BERT encoder,
+        read back from (or written to) the cache's ``embeddings`` entries, keyed by its
+        weights (:meth:`TorchBertEmbedder.digest`) and the texts."""
+        embedder = self.embedder_
+        if self.cache is None or not isinstance(embedder, TorchBertEmbedder):
+            return embedder.embed(texts)
+        key = self.cache.key(
+            "embeddings", embedder.digest(), embedder.max_length, _texts_digest(texts)
+        )
         entry = self.cache.load("embeddings", key)
         if entry is not None:
             vectors = entry[1].get("vectors")
@@ -579,8 +586,8 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
             ):
                 return vectors
             logger.warning("ignoring a cached embedding entry that does not check out")
-        vectors = self.embedder_.embed(texts)
-        self.cache.save("embeddings", key, {"model": self.pretrained}, {"vectors": vectors})
+        vectors = embedder.embed(texts)
+        self.cache.save("embeddings", key, {"model": embedder.pretrained}, {"vectors": vectors})
         return vectors
 
     def _count_terms(self, texts: list[str]) -> Any:

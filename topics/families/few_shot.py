@@ -243,7 +243,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
             )
 
     def _embed_unique(self, texts: list[str]) -> np.ndarray:
-        return embed_unique(texts, self.embedder_, self.cache, self.pretrained, self.max_length)
+        return embed_unique(texts, self.embedder_, self.cache)
 
     def _hints(self, texts: list[str], vectors: np.ndarray, labels: list[str]) -> np.ndarray:
         """1 where a label's seed word or description points at a text, 0 where
@@ -322,8 +322,6 @@ def embed_unique(
     texts: Sequence[str],
     embedder: TorchBertEmbedder,
     cache: ArrayStore | None,
-    pretrained: str,
-    max_length: int,
 ) -> np.ndarray:
     """Unit vectors of ``texts``, each distinct text embedded once, sorted first so
     that one set of texts is one cache entry whatever their order (every draw of a
@@ -332,7 +330,7 @@ def embed_unique(
     vectors = None
     key = ""
     if cache is not None:
-        key = cache.key("embeddings", pretrained, max_length, _texts_digest(unique))
+        key = cache.key("embeddings", embedder.digest(), embedder.max_length, _texts_digest(unique))
         entry = cache.load("embeddings", key)
         vectors = None if entry is None else entry[1].get("vectors")
         if vectors is not None and vectors.shape[0] != len(unique):
@@ -341,7 +339,7 @@ def embed_unique(
     if vectors is None:
         vectors = embedder.embed(unique)
         if cache is not None:
-            cache.save("embeddings", key, {"model": pretrained}, {"vectors": vectors})
+            cache.save("embeddings", key, {"model": embedder.pretrained}, {"vectors": vectors})
     row = {text: i for i, text in enumerate(unique)}
     return unit_rows(vectors[[row[text] for text in texts]])
 

@@ -2,7 +2,7 @@
 
     TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/static_probe.py [nyt-cap] \\
         [--scales 0.5,1,2] [--cs 0.5,1] [--sif 0.001] [--contextual 0,64] \\
-        [--tune 2:3e-4] [--teacher 1] [--out FILE]
+        [--tune 2:3e-4] [--teacher 1 [--distil 4,16]] [--out FILE]
 
 The slice is ``benchmarks/peers.py``'s: nyt-cap fits on 1996-2001 and validates on
 2002-03 (the protocol behind experiments/nyt-cap.yaml's other choices); the other
@@ -24,6 +24,14 @@ fine-tuning it on the fit part (``model.encoder`` as the experiment sets it, but
 ``EPOCHS`` epochs): the way that lifted the test figures in
 ``static_vectors_1_epoch.md``, here chosen or not on train only. The fine-tuned
 encoder's own validation figures are a row too.
+
+``--distil C,...`` (with ``--teacher``) adds students of the teacher's scores,
+issue 17's distillation: on the fit part's TF-IDF columns plus ``scale`` x the
+MiniLM static vector (the first ``--scales``), one logistic regression per label
+whose target is the teacher's probability of the label (each text once as a
+positive, weighted p, and once as a negative, weighted 1 - p), or half that and
+half the gold label; the same learner on the gold labels is the control. Each cuts
+at per-label thresholds fit on its 5-fold out-of-fold scores of the fit part.
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ from topics.families.base import TrainingData  # noqa: E402
 from topics.families.embedding_topics import MINILM  # noqa: E402
 from topics.families.encoder import EncoderClassifier  # noqa: E402
 from topics.families.fine_labels import FineLabelLinear  # noqa: E402
+from topics.families.linear import fit_threshold  # noqa: E402
 from topics.families.static import StaticVectors  # noqa: E402
 from topics.kernels.static import (  # noqa: E402
     static_tokenizer,
@@ -94,9 +103,17 @@ def main(argv: list[str] | None = None) -> int:
         help="also distil from MiniLM fine-tuned this many epochs on the fit part",
     )
     parser.add_argument(
+        "--distil",
+        type=floats,
+        default=[],
+        help="with --teacher: logistic-regression students of its scores, at these C",
+    )
+    parser.add_argument(
         "--out", type=Path, help="default: benchmarks/results/static_probe_<experiment>.md"
     )
     args = parser.parse_args(argv)
+    if args.distil and not args.teacher:
+        parser.error("--distil needs --teacher EPOCHS: the students learn its scores")
     commit, load_before = provenance.commit(), os.getloadavg()[0]
     config = load_config(
         REPO / EXPERIMENTS[args.experiment],
@@ -111,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     train_idx, _ = split_indices(corpus, **split_kwargs(config.data.split, config.split_seed()))
     fit, val = validation_slice(config, corpus.subset(train_idx))
     single = bool(config.data.single_label)
+    if args.distil and single:
+        parser.error("--distil: one-vs-rest students, for multi-label data only")
     labels, data = list(corpus.label_names), TrainingData.from_corpus(fit)
     y, texts = val.label_matrix(), list(val.texts)
 
@@ -162,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(rows[-1], flush=True)
         sources.append((f", from the teacher ({round(seconds)} s)", scratch.name))
+        if args.distil:
+            soft = teacher.predict_proba(list(data.texts))
     for (source, pretrained), sif, contextual in itertools.product(
         sources, args.sif, args.contextual
     ):
@@ -190,6 +211,31 @@ def main(argv: list[str] | None = None) -> int:
                 (name, str(sif), f"{scale:g}", f"{c:g}", scores(model.decide(proba)), seconds)
             )
             print(rows[-1], flush=True)
+        if args.distil and not source and sif == args.sif[0] and not contextual:
+            gold, scale = fit.label_matrix(), args.scales[0]
+            fit_x, val_x = (
+                sp.hstack([words, sp.csr_matrix(scale * vectors)]).tocsr()
+                for words, vectors in ((words_fit, variants[0][1]), (words_val, variants[0][2]))
+            )
+            targets_by_name = {
+                "gold labels": gold,
+                "the teacher's scores": soft,
+                "half gold, half the teacher's": (gold + soft) / 2,
+            }
+            for (name, target), c in itertools.product(targets_by_name.items(), args.distil):
+                start = time.perf_counter()
+                proba = soft_student(fit_x, target, gold, c, val_x)
+                rows.append(
+                    (
+                        f"logreg student of {name}, static contextual 0",
+                        str(sif),
+                        f"{scale:g}",
+                        f"{c:g}",
+                        scores(proba),
+                        time.perf_counter() - start,
+                    )
+                )
+                print(rows[-1], flush=True)
     metric = "accuracy" if single else "micro-F1"
     best = max((r for r in rows if r[0].startswith("static")), key=lambda row: row[4][0])
     lines = [
@@ -211,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         "cross-validated cuts. fit s: wall seconds to fit the tfidf model, or a static model's "
         "learner (its static vectors, distilled once per SIF and contextual, not counted; "
         "a tuned table's six tunings are) and score the validation part; the teacher's: "
-        "fine-tuning it (the run cache not read) and scoring.\n\n" + "\n".join(lines) + "\n"
+        "fine-tuning it (the run cache not read) and scoring; a logreg student's: its five "
+        "out-of-fold fits, its fit on the whole fit part and scoring (the teacher's scores "
+        "of the fit part not counted).\n\n" + "\n".join(lines) + "\n"
     )
     out = args.out or REPO / "benchmarks" / "results" / f"static_probe_{args.experiment}.md"
     out.write_text(text)
@@ -232,6 +280,34 @@ def fine_tuned(
     teacher.encoder_.save_pretrained(folder)
     (folder / "tokenizer.json").write_text(teacher.tokenizer_json_, encoding="utf-8")
     return teacher
+
+
+def soft_student(
+    fit_x: Any, target: np.ndarray, gold: np.ndarray, c: float, val_x: Any, folds: int = 5
+) -> np.ndarray:
+    """0/1 predictions for ``val_x`` of one logistic regression per label fit on soft
+    ``target`` columns, each cut at the F1-best threshold (against ``gold``) of its
+    out-of-fold scores on ``fit_x``."""
+    from sklearn.linear_model import LogisticRegression
+
+    def fit_proba(rows: np.ndarray, x: Any) -> np.ndarray:
+        doubled = sp.vstack([fit_x[rows], fit_x[rows]]).tocsr()
+        side = np.r_[np.ones(len(rows)), np.zeros(len(rows))]
+        return np.column_stack(
+            [
+                LogisticRegression(C=c, solver="liblinear")
+                .fit(doubled, side, sample_weight=np.r_[p, 1 - p])
+                .predict_proba(x)[:, 1]
+                for p in target[rows].T
+            ]
+        )
+
+    fold = np.random.default_rng(0).permutation(fit_x.shape[0]) % folds
+    out_of_fold = np.zeros(target.shape)
+    for k in range(folds):
+        out_of_fold[fold == k] = fit_proba(np.flatnonzero(fold != k), fit_x[fold == k])
+    cuts = [fit_threshold(out_of_fold[:, j], gold[:, j]) for j in range(gold.shape[1])]
+    return (fit_proba(np.arange(fit_x.shape[0]), val_x) >= np.array(cuts)).astype(int)
 
 
 def tuned_vectors(

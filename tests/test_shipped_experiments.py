@@ -98,12 +98,12 @@ def test_reproduce_covers_every_shipped_classifier_on_real_data() -> None:
         for path in (REPO / "experiments").glob("*.yaml")
         if not path.stem.startswith("quickstart")  # the sample corpus: no goals
     ]
-    goals = sorted(
+    covered = sorted(
         name
         for name, model in models
         if model.encoder.enabled or model.static.enabled or model.few_shot.enabled
     )
-    assert goals == sorted(reproduce.GOALS) == sorted(reproduce.PEERS)
+    assert covered == sorted(reproduce.GOALS) == sorted(reproduce.PEERS)
     for name, goals in reproduce.GOALS.items():
         assert set(goals) == set(reproduce.PEERS[name]), name
 

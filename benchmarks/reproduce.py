@@ -85,17 +85,26 @@ def check(name: str, metrics: dict[str, float]) -> list[tuple[str, float, float,
     return rows
 
 
-def figures(metrics: dict[str, float]) -> dict[str, float]:
-    """The test-split figures of every model in ``metrics``, by key."""
+def figures(metrics: dict[str, float], extra_sets: tuple[str, ...] = ()) -> dict[str, float]:
+    """The test-split figures of every model in ``metrics``, and every figure of the
+    extra test sets named ``extra_sets`` (``data.extra_test``), by key.
+
+    >>> figures({"test_micro_f1": 0.5, "cv_micro_f1": 0.6, "seed_false_labels": 2}, ("seed",))
+    {'seed_false_labels': 2.0, 'test_micro_f1': 0.5}
+    """
+    prefixes = tuple(f"{name}_" for name in extra_sets)
     return {
         key: float(value)
         for key, value in sorted(metrics.items())
-        if key.endswith(FIGURE_SUFFIXES) and not key.endswith("_std")
+        if (key.endswith(FIGURE_SUFFIXES) or key.startswith(prefixes)) and not key.endswith("_std")
     }
 
 
-def run_experiment(name: str, data_root: Path, output_dir: Path) -> tuple[dict[str, float], float]:
-    """Run ``experiments/<name>.yaml`` on ``data_root``; its metrics and wall seconds."""
+def run_experiment(
+    name: str, data_root: Path, output_dir: Path
+) -> tuple[dict[str, float], float, tuple[str, ...]]:
+    """Run ``experiments/<name>.yaml`` on ``data_root``; its metrics, wall seconds and
+    extra test sets."""
     config = load_config(
         REPO / "experiments" / f"{name}.yaml",
         [
@@ -107,7 +116,7 @@ def run_experiment(name: str, data_root: Path, output_dir: Path) -> tuple[dict[s
     )
     start = time.perf_counter()
     metrics = run(config, NullTracker()).metrics
-    return dict(metrics), time.perf_counter() - start
+    return dict(metrics), time.perf_counter() - start, tuple(config.data.extra_test)
 
 
 def git_commit() -> str:
@@ -145,13 +154,13 @@ def render(results: dict[str, dict[str, Any]], command: str, started: str) -> st
             )
     lines += [
         "",
-        "Every model's test figures:",
+        "Every model's test figures, and those of the extra test sets:",
         "",
         "| experiment | metric | value |",
         "|---|---|---|",
     ]
     for name, result in results.items():
-        lines += [f"| {name} | {key} | {value:.4f} |" for key, value in result["figures"].items()]
+        lines += [f"| {name} | {key} | {value:.4g} |" for key, value in result["figures"].items()]
     return "\n".join(lines) + "\n"
 
 
@@ -191,9 +200,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'experiment':<22} {'metric':<14} {'ours':>7} {'peer':>7} {'goal':>7}  pass  run s")
     with tempfile.TemporaryDirectory() as output_dir:
         for name in names:
-            metrics, seconds = run_experiment(name, Path(data).resolve(), Path(output_dir) / name)
+            metrics, seconds, extra = run_experiment(
+                name, Path(data).resolve(), Path(output_dir) / name
+            )
             checks = check(name, metrics)
-            results[name] = {"checks": checks, "figures": figures(metrics), "seconds": seconds}
+            results[name] = {
+                "checks": checks,
+                "figures": figures(metrics, extra),
+                "seconds": seconds,
+            }
             for key, ours, peer, goal, passed in checks:
                 verdict = "yes" if passed else "NO"
                 print(

@@ -728,7 +728,7 @@ def _describe(exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-"))
         if error["type"] == "extra_forbidden":
             guess = suggest_key(loc)
-            hint = f"did you mean `{guess}`?" if guess else "check the spelling"
+            hint = f"did you mean `{guess}`?" if guess else "check the spelling;"
             parts.append(f"{loc}: unknown key ({hint} see configs/ for valid keys)")
             continue
         # Validators put values in their messages; both are cut, so a huge value

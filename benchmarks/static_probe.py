@@ -2,7 +2,7 @@
 
     TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/static_probe.py [nyt-cap] \\
         [--scales 0.5,1,2] [--cs 0.5,1] [--sif 0.001] [--contextual 0,64] \\
-        [--tune 2:3e-4] [--teacher 1 [--distil 4,16]] [--out FILE]
+        [--tune 2:3e-4] [--teacher 1 [--distil 4,16]] [--set KEY=VALUE] [--out FILE]
 
 The slice is ``benchmarks/peers.py``'s: nyt-cap fits on 1996-2001 and validates on
 2002-03 (the protocol behind experiments/nyt-cap.yaml's other choices); the other
@@ -24,6 +24,9 @@ fine-tuning it on the fit part (``model.encoder`` as the experiment sets it, but
 ``EPOCHS`` epochs): the way that lifted the test figures in
 ``static_vectors_1_epoch.md``, here chosen or not on train only. The fine-tuned
 encoder's own validation figures are a row too.
+
+``--set KEY=VALUE`` overrides the experiment for every row, the tfidf model's
+included (its analyzer, ``model.tfidf.fine_labels``, ``data.label_field``).
 
 ``--distil C,...`` (with ``--teacher``) adds students of the teacher's scores,
 issue 17's distillation: on the fit part's TF-IDF columns plus ``scale`` x the
@@ -61,6 +64,7 @@ from peers import EXPERIMENTS, validation_slice  # noqa: E402
 from benchmarks import provenance  # noqa: E402
 from topics.config import load_config  # noqa: E402
 from topics.data.splits import split_indices  # noqa: E402
+from topics.errors import ConfigError  # noqa: E402
 from topics.families import FAMILIES  # noqa: E402
 from topics.families.base import TrainingData  # noqa: E402
 from topics.families.embedding_topics import MINILM  # noqa: E402
@@ -111,19 +115,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, help="default: benchmarks/results/static_probe_<experiment>.md"
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an override of the experiment for every row, e.g. model.tfidf.fine_labels=false",
+    )
     args = parser.parse_args(argv)
     if args.distil and not args.teacher:
         parser.error("--distil needs --teacher EPOCHS: the students learn its scores")
     commit, load_before = provenance.commit(), os.getloadavg()[0]
-    config = load_config(
-        REPO / EXPERIMENTS[args.experiment],
-        [
-            "tracking.enabled=false",
-            "model.encoder.enabled=false",
-            "model.ensemble.enabled=false",
-            "model.primary=null",
-        ],
-    )
+    try:
+        config = load_config(
+            REPO / EXPERIMENTS[args.experiment],
+            [
+                "tracking.enabled=false",
+                "model.encoder.enabled=false",
+                "model.ensemble.enabled=false",
+                "model.primary=null",
+                *args.set,
+            ],
+        )
+    except ConfigError as exc:  # a bad --set
+        parser.error(str(exc))
     corpus = load_corpus_cached(config.data, config.cache_dir)
     train_idx, _ = split_indices(corpus, **split_kwargs(config.data.split, config.split_seed()))
     fit, val = validation_slice(config, corpus.subset(train_idx))

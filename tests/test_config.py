@@ -270,7 +270,9 @@ def test_unknown_config_key_suggests_the_closest_known_key(override: str, sugges
 
 
 def test_an_unknown_key_far_from_any_gets_no_guess() -> None:
-    with pytest.raises(ConfigError, match=r"xyzzy: unknown key \(check the spelling"):
+    with pytest.raises(
+        ConfigError, match=r"xyzzy: unknown key \(check the spelling; see configs/ for valid keys\)"
+    ):
         load_config(REPO / "experiments" / "quickstart.yaml", ["model.tfidf.xyzzy=1"])
 
 

@@ -178,6 +178,29 @@ def test_the_bundle_scores_as_the_estimator_without_torch(
     ]
 
 
+def test_the_vector_scale_weighs_the_student_and_the_bundle_follows(
+    minilm: str, tmp_path: Path
+) -> None:
+    def fit(scale: float) -> SeededSelfTraining:
+        model = SeededSelfTraining(
+            LABELS, seed_words=SEEDS, pretrained=minilm, max_length=32, scale=scale, C=10.0
+        )
+        return model.fit([], np.zeros((0, 3)), unlabelled=ARCHIVE)
+
+    half, whole = fit(0.5), fit(1.0)
+    words = len(half.vectorizer_.vocabulary_)
+    # a smaller vector column needs a larger weight: the student leans on it less
+    assert not np.allclose(half.predict_proba(NEW), whole.predict_proba(NEW), atol=1e-3)
+    model = FittedModel("few_shot", Pipeline([("classifier", half)]), ["few_shot"])
+    export_bundle(tmp_path / "model", LABELS, "few_shot", {"few_shot": model}, {})
+    with np.load(tmp_path / "model" / "arrays.npz") as arrays:  # the scale is in the weights
+        np.testing.assert_array_equal(
+            arrays["clf.few_shot.coef"][:, words:], 0.5 * half.coef_[:, words:]
+        )
+    predictor = Predictor.load(tmp_path / "model")
+    np.testing.assert_allclose(predictor.predict_proba(NEW), half.predict_proba(NEW), atol=1e-6)
+
+
 def test_cached_embeddings_follow_the_weights_not_the_folder_name(tmp_path: Path) -> None:
     needs_encoder_extra()
     from tests.test_encoder import make_tiny_bert, train_again

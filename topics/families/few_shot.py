@@ -99,6 +99,8 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         ``"static"``, token vectors distilled from the encoder (a lookup: the
         bundle scores at TF-IDF speed, with no transformer). Hints and the teacher
         always use the encoder.
+    scale
+        Weight of the sentence vector beside the student's TF-IDF columns.
     description_threshold
         Cosine similarity to a label's description at which it hints at the label.
     confident
@@ -131,6 +133,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         pretrained: str = MINILM,
         max_length: int = 128,
         vectors: str = "encoder",
+        scale: float = 1.0,
         description_threshold: float = 0.3,
         confident: float = 0.8,
         labelled_weight: float = 20.0,
@@ -148,6 +151,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         self.pretrained = pretrained
         self.max_length = max_length
         self.vectors = vectors
+        self.scale = scale
         self.description_threshold = description_threshold
         self.confident = confident
         self.labelled_weight = labelled_weight
@@ -267,7 +271,9 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         return hints
 
     def _features(self, texts: Sequence[str], vectors: np.ndarray) -> sp.csr_matrix:
-        return sp.hstack([self.vectorizer_.transform(list(texts)), sp.csr_matrix(vectors)]).tocsr()
+        return sp.hstack(
+            [self.vectorizer_.transform(list(texts)), sp.csr_matrix(self.scale * vectors)]
+        ).tocsr()
 
     # -- predict -------------------------------------------------------------------
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
@@ -380,6 +386,8 @@ class FewShotSettings(Section):
     # The student's sentence vector: encoder (the transformer's pass, at predict time
     # too) or static (a lookup: scored at TF-IDF speed, a little less accurate).
     vectors: Literal["encoder", "static"] = "encoder"
+    # The sentence vector's weight beside the student's TF-IDF columns.
+    scale: float = Field(1.0, gt=0)
     # Label -> words whose presence hints at the label (lower case, whole words).
     seed_words: dict[str, list[str]] = Field(default_factory=dict)
     description_threshold: float = Field(0.3, gt=-1, lt=1)
@@ -409,6 +417,7 @@ class FewShot(Family):
             pretrained=settings.pretrained,
             max_length=settings.max_length,
             vectors=settings.vectors,
+            scale=settings.scale,
             description_threshold=settings.description_threshold,
             confident=settings.confident,
             labelled_weight=settings.labelled_weight,
@@ -435,8 +444,11 @@ class FewShot(Family):
         classifier: SeededSelfTraining = model.classifier
         tfidf_spec, tfidf_arrays = vectorizer_state(classifier.vectorizer_)
         spec: dict[str, Any] = {"kind": "few_shot", "tfidf": tfidf_spec}
+        words = len(tfidf_arrays["idf"])
+        coef = classifier.coef_.copy()
+        coef[:, words:] *= classifier.scale  # the scorer reads unscaled vectors
         arrays = {
-            "coef": classifier.coef_,
+            "coef": coef,
             "intercept": classifier.intercept_,
             "thresholds": classifier.thresholds_,
             "tfidf.idf": tfidf_arrays["idf"],

@@ -189,7 +189,7 @@ def test_the_vector_scale_weighs_the_student_and_the_bundle_follows(
 
     half, whole = fit(0.5), fit(1.0)
     words = len(half.vectorizer_.vocabulary_)
-    # a smaller vector column needs a larger weight: the student leans on it less
+    # the weight of the vector column changes what the student learns
     assert not np.allclose(half.predict_proba(NEW), whole.predict_proba(NEW), atol=1e-3)
     model = FittedModel("few_shot", Pipeline([("classifier", half)]), ["few_shot"])
     export_bundle(tmp_path / "model", LABELS, "few_shot", {"few_shot": model}, {})

@@ -14,7 +14,10 @@ changes one of its ``model.few_shot`` settings (``--vary``). Cells are validatio
 micro-F1, the mean over both folds and the draws.
 
     TOPICS_DATA_DIR=../shared/data python benchmarks/few_shot_choices.py \\
-        [--n 0,16,64] [--draws 3] [--vary C=1,10 --vary confident=0.8,0.95] [--out FILE]
+        [--n 0,16,64] [--draws 3] [--vary C=1,10 --vary confident=0.8,0.95] \\
+        [--set vectors=static] [--out FILE]
+
+``--set`` changes a setting in every row, the first one included.
 
 Embeddings are cached under the experiment's ``cache_dir``, as in ``few_shot.py``.
 """
@@ -60,10 +63,18 @@ def main() -> None:
         help="SETTING=V1,V2: one row per value, the rest as shipped "
         f"(default: {' '.join(DEFAULT_VARY)})",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SETTING=VALUE",
+        help="a model.few_shot setting for every row, e.g. vectors=static",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    common = [f"model.few_shot.{spec}" for spec in args.set]
     sizes = [int(n) for n in args.n.split(",")]
-    rows = [("as shipped", "")] + [
+    rows = [("as shipped" if not args.set else "--set only", "")] + [
         (f"{key} = {value}", f"model.few_shot.{key}={value}")
         for spec in args.vary or DEFAULT_VARY
         for key, values in [spec.split("=", 1)]
@@ -71,7 +82,7 @@ def main() -> None:
     ]
 
     commit = provenance.commit()
-    base = load_config(EXPERIMENT, ["tracking.enabled=false"])
+    base = load_config(EXPERIMENT, ["tracking.enabled=false", *common])
     base.data.train_sample = None
     train = prepare(base).train
     labels = list(train.label_names)
@@ -85,7 +96,8 @@ def main() -> None:
     results: dict[tuple[str, int], list[float]] = {}
     started = time.perf_counter()
     for name, override in rows:
-        config = load_config(EXPERIMENT, ["tracking.enabled=false", *([override] * bool(override))])
+        overrides = ["tracking.enabled=false", *common, *([override] * bool(override))]
+        config = load_config(EXPERIMENT, overrides)
         config.data.train_sample = None
         for n in sizes:
             for fold, (pool_years, val_years) in FOLDS.items():
@@ -119,9 +131,20 @@ def report(
 ) -> str:
     settings = ", ".join(
         f"{key} {getattr(shipped, key)}"
-        for key in ("description_threshold", "confident", "C", "labelled_weight", "rounds")
+        for key in (
+            "vectors",
+            "scale",
+            "description_threshold",
+            "confident",
+            "C",
+            "labelled_weight",
+            "rounds",
+        )
     )
-    varied = " ".join(f"--vary {spec}" for spec in args.vary or DEFAULT_VARY)
+    varied = " ".join(
+        [f"--vary {spec}" for spec in args.vary or DEFAULT_VARY]
+        + [f"--set {spec}" for spec in args.set]
+    )
     lines = [
         "# The few_shot model's settings on the training years",
         "",
@@ -132,7 +155,8 @@ def report(
         "Validation micro-F1, mean over two folds of the training years (pool 1999-2003 "
         "scored on 1996-1998; pool 1996-2000 scored on 2001-2003) and "
         f"{args.draws} draws per fold (one at N = 0); the test years are not scored. "
-        f"As shipped (`experiments/nyt-cap-few-shot.yaml`): {settings}.",
+        f"First row (`experiments/nyt-cap-few-shot.yaml`"
+        f"{', with --set' * bool(args.set)}): {settings}.",
         "",
         "| setting | " + " | ".join(f"N = {n}" for n in sizes) + " |",
         "|---|" + "---:|" * len(sizes),

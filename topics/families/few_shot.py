@@ -100,7 +100,8 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         bundle scores at TF-IDF speed, with no transformer). Hints and the teacher
         always use the encoder.
     scale
-        Weight of the sentence vector beside the student's TF-IDF columns.
+        Weight of the sentence vector beside the student's TF-IDF columns; below 1
+        the student leans more on the archive's own words.
     description_threshold
         Cosine similarity to a label's description at which it hints at the label.
     confident
@@ -133,7 +134,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         pretrained: str = MINILM,
         max_length: int = 128,
         vectors: str = "encoder",
-        scale: float = 1.0,
+        scale: float = 0.5,
         description_threshold: float = 0.3,
         confident: float = 0.8,
         labelled_weight: float = 20.0,
@@ -386,8 +387,9 @@ class FewShotSettings(Section):
     # The student's sentence vector: encoder (the transformer's pass, at predict time
     # too) or static (a lookup: scored at TF-IDF speed, a little less accurate).
     vectors: Literal["encoder", "static"] = "encoder"
-    # The sentence vector's weight beside the student's TF-IDF columns.
-    scale: float = Field(1.0, gt=0)
+    # The sentence vector's weight beside the student's TF-IDF columns (0.5 chosen on
+    # the training years: benchmarks/results/few_shot_choices_scale.md).
+    scale: float = Field(0.5, gt=0)
     # Label -> words whose presence hints at the label (lower case, whole words).
     seed_words: dict[str, list[str]] = Field(default_factory=dict)
     description_threshold: float = Field(0.3, gt=-1, lt=1)

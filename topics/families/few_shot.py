@@ -139,7 +139,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         confident: float = 0.8,
         labelled_weight: float = 20.0,
         C: float = 1.0,
-        rounds: int = 2,
+        rounds: int = 3,
         vectorizer: Mapping[str, Any] | None = None,
         single_label: bool = False,
         random_state: int = 0,
@@ -396,7 +396,7 @@ class FewShotSettings(Section):
     confident: float = Field(0.8, gt=0.5, le=1)
     labelled_weight: float = Field(20.0, gt=0)
     C: float = Field(1.0, gt=0)
-    rounds: int = Field(2, ge=1)
+    rounds: int = Field(3, ge=1)  # chosen on the training years: few_shot_choices_rounds.md
     threads: int | None = Field(None, ge=1)
 
 

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import signal
+import time
 from typing import Any
 
 import pytest
 
 from topics import progress
+from topics.cli.signals import end_on_sigterm
 
 
 def test_nested_bars_show_totals_each_on_its_own_line(
@@ -47,3 +51,36 @@ def test_stage_lines_only_once_turned_on(monkeypatch: pytest.MonkeyPatch) -> Non
     with progress.report_stages(stream):
         progress.stage("evaluate")
     assert re.fullmatch(r"topics: \[\s*\d+\.\ds\] fit tfidf\n", stream.getvalue())
+
+
+def test_a_requested_stop_ends_a_loop_at_its_next_step_once() -> None:
+    seen = []
+    with pytest.raises(KeyboardInterrupt):
+        for item in progress.progress(range(5)):
+            seen.append(item)
+            if item == 1:
+                progress.request_stop()
+    assert seen == [0, 1]
+    assert list(progress.progress(range(3))) == [0, 1, 2]  # the request was used up
+
+
+def test_sigterm_swallowed_by_library_code_still_ends_the_loop() -> None:
+    """tomotopy's import clears any error, a KeyboardInterrupt included: a run sent
+    SIGTERM there kept training until the signal handler also asked for a stop."""
+    previous = {kind: signal.getsignal(kind) for kind in (signal.SIGTERM, signal.SIGINT)}
+    end_on_sigterm()
+    steps = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for step in progress.progress(range(3), desc="sweeps"):
+                steps.append(step)
+                try:  # library code that clears every error
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    time.sleep(2)  # the handler interrupts the sleep
+                except BaseException:
+                    pass
+    finally:
+        for kind, handler in previous.items():
+            signal.signal(kind, handler)
+        progress.clear_stop()
+    assert steps == [0]

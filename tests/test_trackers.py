@@ -28,13 +28,14 @@ def interrupt() -> None:
 
 
 def terminate() -> None:
-    previous = signal.getsignal(signal.SIGTERM)
+    previous = {kind: signal.getsignal(kind) for kind in (signal.SIGTERM, signal.SIGINT)}
     end_on_sigterm()
     try:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)  # the handler interrupts the sleep
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for kind, handler in previous.items():
+            signal.signal(kind, handler)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,9 @@ Two kinds of report, both to stderr:
   calls stay silent.
 
 ``TOPICS_PROGRESS=0`` silences both; ``TOPICS_PROGRESS=1`` draws bars off a terminal.
+
+Every step of a :func:`progress` loop, bar update and stage is also where a stop
+asked for by a signal (:func:`request_stop`) takes effect: see :func:`check_stop`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -32,6 +36,7 @@ _depth = 0  # bars currently open in this process: the next one goes below them
 _stages_on = False
 _stage_stream: TextIO | None = None  # None: sys.stderr at the time of the line
 _stage_clock = 0.0
+_stop_requested = False  # by a signal handler (topics.cli.signals), until check_stop acts
 
 
 def enabled() -> bool:
@@ -51,16 +56,46 @@ def silenced() -> bool:
     return setting is not None and setting.strip().lower() in _OFF
 
 
+def request_stop() -> None:
+    """Ask the work in progress to end: :func:`check_stop` raises at its next step."""
+    global _stop_requested
+    _stop_requested = True
+
+
+def clear_stop() -> None:
+    """Forget a stop request: the work it asked to end has ended."""
+    global _stop_requested
+    _stop_requested = False
+
+
+def check_stop() -> None:
+    """Raise ``KeyboardInterrupt`` once if a stop was requested (in the main thread).
+
+    The SIGTERM / Ctrl-C handler raises ``KeyboardInterrupt`` itself, at whatever
+    bytecode runs next, and library code there can swallow it: tomotopy's import
+    clears any error while it picks its SIMD module, and an exception raised in a
+    weakref callback is only printed. A run sent SIGTERM then trained on. The
+    request stays, so the next step of long work ends it.
+    """
+    global _stop_requested
+    if _stop_requested and threading.current_thread() is threading.main_thread():
+        _stop_requested = False
+        raise KeyboardInterrupt
+
+
 def progress(iterable: Iterable[T], desc: str = "", **kwargs: Any) -> Iterator[T]:
     """``tqdm(iterable)`` on a terminal (with a total, below any open bar), the bare
-    iterable otherwise."""
+    iterable otherwise; a requested stop ends it at the next item."""
     if not enabled():
-        yield from iterable
+        for item in iterable:
+            check_stop()
+            yield item
         return
     if "total" not in kwargs and hasattr(iterable, "__len__"):
         kwargs["total"] = len(iterable)  # type: ignore[arg-type]
     with bar(desc, **kwargs) as shown:
         for item in iterable:
+            check_stop()
             yield item
             shown.update(1)
 
@@ -86,6 +121,7 @@ class _Bar:
             _depth += 1
 
     def update(self, n: int = 1, note: str | None = None) -> None:
+        check_stop()
         if self._tqdm is not None:
             if note is not None:
                 self._tqdm.set_postfix_str(note, refresh=False)
@@ -125,6 +161,7 @@ def report_stages(stream: TextIO | None = None) -> Iterator[None]:
 
 def stage(name: str) -> None:
     """Say that a stage starts: ``topics: [  3.2s] fit tfidf`` (once stages are on)."""
+    check_stop()
     if not _stages_on or multiprocessing.parent_process() is not None:
         return
     stream = _stage_stream or sys.stderr

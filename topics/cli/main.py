@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from topics import __version__
+from topics import __version__, progress
 from topics.cli.signals import end_on_sigterm
 from topics.errors import TopicsError, stdout_closed
 
@@ -298,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"topics: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        progress.clear_stop()
         print("topics: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
@@ -316,7 +317,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from topics import progress
     from topics.config import load_config
     from topics.run.experiment import run
     from topics.run.trackers import make_tracker

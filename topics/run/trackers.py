@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from topics import progress
 from topics.config import ExperimentConfig, flatten, validate_config
 from topics.errors import TopicsError, TrackingError
 
@@ -125,6 +126,7 @@ def tracked_run(
         yield run_id
         status = "FINISHED"
     except KeyboardInterrupt:
+        progress.clear_stop()  # ending the run is what the stop asked for
         status, error = "KILLED", "interrupted (Ctrl-C or SIGTERM)"
         raise
     except Exception as exc:

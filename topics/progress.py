@@ -95,9 +95,8 @@ def progress(iterable: Iterable[T], desc: str = "", **kwargs: Any) -> Iterator[T
         kwargs["total"] = len(iterable)  # type: ignore[arg-type]
     with bar(desc, **kwargs) as shown:
         for item in iterable:
-            check_stop()
             yield item
-            shown.update(1)
+            shown.update(1)  # and check_stop
 
 
 class _Bar:

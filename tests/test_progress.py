@@ -53,7 +53,11 @@ def test_stage_lines_only_once_turned_on(monkeypatch: pytest.MonkeyPatch) -> Non
     assert re.fullmatch(r"topics: \[\s*\d+\.\ds\] fit tfidf\n", stream.getvalue())
 
 
-def test_a_requested_stop_ends_a_loop_at_its_next_step_once() -> None:
+@pytest.mark.parametrize("bars", ["0", "1"], ids=["bare", "bar drawn"])
+def test_a_requested_stop_ends_a_loop_at_its_next_step_once(
+    bars: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOPICS_PROGRESS", bars)
     seen = []
     with pytest.raises(KeyboardInterrupt):
         for item in progress.progress(range(5)):

@@ -176,6 +176,20 @@ def test_the_bundle_scores_as_the_estimator_without_torch(
         ["transport"],
         [],
     ]
+    # the student's own TF-IDF columns name the terms behind a label, weight x value
+    [result] = predictor.predict(NEW[:1], explain=True)
+    assert result["explanation"]["terms_model"] == "few_shot"
+    named = {t["term"]: t["weight"] for t in result["explanation"]["terms"]["economy"]}
+    row = zero_shot.vectorizer_.transform(NEW[:1]).toarray()[0]
+    pushed = {
+        term: zero_shot.coef_[0, i] * row[i]
+        for term, i in zero_shot.vectorizer_.vocabulary_.items()
+        if zero_shot.coef_[0, i] * row[i] > 0
+    }
+    assert named and all(abs(pushed[term] - weight) < 1e-5 for term, weight in named.items())
+    left_out = [weight for term, weight in pushed.items() if term not in named]
+    assert min(named.values()) >= max(left_out, default=0) - 1e-5  # the strongest ones
+    assert {"bank", "inflation"} & set(named)  # its seed words
 
 
 def test_the_vector_scale_weighs_the_student_and_the_bundle_follows(

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -37,6 +37,7 @@ from topics.serve.scorers import (
     ArrayError,
     Batch,
     EmbeddingTopicsBlock,
+    FewShot,
     LdaBlock,
     Linear,
     Scorer,
@@ -45,6 +46,15 @@ from topics.serve.scorers import (
 from topics.text import field_error, required, required_bool, required_strings
 
 __all__ = ["Predictor"]
+
+
+class TermWeights(NamedTuple):
+    """A model whose weights on TF-IDF terms name the terms behind its labels."""
+
+    name: str
+    coef: np.ndarray  # (labels, terms of ``tfidf``)
+    tfidf: TfidfBlock
+
 
 # feature blocks that are topic models; the first a bundle has lists topics by default
 TOPIC_BLOCKS = ("lda", "embedding_topics")
@@ -138,8 +148,9 @@ class Predictor:
             How many dominant topics to list per document.
         explain
             Add ``explanation``: for each predicted label the terms that pushed it
-            most (weight x feature value). An encoder or ensemble has no per-term
-            weights: the bundle's TF-IDF model explains its labels (``terms_model``).
+            most (weight x feature value): a linear model's or a few-shot student's
+            own TF-IDF terms. An encoder or ensemble has no per-term weights: the
+            bundle's TF-IDF model explains its labels (``terms_model``).
         model
             Which model assigns labels; default the bundle's primary (best on train).
         threshold
@@ -177,7 +188,10 @@ class Predictor:
         if topic_model is not None and (top_k > 0 or explain):
             theta = batch.features(topic_model)
         explainer = self._explainer(classifier) if explain else None
-        rows = batch.features("tfidf") if explainer is not None else None
+        rows = None
+        if explainer is not None:  # explanations read the whole text, as topics do
+            own = explainer.tfidf is not self.tfidf
+            rows = explainer.tfidf.transform(texts) if own else batch.features("tfidf")
         n_docs = len(texts)
         # every label at its threshold; single-label data: exactly the most probable one
         chosen = self._decide(proba, classifier, threshold, max_labels).astype(bool).tolist()
@@ -301,38 +315,48 @@ class Predictor:
             for k in order
         ]
 
-    def _explainer(self, classifier: Scorer) -> tuple[str, Linear] | None:
-        """(name, model) whose TF-IDF weights name the terms behind a label, if any."""
-        if isinstance(classifier, Linear):
+    def _explainer(self, classifier: Scorer) -> TermWeights | None:
+        """The model whose TF-IDF weights explain ``classifier``'s labels, if any: its
+        own, or for a model with no term weights (encoder, ensemble) the bundle's
+        TF-IDF model."""
+        if isinstance(classifier, Linear | FewShot):
             name = next(name for name, model in self.models.items() if model is classifier)
-            return (name, classifier) if "tfidf" in classifier.features else None
-        for name, model in self.models.items():  # otherwise: the bundle's TF-IDF model
-            if isinstance(model, Linear) and "tfidf" in model.features:
-                return name, model
+            return self._term_weights(name, classifier)
+        for name, model in self.models.items():
+            if isinstance(model, Linear) and (found := self._term_weights(name, model)):
+                return found
+        return None
+
+    def _term_weights(self, name: str, model: Linear | FewShot) -> TermWeights | None:
+        if isinstance(model, FewShot):  # its own TF-IDF columns, then the sentence vector
+            return TermWeights(name, model.coef[:, : model.tfidf.width], model.tfidf)
+        if "tfidf" in model.features and self.tfidf is not None:  # TF-IDF columns first
+            return TermWeights(name, model.coef, self.tfidf)
         return None
 
     def _explain(
         self,
-        explainer: tuple[str, Linear] | None,
+        explainer: TermWeights | None,
         chosen: list[int],
         row: tuple[np.ndarray, np.ndarray] | None,
         result: dict[str, Any],
         n_terms: int = 8,
     ) -> dict[str, Any]:
         terms: dict[str, list[dict[str, Any]]] = {}
-        name, classifier = explainer or ("", None)
         for j in chosen:
-            if row is None or classifier is None or self.tfidf is None:
+            if row is None or explainer is None:
                 terms[self.labels[j]] = []
                 continue
             ids, values = row
-            contribution = classifier.coef[j, ids] * values
+            contribution = explainer.coef[j, ids] * values
             order = np.argsort(-contribution, kind="stable")[:n_terms]
+            vocabulary = explainer.tfidf.vocabulary
             terms[self.labels[j]] = [
-                {"term": self.tfidf.vocabulary[ids[k]], "weight": round(float(contribution[k]), 6)}
+                {"term": vocabulary[ids[k]], "weight": round(float(contribution[k]), 6)}
                 for k in order
                 if contribution[k] > 0
             ]
+        name = explainer.name if explainer is not None else ""
         return {"terms": terms, "terms_model": name, "topics": result["topics"]}
 
 

@@ -144,6 +144,33 @@ def test_labelled_examples_teach_a_label_with_no_hint(minilm: str) -> None:
     assert model.predict(NEW)[:, 2].tolist() == [0, 0, 1, 0]
 
 
+def test_labels_with_few_examples_keep_their_hints(minilm: str) -> None:
+    # an editor's first round: five articles, one or two per label. Teachers of so few
+    # examples would replace the labels' hints with their narrow view (economy: one
+    # article on tourism's takings); below teacher_min_positives the hints stay.
+    labelled = [
+        "Hotels earn record takings as tourists fill the old city",
+        "The choir sings",
+        "Troops gather at the border",
+        "Flights from the airport resume",
+        "A new railway line opens",
+    ]
+    y = np.array([[1, 0, 0], [0, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1]])
+
+    def fit(**settings: int) -> SeededSelfTraining:
+        model = SeededSelfTraining(
+            LABELS, seed_words=SEEDS, pretrained=minilm, max_length=32, C=10.0, **settings
+        )
+        return model.fit(labelled, y, unlabelled=ARCHIVE)
+
+    kept = fit()
+    np.testing.assert_allclose(kept.pseudo_label_rate_, [0.25, 0.25, 0.25])  # the hints'
+    assert kept.predict(NEW).tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0]]
+    taught = fit(teacher_min_positives=1)  # the teachers of one or two examples decide
+    assert (taught.pseudo_label_rate_ < 0.25).all()
+    assert taught.predict(NEW)[:2].tolist() == [[0, 0, 0], [0, 0, 0]]
+
+
 def test_a_label_with_no_example_description_or_seed_is_one_line(minilm: str) -> None:
     model = SeededSelfTraining(LABELS, seed_words={"economy": ["bank"]}, pretrained=minilm)
     with pytest.raises(ConfigError, match=r"\['defense', 'transport'\].*label_descriptions"):

@@ -10,7 +10,9 @@ plus the unlabelled archive, by seeded self-training.
 2. **Teacher.** With labelled texts, a one-vs-rest logistic regression on their
    embeddings scores the archive; a text gets a pseudo-label where the teacher
    says yes and the hint agrees, or where the teacher is sure on its own
-   (``confident``). With no labelled text, the hints are the pseudo-labels.
+   (``confident``). A label with fewer than ``teacher_min_positives`` labelled
+   examples keeps its hints as pseudo-labels (a teacher of one or two examples
+   would undo them); with no labelled text, the hints are the pseudo-labels.
 3. **Student.** One logistic regression per label on TF-IDF columns and a
    sentence vector (weighted ``scale``), fitted on the whole pseudo-labelled
    archive plus the labelled texts (weighted ``labelled_weight``): it learns the
@@ -107,6 +109,9 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         Cosine similarity to a label's description at which it hints at the label.
     confident
         Teacher probability at which a pseudo-label needs no hint.
+    teacher_min_positives
+        Labelled examples a label needs before the teacher, not its hints, decides
+        its pseudo-labels; a label with no hint always takes the teacher's.
     labelled_weight
         Weight of a labelled text against a pseudo-labelled one in the student.
     C
@@ -138,6 +143,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         scale: float = 0.5,
         description_threshold: float = 0.3,
         confident: float = 0.8,
+        teacher_min_positives: int = 8,
         labelled_weight: float = 20.0,
         C: float = 1.0,
         rounds: int = 3,
@@ -156,6 +162,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         self.scale = scale
         self.description_threshold = description_threshold
         self.confident = confident
+        self.teacher_min_positives = teacher_min_positives
         self.labelled_weight = labelled_weight
         self.C = C
         self.rounds = rounds
@@ -192,7 +199,8 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         hints = self._hints(archive, emb_arch, labels)  # (n_archive, n_labels) or -1: none
         pseudo = np.zeros((len(archive), n_labels), dtype=np.int8)
         for j in range(n_labels):
-            teacher = _fit_logreg(emb_lab, y_lab[:, j], self.random_state)
+            few = y_lab[:, j].sum() < self.teacher_min_positives and (hints[:, j] >= 0).all()
+            teacher = None if few else _fit_logreg(emb_lab, y_lab[:, j], self.random_state)
             if teacher is None:
                 pseudo[:, j] = hints[:, j] == 1
                 continue
@@ -395,6 +403,8 @@ class FewShotSettings(Section):
     seed_words: dict[str, list[str]] = Field(default_factory=dict)
     description_threshold: float = Field(0.3, gt=-1, lt=1)
     confident: float = Field(0.8, gt=0.5, le=1)
+    # labelled examples a label needs before the teacher replaces its hints
+    teacher_min_positives: int = Field(8, ge=1)
     labelled_weight: float = Field(20.0, gt=0)
     C: float = Field(1.0, gt=0)
     rounds: int = Field(3, ge=1)  # chosen on the training years: few_shot_choices_rounds.md
@@ -423,6 +433,7 @@ class FewShot(Family):
             scale=settings.scale,
             description_threshold=settings.description_threshold,
             confident=settings.confident,
+            teacher_min_positives=settings.teacher_min_positives,
             labelled_weight=settings.labelled_weight,
             C=settings.C,
             rounds=settings.rounds,

@@ -1,0 +1,165 @@
+"""Does ``topics suggest`` pick better articles to label than chance? On nyt-cap.
+
+An editor works in rounds. The few-shot model of ``experiments/nyt-cap-few-shot.yaml``
+starts from zero labels (label descriptions and seed words, self-trained on the
+archive: the training years 1996-2003, their labels hidden). Each round, ``--per-round``
+articles of the archive are picked, "labelled" with their gold labels, and the model
+is retrained on every article labelled so far, the rest of the archive unlabelled.
+Three ways to pick, from the same start:
+
+- ``suggest``: what ``topics suggest`` picks (:func:`topics.evaluate.suggest.pick_for_labelling`
+  over the model's probabilities of the articles not yet labelled, long ones by
+  passage, as the bundle scores them);
+- ``random``: articles drawn uniformly from those not yet labelled (one draw per seed);
+- ``balanced``: ``data.train_sample``'s protocol at the same count, N per label plus N
+  with none, which needs the labels before labelling (``benchmarks/few_shot.py``'s
+  draws: 5N articles, at its N of 8, 16, 32 and 64).
+
+Each model is scored on the test years 2004-2006 (micro / macro F1), as
+``benchmarks/few_shot.py`` scores it; nothing is chosen here.
+
+    TOPICS_DATA_DIR=../shared/data python benchmarks/suggest_curve.py \\
+        [--rounds 8] [--per-round 20] [--draws 3] [--out FILE]
+
+Embeddings are cached under the experiment's ``cache_dir``: the first run embeds the
+archive's passages once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks import provenance  # noqa: E402
+from benchmarks.few_shot import EXPERIMENT, Scores, labelled, scores  # noqa: E402
+from topics.config import load_config  # noqa: E402
+from topics.data.splits import draw_train_sample  # noqa: E402
+from topics.evaluate.suggest import hashed_word_vectors, pick_for_labelling  # noqa: E402
+from topics.families.base import TrainingData  # noqa: E402
+from topics.kernels.passages import by_passage  # noqa: E402
+from topics.run.build import fit_family  # noqa: E402
+from topics.run.prepare import prepare  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--per-round", type=int, default=20)
+    parser.add_argument("--draws", type=int, default=3, help="seeds of random and balanced")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+
+    commit = provenance.commit()
+    config = load_config(EXPERIMENT, ["tracking.enabled=false"])
+    config.data.train_sample = None
+    prepared = prepare(config)
+    train, test = prepared.train, prepared.test
+    labels = list(train.label_names)
+    y_train, y_test = train.label_matrix(), test.label_matrix()
+    words = config.model.passages
+    print(f"{len(train)} archive, {len(test)} test articles", file=sys.stderr)
+
+    results: dict[tuple[str, int], list[Scores]] = {}
+    started = time.perf_counter()
+
+    def fit(taken: list[int]) -> object:
+        rest = np.setdiff1d(np.arange(len(train)), taken)
+        data = TrainingData(
+            [train.texts[i] for i in taken],
+            y_train[taken],
+            unlabelled=[train.texts[i] for i in rest],
+        )
+        return fit_family(config, "few_shot", data, labels)
+
+    def record(way: str, count: int, model: object) -> None:
+        results.setdefault((way, count), []).append(
+            scores(y_test, labelled(model, test.texts, words))
+        )
+        micro, macro = results[(way, count)][-1]
+        print(f"{way} {count}: {micro:.4f} / {macro:.4f}", file=sys.stderr, flush=True)
+        if args.out:  # what has run so far survives an interrupted benchmark
+            args.out.write_text(report(args, commit, results, started), encoding="utf-8")
+
+    start = fit([])
+    counts = [args.per_round * r for r in range(1, args.rounds + 1)]
+    for way in ("suggest", "random"):
+        for draw in range(1 if way == "suggest" else args.draws):
+            rng = np.random.default_rng(draw)
+            model, taken = start, []
+            record(way, 0, model)
+            for count in counts:
+                left = np.setdiff1d(np.arange(len(train)), taken)
+                if way == "suggest":  # the whole archive scored: one embedding cache entry
+                    proba = by_passage(model.predict_proba, list(train.texts), words)
+                    picks = pick_for_labelling(
+                        proba[left],
+                        model.classifier.thresholds_,
+                        labels,
+                        hashed_word_vectors([train.texts[i] for i in left]),
+                        args.per_round,
+                    )
+                    new = [int(left[pick.index]) for pick in picks]
+                else:
+                    new = rng.choice(left, args.per_round, replace=False).tolist()
+                taken = taken + new
+                model = fit(taken)
+                record(way, count, model)
+    for count in counts:
+        n = count // 5
+        if count % 5 or n not in (8, 16, 32, 64):  # benchmarks/few_shot.py's N
+            continue
+        for draw in range(args.draws):
+            sample = draw_train_sample(y_train, labels, per_label=n, none=n, seed=draw)
+            record("balanced", count, fit(sample.indices.tolist()))
+    print(report(args, commit, results, started))
+
+
+def report(
+    args: argparse.Namespace,
+    commit: str,
+    results: dict[tuple[str, int], list[Scores]],
+    started: float,
+) -> str:
+    counts = sorted({count for _, count in results})
+    ways = [way for way in ("suggest", "random", "balanced") if any(w == way for w, _ in results)]
+    lines = [
+        "# Labelling what `topics suggest` picks, against picking at random, on nyt-cap",
+        "",
+        f"`TOPICS_DATA_DIR=../shared/data python benchmarks/suggest_curve.py --rounds "
+        f"{args.rounds} --per-round {args.per_round} --draws {args.draws}`, commit {commit}, "
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}, {os.cpu_count()} cores, "
+        f"{time.perf_counter() - started:.0f} s.",
+        "",
+        "Articles labelled (gold labels of the training years 1996-2003, picked in rounds of "
+        f"{args.per_round} from a zero-shot start) against test micro / macro F1 on "
+        "2004-2006 (7,450 articles); `experiments/nyt-cap-few-shot.yaml`'s model. "
+        "suggest: one run (it is deterministic); random and balanced (N per label plus N "
+        f"with none, 5N articles): mean ± sd of {args.draws} seeds.",
+        "",
+        "| labelled | " + " | ".join(ways) + " |",
+        "|---:|" + "---|" * len(ways),
+    ]
+    for count in counts:
+        cells = []
+        for way in ways:
+            got = results.get((way, count))
+            if not got:
+                cells.append("")
+                continue
+            micro, macro = np.array(got).T
+            spread = f" ± {micro.std():.3f}" if len(got) > 1 else ""
+            cells.append(f"{micro.mean():.3f}{spread} / {macro.mean():.3f}")
+        lines.append(f"| {count} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -43,7 +43,7 @@ from benchmarks.few_shot import EXPERIMENT, Scores, labelled, scores  # noqa: E4
 from topics.config import load_config  # noqa: E402
 from topics.data.splits import draw_train_sample  # noqa: E402
 from topics.evaluate.suggest import hashed_word_vectors, pick_for_labelling  # noqa: E402
-from topics.families.base import TrainingData  # noqa: E402
+from topics.families.base import FittedModel, TrainingData  # noqa: E402
 from topics.kernels.passages import by_passage  # noqa: E402
 from topics.run.build import fit_family  # noqa: E402
 from topics.run.prepare import prepare  # noqa: E402
@@ -70,7 +70,7 @@ def main() -> None:
     results: dict[tuple[str, int], list[Scores]] = {}
     started = time.perf_counter()
 
-    def fit(taken: list[int]) -> object:
+    def fit(taken: list[int]) -> FittedModel:
         rest = np.setdiff1d(np.arange(len(train)), taken)
         data = TrainingData(
             [train.texts[i] for i in taken],
@@ -79,7 +79,7 @@ def main() -> None:
         )
         return fit_family(config, "few_shot", data, labels)
 
-    def record(way: str, count: int, model: object) -> None:
+    def record(way: str, count: int, model: FittedModel) -> None:
         results.setdefault((way, count), []).append(
             scores(y_test, labelled(model, test.texts, words))
         )

@@ -53,7 +53,7 @@ def build_parser(commands: Any) -> None:
 
     suggest = commands.add_parser(
         "suggest",
-        help="pick the articles whose labels would teach the model most, as a file to label",
+        help="pick articles to label next (the model's least certain guesses), as a file",
         description="Score ARCHIVE with the model and write the N articles an editor should "
         "label next (uncertain, diverse, covering every label).",
         epilog=EPILOG,

@@ -89,12 +89,13 @@ def main() -> None:
             args.out.write_text(report(args, commit, results, started), encoding="utf-8")
 
     start = fit([])
+    record("suggest", 0, start)
+    results[("random", 0)] = list(results[("suggest", 0)])  # the same zero-shot model
     counts = [args.per_round * r for r in range(1, args.rounds + 1)]
     for way in ("suggest", "random"):
         for draw in range(1 if way == "suggest" else args.draws):
             rng = np.random.default_rng(draw)
             model, taken = start, []
-            record(way, 0, model)
             for count in counts:
                 left = np.setdiff1d(np.arange(len(train)), taken)
                 if way == "suggest":  # the whole archive scored: one embedding cache entry

@@ -16,10 +16,13 @@ Three ways to pick, from the same start:
   draws: 5N articles, at its N of 8, 16, 32 and 64).
 
 Each model is scored on the test years 2004-2006 (micro / macro F1), as
-``benchmarks/few_shot.py`` scores it; nothing is chosen here.
+``benchmarks/few_shot.py`` scores it; nothing is chosen there. ``--folds`` runs the
+same loop on the training years alone, to choose settings (``--set``): on each fold of
+``few_shot_choices.py``, its pool is the archive and its validation years are scored.
 
     TOPICS_DATA_DIR=../shared/data python benchmarks/suggest_curve.py \\
-        [--rounds 8] [--per-round 20] [--draws 3] [--out FILE]
+        [--rounds 8] [--per-round 20] [--draws 3] [--folds] [--set SETTING=VALUE] \\
+        [--out FILE]
 
 Embeddings are cached under the experiment's ``cache_dir``: the first run embeds the
 archive's passages once.
@@ -40,6 +43,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks import provenance  # noqa: E402
 from benchmarks.few_shot import EXPERIMENT, Scores, labelled, scores  # noqa: E402
+from benchmarks.few_shot_choices import FOLDS  # noqa: E402
 from topics.config import load_config  # noqa: E402
 from topics.data.splits import draw_train_sample  # noqa: E402
 from topics.evaluate.suggest import hashed_word_vectors, pick_for_labelling  # noqa: E402
@@ -54,104 +58,160 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--per-round", type=int, default=20)
     parser.add_argument("--draws", type=int, default=3, help="seeds of random and balanced")
+    parser.add_argument(
+        "--folds",
+        action="store_true",
+        help="the training years only, to choose settings: the loop on each fold of "
+        "few_shot_choices.py (its pool the archive, scored on its validation years)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SETTING=VALUE",
+        help="a model.few_shot setting, e.g. teacher_min_positives=4",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
     commit = provenance.commit()
-    config = load_config(EXPERIMENT, ["tracking.enabled=false"])
+    config = load_config(
+        EXPERIMENT, ["tracking.enabled=false", *(f"model.few_shot.{s}" for s in args.set)]
+    )
     config.data.train_sample = None
     prepared = prepare(config)
-    train, test = prepared.train, prepared.test
+    train = prepared.train
     labels = list(train.label_names)
-    y_train, y_test = train.label_matrix(), test.label_matrix()
+    y_train = train.label_matrix()
+    if args.folds:
+        years = np.array([int(str(year)) for year in train.meta["year"]])
+        within = {
+            name: [np.flatnonzero((years >= a) & (years <= b)) for a, b in spans]
+            for name, spans in FOLDS.items()
+        }
+        splits = {
+            f"fold {name}": (
+                [train.texts[i] for i in pool],
+                y_train[pool],
+                [train.texts[i] for i in val],
+                y_train[val],
+            )
+            for name, (pool, val) in within.items()
+        }
+    else:
+        test = prepared.test
+        splits = {"test": (list(train.texts), y_train, list(test.texts), test.label_matrix())}
     words = config.model.passages
-    print(f"{len(train)} archive, {len(test)} test articles", file=sys.stderr)
 
-    results: dict[tuple[str, int], list[Scores]] = {}
+    results: dict[tuple[str, str, int], list[Scores]] = {}
     started = time.perf_counter()
 
-    def fit(taken: list[int]) -> FittedModel:
-        rest = np.setdiff1d(np.arange(len(train)), taken)
-        data = TrainingData(
-            [train.texts[i] for i in taken],
-            y_train[taken],
-            unlabelled=[train.texts[i] for i in rest],
-        )
-        return fit_family(config, "few_shot", data, labels)
+    def run(
+        split: str, archive: list[str], y_archive: np.ndarray, texts: list[str], y_true: np.ndarray
+    ) -> None:
+        print(f"{split}: {len(archive)} archive, {len(texts)} scored articles", file=sys.stderr)
 
-    def record(way: str, count: int, model: FittedModel) -> None:
-        results.setdefault((way, count), []).append(
-            scores(y_test, labelled(model, test.texts, words))
-        )
-        micro, macro = results[(way, count)][-1]
-        print(f"{way} {count}: {micro:.4f} / {macro:.4f}", file=sys.stderr, flush=True)
-        if args.out:  # what has run so far survives an interrupted benchmark
-            args.out.write_text(report(args, commit, results, started), encoding="utf-8")
+        def fit(taken: list[int]) -> FittedModel:
+            rest = np.setdiff1d(np.arange(len(archive)), taken)
+            data = TrainingData(
+                [archive[i] for i in taken],
+                y_archive[taken],
+                unlabelled=[archive[i] for i in rest],
+            )
+            return fit_family(config, "few_shot", data, labels)
 
-    start = fit([])
-    record("suggest", 0, start)
-    results[("random", 0)] = list(results[("suggest", 0)])  # the same zero-shot model
-    counts = [args.per_round * r for r in range(1, args.rounds + 1)]
-    for way in ("suggest", "random"):
-        for draw in range(1 if way == "suggest" else args.draws):
-            rng = np.random.default_rng(draw)
-            model, taken = start, []
-            for count in counts:
-                left = np.setdiff1d(np.arange(len(train)), taken)
-                if way == "suggest":  # the whole archive scored: one embedding cache entry
-                    proba = by_passage(model.predict_proba, list(train.texts), words)
-                    picks = pick_for_labelling(
-                        proba[left],
-                        model.classifier.thresholds_,
-                        labels,
-                        hashed_word_vectors([train.texts[i] for i in left]),
-                        args.per_round,
-                    )
-                    new = [int(left[pick.index]) for pick in picks]
-                else:
-                    new = rng.choice(left, args.per_round, replace=False).tolist()
-                taken = taken + new
-                model = fit(taken)
-                record(way, count, model)
-    for count in counts:
-        n = count // 5
-        if count % 5 or n not in (8, 16, 32, 64):  # benchmarks/few_shot.py's N
-            continue
-        for draw in range(args.draws):
-            sample = draw_train_sample(y_train, labels, per_label=n, none=n, seed=draw)
-            record("balanced", count, fit(sample.indices.tolist()))
+        def record(way: str, count: int, model: FittedModel) -> None:
+            got = results.setdefault((split, way, count), [])
+            got.append(scores(y_true, labelled(model, texts, words)))
+            print(f"{split} {way} {count}: {got[-1][0]:.4f} / {got[-1][1]:.4f}", file=sys.stderr)
+            if args.out:  # what has run so far survives an interrupted benchmark
+                args.out.write_text(report(args, commit, results, started), encoding="utf-8")
+
+        start = fit([])
+        record("suggest", 0, start)
+        if args.draws:  # random's start is the same model
+            results[(split, "random", 0)] = list(results[(split, "suggest", 0)])
+        counts = [args.per_round * r for r in range(1, args.rounds + 1)]
+        for way in ("suggest", "random"):
+            for draw in range(1 if way == "suggest" else args.draws):
+                rng = np.random.default_rng(draw)
+                model, taken = start, []
+                for count in counts:
+                    left = np.setdiff1d(np.arange(len(archive)), taken)
+                    if way == "suggest":  # the whole archive scored: one embedding cache entry
+                        proba = by_passage(model.predict_proba, archive, words)
+                        picks = pick_for_labelling(
+                            proba[left],
+                            model.classifier.thresholds_,
+                            labels,
+                            hashed_word_vectors([archive[i] for i in left]),
+                            args.per_round,
+                        )
+                        new = [int(left[pick.index]) for pick in picks]
+                    else:
+                        new = rng.choice(left, args.per_round, replace=False).tolist()
+                    taken = taken + new
+                    model = fit(taken)
+                    record(way, count, model)
+        for count in counts:
+            n = count // 5
+            if count % 5 or n not in (8, 16, 32, 64):  # benchmarks/few_shot.py's N
+                continue
+            for draw in range(args.draws):
+                sample = draw_train_sample(y_archive, labels, per_label=n, none=n, seed=draw)
+                record("balanced", count, fit(sample.indices.tolist()))
+
+    for split, data in splits.items():
+        run(split, *data)
     print(report(args, commit, results, started))
 
 
 def report(
     args: argparse.Namespace,
     commit: str,
-    results: dict[tuple[str, int], list[Scores]],
+    results: dict[tuple[str, str, int], list[Scores]],
     started: float,
 ) -> str:
-    counts = sorted({count for _, count in results})
-    ways = [way for way in ("suggest", "random", "balanced") if any(w == way for w, _ in results)]
+    counts = sorted({count for _, _, count in results})
+    splits = list(dict.fromkeys(split for split, _, _ in results))
+    columns = [
+        (split, way)
+        for split in splits
+        for way in ("suggest", "random", "balanced")
+        if (split, way) in {(s, w) for s, w, _ in results}
+    ]
+    command = (
+        f"--rounds {args.rounds} --per-round {args.per_round} --draws {args.draws}"
+        + " --folds" * args.folds
+        + "".join(f" --set {spec}" for spec in args.set)
+    )
+    scored = (
+        "validation micro / macro F1 on each fold of `few_shot_choices.py` (A: archive "
+        "1999-2003, scored on 1996-1998; B: archive 1996-2000, scored on 2001-2003)"
+        if args.folds
+        else "test micro / macro F1 on 2004-2006 (7,450 articles)"
+    )
     lines = [
         "# Labelling what `topics suggest` picks, against picking at random, on nyt-cap",
         "",
-        f"`TOPICS_DATA_DIR=../shared/data python benchmarks/suggest_curve.py --rounds "
-        f"{args.rounds} --per-round {args.per_round} --draws {args.draws}`, commit {commit}, "
-        f"{time.strftime('%Y-%m-%d', time.gmtime())}, {os.cpu_count()} cores, "
-        f"{time.perf_counter() - started:.0f} s.",
+        f"`TOPICS_DATA_DIR=../shared/data python benchmarks/suggest_curve.py {command}`, "
+        f"commit {commit}, {time.strftime('%Y-%m-%d', time.gmtime())}, {os.cpu_count()} "
+        f"cores, {time.perf_counter() - started:.0f} s.",
         "",
-        "Articles labelled (gold labels of the training years 1996-2003, picked in rounds of "
-        f"{args.per_round} from a zero-shot start) against test micro / macro F1 on "
-        "2004-2006 (7,450 articles); `experiments/nyt-cap-few-shot.yaml`'s model. "
+        f"Articles labelled (gold labels, picked in rounds of {args.per_round} from a "
+        f"zero-shot start) against {scored}; `experiments/nyt-cap-few-shot.yaml`'s model. "
         "suggest: one run (it is deterministic); random and balanced (N per label plus N "
         f"with none, 5N articles): mean ± sd of {args.draws} seeds.",
         "",
-        "| labelled | " + " | ".join(ways) + " |",
-        "|---:|" + "---|" * len(ways),
+        "| labelled | "
+        + " | ".join(way if len(splits) == 1 else f"{way}, {split}" for split, way in columns)
+        + " |",
+        "|---:|" + "---|" * len(columns),
     ]
     for count in counts:
         cells = []
-        for way in ways:
-            got = results.get((way, count))
+        for split, way in columns:
+            got = results.get((split, way, count))
             if not got:
                 cells.append("")
                 continue

@@ -136,6 +136,7 @@ def report(
             "scale",
             "description_threshold",
             "confident",
+            "min_agreement",
             "teacher_min_positives",
             "C",
             "labelled_weight",

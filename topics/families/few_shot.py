@@ -10,9 +10,12 @@ plus the unlabelled archive, by seeded self-training.
 2. **Teacher.** With labelled texts, a one-vs-rest logistic regression on their
    embeddings scores the archive; a text gets a pseudo-label where the teacher
    says yes and the hint agrees, or where the teacher is sure on its own
-   (``confident``). A label with fewer than ``teacher_min_positives`` labelled
-   examples keeps its hints as pseudo-labels (a teacher of one or two examples
-   would undo them); with no labelled text, the hints are the pseudo-labels.
+   (``confident``). The teacher confirms at least ``min_agreement`` of a label's
+   hinted texts, its best-scored ones: a teacher of unusual examples (the model's
+   least certain guesses, which ``topics suggest`` picks) would keep too few. A
+   label with fewer than ``teacher_min_positives`` labelled examples keeps its
+   hints as pseudo-labels (a teacher of one or two examples would undo them); with
+   no labelled text, the hints are the pseudo-labels.
 3. **Student.** One logistic regression per label on TF-IDF columns and a
    sentence vector (weighted ``scale``), fitted on the whole pseudo-labelled
    archive plus the labelled texts (weighted ``labelled_weight``): it learns the
@@ -109,6 +112,9 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         Cosine similarity to a label's description at which it hints at the label.
     confident
         Teacher probability at which a pseudo-label needs no hint.
+    min_agreement
+        Least share of a label's hinted texts its teacher confirms: where it says
+        yes to fewer, its best-scored hinted texts are pseudo-labelled.
     teacher_min_positives
         Labelled examples a label needs before the teacher, not its hints, decides
         its pseudo-labels; a label with no hint always takes the teacher's.
@@ -143,6 +149,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         scale: float = 0.5,
         description_threshold: float = 0.3,
         confident: float = 0.8,
+        min_agreement: float = 0.5,
         teacher_min_positives: int = 8,
         labelled_weight: float = 20.0,
         C: float = 1.0,
@@ -162,6 +169,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         self.scale = scale
         self.description_threshold = description_threshold
         self.confident = confident
+        self.min_agreement = min_agreement
         self.teacher_min_positives = teacher_min_positives
         self.labelled_weight = labelled_weight
         self.C = C
@@ -207,6 +215,10 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
             sure = teacher.predict_proba(emb_arch)[:, 1]
             agreed = (sure >= 0.5) & (hints[:, j] != 0)  # a label with no hint: teacher alone
             pseudo[:, j] = agreed | (sure >= self.confident)
+            hinted = np.flatnonzero(hints[:, j] == 1)
+            least = int(np.ceil(self.min_agreement * len(hinted)))
+            if agreed.sum() < least:  # the teacher's best-scored hinted texts
+                pseudo[hinted[np.argsort(-sure[hinted], kind="stable")[:least]], j] = 1
 
         self.pseudo_label_rate_ = pseudo.mean(axis=0)  # share of the archive, per label
         stage(f"few_shot: student on {len(archive)} pseudo-labelled + {len(texts)} labelled")
@@ -403,6 +415,9 @@ class FewShotSettings(Section):
     seed_words: dict[str, list[str]] = Field(default_factory=dict)
     description_threshold: float = Field(0.3, gt=-1, lt=1)
     confident: float = Field(0.8, gt=0.5, le=1)
+    # the least share of a label's hinted texts its teacher confirms (chosen on the
+    # training years: benchmarks/results/suggest_curve_folds.md)
+    min_agreement: float = Field(0.5, ge=0, le=1)
     # labelled examples a label needs before the teacher replaces its hints
     teacher_min_positives: int = Field(8, ge=1)
     labelled_weight: float = Field(20.0, gt=0)
@@ -433,6 +448,7 @@ class FewShot(Family):
             scale=settings.scale,
             description_threshold=settings.description_threshold,
             confident=settings.confident,
+            min_agreement=settings.min_agreement,
             teacher_min_positives=settings.teacher_min_positives,
             labelled_weight=settings.labelled_weight,
             C=settings.C,

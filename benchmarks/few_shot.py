@@ -64,6 +64,7 @@ from topics.kernels.passages import by_passage  # noqa: E402
 from topics.run.build import fit_family  # noqa: E402
 from topics.run.cache import fit_cache, load_corpus_from_config  # noqa: E402
 from topics.run.prepare import prepare  # noqa: E402
+from topics.run.train import decided  # noqa: E402
 
 EXPERIMENT = REPO / "experiments" / "nyt-cap-few-shot.yaml"
 Scores = tuple[float, float]
@@ -116,9 +117,12 @@ def setfit_model(texts: list[str], y: np.ndarray, seed: int) -> Callable[[list[s
     return predict
 
 
-def labelled(model: FittedModel, texts: Sequence[str], passages: int) -> np.ndarray:
-    """``model``'s labels of ``texts``, long ones by passage (``model.passages``)."""
-    return model.classifier.decide(by_passage(model.predict_proba, texts, passages))
+def labelled(
+    model: FittedModel, texts: Sequence[str], passages: int, relative_cut: float
+) -> np.ndarray:
+    """``model``'s labels of ``texts`` as a run decides them: long ones by passage
+    (``model.passages``), then ``model.relative_cut``."""
+    return decided(model, by_passage(model.predict_proba, texts, passages), relative_cut)
 
 
 def report(
@@ -203,6 +207,7 @@ def main() -> None:
             vectors[part] = embed_unique(list(texts), embedder, cache)
 
     words = config.model.passages  # ours: long texts by passage, as the run scores them
+    cut = config.model.relative_cut  # and decided as the run decides
     rows: dict[tuple[int, str], list[Scores]] = {}
     seconds: dict[tuple[int, str], list[float]] = {}
     seed_checks: list[tuple[int, int, int]] = []
@@ -223,9 +228,9 @@ def main() -> None:
             started = time.perf_counter()
             data = TrainingData(texts, y, unlabelled=[train.texts[i] for i in rest])
             model = fit_family(config, "few_shot", data, labels)
-            record(n, draw, "ours", labelled(model, test.texts, words), started)
+            record(n, draw, "ours", labelled(model, test.texts, words, cut), started)
             if n == 16:
-                guess = labelled(model, seeds.texts, words)
+                guess = labelled(model, seeds.texts, words, cut)
                 gold = seeds.label_matrix()
                 found, false = int((guess & gold).sum()), int((guess & (1 - gold)).sum())
                 seed_checks.append((found, int(gold.sum()), false))

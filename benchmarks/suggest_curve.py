@@ -122,7 +122,7 @@ def main() -> None:
 
         def record(way: str, count: int, model: FittedModel) -> None:
             got = results.setdefault((split, way, count), [])
-            got.append(scores(y_true, labelled(model, texts, words)))
+            got.append(scores(y_true, labelled(model, texts, words, config.model.relative_cut)))
             print(f"{split} {way} {count}: {got[-1][0]:.4f} / {got[-1][1]:.4f}", file=sys.stderr)
             if args.out:  # what has run so far survives an interrupted benchmark
                 args.out.write_text(report(args, commit, results, started), encoding="utf-8")

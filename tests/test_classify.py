@@ -663,7 +663,9 @@ def test_classify_version_is_accepted(capsys: pytest.CaptureFixture[str]) -> Non
     assert capsys.readouterr().out.strip() == f"classify (topics {__version__})"
 
 
-def test_threshold_and_max_labels_flags(model_dir: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_threshold_max_labels_and_relative_cut_flags(
+    model_dir: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = "Railway cargo and army troops at the port"
     base = ["--model", model_dir, "--format", "json", text]
     _, out, _ = run_classify([*base, "--threshold", "0"], capsys)
@@ -674,6 +676,10 @@ def test_threshold_and_max_labels_flags(model_dir: str, capsys: pytest.CaptureFi
     assert result["labels"] and set(result["labels"]) == set(top_two)
     _, out, _ = run_classify([*base, "--threshold", "1", "--threshold", "human rights=0"], capsys)
     assert json.loads(out)[0]["labels"] == ["human rights"]
+    _, out, _ = run_classify([*base, "--threshold", "0", "--relative-cut", "1"], capsys)
+    (result,) = json.loads(out)
+    (label,) = result["labels"]  # the best one alone
+    assert result["scores"][label] == max(result["scores"].values())
 
 
 def test_passages_flag_scores_a_long_article_by_its_best_passage(
@@ -700,8 +706,16 @@ def test_passages_flag_scores_a_long_article_by_its_best_passage(
         (["--max-labels", "0"], "--max-labels must be >= 1, got 0"),
         (["--lines", "--input-format", "jsonl"], "--lines reads plain text"),
         (["--passages", "-5"], "--passages must be >= 0 words, got -5"),
+        (["--relative-cut", "2"], "--relative-cut must be in [0, 1], got 2.0"),
     ],
-    ids=["threshold-above-1", "unknown-label", "max-labels-0", "lines-with-jsonl", "passages"],
+    ids=[
+        "threshold-above-1",
+        "unknown-label",
+        "max-labels-0",
+        "lines-with-jsonl",
+        "passages",
+        "relative-cut",
+    ],
 )
 def test_bad_decision_flags_are_one_line(
     model_dir: str, capsys: pytest.CaptureFixture[str], flags: list[str], message: str

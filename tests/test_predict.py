@@ -297,6 +297,33 @@ def test_a_bundle_with_passages_scores_long_texts_as_training_evaluated_them(
         Predictor.load(save_bundle(tmp_path / "bad", spec, load_bundle(path).arrays, {}))
 
 
+def test_a_bundle_with_a_relative_cut_keeps_each_texts_labels_near_its_best(
+    trained: dict[str, Any], tmp_path: Path
+) -> None:
+    texts = list(trained["test"].texts[:60])
+    model = trained["tfidf"]
+    labels = Predictor.load(trained["path"]).labels
+    path = export_bundle(
+        tmp_path / "model", labels, "tfidf", {"tfidf": model}, {}, relative_cut=0.9
+    )
+    predictor = Predictor.load(path)
+    assert predictor.relative_cut == 0.9
+    proba = predictor.predict_proba(texts)
+    plain = [r["labels"] for r in predictor.predict(texts, top_k=0, threshold=0.0, relative_cut=0)]
+    cut = [r["labels"] for r in predictor.predict(texts, top_k=0, threshold=0.0)]
+    assert sum(map(len, cut)) < sum(map(len, plain))  # some side labels dropped
+    for row, before, after in zip(proba, plain, cut, strict=True):
+        best = row.max()
+        kept = [label for label in before if row[labels.index(label)] >= 0.9 * best]
+        assert after == kept  # the rest of the decision is the thresholds'
+    with pytest.raises(ValueError, match="relative_cut must be a number in \\[0, 1\\]"):
+        predictor.predict(texts, relative_cut=1.5)
+    spec = json.loads(json.dumps(load_bundle(path).spec))
+    spec["relative_cut"] = "high"
+    with pytest.raises(BundleError, match="relative_cut: expected a number in \\[0, 1\\]"):
+        Predictor.load(save_bundle(tmp_path / "bad", spec, load_bundle(path).arrays, {}))
+
+
 def test_load_takes_models_and_runs_uris(
     trained: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -141,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
         "headlines; 0: whole documents (default: the bundle's model.passages)",
     )
     parser.add_argument(
+        "--relative-cut",
+        type=float,
+        metavar="SHARE",
+        help="give a label only where its score reaches SHARE (in [0, 1]) of the "
+        "document's best label's score, e.g. 0.7 to keep an article's main topics and "
+        "drop those one paragraph touches; 0: off (default: the bundle's "
+        "model.relative_cut)",
+    )
+    parser.add_argument(
         "--lines",
         action="store_true",
         help="one document per line of stdin and of text files (fastText-style)",
@@ -185,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(f"--max-labels must be >= 1, got {args.max_labels}")
         if args.passages is not None and args.passages < 0:
             raise ConfigError(f"--passages must be >= 0 words, got {args.passages}")
+        if args.relative_cut is not None and not 0 <= args.relative_cut <= 1:
+            raise ConfigError(f"--relative-cut must be in [0, 1], got {args.relative_cut}")
         documents = read_documents(
             args.texts, args.files, problems, sys.stdin, args.text_column, input_format
         )
@@ -473,6 +484,7 @@ def write_predictions(
             max_labels=getattr(args, "max_labels", None),
             topic_model=getattr(args, "topics", None),
             passages=getattr(args, "passages", None),
+            relative_cut=getattr(args, "relative_cut", None),
         )
         for (doc_id, _), result in zip(chunk, results, strict=True):
             if doc_id is not None:

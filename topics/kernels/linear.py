@@ -66,22 +66,35 @@ def mix(parts: Sequence[np.ndarray], weights: Sequence[float | np.ndarray]) -> n
     return total
 
 
+def keep_near_best(chosen: np.ndarray, proba: np.ndarray, share: float) -> np.ndarray:
+    """``chosen`` (0/1, as ``proba``) without the labels that score under ``share`` x
+    their row's best score; ``share`` 0 keeps every one."""
+    if share <= 0:
+        return chosen
+    return np.where(proba >= share * proba.max(axis=1, keepdims=True), chosen, 0)
+
+
 def decide(
     proba: np.ndarray,
     thresholds: np.ndarray | float,
     single_label: bool,
     max_labels: int | None = None,
+    relative_cut: float = 0.0,
 ) -> np.ndarray:
     """0/1 label matrix: every label at or over its threshold, or exactly the most
     probable label when ``single_label``. ``max_labels`` keeps at most that many of
     the chosen labels per row, the most probable first (fastText's ``-k``).
+    ``relative_cut`` keeps only the labels scoring at least that share of their
+    row's best score: a text's side topics drop, its main ones stay.
 
     >>> decide(np.array([[0.9, 0.6, 0.2]]), 0.5, False, max_labels=1).tolist()
     [[1, 0, 0]]
+    >>> decide(np.array([[0.9, 0.6, 0.2], [0.9, 0.8, 0.2]]), 0.5, False, relative_cut=0.7).tolist()
+    [[1, 0, 0], [1, 1, 0]]
     """
     if single_label:
         return np.eye(proba.shape[1], dtype=int)[proba.argmax(axis=1)]
-    chosen = (proba >= thresholds).astype(int)
+    chosen = keep_near_best((proba >= thresholds).astype(int), proba, relative_cut)
     if max_labels is not None and max_labels < proba.shape[1]:
         # rank of each label within its row, most probable first (ties: column order)
         rank = np.argsort(np.argsort(-proba, axis=1, kind="stable"), axis=1, kind="stable")

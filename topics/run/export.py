@@ -30,6 +30,7 @@ def export_bundle(
     provenance: dict[str, Any],
     single_label: bool = False,
     passages: int = 0,
+    relative_cut: float = 0.0,
     held_out_texts: Sequence[str] | None = None,
     keep: Sequence[str] | None = None,
 ) -> Path:
@@ -44,6 +45,9 @@ def export_bundle(
     passages
         ``model.passages``: ``classify`` scores texts passage by passage
         (:mod:`topics.kernels.passages`); 0, the texts whole.
+    relative_cut
+        ``model.relative_cut``: ``classify`` gives a label only where it scores that
+        share of the text's best label's score; 0, each label at its threshold.
     held_out_texts
         Texts the model did not train on (the test split): the primary model's
         predictions on :data:`~topics.evaluate.drift_counts.MAX_SUMMARY_DOCS` of
@@ -58,6 +62,8 @@ def export_bundle(
         spec["single_label"] = True
     if passages:
         spec["passages"] = passages
+    if relative_cut:
+        spec["relative_cut"] = relative_cut
     states = {name: FAMILIES[name].export(model) for name, model in models.items()}
     wanted, kept = list(models if keep is None else keep), set()
     while wanted:

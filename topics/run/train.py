@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from topics import progress
 from topics.config import ExperimentConfig
 from topics.data.corpus import Corpus
@@ -25,6 +27,7 @@ from topics.evaluate.plots import plot_label_confusion
 from topics.evaluate.run_metrics import RunMetrics
 from topics.evaluate.topic_view import SUFFIX, write_topic_view
 from topics.families.base import FittedModel, TrainingData
+from topics.kernels.linear import keep_near_best
 from topics.kernels.passages import by_passage
 from topics.run.build import fit_families
 from topics.run.export import export_bundle
@@ -60,7 +63,7 @@ def train_and_evaluate(
         # scored once: predictions follow from the probabilities (slow models, e.g.
         # the encoder, are not run twice over the test texts)
         proba = by_passage(model.predict_proba, test.texts, config.model.passages)
-        y_pred = as_indicator(model.classifier.decide(proba), len(labels))
+        y_pred = decided(model, proba, config.model.relative_cut)
         predictions[name] = y_pred
         held_out = multilabel_metrics(y_test, y_pred, labels, prefix="")
         if single:
@@ -121,10 +124,18 @@ def train_and_evaluate(
         provenance={**provenance, "primary": scores.primary},
         single_label=single,
         passages=config.model.passages,
+        relative_cut=config.model.relative_cut,
         held_out_texts=test.texts,
         keep=[scores.primary] if config.model.bundle == "primary" else None,
     )
     return scores
+
+
+def decided(model: FittedModel, proba: np.ndarray, relative_cut: float) -> np.ndarray:
+    """``model``'s 0/1 labels from its probabilities ``proba``: its own decision (its
+    thresholds), then ``model.relative_cut``, as the bundle decides."""
+    chosen = as_indicator(model.classifier.decide(proba), proba.shape[1])
+    return keep_near_best(chosen, proba, relative_cut)
 
 
 def extra_test_metrics(
@@ -135,7 +146,7 @@ def extra_test_metrics(
     corpus = gold_corpus(config, set_name, path)
     truth = corpus.label_matrix()
     proba = by_passage(model.predict_proba, corpus.texts, config.model.passages)
-    predicted = as_indicator(model.classifier.decide(proba), truth.shape[1])
+    predicted = decided(model, proba, config.model.relative_cut)
     held_out = multilabel_metrics(truth, predicted, corpus.label_names, prefix=f"{set_name}_")
     return {
         f"{set_name}_micro_f1": held_out[f"{set_name}_micro_f1"],

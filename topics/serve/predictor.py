@@ -67,6 +67,11 @@ Threshold = float | Mapping[str, float] | None
 TopicsBlock = LdaBlock | EmbeddingTopicsBlock
 
 
+def _is_share(value: object) -> bool:
+    """A number in [0, 1] (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
+
+
 class Predictor:
     """Scores texts with every model in a bundle; labels come from the primary one."""
 
@@ -88,6 +93,9 @@ class Predictor:
                 raise field_error("passages", "a whole number of words", self.passages)
             if self.passages < 0:
                 raise field_error("passages", "a number of words >= 0", self.passages)
+            self.relative_cut: float = spec.get("relative_cut", 0.0)
+            if not _is_share(self.relative_cut):
+                raise field_error("relative_cut", "a number in [0, 1]", self.relative_cut)
         _check_known(bundle, "feature block", list(features), FEATURE_BLOCKS)
         _check_known(bundle, "scorer kind", kinds, SCORERS)
         self.blocks = {}
@@ -136,6 +144,7 @@ class Predictor:
         max_labels: int | None = None,
         topic_model: str | None = None,
         passages: int | None = None,
+        relative_cut: float | None = None,
     ) -> list[dict[str, Any]]:
         """Labels, calibrated scores and dominant topics for each text.
 
@@ -169,13 +178,18 @@ class Predictor:
             of whole sentences of at least ``passages`` words), each label at its best
             passage's score; 0: whole texts. Default :attr:`passages`, the bundle's
             ``model.passages``. Topics and explanations read the whole text.
+        relative_cut
+            Give a label only where its score reaches this share of the text's best
+            label's score (after the thresholds); 0: off. Default
+            :attr:`relative_cut`, the bundle's ``model.relative_cut``.
 
         Raises
         ------
         TypeError
             ``texts`` is neither a string nor a sequence of strings.
         ValueError
-            A threshold is outside [0, 1] or names no label; ``max_labels`` < 1;
+            A threshold or ``relative_cut`` is outside [0, 1], or a threshold names no
+            label; ``max_labels`` < 1;
             ``model`` or ``topic_model`` is not in the bundle.
         """
         texts = _as_texts(texts)
@@ -194,7 +208,8 @@ class Predictor:
             rows = explainer.tfidf.transform(texts) if own else batch.features("tfidf")
         n_docs = len(texts)
         # every label at its threshold; single-label data: exactly the most probable one
-        chosen = self._decide(proba, classifier, threshold, max_labels).astype(bool).tolist()
+        chosen = self._decide(proba, classifier, threshold, max_labels, relative_cut)
+        chosen = chosen.astype(bool).tolist()
         rounded = np.round(proba, 6).tolist()  # one conversion per batch, not per value
         labels = self.labels
         results = []
@@ -240,16 +255,24 @@ class Predictor:
         return normalise_rows(proba) if self.single_label and words else proba
 
     def _decide(
-        self, proba: np.ndarray, classifier: Scorer, threshold: Threshold, max_labels: int | None
+        self,
+        proba: np.ndarray,
+        classifier: Scorer,
+        threshold: Threshold,
+        max_labels: int | None,
+        relative_cut: float | None = None,
     ) -> np.ndarray:
         if max_labels is not None and (isinstance(max_labels, bool) or max_labels < 1):
             raise ValueError(f"max_labels must be an int >= 1 or None, got {max_labels!r}")
+        share = self.relative_cut if relative_cut is None else relative_cut
+        if not _is_share(share):
+            raise ValueError(f"relative_cut must be a number in [0, 1], got {share!r}")
         if threshold is None:
-            return decide(proba, classifier.thresholds, self.single_label, max_labels)
+            return decide(proba, classifier.thresholds, self.single_label, max_labels, share)
         thresholds = self._thresholds(classifier, threshold)
         # single-label data with a threshold: the best label only if it reaches it
         limit = 1 if self.single_label else max_labels
-        return decide(proba, thresholds, False, limit)
+        return decide(proba, thresholds, False, limit, share)
 
     def _thresholds(self, classifier: Scorer, threshold: float | Mapping[str, float]) -> np.ndarray:
         """The per-label thresholds: the bundle's, overridden by ``threshold``."""

@@ -207,7 +207,7 @@ def main() -> None:
             vectors[part] = embed_unique(list(texts), embedder, cache)
 
     words = config.model.passages  # ours: long texts by passage, as the run scores them
-    cut = config.model.relative_cut  # and decided as the run decides
+    relative_cut = config.model.relative_cut  # and decided as the run decides
     rows: dict[tuple[int, str], list[Scores]] = {}
     seconds: dict[tuple[int, str], list[float]] = {}
     seed_checks: list[tuple[int, int, int]] = []
@@ -228,9 +228,9 @@ def main() -> None:
             started = time.perf_counter()
             data = TrainingData(texts, y, unlabelled=[train.texts[i] for i in rest])
             model = fit_family(config, "few_shot", data, labels)
-            record(n, draw, "ours", labelled(model, test.texts, words, cut), started)
+            record(n, draw, "ours", labelled(model, test.texts, words, relative_cut), started)
             if n == 16:
-                guess = labelled(model, seeds.texts, words, cut)
+                guess = labelled(model, seeds.texts, words, relative_cut)
                 gold = seeds.label_matrix()
                 found, false = int((guess & gold).sum()), int((guess & (1 - gold)).sum())
                 seed_checks.append((found, int(gold.sum()), false))

@@ -78,8 +78,8 @@ def test_a_model_scoring_by_passage_gives_back_its_runs_test_metrics_exactly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """model.passages and model.relative_cut: the run and ``topics evaluate`` score
-    long texts by passage and decide alike; ``--passages 0`` scores them whole, and
-    the figures differ."""
+    long texts by passage and decide alike; ``--passages 0`` scores them whole and
+    ``--relative-cut 0`` decides without the cut, and the figures differ."""
     from topics.config import load_config
     from topics.run.experiment import run
     from topics.run.trackers import NullTracker
@@ -98,16 +98,19 @@ def test_a_model_scoring_by_passage_gives_back_its_runs_test_metrics_exactly(
     bundle = str(result.artifact_dir / "model")
     assert json.loads((Path(bundle) / "model.json").read_text())["relative_cut"] == 0.7
     metrics = {}
-    for flags in ([], ["--passages", "0"]):
-        output = tmp_path / f"out{len(flags)}"
+    for flags in ([], ["--passages", "0"], ["--relative-cut", "0"]):
+        output = tmp_path / "_".join(["out", *flags])
         code, _, err = evaluate(
             ["--model", bundle, str(QUICKSTART), "--output", str(output), "--no-track", *flags],
             capsys,
         )
         assert code == 0, err
-        metrics[len(flags)] = json.loads((output / "metrics.json").read_text())
-    assert metrics[0] == run_test_metrics(result.metrics)
-    assert metrics[2] != metrics[0]
+        metrics[" ".join(flags)] = json.loads((output / "metrics.json").read_text())
+    assert metrics[""] == run_test_metrics(result.metrics)
+    assert metrics["--passages 0"] != metrics[""]
+    # without the cut, articles keep the side labels their passages give them
+    no_cut, cut = metrics["--relative-cut 0"], metrics[""]
+    assert no_cut["test_micro_precision"] < cut["test_micro_precision"]
 
 
 def test_a_config_part_picks_train_test_or_all_of_its_split(
@@ -231,6 +234,7 @@ def test_a_config_with_other_labels_is_one_line_exit_2_and_writes_nothing(
         (["notes.txt"], "TMP/notes.txt: cannot tell the format from '.txt'"),
         (["missing.jsonl"], "data not found: TMP/missing.jsonl"),
         (["DATA.jsonl", "--passages", "-1"], "--passages must be >= 0 words, got -1"),
+        (["DATA.jsonl", "--relative-cut", "1.5"], "--relative-cut must be in [0, 1], got 1.5"),
     ],
     ids=[
         "part-with-a-data-file",
@@ -238,6 +242,7 @@ def test_a_config_with_other_labels_is_one_line_exit_2_and_writes_nothing(
         "unknown-suffix",
         "missing",
         "negative-passages",
+        "relative-cut-above-1",
     ],
 )
 def test_options_or_data_that_do_not_fit_are_one_line(

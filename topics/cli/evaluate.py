@@ -109,6 +109,14 @@ def build_parser(commands: Any) -> None:
         help="score documents of 2N words or more by passages of >= N words, each label "
         "at its best (classify --passages); 0: whole (default: the bundle's model.passages)",
     )
+    evaluate.add_argument(
+        "--relative-cut",
+        type=float,
+        metavar="SHARE",
+        help="a label only where it scores SHARE (in [0, 1]) of the document's best "
+        "label's score (classify --relative-cut); 0: off (default: the bundle's "
+        "model.relative_cut)",
+    )
     evaluate.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     evaluate.add_argument(
         "--json", action="store_true", help="print one JSON object (metrics, ...) as the last line"
@@ -166,7 +174,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         name = model_name(model, manifest)
         output = Path(args.output) if args.output else default_output(name, data.name)
         progress.stage(f"score {len(data.texts)} documents with {len(predictor.models)} models")
-        scores = write_evaluation(predictor, data, output, model, args.passages)
+        scores = write_evaluation(predictor, data, output, model, args.passages, args.relative_cut)
         metrics = scores.flat()
         tracked = None if args.no_track else track(args, model, manifest, data, output, metrics)
     primary = scores.split(scores.primary or "", "test")
@@ -198,6 +206,9 @@ def check_options(args: argparse.Namespace) -> None:
     path = Path(args.data)
     if getattr(args, "passages", None) is not None and args.passages < 0:
         raise ConfigError(f"--passages must be >= 0 words, got {args.passages}")
+    share = getattr(args, "relative_cut", None)
+    if share is not None and not 0 <= share <= 1:
+        raise ConfigError(f"--relative-cut must be in [0, 1], got {share}")
     if path.suffix.lower() in CONFIG_SUFFIXES:
         file_options = [
             option
@@ -349,14 +360,18 @@ def write_evaluation(
     output: Path,
     model: str,
     passages: int | None = None,
+    relative_cut: float | None = None,
 ) -> RunMetrics:
-    """Score (long texts by passage as ``passages`` says, default the bundle's) and
-    write ``metrics.json``, ``per_label.csv``, ``plots/`` and ``report.html``."""
+    """Score (long texts by passage as ``passages`` says, decided with ``relative_cut``;
+    default the bundle's) and write ``metrics.json``, ``per_label.csv``, ``plots/`` and
+    ``report.html``."""
     from topics import progress
     from topics.evaluate.model_evaluation import PLOTS, evaluate_bundle
     from topics.evaluate.report import write_evaluation_page
 
-    scores = evaluate_bundle(predictor, data.ids, data.texts, data.y_true, output, passages)
+    scores = evaluate_bundle(
+        predictor, data.ids, data.texts, data.y_true, output, passages, relative_cut
+    )
     progress.stage("write metrics and report")
     metrics = scores.flat()
     (output / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))

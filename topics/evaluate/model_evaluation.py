@@ -89,13 +89,14 @@ def evaluate_bundle(
     y_true: np.ndarray,
     directory: Path,
     passages: int | None = None,
+    relative_cut: float | None = None,
 ) -> RunMetrics:
     """Score ``texts`` with every model of ``predictor`` and measure them against
     ``y_true`` (``(n_texts, n_labels)`` 0/1, columns in ``predictor.labels`` order).
 
     Each model's labels are decided with its own fitted thresholds (single-label
-    bundles: the most probable label) and the bundle's ``relative_cut``, as
-    ``classify`` decides them. Writes into
+    bundles: the most probable label) and ``relative_cut`` (default: the bundle's),
+    as ``classify`` decides them. Writes into
     ``directory/plots`` what a run writes for its test split, per model:
     ``<model>_per_label.csv``, ``<model>_confident_errors.csv``, the per-label
     confusion, PR and threshold-vs-F1 plots. ``passages``: as :func:`score_models`.
@@ -118,11 +119,10 @@ def evaluate_bundle(
     plots.mkdir(parents=True, exist_ok=True)
     scores = RunMetrics(primary=predictor.primary)
     single = predictor.single_label
+    share = predictor.relative_cut if relative_cut is None else relative_cut
     for name, proba in score_models(predictor, texts, passages).items():
         thresholds = predictor.models[name].thresholds
-        y_pred = as_indicator(
-            decide(proba, thresholds, single, relative_cut=predictor.relative_cut), len(labels)
-        )
+        y_pred = as_indicator(decide(proba, thresholds, single, relative_cut=share), len(labels))
         held_out = multilabel_metrics(y_true, y_pred, labels, prefix="")
         if single:
             held_out.update(single_label_metrics(y_true, y_pred, prefix=""))

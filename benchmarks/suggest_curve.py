@@ -16,7 +16,7 @@ Three ways to pick, from the same start:
   draws: 5N articles, at its N of 8, 16, 32 and 64).
 
 Each model is scored on the test years 2004-2006 (micro / macro F1), as
-``benchmarks/few_shot.py`` scores it; nothing is chosen there. ``--folds`` runs the
+``benchmarks/few_shot.py`` scores it; nothing is chosen on them. ``--folds`` runs the
 same loop on the training years alone, to choose settings (``--set``): on each fold of
 ``few_shot_choices.py``, its pool is the archive and its validation years are scored.
 

@@ -29,6 +29,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,8 @@ def main() -> None:
     parser.add_argument(
         "--vary",
         action="append",
-        help="SETTING=V1,V2: one row per value, the rest as shipped "
+        help="SETTING=V1,V2: one row per value, the rest as shipped; a model.few_shot "
+        "setting, or a config key with dots, e.g. data.none_descriptions=null "
         f"(default: {' '.join(DEFAULT_VARY)})",
     )
     parser.add_argument(
@@ -75,7 +77,7 @@ def main() -> None:
     common = [f"model.few_shot.{spec}" for spec in args.set]
     sizes = [int(n) for n in args.n.split(",")]
     rows = [("as shipped" if not args.set else "--set only", "")] + [
-        (f"{key} = {value}", f"model.few_shot.{key}={value}")
+        (f"{key} = {value}", f"{key if '.' in key else 'model.few_shot.' + key}={value}")
         for spec in args.vary or DEFAULT_VARY
         for key, values in [spec.split("=", 1)]
         for value in values.split(",")
@@ -92,7 +94,6 @@ def main() -> None:
     def between(span: tuple[int, int]) -> np.ndarray:
         return np.flatnonzero((years >= span[0]) & (years <= span[1]))
 
-    shipped = base.model.few_shot
     results: dict[tuple[str, int], list[float]] = {}
     started = time.perf_counter()
     for name, override in rows:
@@ -117,31 +118,36 @@ def main() -> None:
                     results.setdefault((name, n), []).append(micro)
                     print(f"{name} N={n} fold {fold} draw {draw}: {micro:.4f}", file=sys.stderr)
         if args.out:  # what has run so far survives an interrupted benchmark
-            args.out.write_text(report(args, commit, shipped, sizes, results), encoding="utf-8")
-    print(report(args, commit, shipped, sizes, results))
+            args.out.write_text(report(args, commit, base, sizes, results), encoding="utf-8")
+    print(report(args, commit, base, sizes, results))
     print(f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
 def report(
     args: argparse.Namespace,
     commit: str,
-    shipped: object,
+    base: Any,
     sizes: list[int],
     results: dict[tuple[str, int], list[float]],
 ) -> str:
+    shipped = base.model.few_shot
     settings = ", ".join(
-        f"{key} {getattr(shipped, key)}"
-        for key in (
-            "vectors",
-            "scale",
-            "description_threshold",
-            "confident",
-            "min_agreement",
-            "teacher_min_positives",
-            "C",
-            "labelled_weight",
-            "rounds",
-        )
+        [f"{len(base.data.none_descriptions or [])} none descriptions"]
+        + [
+            f"{key} {getattr(shipped, key)}"
+            for key in (
+                "vectors",
+                "scale",
+                "description_threshold",
+                "none_margin",
+                "confident",
+                "min_agreement",
+                "teacher_min_positives",
+                "C",
+                "labelled_weight",
+                "rounds",
+            )
+        ]
     )
     varied = " ".join(
         [f"--vary {spec}" for spec in args.vary or DEFAULT_VARY]

@@ -95,10 +95,11 @@ def test_corpus_kwargs_cover_every_data_key_the_reader_takes(tmp_path: Path) -> 
     reader = inspect.signature(load_corpus).parameters
     assert set(kwargs) == set(reader) - {"path"}
     # Every data key but where the files are, how it is split, the period of its
-    # dates, the train sample, the labelled rounds, the label descriptions and the
-    # extra test sets (all taken after loading) reaches the reader.
+    # dates, the train sample, the labelled rounds, the label and none descriptions
+    # and the extra test sets (all taken after loading) reaches the reader.
     where = {"name", "root", "path", "test_path", "validation_path", "split", "period"}
-    where |= {"train_sample", "extra_train", "label_descriptions", "extra_test"}
+    where |= {"train_sample", "extra_train", "label_descriptions", "none_descriptions"}
+    where |= {"extra_test"}
     assert set(DataConfig.model_fields) - where <= set(kwargs)
     assert kwargs["split_field"] == "published" and kwargs["label_map"] == {"economy": "economy"}
     assert load_corpus_from_config(config.model_copy(update={"split": SplitConfig()})).texts == [

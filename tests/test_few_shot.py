@@ -177,6 +177,36 @@ def test_labels_with_few_examples_keep_their_hints(minilm: str) -> None:
     assert floored.predict(NEW)[0].tolist() == [1, 0, 0]
 
 
+def test_a_text_nearer_a_none_description_loses_its_hints(minilm: str) -> None:
+    # "trains" is a transport seed word, but this text is about sport
+    archive = [*ARCHIVE, "The coach trains the football team for the cup final"]
+    descriptions = {
+        "transport": [
+            "railways and freight trains",
+            "flights and airports",
+            "roads, buses and traffic",
+        ]
+    }
+
+    def rates(none: list[str] | None, margin: float = 0.1) -> list[float]:
+        model = SeededSelfTraining(
+            LABELS,
+            descriptions=descriptions,
+            seed_words=SEEDS,
+            none_descriptions=none,
+            none_margin=margin,
+            pretrained=minilm,
+            max_length=32,
+        ).fit([], None, unlabelled=archive)
+        return (model.pseudo_label_rate_ * len(archive)).round().tolist()
+
+    assert rates(None) == [5, 5, 6]
+    # "football" is nearer than transport's nearest sentence by more than none_margin
+    # (0.1); economy and defense have no description: their seed words hint alone
+    assert rates(["football", "music and the arts", ""]) == [5, 5, 5]
+    assert rates(["football"], margin=-0.1) == [5, 5, 6]  # within the margin: kept
+
+
 def test_a_label_with_no_example_description_or_seed_is_one_line(minilm: str) -> None:
     model = SeededSelfTraining(LABELS, seed_words={"economy": ["bank"]}, pretrained=minilm)
     with pytest.raises(ConfigError, match=r"\['defense', 'transport'\].*label_descriptions"):

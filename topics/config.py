@@ -144,6 +144,11 @@ class DataConfig(_Strict):
     # (e.g. a codebook's subtopics; a text's nearest one counts): what the few_shot
     # model learns from when no (or few) labelled texts exist.
     label_descriptions: dict[str, str | list[str]] | None = None
+    # What the texts with none of the labels are about (e.g. the codebook's other
+    # topics): a text gets no few_shot hint of a label, from its description or its
+    # seed words, unless the description is nearer than these by
+    # model.few_shot.none_margin.
+    none_descriptions: list[str] | None = None
     # More labelled sets the primary model is scored on after training: name -> a
     # JSONL file (id, title, text, labels; relative paths resolve as ``path``). A run
     # reports <name>_micro_f1, <name>_macro_f1, <name>_labels_found and <name>_false_labels.
@@ -597,6 +602,7 @@ _NEW_DATA_DEFAULTS: dict[str, Any] = {
     "train_sample": None,
     "extra_train": [],
     "label_descriptions": None,
+    "none_descriptions": None,
     "extra_test": {},
 }
 

@@ -82,6 +82,8 @@ class FitContext:
     label_descriptions
         Label -> a sentence or a few keywords describing it, or a list of them
         (``data.label_descriptions``).
+    none_descriptions
+        What texts with none of the labels are about (``data.none_descriptions``).
     """
 
     labels: list[str]
@@ -92,6 +94,7 @@ class FitContext:
     cache: ArrayStore | None = None
     sections: Mapping[str, Section] = field(default_factory=dict)
     label_descriptions: Mapping[str, str | list[str]] = field(default_factory=dict)
+    none_descriptions: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,11 @@ plus the unlabelled archive, by seeded self-training.
    (all-MiniLM-L6-v2, mean pooling, unit length). A label's *hint* marks the texts
    that hold one of its seed words, or whose cosine similarity to its description
    (``data.label_descriptions``: a sentence, or a list of them, e.g. a codebook's
-   subtopics, of which the nearest counts) reaches ``description_threshold``.
+   subtopics, of which the nearest counts) reaches ``description_threshold``. With
+   ``none_descriptions`` (what the texts with none of the labels are about: a
+   codebook's other topics), a text gets no hint of a label, from its description or
+   its seed words, unless the label's description is nearer than the nearest of
+   them by ``none_margin``.
 2. **Teacher.** With labelled texts, a one-vs-rest logistic regression on their
    embeddings scores the archive; a text gets a pseudo-label where the teacher
    says yes and the hint agrees, or where the teacher is sure on its own
@@ -96,6 +100,12 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         parts: the text's nearest one counts); may miss labels.
     seed_words
         Label -> words whose presence hints at the label (may miss labels).
+    none_descriptions
+        Sentences saying what texts with none of the labels are about. A text gets
+        no hint of a described label unless the label's description is nearer than
+        the nearest of these by ``none_margin`` (cosine similarity).
+    none_margin
+        See ``none_descriptions``.
     pretrained
         The sentence encoder: a folder, a hub id, or the packaged all-MiniLM-L6-v2.
     max_length
@@ -143,6 +153,8 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         label_names: Sequence[str] = (),
         descriptions: Mapping[str, str | Sequence[str]] | None = None,
         seed_words: Mapping[str, Sequence[str]] | None = None,
+        none_descriptions: Sequence[str] | None = None,
+        none_margin: float = 0.1,
         pretrained: str = MINILM,
         max_length: int = 128,
         vectors: str = "encoder",
@@ -163,6 +175,8 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         self.label_names = label_names
         self.descriptions = descriptions
         self.seed_words = seed_words
+        self.none_descriptions = none_descriptions
+        self.none_margin = none_margin
         self.pretrained = pretrained
         self.max_length = max_length
         self.vectors = vectors
@@ -282,6 +296,12 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         similarity = description_similarity(
             vectors, self.descriptions, labels, self.embedder_.embed
         )
+        none = [text for text in self.none_descriptions or [] if text.strip()]
+        nearest_none = (
+            (vectors @ unit_rows(self.embedder_.embed(none)).T).max(axis=1)
+            if none
+            else np.full(len(texts), -np.inf)
+        )
         words = [set(WORD.findall(text.lower())) for text in texts] if seeds else []
         for j, name in enumerate(labels):
             if name not in seeds and name not in described:
@@ -289,6 +309,8 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
             hit = similarity[:, j] >= self.description_threshold  # NaN (no description): False
             if name in seeds:
                 hit |= np.array([bool(seeds[name] & found) for found in words], dtype=bool)
+            if name in described:
+                hit &= similarity[:, j] >= nearest_none + self.none_margin
             hints[:, j] = hit
         return hints
 
@@ -414,6 +436,10 @@ class FewShotSettings(Section):
     # Label -> words whose presence hints at the label (lower case, whole words).
     seed_words: dict[str, list[str]] = Field(default_factory=dict)
     description_threshold: float = Field(0.3, gt=-1, lt=1)
+    # how much nearer than the nearest of data.none_descriptions a label's
+    # description must be for a text to keep the label's hints (0.1 chosen on the
+    # training years: benchmarks/results/few_shot_choices_none.md)
+    none_margin: float = Field(0.1, ge=-1, le=1)
     confident: float = Field(0.8, gt=0.5, le=1)
     # the least share of a label's hinted texts its teacher confirms (chosen on the
     # training years: benchmarks/results/suggest_curve_folds.md)
@@ -442,6 +468,8 @@ class FewShot(Family):
             label_names=context.labels,
             descriptions=context.label_descriptions,
             seed_words=settings.seed_words,
+            none_descriptions=context.none_descriptions,
+            none_margin=settings.none_margin,
             pretrained=settings.pretrained,
             max_length=settings.max_length,
             vectors=settings.vectors,

@@ -26,6 +26,7 @@ def fit_context(config: ExperimentConfig, labels: list[str]) -> FitContext:
         cache=fit_cache(config.cache_dir),
         sections={name: getattr(config.model, name) for name in FAMILIES},
         label_descriptions=dict(config.data.label_descriptions or {}),
+        none_descriptions=list(config.data.none_descriptions or []),
     )
 
 

@@ -197,7 +197,13 @@ def load_corpus_cached(config: DataConfig, cache_dir: str | Path | None) -> Corp
     settings["split_field"] = corpus_kwargs(config)["split_field"]
     settings.pop("period", None)  # periods are taken after loading
     # drawn, added or used after loading
-    for key in ("train_sample", "extra_train", "label_descriptions", "extra_test"):
+    for key in (
+        "train_sample",
+        "extra_train",
+        "label_descriptions",
+        "none_descriptions",
+        "extra_test",
+    ):
         settings.pop(key, None)
     if settings.get("date_field") is None:
         settings.pop("date_field", None)  # corpora without dates keep their cache entries

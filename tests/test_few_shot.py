@@ -201,8 +201,8 @@ def test_a_text_nearer_a_none_description_loses_its_hints(minilm: str) -> None:
         return (model.pseudo_label_rate_ * len(archive)).round().tolist()
 
     assert rates(None) == [5, 5, 6]
-    # "football" is nearer than transport's nearest sentence by more than none_margin
-    # (0.1); economy and defense have no description: their seed words hint alone
+    # "football" is nearer than transport's nearest sentence by more than a margin of
+    # 0.1; economy and defense have no description: their seed words hint alone
     assert rates(["football", "music and the arts", ""]) == [5, 5, 5]
     assert rates(["football"], margin=-0.1) == [5, 5, 6]  # within the margin: kept
 

@@ -438,10 +438,10 @@ class FewShotSettings(Section):
     seed_words: dict[str, list[str]] = Field(default_factory=dict)
     description_threshold: float = Field(0.3, gt=-1, lt=1)
     # how much nearer than the nearest of data.none_descriptions a label's
-    # description must be for a text to keep the label's hints. 0: nyt-cap's training
-    # years gain up to 0.1 (few_shot_choices_none.md), but from 0.05 the sample
-    # corpus's Central Asia articles lose their human-rights labels to "crime, police
-    # and the courts" (passages_relative_none.md).
+    # description must be for a text to keep the label's hints. 0: a margin of 0.1
+    # scores higher on nyt-cap's training years (few_shot_choices_none.md), but from
+    # 0.05 the sample corpus's Central Asia articles lose human-rights labels to
+    # "crime, police and the courts" (passages_relative_none_margin_0.1.md).
     none_margin: float = Field(0.0, ge=-1, le=1)
     confident: float = Field(0.8, gt=0.5, le=1)
     # the least share of a label's hinted texts its teacher confirms (chosen on the

@@ -21,6 +21,7 @@ from topics.errors import ConfigError
 
 EXPERIMENTS = sorted((REPO / "experiments").glob("*.yaml"))
 GROUP_FILES = sorted((REPO / "configs").glob("*/*.yaml"))
+QUICKSTART = REPO / "experiments" / "quickstart.yaml"
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
@@ -117,6 +118,15 @@ def test_both_models_disabled_is_rejected(tmp_path: Path) -> None:
     data = tiny_config(tmp_path, model={"tfidf": {"enabled": False}, "lda": {"enabled": False}})
     with pytest.raises(ConfigError, match="enable at least one"):
         validate_config(data)
+
+
+def test_one_none_description_may_be_written_as_a_line() -> None:
+    line = load_config(QUICKSTART, ["data.none_descriptions=sports and culture"])
+    lines = load_config(QUICKSTART, ["data.none_descriptions=[sports, culture]"])
+    assert line.data.none_descriptions == ["sports and culture"]
+    assert lines.data.none_descriptions == ["sports", "culture"]
+    with pytest.raises(ConfigError, match="none_descriptions.0"):
+        load_config(QUICKSTART, ["data.none_descriptions=[1]"])
 
 
 def test_parse_override_parses_yaml_values() -> None:

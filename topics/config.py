@@ -194,6 +194,13 @@ class DataConfig(_Strict):
                 return {**data, "split": {**split, "kind": "predefined"}}
         return data
 
+    @field_validator("none_descriptions", mode="before")
+    @classmethod
+    def _one_line_is_a_list(cls, value: Any) -> Any:
+        # `none_descriptions: sports and culture` means one line, as a label's
+        # description may be one sentence
+        return [value] if isinstance(value, str) else value
+
     @field_validator("label_map", mode="before")
     @classmethod
     def _map_keys_as_text(cls, value: Any) -> Any:

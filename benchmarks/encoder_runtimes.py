@@ -44,7 +44,7 @@ from benchmarks import provenance  # noqa: E402
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks.peers import load_split  # noqa: E402
-from topics.families.embedding_topics import TorchBertEmbedder  # noqa: E402
+from topics.families.sentence_encoder import TorchBertEmbedder  # noqa: E402
 from topics.kernels.transformer import NumpyEncoder, encode_by_length  # noqa: E402
 
 PRETRAINED = "sentence-transformers/all-MiniLM-L6-v2"

@@ -58,8 +58,8 @@ from benchmarks import provenance  # noqa: E402
 from topics.config import DataConfig, load_config  # noqa: E402
 from topics.data.splits import draw_train_sample  # noqa: E402
 from topics.families.base import FittedModel, TrainingData  # noqa: E402
-from topics.families.embedding_topics import TorchBertEmbedder  # noqa: E402
 from topics.families.few_shot import description_similarity, embed_unique  # noqa: E402
+from topics.families.sentence_encoder import TorchBertEmbedder  # noqa: E402
 from topics.kernels.passages import by_passage  # noqa: E402
 from topics.run.build import fit_family  # noqa: E402
 from topics.run.cache import fit_cache, load_corpus_from_config  # noqa: E402

@@ -67,10 +67,10 @@ from topics.data.splits import split_indices  # noqa: E402
 from topics.errors import ConfigError  # noqa: E402
 from topics.families import FAMILIES  # noqa: E402
 from topics.families.base import TrainingData  # noqa: E402
-from topics.families.embedding_topics import MINILM  # noqa: E402
 from topics.families.encoder import EncoderClassifier  # noqa: E402
 from topics.families.fine_labels import FineLabelLinear  # noqa: E402
 from topics.families.linear import fit_threshold  # noqa: E402
+from topics.families.sentence_encoder import MINILM  # noqa: E402
 from topics.families.static import StaticVectors  # noqa: E402
 from topics.kernels.static import (  # noqa: E402
     static_tokenizer,

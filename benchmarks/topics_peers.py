@@ -47,9 +47,9 @@ from topics.evaluate.topic_quality import coherence  # noqa: E402
 from topics.families.embedding_topics import (  # noqa: E402
     EmbeddingTopics,
     EmbeddingTopicsSettings,
-    TorchBertEmbedder,
 )
 from topics.families.lda.family import LdaSettings, make_lda  # noqa: E402
+from topics.families.sentence_encoder import TorchBertEmbedder  # noqa: E402
 
 K = 20
 TOP_N = 10

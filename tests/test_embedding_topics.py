@@ -5,7 +5,6 @@ end to end."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -17,20 +16,17 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from tests.conftest import LABELS, RecordingTracker, needs_encoder_extra
-from topics.errors import ConfigError, DependencyError
+from topics.errors import DependencyError
 from topics.evaluate.embedding_topic_report import embedding_topic_metrics
 from topics.evaluate.topic_quality import topic_diversity
 from topics.evaluate.topic_view import read_topic_view
 from topics.families import FAMILIES
 from topics.families.base import FittedModel
-from topics.families.embedding_topics import (
-    EmbeddingTopics,
-    NumpyBertEmbedder,
-    TorchBertEmbedder,
-)
+from topics.families.embedding_topics import EmbeddingTopics
 from topics.families.encoder import resolve_pretrained
 from topics.families.lda.model import LdaTopics
 from topics.families.linear import MultiLabelLinear
+from topics.families.sentence_encoder import NumpyBertEmbedder, TorchBertEmbedder
 from topics.kernels.embedding_topics import (
     class_tfidf,
     distinctive_terms,
@@ -38,7 +34,6 @@ from topics.kernels.embedding_topics import (
     topic_proportions,
     unit_rows,
 )
-from topics.kernels.transformer import encode
 from topics.predict import Predictor
 from topics.run.cache import FitCache
 from topics.run.export import export_bundle
@@ -283,85 +278,6 @@ def test_embedding_topics_refuse_fewer_texts_than_topics(tokenizer_json: str) ->
         EmbeddingTopics(num_topics=30, embedder=tiny_bert(tokenizer_json)).fit(TEXTS)
 
 
-# -- the training-side encoder ------------------------------------------------------
-@pytest.fixture(scope="module")
-def bert_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    needs_encoder_extra()
-    from tests.test_encoder import make_tiny_bert
-
-    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
-
-
-MIXED_LENGTHS = [
-    "Inflation.",
-    "The army moved tanks to the border after the bank raised rates.",
-    "Freight trains stopped at the station; cargo piled up for a week while prices rose.",
-    "Navy.",
-]
-
-
-def test_the_torch_pass_is_transformers_bert_and_the_numpy_pass(bert_folder: Path) -> None:
-    import torch
-    import transformers
-
-    embedder = TorchBertEmbedder(str(bert_folder), max_length=16, batch_size=2)
-    vectors = embedder.embed(MIXED_LENGTHS)
-
-    config = transformers.AutoConfig.from_pretrained(bert_folder)
-    config.hidden_act = "gelu_pytorch_tanh"  # what both passes compute
-    model = transformers.AutoModel.from_pretrained(
-        bert_folder, config=config, add_pooling_layer=False
-    ).eval()
-    ids, mask = encode(embedder.tokenizer, MIXED_LENGTHS)  # one batch, padded to the longest
-    with torch.no_grad():
-        hidden = model(
-            input_ids=torch.as_tensor(ids), attention_mask=torch.as_tensor(mask)
-        ).last_hidden_state.numpy()
-    expected = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
-    np.testing.assert_allclose(vectors, expected, atol=1e-5)
-
-    spec, arrays = embedder.export()
-    assert set(arrays) == {name for name, _ in model.named_parameters()}
-    numpy_side = NumpyBertEmbedder(
-        arrays,
-        spec["tokenizer"],
-        spec["max_length"],
-        spec["num_layers"],
-        spec["num_heads"],
-        spec["layer_norm_eps"],
-    )
-    np.testing.assert_allclose(numpy_side.embed(MIXED_LENGTHS), vectors, atol=1e-5)
-
-
-def test_a_task_models_bert_prefix_and_heads_are_left_out(
-    bert_folder: Path, tmp_path: Path
-) -> None:
-    import transformers
-
-    task = transformers.BertForSequenceClassification.from_pretrained(bert_folder, num_labels=3)
-    task.save_pretrained(tmp_path)
-    shutil.copy(bert_folder / "tokenizer.json", tmp_path)
-    encoder = TorchBertEmbedder(str(bert_folder), max_length=16).export()[1]
-    from_task = TorchBertEmbedder(str(tmp_path), max_length=16).export()[1]
-    assert from_task.keys() == encoder.keys()
-    assert all(np.array_equal(from_task[name], encoder[name]) for name in encoder)
-
-
-def test_a_folder_without_a_bert_encoder_is_one_config_error(
-    bert_folder: Path, tmp_path: Path
-) -> None:
-    folder = Path(shutil.copytree(bert_folder, tmp_path / "model"))
-    config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**config, "model_type": "roberta"}))
-    with pytest.raises(ConfigError, match=r"'roberta' model; give a BERT encoder"):
-        TorchBertEmbedder(str(folder), max_length=16)
-    (folder / "tokenizer.json").unlink()
-    with pytest.raises(ConfigError, match=r"has no tokenizer\.json"):
-        TorchBertEmbedder(str(folder), max_length=16)
-    with pytest.raises(ConfigError, match=r"cannot load 'not a model id!'.*local model folder"):
-        TorchBertEmbedder("not a model id!", max_length=16)
-
-
 def test_training_embedding_topics_without_torch_names_the_extra(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -512,7 +428,6 @@ def test_packaged_minilm_topics_score_in_a_process_without_torch(tmp_path: Path)
         "print(json.dumps([theta.tolist(), 'torch' in sys.modules]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    import json
 
     theta, torch_loaded = json.loads(out.stdout)
     assert torch_loaded is False

@@ -16,9 +16,9 @@ from tests.conftest import needs_encoder_extra
 from topics.config import DataConfig
 from topics.errors import ConfigError
 from topics.families.base import FittedModel
-from topics.families.embedding_topics import TorchBertEmbedder
 from topics.families.encoder import resolve_pretrained
 from topics.families.few_shot import SeededSelfTraining, description_similarity, embed_unique
+from topics.families.sentence_encoder import TorchBertEmbedder
 from topics.kernels.embedding_topics import unit_rows
 from topics.predict import Predictor
 from topics.run.cache import FitCache

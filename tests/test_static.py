@@ -13,9 +13,9 @@ from tests.conftest import needs_encoder_extra
 from topics.config import load_config
 from topics.data.splits import split_indices
 from topics.families.base import TrainingData
-from topics.families.embedding_topics import TorchBertEmbedder
 from topics.families.fine_labels import FineLabelLinear
 from topics.families.linear import MultiLabelLinear
+from topics.families.sentence_encoder import TorchBertEmbedder
 from topics.families.static import StaticVectors
 from topics.kernels import static as kernel
 from topics.predict import Predictor

@@ -75,8 +75,8 @@ from topics.families.base import (
     Section,
     TrainingData,
 )
-from topics.families.embedding_topics import MINILM, TorchBertEmbedder
 from topics.families.features import _texts_digest, make_vectorizer
+from topics.families.sentence_encoder import MINILM, TorchBertEmbedder
 from topics.families.static import StaticVectors
 from topics.families.tfidf import vectorizer_state
 from topics.kernels.embedding_topics import unit_rows

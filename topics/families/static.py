@@ -38,8 +38,8 @@ from topics.families.base import (
     Section,
     TrainingData,
 )
-from topics.families.embedding_topics import MINILM, TorchBertEmbedder
 from topics.families.fine_labels import FineLabelLinear
+from topics.families.sentence_encoder import MINILM, TorchBertEmbedder
 from topics.families.tfidf import learner_state
 from topics.kernels.static import static_tokenizer, text_vectors, token_ids, token_rows
 

@@ -207,6 +207,37 @@ def test_a_text_nearer_a_none_description_loses_its_hints(minilm: str) -> None:
     assert rates(["football"], margin=-0.1) == [5, 5, 6]  # within the margin: kept
 
 
+def test_a_none_description_that_overlaps_a_label_is_named_with_its_examples(
+    minilm: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the editor listed railways among the topics of no label, yet labels them transport
+    labelled = [ARCHIVE[10], ARCHIVE[14], NEW[2], ARCHIVE[11], ARCHIVE[0], ARCHIVE[5]]
+    y = np.array([[0, 0, 1], [0, 0, 1], [0, 0, 1], [0, 0, 1], [1, 0, 0], [0, 1, 0]])
+
+    def fit(none: list[str]) -> SeededSelfTraining:
+        return SeededSelfTraining(
+            LABELS,
+            descriptions={"transport": "flights, airlines and airports"},
+            seed_words=SEEDS,
+            none_descriptions=none,
+            pretrained=minilm,
+            max_length=32,
+        ).fit(labelled, y, unlabelled=ARCHIVE)
+
+    with caplog.at_level("WARNING", logger="topics"):
+        model = fit(["railways, trains and freight", "football"])
+    # the three railway examples lose their hints to that line, the airline one keeps them
+    assert model.none_shadows_ == {"transport": {"railways, trains and freight": 3}}
+    assert (
+        "'railways, trains and freight' is nearer than transport's description for 3 of its 4"
+        in caplog.text
+    )
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="topics"):
+        assert fit(["football", "music and the arts"]).none_shadows_ == {}
+    assert "none description" not in caplog.text
+
+
 def test_a_label_with_no_example_description_or_seed_is_one_line(minilm: str) -> None:
     model = SeededSelfTraining(LABELS, seed_words={"economy": ["bank"]}, pretrained=minilm)
     with pytest.raises(ConfigError, match=r"\['defense', 'transport'\].*label_descriptions"):

@@ -220,6 +220,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         emb_lab, emb_arch = vectors[: len(texts)], vectors[len(texts) :]
 
         hints = self._hints(archive, emb_arch, labels)  # (n_archive, n_labels) or -1: none
+        self.none_shadows_ = self._none_shadows(emb_lab, y_lab, labels)
         pseudo = np.zeros((len(archive), n_labels), dtype=np.int8)
         for j in range(n_labels):
             few = y_lab[:, j].sum() < self.teacher_min_positives and (hints[:, j] >= 0).all()
@@ -297,7 +298,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         similarity = description_similarity(
             vectors, self.descriptions, labels, self.embedder_.embed
         )
-        none = [text for text in self.none_descriptions or [] if text.strip()]
+        none = self._none_lines()
         nearest_none = (
             (vectors @ unit_rows(self.embedder_.embed(none)).T).max(axis=1)
             if none
@@ -314,6 +315,46 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
                 hit &= similarity[:, j] >= nearest_none + self.none_margin
             hints[:, j] = hit
         return hints
+
+    def _none_lines(self) -> list[str]:
+        return [text for text in self.none_descriptions or [] if text.strip()]
+
+    def _none_shadows(
+        self, vectors: np.ndarray, y_lab: np.ndarray, labels: list[str]
+    ) -> dict[str, dict[str, int]]:
+        """Label -> none description -> how many of the label's labelled examples that
+        line takes the label's hints from (it is their nearest none line, and nearer
+        than the label's description by ``none_margin``). One warning per line that
+        takes a quarter or more of a label's examples (two at least): a none line that
+        overlaps a label, e.g. "courts" for human rights."""
+        none = self._none_lines()
+        if not none or not len(vectors):
+            return {}
+        similarity = description_similarity(
+            vectors, self.descriptions, labels, self.embedder_.embed
+        )
+        to_none = vectors @ unit_rows(self.embedder_.embed(none)).T
+        shadows: dict[str, dict[str, int]] = {}
+        for j, name in enumerate(labels):
+            mine = y_lab[:, j] == 1
+            lost = mine & (similarity[:, j] < to_none.max(axis=1) + self.none_margin)
+            if not lost.any():  # NaN (no description) compares False: nothing lost
+                continue
+            lines, counts = np.unique(to_none[lost].argmax(axis=1), return_counts=True)
+            shadows[name] = {none[i]: int(c) for i, c in zip(lines, counts, strict=True)}
+            for line, count in shadows[name].items():
+                if count >= max(2, mine.sum() / 4):
+                    logger.warning(
+                        "few_shot: the none description %r is nearer than %s's description "
+                        "for %d of its %d labelled examples, so texts like them get no %s "
+                        "hint; reword or remove that line, or lower model.few_shot.none_margin",
+                        line,
+                        name,
+                        count,
+                        mine.sum(),
+                        name,
+                    )
+        return shadows
 
     def _features(self, texts: Sequence[str], vectors: np.ndarray) -> sp.csr_matrix:
         return sp.hstack(

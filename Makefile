@@ -28,7 +28,8 @@ PIP         := $(PY) -m pip install -q --disable-pip-version-check
 # uv installs in seconds; pip is the fallback. --compile-bytecode writes the .pyc files
 # pip writes: without them a process that may not write them (PYTHONDONTWRITEBYTECODE,
 # as container images often set) compiles sklearn, mlflow... again at every start
-# (classify 0.44 -> 0.8 s, a config error 7 -> 18 s, the suite's subprocess tests 2x).
+# (measured on a busy 2-core machine: classify 0.44 -> 0.8 s, a config error 7 -> 18 s,
+# three subprocess-heavy test files 65 -> 114 s).
 define pip_install
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PIP) uv 2>/dev/null \

@@ -295,15 +295,8 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
             name: {w.lower() for w in words} for name, words in (self.seed_words or {}).items()
         }
         described = _sentences(self.descriptions)
-        similarity = description_similarity(
-            vectors, self.descriptions, labels, self.embedder_.embed
-        )
-        none = self._none_lines()
-        nearest_none = (
-            (vectors @ unit_rows(self.embedder_.embed(none)).T).max(axis=1)
-            if none
-            else np.full(len(texts), -np.inf)
-        )
+        similarity, to_none = self._closeness(vectors, labels)
+        nearest_none = to_none.max(axis=1) if to_none.shape[1] else np.full(len(texts), -np.inf)
         words = [set(WORD.findall(text.lower())) for text in texts] if seeds else []
         for j, name in enumerate(labels):
             if name not in seeds and name not in described:
@@ -319,6 +312,17 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
     def _none_lines(self) -> list[str]:
         return [text for text in self.none_descriptions or [] if text.strip()]
 
+    def _closeness(self, vectors: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine of each text to its label's nearest description sentence
+        ``(n, n_labels)`` (NaN: no description) and to each none line ``(n, n_none)``."""
+        similarity = description_similarity(
+            vectors, self.descriptions, labels, self.embedder_.embed
+        )
+        none = self._none_lines()
+        if not none:
+            return similarity, np.zeros((len(vectors), 0))
+        return similarity, vectors @ unit_rows(self.embedder_.embed(none)).T
+
     def _none_shadows(
         self, vectors: np.ndarray, y_lab: np.ndarray, labels: list[str]
     ) -> dict[str, dict[str, int]]:
@@ -330,10 +334,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         none = self._none_lines()
         if not none or not len(vectors):
             return {}
-        similarity = description_similarity(
-            vectors, self.descriptions, labels, self.embedder_.embed
-        )
-        to_none = vectors @ unit_rows(self.embedder_.embed(none)).T
+        similarity, to_none = self._closeness(vectors, labels)
         shadows: dict[str, dict[str, int]] = {}
         for j, name in enumerate(labels):
             mine = y_lab[:, j] == 1

@@ -224,11 +224,10 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         pseudo = np.zeros((len(archive), n_labels), dtype=np.int8)
         for j in range(n_labels):
             few = y_lab[:, j].sum() < self.teacher_min_positives and (hints[:, j] >= 0).all()
-            teacher = None if few else _fit_logreg(emb_lab, y_lab[:, j], self.random_state)
-            if teacher is None:
+            sure = None if few else self._teacher_scores(emb_lab, y_lab, emb_arch, j)
+            if sure is None:
                 pseudo[:, j] = hints[:, j] == 1
                 continue
-            sure = teacher.predict_proba(emb_arch)[:, 1]
             agreed = (sure >= 0.5) & (hints[:, j] != 0)  # a label with no hint: teacher alone
             pseudo[:, j] = agreed | (sure >= self.confident)
             hinted = np.flatnonzero(hints[:, j] == 1)
@@ -261,6 +260,14 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         self.validation_score_ = 0.0
         self.classes_ = np.arange(n_labels)
         return self
+
+    def _teacher_scores(
+        self, emb_lab: np.ndarray, y_lab: np.ndarray, emb_arch: np.ndarray, j: int
+    ) -> np.ndarray | None:
+        """The teacher's probability of label ``j`` for each archive text, from the
+        labelled texts' embeddings; None where the labelled texts are all one class."""
+        teacher = _fit_logreg(emb_lab, y_lab[:, j], self.random_state)
+        return None if teacher is None else teacher.predict_proba(emb_arch)[:, 1]
 
     def _fit_student(self, features: Any, targets: np.ndarray, weights: np.ndarray) -> None:
         n_labels = targets.shape[1]

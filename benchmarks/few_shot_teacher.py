@@ -58,12 +58,15 @@ class GivenTeacher(SeededSelfTraining):
     archive_scores: np.ndarray
 
     def _teacher_scores(
-        self, emb_lab: np.ndarray, y_lab: np.ndarray, emb_arch: np.ndarray, j: int
-    ) -> np.ndarray | None:
-        if len(np.unique(y_lab[:, j])) < 2:
-            return None
-        assert len(self.archive_scores) == len(emb_arch)
-        return self.archive_scores[:, j]
+        self,
+        texts: list[str],
+        y_lab: np.ndarray,
+        emb_lab: np.ndarray,
+        archive: list[str],
+        emb_arch: np.ndarray,
+    ) -> np.ndarray:
+        assert self.archive_scores.shape == (len(archive), y_lab.shape[1])
+        return self.archive_scores
 
 
 def finetune_teacher(

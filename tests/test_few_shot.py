@@ -144,6 +144,70 @@ def test_labelled_examples_teach_a_label_with_no_hint(minilm: str) -> None:
     assert model.predict(NEW)[:, 2].tolist() == [0, 0, 1, 0]
 
 
+def test_a_fine_tuned_teacher_teaches_a_label_with_no_hint_and_is_cached(
+    minilm: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeds = {name: words for name, words in SEEDS.items() if name != "transport"}
+    labelled = [
+        "Freight trains and the new railway line",
+        "Flights from the airport resume",
+        "The bank raised rates again",
+        "Troops gather at the border",
+        "The singer won a music prize",
+    ]
+    y = np.array([[0, 0, 1], [0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 0]])
+
+    def fit() -> SeededSelfTraining:
+        return SeededSelfTraining(
+            LABELS,
+            seed_words=seeds,
+            pretrained=minilm,
+            max_length=32,
+            C=10.0,
+            teacher="finetune",
+            teacher_min_positives=1,
+            cache=FitCache(tmp_path / "cache"),
+        ).fit(labelled, y, unlabelled=ARCHIVE)
+
+    model = fit()
+    assert model.pseudo_label_rate_[2] > 0  # transport: the teacher's alone
+    assert model.predict(NEW)[:, 2].tolist() == [0, 0, 1, 0]
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("fine-tuned again")
+
+    monkeypatch.setattr("topics.families.encoder.EncoderClassifier.fit", refuse)
+    again = fit()  # the archive's scores read back from the cache
+    np.testing.assert_array_equal(again.coef_, model.coef_)
+
+
+def test_a_confident_of_one_lets_the_teacher_only_confirm_hints(minilm: str) -> None:
+    seeds = {**SEEDS, "transport": ["airline"]}  # hints one archive text of five
+    labelled = [
+        "Freight trains and the new railway line",
+        "Flights from the airport resume",
+        "The bank raised rates again",
+        "Troops gather at the border",
+        "The singer won a music prize",
+    ]
+    y = np.array([[0, 0, 1], [0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 0]])
+
+    def transport_rate(confident: float) -> float:
+        model = SeededSelfTraining(
+            LABELS,
+            seed_words=seeds,
+            pretrained=minilm,
+            max_length=32,
+            C=10.0,
+            teacher_min_positives=1,
+            confident=confident,
+        ).fit(labelled, y, unlabelled=ARCHIVE)
+        return float(model.pseudo_label_rate_[2])
+
+    assert transport_rate(0.55) == 0.1  # the teacher adds a text the hint missed
+    assert transport_rate(1.0) == 0.05  # the hinted text only
+
+
 def test_labels_with_few_examples_keep_their_hints(minilm: str) -> None:
     # an editor's first round: five articles, one or two per label. Teachers of so few
     # examples would replace the labels' hints with their narrow view (economy: one

@@ -12,14 +12,15 @@ plus the unlabelled archive, by seeded self-training.
    its seed words, unless the label's description is nearer than the nearest of
    them by ``none_margin``.
 2. **Teacher.** With labelled texts, a one-vs-rest logistic regression on their
-   embeddings scores the archive; a text gets a pseudo-label where the teacher
-   says yes and the hint agrees, or where the teacher is sure on its own
-   (``confident``). The teacher confirms at least ``min_agreement`` of a label's
-   hinted texts, its best-scored ones: a teacher of unusual examples (the model's
-   least certain guesses, which ``topics suggest`` picks) would keep too few. A
-   label with fewer than ``teacher_min_positives`` labelled examples keeps its
-   hints as pseudo-labels (a teacher of one or two examples would undo them); with
-   no labelled text, the hints are the pseudo-labels.
+   embeddings (``teacher: frozen``), or the encoder fine-tuned on them, one sigmoid
+   per label (``teacher: finetune``), scores the archive; a text gets a
+   pseudo-label where the teacher says yes and the hint agrees, or where the
+   teacher is sure on its own (``confident``). The teacher confirms at least
+   ``min_agreement`` of a label's hinted texts, its best-scored ones: a teacher of
+   unusual examples (the model's least certain guesses, which ``topics suggest``
+   picks) would keep too few. A label with fewer than ``teacher_min_positives``
+   labelled examples keeps its hints as pseudo-labels (a teacher of one or two
+   examples would undo them); with no labelled text, the hints are the pseudo-labels.
 3. **Student.** One logistic regression per label on TF-IDF columns and a
    sentence vector (weighted ``scale``), fitted on the whole pseudo-labelled
    archive plus the labelled texts (weighted ``labelled_weight``): it learns the
@@ -75,6 +76,7 @@ from topics.families.base import (
     Section,
     TrainingData,
 )
+from topics.families.encoder import EncoderClassifier
 from topics.families.features import _texts_digest, make_vectorizer
 from topics.families.sentence_encoder import MINILM, TorchBertEmbedder
 from topics.families.static import StaticVectors
@@ -121,8 +123,16 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         the student leans more on the archive's own words.
     description_threshold
         Cosine similarity to a label's description at which it hints at the label.
+    teacher
+        ``"frozen"``: a balanced logistic regression on the labelled texts'
+        embeddings; ``"finetune"``: the encoder fine-tuned end to end on them
+        (``teacher_epochs``), a sigmoid per label. Both serve training only: the
+        bundle keeps the student.
+    teacher_epochs
+        Epochs of the fine-tuned teacher.
     confident
-        Teacher probability at which a pseudo-label needs no hint.
+        Teacher probability at which a pseudo-label needs no hint; 1: never (the
+        teacher only confirms hints).
     min_agreement
         Least share of a label's hinted texts its teacher confirms: where it says
         yes to fewer, its best-scored hinted texts are pseudo-labelled.
@@ -161,6 +171,8 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         vectors: str = "encoder",
         scale: float = 0.5,
         description_threshold: float = 0.3,
+        teacher: str = "frozen",
+        teacher_epochs: int = 8,
         confident: float = 0.8,
         min_agreement: float = 0.5,
         teacher_min_positives: int = 8,
@@ -183,6 +195,8 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         self.vectors = vectors
         self.scale = scale
         self.description_threshold = description_threshold
+        self.teacher = teacher
+        self.teacher_epochs = teacher_epochs
         self.confident = confident
         self.min_agreement = min_agreement
         self.teacher_min_positives = teacher_min_positives
@@ -210,6 +224,8 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
             raise ConfigError("few_shot: no text to learn from; give labelled or unlabelled texts")
         if self.vectors not in ("static", "encoder"):
             raise ConfigError(f"few_shot: vectors is 'static' or 'encoder', not {self.vectors!r}")
+        if self.teacher not in ("frozen", "finetune"):
+            raise ConfigError(f"few_shot: teacher is 'frozen' or 'finetune', not {self.teacher!r}")
         self._check_hints(labels, y_lab)
 
         stage(f"few_shot: embed {len(set(archive) | set(texts))} texts")
@@ -222,14 +238,20 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         hints = self._hints(archive, emb_arch, labels)  # (n_archive, n_labels) or -1: none
         self.none_shadows_ = self._none_shadows(emb_lab, y_lab, labels)
         pseudo = np.zeros((len(archive), n_labels), dtype=np.int8)
+        taught = [
+            j
+            for j in range(n_labels)
+            if len(np.unique(y_lab[:, j])) == 2
+            and not (y_lab[:, j].sum() < self.teacher_min_positives and (hints[:, j] >= 0).all())
+        ]
+        scores = self._teacher_scores(texts, y_lab, emb_lab, archive, emb_arch) if taught else None
         for j in range(n_labels):
-            few = y_lab[:, j].sum() < self.teacher_min_positives and (hints[:, j] >= 0).all()
-            sure = None if few else self._teacher_scores(emb_lab, y_lab, emb_arch, j)
-            if sure is None:
+            if scores is None or j not in taught:
                 pseudo[:, j] = hints[:, j] == 1
                 continue
+            sure = scores[:, j]
             agreed = (sure >= 0.5) & (hints[:, j] != 0)  # a label with no hint: teacher alone
-            pseudo[:, j] = agreed | (sure >= self.confident)
+            pseudo[:, j] = agreed | ((sure >= self.confident) & (self.confident < 1))
             hinted = np.flatnonzero(hints[:, j] == 1)
             least = int(np.ceil(self.min_agreement * len(hinted)))
             if agreed.sum() < least:  # the teacher's best-scored hinted texts
@@ -262,12 +284,67 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         return self
 
     def _teacher_scores(
-        self, emb_lab: np.ndarray, y_lab: np.ndarray, emb_arch: np.ndarray, j: int
-    ) -> np.ndarray | None:
-        """The teacher's probability of label ``j`` for each archive text, from the
-        labelled texts' embeddings; None where the labelled texts are all one class."""
-        teacher = _fit_logreg(emb_lab, y_lab[:, j], self.random_state)
-        return None if teacher is None else teacher.predict_proba(emb_arch)[:, 1]
+        self,
+        texts: list[str],
+        y_lab: np.ndarray,
+        emb_lab: np.ndarray,
+        archive: list[str],
+        emb_arch: np.ndarray,
+    ) -> np.ndarray:
+        """The teacher's probability of each label for each archive text, from the
+        labelled ``texts`` (their embeddings ``emb_lab``)."""
+        if self.teacher == "finetune":
+            return self._finetuned_scores(texts, y_lab, archive)
+        scores = np.zeros((len(archive), y_lab.shape[1]))
+        for j in range(y_lab.shape[1]):
+            teacher = _fit_logreg(emb_lab, y_lab[:, j], self.random_state)
+            if teacher is not None:
+                scores[:, j] = teacher.predict_proba(emb_arch)[:, 1]
+        return scores
+
+    def _finetuned_scores(
+        self, texts: list[str], y_lab: np.ndarray, archive: list[str]
+    ) -> np.ndarray:
+        """The encoder fine-tuned on the labelled texts scores the archive; with a
+        cache, the scores are kept by the labelled texts, their labels, the archive
+        and the settings, and the fine-tuned model by its own key."""
+        teacher = EncoderClassifier(
+            pretrained=self.pretrained,
+            label_names=list(self.label_names),
+            max_length=self.max_length,
+            epochs=self.teacher_epochs,
+            learning_rate=5e-5,
+            head_learning_rate=1e-3,
+            batch_size=16,
+            validation_fraction=0.0,
+            random_state=self.random_state,
+            threads=self.threads,
+            cache=self.cache,
+        )
+        cache, key = self.cache, ""
+        if cache is not None:
+            settings = {
+                k: v for k, v in teacher.get_params().items() if k not in ("cache", "threads")
+            }
+            key = cache.key(
+                "teacher",
+                self.embedder_.digest(),
+                sorted(settings.items()),
+                _texts_digest(texts),
+                y_lab.tobytes().hex(),
+                _texts_digest(archive),
+            )
+            entry = cache.load("teacher", key)
+            scores = None if entry is None else entry[1].get("scores")
+            if scores is not None and scores.shape == (len(archive), y_lab.shape[1]):
+                return scores
+        stage(f"few_shot: fine-tune the teacher on {len(texts)} labelled texts")
+        teacher.fit(texts, y_lab)
+        stage(f"few_shot: the teacher scores {len(archive)} archive texts")
+        scores = teacher.predict_proba(archive)
+        if cache is not None:
+            cache.save("teacher", key, {"model": self.pretrained}, {"scores": scores})
+        return scores
 
     def _fit_student(self, features: Any, targets: np.ndarray, weights: np.ndarray) -> None:
         n_labels = targets.shape[1]
@@ -492,6 +569,11 @@ class FewShotSettings(Section):
     # 0.05 the sample corpus's Central Asia articles lose human-rights labels to
     # "crime, police and the courts" (passages_relative_none_margin_0.1.md).
     none_margin: float = Field(0.0, ge=-1, le=1)
+    # the teacher: frozen (a logistic regression on the encoder's embeddings of the
+    # labelled texts) or finetune (the encoder fine-tuned on them, teacher_epochs)
+    teacher: Literal["frozen", "finetune"] = "frozen"
+    teacher_epochs: int = Field(8, ge=1)
+    # teacher probability at which a pseudo-label needs no hint; 1: never
     confident: float = Field(0.8, gt=0.5, le=1)
     # the least share of a label's hinted texts its teacher confirms (chosen on the
     # training years: benchmarks/results/suggest_curve_folds.md)
@@ -527,6 +609,8 @@ class FewShot(Family):
             vectors=settings.vectors,
             scale=settings.scale,
             description_threshold=settings.description_threshold,
+            teacher=settings.teacher,
+            teacher_epochs=settings.teacher_epochs,
             confident=settings.confident,
             min_agreement=settings.min_agreement,
             teacher_min_positives=settings.teacher_min_positives,

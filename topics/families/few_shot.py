@@ -323,13 +323,10 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         )
         cache, key = self.cache, ""
         if cache is not None:
-            settings = {
-                k: v for k, v in teacher.get_params().items() if k not in ("cache", "threads")
-            }
             key = cache.key(
                 "teacher",
                 self.embedder_.digest(),
-                sorted(settings.items()),
+                {**teacher.get_params(), "cache": None, "threads": None},
                 _texts_digest(texts),
                 y_lab.tobytes().hex(),
                 _texts_digest(archive),

@@ -9,7 +9,8 @@ student learns from. This script keeps everything else as shipped
 
 - **finetune**: MiniLM fine-tuned end to end on the labelled articles, one sigmoid
   per label (``EncoderClassifier``, ``--epochs``, ``--learning-rate``, batch 16, head
-  rate 1e-3, nothing held out);
+  rate 1e-3, nothing held out): at the defaults, ``model.few_shot.teacher: finetune``'s
+  teacher;
 - **setfit**: SetFit's contrastive fine-tuning and logistic head, as the SetFit peer of
   ``few_shot.py`` (one class per label plus none; needs
   ``benchmarks/requirements-peers.txt``).
@@ -21,8 +22,8 @@ row gives the teacher alone on the validation years (the frozen one and finetune
 0.5, SetFit its most likely class) and the whole model with that teacher.
 
     TOPICS_DATA_DIR=../shared/data python benchmarks/few_shot_teacher.py \\
-        [--n 64] [--draws 1] [--teachers finetune,setfit] [--epochs 4] \\
-        [--learning-rate 5e-5] [--out FILE]
+        [--n 64] [--draws 1] [--teachers finetune,setfit] [--epochs 8] \\
+        [--learning-rate 5e-5] [--confident 0.9,1] [--out FILE]
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def main() -> None:
     parser.add_argument("--n", default="64", help="labelled per label, comma-separated")
     parser.add_argument("--draws", type=int, default=1)
     parser.add_argument("--teachers", default="finetune,setfit")
-    parser.add_argument("--epochs", type=int, default=4, help="finetune's epochs")
+    parser.add_argument("--epochs", type=int, default=8, help="finetune's epochs")
     parser.add_argument("--learning-rate", type=float, default=5e-5, help="finetune's rate")
     parser.add_argument(
         "--confident",

@@ -53,6 +53,15 @@ SEEDS = {
     "defense": ["troops", "army", "navy", "soldiers", "military", "weapons"],
     "transport": ["railway", "airline", "highway", "traffic", "trains", "bus"],
 }
+# five labelled texts, two of them transport
+LABELLED = [
+    "Freight trains and the new railway line",
+    "Flights from the airport resume",
+    "The bank raised rates again",
+    "Troops gather at the border",
+    "The singer won a music prize",
+]
+Y_LABELLED = np.array([[0, 0, 1], [0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 0]])
 NEW = [
     "The bank expects inflation to slow and rates to fall",
     "Soldiers and the army hold a military parade",
@@ -129,17 +138,9 @@ def test_a_label_described_by_a_list_is_as_near_as_its_nearest_sentence(minilm: 
 
 def test_labelled_examples_teach_a_label_with_no_hint(minilm: str) -> None:
     seeds = {name: words for name, words in SEEDS.items() if name != "transport"}
-    labelled = [
-        "Freight trains and the new railway line",
-        "Flights from the airport resume",
-        "The bank raised rates again",
-        "Troops gather at the border",
-        "The singer won a music prize",
-    ]
-    y = np.array([[0, 0, 1], [0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 0]])
     model = SeededSelfTraining(
         LABELS, seed_words=seeds, pretrained=minilm, max_length=32, C=10.0
-    ).fit(labelled, y, unlabelled=ARCHIVE)
+    ).fit(LABELLED, Y_LABELLED, unlabelled=ARCHIVE)
     assert model.n_labelled_ == 5
     assert model.predict(NEW)[:, 2].tolist() == [0, 0, 1, 0]
 
@@ -148,14 +149,6 @@ def test_a_fine_tuned_teacher_teaches_a_label_with_no_hint_and_is_cached(
     minilm: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seeds = {name: words for name, words in SEEDS.items() if name != "transport"}
-    labelled = [
-        "Freight trains and the new railway line",
-        "Flights from the airport resume",
-        "The bank raised rates again",
-        "Troops gather at the border",
-        "The singer won a music prize",
-    ]
-    y = np.array([[0, 0, 1], [0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 0]])
 
     def fit() -> SeededSelfTraining:
         return SeededSelfTraining(
@@ -167,7 +160,7 @@ def test_a_fine_tuned_teacher_teaches_a_label_with_no_hint_and_is_cached(
             teacher="finetune",
             teacher_min_positives=1,
             cache=FitCache(tmp_path / "cache"),
-        ).fit(labelled, y, unlabelled=ARCHIVE)
+        ).fit(LABELLED, Y_LABELLED, unlabelled=ARCHIVE)
 
     model = fit()
     assert model.pseudo_label_rate_[2] > 0  # transport: the teacher's alone
@@ -183,14 +176,6 @@ def test_a_fine_tuned_teacher_teaches_a_label_with_no_hint_and_is_cached(
 
 def test_a_confident_of_one_lets_the_teacher_only_confirm_hints(minilm: str) -> None:
     seeds = {**SEEDS, "transport": ["airline"]}  # hints one archive text of five
-    labelled = [
-        "Freight trains and the new railway line",
-        "Flights from the airport resume",
-        "The bank raised rates again",
-        "Troops gather at the border",
-        "The singer won a music prize",
-    ]
-    y = np.array([[0, 0, 1], [0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 0]])
 
     def transport_rate(confident: float) -> float:
         model = SeededSelfTraining(
@@ -201,7 +186,7 @@ def test_a_confident_of_one_lets_the_teacher_only_confirm_hints(minilm: str) -> 
             C=10.0,
             teacher_min_positives=1,
             confident=confident,
-        ).fit(labelled, y, unlabelled=ARCHIVE)
+        ).fit(LABELLED, Y_LABELLED, unlabelled=ARCHIVE)
         return float(model.pseudo_label_rate_[2])
 
     assert transport_rate(0.55) == 0.1  # the teacher adds a text the hint missed

@@ -28,6 +28,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +87,9 @@ def main() -> None:
     commit = provenance.commit()
     base = load_config(EXPERIMENT, ["tracking.enabled=false", *common])
     base.data.train_sample = None
-    train = prepare(base).train
+    train, between = training_years(base)
     labels = list(train.label_names)
     y_all = train.label_matrix()
-    years = np.array([int(str(year)) for year in train.meta["year"]])
-
-    def between(span: tuple[int, int]) -> np.ndarray:
-        return np.flatnonzero((years >= span[0]) & (years <= span[1]))
 
     results: dict[tuple[str, int], list[float]] = {}
     started = time.perf_counter()
@@ -121,6 +118,18 @@ def main() -> None:
             args.out.write_text(report(args, commit, base, sizes, results), encoding="utf-8")
     print(report(args, commit, base, sizes, results))
     print(f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+def training_years(config: Any) -> tuple[Any, Callable[[tuple[int, int]], np.ndarray]]:
+    """The experiment's training split (``config.data.train_sample`` off) and a function
+    giving the indices of its articles from a span of years, both ends included."""
+    train = prepare(config).train
+    years = np.array([int(str(year)) for year in train.meta["year"]])
+
+    def between(span: tuple[int, int]) -> np.ndarray:
+        return np.flatnonzero((years >= span[0]) & (years <= span[1]))
+
+    return train, between
 
 
 def report(

@@ -42,14 +42,13 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks import provenance  # noqa: E402
 from benchmarks.few_shot import EXPERIMENT, scores, setfit_fit  # noqa: E402
-from benchmarks.few_shot_choices import FOLDS  # noqa: E402
+from benchmarks.few_shot_choices import FOLDS, training_years  # noqa: E402
 from topics.config import load_config  # noqa: E402
 from topics.data.splits import draw_train_sample  # noqa: E402
 from topics.families.base import TrainingData  # noqa: E402
 from topics.families.encoder import EncoderClassifier  # noqa: E402
 from topics.families.few_shot import SeededSelfTraining, _fit_logreg, embed_unique  # noqa: E402
 from topics.run.build import fit_family  # noqa: E402
-from topics.run.prepare import prepare  # noqa: E402
 
 
 class GivenTeacher(SeededSelfTraining):
@@ -125,13 +124,9 @@ def main() -> None:
     commit = provenance.commit()
     config = load_config(EXPERIMENT, ["tracking.enabled=false"])
     config.data.train_sample = None
-    train = prepare(config).train
+    train, between = training_years(config)
     labels = list(train.label_names)
     y_all = train.label_matrix()
-    years = np.array([int(str(year)) for year in train.meta["year"]])
-
-    def between(span: tuple[int, int]) -> np.ndarray:
-        return np.flatnonzero((years >= span[0]) & (years <= span[1]))
 
     rows: list[tuple[int, str, int, str, float, float, float | None]] = []
     started = time.perf_counter()

@@ -307,7 +307,8 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
     ) -> np.ndarray:
         """The encoder fine-tuned on the labelled texts scores the archive; with a
         cache, the scores are kept by the labelled texts, their labels, the archive
-        and the settings, and the fine-tuned model by its own key."""
+        and the settings (not the fine-tuned model: 90 MB an entry, and only the
+        scores are read again)."""
         teacher = EncoderClassifier(
             pretrained=self.pretrained,
             label_names=list(self.label_names),
@@ -319,14 +320,13 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
             validation_fraction=0.0,
             random_state=self.random_state,
             threads=self.threads,
-            cache=self.cache,
         )
         cache, key = self.cache, ""
         if cache is not None:
             key = cache.key(
                 "teacher",
                 self.embedder_.digest(),
-                {**teacher.get_params(), "cache": None, "threads": None},
+                {**teacher.get_params(), "threads": None},
                 _texts_digest(texts),
                 y_lab.tobytes().hex(),
                 _texts_digest(archive),

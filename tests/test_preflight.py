@@ -62,10 +62,11 @@ def test_documents_without_words_only_warn(
         {"encoder": {"enabled": True}},
         {"embedding_topics": {"enabled": True, "num_topics": 2}},
         {"few_shot": {"enabled": True, "seed_words": {"economy": ["bank"]}}},
+        {"static": {"enabled": True}},
     ],
-    ids=["encoder", "embedding_topics", "few_shot"],
+    ids=["encoder", "embedding_topics", "few_shot", "static"],
 )
-def test_families_trained_with_torch_are_rejected_before_a_run_without_it(
+def test_families_trained_with_torch_are_rejected_before_the_data_is_read_without_it(
     section: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_find_spec = importlib.util.find_spec
@@ -75,7 +76,9 @@ def test_families_trained_with_torch_are_rejected_before_a_run_without_it(
         lambda name, *args: None if name == "torch" else real_find_spec(name, *args),
     )
     tracker = RecordingTracker()
-    config = validate_config(tiny_config(tmp_path, model=section))
+    data = tiny_config(tmp_path, model=section)
+    config = validate_config(data)
+    Path(data["data"]["path"]).unlink()  # read, it would fail with a missing-file error
     [family] = section
     with pytest.raises(
         ConfigError, match=rf"model.{family} needs torch: pip install 'topics\[encoder\]'"

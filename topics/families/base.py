@@ -202,6 +202,9 @@ class Family:
     # False for a family that trains without labelled documents (a zero-shot run,
     # ``data.train_sample`` drawing none, may enable it); the preflight refuses the others.
     needs_labels: ClassVar[bool] = True
+    # True for a family whose training runs torch (the encoder extra); the preflight
+    # refuses it on a core install before any data is read.
+    trains_with_torch: ClassVar[bool] = False
 
     def fit(
         self,

@@ -410,6 +410,7 @@ class EmbeddingTopicsSettings(Section):
 class EmbeddingTopicsFamily(Family):
     name = "embedding_topics"
     Settings = EmbeddingTopicsSettings
+    trains_with_torch = True
 
     def fit(
         self,

@@ -490,6 +490,7 @@ class EncoderSettings(Section):
 class Encoder(Family):
     name = "encoder"
     Settings = EncoderSettings
+    trains_with_torch = True
 
     def fit(
         self,

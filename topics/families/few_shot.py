@@ -586,6 +586,7 @@ class FewShotSettings(Section):
 class FewShot(Family):
     name = "few_shot"
     Settings = FewShotSettings
+    trains_with_torch = True
     needs_labels = False  # seed words and label descriptions stand in for them
 
     def fit(

@@ -148,6 +148,7 @@ class StaticVectors(TransformerMixin, BaseEstimator):
 class Static(Family):
     name = "static"
     Settings = StaticSettings
+    trains_with_torch = True
     requires = ("tfidf",)
 
     def fit(

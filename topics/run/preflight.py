@@ -1,4 +1,5 @@
-"""Checks that need the data but no training, run before a tracked run starts.
+"""Checks run before a tracked run starts: what is installed (before the data is
+read), then what needs the data but no training.
 
 A problem found here costs the user seconds, not a failed run after minutes of
 training: each is one line naming the config key or label and how to fix it.
@@ -37,9 +38,18 @@ def check_training_data(config: ExperimentConfig, train: Corpus) -> None:
         _check_label_counts(train)
     if config.model.lda.enabled:
         _check_lda_vocabulary(config, train)
-    for family in ("encoder", "embedding_topics", "few_shot"):  # trained with torch
-        if getattr(config.model, family).enabled:
-            _check_encoder_extra(family)
+
+
+def check_installed(config: ExperimentConfig) -> None:
+    """Raise when an enabled family trains with torch and the encoder extra is missing
+    (found, not imported: importing torch takes seconds)."""
+    missing = [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
+    for name, family in FAMILIES.items():
+        if missing and family.trains_with_torch and getattr(config.model, name).enabled:
+            raise ConfigError(
+                f"model.{name} needs {' and '.join(missing)}: pip install 'topics[encoder]', "
+                f"or set model.{name}.enabled=false"
+            )
 
 
 def _check_label_counts(train: Corpus) -> None:
@@ -68,16 +78,6 @@ def _check_labelled_documents(config: ExperimentConfig, train: Corpus) -> bool:
         f"(per_label: {config.data.train_sample.per_label}): set data.train_sample.per_label "
         f">= 1, or disable {', '.join(f'model.{name}' for name in needing)}"
     )
-
-
-def _check_encoder_extra(family: str = "encoder") -> None:
-    """torch and transformers are installed (found, not imported: that takes seconds)."""
-    missing = [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
-    if missing:
-        raise ConfigError(
-            f"model.{family} needs {' and '.join(missing)}: pip install 'topics[encoder]', "
-            f"or set model.{family}.enabled=false"
-        )
 
 
 def _check_lda_vocabulary(config: ExperimentConfig, train: Corpus) -> None:

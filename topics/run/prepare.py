@@ -34,7 +34,7 @@ from topics.data.splits import (
 from topics.errors import ConfigError
 from topics.families import FAMILIES
 from topics.run.cache import load_corpus_cached, split_kwargs
-from topics.run.preflight import check_training_data
+from topics.run.preflight import check_installed, check_training_data
 
 __all__ = ["Prepared", "prepare"]
 
@@ -83,8 +83,9 @@ def prepare(config: ExperimentConfig) -> Prepared:
     ------
     DataError, ConfigError
         The data is missing or cannot train what the config asks for (see
-        :func:`topics.run.preflight.check_training_data`); nothing has been tracked.
+        :mod:`topics.run.preflight`); nothing has been tracked.
     """
+    check_installed(config)  # a core install asked to train with torch: before the data
     corpus = load_data(config)
     train_idx, test_idx = split_indices(
         corpus, **split_kwargs(config.data.split, config.split_seed())

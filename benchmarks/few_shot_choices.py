@@ -15,7 +15,7 @@ micro-F1, the mean over both folds and the draws.
 
     TOPICS_DATA_DIR=../shared/data python benchmarks/few_shot_choices.py \\
         [--n 0,16,64] [--draws 3] [--vary C=1,10 --vary confident=0.8,0.95] \\
-        [--set vectors=static] [--out FILE]
+        [--vary data.none_descriptions=@lines.yaml] [--set vectors=static] [--out FILE]
 
 ``--set`` changes a setting in every row, the first one included.
 
@@ -25,6 +25,7 @@ Embeddings are cached under the experiment's ``cache_dir``, as in ``few_shot.py`
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -63,8 +65,8 @@ def main() -> None:
         "--vary",
         action="append",
         help="SETTING=V1,V2: one row per value, the rest as shipped; a model.few_shot "
-        "setting, or a config key with dots, e.g. data.none_descriptions=null "
-        f"(default: {' '.join(DEFAULT_VARY)})",
+        "setting, or a config key with dots, e.g. data.none_descriptions=null; @FILE: "
+        f"one row with the YAML value in FILE, e.g. a list (default: {' '.join(DEFAULT_VARY)})",
     )
     parser.add_argument(
         "--set",
@@ -78,10 +80,11 @@ def main() -> None:
     common = [f"model.few_shot.{spec}" for spec in args.set]
     sizes = [int(n) for n in args.n.split(",")]
     rows = [("as shipped" if not args.set else "--set only", "")] + [
-        (f"{key} = {value}", f"{key if '.' in key else 'model.few_shot.' + key}={value}")
+        (f"{key} = {value}", f"{key if '.' in key else 'model.few_shot.' + key}={parsed}")
         for spec in args.vary or DEFAULT_VARY
         for key, values in [spec.split("=", 1)]
-        for value in values.split(",")
+        for value in ([values] if values.startswith("@") else values.split(","))
+        for parsed in [file_value(value[1:]) if value.startswith("@") else value]
     ]
 
     commit = provenance.commit()
@@ -118,6 +121,11 @@ def main() -> None:
             args.out.write_text(report(args, commit, base, sizes, results), encoding="utf-8")
     print(report(args, commit, base, sizes, results))
     print(f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+def file_value(path: str) -> str:
+    """The YAML value in file ``path``, as one line an override takes (JSON is YAML)."""
+    return json.dumps(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
 
 
 def training_years(config: Any) -> tuple[Any, Callable[[tuple[int, int]], np.ndarray]]:

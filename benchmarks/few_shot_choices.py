@@ -80,11 +80,10 @@ def main() -> None:
     common = [f"model.few_shot.{spec}" for spec in args.set]
     sizes = [int(n) for n in args.n.split(",")]
     rows = [("as shipped" if not args.set else "--set only", "")] + [
-        (f"{key} = {value}", f"{key if '.' in key else 'model.few_shot.' + key}={parsed}")
+        (f"{key} = {value}", f"{key if '.' in key else 'model.few_shot.' + key}={parsed(value)}")
         for spec in args.vary or DEFAULT_VARY
         for key, values in [spec.split("=", 1)]
         for value in ([values] if values.startswith("@") else values.split(","))
-        for parsed in [file_value(value[1:]) if value.startswith("@") else value]
     ]
 
     commit = provenance.commit()
@@ -123,9 +122,12 @@ def main() -> None:
     print(f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
-def file_value(path: str) -> str:
-    """The YAML value in file ``path``, as one line an override takes (JSON is YAML)."""
-    return json.dumps(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+def parsed(value: str) -> str:
+    """``value``, or for ``@FILE`` the YAML value in FILE as one line an override takes
+    (JSON is YAML)."""
+    if not value.startswith("@"):
+        return value
+    return json.dumps(yaml.safe_load(Path(value[1:]).read_text(encoding="utf-8")))
 
 
 def training_years(config: Any) -> tuple[Any, Callable[[tuple[int, int]], np.ndarray]]:

@@ -25,6 +25,16 @@ fine-tuning it on the fit part (``model.encoder`` as the experiment sets it, but
 ``static_vectors_1_epoch.md``, here chosen or not on train only. The fine-tuned
 encoder's own validation figures are a row too.
 
+``--whiten MODE,...`` adds the static vectors re-expressed before the learner sees
+them, each transform fit on the fit part's vectors: ``center`` (less their mean),
+``standard`` (centred, each dimension divided by its standard deviation) or ``pca``
+(centred, rotated onto the principal axes, each divided by its standard deviation),
+all rescaled so the mean squared row norm is 1, as a unit vector's. A linear model
+scores ``w . (x - m) / s`` as ``(w / s) . x`` plus a constant, so a bundle could fold
+any of them into its weights at no cost at predict time; the L2 penalty then weighs
+every direction of the vector alike, where on raw vectors it favours the few
+dimensions that carry most of MiniLM's variance.
+
 ``--set KEY=VALUE`` overrides the experiment for every row, the tfidf model's
 included (its analyzer, ``model.tfidf.fine_labels``, ``data.label_field``).
 
@@ -111,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         type=floats,
         default=[],
         help="with --teacher: logistic-regression students of its scores, at these C",
+    )
+    parser.add_argument(
+        "--whiten",
+        default="",
+        help="re-expressed static vectors, MODE,... of center, standard, pca",
     )
     parser.add_argument(
         "--out", type=Path, help="default: benchmarks/results/static_probe_<experiment>.md"
@@ -211,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             name = f"{source}, tuned {epochs} epochs at {float(rate):g} (cross-fitted)"
             variants.append((name, fit_vectors, val_vectors, time.perf_counter() - start))
+        for mode in [part for part in args.whiten.split(",") if part]:
+            fit_vectors, val_vectors = whitened(variants[0][1], variants[0][2], mode)
+            variants.append((f"{source}, {mode}", fit_vectors, val_vectors, 0.0))
         for (tuned, vectors_fit, vectors_val, tune_s), scale, c in itertools.product(
             variants, args.scales, args.cs
         ):
@@ -323,6 +341,24 @@ def soft_student(
         out_of_fold[fold == k] = fit_proba(np.flatnonzero(fold != k), fit_x[fold == k])
     cuts = [fit_threshold(out_of_fold[:, j], gold[:, j]) for j in range(gold.shape[1])]
     return (fit_proba(np.arange(fit_x.shape[0]), val_x) >= np.array(cuts)).astype(int)
+
+
+def whitened(fit: np.ndarray, val: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """``fit`` and ``val`` re-expressed by ``mode`` (center, standard or pca), the
+    transform fit on ``fit``, rescaled so ``fit``'s mean squared row norm is 1."""
+    mean = fit.mean(axis=0)
+    if mode == "center":
+        basis = np.eye(fit.shape[1], dtype=np.float64)
+    elif mode == "standard":
+        basis = np.diag(1 / np.maximum(fit.std(axis=0), 1e-6))
+    elif mode == "pca":
+        values, vectors = np.linalg.eigh(np.cov(fit - mean, rowvar=False))
+        basis = vectors / np.sqrt(np.maximum(values, 1e-9))
+    else:
+        raise SystemExit(f"--whiten: unknown mode {mode!r}; use center, standard or pca")
+    out_fit, out_val = ((x - mean) @ basis for x in (fit, val))
+    norm = np.sqrt((out_fit**2).sum(axis=1).mean())
+    return (out_fit / norm).astype(np.float32), (out_val / norm).astype(np.float32)
 
 
 def tuned_vectors(

@@ -96,6 +96,17 @@ def floats(text: str) -> list[float | None]:
     return [None if part == "none" else float(part) for part in text.split(",")]
 
 
+WHITENINGS = ("center", "standard", "pca")
+
+
+def whitenings(text: str) -> list[str]:
+    modes = [part for part in text.split(",") if part]
+    unknown = sorted(set(modes) - set(WHITENINGS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown {unknown}; use {', '.join(WHITENINGS)}")
+    return modes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("experiment", nargs="?", default="nyt-cap", choices=sorted(EXPERIMENTS))
@@ -124,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--whiten",
-        default="",
+        type=whitenings,
+        default=[],
         help="re-expressed static vectors, MODE,... of center, standard, pca",
     )
     parser.add_argument(
@@ -226,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             name = f"{source}, tuned {epochs} epochs at {float(rate):g} (cross-fitted)"
             variants.append((name, fit_vectors, val_vectors, time.perf_counter() - start))
-        for mode in [part for part in args.whiten.split(",") if part]:
+        for mode in args.whiten:
             fit_vectors, val_vectors = whitened(variants[0][1], variants[0][2], mode)
             variants.append((f"{source}, {mode}", fit_vectors, val_vectors, 0.0))
         for (tuned, vectors_fit, vectors_val, tune_s), scale, c in itertools.product(
@@ -351,11 +363,9 @@ def whitened(fit: np.ndarray, val: np.ndarray, mode: str) -> tuple[np.ndarray, n
         basis = np.eye(fit.shape[1], dtype=np.float64)
     elif mode == "standard":
         basis = np.diag(1 / np.maximum(fit.std(axis=0), 1e-6))
-    elif mode == "pca":
+    else:  # pca
         values, vectors = np.linalg.eigh(np.cov(fit - mean, rowvar=False))
         basis = vectors / np.sqrt(np.maximum(values, 1e-9))
-    else:
-        raise SystemExit(f"--whiten: unknown mode {mode!r}; use center, standard or pca")
     out_fit, out_val = ((x - mean) @ basis for x in (fit, val))
     norm = np.sqrt((out_fit**2).sum(axis=1).mean())
     return (out_fit / norm).astype(np.float32), (out_val / norm).astype(np.float32)

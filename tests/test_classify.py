@@ -96,6 +96,17 @@ def test_stdin(model_dir: str, capsys: pytest.CaptureFixture[str], monkeypatch: 
     assert code == 0 and out.startswith("transport")
 
 
+def test_dash_argument_reads_stdin(
+    model_dir: str, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    """`echo TEXT | classify -` classifies TEXT, not the one-character text "-"."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("Railway cargo and port trains"))
+    args = ["--model", model_dir, "--format", "json", "Army drills", "-"]
+    code, out, _ = run_classify(args, capsys)
+    labels = [record["labels"] for record in json.loads(out)]
+    assert code == 0 and labels == [["defense"], ["transport"]]
+
+
 def test_text_format_with_explanation(model_dir: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_classify(["--model", model_dir, "--explain", "Railway cargo trains"], capsys)
     assert code == 0

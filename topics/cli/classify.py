@@ -42,10 +42,11 @@ ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)/?$")
 
 EPILOG = """\
 input:
-  TEXT arguments are documents; -f reads files (.jsonl: one object per line with
-  'text' and optional 'title'/'id'; .csv: the --text-column; anything else: the
-  whole file is one document; '-' is stdin). With neither, stdin is one document;
-  --lines makes every line of stdin and of text files one document (fastText-style).
+  TEXT arguments are documents, and '-' is stdin; -f reads files (.jsonl: one
+  object per line with 'text' and optional 'title'/'id'; .csv: the --text-column;
+  anything else: the whole file is one document; '-' is stdin). With neither, stdin
+  is one document; --lines makes every line of stdin and of text files one document
+  (fastText-style).
 
 model:
   --model, else $TOPICS_MODEL, else artifacts/latest: a path relative to the

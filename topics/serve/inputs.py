@@ -65,24 +65,31 @@ def read_documents(
 ) -> Iterator[Document]:
     """``(id or None, text)`` for every readable input document, in input order.
 
-    Text arguments come first, then each file (``-`` is stdin); with neither,
-    stdin is read. ``input_format`` ``auto`` picks by suffix (``.jsonl``,
-    ``.csv``, else the whole file is one text); stdin is one text unless told.
+    Text arguments come first, then each file; ``-``, as a text argument or a
+    file, is stdin; with neither, stdin is read. ``input_format`` ``auto`` picks by
+    suffix (``.jsonl``, ``.csv``, else the whole file is one text); stdin is one
+    text unless told.
     """
     stdin = stdin if stdin is not None else sys.stdin
+
+    def read(name: str) -> Iterator[Document]:
+        try:
+            yield from _read_source(name, problems, stdin, text_column, input_format)
+        except InputError as exc:
+            problems.error(str(exc))
+
     for number, text in enumerate(texts, start=1):
+        if text == "-":  # `echo ... | classify -`: stdin, as everywhere on Unix
+            yield from read("-")
+            continue
         if _names_a_file(text):
             problems.warn(
                 f"argument {number} names a file, {text!r}; classified as text, "
                 f"not read: to read it, pass -f {text}"
             )
         yield None, clip_text(_clean_argument(text, problems), f"argument {number}", problems)
-    sources = list(files) if (files or texts) else ["-"]
-    for name in sources:
-        try:
-            yield from _read_source(name, problems, stdin, text_column, input_format)
-        except InputError as exc:
-            problems.error(str(exc))
+    for name in list(files) if (files or texts) else ["-"]:
+        yield from read(name)
 
 
 def clip_text(text: str, where: str, problems: Problems | None = None) -> str:

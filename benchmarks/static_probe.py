@@ -2,7 +2,8 @@
 
     TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/static_probe.py [nyt-cap] \\
         [--scales 0.5,1,2] [--cs 0.5,1] [--sif 0.001] [--contextual 0,64] \\
-        [--tune 2:3e-4] [--teacher 1 [--distil 4,16]] [--set KEY=VALUE] [--out FILE]
+        [--tune 2:3e-4] [--teacher 1 [--distil 4,16]] [--whiten pca] [--sentence] \\
+        [--regress 1,0.1] [--set KEY=VALUE] [--out FILE]
 
 The slice is ``benchmarks/peers.py``'s: nyt-cap fits on 1996-2001 and validates on
 2002-03 (the protocol behind experiments/nyt-cap.yaml's other choices); the other
@@ -34,6 +35,15 @@ scores ``w . (x - m) / s`` as ``(w / s) . x`` plus a constant, so a bundle could
 any of them into its weights at no cost at predict time; the L2 penalty then weighs
 every direction of the vector alike, where on raw vectors it favours the few
 dimensions that carry most of MiniLM's variance.
+
+``--sentence`` adds MiniLM's own sentence vector (a transformer pass over every
+text, mean-pooled, unit length) in the static vector's place: what a lookup would
+reach if it matched the encoder, the bound of this family. ``--regress LAMBDA,...``
+adds ``model.static.regress``'s tables, fit to the fit part's sentence vectors: the
+token vectors ``E`` that bring each text's sum of token vectors (divided by its norm
+under the distilled table ``E0``) nearest its sentence vector, in least squares, with
+``LAMBDA * |E - E0|^2`` holding them to the distilled ones. The row names give the
+mean cosine of the validation texts' static vectors to their sentence vectors.
 
 ``--set KEY=VALUE`` overrides the experiment for every row, the tfidf model's
 included (its analyzer, ``model.tfidf.fine_labels``, ``data.label_field``).
@@ -80,8 +90,9 @@ from topics.families.base import TrainingData  # noqa: E402
 from topics.families.encoder import EncoderClassifier  # noqa: E402
 from topics.families.fine_labels import FineLabelLinear  # noqa: E402
 from topics.families.linear import fit_threshold  # noqa: E402
-from topics.families.sentence_encoder import MINILM  # noqa: E402
+from topics.families.sentence_encoder import MINILM, TorchBertEmbedder  # noqa: E402
 from topics.families.static import StaticVectors  # noqa: E402
+from topics.kernels.embedding_topics import unit_rows  # noqa: E402
 from topics.kernels.static import (  # noqa: E402
     static_tokenizer,
     text_vectors,
@@ -89,7 +100,7 @@ from topics.kernels.static import (  # noqa: E402
     token_rows,
 )
 from topics.run.build import fit_context, fit_family  # noqa: E402
-from topics.run.cache import load_corpus_cached, split_kwargs  # noqa: E402
+from topics.run.cache import FitCache, load_corpus_cached, split_kwargs  # noqa: E402
 
 
 def floats(text: str) -> list[float | None]:
@@ -97,6 +108,7 @@ def floats(text: str) -> list[float | None]:
 
 
 WHITENINGS = ("center", "standard", "pca")
+BOUND = "MiniLM's own sentence vector (a transformer pass, the bound)"  # never chosen
 
 
 def whitenings(text: str) -> list[str]:
@@ -138,6 +150,15 @@ def main(argv: list[str] | None = None) -> int:
         type=whitenings,
         default=[],
         help="re-expressed static vectors, MODE,... of center, standard, pca",
+    )
+    parser.add_argument(
+        "--sentence", action="store_true", help="also MiniLM's own sentence vector, the bound"
+    )
+    parser.add_argument(
+        "--regress",
+        type=floats,
+        default=[],
+        help="static tables least-squares fit to the sentence vectors, at these ridge weights",
     )
     parser.add_argument(
         "--out", type=Path, help="default: benchmarks/results/static_probe_<experiment>.md"
@@ -205,7 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     fine = isinstance(tfidf.classifier, FineLabelLinear)
     targets = data.targets(single, fine)
     tunes = [tuple(part.split(":")) for part in args.tune.split(",") if part]
+    sentences = None
+    if args.sentence or args.regress:
+        encoder = TorchBertEmbedder(MINILM, max_length=128, batch_size=32)
+        sentences = tuple(unit_rows(encoder.embed(part)) for part in (list(data.texts), texts))
     scratch = tempfile.TemporaryDirectory()  # the teacher's weights, as a model folder
+    store = FitCache(Path(scratch.name) / "cache")  # the fit part's sentence vectors, once
     sources = [("", MINILM)]
     if args.teacher:
         start = time.perf_counter()
@@ -238,6 +264,19 @@ def main(argv: list[str] | None = None) -> int:
             )
             name = f"{source}, tuned {epochs} epochs at {float(rate):g} (cross-fitted)"
             variants.append((name, fit_vectors, val_vectors, time.perf_counter() - start))
+        if sentences is not None and not source and sif == args.sif[0] and not contextual:
+            if args.sentence:
+                variants.append((BOUND, *sentences, 0.0))
+            for lam in args.regress:
+                start = time.perf_counter()
+                regressed = StaticVectors(MINILM, sif=sif, regress=lam, cache=store)
+                regressed.fit(data.texts)
+                fit_vectors, val_vectors = (
+                    regressed.transform(part) for part in (list(data.texts), texts)
+                )
+                cosine = float((val_vectors * sentences[1]).sum(axis=1).mean())
+                name = f", fit to sentence vectors, lambda {lam:g} (cosine {cosine:.2f})"
+                variants.append((name, fit_vectors, val_vectors, time.perf_counter() - start))
         for mode in args.whiten:
             fit_vectors, val_vectors = whitened(variants[0][1], variants[0][2], mode)
             variants.append((f"{source}, {mode}", fit_vectors, val_vectors, 0.0))
@@ -250,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             proba = model.predict_proba(
                 sp.hstack([words_val, sp.csr_matrix(scale * vectors_val)]).tocsr()
             )
-            name = f"static, contextual {int(contextual or 0)}{tuned}"
+            name = tuned if tuned == BOUND else f"static, contextual {int(contextual or 0)}{tuned}"
             seconds = time.perf_counter() - start + tune_s
             rows.append(
                 (name, str(sif), f"{scale:g}", f"{c:g}", scores(model.decide(proba)), seconds)

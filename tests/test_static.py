@@ -16,7 +16,7 @@ from topics.families.base import TrainingData
 from topics.families.fine_labels import FineLabelLinear
 from topics.families.linear import MultiLabelLinear
 from topics.families.sentence_encoder import TorchBertEmbedder
-from topics.families.static import StaticVectors
+from topics.families.static import StaticVectors, fit_to_sentences
 from topics.kernels import static as kernel
 from topics.predict import Predictor
 from topics.run.build import fit_family
@@ -108,6 +108,43 @@ def test_token_vectors_are_distilled_once_per_cache(
     monkeypatch.setattr(TorchBertEmbedder, "digest", lambda self: "other weights")
     with pytest.raises(AssertionError, match="distilled again"):
         StaticVectors(str(tiny_bert), cache=cache).fit(texts)
+
+
+def test_fit_to_sentences_solves_the_ridge_problem() -> None:
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    counts = sp.random(40, 12, density=0.3, random_state=0, format="csr")
+    counts.data[:] = rng.integers(1, 4, size=counts.nnz)
+    start, targets = rng.normal(size=(12, 5)), rng.normal(size=(40, 5))
+    got = fit_to_sentences(counts, start, targets, ridge=0.5)
+    # the closed form: (A'A + ridge I) E = A' targets + ridge E0, A the rows over their norms
+    norms = np.linalg.norm(counts @ start, axis=1)
+    a = counts.toarray() / np.where(norms == 0, 1, norms)[:, None]
+    expected = np.linalg.solve(a.T @ a + 0.5 * np.eye(12), a.T @ targets + 0.5 * start)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # a large ridge keeps the start
+    np.testing.assert_allclose(fit_to_sentences(counts, start, targets, 1e9), start, atol=1e-6)
+
+
+def test_regressed_vectors_come_nearer_the_encoders_sentence_vectors(
+    tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = ["bank rates rose", "the army and the bank", "rates of the army rose", "bank"] * 3
+    sentences = TorchBertEmbedder(str(tiny_bert), max_length=128).embed(texts)
+    sentences /= np.linalg.norm(sentences, axis=1, keepdims=True)
+
+    def cosine(vectors: StaticVectors) -> float:
+        return float((vectors.transform(texts) * sentences).sum(axis=1).mean())
+
+    cache = FitCache(tmp_path)
+    plain = StaticVectors(str(tiny_bert)).fit(texts)
+    fitted = StaticVectors(str(tiny_bert), regress=1e-3, cache=cache).fit(texts)
+    assert cosine(fitted) > max(cosine(plain), 0.99) and fitted.vectors_.dtype == np.float16
+    # the sentence vectors come from the cache the second time
+    monkeypatch.setattr(TorchBertEmbedder, "embed", lambda *a: pytest.fail("embedded again"))
+    again = StaticVectors(str(tiny_bert), regress=1e-3, cache=cache).fit(texts)
+    np.testing.assert_array_equal(again.vectors_, fitted.vectors_)
 
 
 def quickstart_split(*overrides: str) -> tuple[object, TrainingData, list[str], list[str]]:

@@ -53,6 +53,7 @@ from topics.kernels.static import static_tokenizer, text_vectors, token_ids, tok
 
 SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]")
 COEFFICIENTS = ("coef_", "fine_coef_")  # of the learner: one column per feature
+SENTENCE_TOKENS = 128  # regress: the encoder's sentence vectors read this much of a text
 
 
 class StaticSettings(Section):
@@ -145,16 +146,15 @@ class StaticVectors(TransformerMixin, BaseEstimator):
 
     def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
         """The encoder's unit sentence vectors of ``texts``, through the cache."""
-        embedder = TorchBertEmbedder(self.pretrained, max_length=128, owner="model.static")
-        key = None
-        if self.cache is not None:
-            key = self.cache.key("sentence_vectors", embedder.digest(), 128, _texts_digest(texts))
-            entry = self.cache.load("sentence_vectors", key)
-            found = None if entry is None else entry[1].get("vectors")
-            if found is not None and found.shape[0] == len(texts):
-                return found
-        vectors = unit_rows(embedder.embed(texts))
-        if self.cache is not None and key is not None:
+        embedder = TorchBertEmbedder(self.pretrained, SENTENCE_TOKENS, owner="model.static")
+        if self.cache is None:
+            return unit_rows(embedder.embed(texts))
+        parts = (embedder.digest(), SENTENCE_TOKENS, _texts_digest(texts))
+        key = self.cache.key("sentence_vectors", *parts)
+        entry = self.cache.load("sentence_vectors", key)
+        vectors = None if entry is None else entry[1].get("vectors")
+        if vectors is None or vectors.shape[0] != len(texts):
+            vectors = unit_rows(embedder.embed(texts))
             self.cache.save(
                 "sentence_vectors", key, {"model": self.pretrained}, {"vectors": vectors}
             )

@@ -226,10 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     fine = isinstance(tfidf.classifier, FineLabelLinear)
     targets = data.targets(single, fine)
     tunes = [tuple(part.split(":")) for part in args.tune.split(",") if part]
-    sentences = None
+    sentences = None  # (fit part's, or None without --sentence; validation part's)
     if args.sentence or args.regress:
         encoder = TorchBertEmbedder(MINILM, max_length=128, batch_size=32)
-        sentences = tuple(unit_rows(encoder.embed(part)) for part in (list(data.texts), texts))
+        sentences = (
+            unit_rows(encoder.embed(list(data.texts))) if args.sentence else None,
+            unit_rows(encoder.embed(texts)),
+        )
     scratch = tempfile.TemporaryDirectory()  # the teacher's weights, as a model folder
     store = FitCache(Path(scratch.name) / "cache")  # the fit part's sentence vectors, once
     sources = [("", MINILM)]
@@ -265,8 +268,8 @@ def main(argv: list[str] | None = None) -> int:
             name = f"{source}, tuned {epochs} epochs at {float(rate):g} (cross-fitted)"
             variants.append((name, fit_vectors, val_vectors, time.perf_counter() - start))
         if sentences is not None and not source and sif == args.sif[0] and not contextual:
-            if args.sentence:
-                variants.append((BOUND, *sentences, 0.0))
+            if sentences[0] is not None:
+                variants.append((BOUND, sentences[0], sentences[1], 0.0))
             for lam in args.regress:
                 start = time.perf_counter()
                 regressed = StaticVectors(MINILM, sif=sif, regress=lam, cache=store)

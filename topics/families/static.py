@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -147,30 +147,36 @@ class StaticVectors(TransformerMixin, BaseEstimator):
     def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
         """The encoder's unit sentence vectors of ``texts``, through the cache."""
         embedder = TorchBertEmbedder(self.pretrained, SENTENCE_TOKENS, owner="model.static")
-        if self.cache is None:
-            return unit_rows(embedder.embed(texts))
-        parts = (embedder.digest(), SENTENCE_TOKENS, _texts_digest(texts))
-        key = self.cache.key("sentence_vectors", *parts)
-        entry = self.cache.load("sentence_vectors", key)
-        vectors = None if entry is None else entry[1].get("vectors")
-        if vectors is None or vectors.shape[0] != len(texts):
-            vectors = unit_rows(embedder.embed(texts))
-            self.cache.save(
-                "sentence_vectors", key, {"model": self.pretrained}, {"vectors": vectors}
-            )
-        return vectors
+        return self._cached(
+            "sentence_vectors",
+            (embedder.digest(), SENTENCE_TOKENS, _texts_digest(texts)),
+            len(texts),
+            lambda: unit_rows(embedder.embed(texts)),
+        )
 
     def _token_vectors(self, embedder: TorchBertEmbedder, ids: np.ndarray) -> np.ndarray:
-        """``embedder.token_vectors(ids)``, through the cache when there is one."""
-        if self.cache is None:
-            return embedder.token_vectors(ids)
+        """``embedder.token_vectors(ids)``, through the cache."""
         tokens = hashlib.sha256(ids.astype(np.int64).tobytes()).hexdigest()
-        key = self.cache.key("token_vectors", embedder.digest(), tokens)
-        entry = self.cache.load("token_vectors", key)
+        return self._cached(
+            "token_vectors",
+            (embedder.digest(), tokens),
+            len(ids),
+            lambda: embedder.token_vectors(ids),
+        )
+
+    def _cached(
+        self, kind: str, parts: tuple[Any, ...], rows: int, compute: Callable[[], np.ndarray]
+    ) -> np.ndarray:
+        """``compute()`` (``rows`` vectors), kept in the cache under ``kind`` and ``parts``
+        when there is one."""
+        if self.cache is None:
+            return compute()
+        key = self.cache.key(kind, *parts)
+        entry = self.cache.load(kind, key)
         vectors = None if entry is None else entry[1].get("vectors")
-        if vectors is None or vectors.shape[0] != len(ids):
-            vectors = embedder.token_vectors(ids)
-            self.cache.save("token_vectors", key, {"model": self.pretrained}, {"vectors": vectors})
+        if vectors is None or vectors.shape[0] != rows:
+            vectors = compute()
+            self.cache.save(kind, key, {"model": self.pretrained}, {"vectors": vectors})
         return vectors
 
     def transform(self, X: Sequence[str]) -> np.ndarray:

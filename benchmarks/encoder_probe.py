@@ -1,7 +1,7 @@
 """How far a fine-tuned sentence encoder gets on nyt-cap, against the TF-IDF model.
 
 The train-only protocol that chose the settings of ``model.encoder`` in
-``experiments/nyt-cap.yaml``. It predates :mod:`topics.families.encoder`, which now ships
+``experiments/nyt-cap-encoder.yaml``. It predates :mod:`topics.families.encoder`, which now ships
 the same recipe with three differences: tanh-approximated GELU (so the numpy
 predict path is exact), a held-out 10% of train for thresholds instead of a
 refit on all of it, and the ensemble weight chosen from 0, 0.1, ..., 1 there. It
@@ -13,7 +13,7 @@ measured whether fine-tuning a small pretrained transformer would reach issue
   over the 28 CAP source topics, fine-tuned end to end (AdamW, lr 1e-4, 6% warm-up
   then linear decay, 3 epochs, batch 32, 64 tokens, seed 0). A label's probability
   is the sum of its source topics' probabilities;
-- ours: ``experiments/nyt-cap.yaml``'s model (TF-IDF, fine labels, tuned thresholds);
+- ours: ``experiments/nyt-cap-encoder.yaml``'s tfidf model (TF-IDF, fine labels, tuned thresholds);
 - mix: ``w * ours + (1 - w) * encoder``, per-label thresholds.
 
 Every choice (the mix weight, the mix thresholds) is made on train only: fit on
@@ -157,7 +157,7 @@ def best_thresholds(p: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    config, train, test = load_split("experiments/nyt-cap.yaml")
+    config, train, test = load_split("experiments/nyt-cap-encoder.yaml")
     labels = list(train.label_names)
     years = np.asarray(train.meta["year"]).astype(int)
     fit_part = train.subset(np.flatnonzero(years <= 2001))
@@ -182,7 +182,7 @@ def main() -> None:
         rows += [
             (
                 phase,
-                "ours (experiments/nyt-cap.yaml)",
+                "ours (experiments/nyt-cap-encoder.yaml)",
                 f1s(y, ours >= ours_thr),
                 f"{ours_s:.0f}",
                 "",

@@ -49,7 +49,7 @@ from topics.kernels.transformer import NumpyEncoder, encode_by_length  # noqa: E
 
 PRETRAINED = "sentence-transformers/all-MiniLM-L6-v2"
 DATASETS = {
-    "nyt-cap": ("experiments/nyt-cap.yaml", 64),
+    "nyt-cap": ("experiments/nyt-cap-encoder.yaml", 64),
     "20newsgroups": ("experiments/20newsgroups.yaml", 128),
 }
 BATCH = 64

@@ -8,9 +8,9 @@ are asked to label long articles. This script trains them as a user would (``top
 run``, no tracking, ``model.passages=0``), each ``--models`` name one experiment:
 ``zero-shot`` and ``few-shot`` (``experiments/nyt-cap-zero-shot.yaml`` and
 ``nyt-cap-few-shot.yaml``, 16 labelled per label, draw 0), ``tfidf`` (the tfidf
-model of ``experiments/nyt-cap.yaml``), ``static`` (``nyt-cap-static.yaml``) and
-``ensemble`` (``nyt-cap.yaml``'s primary, the encoder and ensemble: it fine-tunes
-MiniLM). Each bundle's ``Predictor`` then labels, at its own thresholds, for every
+model of ``experiments/nyt-cap.yaml``), ``static`` (``nyt-cap.yaml``'s primary) and
+``ensemble`` (``nyt-cap-encoder.yaml``'s primary, the encoder and ensemble: it
+fine-tunes MiniLM). Each bundle's ``Predictor`` then labels, at its own thresholds, for every
 ``--words`` value (0: whole texts):
 
 - the validation set: the 248 labelled Central Asia articles of the sample corpus
@@ -55,6 +55,7 @@ DATA = Path(os.environ.get("TOPICS_DATA_DIR", REPO.parent / "shared" / "data"))
 SAMPLE = REPO / "topics" / "sample_data" / "central_asia_news.jsonl"
 BIN = Path(sys.executable).parent
 TFIDF_ONLY = [
+    "model.static.enabled=false",
     "model.encoder.enabled=false",
     "model.ensemble.enabled=false",
     "model.lda.enabled=false",
@@ -68,10 +69,10 @@ MODELS = {  # --models name: (row name, experiment, overrides)
         [],
     ),
     "tfidf": ("tfidf (nyt-cap.yaml, tfidf only)", "experiments/nyt-cap.yaml", TFIDF_ONLY),
-    "static": ("static (nyt-cap-static.yaml)", "experiments/nyt-cap-static.yaml", []),
+    "static": ("static (nyt-cap.yaml, its primary)", "experiments/nyt-cap.yaml", []),
     "ensemble": (
-        "encoder + ensemble (nyt-cap.yaml, its primary)",
-        "experiments/nyt-cap.yaml",
+        "encoder + ensemble (nyt-cap-encoder.yaml, its primary)",
+        "experiments/nyt-cap-encoder.yaml",
         ["model.lda.enabled=false"],
     ),
 }

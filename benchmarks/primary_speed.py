@@ -1,7 +1,7 @@
 """An experiment's primary model against its tfidf-only model, same run: issue 17's figures.
 
     TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/primary_speed.py \\
-        [experiments/nyt-cap-static.yaml] [--also KEY=VALUE ...]
+        [experiments/nyt-cap.yaml] [--also KEY=VALUE ...]
 
 Runs ``topics run`` as a user runs it (no tracking): the experiment as its YAML
 says, the same experiment with every family but ``tfidf`` disabled, and once more
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "experiment",
         nargs="?",
-        default="experiments/nyt-cap-static.yaml",
+        default="experiments/nyt-cap.yaml",
         help="an experiment YAML",
     )
     parser.add_argument("--repeats", type=int, default=9, help="cold starts per bundle")

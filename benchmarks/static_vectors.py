@@ -4,7 +4,7 @@
     TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/static_vectors.py \\
         [--bundle artifacts/nyt-cap/<run id>/model]
 
-Takes the bundle of a ``topics run experiments/nyt-cap.yaml`` (run first when
+Takes the bundle of a ``topics run experiments/nyt-cap-encoder.yaml`` (run first when
 ``--bundle`` is not given): its fine-tuned MiniLM, with 10% of train held out of
 fine-tuning, and its tfidf model's settings. Then:
 
@@ -142,7 +142,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 def train_nyt_cap() -> Path:
-    """The model folder of a fresh ``topics run experiments/nyt-cap.yaml`` (no tracking)."""
+    """The model folder of a fresh ``topics run experiments/nyt-cap-encoder.yaml`` (no tracking)."""
     import json
     import tempfile
 
@@ -153,7 +153,7 @@ def train_nyt_cap() -> Path:
             "-m",
             "topics.cli.main",
             "run",
-            "experiments/nyt-cap.yaml",
+            "experiments/nyt-cap-encoder.yaml",
             "--no-track",
             "--json",
             "--set",
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
     commit = provenance.commit()  # the code that runs, whatever is committed meanwhile
-    config, train, test = load_split("experiments/nyt-cap.yaml")
+    config, train, test = load_split("experiments/nyt-cap-encoder.yaml")
     labels = list(train.label_names)
     y_train, y_test = train.label_matrix(), test.label_matrix()
     sources = np.asarray(train.meta["source_label"]).astype(str)

@@ -82,6 +82,28 @@ def test_suggest_refuses_to_overwrite_without_force(
     assert len(read_jsonl(output)) == 3
 
 
+def test_suggest_on_a_missing_archive_says_so_once(
+    model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "to-label.jsonl"
+    missing = tmp_path / "nowhere.jsonl"
+    assert suggest(model_dir, output, "--n", "3", archive=missing) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"topics: error: {missing}: no such file"
+    ]
+    assert not output.exists()
+
+
+def test_suggest_on_an_empty_archive_says_what_to_check(
+    model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert suggest(model_dir, tmp_path / "to-label.jsonl", "--n", "3", archive=empty) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no document to suggest" in err[0], err
+
+
 def test_suggest_reads_a_folder_of_text_files(model_dir: str, tmp_path: Path) -> None:
     folder = tmp_path / "archive"
     (folder / "2024").mkdir(parents=True)

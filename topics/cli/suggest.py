@@ -118,6 +118,8 @@ def suggest_command(args: argparse.Namespace) -> int:
     problems = Problems("topics")
     with progress.report_stages():  # a big archive takes a while: say what is going on
         ids, texts, skipped = read_archive(args, excluded_ids(args.exclude), problems)
+        if not texts and problems.errors:
+            return 2  # no input could be read, and each one said why
         progress.stage(f"score {len(texts)} documents ({skipped} excluded or repeated)")
         proba = score(predictor, name, texts)
         labels = list(predictor.labels)
@@ -156,7 +158,7 @@ def read_archive(
         seen.add(doc_id)
         ids.append(doc_id)
         texts.append(text)
-    if not texts:
+    if not texts and not problems.errors:
         raise ConfigError(
             f"ARCHIVE: no document to suggest ({skipped} excluded or repeated); check the "
             "files and --exclude"

@@ -12,12 +12,11 @@ import pytest
 from tests.conftest import needs_encoder_extra
 from topics.config import load_config
 from topics.data.splits import split_indices
-from topics.errors import ConfigError
 from topics.families.base import TrainingData
 from topics.families.fine_labels import FineLabelLinear
 from topics.families.linear import MultiLabelLinear
 from topics.families.sentence_encoder import TorchBertEmbedder
-from topics.families.static import SentenceVectors, StaticVectors, fit_to_sentences
+from topics.families.static import StaticVectors, fit_to_sentences
 from topics.kernels import static as kernel
 from topics.predict import Predictor
 from topics.run.build import fit_family
@@ -219,50 +218,6 @@ def test_the_bundle_scores_the_static_model_as_training_does(
     assert list(smaller.models) == ["static"] and set(smaller.blocks) == {"tfidf", "static"}
     assert smaller.bundle.arrays["clf.static.coef"].dtype == np.float32
     np.testing.assert_array_equal(smaller.predict_proba(unseen), predictor.predict_proba(unseen))
-
-
-def test_sentence_vectors_are_scored_by_the_bundles_numpy_pass(
-    tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config, data, labels, unseen = quickstart_split(
-        "model.static.enabled=true",
-        f"model.static.pretrained={tiny_bert}",
-        "model.static.vectors=sentence",
-        f"cache_dir={tmp_path / 'cache'}",
-    )
-    tfidf = fit_family(config, "tfidf", data, labels)  # type: ignore[arg-type]
-    static = fit_family(config, "static", data, labels, {"tfidf": tfidf})  # type: ignore[arg-type]
-    vectors = static.pipeline.named_steps["features"].transformer_list[1][1]
-    assert isinstance(vectors, SentenceVectors)
-    expected = TorchBertEmbedder(str(tiny_bert), max_length=128).embed(unseen)
-    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
-    np.testing.assert_allclose(vectors.transform(unseen), expected, atol=1e-6)
-    path = export_bundle(
-        tmp_path / "model",
-        labels=labels,
-        primary="static",
-        models={"tfidf": tfidf, "static": static},
-        provenance={},
-        keep=["static"],
-    )
-    predictor = Predictor.load(path)
-    arrays = predictor.bundle.arrays
-    assert "static.ids" not in arrays and "static.bert.embeddings.word_embeddings.weight" in arrays
-    np.testing.assert_allclose(
-        predictor.predict_proba(unseen), static.predict_proba(unseen), atol=1e-5
-    )
-    # the training texts' vectors come from the cache the second time
-    monkeypatch.setattr(TorchBertEmbedder, "embed", lambda *a: pytest.fail("embedded again"))
-    again = fit_family(config, "static", data, labels, {"tfidf": tfidf})  # type: ignore[arg-type]
-    np.testing.assert_array_equal(again.classifier.coef_, static.classifier.coef_)
-
-
-def test_token_settings_are_refused_with_sentence_vectors() -> None:
-    with pytest.raises(ConfigError, match="with vectors: sentence leave them out"):
-        load_config(
-            REPO / "experiments" / "quickstart.yaml",
-            ["model.static.vectors=sentence", "model.static.regress=0.1"],
-        )
 
 
 def test_a_static_block_with_foreign_token_ids_is_refused(tiny_bert: Path) -> None:

@@ -26,11 +26,11 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import Field, model_validator
+from pydantic import Field
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils.validation import check_is_fitted
@@ -53,7 +53,7 @@ from topics.kernels.static import static_tokenizer, text_vectors, token_ids, tok
 
 SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]")
 COEFFICIENTS = ("coef_", "fine_coef_")  # of the learner: one column per feature
-SENTENCE_TOKENS = 128  # the encoder's sentence vectors read this much of a text
+SENTENCE_TOKENS = 128  # regress: the encoder's sentence vectors read this much of a text
 
 
 class StaticSettings(Section):
@@ -61,10 +61,6 @@ class StaticSettings(Section):
 
     enabled: bool = False
     pretrained: str = MINILM  # the sentence encoder the token vectors come from
-    # tokens: a lookup of token vectors (scoring at TF-IDF speed); sentence: the
-    # encoder's own sentence vector, a forward pass per text at predict time (slower,
-    # the bundle keeps its weights; sif, contextual and regress do not apply)
-    vectors: Literal["tokens", "sentence"] = "tokens"
     # SIF weight of a token: sif / (sif + its share of the training tokens); null: 1.
     sif: float | None = Field(1e-3, gt=0)
     # 0: a token's vector is the encoder's on the token alone; n: its mean output over
@@ -75,15 +71,6 @@ class StaticSettings(Section):
     regress: float | None = Field(None, gt=0)
     scale: float = Field(1.0, gt=0)  # the unit static vector's weight beside TF-IDF
     C: float | None = Field(None, gt=0)  # null: model.tfidf.C
-
-    @model_validator(mode="after")
-    def _token_settings_need_tokens(self) -> StaticSettings:
-        if self.vectors == "sentence" and (self.regress is not None or self.contextual):
-            raise ValueError(
-                "regress and contextual shape token vectors; with vectors: sentence "
-                "leave them out"
-            )
-        return self
 
 
 class StaticVectors(TransformerMixin, BaseEstimator):
@@ -155,13 +142,17 @@ class StaticVectors(TransformerMixin, BaseEstimator):
             vectors = fit_to_sentences(counts_by_text, vectors, sentences, self.regress)
         self.ids_ = kept
         self.vectors_ = vectors.astype(np.float16)
-        self.width_ = self.vectors_.shape[1]
         return self
 
     def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
         """The encoder's unit sentence vectors of ``texts``, through the cache."""
         embedder = TorchBertEmbedder(self.pretrained, SENTENCE_TOKENS, owner="model.static")
-        return sentence_vectors(embedder, texts, self.cache)
+        return self._cached(
+            "sentence_vectors",
+            (embedder.digest(), SENTENCE_TOKENS, _texts_digest(texts)),
+            len(texts),
+            lambda: unit_rows(embedder.embed(texts)),
+        )
 
     def _token_vectors(self, embedder: TorchBertEmbedder, ids: np.ndarray) -> np.ndarray:
         """``embedder.token_vectors(ids)``, through the cache."""
@@ -176,7 +167,17 @@ class StaticVectors(TransformerMixin, BaseEstimator):
     def _cached(
         self, kind: str, parts: tuple[Any, ...], rows: int, compute: Callable[[], np.ndarray]
     ) -> np.ndarray:
-        return cached(self.cache, self.pretrained, kind, parts, rows, compute)
+        """``compute()`` (``rows`` vectors), kept in the cache under ``kind`` and ``parts``
+        when there is one."""
+        if self.cache is None:
+            return compute()
+        key = self.cache.key(kind, *parts)
+        entry = self.cache.load(kind, key)
+        vectors = None if entry is None else entry[1].get("vectors")
+        if vectors is None or vectors.shape[0] != rows:
+            vectors = compute()
+            self.cache.save(kind, key, {"model": self.pretrained}, {"vectors": vectors})
+        return vectors
 
     def transform(self, X: Sequence[str]) -> np.ndarray:
         check_is_fitted(self, "vectors_")
@@ -189,68 +190,6 @@ class StaticVectors(TransformerMixin, BaseEstimator):
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_lookup"}
-
-
-class SentenceVectors(TransformerMixin, BaseEstimator):
-    """Texts -> the encoder's unit sentence vectors (mean-pooled, at most 128 tokens):
-    ``model.static.vectors: sentence``, a forward pass per text. Training runs it in
-    torch; the bundle keeps the weights and runs the same pass in numpy.
-
-    Parameters
-    ----------
-    pretrained : str
-        As :class:`StaticVectors`.
-    cache : ArrayStore or None
-        Store of the vectors, keyed by the encoder's weights and the texts.
-    """
-
-    def __init__(self, pretrained: str = MINILM, cache: ArrayStore | None = None) -> None:
-        self.pretrained = pretrained
-        self.cache = cache
-
-    def fit(self, X: Sequence[str], y: Any = None) -> SentenceVectors:
-        self.embedder_ = TorchBertEmbedder(self.pretrained, SENTENCE_TOKENS, owner="model.static")
-        self.width_ = self.embedder_.weights["embeddings.word_embeddings.weight"].shape[1]
-        return self
-
-    def transform(self, X: Sequence[str]) -> np.ndarray:
-        check_is_fitted(self, "embedder_")
-        return sentence_vectors(self.embedder_, list(X), self.cache)
-
-
-def cached(
-    cache: ArrayStore | None,
-    model: str,
-    kind: str,
-    parts: tuple[Any, ...],
-    rows: int,
-    compute: Callable[[], np.ndarray],
-) -> np.ndarray:
-    """``compute()`` (``rows`` vectors of ``model``), kept in ``cache`` under ``kind``
-    and ``parts`` when there is one."""
-    if cache is None:
-        return compute()
-    key = cache.key(kind, *parts)
-    entry = cache.load(kind, key)
-    vectors = None if entry is None else entry[1].get("vectors")
-    if vectors is None or vectors.shape[0] != rows:
-        vectors = compute()
-        cache.save(kind, key, {"model": model}, {"vectors": vectors})
-    return vectors
-
-
-def sentence_vectors(
-    embedder: TorchBertEmbedder, texts: list[str], cache: ArrayStore | None
-) -> np.ndarray:
-    """``embedder``'s unit sentence vectors of ``texts``, through ``cache``."""
-    return cached(
-        cache,
-        embedder.pretrained,
-        "sentence_vectors",
-        (embedder.digest(), embedder.max_length, _texts_digest(texts)),
-        len(texts),
-        lambda: unit_rows(embedder.embed(texts)),
-    )
 
 
 def token_counts(tokenizer: Any, texts: Sequence[str], rows: np.ndarray) -> sp.csr_matrix:
@@ -314,17 +253,13 @@ class Static(Family):
     ) -> FittedModel:
         tfidf = fitted["tfidf"]
         start = time.perf_counter()
-        static: StaticVectors | SentenceVectors
-        if settings.vectors == "sentence":
-            static = SentenceVectors(settings.pretrained, cache=context.cache)
-        else:
-            static = StaticVectors(
-                settings.pretrained,
-                settings.sif,
-                settings.contextual,
-                settings.regress,
-                cache=context.cache,
-            )
+        static = StaticVectors(
+            settings.pretrained,
+            settings.sif,
+            settings.contextual,
+            settings.regress,
+            cache=context.cache,
+        )
         static.fit(data.texts)
         features = FeatureUnion(
             [("tfidf", tfidf.vectorizer), ("static", static)],
@@ -341,7 +276,7 @@ class Static(Family):
             Pipeline([("features", features), ("classifier", classifier)]),
             ["tfidf", "static"],
             fit_seconds=round(time.perf_counter() - start, 3),
-            extra={"scale": settings.scale, "dims": static.width_},
+            extra={"scale": settings.scale, "dims": static.vectors_.shape[1]},
         )
 
     def export(self, model: FittedModel) -> Exported:
@@ -356,16 +291,11 @@ class Static(Family):
         return Exported(state.spec, arrays)
 
     def feature_state(self, model: FittedModel) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """The token table, or (``vectors: sentence``) the encoder's weights."""
         static = model.pipeline.named_steps["features"].transformer_list[1][1]
-        if isinstance(static, SentenceVectors):
-            spec, weights = static.embedder_.export()
-            return {"encoder": spec}, {f"bert.{key}": value for key, value in weights.items()}
         return {"tokenizer": static.tokenizer_json_}, {
             "ids": static.ids_.astype(np.int64),
             "vectors": static.vectors_,
         }
 
     def describe(self, settings: StaticSettings, context: FitContext) -> str:
-        kind = "sentence" if settings.vectors == "sentence" else "static"
-        return f"{kind} vectors of {settings.pretrained} + tfidf, scale={settings.scale:g}"
+        return f"static vectors of {settings.pretrained} + tfidf, scale={settings.scale:g}"

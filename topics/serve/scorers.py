@@ -249,16 +249,9 @@ class EmbeddingTopicsBlock:
 
 class StaticBlock:
     """Unit static vectors ``(n, hidden)`` of texts, as
-    :class:`topics.families.static.StaticVectors`: a tokenization and a lookup; or,
-    with ``spec["encoder"]``, the transformer's unit sentence vectors
-    (:class:`topics.families.static.SentenceVectors`)."""
+    :class:`topics.families.static.StaticVectors`: a tokenization and a lookup."""
 
     def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.vectors: Callable[[Sequence[str]], np.ndarray]  # texts -> unit vectors
-        if "encoder" in spec:
-            transformer = PooledTransformer(spec, arrays)
-            self.vectors, self.width = transformer.unit_vectors, transformer.hidden
-            return
         tokenizer_json = required(spec, "tokenizer")
         if not isinstance(tokenizer_json, str):
             raise field_error("tokenizer", "a tokenizer's JSON text", type(tokenizer_json))
@@ -272,13 +265,10 @@ class StaticBlock:
             raise ArrayError("ids", f"expected distinct token ids in [0, {n_tokens})")
         self.rows = token_rows(n_tokens, ids)
         self.table = array(arrays, "vectors", (len(ids), None), "f")
-        self.vectors, self.width = self.lookup, self.table.shape[1]
-
-    def lookup(self, texts: Sequence[str]) -> np.ndarray:
-        return text_vectors(*token_ids(self.tokenizer, texts), self.rows, self.table)
+        self.width = self.table.shape[1]
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
-        return self.vectors(texts)
+        return text_vectors(*token_ids(self.tokenizer, texts), self.rows, self.table)
 
 
 FEATURE_BLOCKS: dict[str, Callable[[dict[str, Any], dict[str, np.ndarray]], Any]] = {

@@ -5,8 +5,9 @@ fine-tuned, held against the goals and the best peers) are
 ``benchmarks/reproduce.py`` (``make reproduce``, hours on 2 cores). Here, in
 about a minute each:
 
-- nyt-cap's tfidf model alone (its static model off), trained as the experiment file says, scores
-  exactly what it scores today (deterministic for a seed) and beats the peer;
+- nyt-cap's tfidf model alone (its static model off), trained as the experiment
+  file says, scores exactly what it scores today (deterministic for a seed) and
+  beats the peer;
 - the packaged MiniLM fine-tunes on a slice of nyt-cap and learns something;
 - the reproduce script covers every shipped experiment on real data that
   fine-tunes an encoder or trains a static or few-shot model, and fails a run

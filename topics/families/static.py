@@ -18,7 +18,7 @@ Only tokens seen in the training texts keep a vector, stored as float16 (trainin
 uses the same rounded values, so the bundle scores as the run did). Training needs
 torch (``pip install 'topics[encoder]'``), no fine-tuning; scoring needs the
 ``tokenizers`` wheel and numpy. On nyt-cap (``regress`` 0.1): 0.724 / 0.686 against
-the tfidf model's 0.698 / 0.662, at 12,844 docs/s (``benchmarks/primary_speed.py``).
+the tfidf model's 0.698 / 0.662, at 12,446 docs/s (``benchmarks/primary_speed.py``).
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ class StaticVectors(TransformerMixin, BaseEstimator):
         )
         self.tokenizer_json_ = embedder.tokenizer_json
         tokenizer = static_tokenizer(self.tokenizer_json_)
-        ids, _ = token_ids(tokenizer, texts)
+        ids, lengths = token_ids(tokenizer, texts)
         counts = np.bincount(ids, minlength=tokenizer.get_vocab_size())
         special = [tokenizer.token_to_id(t) for t in SPECIAL_TOKENS]
         counts[[i for i in special if i is not None]] = 0
@@ -137,7 +137,7 @@ class StaticVectors(TransformerMixin, BaseEstimator):
         vectors = means[kept] if self.contextual else self._token_vectors(embedder, kept)
         vectors = vectors * weights[:, None]
         if self.regress is not None:
-            counts_by_text = token_counts(tokenizer, texts, token_rows(len(counts), kept))
+            counts_by_text = token_counts(ids, lengths, token_rows(len(counts), kept))
             sentences = self._sentence_vectors(texts)
             vectors = fit_to_sentences(counts_by_text, vectors, sentences, self.regress)
         self.ids_ = kept
@@ -192,10 +192,10 @@ class StaticVectors(TransformerMixin, BaseEstimator):
         return {k: v for k, v in self.__dict__.items() if k != "_lookup"}
 
 
-def token_counts(tokenizer: Any, texts: Sequence[str], rows: np.ndarray) -> sp.csr_matrix:
-    """``(n_texts, kept tokens)``: how often each text holds each token with a vector
-    (``rows``: token id -> its row, -1 for none)."""
-    ids, lengths = token_ids(tokenizer, texts)
+def token_counts(ids: np.ndarray, lengths: np.ndarray, rows: np.ndarray) -> sp.csr_matrix:
+    """``(n_texts, kept tokens)``: how often each text holds each token with a vector,
+    from the texts' token ``ids`` and ``lengths`` (:func:`token_ids`; ``rows``: token id
+    -> its row, -1 for none)."""
     docs, found = np.repeat(np.arange(len(lengths)), lengths), rows[ids]
     keep = found >= 0
     return sp.csr_matrix(

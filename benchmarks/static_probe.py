@@ -94,7 +94,7 @@ from topics.families.encoder import EncoderClassifier  # noqa: E402
 from topics.families.fine_labels import FineLabelLinear  # noqa: E402
 from topics.families.linear import fit_threshold  # noqa: E402
 from topics.families.sentence_encoder import MINILM, TorchBertEmbedder  # noqa: E402
-from topics.families.static import StaticVectors  # noqa: E402
+from topics.families.static import SENTENCE_TOKENS, StaticVectors  # noqa: E402
 from topics.kernels.embedding_topics import unit_rows  # noqa: E402
 from topics.kernels.static import (  # noqa: E402
     static_tokenizer,
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     tunes = [tuple(part.split(":")) for part in args.tune.split(",") if part]
     sentences = None  # (fit part's, or None without --sentence; validation part's)
     if args.sentence or args.regress:
-        encoder = TorchBertEmbedder(MINILM, max_length=128, batch_size=32)
+        encoder = TorchBertEmbedder(MINILM, max_length=SENTENCE_TOKENS, batch_size=32)
         sentences = (
             unit_rows(encoder.embed(list(data.texts))) if args.sentence else None,
             unit_rows(encoder.embed(texts)),

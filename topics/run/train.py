@@ -77,7 +77,8 @@ def train_and_evaluate(
         scores.models[name] = {
             "test": held_out,
             "fit": {"seconds": model.fit_seconds},
-            "train": {"cv_score": train_score},
+            # and any other train-only scores it keeps (the ensemble: each partner's)
+            "train": {"cv_score": train_score, **getattr(model.classifier, "train_scores_", {})},
         }
         plot_label_confusion(
             y_test,

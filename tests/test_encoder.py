@@ -251,8 +251,6 @@ def test_experiment_trains_exports_and_ranks_the_encoder(tiny_bert: Path, tmp_pa
     metrics = result.metrics
     for key in ("encoder_test_micro_f1", "ensemble_test_macro_f1", "encoder_fit_seconds"):
         assert key in metrics
-    # the ensemble's held-out score with its partner, the tfidf model
-    assert metrics["ensemble_train_with_tfidf"] == metrics["ensemble_train_cv_score"]
     # the encoder's train-only score is its held-out share of train
     assert 0.0 <= metrics["encoder_train_cv_score"] <= 1.0
     models = ("tfidf", "encoder", "ensemble")
@@ -305,46 +303,6 @@ def test_ensemble_bundle_reproduces_the_fitted_ensemble(
     np.testing.assert_allclose(
         Predictor.load(path).predict_proba(unseen), ensemble.predict_proba(unseen), atol=1e-5
     )
-
-
-def test_ensemble_partner_is_chosen_on_the_held_out_share(tiny_bert: Path, tmp_path: Path) -> None:
-    config = quickstart_with_encoder(
-        tiny_bert,
-        "model.static.enabled=true",
-        f"model.static.pretrained={tiny_bert}",
-        "model.ensemble.partner=null",
-    )
-    corpus = load_corpus_from_config(config.data)
-    labels, texts, y = list(corpus.label_names), corpus.texts, corpus.label_matrix()
-    data = TrainingData(texts[:200], y[:200])
-    fitted: dict[str, Any] = {}
-    for name in ("tfidf", "static", "encoder", "ensemble"):
-        fitted[name] = fit_family(config, name, data, labels, fitted)
-    ensemble = fitted["ensemble"].classifier
-    scores = {k.removeprefix("with_"): v for k, v in ensemble.train_scores_.items()}
-    assert set(scores) == {"tfidf", "static"}
-    partner = max(scores, key=scores.__getitem__)
-    assert ensemble.validation_score_ == scores[partner]
-    assert list(ensemble.members) == [partner, "encoder"]
-    path = export_bundle(
-        tmp_path / "model",
-        labels=labels,
-        primary="ensemble",
-        models=fitted,
-        provenance={},
-        keep=["ensemble"],
-    )
-    predictor = Predictor.load(path)
-    assert set(predictor.bundle.spec["models"]["ensemble"]["members"]) == {partner, "encoder"}
-    unseen = texts[200:]
-    np.testing.assert_allclose(
-        predictor.predict_proba(unseen), fitted["ensemble"].predict_proba(unseen), atol=1e-5
-    )
-
-
-def test_ensemble_with_a_partner_that_is_off_is_refused(tiny_bert: Path) -> None:
-    with pytest.raises(ValueError, match="needs both model.static and model.encoder"):
-        quickstart_with_encoder(tiny_bert, "model.ensemble.partner=static")
 
 
 def test_fit_keeps_the_loss_and_validation_score_of_every_epoch(multilabel: Any) -> None:

@@ -451,11 +451,10 @@ class ExperimentConfig(_Strict):
                 f"model: enable at least one of {', '.join(standalone[:-1])} or {standalone[-1]}"
             )
         for name in FAMILIES:
-            needs = FAMILIES[name].needs(getattr(self.model, name))
-            missing = [r for r in needs if r not in enabled]
+            missing = [r for r in FAMILIES[name].requires if r not in enabled]
             if name in enabled and missing:
-                needed = " and ".join(f"model.{r}" for r in needs)
-                both = "both " if len(needs) == 2 else ""
+                needed = " and ".join(f"model.{r}" for r in FAMILIES[name].requires)
+                both = "both " if len(FAMILIES[name].requires) == 2 else ""
                 raise ValueError(f"model.{name}: needs {both}{needed} enabled")
         primary = self.model.primary
         if primary and primary not in FAMILIES:

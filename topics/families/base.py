@@ -223,11 +223,6 @@ class Family:
         and its arrays, keys prefixed ``<name>.``), or empty when it owns none."""
         return {}, {}
 
-    def needs(self, settings: Any) -> tuple[str, ...]:
-        """The families these settings build on (``requires``, unless a setting
-        picks another one)."""
-        return self.requires
-
     def check(self, settings: Any, labels: list[str], label_map: dict | None) -> str | None:
         """A cross-field problem with the data section, as one line, or None."""
         return None

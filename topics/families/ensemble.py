@@ -1,18 +1,18 @@
 """Probability averaging across fitted models (``model.ensemble``).
 
-The encoder reads word order and context; the TF-IDF model (or the static model,
-TF-IDF plus token vectors) reads every word of a long text. Their mistakes
-differ, so a weighted mean of their label probabilities beats both. The partner,
-the weight and the per-label thresholds are fit on probabilities neither model
-was trained on: the encoder's held-out share of train, where the partner's
-out-of-fold probabilities are its own. The test split is never seen.
+The encoder reads word order and context; the TF-IDF model reads every word of a
+long text. Their mistakes differ, so a weighted mean of their label
+probabilities beats both. The weight and the per-label thresholds are fit on
+probabilities neither model was trained on: the encoder's held-out share of
+train, where the TF-IDF model's out-of-fold probabilities are its own. The test
+split is never seen.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import Field
@@ -137,20 +137,17 @@ class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
 
 
 class EnsembleSettings(Section):
-    """The encoder's probabilities averaged with the tfidf or the static model's."""
+    """The tfidf and encoder models' probabilities averaged."""
 
     enabled: bool = False
-    # The model averaged with the encoder; null: whichever of the enabled tfidf and
-    # static models mixes best on the encoder's held-out share of train.
-    partner: Literal["tfidf", "static"] | None = "tfidf"
-    # The partner's share; null: the best of 0, 0.1, ..., 1 on the encoder's
+    # The tfidf model's share; null: the best of 0, 0.1, ..., 1 on the encoder's
     # held-out share of train.
     tfidf_weight: float | None = Field(None, ge=0, le=1)
     # Multi-label data: labels with at least this many held-out positives get their
     # F1-optimal cut there, the others 0.5; null: every label keeps 0.5.
     threshold_min_positives: int | None = Field(5, ge=1)
     # Multi-label data: labels with fewer training positives than this are scored
-    # by the partner alone, at its own thresholds; 0: none.
+    # by the tfidf model alone, at its own thresholds; 0: none.
     tfidf_alone_below: int = Field(0, ge=0)
 
 
@@ -159,9 +156,6 @@ class Ensemble(Family):
     Settings = EnsembleSettings
     requires = ("tfidf", "encoder")
 
-    def needs(self, settings: EnsembleSettings) -> tuple[str, ...]:
-        return (settings.partner or "tfidf", "encoder")
-
     def fit(
         self,
         settings: EnsembleSettings,
@@ -169,37 +163,27 @@ class Ensemble(Family):
         data: TrainingData,
         fitted: Mapping[str, FittedModel],
     ) -> FittedModel:
-        """Partner, weight and thresholds fit where no model trained: the encoder's
-        held-out texts, with the partner's out-of-fold probabilities there."""
-        encoder = fitted["encoder"]
+        """Weight and thresholds fit where neither model trained: the encoder's held-out
+        texts, with the tfidf model's out-of-fold probabilities there."""
+        tfidf, encoder = fitted["tfidf"], fitted["encoder"]
         held_out = encoder.classifier.validation_indices_
+        ensemble = ProbabilityEnsemble(
+            members={"tfidf": tfidf.pipeline, "encoder": encoder.pipeline},
+            weight=settings.tfidf_weight,
+            single_label=context.single_label,
+            threshold_min_positives=settings.threshold_min_positives,
+            first_alone_below=settings.tfidf_alone_below,
+        )
         start = time.perf_counter()
-        candidates = [settings.partner] if settings.partner else ["tfidf", "static"]
-        best: ProbabilityEnsemble | None = None
-        scores: dict[str, float] = {}
-        for name in (n for n in candidates if n in fitted):
-            partner = fitted[name]
-            ensemble = ProbabilityEnsemble(
-                members={name: partner.pipeline, "encoder": encoder.pipeline},
-                weight=settings.tfidf_weight,
-                single_label=context.single_label,
-                threshold_min_positives=settings.threshold_min_positives,
-                first_alone_below=settings.tfidf_alone_below,
-            )
-            ensemble.fit(
-                [partner.classifier.oof_proba_[held_out], encoder.classifier.validation_proba_],
-                data.y[held_out],
-                train_positives=data.y.sum(axis=0),
-                first_thresholds=partner.classifier.thresholds_,
-            )
-            scores[name] = ensemble.validation_score_
-            if best is None or ensemble.validation_score_ > best.validation_score_ + 1e-12:
-                best = ensemble
-        assert best is not None  # the config checks that the partner is enabled
-        best.train_scores_ = {f"with_{name}": score for name, score in scores.items()}
+        ensemble.fit(
+            [tfidf.classifier.oof_proba_[held_out], encoder.classifier.validation_proba_],
+            data.y[held_out],
+            train_positives=data.y.sum(axis=0),
+            first_thresholds=tfidf.classifier.thresholds_,
+        )
         return FittedModel(
             self.name,
-            Pipeline([("classifier", best)]),
+            Pipeline([("classifier", ensemble)]),
             [],
             fit_seconds=round(time.perf_counter() - start, 3),
         )
@@ -213,5 +197,4 @@ class Ensemble(Family):
 
     def describe(self, settings: EnsembleSettings, context: FitContext) -> str:
         weight = "tuned" if settings.tfidf_weight is None else f"{settings.tfidf_weight:g}"
-        partner = settings.partner or "tfidf or static, tuned"
-        return f"ensemble of encoder and {partner}, partner weight={weight}"
+        return f"ensemble tfidf_weight={weight}"

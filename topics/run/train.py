@@ -77,8 +77,7 @@ def train_and_evaluate(
         scores.models[name] = {
             "test": held_out,
             "fit": {"seconds": model.fit_seconds},
-            # and any other train-only scores it keeps (the ensemble: each partner's)
-            "train": {"cv_score": train_score, **getattr(model.classifier, "train_scores_", {})},
+            "train": {"cv_score": train_score},
         }
         plot_label_confusion(
             y_test,

@@ -347,7 +347,7 @@ def test_load_takes_models_and_runs_uris(
         "models:/": "topics.tracking",
         "runs:/": "topics.tracking",
     }
-    assert "def fetch_bundle(" in (REPO / "topics" / "tracking.py").read_text()
+    assert "def fetch_bundle(" in (REPO / "topics" / "tracking" / "registry.py").read_text()
     for scheme in predictor_module.REMOTE_SOURCES:
         monkeypatch.setitem(predictor_module.REMOTE_SOURCES, scheme, "fake_store")
     by_alias = Predictor.load("models:/topics-news@champion", tracking_uri="sqlite:///x.db")

@@ -9,7 +9,6 @@ import yaml
 from tests.conftest import REPO, tiny_config
 from topics.config import (
     GROUPS,
-    _load_yaml,
     config_hash,
     deep_merge,
     flatten,
@@ -17,6 +16,7 @@ from topics.config import (
     parse_override,
     validate_config,
 )
+from topics.config.reading import load_yaml
 from topics.errors import ConfigError
 
 EXPERIMENTS = sorted((REPO / "experiments").glob("*.yaml"))
@@ -224,7 +224,7 @@ def test_set_alias_bomb_is_refused_with_a_short_line(override: str) -> None:
 
 
 def test_aliases_within_the_budget_still_load() -> None:
-    assert len(json.dumps(_load_yaml(alias_bomb(4)))) > 6561 * 5  # 9**4 values: loads
+    assert len(json.dumps(load_yaml(alias_bomb(4)))) > 6561 * 5  # 9**4 values: loads
     config = load_config(
         REPO / "experiments" / "quickstart.yaml",
         ["features.tfidf.stop_words=[&w the, *w, and, *w]"],

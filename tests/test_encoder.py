@@ -188,6 +188,63 @@ def test_numpy_predict_reproduces_torch(multilabel: Any, tmp_path: Path) -> None
     assert modules_loaded_by_predict(tmp_path / "model", (*HEAVY, "transformers")) == []
 
 
+def make_tiny_mpnet(directory: Path) -> Path:
+    """A 2-layer, 32-wide MPNet (all-mpnet-base-v2's architecture: relative position
+    bias, positions after the padding id 1) with random weights, and a WordPiece
+    tokenizer with MPNet's special tokens, saved as a transformers model folder."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from tokenizers.trainers import WordPieceTrainer
+    from transformers import MPNetConfig, MPNetModel, PreTrainedTokenizerFast
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # ids 0-4, as in MPNet
+    tokenizer = Tokenizer(models.WordPiece(unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.train_from_iterator(
+        synthetic(300, seed=9)[0], WordPieceTrainer(vocab_size=200, special_tokens=specials)
+    )
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
+    )
+    PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+    ).save_pretrained(directory)
+    config = MPNetConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=66,  # 64 positions after the padding id's
+    )
+    import torch
+
+    torch.manual_seed(0)
+    MPNetModel(config).save_pretrained(directory)
+    return directory
+
+
+def test_an_mpnet_encoder_trains_and_its_bundle_reproduces_torch(tmp_path: Path) -> None:
+    needs_encoder_extra()
+    folder = make_tiny_mpnet(tmp_path / "tiny-mpnet")
+    texts, y = synthetic(240, seed=0)
+    model = _fit(folder, texts, y, max_length=128)
+    assert model.max_length_ == 64  # the rows after the padding id's
+    test_texts, y_test = synthetic(80, seed=1)
+    assert (model.predict(test_texts) == y_test).mean() > 0.9
+    # long enough for the relative bias's logarithmic buckets, and cut at max_length
+    texts = [*test_texts[:40], "", "Rail " * 200, " ".join(test_texts[:6])]
+    predictor = _bundle(tmp_path, model)
+    np.testing.assert_allclose(
+        predictor.predict_proba(texts), model.predict_proba(texts), atol=1e-5
+    )
+
+
 def test_source_classes_sum_into_labels(tiny_bert: Path, tmp_path: Path) -> None:
     """label_map: softmax over source classes; a label's probability is the sum of its classes."""
     texts, y = synthetic(120, seed=3)

@@ -52,6 +52,7 @@ from topics.families.features import _texts_digest
 from topics.families.linear import held_out_cuts
 from topics.kernels.transformer import (
     HIDDEN_ACT,
+    bert_names,
     encode,
     encode_by_length,
     head_proba,
@@ -237,7 +238,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         )
         self.tokenizer_json_ = hub_tokenizer.backend_tokenizer.to_str()
         # no longer than the model has position embeddings for
-        self.max_length_ = min(self.max_length, int(config.max_position_embeddings))
+        positions = int(config.max_position_embeddings) - _position_offset(encoder)
+        self.max_length_ = min(self.max_length, positions)
         self.tokenizer_ = tokenizer = load_tokenizer(self.tokenizer_json_, self.max_length_)
         key = self._cache_key(torch, transformers, texts, targets)
         if key and self._restore(torch, encoder, groups, key):
@@ -331,7 +333,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             "coef": self.coef_,
             "intercept": self.intercept_,
             "thresholds": self.thresholds_,
-            **{f"bert.{name}": value for name, value in self.export()[1].items()},
+            **{f"bert.{name}": value for name, value in self._parameters().items()},
         }
         if hasattr(self, "validation_indices_"):
             arrays["validation_indices"] = self.validation_indices_
@@ -446,11 +448,24 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             "layer_norm_eps": float(config.layer_norm_eps),
             "softmax": self._softmax,
         }
-        arrays = {
+        arrays = self._parameters()
+        if config.model_type == "mpnet":
+            arrays = bert_names(arrays, self.encoder_.embeddings.padding_idx)
+        return spec, arrays
+
+    def _parameters(self) -> dict[str, np.ndarray]:
+        """The encoder's float32 weights by torch's names."""
+        return {
             name: parameter.detach().numpy().astype(np.float32)
             for name, parameter in self.encoder_.named_parameters()
         }
-        return spec, arrays
+
+
+def _position_offset(encoder: Any) -> int:
+    """Position rows before the first token's: MPNet's start after its padding id."""
+    if encoder.config.model_type == "mpnet":
+        return int(encoder.embeddings.padding_idx) + 1
+    return 0
 
 
 def _or_none(value: float) -> float | None:

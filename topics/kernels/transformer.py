@@ -9,6 +9,9 @@ no transformers), so ``classify`` stays light:
   the same tokenizer object the training side used;
 - embeddings, ``num_layers`` post-LayerNorm self-attention blocks with
   tanh-approximated GELU, mean pooling over the real tokens;
+- an MPNet encoder (all-mpnet-base-v2) is the same pass plus a learned bias of the
+  relative position in every attention block; its weights arrive in BERT's names
+  (:func:`bert_names`).
 - the linear head, then softmax (mapped to labels by ``groups``) or sigmoid.
 
 Both sides share :func:`encode`, so the token ids are the same by construction.
@@ -89,13 +92,59 @@ def _gelu_tanh(x: np.ndarray) -> np.ndarray:
     return y
 
 
+# what MPNet's relative position bias has, as in transformers' MPNetEncoder
+RELATIVE_MAX_DISTANCE = 128
+RELATIVE_BIAS = "encoder.relative_attention_bias.weight"
+
+
+def relative_buckets(length: int, num_buckets: int) -> np.ndarray:
+    """``(length, length)`` bucket of each (query, key) offset, as MPNet computes it: half
+    the buckets per direction, exact up to a quarter of them, then logarithmic up to
+    :data:`RELATIVE_MAX_DISTANCE`."""
+    positions = np.arange(length)
+    n = positions[:, None] - positions[None, :]  # query minus key
+    half = num_buckets // 2
+    out = (n < 0).astype(np.int64) * half
+    n = np.abs(n)
+    exact = half // 2
+    far = exact + (
+        np.log(np.maximum(n, 1) / exact) / math.log(RELATIVE_MAX_DISTANCE / exact) * (half - exact)
+    ).astype(np.int64)
+    return out + np.where(n < exact, n, np.minimum(far, half - 1))
+
+
+def bert_names(weights: dict[str, np.ndarray], padding_idx: int) -> dict[str, np.ndarray]:
+    """MPNetModel's ``named_parameters()`` in BertModel's names: attention ``attn.q/k/v/o``
+    as ``self.query/key/value`` and ``output.dense``; position rows from
+    ``padding_idx + 1`` on (where MPNet's positions start), so row ``i`` is position
+    ``i`` as in BERT; a zero token-type row; the relative bias kept as it is."""
+    renames = {
+        ".attention.attn.q.": ".attention.self.query.",
+        ".attention.attn.k.": ".attention.self.key.",
+        ".attention.attn.v.": ".attention.self.value.",
+        ".attention.attn.o.": ".attention.output.dense.",
+        ".attention.LayerNorm.": ".attention.output.LayerNorm.",
+    }
+    out = {}
+    for name, value in weights.items():
+        for old, new in renames.items():
+            name = name.replace(old, new)
+        out[name] = value
+    positions = out["embeddings.position_embeddings.weight"]
+    out["embeddings.position_embeddings.weight"] = positions[padding_idx + 1 :]
+    out["embeddings.token_type_embeddings.weight"] = np.zeros_like(positions[:1])
+    return out
+
+
 class NumpyEncoder:
     """Mean-pooled sentence vectors from BertModel weights.
 
     Parameters
     ----------
     weights
-        ``{parameter name: array}`` as in ``BertModel.named_parameters()``.
+        ``{parameter name: array}`` as in ``BertModel.named_parameters()``; with
+        :data:`RELATIVE_BIAS` ``(buckets, heads)`` too, an MPNet encoder
+        (:func:`bert_names`).
     num_layers, num_heads, layer_norm_eps
         From the model's config.
     """
@@ -124,6 +173,9 @@ class NumpyEncoder:
         hidden = h.shape[-1]
         head_dim = hidden // self.num_heads
         blocked = np.where(mask[:, None, None, :] == 1, 0.0, -np.inf).astype(np.float32)
+        if RELATIVE_BIAS in w:  # (heads, length, length), the same for every block
+            table = w[RELATIVE_BIAS]
+            blocked = blocked + table[relative_buckets(length, len(table))].transpose(2, 0, 1)
         scale = np.float32(1.0 / math.sqrt(head_dim))
         for layer in range(self.num_layers):
             p = f"encoder.layer.{layer}."

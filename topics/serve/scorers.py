@@ -19,7 +19,13 @@ from topics.kernels.lda import DEFAULT_MAX_ITER, DEFAULT_TOL, infer_topics_flat
 from topics.kernels.linear import fine_margins, mix, platt_proba, sigmoid, stacked_proba
 from topics.kernels.sparse import SparseRows, TermCounter, tfidf_weight
 from topics.kernels.static import static_tokenizer, text_vectors, token_ids, token_rows
-from topics.kernels.transformer import NumpyEncoder, encode_by_length, head_proba, load_tokenizer
+from topics.kernels.transformer import (
+    RELATIVE_BIAS,
+    NumpyEncoder,
+    encode_by_length,
+    head_proba,
+    load_tokenizer,
+)
 from topics.text import (
     TopicTokenizer,
     analyzer_from_dict,
@@ -547,6 +553,13 @@ def _check_encoder_weights(
         )
     if weights["embeddings.token_type_embeddings.weight"].shape[0] < 1:
         raise ArrayError("bert.embeddings.token_type_embeddings.weight", "expected >= 1 row")
+    if RELATIVE_BIAS in weights:  # an MPNet encoder's
+        try:
+            buckets = array(weights, RELATIVE_BIAS, (None, heads)).shape[0]
+        except ArrayError as exc:
+            raise ArrayError(f"bert.{RELATIVE_BIAS}", str(exc).split(": ", 1)[1]) from exc
+        if not 4 <= buckets <= 1024 or buckets % 2:
+            raise ArrayError(f"bert.{RELATIVE_BIAS}", f"an even 4 to 1024 rows, found {buckets}")
     return hidden
 
 

@@ -22,6 +22,7 @@ from topics.run.export import export_bundle
 from topics.run.trackers import NullTracker
 from topics.serve.bundle import load_bundle
 from topics.serve.predictor import Predictor
+from topics.serve.scorers import ArrayError, PooledTransformer
 
 LABELS = ["economy", "transport", "defense"]
 WORDS = {
@@ -229,11 +230,18 @@ def make_tiny_mpnet(directory: Path) -> Path:
     return directory
 
 
-def test_an_mpnet_encoder_trains_and_its_bundle_reproduces_torch(tmp_path: Path) -> None:
+def test_an_mpnet_encoder_trains_and_its_bundle_reproduces_torch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     needs_encoder_extra()
+    import torch
+
     folder = make_tiny_mpnet(tmp_path / "tiny-mpnet")
     texts, y = synthetic(240, seed=0)
-    model = _fit(folder, texts, y, max_length=128)
+    cache = FitCache(tmp_path / "cache")
+    _fit(folder, texts, y, max_length=128, cache=cache)
+    monkeypatch.setattr(torch.optim, "AdamW", None)  # fine-tuning again would fail
+    model = _fit(folder, texts, y, max_length=128, cache=cache)  # read back
     assert model.max_length_ == 64  # the rows after the padding id's
     test_texts, y_test = synthetic(80, seed=1)
     assert (model.predict(test_texts) == y_test).mean() > 0.9
@@ -243,6 +251,13 @@ def test_an_mpnet_encoder_trains_and_its_bundle_reproduces_torch(tmp_path: Path)
     np.testing.assert_allclose(
         predictor.predict_proba(texts), model.predict_proba(texts), atol=1e-5
     )
+    # a relative bias of another shape is refused, by name
+    spec, weights = model.export()
+    arrays = {f"bert.{name}": value for name, value in weights.items()}
+    key = "bert.encoder.relative_attention_bias.weight"
+    arrays[key] = arrays[key][:, :-1]
+    with pytest.raises(ArrayError, match=r"relative_attention_bias.weight.*expected \(n, 4\)"):
+        PooledTransformer({"encoder": spec}, arrays)
 
 
 def test_source_classes_sum_into_labels(tiny_bert: Path, tmp_path: Path) -> None:

@@ -48,24 +48,33 @@ def synthetic(n: int, seed: int) -> tuple[list[str], np.ndarray]:
     return texts, y
 
 
-def make_tiny_bert(directory: Path) -> Path:
-    """A 2-layer, 32-wide BERT with random weights and a WordPiece tokenizer trained
-    on the synthetic texts, saved as a transformers model folder."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+def train_wordpiece(specials: list[str], start: str, end: str) -> Any:
+    """A WordPiece tokenizer trained on the synthetic texts, ``specials`` first (ids 0,
+    1, ...), each text wrapped as ``start $A end``."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from tokenizers.trainers import WordPieceTrainer
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    unknown = next(token for token in specials if "unk" in token.lower())
+    tokenizer = Tokenizer(models.WordPiece(unk_token=unknown))
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.train_from_iterator(
         synthetic(300, seed=9)[0], WordPieceTrainer(vocab_size=200, special_tokens=specials)
     )
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        special_tokens=[(t, tokenizer.token_to_id(t)) for t in ("[CLS]", "[SEP]")],
+        single=f"{start} $A {end}",
+        special_tokens=[(t, tokenizer.token_to_id(t)) for t in (start, end)],
     )
+    return tokenizer
+
+
+def make_tiny_bert(directory: Path) -> Path:
+    """A 2-layer, 32-wide BERT with random weights and a WordPiece tokenizer trained
+    on the synthetic texts, saved as a transformers model folder."""
+    from tokenizers import decoders
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    tokenizer = train_wordpiece(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], "[CLS]", "[SEP]")
     tokenizer.decoder = decoders.WordPiece()
     PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
@@ -193,20 +202,10 @@ def make_tiny_mpnet(directory: Path) -> Path:
     """A 2-layer, 32-wide MPNet (all-mpnet-base-v2's architecture: relative position
     bias, positions after the padding id 1) with random weights, and a WordPiece
     tokenizer with MPNet's special tokens, saved as a transformers model folder."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from tokenizers.trainers import WordPieceTrainer
     from transformers import MPNetConfig, MPNetModel, PreTrainedTokenizerFast
 
-    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # ids 0-4, as in MPNet
-    tokenizer = Tokenizer(models.WordPiece(unk_token="<unk>"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.train_from_iterator(
-        synthetic(300, seed=9)[0], WordPieceTrainer(vocab_size=200, special_tokens=specials)
-    )
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
-    )
+    # ids 0-4 as in MPNet: the padding id is 1
+    tokenizer = train_wordpiece(["<s>", "<pad>", "</s>", "<unk>", "<mask>"], "<s>", "</s>")
     PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         bos_token="<s>",

@@ -48,6 +48,10 @@ def synthetic(n: int, seed: int) -> tuple[list[str], np.ndarray]:
     return texts, y
 
 
+# the tiny encoders' shape: 2 layers, 32 wide, 4 heads
+TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
+
+
 def train_wordpiece(specials: list[str], start: str, end: str) -> Any:
     """A WordPiece tokenizer trained on the synthetic texts, ``specials`` first (ids 0,
     1, ...), each text wrapped as ``start $A end``."""
@@ -80,14 +84,7 @@ def make_tiny_bert(directory: Path) -> Path:
         tokenizer_object=tokenizer,
         **{f"{k}_token": f"[{k.upper()}]" for k in ("unk", "pad", "cls", "sep", "mask")},
     ).save_pretrained(directory)
-    config = BertConfig(
-        vocab_size=tokenizer.get_vocab_size(),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
+    config = BertConfig(vocab_size=tokenizer.get_vocab_size(), max_position_embeddings=64, **TINY)
     import torch
 
     torch.manual_seed(0)
@@ -216,11 +213,8 @@ def make_tiny_mpnet(directory: Path) -> Path:
     ).save_pretrained(directory)
     config = MPNetConfig(
         vocab_size=tokenizer.get_vocab_size(),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
         max_position_embeddings=66,  # 64 positions after the padding id's
+        **TINY,
     )
     import torch
 

@@ -3,7 +3,7 @@
     TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/static_probe.py [nyt-cap] \\
         [--scales 0.5,1,2] [--cs 0.5,1] [--sif 0.001] [--contextual 0,64] \\
         [--tune 2:3e-4] [--teacher 1 [--distil 4,16]] [--whiten pca] [--sentence] \\
-        [--regress 1,0.1] [--set KEY=VALUE] [--out FILE]
+        [--regress 1,0.1] [--transfer] [--set KEY=VALUE] [--out FILE]
 
 The slice is ``benchmarks/peers.py``'s: nyt-cap fits on 1996-2001 and validates on
 2002-03 (the protocol behind experiments/nyt-cap.yaml's other choices); the other
@@ -57,6 +57,13 @@ whose target is the teacher's probability of the label (each text once as a
 positive, weighted p, and once as a negative, weighted 1 - p), or half that and
 half the gold label; the same learner on the gold labels is the control. Each cuts
 at per-label thresholds fit on its 5-fold out-of-fold scores of the fit part.
+
+``--transfer`` (reuters-modapte, with ``--teacher``) is distillation through unlabelled
+news: the 5,787 stories of Reuters' training years outside ModApte
+(:func:`topics.data.datasets.reuters.read_unused`) take the labels of the teacher
+mixed with the tfidf model as ``model.ensemble`` mixes them (the experiment's primary
+model), and the tfidf model, and the static learner at the first scale and C, are fit
+again on the fit part plus those stories.
 """
 
 from __future__ import annotations
@@ -86,6 +93,7 @@ from peers import validation_slice  # noqa: E402
 
 from benchmarks import provenance  # noqa: E402
 from topics.config import load_config  # noqa: E402
+from topics.data.datasets.reuters import read_unused  # noqa: E402
 from topics.data.splits import split_indices  # noqa: E402
 from topics.errors import ConfigError  # noqa: E402
 from topics.families import FAMILIES  # noqa: E402
@@ -167,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         help="static tables least-squares fit to the sentence vectors, at these ridge weights",
     )
     parser.add_argument(
+        "--transfer",
+        action="store_true",
+        help="with --teacher, reuters-modapte: students also fit on unlabelled stories",
+    )
+    parser.add_argument(
         "--out", type=Path, help="default: benchmarks/results/static_probe_<experiment>.md"
     )
     parser.add_argument(
@@ -179,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.distil and not args.teacher:
         parser.error("--distil needs --teacher EPOCHS: the students learn its scores")
+    if args.transfer and not (args.teacher and args.experiment == "reuters-modapte"):
+        parser.error("--transfer: reuters-modapte with --teacher EPOCHS, who labels the stories")
     commit, load_before = provenance.commit(), os.getloadavg()[0]
     try:
         config = load_config(
@@ -260,6 +275,34 @@ def main(argv: list[str] | None = None) -> int:
         sources.append((f", from the teacher ({round(seconds)} s)", scratch.name))
         if args.distil:
             soft = teacher.predict_proba(list(data.texts))
+        if args.transfer:
+            mix = config.model.ensemble
+            rows.append(
+                (
+                    "the teacher mixed with the tfidf model (its labels of the stories)",
+                    "",
+                    "",
+                    "",
+                    scores(mixed_labels(tfidf, teacher, texts, data.y.sum(axis=0), mix)),
+                    0.0,
+                )
+            )
+            print(rows[-1], flush=True)
+            stories = read_unused(config.data.resolved_path(), config.data.encoding)
+            story_labels = mixed_labels(tfidf, teacher, stories, data.y.sum(axis=0), mix)
+            words_stories = tfidf.vectorizer.transform(stories)
+            start = time.perf_counter()
+            student = fit_family(
+                config,
+                "tfidf",
+                TrainingData(list(data.texts) + stories, np.vstack([data.y, story_labels])),
+                labels,
+            )
+            name = f"tfidf model + {len(stories):,} stories at the teacher's labels"
+            proba = student.predict_proba(texts)
+            rows.append((name, "", "", "", scores(student.classifier.decide(proba)), 0.0))
+            rows[-1] = (*rows[-1][:5], time.perf_counter() - start)
+            print(rows[-1], flush=True)
     for (source, pretrained), sif, contextual in itertools.product(
         sources, args.sif, args.contextual
     ):
@@ -304,6 +347,35 @@ def main(argv: list[str] | None = None) -> int:
                 (name, str(sif), f"{scale:g}", f"{c:g}", scores(model.decide(proba)), seconds)
             )
             print(rows[-1], flush=True)
+            first = (tuned, scale, c) == (variants[0][0], args.scales[0], args.cs[0])
+            if args.transfer and first and not source and sif == args.sif[0] and not contextual:
+                start = time.perf_counter()
+                model = clone(tfidf.classifier).set_params(C=c)
+                model.fit(
+                    sp.vstack(
+                        [
+                            sp.hstack([words_fit, sp.csr_matrix(scale * vectors_fit)]),
+                            sp.hstack(
+                                [words_stories, sp.csr_matrix(scale * static.transform(stories))]
+                            ),
+                        ]
+                    ).tocsr(),
+                    np.vstack([targets, story_labels]),
+                )
+                proba = model.predict_proba(
+                    sp.hstack([words_val, sp.csr_matrix(scale * vectors_val)]).tocsr()
+                )
+                rows.append(
+                    (
+                        f"{name} + {len(stories):,} stories at the teacher's labels",
+                        str(sif),
+                        f"{scale:g}",
+                        f"{c:g}",
+                        scores(model.decide(proba)),
+                        time.perf_counter() - start,
+                    )
+                )
+                print(rows[-1], flush=True)
         if args.distil and not source and sif == args.sif[0] and not contextual:
             gold, scale = fit.label_matrix(), args.scales[0]
             fit_x, val_x = (
@@ -373,6 +445,23 @@ def fine_tuned(
     teacher.encoder_.save_pretrained(folder)
     (folder / "tokenizer.json").write_text(teacher.tokenizer_json_, encoding="utf-8")
     return teacher
+
+
+def mixed_labels(
+    tfidf: Any, teacher: EncoderClassifier, texts: list[str], counts: np.ndarray, mix: Any
+) -> np.ndarray:
+    """0/1 labels of ``texts`` as reuters-modapte's ``model.ensemble`` (``mix``) decides
+    them: the tfidf model's and the teacher's probabilities averaged at
+    ``tfidf_weight``, cut at 0.5 (``threshold_min_positives: null``); labels with fewer
+    than ``tfidf_alone_below`` training texts (``counts``) at the tfidf model's own
+    decisions."""
+    assert mix.tfidf_weight is not None and mix.threshold_min_positives is None
+    words = tfidf.predict_proba(texts)
+    weight = mix.tfidf_weight
+    decided = weight * words + (1 - weight) * teacher.predict_proba(texts) >= 0.5
+    alone = counts < (mix.tfidf_alone_below or 0)
+    decided[:, alone] = tfidf.classifier.decide(words)[:, alone]
+    return decided.astype(int)
 
 
 def soft_student(

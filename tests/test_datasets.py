@@ -20,6 +20,7 @@ from topics.data.corpus import load_corpus
 from topics.data.datasets.archive import iter_members
 from topics.data.datasets.fetch import ARCHIVES, fetch
 from topics.data.datasets.newsgroups import clean_post
+from topics.data.datasets.reuters import read_unused
 from topics.data.splits import split_indices
 from topics.errors import DataError
 from topics.run.cache import load_corpus_from_config, split_kwargs
@@ -120,6 +121,19 @@ def test_reuters_reader_on_a_tiny_archive(tmp_path: Path) -> None:
     assert corpus.texts == ["CORN UP. Corn <rose> today.", "GRAIN BRIEF"]
     assert corpus.labels == [("grain", "corn"), ("grain",)]
     assert corpus.meta["split"] == ["train", "test"]
+
+
+def test_reuters_unused_stories_leave_out_modapte_and_the_test_years(tmp_path: Path) -> None:
+    story = (
+        '<REUTERS TOPICS="{}" LEWISSPLIT="{}" NEWID="{}"><TOPICS><D>grain</D></TOPICS>'
+        "<TEXT>story {}</TEXT></REUTERS>\n"
+    )
+    attrs = [("YES", "TRAIN"), ("NO", "TRAIN"), ("BYPASS", "TRAIN"), ("YES", "NOT-USED")]
+    attrs += [("NO", "TEST"), ("YES", "TEST")]
+    sgml = "".join(story.format(t, s, n, n) for n, (t, s) in enumerate(attrs)).encode("latin-1")
+    archive = _tarball(tmp_path / "reuters21578.tar.gz", {"reut2-000.sgm": sgml})
+    assert read_unused(archive) == ["story 1", "story 2", "story 3"]
+    assert load_corpus(archive, labels=["grain"]).texts == ["story 0", "story 5"]
 
 
 # --- data fetch against a local HTTP server --------------------------------------------

@@ -2,7 +2,9 @@
 
 ModApte split (README.txt section VIII.B): train = ``LEWISSPLIT="TRAIN"`` and
 ``TOPICS="YES"``, test = ``LEWISSPLIT="TEST"`` and ``TOPICS="YES"``; every other
-document is not part of the split and is skipped.
+document is not part of the split and is skipped. :func:`read_unused` reads the
+stories of the training years that are not (``LEWISSPLIT="TRAIN"`` without
+``TOPICS="YES"``, and ``"NOT-USED"``): unlabelled news for a model that learns from it.
 """
 
 from __future__ import annotations
@@ -35,12 +37,30 @@ def read_reuters(path: Path, encoding: str = "latin-1") -> Iterator[dict[str, An
         yield from parse_sgml(content.decode(encoding), source=member.name)
 
 
-def parse_sgml(text: str, source: str = "") -> Iterator[dict[str, Any]]:
-    """The ModApte documents of one ``reut2-NNN.sgm`` file."""
+def read_unused(path: Path, encoding: str = "latin-1") -> list[str]:
+    """The texts of the stories outside ModApte and outside its test period: those
+    of ``LEWISSPLIT="TRAIN"`` with ``TOPICS`` "NO" or "BYPASS", and "NOT-USED" ones
+    (their categories, where they have any, are not read)."""
+    return [
+        document["_text"]
+        for member, content in iter_members(path)
+        if member.name.startswith("reut2-") and member.suffix == ".sgm"
+        for document in parse_sgml(content.decode(encoding), member.name, unused=True)
+    ]
+
+
+def parse_sgml(text: str, source: str = "", unused: bool = False) -> Iterator[dict[str, Any]]:
+    """The ModApte documents of one ``reut2-NNN.sgm`` file, or with ``unused`` the
+    training years' others (``_split`` "unused")."""
     for match in _DOC.finditer(text):
         attrs = dict(_ATTR.findall(match.group(1)))
         split = _SPLITS.get(attrs.get("LEWISSPLIT", ""))
-        if split is None or attrs.get("TOPICS") != "YES":
+        in_split = split is not None and attrs.get("TOPICS") == "YES"
+        if unused:
+            if in_split or split == "test":
+                continue
+            split = "unused"
+        elif not in_split:
             continue
         body = match.group(2)
         topics = _TOPICS.search(body)

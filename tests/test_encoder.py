@@ -195,6 +195,20 @@ def test_numpy_predict_reproduces_torch(multilabel: Any, tmp_path: Path) -> None
     assert modules_loaded_by_predict(tmp_path / "model", (*HEAVY, "transformers")) == []
 
 
+def test_header_fields_leave_the_other_headers_out_in_training_and_the_bundle(
+    tiny_bert: Path, tmp_path: Path
+) -> None:
+    texts, y = synthetic(60, seed=6)
+    posts = [f"From: a{i}@x.org\nSubject: {t[:20]}\nLines: 3\n\n{t}" for i, t in enumerate(texts)]
+    model = _fit(tiny_bert, posts, y, epochs=1, header_fields=["subject"])
+    other = [post.replace("From: a", "From: army navy missile ") for post in posts[:20]]
+    expected = model.predict_proba(posts[:20])
+    np.testing.assert_array_equal(model.predict_proba(other), expected)
+    plain = _fit(tiny_bert, posts, y, epochs=1)  # every header read
+    assert not np.allclose(plain.predict_proba(other), plain.predict_proba(posts[:20]))
+    np.testing.assert_allclose(_bundle(tmp_path, model).predict_proba(other), expected, atol=1e-5)
+
+
 def make_tiny_mpnet(directory: Path) -> Path:
     """A 2-layer, 32-wide MPNet (all-mpnet-base-v2's architecture: relative position
     bias, positions after the padding id 1) with random weights, and a WordPiece

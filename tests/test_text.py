@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
-from topics.text import Analyzer, TopicTokenizer
+from topics.text import Analyzer, TopicTokenizer, keep_header_fields
 
 TEXTS = [
     "Kazakhstan's GDP grew 5.1% — the Trans-Caspian route (TITR) carried 4.5m tonnes.",
@@ -95,3 +95,30 @@ def test_word_char_analyzer_emits_both_kinds_without_collisions() -> None:
     # "ail" as a word and as a character trigram stay two features.
     assert "ail" in features and "char:ail" in features
     assert analyzer_from_dict(union.to_dict())(text) == features
+
+
+POST = (
+    "From: ann@lamar.colostate.edu (Ann)\r\nSubject: Re: clipper chip\r\n"
+    "  and key escrow\r\nOrganization: CSU\r\nLines: 2\r\n\r\nNote: the body.\r\nBye"
+)
+
+
+def test_keep_header_fields_cuts_the_header_block_only() -> None:
+    cut = "Subject: Re: clipper chip\r\n  and key escrow\r\n\r\nNote: the body.\r\nBye"
+    assert keep_header_fields(POST, ["SUBJECT"]) == cut
+    assert keep_header_fields(POST, []) == "\r\nNote: the body.\r\nBye"
+    # what does not open with headers ending in a blank line comes back whole
+    for text in ["", "Almaty, May 3: the body\nsays\n\nmore", "Subject: no body", *TEXTS]:
+        assert keep_header_fields(text, ["subject"]) == text
+
+
+@given(text=st.text(alphabet="ab: \n\t-", max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_keep_header_fields_is_idempotent_and_keeps_the_body(text: str) -> None:
+    cut = keep_header_fields(text, ["a"])
+    assert keep_header_fields(cut, ["a"]) == cut
+    lines, kept = text.splitlines(keepends=True), cut.splitlines(keepends=True)
+    blank = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
+    head = len(kept) - (len(lines) - blank)  # the lines kept before the body
+    assert kept[head:] == lines[blank:]  # the body whole
+    assert all(line in lines[:blank] for line in kept[:head])

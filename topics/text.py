@@ -30,6 +30,39 @@ def field_error(field: str, expected: str, found: Any) -> ValueError:
     return ValueError(f"{field}: expected {expected}, found {shown[:80]}")
 
 
+# a mail or Usenet header line, "Name: value"
+_HEADER_LINE = re.compile(r"[A-Za-z][\w-]*:")
+
+
+def keep_header_fields(text: str, fields: Iterable[str]) -> str:
+    """``text`` with its opening header block (``Name: value`` lines and their indented
+    continuations, up to the first blank line, as a mail or a Usenet post opens) cut to
+    the named ``fields``, in any case. A text that opens otherwise comes back whole.
+
+    >>> keep_header_fields("From: ann@x.org\\nSubject: Clipper\\nLines: 2\\n\\nBody.", ["subject"])
+    'Subject: Clipper\\n\\nBody.'
+    """
+    lines = text.splitlines(keepends=True)
+    if not lines or not _HEADER_LINE.match(lines[0]):
+        return text
+    wanted = {field.lower() for field in fields}
+    kept: list[str] = []
+    keeping = False
+    for number, line in enumerate(lines):
+        if not line.strip():  # the blank line that ends the headers
+            return "".join(kept + lines[number:])
+        if line[0] in " \t":  # a continuation of the field before
+            if keeping:
+                kept.append(line)
+            continue
+        if not _HEADER_LINE.match(line):
+            return text  # not a header block
+        keeping = line.split(":", 1)[0].lower() in wanted
+        if keeping:
+            kept.append(line)
+    return text  # headers with no body: not a post's opening
+
+
 def required(data: Any, key: str) -> Any:
     """``data[key]``; ``ValueError`` naming the key when ``data`` is no object or lacks it."""
     if not isinstance(data, dict):

@@ -60,6 +60,7 @@ from topics.kernels.transformer import (
 )
 from topics.progress import enabled as progress_enabled
 from topics.progress import progress
+from topics.text import keep_header_fields
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,10 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         ``fit`` takes one label index per document (1-D); softmax over labels.
     max_length : int
         Tokens kept per text (the rest is cut); at most the model's positions.
+    header_fields : list of str or None
+        Texts that open with mail or Usenet headers keep only these fields of them
+        (:func:`topics.text.keep_header_fields`), leaving ``max_length`` to the body;
+        None: the texts as they are.
     epochs, batch_size, learning_rate, weight_decay, warmup
         AdamW fine-tuning; ``warmup`` is the fraction of steps the rate ramps up.
     head_learning_rate : float or None
@@ -160,6 +165,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         label_map: dict[str, str | None] | None = None,
         single_label: bool = False,
         max_length: int = 128,
+        header_fields: Sequence[str] | None = None,
         epochs: int = 3,
         batch_size: int = 32,
         learning_rate: float = 1e-4,
@@ -177,6 +183,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         self.label_map = label_map
         self.single_label = single_label
         self.max_length = max_length
+        self.header_fields = header_fields
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -224,7 +231,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         transformers.logging.set_verbosity_error()  # load reports, e.g. the unused pooler
         if not progress_enabled():
             transformers.utils.logging.disable_progress_bar()
-        texts = list(X)
+        texts = self._view(X)
         targets, groups, indicator = self._targets(y)
         if len(texts) != len(targets):
             raise DataError(f"{len(texts)} texts but {len(targets)} targets")
@@ -305,6 +312,12 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         if key:
             self._save(key)
         return self
+
+    def _view(self, X: Sequence[str]) -> list[str]:
+        """The texts as the encoder reads them (``header_fields``)."""
+        if self.header_fields is None:
+            return list(X)
+        return [keep_header_fields(text, self.header_fields) for text in X]
 
     # -- cache -------------------------------------------------------------------
     def _cache_key(self, torch: Any, transformers: Any, texts: list[str], targets: Any) -> str:
@@ -414,7 +427,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         """Mean-pooled encoder vectors ``(n, hidden)``, float32."""
         check_is_fitted(self, "coef_")
         torch, _ = _import_torch()
-        texts = list(X)
+        texts = self._view(X)
         out = np.zeros((len(texts), self.coef_.shape[1]), dtype=np.float32)
         with torch.no_grad():
             for batch, ids, mask in encode_by_length(self.tokenizer_, texts, batch_size):
@@ -448,6 +461,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             "layer_norm_eps": float(config.layer_norm_eps),
             "softmax": self._softmax,
         }
+        if self.header_fields is not None:
+            spec["header_fields"] = list(self.header_fields)
         arrays = self._parameters()
         if config.model_type == "mpnet":
             arrays = bert_names(arrays, self.encoder_.embeddings.padding_idx)
@@ -489,6 +504,10 @@ class EncoderSettings(Section):
     pretrained: str = Field("sentence-transformers/all-MiniLM-L6-v2", min_length=1)
     fine_labels: bool = False  # learn the source classes of data.label_map, as tfidf's
     max_length: int = Field(128, ge=8, le=512)  # tokens kept per text
+    # Texts that open with mail or Usenet headers ("Name: value" lines up to the first
+    # blank line) keep only these fields, e.g. [Subject]: more of max_length for the
+    # body. null: the texts as they are.
+    header_fields: list[str] | None = None
     epochs: int = Field(3, ge=1)
     batch_size: int = Field(32, ge=1)
     learning_rate: float = Field(1e-4, gt=0, lt=1)
@@ -522,6 +541,7 @@ class Encoder(Family):
             label_map=context.label_map if settings.fine_labels else None,
             single_label=context.single_label,
             max_length=settings.max_length,
+            header_fields=settings.header_fields,
             epochs=settings.epochs,
             batch_size=settings.batch_size,
             learning_rate=settings.learning_rate,

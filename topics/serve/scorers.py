@@ -30,6 +30,7 @@ from topics.text import (
     TopicTokenizer,
     analyzer_from_dict,
     field_error,
+    keep_header_fields,
     required,
     required_bool,
     required_strings,
@@ -206,6 +207,9 @@ class PooledTransformer:
             tokenizer_json = required(settings, "tokenizer")
             if not isinstance(tokenizer_json, str):
                 raise field_error("tokenizer", "a tokenizer's JSON text", type(tokenizer_json))
+            self.header_fields = (
+                required_strings(settings, "header_fields") if "header_fields" in settings else None
+            )
         except ValueError as exc:
             raise within("encoder", exc) from exc
         weights = {key[5:]: value for key, value in arrays.items() if key.startswith("bert.")}
@@ -222,6 +226,8 @@ class PooledTransformer:
             )
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self.header_fields is not None:
+            texts = [keep_header_fields(text, self.header_fields) for text in texts]
         pooled = np.zeros((len(texts), self.hidden), dtype=np.float32)
         for rows, ids, mask in encode_by_length(self.tokenizer, texts, self.batch_size):
             pooled[rows] = self.encoder(ids, mask)

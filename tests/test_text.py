@@ -98,7 +98,7 @@ def test_word_char_analyzer_emits_both_kinds_without_collisions() -> None:
 
 
 POST = (
-    "From: ann@lamar.colostate.edu (Ann)\r\nSubject: Re: clipper chip\r\n"
+    "From: ann@lamar.colostate.edu (Ann)\r\nArticle-I.D.: ul.1993\r\nSubject: Re: clipper chip\r\n"
     "  and key escrow\r\nOrganization: CSU\r\nLines: 2\r\n\r\nNote: the body.\r\nBye"
 )
 

@@ -30,8 +30,8 @@ def field_error(field: str, expected: str, found: Any) -> ValueError:
     return ValueError(f"{field}: expected {expected}, found {shown[:80]}")
 
 
-# a mail or Usenet header line, "Name: value"
-_HEADER_LINE = re.compile(r"[A-Za-z][\w-]*:")
+# a mail or Usenet header line, "Name: value": a name of printable ASCII but ":" (RFC 5322)
+_HEADER_LINE = re.compile(r"[!-9;-~]+:")
 
 
 def keep_header_fields(text: str, fields: Iterable[str]) -> str:

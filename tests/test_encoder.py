@@ -207,6 +207,11 @@ def test_header_fields_leave_the_other_headers_out_in_training_and_the_bundle(
     plain = _fit(tiny_bert, posts, y, epochs=1)  # every header read
     assert not np.allclose(plain.predict_proba(other), plain.predict_proba(posts[:20]))
     np.testing.assert_allclose(_bundle(tmp_path, model).predict_proba(other), expected, atol=1e-5)
+    spec, weights = model.export()
+    assert spec["header_fields"] == ["subject"]
+    arrays = {f"bert.{name}": value for name, value in weights.items()}
+    with pytest.raises(ValueError, match="header_fields: expected a list of strings"):
+        PooledTransformer({"encoder": {**spec, "header_fields": "Subject"}}, arrays)
 
 
 def make_tiny_mpnet(directory: Path) -> Path:

@@ -299,9 +299,8 @@ def main(argv: list[str] | None = None) -> int:
                 labels,
             )
             name = f"tfidf model + {len(stories):,} stories at the teacher's labels"
-            proba = student.predict_proba(texts)
-            rows.append((name, "", "", "", scores(student.classifier.decide(proba)), 0.0))
-            rows[-1] = (*rows[-1][:5], time.perf_counter() - start)
+            result = scores(student.classifier.decide(student.predict_proba(texts)))
+            rows.append((name, "", "", "", result, time.perf_counter() - start))
             print(rows[-1], flush=True)
     for (source, pretrained), sif, contextual in itertools.product(
         sources, args.sif, args.contextual

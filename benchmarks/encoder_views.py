@@ -107,10 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     data = TrainingData(list(train.texts), train.label_matrix())
     settings = config.model.encoder
     subject = FAMILIES["encoder"].fit(settings, context, data, {}).classifier
-    every = FAMILIES["encoder"].fit(
-        settings.model_copy(update={"header_fields": None}), context, data, {}
-    )
-    every = every.classifier
+    every_header = settings.model_copy(update={"header_fields": None})
+    every = FAMILIES["encoder"].fit(every_header, context, data, {}).classifier
     held = subject.validation_indices_
     assert np.array_equal(held, every.validation_indices_)
     tfidf = FAMILIES["tfidf"].fit(config.model.tfidf, context, data, {})

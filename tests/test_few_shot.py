@@ -20,6 +20,7 @@ from topics.families.encoder import resolve_pretrained
 from topics.families.few_shot import SeededSelfTraining, description_similarity, embed_unique
 from topics.families.sentence_encoder import TorchBertEmbedder
 from topics.kernels.embedding_topics import unit_rows
+from topics.kernels.transformer import RELATIVE_BIAS
 from topics.predict import Predictor
 from topics.run.cache import FitCache
 from topics.run.export import export_bundle
@@ -356,6 +357,21 @@ def test_the_vector_scale_weighs_the_student_and_the_bundle_follows(
         )
     predictor = Predictor.load(tmp_path / "model")
     np.testing.assert_allclose(predictor.predict_proba(NEW), half.predict_proba(NEW), atol=1e-6)
+
+
+def test_an_mpnet_encoder_embeds_in_training_and_in_the_bundle(tmp_path: Path) -> None:
+    needs_encoder_extra()
+    from tests.test_encoder import make_tiny_mpnet
+
+    folder = str(make_tiny_mpnet(tmp_path / "mpnet"))
+    model = SeededSelfTraining(LABELS, seed_words=SEEDS, pretrained=folder, max_length=32, C=10.0)
+    model.fit([], np.zeros((0, 3)), unlabelled=ARCHIVE)
+    fitted = FittedModel("few_shot", Pipeline([("classifier", model)]), ["few_shot"])
+    export_bundle(tmp_path / "model", LABELS, "few_shot", {"few_shot": fitted}, {})
+    with np.load(tmp_path / "model" / "arrays.npz") as arrays:
+        assert f"clf.few_shot.bert.{RELATIVE_BIAS}" in arrays.files
+    predictor = Predictor.load(tmp_path / "model")
+    np.testing.assert_allclose(predictor.predict_proba(NEW), model.predict_proba(NEW), atol=1e-5)
 
 
 def test_cached_embeddings_follow_the_weights_not_the_folder_name(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
-"""The shared sentence encoder: the torch pass against transformers' BERT and the
-numpy pass, the weights read from a task model's folder, and one error line for a
-folder that holds no BERT encoder."""
+"""The shared sentence encoder: the torch pass against transformers' BERT and MPNet and
+the numpy pass, the weights read from a task model's folder, and one error line for a
+folder that holds neither."""
 
 from __future__ import annotations
 
@@ -33,17 +33,29 @@ MIXED_LENGTHS = [
 ]
 
 
-def test_the_torch_pass_is_transformers_bert_and_the_numpy_pass(bert_folder: Path) -> None:
+@pytest.fixture(scope="module")
+def mpnet_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    needs_encoder_extra()
+    from tests.test_encoder import make_tiny_mpnet
+
+    return make_tiny_mpnet(tmp_path_factory.mktemp("tiny-mpnet"))
+
+
+@pytest.mark.parametrize("kind", ["bert", "mpnet"])
+def test_the_torch_pass_is_transformers_and_the_numpy_pass(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
     import torch
     import transformers
 
-    embedder = TorchBertEmbedder(str(bert_folder), max_length=16, batch_size=2)
+    folder = request.getfixturevalue(f"{kind}_folder")
+    embedder = TorchBertEmbedder(str(folder), max_length=16, batch_size=2)
     vectors = embedder.embed(MIXED_LENGTHS)
 
-    config = transformers.AutoConfig.from_pretrained(bert_folder)
+    config = transformers.AutoConfig.from_pretrained(folder)
     config.hidden_act = "gelu_pytorch_tanh"  # what both passes compute
     model = transformers.AutoModel.from_pretrained(
-        bert_folder, config=config, add_pooling_layer=False
+        folder, config=config, add_pooling_layer=False
     ).eval()
     ids, mask = encode(embedder.tokenizer, MIXED_LENGTHS)  # one batch, padded to the longest
     with torch.no_grad():
@@ -54,7 +66,8 @@ def test_the_torch_pass_is_transformers_bert_and_the_numpy_pass(bert_folder: Pat
     np.testing.assert_allclose(vectors, expected, atol=1e-5)
 
     spec, arrays = embedder.export()
-    assert set(arrays) == {name for name, _ in model.named_parameters()}
+    if kind == "bert":
+        assert set(arrays) == {name for name, _ in model.named_parameters()}
     numpy_side = NumpyBertEmbedder(
         arrays,
         spec["tokenizer"],
@@ -64,6 +77,14 @@ def test_the_torch_pass_is_transformers_bert_and_the_numpy_pass(bert_folder: Pat
         spec["layer_norm_eps"],
     )
     np.testing.assert_allclose(numpy_side.embed(MIXED_LENGTHS), vectors, atol=1e-5)
+
+    # a token alone, between the tokens that open and close a text ([CLS] [SEP], <s> </s>)
+    start, end = ("[CLS]", "[SEP]") if kind == "bert" else ("<s>", "</s>")
+    token = embedder.tokenizer.token_to_id("army")
+    alone = [[embedder.tokenizer.token_to_id(start), token, embedder.tokenizer.token_to_id(end)]]
+    with torch.no_grad():
+        reference = model(input_ids=torch.as_tensor(alone)).last_hidden_state.mean(1).numpy()
+    np.testing.assert_allclose(embedder.token_vectors(np.array([token])), reference, atol=1e-5)
 
 
 def test_a_task_models_bert_prefix_and_heads_are_left_out(
@@ -86,7 +107,7 @@ def test_a_folder_without_a_bert_encoder_is_one_config_error(
     folder = Path(shutil.copytree(bert_folder, tmp_path / "model"))
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "model_type": "roberta"}))
-    with pytest.raises(ConfigError, match=r"'roberta' model; give a BERT encoder"):
+    with pytest.raises(ConfigError, match=r"'roberta' model; give a BERT or MPNet encoder"):
         TorchBertEmbedder(str(folder), max_length=16)
     (folder / "tokenizer.json").unlink()
     with pytest.raises(ConfigError, match=r"has no tokenizer\.json"):

@@ -1,7 +1,8 @@
-"""The sentence encoder the embedding families share: a BERT encoder (the packaged
-all-MiniLM-L6-v2 by default) read from its folder, run by torch at training time
-(:class:`TorchBertEmbedder`: mean-pooled sentence vectors, single-token vectors for
-the static table, per-token means) and by numpy in the bundle
+"""The sentence encoder the embedding families share: a BERT or MPNet encoder (the
+packaged all-MiniLM-L6-v2 by default; all-mpnet-base-v2 is an MPNet) read from its
+folder, run by torch at training time (:class:`TorchBertEmbedder`: mean-pooled
+sentence vectors, single-token vectors for the static table, per-token means) and by
+numpy in the bundle
 (:class:`NumpyBertEmbedder`, over :mod:`topics.kernels.transformer`). The
 ``embedding_topics``, ``static`` and ``few_shot`` families embed through it.
 
@@ -23,7 +24,14 @@ import numpy as np
 
 from topics.errors import ConfigError, DependencyError
 from topics.families.encoder import INSTALL_HINT, resolve_pretrained
-from topics.kernels.transformer import NumpyEncoder, encode_by_length, load_tokenizer
+from topics.kernels.transformer import (
+    RELATIVE_BIAS,
+    NumpyEncoder,
+    bert_names,
+    encode_by_length,
+    load_tokenizer,
+    relative_buckets,
+)
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -83,7 +91,7 @@ class NumpyBertEmbedder:
 
 
 class TorchBertEmbedder:
-    """A pretrained BERT encoder (a folder, a hub id, or the packaged MiniLM) run by torch
+    """A pretrained BERT or MPNet encoder (a folder, a hub id, or the packaged MiniLM) run by torch
     at training time; exports its weights for :class:`NumpyBertEmbedder`'s numpy pass.
 
     It reads the folder's ``config.json``, weights and ``tokenizer.json`` itself and runs
@@ -104,20 +112,26 @@ class TorchBertEmbedder:
         self.pretrained = pretrained
         folder = model_folder(pretrained, owner)
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        if config.get("model_type") != "bert":
+        kind = config.get("model_type")
+        if kind not in ("bert", "mpnet"):
             raise ConfigError(
-                f"The 'pretrained' parameter of {owner}: {pretrained!r} is a "
-                f"{config.get('model_type')!r} model; give a BERT encoder such as {MINILM!r}"
+                f"The 'pretrained' parameter of {owner}: {pretrained!r} is a {kind!r} model; "
+                f"give a BERT or MPNet encoder such as {MINILM!r}"
             )
         self.num_layers = int(config["num_hidden_layers"])
         self.num_heads = int(config["num_attention_heads"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
-        self.max_length = min(int(max_length), int(config["max_position_embeddings"]))
+        weights = {name: t.float() for name, t in _encoder_weights(torch, folder).items()}
+        positions = int(config["max_position_embeddings"])
+        if kind == "mpnet":  # in BERT's names; its positions start after the padding id's
+            padding = int(config.get("pad_token_id", 1))
+            mapped = bert_names({name: t.numpy() for name, t in weights.items()}, padding)
+            weights = {name: torch.as_tensor(array) for name, array in mapped.items()}
+            positions -= padding + 1
+        self.weights = weights
+        self.max_length = min(int(max_length), positions)
         self.tokenizer_json = (folder / "tokenizer.json").read_text(encoding="utf-8")
         self.tokenizer = load_tokenizer(self.tokenizer_json, self.max_length)
-        self.weights = {
-            name: tensor.float() for name, tensor in _encoder_weights(torch, folder).items()
-        }
         self.batch_size = batch_size  # 16: faster on 2 cores than 64 at 128 tokens
         torch.set_num_threads(threads or os.cpu_count() or 1)
 
@@ -145,9 +159,7 @@ class TorchBertEmbedder:
         """``(len(ids), hidden)``: each token alone, ``[CLS] token [SEP]``, through the
         encoder and mean-pooled (how model2vec distils static vectors)."""
         torch = self.torch
-        cls, sep = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
-        if cls is None or sep is None:
-            raise ConfigError("token vectors need a tokenizer with [CLS] and [SEP] tokens")
+        cls, sep = self._ends()
         hidden = self.weights["embeddings.word_embeddings.weight"].shape[1]
         out = np.zeros((len(ids), hidden), dtype=np.float32)
         with torch.inference_mode():
@@ -164,12 +176,12 @@ class TorchBertEmbedder:
     def token_means(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Each vocabulary token's mean output vector over its occurrences in ``texts``
         (each cut at ``max_length`` tokens), ``(vocabulary, hidden)``, and its number of
-        occurrences; [CLS] and [SEP] are left out."""
+        occurrences; the start and end tokens ([CLS] and [SEP]) are left out."""
         torch = self.torch
         size = self.tokenizer.get_vocab_size()
         hidden = self.weights["embeddings.word_embeddings.weight"].shape[1]
         sums, counts = torch.zeros((size, hidden), dtype=torch.float64), np.zeros(size)
-        special = [self.tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]")]
+        special = list(self._ends())
         with torch.inference_mode():
             for _, ids, mask in encode_by_length(self.tokenizer, list(texts), self.batch_size):
                 states = self._hidden(torch.as_tensor(ids), torch.as_tensor(mask))
@@ -179,6 +191,15 @@ class TorchBertEmbedder:
                 )
                 counts += np.bincount(ids[keep], minlength=size)
         return sums.numpy() / np.maximum(counts, 1)[:, None], counts
+
+    def _ends(self) -> tuple[int, int]:
+        """The ids of the tokens that open and close a text: BERT's [CLS] and [SEP],
+        MPNet's <s> and </s>."""
+        for start, end in (("[CLS]", "[SEP]"), ("<s>", "</s>")):
+            ids = self.tokenizer.token_to_id(start), self.tokenizer.token_to_id(end)
+            if None not in ids:
+                return ids
+        raise ConfigError("token vectors need a tokenizer with [CLS] and [SEP] (or <s> and </s>)")
 
     def _pooled(self, ids: Any, mask: Any) -> Any:
         """:meth:`NumpyEncoder.__call__` in torch."""
@@ -197,6 +218,10 @@ class TorchBertEmbedder:
         )
         h = self._norm(h, "embeddings.LayerNorm")
         keep = mask[:, None, None, :].bool()
+        if RELATIVE_BIAS in w:  # MPNet: a bias per head and offset, (n, heads, length, length)
+            table = w[RELATIVE_BIAS]
+            bias = table[self.torch.as_tensor(relative_buckets(length, len(table)))]
+            keep = self.torch.where(keep, bias.permute(2, 0, 1), float("-inf"))
         for layer in range(self.num_layers):
             p = f"encoder.layer.{layer}."
             q, k, v = (
@@ -267,8 +292,9 @@ def model_folder(pretrained: str, owner: str) -> Path:
 
 
 def _encoder_weights(torch: Any, folder: Path) -> dict[str, Any]:
-    """``{name: tensor}`` of the encoder as ``BertModel.named_parameters()`` names them:
-    a task model's ``bert.`` prefix dropped, its heads, the pooler and buffers left out."""
+    """``{name: tensor}`` of the encoder as ``BertModel.named_parameters()`` (or
+    ``MPNetModel``'s) names them: a task model's ``bert.`` or ``mpnet.`` prefix dropped,
+    its heads, the pooler and buffers left out."""
     if (folder / "model.safetensors").is_file():
         from safetensors.torch import load_file
 
@@ -279,11 +305,11 @@ def _encoder_weights(torch: Any, folder: Path) -> dict[str, Any]:
         raise ConfigError(f"{folder} holds no model.safetensors or pytorch_model.bin")
     weights = {}
     for name, tensor in raw.items():
-        name = name.removeprefix("bert.")
+        name = name.removeprefix("bert.").removeprefix("mpnet.")
         if name.startswith(("embeddings.", "encoder.")) and not name.endswith("position_ids"):
             weights[name] = tensor
     if "embeddings.word_embeddings.weight" not in weights:
-        raise ConfigError(f"{folder}'s weights are not a BERT encoder's")
+        raise ConfigError(f"{folder}'s weights are not a BERT or MPNet encoder's")
     return weights
 
 

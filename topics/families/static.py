@@ -79,7 +79,7 @@ class StaticVectors(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     pretrained : str
-        A BERT sentence encoder: a local folder, the packaged MiniLM's hub id, or a
+        A BERT or MPNet sentence encoder: a local folder, the packaged MiniLM's hub id, or a
         hub id (fetched when online).
     sif : float or None
         SIF weighting ``sif / (sif + p(token))``, ``p`` from the training texts;

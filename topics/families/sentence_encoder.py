@@ -2,9 +2,8 @@
 packaged all-MiniLM-L6-v2 by default; all-mpnet-base-v2 is an MPNet) read from its
 folder, run by torch at training time (:class:`TorchBertEmbedder`: mean-pooled
 sentence vectors, single-token vectors for the static table, per-token means) and by
-numpy in the bundle
-(:class:`NumpyBertEmbedder`, over :mod:`topics.kernels.transformer`). The
-``embedding_topics``, ``static`` and ``few_shot`` families embed through it.
+numpy in the bundle (:class:`NumpyBertEmbedder`, over :mod:`topics.kernels.transformer`).
+The ``embedding_topics``, ``static`` and ``few_shot`` families embed through it.
 
 >>> embedder = TorchBertEmbedder(MINILM, max_length=128)         # doctest: +SKIP
 >>> embedder.embed(["Rail freight from China grows"]).shape       # doctest: +SKIP

@@ -169,9 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         "|---:|---|---:|---:|---:|\n" + "\n".join(window_rows) + "\n"
     )
     out = REPO / "benchmarks" / "results" / "encoder_views_20newsgroups.md"
-    out.write_text(text)
-    print(text)
-    print(f"wrote {out}")
+    provenance.write(out, text)
     return 0
 
 

@@ -214,9 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     suffix = "_beside" if args.beside else ""
     out = REPO / "benchmarks" / "results" / f"frozen_member_{config.name}{suffix}.md"
-    out.write_text(text)
-    print(text)
-    print(f"wrote {out}")
+    provenance.write(out, text)
     return 0
 
 

@@ -83,9 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
     )
     out = REPO / "benchmarks" / "results" / f"header_fields_{args.experiment}.md"
-    out.write_text(text)
-    print(text)
-    print(f"wrote {out}")
+    provenance.write(out, text)
     return 0
 
 

@@ -172,9 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         + f"\n\n{ratios}\n"
     )
     out = args.out or REPO / "benchmarks" / "results" / f"primary_speed_{name}.md"
-    out.write_text(text)
-    print(text)
-    print(f"wrote {out}")
+    provenance.write(out, text)
     return 0
 
 

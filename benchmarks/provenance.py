@@ -20,3 +20,11 @@ def commit() -> str:
     except OSError:
         return "unknown"
     return found.stdout.strip() or "unknown"
+
+
+def write(out: Path, text: str) -> None:
+    """Write a benchmark's output to ``out`` (its folder made), and show it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(text)
+    print(f"wrote {out}")

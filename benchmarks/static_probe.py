@@ -426,9 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         "of the fit part not counted).\n\n" + "\n".join(lines) + "\n"
     )
     out = args.out or REPO / "benchmarks" / "results" / f"static_probe_{args.experiment}.md"
-    out.write_text(text)
-    print(text)
-    print(f"wrote {out}")
+    provenance.write(out, text)
     return 0
 
 

@@ -15,8 +15,7 @@ vectors (``--encoder``) joins the experiment's tfidf model and fine-tuned MiniLM
 
 Rows: each member alone, the shipped pair (its figures should be the run's), and
 the pairs and triple with the new member; the member is a balanced logistic
-regression per label (single-label data: one multinomial regression) on the vectors
-alone, or beside the tfidf features (``--beside``).
+regression per label (single-label data: one multinomial regression) on the vectors.
 
 The tfidf model and encoder come from the run cache when ``topics run`` left them
 there; sentence vectors are kept in ``--vectors`` by content. Writes
@@ -38,7 +37,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
@@ -53,7 +51,6 @@ from topics.config import load_config  # noqa: E402
 from topics.data.splits import split_indices  # noqa: E402
 from topics.families import FAMILIES  # noqa: E402
 from topics.families.base import TrainingData  # noqa: E402
-from topics.families.features import make_vectorizer  # noqa: E402
 from topics.families.linear import held_out_cuts  # noqa: E402
 from topics.kernels.linear import mix, normalise_rows  # noqa: E402
 from topics.kernels.passages import best_of, split_passages  # noqa: E402
@@ -91,29 +88,20 @@ class Vectors:
 
 
 def frozen_member(
-    vectors: Vectors,
-    texts: Sequence[str],
-    y: np.ndarray,
-    single: bool,
-    beside: Callable[[Sequence[str]], sp.csr_matrix] | None,
+    vectors: Vectors, texts: Sequence[str], y: np.ndarray, single: bool
 ) -> Callable[[Sequence[str]], np.ndarray]:
-    """Balanced logistic regression(s) on ``texts``' vectors (beside their tfidf
-    features when ``beside`` is given): a texts -> ``(n, n_labels)`` function."""
-
-    def features(batch: Sequence[str]) -> object:
-        v = vectors(batch)
-        return v if beside is None else sp.hstack([beside(batch), sp.csr_matrix(v)]).tocsr()
-
-    x = features(texts)
+    """Balanced logistic regression(s) on ``texts``' vectors: a texts -> ``(n,
+    n_labels)`` function."""
+    x = vectors(texts)
     if single:
         model = LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced")
         model.fit(x, y.argmax(axis=1))
-        return lambda batch: model.predict_proba(features(batch))
+        return lambda batch: model.predict_proba(vectors(batch))
     models = [
         LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced").fit(x, y[:, j])
         for j in range(y.shape[1])
     ]
-    return lambda batch: np.column_stack([m.predict_proba(features(batch))[:, 1] for m in models])
+    return lambda batch: np.column_stack([m.predict_proba(vectors(batch))[:, 1] for m in models])
 
 
 def scores(gold: np.ndarray, proba: np.ndarray, cuts: np.ndarray, single: bool) -> tuple:
@@ -132,7 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("experiment", help="an experiment with tfidf, encoder and ensemble")
     parser.add_argument("--encoder", required=True, help="local folder of the frozen encoder")
     parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--beside", action="store_true", help="vectors beside tfidf features")
     parser.add_argument("--vectors", default=".cache/topics/frozen_vectors", type=Path)
     args = parser.parse_args(argv)
     commit, load_before, start = provenance.commit(), os.getloadavg()[0], time.perf_counter()
@@ -151,12 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     held = encoder.classifier.validation_indices_
     rest = np.setdiff1d(np.arange(len(data.texts)), held)
     vectors = Vectors(args.encoder, args.max_length, args.vectors)
-    beside = None
-    if args.beside:
-        vectorizer = make_vectorizer(**config.features.tfidf.model_dump())
-        vectorizer.fit([data.texts[i] for i in rest])
-        beside = vectorizer.transform
-    frozen = frozen_member(vectors, [data.texts[i] for i in rest], data.y[rest], single, beside)
+    frozen = frozen_member(vectors, [data.texts[i] for i in rest], data.y[rest], single)
     prepare = normalise_rows if single else (lambda p: np.asarray(p, dtype=np.float64))
     members: list[Callable[[Sequence[str]], np.ndarray]] = [
         tfidf.pipeline.predict_proba,
@@ -198,22 +180,20 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(f"| {label} | {shown} | {found:.4f} | {acc:.4f} | {macro:.4f} |")
         print(rows[-1], flush=True)
     metric = "accuracy" if single else "micro-F1"
-    member = "vectors beside tfidf features" if args.beside else "vectors alone"
     text = (
         f"# {config.name}: a frozen {name} as a third ensemble member\n\n"
         f"`python benchmarks/frozen_member.py {' '.join(argv or sys.argv[1:])}`, commit "
         f"{commit}, {datetime.date.today()}, 2 cores, load average before / after "
         f"{load_before:.2f} / {os.getloadavg()[0]:.2f}, {time.perf_counter() - start:.0f} s. "
         f"The member: balanced logistic regression on {name}'s unit mean-pooled vectors "
-        f"({args.max_length} tokens; {member}), fit on the {len(rest):,} training texts "
+        f"({args.max_length} tokens), fit on the {len(rest):,} training texts "
         f"the encoder trained on. Weights (tfidf / fine-tuned encoder / {name}, a 0.1 "
         f"grid) and cuts chosen on the encoder's {len(held):,} held-out training texts; "
         f"test ({len(test):,} texts) is only reported.\n\n"
         f"| model | weights | held-out {metric} | test {metric} | test macro-F1 |\n"
         "|---|---|---:|---:|---:|\n" + "\n".join(rows) + "\n"
     )
-    suffix = "_beside" if args.beside else ""
-    out = REPO / "benchmarks" / "results" / f"frozen_member_{config.name}{suffix}.md"
+    out = REPO / "benchmarks" / "results" / f"frozen_member_{config.name}.md"
     provenance.write(out, text)
     return 0
 

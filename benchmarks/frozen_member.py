@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from encoder_choice import embed  # noqa: E402
+from encoder_views import GRID  # noqa: E402
 
 from benchmarks import provenance  # noqa: E402
 from topics.config import load_config  # noqa: E402
@@ -56,8 +57,6 @@ from topics.kernels.linear import mix, normalise_rows  # noqa: E402
 from topics.kernels.passages import best_of, split_passages  # noqa: E402
 from topics.run.build import fit_context  # noqa: E402
 from topics.run.cache import load_corpus_cached, split_kwargs  # noqa: E402
-
-GRID = [(a / 10, b / 10, round(1 - a / 10 - b / 10, 1)) for a in range(11) for b in range(11 - a)]
 
 
 class Vectors:
@@ -124,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     commit, load_before, start = provenance.commit(), os.getloadavg()[0], time.perf_counter()
     config = load_config(Path(args.experiment), ["tracking.enabled=false"])
+    if config.model.ensemble.tfidf_alone_below:
+        parser.error(
+            "model.ensemble.tfidf_alone_below is not mixed here: give an experiment without it"
+        )
+    min_positives = config.model.ensemble.threshold_min_positives or np.inf
     corpus = load_corpus_cached(config.data, config.cache_dir)
     train_idx, test_idx = split_indices(
         corpus, **split_kwargs(config.data.split, config.split_seed())
@@ -171,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         grid = [w for w in GRID if all(w[i] == 0 for i in range(3) if i not in allowed)]
         chosen = []
         for weights in grid:
-            cuts, found = held_out_cuts(mix(held_out, weights), truth, single, 5)
+            cuts, found = held_out_cuts(mix(held_out, weights), truth, single, min_positives)
             chosen.append((found, weights, cuts))
         found, weights, cuts = max(chosen, key=lambda c: c[0])  # ties: the first, as the ensemble
         proba = best_of(mix(on_test, weights), starts)

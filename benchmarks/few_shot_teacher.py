@@ -47,7 +47,8 @@ from topics.config import load_config  # noqa: E402
 from topics.data.splits import draw_train_sample  # noqa: E402
 from topics.families.base import TrainingData  # noqa: E402
 from topics.families.encoder import EncoderClassifier  # noqa: E402
-from topics.families.few_shot import SeededSelfTraining, _fit_logreg, embed_unique  # noqa: E402
+from topics.families.few_shot import SeededSelfTraining, embed_unique  # noqa: E402
+from topics.families.few_shot.model import _fit_logreg  # noqa: E402
 from topics.run.build import fit_family  # noqa: E402
 
 

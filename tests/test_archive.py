@@ -18,13 +18,13 @@ from topics.cli.main import main
 from topics.errors import BundleError
 from topics.run.archive import (
     ArchiveError,
-    _lines,
     classify_archive,
     expand_inputs,
     plan_partitions,
     read_bundle_files,
     read_output,
 )
+from topics.run.archive.partitions import _lines
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import csv
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -189,36 +189,9 @@ def load_corpus(
     if not path.exists():
         raise DataError(f"data not found: {path}; check the path")
     fmt = format or _guess_format(path)
-    readers = {
-        "jsonl": _read_jsonl,
-        "csv": _read_csv,
-        "folder": _read_folder,
-        "reuters21578": _read_reuters,
-        "20newsgroups": _read_newsgroups,
-    }
     errors = _REPLACE_AND_COUNT if encoding_errors == "replace" else "strict"
     options = _ReadOptions(tuple(remove), errors, None if columns is None else tuple(columns))
-    replaced_before = _replaced[0]
-    try:
-        records = list(readers[fmt](path, encoding, options))
-    except _FileDecodeError as exc:
-        raise DataError(_decode_message(exc.file, encoding, exc.error)) from exc.error
-    except UnicodeDecodeError as exc:
-        raise DataError(_decode_message(path, encoding, exc)) from exc
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    replaced = _replaced[0] - replaced_before
-    if replaced:
-        files = sorted({r["_replaced_in"] for r in records if r.get("_replaced_in")})
-        where = f" in {len(files)} file(s), first {files[0]}" if files else ""
-        logger.warning(
-            "%s: %d byte sequence(s) that do not decode as %s replaced with U+FFFD%s "
-            "(data.encoding_errors: replace)",
-            path,
-            replaced,
-            encoding,
-            where,
-        )
+    records = _read_records(path, fmt, encoding, options)
     fields = _RecordFields(
         id_field=id_field,
         text_fields=text_fields,
@@ -361,6 +334,44 @@ def _read_reuters(path: Path, encoding: str, options: _ReadOptions) -> Iterator[
 def _read_newsgroups(path: Path, encoding: str, options: _ReadOptions) -> Iterator[dict[str, Any]]:
 
     return read_newsgroups(path, encoding=encoding, remove=options.remove)
+
+
+_READERS: dict[str, Callable[[Path, str, _ReadOptions], Iterator[dict[str, Any]]]] = {
+    "jsonl": _read_jsonl,
+    "csv": _read_csv,
+    "folder": _read_folder,
+    "reuters21578": _read_reuters,
+    "20newsgroups": _read_newsgroups,
+}
+
+
+def _read_records(
+    path: Path, fmt: str, encoding: str, options: _ReadOptions
+) -> list[dict[str, Any]]:
+    """Every record of ``path`` read as ``fmt``; read and decode errors as DataError, and
+    one warning counting the bytes replaced (``encoding_errors: replace``)."""
+    replaced_before = _replaced[0]
+    try:
+        records = list(_READERS[fmt](path, encoding, options))
+    except _FileDecodeError as exc:
+        raise DataError(_decode_message(exc.file, encoding, exc.error)) from exc.error
+    except UnicodeDecodeError as exc:
+        raise DataError(_decode_message(path, encoding, exc)) from exc
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    replaced = _replaced[0] - replaced_before
+    if replaced:
+        files = sorted({r["_replaced_in"] for r in records if r.get("_replaced_in")})
+        where = f" in {len(files)} file(s), first {files[0]}" if files else ""
+        logger.warning(
+            "%s: %d byte sequence(s) that do not decode as %s replaced with U+FFFD%s "
+            "(data.encoding_errors: replace)",
+            path,
+            replaced,
+            encoding,
+            where,
+        )
+    return records
 
 
 def _build_corpus(

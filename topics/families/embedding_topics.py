@@ -196,24 +196,7 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         """Fit on ``texts``; returns the unit embeddings of ``texts[sample_]``."""
         from sklearn.cluster import KMeans
 
-        if not isinstance(self.num_topics, int) or self.num_topics < 2:
-            raise ValueError(
-                "The 'num_topics' parameter of EmbeddingTopics must be an int in the range "
-                f"[2, inf). Got {self.num_topics!r} instead."
-            )
-        problem = override_problem(self.topic_names, self.num_topics)
-        if problem:
-            raise ValueError(f"EmbeddingTopics: {problem}")
-        if self.term_score not in TERM_SCORES:
-            raise ValueError(
-                f"The 'term_score' parameter of EmbeddingTopics must be one of "
-                f"{list(TERM_SCORES)}. Got {self.term_score!r} instead."
-            )
-        if self.fit_sample is not None and self.fit_sample < self.num_topics:
-            raise ValueError(
-                f"EmbeddingTopics: fit_sample={self.fit_sample} is fewer texts than "
-                f"num_topics={self.num_topics}; raise fit_sample or set it to null (all texts)"
-            )
+        self._check_params()
         started = time.perf_counter()
         if len(texts) < self.num_topics:
             raise ValueError(
@@ -261,6 +244,37 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
         self.centroids_ = unit_rows(one_hot[self.sample_].T @ unit)
         self.temperature_ = fit_temperature(unit[inside], self.centroids_, kmeans.labels_)
         logger.info("embedding topics: temperature %.4f", self.temperature_)
+        self._describe_topics(counts, unit, one_hot, kept)
+        self.n_features_in_ = 1
+        self.fit_seconds_ = round(time.perf_counter() - started, 3)
+        return unit
+
+    def _check_params(self) -> None:
+        if not isinstance(self.num_topics, int) or self.num_topics < 2:
+            raise ValueError(
+                "The 'num_topics' parameter of EmbeddingTopics must be an int in the range "
+                f"[2, inf). Got {self.num_topics!r} instead."
+            )
+        problem = override_problem(self.topic_names, self.num_topics)
+        if problem:
+            raise ValueError(f"EmbeddingTopics: {problem}")
+        if self.term_score not in TERM_SCORES:
+            raise ValueError(
+                f"The 'term_score' parameter of EmbeddingTopics must be one of "
+                f"{list(TERM_SCORES)}. Got {self.term_score!r} instead."
+            )
+        if self.fit_sample is not None and self.fit_sample < self.num_topics:
+            raise ValueError(
+                f"EmbeddingTopics: fit_sample={self.fit_sample} is fewer texts than "
+                f"num_topics={self.num_topics}; raise fit_sample or set it to null (all texts)"
+            )
+
+    def _describe_topics(
+        self, counts: Any, unit: np.ndarray, one_hot: np.ndarray, kept: np.ndarray
+    ) -> None:
+        """Each topic's terms, names, prevalence and representative texts, from the term
+        ``counts`` of every text, the ``unit`` embeddings of the sampled ones, and the
+        topic of each (``one_hot``; ``kept``: the texts that hold terms)."""
         if self.term_score == "kl":
             holding = (counts > 0).astype(np.float64)  # documents holding each term
             self.topic_term_ = distinctive_terms(np.asarray((holding.T @ one_hot).T))
@@ -290,9 +304,6 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
             {},
             as_mapping(self.topic_names),
         )
-        self.n_features_in_ = 1
-        self.fit_seconds_ = round(time.perf_counter() - started, 3)
-        return unit
 
     def _embed_cached(self, texts: list[str]) -> np.ndarray:
         """The encoder's vectors of ``texts``; with a ``cache`` and a BERT encoder,

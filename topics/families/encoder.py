@@ -235,7 +235,6 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         targets, groups, indicator = self._targets(y)
         if len(texts) != len(targets):
             raise DataError(f"{len(texts)} texts but {len(targets)} targets")
-        fit_idx, val_idx = self._holdout(targets)
         torch.manual_seed(self.random_state)
         threads = self.threads or os.cpu_count() or 1
         torch.set_num_threads(threads)
@@ -247,11 +246,32 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         # no longer than the model has position embeddings for
         positions = int(config.max_position_embeddings) - _position_offset(encoder)
         self.max_length_ = min(self.max_length, positions)
-        self.tokenizer_ = tokenizer = load_tokenizer(self.tokenizer_json_, self.max_length_)
+        self.tokenizer_ = load_tokenizer(self.tokenizer_json_, self.max_length_)
         key = self._cache_key(torch, transformers, texts, targets)
         if key and self._restore(torch, encoder, groups, key):
             logger.info("encoder: the fine-tuned model read back from the cache")
             return self
+        self._train(torch, transformers, encoder, config, texts, targets, indicator, groups)
+        encoder.eval()
+        if key:
+            self._save(key)
+        return self
+
+    def _train(
+        self,
+        torch: Any,
+        transformers: Any,
+        encoder: Any,
+        config: Any,
+        texts: list[str],
+        targets: np.ndarray,
+        indicator: np.ndarray,
+        groups: np.ndarray,
+    ) -> None:
+        """Fine-tune ``encoder`` and a new output layer on the fit share of ``texts``;
+        after each epoch, the layer's weights and the thresholds on the held-out share."""
+        tokenizer = self.tokenizer_
+        fit_idx, val_idx = self._holdout(targets)
         head = torch.nn.Linear(config.hidden_size, groups.shape[0])
         if not self._softmax:  # each sigmoid starts at its label's training frequency
             prior = np.clip(targets[fit_idx].mean(axis=0), 1e-4, 1 - 1e-4)
@@ -308,10 +328,6 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                 }
             )
             encoder.train()
-        encoder.eval()
-        if key:
-            self._save(key)
-        return self
 
     def _view(self, X: Sequence[str]) -> list[str]:
         """The texts as the encoder reads them (``header_fields``)."""

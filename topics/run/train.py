@@ -50,7 +50,7 @@ def train_and_evaluate(
     (:attr:`TrainingData.unlabelled`, for the families that read it).
     """
     labels = list(train.label_names)
-    y_train, y_test = train.label_matrix(), test.label_matrix()
+    y_train = train.label_matrix()
     single = config.data.single_label
     fitted = fit_families(config, TrainingData.from_corpus(train, unlabelled), labels)
     if tracker is not None:
@@ -60,42 +60,8 @@ def train_and_evaluate(
     predictions: dict[str, Any] = {}
     progress.stage(f"evaluate on {len(test)} test documents")
     for name, model in fitted.items():
-        # scored once: predictions follow from the probabilities (slow models, e.g.
-        # the encoder, are not run twice over the test texts)
-        proba = by_passage(model.predict_proba, test.texts, config.model.passages)
-        y_pred = decided(model, proba, config.model.relative_cut)
-        predictions[name] = y_pred
-        held_out = multilabel_metrics(y_test, y_pred, labels, prefix="")
-        if single:
-            held_out.update(single_label_metrics(y_test, y_pred, prefix=""))
-        # The primary model (plain test_* keys, classify's labels) is chosen on the
-        # training split's out-of-fold predictions (the encoder: its held-out share
-        # of train), never on test; or named by model.primary.
-        train_score = getattr(model.classifier, "validation_score_", None)
-        if train_score is None:
-            train_score = out_of_fold_score(model.classifier, y_train, single)
-        scores.models[name] = {
-            "test": held_out,
-            "fit": {"seconds": model.fit_seconds},
-            "train": {"cv_score": train_score},
-        }
-        plot_label_confusion(
-            y_test,
-            y_pred,
-            labels,
-            run_dir / "plots" / f"{name}_label_confusion.png",
-            title=f"{name}: per-label confusion (test)",
-        )
-        write_evaluation_report(
-            run_dir / "plots",
-            name,
-            test.ids,
-            test.texts,
-            y_test,
-            y_pred,
-            proba,
-            labels,
-            thresholds=None if single else model.classifier.thresholds_,
+        scores.models[name], predictions[name] = evaluate_model(
+            config, name, model, labels, y_train, test, run_dir
         )
     scores.primary = config.model.primary or max(
         fitted, key=lambda name: scores.split(name, "train")["cv_score"]
@@ -129,6 +95,58 @@ def train_and_evaluate(
         keep=[scores.primary] if config.model.bundle == "primary" else None,
     )
     return scores
+
+
+def evaluate_model(
+    config: ExperimentConfig,
+    name: str,
+    model: FittedModel,
+    labels: list[str],
+    y_train: np.ndarray,
+    test: Corpus,
+    run_dir: Path,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """One fitted model's metrics (test, fit time, train score) and its test
+    predictions; its confusion plot and evaluation report go to ``run_dir/plots``."""
+    y_test = test.label_matrix()
+    single = config.data.single_label
+    # scored once: predictions follow from the probabilities (slow models, e.g.
+    # the encoder, are not run twice over the test texts)
+    proba = by_passage(model.predict_proba, test.texts, config.model.passages)
+    y_pred = decided(model, proba, config.model.relative_cut)
+    held_out = multilabel_metrics(y_test, y_pred, labels, prefix="")
+    if single:
+        held_out.update(single_label_metrics(y_test, y_pred, prefix=""))
+    # The primary model (plain test_* keys, classify's labels) is chosen on the
+    # training split's out-of-fold predictions (the encoder: its held-out share
+    # of train), never on test; or named by model.primary.
+    train_score = getattr(model.classifier, "validation_score_", None)
+    if train_score is None:
+        train_score = out_of_fold_score(model.classifier, y_train, single)
+    plot_label_confusion(
+        y_test,
+        y_pred,
+        labels,
+        run_dir / "plots" / f"{name}_label_confusion.png",
+        title=f"{name}: per-label confusion (test)",
+    )
+    write_evaluation_report(
+        run_dir / "plots",
+        name,
+        test.ids,
+        test.texts,
+        y_test,
+        y_pred,
+        proba,
+        labels,
+        thresholds=None if single else model.classifier.thresholds_,
+    )
+    metrics = {
+        "test": held_out,
+        "fit": {"seconds": model.fit_seconds},
+        "train": {"cv_score": train_score},
+    }
+    return metrics, y_pred
 
 
 def decided(model: FittedModel, proba: np.ndarray, relative_cut: float) -> np.ndarray:

@@ -793,7 +793,7 @@ def _fetched(uri: str, model: str, capsys: pytest.CaptureFixture[str]) -> str:
 def test_second_classify_of_a_pinned_version_does_not_import_mlflow(
     registered: tuple[str, Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from topics.cli.classify import cache_entry
+    from topics.cli.models import cache_entry
 
     uri, bundle, _ = registered
     local = run_classify(["--model", str(bundle), "--format", "json", "rail cargo"], capsys)[1]
@@ -839,7 +839,7 @@ def test_second_classify_of_an_alias_does_not_import_mlflow_until_the_store_chan
 ) -> None:
     """README's registry flow is ``models:/NAME@ALIAS``: the second call must not pay
     for importing mlflow, yet an alias moved since must be followed."""
-    from topics.cli.classify import cache_entry
+    from topics.cli.models import cache_entry
     from topics.tracking import register_run_model
 
     uri, _, run_id = registered
@@ -862,7 +862,7 @@ def test_second_classify_of_an_alias_does_not_import_mlflow_until_the_store_chan
 def test_a_tampered_cached_bundle_is_refused_and_fetched_again(
     registered: tuple[str, Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from topics.cli.classify import cache_entry
+    from topics.cli.models import cache_entry
 
     uri, _, run_id = registered
     model = f"runs:/{run_id}/model"
@@ -893,7 +893,7 @@ def test_a_tampered_cached_bundle_is_refused_and_fetched_again(
     ids=["version", "logged-model", "run", "alias", "dot-dot-name", "dot-dot-path"],
 )
 def test_cache_entries_are_keyed_by_what_the_uri_pins(model: str, cached_as: str | None) -> None:
-    from topics.cli.classify import cache_entry, cache_root
+    from topics.cli.models import cache_entry, cache_root
 
     entry = cache_entry(model, "sqlite:////srv/mlflow.db")
     if cached_as is None:

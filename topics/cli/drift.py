@@ -44,7 +44,7 @@ examples:
 
 
 def build_parser(commands: Any) -> None:
-    from topics.cli.classify import DEFAULT_MODEL, MODEL_ENV
+    from topics.cli.models import DEFAULT_MODEL, MODEL_ENV
 
     drift = commands.add_parser(
         "drift",
@@ -111,13 +111,13 @@ def default_output(batch: list[str]) -> Path:
 
 
 def drift_command(args: argparse.Namespace) -> int:
-    from topics.cli.classify import _load
+    from topics.cli.models import load_model
     from topics.evaluate.drift import compare, count_texts, topic_names, training_summary
     from topics.evaluate.drift_page import write_drift_report
     from topics.serve.inputs import Problems, read_documents
 
     thresholds = parse_thresholds(args.thresholds)
-    predictor = _load(args.model, args.tracking_uri)
+    predictor = load_model(args.model, args.tracking_uri)
     training = training_summary(predictor)
     problems = Problems("topics")
     documents = read_documents(

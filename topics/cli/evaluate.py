@@ -71,7 +71,7 @@ examples:
 
 def build_parser(commands: Any) -> None:
     """Add ``evaluate`` to the ``topics`` subcommands."""
-    from topics.cli.classify import DEFAULT_MODEL, MODEL_ENV
+    from topics.cli.models import DEFAULT_MODEL, MODEL_ENV
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -161,12 +161,12 @@ class EvaluationData:
 def evaluate_command(args: argparse.Namespace) -> int:
     """``topics evaluate``: load, check, score, write, track; print the summary."""
     from topics import progress
-    from topics.cli.classify import _load, default_model
+    from topics.cli.models import default_model, load_model
 
     model = args.model or default_model()
     check_options(args)
     with progress.report_stages():
-        predictor = _load(args.model, args.tracking_uri)
+        predictor = load_model(args.model, args.tracking_uri)
         data = load_evaluation_data(args, predictor.labels)
         # once the data is known good: an error stays the only line on stderr
         progress.stage(f"load {data.source}: {len(data.texts)} documents ({data.part})")

@@ -49,7 +49,7 @@ examples:
 
 
 def build_parser(commands: Any) -> None:
-    from topics.cli.classify import DEFAULT_MODEL, MODEL_ENV
+    from topics.cli.models import DEFAULT_MODEL, MODEL_ENV
 
     suggest = commands.add_parser(
         "suggest",
@@ -97,7 +97,7 @@ def build_parser(commands: Any) -> None:
 def suggest_command(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from topics.cli.classify import _load
+    from topics.cli.models import load_model
     from topics.evaluate.suggest import hashed_word_vectors, pick_for_labelling
     from topics.serve.inputs import Problems
 
@@ -109,7 +109,7 @@ def suggest_command(args: argparse.Namespace) -> int:
             f"--output {output}: the file exists; pass --force to overwrite it, or choose "
             "another file"
         )
-    predictor = _load(args.model, args.tracking_uri)
+    predictor = load_model(args.model, args.tracking_uri)
     name = args.use or predictor.primary
     if name not in predictor.models:
         raise ConfigError(

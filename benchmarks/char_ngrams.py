@@ -46,8 +46,8 @@ from topics.kernels.sparse import SparseRows  # noqa: E402
 from topics.run.build import fit_family  # noqa: E402
 from topics.run.cache import load_corpus_from_config, split_kwargs  # noqa: E402
 from topics.run.export import export_bundle  # noqa: E402
+from topics.serve.blocks import TfidfBlock  # noqa: E402
 from topics.serve.predictor import Predictor  # noqa: E402
-from topics.serve.scorers import TfidfBlock  # noqa: E402
 
 EXPERIMENT = REPO / "experiments" / "20newsgroups.yaml"
 OVERRIDES = [

@@ -350,7 +350,7 @@ def test_the_bundle_scores_embedding_topics_as_training_does(
 def test_a_bundle_with_a_wrong_centroid_width_is_refused(
     tokenizer_json: str, tmp_path: Path
 ) -> None:
-    from topics.serve.scorers import ArrayError, EmbeddingTopicsBlock
+    from topics.serve.blocks import ArrayError, EmbeddingTopicsBlock
 
     spec, arrays = fitted_model(tokenizer_json).pipeline.named_steps["embedding_topics"].export()
     arrays["centroids"] = arrays["centroids"][:, :4]

@@ -20,9 +20,9 @@ from topics.run.cache import FitCache, load_corpus_from_config
 from topics.run.experiment import run
 from topics.run.export import export_bundle
 from topics.run.trackers import NullTracker
+from topics.serve.blocks import ArrayError, PooledTransformer
 from topics.serve.bundle import load_bundle
 from topics.serve.predictor import Predictor
-from topics.serve.scorers import ArrayError, PooledTransformer
 
 LABELS = ["economy", "transport", "defense"]
 WORDS = {

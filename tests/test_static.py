@@ -22,7 +22,7 @@ from topics.predict import Predictor
 from topics.run.build import fit_family
 from topics.run.cache import FitCache, load_corpus_from_config, split_kwargs
 from topics.run.export import export_bundle
-from topics.serve.scorers import ArrayError, StaticBlock
+from topics.serve.blocks import ArrayError, StaticBlock
 
 REPO = Path(__file__).resolve().parent.parent
 

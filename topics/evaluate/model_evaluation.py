@@ -32,7 +32,7 @@ from topics.evaluate.plots import plot_label_confusion
 from topics.evaluate.run_metrics import RunMetrics
 from topics.kernels.linear import decide, normalise_rows
 from topics.kernels.passages import best_of, split_passages
-from topics.serve.scorers import Batch
+from topics.serve.blocks import Batch
 
 __all__ = ["CHUNK", "evaluate_bundle", "score_models"]
 

@@ -155,7 +155,7 @@ def learner_state(classifier: MultiLabelLinear | FineLabelLinear) -> Exported:
 
 def vectorizer_state(vectorizer: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """A fitted TF-IDF vectorizer's block in the bundle: its spec and ``idf`` array,
-    what :class:`topics.serve.scorers.TfidfBlock` reads."""
+    what :class:`topics.serve.blocks.TfidfBlock` reads."""
     analyzer = vectorizer.analyzer
     if not isinstance(analyzer, TextAnalyzer):
         raise TypeError("the bundle needs a vectorizer built on topics.text analyzers")

@@ -30,19 +30,16 @@ from topics import __version__
 from topics.errors import BundleError
 from topics.kernels.linear import decide, normalise_rows
 from topics.kernels.passages import by_passage
-from topics.serve.bundle import ARRAYS, SPEC, Bundle, load_bundle
-from topics.serve.scorers import (
+from topics.serve.blocks import (
     FEATURE_BLOCKS,
-    SCORERS,
     ArrayError,
     Batch,
     EmbeddingTopicsBlock,
-    FewShot,
     LdaBlock,
-    Linear,
-    Scorer,
     TfidfBlock,
 )
+from topics.serve.bundle import ARRAYS, SPEC, Bundle, load_bundle
+from topics.serve.scorers import SCORERS, FewShot, Linear, Scorer
 from topics.text import field_error, required, required_bool, required_strings
 
 __all__ = ["Predictor"]

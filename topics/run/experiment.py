@@ -24,7 +24,7 @@ from topics.evaluate.report import write_report
 from topics.evaluate.run_metrics import RunMetrics
 from topics.run.build import describe_run
 from topics.run.crossval import cross_validate
-from topics.run.prepare import prepare
+from topics.run.prepare import Prepared, prepare
 from topics.run.trackers import NullTracker, Tracker, kept_when_untracked, tracked_run
 from topics.run.train import train_and_evaluate
 
@@ -87,10 +87,7 @@ def run(
         tracker.log_dataset(
             config.data.name, prepared.fingerprint, str(config.data.resolved_path())
         )
-        params = {**flatten(config.model_dump(mode="json")), "n_train": len(train)}
-        params["n_test"] = len(test)
-        if prepared.unlabelled is not None:
-            params["n_unlabelled"] = len(prepared.unlabelled)
+        params = run_params(config, prepared)
         tracker.log_params(params)
         run_dir = Path(config.output_dir) / config.name / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -114,16 +111,20 @@ def run(
         write_report(run_dir, scores, prepared.corpus.label_names, config.name, description, facts)
         # The bundle is complete: it is the latest good model even if tracking fails now.
         point_latest(Path(config.output_dir), run_dir / "model")
-        record: dict[str, Any] = {"experiment": experiment, "run_name": name}
-        record["tags"] = tags
-        record |= {"description": description, "params": params}
-        record["dataset"] = {
-            "name": config.data.name,
-            "digest": prepared.fingerprint,
-            "source": str(config.data.resolved_path()),
+        record = {
+            "experiment": experiment,
+            "run_name": name,
+            "tags": tags,
+            "description": description,
+            "params": params,
+            "dataset": {
+                "name": config.data.name,
+                "digest": prepared.fingerprint,
+                "source": str(config.data.resolved_path()),
+            },
+            "tracking_uri": getattr(tracker, "uri", None),
+            "log_model": getattr(tracker, "log_model_enabled", True),
         }
-        record["tracking_uri"] = getattr(tracker, "uri", None)
-        record["log_model"] = getattr(tracker, "log_model_enabled", True)
         with kept_when_untracked(run_dir, record):
             progress.stage("log metrics and artifacts")
             tracker.log_metrics(metrics)
@@ -136,6 +137,15 @@ def run(
         scores=scores,
         labels=tuple(prepared.corpus.label_names),
     )
+
+
+def run_params(config: ExperimentConfig, prepared: Prepared) -> dict[str, Any]:
+    """The run's logged parameters: every config key, flattened, and the split's sizes."""
+    params = {**flatten(config.model_dump(mode="json")), "n_train": len(prepared.train)}
+    params["n_test"] = len(prepared.test)
+    if prepared.unlabelled is not None:
+        params["n_unlabelled"] = len(prepared.unlabelled)
+    return params
 
 
 def check_writable(folder: Path) -> None:

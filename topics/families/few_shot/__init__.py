@@ -1,5 +1,8 @@
-"""The few-shot family (``model.few_shot``): labels: from zero or a handful of labelled articles
-plus the unlabelled archive, by seeded self-training.
+"""The few-shot family (``model.few_shot``): labels from zero or a handful of labelled
+articles plus the unlabelled archive, by seeded self-training. Its hints are in
+:mod:`~topics.families.few_shot.hints`, the estimator in
+:mod:`~topics.families.few_shot.model`, its settings and bundle state in
+:mod:`~topics.families.few_shot.family`.
 
 1. **Hints.** Every text of the archive (the training texts and
    ``TrainingData.unlabelled``) is embedded by the packaged sentence encoder

@@ -27,6 +27,10 @@ with the numpy-only :class:`~topics.serve.predictor.Predictor` and written to
   ``DIR/_over_time/<partition>.json`` (written before the partition itself), and
   the driver adds them up into the files of :mod:`topics.evaluate.over_time`
   (``DIR/topics_over_time.csv``, ``labels_over_time.csv``, ...).
+
+Modules: :mod:`~topics.run.archive.partitions` (inputs, partitions, their records),
+:mod:`~topics.run.archive.worker` (one partition scored and written) and
+:mod:`~topics.run.archive.driver` (the archive: planning, restarts, merging).
 """
 
 from topics.run.archive.driver import (

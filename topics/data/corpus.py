@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -345,20 +346,27 @@ _READERS: dict[str, Callable[[Path, str, _ReadOptions], Iterator[dict[str, Any]]
 }
 
 
-def _read_records(
-    path: Path, fmt: str, encoding: str, options: _ReadOptions
-) -> list[dict[str, Any]]:
-    """Every record of ``path`` read as ``fmt``; read and decode errors as DataError, and
-    one warning counting the bytes replaced (``encoding_errors: replace``)."""
-    replaced_before = _replaced[0]
+@contextmanager
+def _read_errors(path: Path, encoding: str) -> Iterator[None]:
+    """Read and decode errors while reading ``path``, as one-line DataErrors."""
     try:
-        records = list(_READERS[fmt](path, encoding, options))
+        yield
     except _FileDecodeError as exc:
         raise DataError(_decode_message(exc.file, encoding, exc.error)) from exc.error
     except UnicodeDecodeError as exc:
         raise DataError(_decode_message(path, encoding, exc)) from exc
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _read_records(
+    path: Path, fmt: str, encoding: str, options: _ReadOptions
+) -> list[dict[str, Any]]:
+    """Every record of ``path`` read as ``fmt``; read and decode errors as DataError, and
+    one warning counting the bytes replaced (``encoding_errors: replace``)."""
+    replaced_before = _replaced[0]
+    with _read_errors(path, encoding):
+        records = list(_READERS[fmt](path, encoding, options))
     replaced = _replaced[0] - replaced_before
     if replaced:
         files = sorted({r["_replaced_in"] for r in records if r.get("_replaced_in")})
@@ -520,20 +528,14 @@ def label_counts(
     if not path.exists():
         raise DataError(f"data not found: {path}; check the path")
     fmt = format or _guess_format(path)
-    readers = {"jsonl": _read_jsonl, "csv": _read_csv, "folder": _read_folder}
+    readers = {name: _READERS[name] for name in ("jsonl", "csv", "folder")}
     if fmt not in readers:
         raise DataError(f"{path}: format {fmt!r}: expected one of {sorted(readers)}")
     options = _ReadOptions(columns=None if columns is None else tuple(columns))
     fields = _RecordFields(None, ("text",), label_field, label_sep, None)
     counts: dict[str, int] = {}
-    try:
+    with _read_errors(path, encoding):
         for record in readers[fmt](path, encoding, options):
             for label in dict.fromkeys(_record_labels(record, fields)):
                 counts[label] = counts.get(label, 0) + 1
-    except _FileDecodeError as exc:
-        raise DataError(_decode_message(exc.file, encoding, exc.error)) from exc.error
-    except UnicodeDecodeError as exc:
-        raise DataError(_decode_message(path, encoding, exc)) from exc
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
     return counts

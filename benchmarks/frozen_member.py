@@ -17,12 +17,17 @@ Rows: each member alone, the shipped pair (its figures should be the run's), and
 the pairs and triple with the new member; the member is a balanced logistic
 regression per label (single-label data: one multinomial regression) on the vectors.
 
-The tfidf model and encoder come from the run cache when ``topics run`` left them
+With ``--fine-tuned KEY=VALUE`` (repeatable: ``model.encoder`` settings), the third
+member is ``--encoder`` fine-tuned instead, as the experiment's encoder family does
+with those settings (the same held-out share), e.g. all-mpnet-base-v2 for two epochs.
+
+The tfidf model and encoders come from the run cache when ``topics run`` left them
 there; sentence vectors are kept in ``--vectors`` by content. Writes
-``benchmarks/results/frozen_member_<name>.md``.
+``benchmarks/results/frozen_member_<name>.md`` (``..._fine-tuned.md``).
 
     TOPICS_DATA_DIR=../shared/data python benchmarks/frozen_member.py \\
-        experiments/nyt-cap-encoder.yaml --encoder /tmp/mpnet/all-mpnet-base-v2
+        experiments/nyt-cap-encoder.yaml --encoder /tmp/mpnet/all-mpnet-base-v2 \\
+        [--fine-tuned epochs=2 --fine-tuned learning_rate=5e-5]
 """
 
 from __future__ import annotations
@@ -120,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoder", required=True, help="local folder of the frozen encoder")
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--vectors", default=".cache/topics/frozen_vectors", type=Path)
+    parser.add_argument(
+        "--fine-tuned",
+        action="append",
+        metavar="KEY=VALUE",
+        help="the third member is --encoder fine-tuned with these model.encoder settings",
+    )
     args = parser.parse_args(argv)
     commit, load_before, start = provenance.commit(), os.getloadavg()[0], time.perf_counter()
     config = load_config(Path(args.experiment), ["tracking.enabled=false"])
@@ -141,18 +152,30 @@ def main(argv: list[str] | None = None) -> int:
     encoder = FAMILIES["encoder"].fit(config.model.encoder, context, data, {})
     held = encoder.classifier.validation_indices_
     rest = np.setdiff1d(np.arange(len(data.texts)), held)
-    vectors = Vectors(args.encoder, args.max_length, args.vectors)
-    frozen = frozen_member(vectors, [data.texts[i] for i in rest], data.y[rest], single)
+    if args.fine_tuned:
+        settings = [f"model.encoder.{item}" for item in args.fine_tuned]
+        second = load_config(
+            Path(args.experiment),
+            ["tracking.enabled=false", f"model.encoder.pretrained={args.encoder}", *settings],
+        )
+        fitted = FAMILIES["encoder"].fit(second.model.encoder, context, data, {})
+        if not np.array_equal(fitted.classifier.validation_indices_, held):
+            parser.error("the two encoders hold out different texts: keep validation_fraction")
+        third, third_held = fitted.pipeline.predict_proba, fitted.classifier.validation_proba_
+    else:
+        vectors = Vectors(args.encoder, args.max_length, args.vectors)
+        third = frozen_member(vectors, [data.texts[i] for i in rest], data.y[rest], single)
+        third_held = third([data.texts[i] for i in held])
     prepare = normalise_rows if single else (lambda p: np.asarray(p, dtype=np.float64))
     members: list[Callable[[Sequence[str]], np.ndarray]] = [
         tfidf.pipeline.predict_proba,
         encoder.pipeline.predict_proba,
-        frozen,
+        third,
     ]
     held_out = [
         prepare(tfidf.classifier.oof_proba_[held]),
         prepare(encoder.classifier.validation_proba_),
-        prepare(frozen([data.texts[i] for i in held])),
+        prepare(third_held),
     ]
     truth = data.y[held]
     # the run scores a test text as its passages' best (model.passages): each member
@@ -184,20 +207,33 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(f"| {label} | {shown} | {found:.4f} | {acc:.4f} | {macro:.4f} |")
         print(rows[-1], flush=True)
     metric = "accuracy" if single else "micro-F1"
+    if args.fine_tuned:
+        how = "fine-tuned"
+        member = (
+            f"{name} fine-tuned as the experiment's encoder, with "
+            f"{', '.join(args.fine_tuned)}, on the {len(rest):,} training texts the encoder "
+            "trained on"
+        )
+    else:
+        how = "frozen"
+        member = (
+            f"balanced logistic regression on {name}'s unit mean-pooled vectors "
+            f"({args.max_length} tokens), fit on the {len(rest):,} training texts "
+            "the encoder trained on"
+        )
     text = (
-        f"# {config.name}: a frozen {name} as a third ensemble member\n\n"
+        f"# {config.name}: a {how} {name} as a third ensemble member\n\n"
         f"`python benchmarks/frozen_member.py {' '.join(argv or sys.argv[1:])}`, commit "
         f"{commit}, {datetime.date.today()}, 2 cores, load average before / after "
         f"{load_before:.2f} / {os.getloadavg()[0]:.2f}, {time.perf_counter() - start:.0f} s. "
-        f"The member: balanced logistic regression on {name}'s unit mean-pooled vectors "
-        f"({args.max_length} tokens), fit on the {len(rest):,} training texts "
-        f"the encoder trained on. Weights (tfidf / fine-tuned encoder / {name}, a 0.1 "
+        f"The member: {member}. Weights (tfidf / fine-tuned encoder / {name}, a 0.1 "
         f"grid) and cuts chosen on the encoder's {len(held):,} held-out training texts; "
         f"test ({len(test):,} texts) is only reported.\n\n"
         f"| model | weights | held-out {metric} | test {metric} | test macro-F1 |\n"
         "|---|---|---:|---:|---:|\n" + "\n".join(rows) + "\n"
     )
-    out = REPO / "benchmarks" / "results" / f"frozen_member_{config.name}.md"
+    suffix = "_fine-tuned" if args.fine_tuned else ""
+    out = REPO / "benchmarks" / "results" / f"frozen_member_{config.name}{suffix}.md"
     provenance.write(out, text)
     return 0
 

@@ -122,7 +122,9 @@ def scores(gold: np.ndarray, proba: np.ndarray, cuts: np.ndarray, single: bool) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("experiment", help="an experiment with tfidf, encoder and ensemble")
-    parser.add_argument("--encoder", required=True, help="local folder of the frozen encoder")
+    parser.add_argument(
+        "--encoder", required=True, help="local folder of the third member's encoder"
+    )
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--vectors", default=".cache/topics/frozen_vectors", type=Path)
     parser.add_argument(

@@ -862,7 +862,7 @@ def test_second_classify_of_an_alias_does_not_import_mlflow_until_the_store_chan
 def test_a_tampered_cached_bundle_is_refused_and_fetched_again(
     registered: tuple[str, Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from topics.cli.models import cache_entry
+    from topics.cli.models import cache_entry, load_model
 
     uri, _, run_id = registered
     model = f"runs:/{run_id}/model"
@@ -878,6 +878,13 @@ def test_a_tampered_cached_bundle_is_refused_and_fetched_again(
     assert (code, out) == (0, first)
     assert "classify: warning: cached" in err and "fetching it again" in err
     Predictor.load(entry)  # the entry was replaced by a good copy
+
+    # the other commands (suggest, drift, evaluate) load through the same cache
+    arrays.write_bytes(arrays.read_bytes()[:-100] + b"\0" * 100)
+    load_model(model, uri)
+    err = capsys.readouterr().err
+    assert err.startswith(f"topics: warning: cached {model}:") and "fetching it again" in err
+    Predictor.load(entry)
 
 
 @pytest.mark.parametrize(

@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = Problems("classify")
     try:
         input_format = _input_format(args)
-        predictor = load_model(args.model, args.tracking_uri)
+        predictor = load_model(args.model, args.tracking_uri, prog="classify")
         if args.use is not None and args.use not in predictor.models:
             raise ConfigError(
                 f"--use {args.use}: this bundle's models are {', '.join(sorted(predictor.models))}"

@@ -41,10 +41,10 @@ def default_model() -> str:
     return os.environ.get(MODEL_ENV) or DEFAULT_MODEL
 
 
-def load_model(model: str | None, tracking_uri: str | None = None) -> Any:
+def load_model(model: str | None, tracking_uri: str | None = None, prog: str = "topics") -> Any:
     """The :class:`~topics.serve.predictor.Predictor` of ``model``: a bundle folder, a
     ``models:/`` or ``runs:/`` URI (through the cache of fetched bundles), or None for
-    :func:`default_model`, which must exist."""
+    :func:`default_model`, which must exist. ``prog`` names the command in warnings."""
     from topics.serve.predictor import Predictor
 
     if model is None:
@@ -56,7 +56,7 @@ def load_model(model: str | None, tracking_uri: str | None = None) -> Any:
                 f"first (from the project root), or pass --model PATH or set {MODEL_ENV}"
             )
     if model.startswith(MLFLOW_SCHEMES):  # through the cache of fetched bundles
-        return load_from_mlflow(model, tracking_uri)
+        return load_from_mlflow(model, tracking_uri, prog)
     return Predictor.load(model)
 
 
@@ -183,7 +183,7 @@ def ask_server_for_alias(model_uri: str, store: str) -> str | None:
     return pinned if PINNED_VERSION.match(pinned) else None
 
 
-def load_from_mlflow(model_uri: str, tracking_uri: str | None = None) -> Any:
+def load_from_mlflow(model_uri: str, tracking_uri: str | None = None, prog: str = "topics") -> Any:
     """The bundle behind a ``models:/`` or ``runs:/`` URI, from the cache when it holds it.
 
     A version-pinned URI that is cached loads without importing mlflow. So does an
@@ -191,7 +191,8 @@ def load_from_mlflow(model_uri: str, tracking_uri: str | None = None) -> Any:
     looked up, and an alias on a tracking server (one REST call names its version);
     otherwise an alias costs one registry lookup through mlflow, then the same.
     Whatever the cache holds is checked as any bundle is (manifest, checksums) on every
-    load; an entry that fails the check is fetched again.
+    load; an entry that fails the check is fetched again, with a warning on stderr
+    that ``prog`` (the command) opens.
     """
     from topics.serve.predictor import Predictor
 
@@ -211,9 +212,7 @@ def load_from_mlflow(model_uri: str, tracking_uri: str | None = None) -> Any:
         try:
             return Predictor.load(entry)
         except BundleError as exc:
-            print(
-                f"classify: warning: cached {model_uri}: {exc}; fetching it again", file=sys.stderr
-            )
+            print(f"{prog}: warning: cached {model_uri}: {exc}; fetching it again", file=sys.stderr)
             shutil.rmtree(entry, ignore_errors=True)
     # Only a cache miss pays for importing mlflow; plain paths stay numpy-only.
     from topics.tracking import fetch_bundle

@@ -70,15 +70,7 @@ def run(
     """
     prepared = prepare(config)
     train, test = prepared.train, prepared.test
-    tags = {
-        "topics.config_hash": prepared.config_hash,
-        "topics.data_fingerprint": prepared.fingerprint,
-        "topics.dataset": config.data.name,
-        "topics.package_version": __version__,
-        "topics.experiment_file": experiment_file or "",
-        "topics.git_commit": _git_commit(),
-        "topics.versions": json.dumps(library_versions(), sort_keys=True),
-    }
+    tags = run_tags(config, prepared, experiment_file)
     description = describe_run(config)
     experiment = config.tracking.experiment_name or config.name
     check_writable(Path(config.output_dir))
@@ -137,6 +129,21 @@ def run(
         scores=scores,
         labels=tuple(prepared.corpus.label_names),
     )
+
+
+def run_tags(
+    config: ExperimentConfig, prepared: Prepared, experiment_file: str | None
+) -> dict[str, str]:
+    """The run's ``topics.*`` tags: what it was trained from (config, data, code)."""
+    return {
+        "topics.config_hash": prepared.config_hash,
+        "topics.data_fingerprint": prepared.fingerprint,
+        "topics.dataset": config.data.name,
+        "topics.package_version": __version__,
+        "topics.experiment_file": experiment_file or "",
+        "topics.git_commit": _git_commit(),
+        "topics.versions": json.dumps(library_versions(), sort_keys=True),
+    }
 
 
 def run_params(config: ExperimentConfig, prepared: Prepared) -> dict[str, Any]:

@@ -108,7 +108,14 @@ def test_keep_header_fields_cuts_the_header_block_only() -> None:
     assert keep_header_fields(POST, ["SUBJECT"]) == cut
     assert keep_header_fields(POST, []) == "\r\nNote: the body.\r\nBye"
     # what does not open with headers ending in a blank line comes back whole
-    for text in ["", "Almaty, May 3: the body\nsays\n\nmore", "Subject: no body", *TEXTS]:
+    # nor does an article whose first paragraph is one "Name: value" line
+    for text in [
+        "",
+        "Almaty, May 3: the body\nsays\n\nmore",
+        "Subject: no body",
+        "Update: the vote is on Friday.\n\nThe body.",
+        *TEXTS,
+    ]:
         assert keep_header_fields(text, ["subject"]) == text
 
 

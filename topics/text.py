@@ -37,10 +37,14 @@ _HEADER_LINE = re.compile(r"[!-9;-~]+:")
 def keep_header_fields(text: str, fields: Iterable[str]) -> str:
     """``text`` with its opening header block (``Name: value`` lines and their indented
     continuations, up to the first blank line, as a mail or a Usenet post opens) cut to
-    the named ``fields``, in any case. A text that opens otherwise comes back whole.
+    the named ``fields``, in any case. A text that opens otherwise comes back whole, and
+    so does one whose block has a single field: a mail or a post has at least two (RFC
+    5322 asks for From and Date), an article opening "Update: ..." is not one.
 
     >>> keep_header_fields("From: ann@x.org\\nSubject: Clipper\\nLines: 2\\n\\nBody.", ["subject"])
     'Subject: Clipper\\n\\nBody.'
+    >>> keep_header_fields("Update: the vote is Friday.\\n\\nBody.", ["subject"])
+    'Update: the vote is Friday.\\n\\nBody.'
     """
     lines = text.splitlines(keepends=True)
     if not lines or not _HEADER_LINE.match(lines[0]):
@@ -48,15 +52,17 @@ def keep_header_fields(text: str, fields: Iterable[str]) -> str:
     wanted = {field.lower() for field in fields}
     kept: list[str] = []
     keeping = False
+    fields_seen = 0
     for number, line in enumerate(lines):
         if not line.strip():  # the blank line that ends the headers
-            return "".join(kept + lines[number:])
+            return "".join(kept + lines[number:]) if fields_seen >= 2 else text
         if line[0] in " \t":  # a continuation of the field before
             if keeping:
                 kept.append(line)
             continue
         if not _HEADER_LINE.match(line):
             return text  # not a header block
+        fields_seen += 1
         keeping = line.split(":", 1)[0].lower() in wanted
         if keeping:
             kept.append(line)

@@ -157,3 +157,47 @@ def embed_unique(
             cache.save("embeddings", key, {"model": embedder.pretrained}, {"vectors": vectors})
     row = {text: i for i, text in enumerate(unique)}
     return unit_rows(vectors[[row[text] for text in texts]])
+
+
+def trusted_hints(
+    texts: Sequence[str],
+    vectors: np.ndarray,
+    y: np.ndarray,
+    labels: Sequence[str],
+    descriptions: Descriptions | None,
+    seed_words: Mapping[str, Sequence[str]] | None,
+    embed: Embed,
+    threshold: float,
+    min_precision: float,
+    min_support: int = 3,
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The description sentences and seed words worth keeping, judged on labelled
+    ``texts`` (unit ``vectors``, 0/1 labels ``y``): a sentence or a word that points
+    at ``min_support`` labelled texts or more (a sentence: as their nearest one, at
+    ``threshold``) is dropped when fewer than ``min_precision`` of them have its
+    label. A label keeps its best sentence and word whatever they score."""
+    kept_lines, kept_words = sentences(descriptions), {}
+    found = [set(WORD.findall(text.lower())) for text in texts] if seed_words else []
+    for j, name in enumerate(labels):
+        if lines := kept_lines.get(name):
+            cos = vectors @ unit_rows(embed(lines)).T
+            nearest = np.where(cos.max(axis=1) >= threshold, cos.argmax(axis=1), -1)
+            kept_lines[name] = _trusted(
+                lines,
+                [nearest == i for i in range(len(lines))],
+                y[:, j],
+                min_precision,
+                min_support,
+            )
+        if words := list((seed_words or {}).get(name, [])):
+            hits = [np.array([w.lower() in f for f in found], dtype=bool) for w in words]
+            kept_words[name] = _trusted(words, hits, y[:, j], min_precision, min_support)
+    return kept_lines, kept_words
+
+
+def _trusted(
+    sources: list[str], hits: list[np.ndarray], y: np.ndarray, min_precision: float, support: int
+) -> list[str]:
+    precision = [float(y[hit].mean()) if hit.sum() >= support else 1.0 for hit in hits]
+    kept = [s for s, p in zip(sources, precision, strict=True) if p >= min_precision]
+    return kept or [sources[int(np.argmax(precision))]]

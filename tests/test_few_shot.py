@@ -18,7 +18,6 @@ from topics.errors import ConfigError
 from topics.families.base import FittedModel
 from topics.families.encoder import resolve_pretrained
 from topics.families.few_shot import SeededSelfTraining, description_similarity, embed_unique
-from topics.families.few_shot.hints import trusted_hints
 from topics.families.sentence_encoder import TorchBertEmbedder
 from topics.kernels.embedding_topics import unit_rows
 from topics.kernels.transformer import RELATIVE_BIAS
@@ -480,27 +479,3 @@ def test_seed_words_for_an_unknown_label_are_one_config_error(tmp_path: Path) ->
     section = {"few_shot": {"enabled": True, "seed_words": {"sport": ["football"]}}}
     with pytest.raises(ValueError, match=r"seed_words: \['sport'\] are not among data.labels"):
         validate_config(tiny_config(tmp_path, model=section))
-
-
-def test_hint_sources_that_point_at_other_labels_are_dropped() -> None:
-    # two description lines for "economy": one near the economy texts, one near the
-    # defense texts; the seed word "forces" fires on defense texts only
-    lines = {"markets": [1.0, 0.0], "armies": [0.0, 1.0]}
-    vectors = unit_rows(np.array([[1.0, 0.1], [1.0, 0.2], [0.9, 0.1], [0.1, 1.0], [0.2, 1.0]]))
-    texts = ["market forces", "markets", "prices", "forces", "forces at war"]
-    y = np.array([[1, 0], [1, 0], [1, 0], [0, 1], [0, 1]])
-    kept_lines, kept_words = trusted_hints(
-        texts,
-        vectors,
-        y,
-        ["economy", "defense"],
-        {"economy": ["markets", "armies"]},
-        {"economy": ["forces", "prices"]},
-        lambda batch: np.array([lines[text] for text in batch]),
-        threshold=0.5,
-        min_precision=0.5,
-        min_support=2,
-    )
-    assert kept_lines == {"economy": ["markets"]}
-    # "forces": 1 of its 3 texts is economy; "prices" fires once, too few to judge
-    assert kept_words == {"economy": ["prices"]}

@@ -52,9 +52,6 @@ class FewShotSettings(Section):
     # labelled examples a label needs before the teacher replaces its hints
     teacher_min_positives: int = Field(8, ge=1)
     labelled_weight: float = Field(20.0, gt=0)
-    # a description sentence or seed word that points at 3+ labelled texts, fewer
-    # than this share of them with its label, gives no hints; 0: every one does
-    hint_min_precision: float = Field(0.0, ge=0, le=1)
     C: float = Field(1.0, gt=0)
     rounds: int = Field(3, ge=1)  # chosen on the training years: few_shot_choices_rounds.md
     threads: int | None = Field(None, ge=1)
@@ -97,7 +94,6 @@ class FewShot(Family):
             random_state=context.seed,
             cache=context.cache,
             threads=settings.threads,
-            hint_min_precision=settings.hint_min_precision,
         )
         start = time.perf_counter()
         model.fit(data.texts, data.targets(context.single_label), unlabelled=data.unlabelled)

@@ -23,7 +23,6 @@ from topics.families.few_shot.hints import (
     none_shadows,
     seeded_hints,
     sentences,
-    trusted_hints,
 )
 from topics.families.sentence_encoder import MINILM, TorchBertEmbedder
 from topics.families.static import StaticVectors
@@ -125,7 +124,6 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         random_state: int = 0,
         cache: ArrayStore | None = None,
         threads: int | None = None,
-        hint_min_precision: float = 0.0,
     ) -> None:
         self.label_names = label_names
         self.descriptions = descriptions
@@ -150,7 +148,6 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.cache = cache
         self.threads = threads
-        self.hint_min_precision = hint_min_precision
 
     # -- fit ---------------------------------------------------------------------
     def fit(
@@ -178,19 +175,6 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         vectors = self._embed_unique(texts + archive)
         emb_lab, emb_arch = vectors[: len(texts)], vectors[len(texts) :]
 
-        self.descriptions_, self.seed_words_ = self.descriptions, self.seed_words
-        if self.hint_min_precision > 0 and len(texts):
-            self.descriptions_, self.seed_words_ = trusted_hints(
-                texts,
-                emb_lab,
-                y_lab,
-                labels,
-                self.descriptions,
-                self.seed_words,
-                self.embedder_.embed,
-                self.description_threshold,
-                self.hint_min_precision,
-            )
         hints = self._hints(archive, emb_arch, labels)  # (n_archive, n_labels) or -1: none
         self.none_shadows_ = self._none_shadows(emb_lab, y_lab, labels)
         taught = [
@@ -338,7 +322,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
 
     def _closeness(self, vectors: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
         return closeness(
-            vectors, self.descriptions_, self._none_lines(), labels, self.embedder_.embed
+            vectors, self.descriptions, self._none_lines(), labels, self.embedder_.embed
         )
 
     def _hints(self, texts: list[str], vectors: np.ndarray, labels: list[str]) -> np.ndarray:
@@ -348,8 +332,8 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
             similarity,
             to_none,
             labels,
-            self.seed_words_,
-            set(sentences(self.descriptions_)),
+            self.seed_words,
+            set(sentences(self.descriptions)),
             self.description_threshold,
             self.none_margin,
         )

@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         f"# Label stacking over the tfidf model: {args.experiment}",
         "",
         f"`TOPICS_DATA_DIR=../shared/data python benchmarks/label_stacking.py {args.experiment} "
-        f"--cs {','.join(f'{c:g}' for c in args.cs)} --min-positives {args.min_positives}"
+        + (f"--cs {','.join(f'{c:g}' for c in args.cs)} " if args.cs else '--cs "" ')
+        + f"--min-positives {args.min_positives}"
         + (f" --cuts {','.join(f'{c:g}' for c in args.cuts)}" if args.cuts else "")
         + (" --at-least-one" if args.at_least_one else "")
         + "`, "

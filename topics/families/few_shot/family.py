@@ -54,7 +54,6 @@ class FewShotSettings(Section):
     labelled_weight: float = Field(20.0, gt=0)
     C: float = Field(1.0, gt=0)
     rounds: int = Field(3, ge=1)  # chosen on the training years: few_shot_choices_rounds.md
-    drop_disputed: bool = False
     threads: int | None = Field(None, ge=1)
 
 
@@ -90,7 +89,6 @@ class FewShot(Family):
             labelled_weight=settings.labelled_weight,
             C=settings.C,
             rounds=settings.rounds,
-            drop_disputed=settings.drop_disputed,
             vectorizer=context.vectorizer,
             single_label=context.single_label,
             random_state=context.seed,

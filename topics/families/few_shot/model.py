@@ -86,10 +86,6 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
     rounds
         Students fitted in turn; from the second on, each learns the previous
         one's labels of the archive.
-    drop_disputed
-        An archive text that a taught label's hint or teacher says yes to, but
-        that is not pseudo-labelled with it, does not teach that label's student
-        (instead of teaching it as a negative).
     vectorizer
         ``features.tfidf`` keyword arguments for the student's TF-IDF columns.
     single_label
@@ -123,7 +119,6 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         labelled_weight: float = 20.0,
         C: float = 1.0,
         rounds: int = 3,
-        drop_disputed: bool = False,
         vectorizer: Mapping[str, Any] | None = None,
         single_label: bool = False,
         random_state: int = 0,
@@ -148,7 +143,6 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         self.labelled_weight = labelled_weight
         self.C = C
         self.rounds = rounds
-        self.drop_disputed = drop_disputed
         self.vectorizer = vectorizer
         self.single_label = single_label
         self.random_state = random_state
@@ -205,11 +199,6 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         features = self._features(archive + texts, student_vectors)
         targets = np.vstack([pseudo, y_lab]).astype(np.int8)
         weights = np.r_[np.ones(len(archive)), np.full(len(texts), self.labelled_weight)]
-        weights = np.repeat(weights[:, None], n_labels, axis=1)
-        if self.drop_disputed and scores is not None:
-            for j in taught:
-                said_yes = (hints[:, j] == 1) | (scores[:, j] >= 0.5)
-                weights[: len(archive), j] *= ~(said_yes & (pseudo[:, j] == 0))
         for round_ in range(self.rounds if archive else 1):
             if round_:  # the student's own labels of the archive teach the next student
                 margins = features[: len(archive)] @ self.coef_.T + self.intercept_
@@ -308,7 +297,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         self.coef_ = np.zeros((n_labels, features.shape[1]))
         self.intercept_ = np.full(n_labels, -30.0)  # a label never seen: never given
         for j in range(n_labels):
-            student = _fit_logreg(features, targets[:, j], self.random_state, weights[:, j], self.C)
+            student = _fit_logreg(features, targets[:, j], self.random_state, weights, self.C)
             if student is not None:
                 self.coef_[j] = student.coef_[0]
                 self.intercept_[j] = student.intercept_[0]

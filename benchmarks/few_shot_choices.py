@@ -17,7 +17,9 @@ micro-F1, the mean over both folds and the draws.
         [--n 0,16,64] [--draws 3] [--vary C=1,10 --vary confident=0.8,0.95] \\
         [--vary data.none_descriptions=@lines.yaml] [--set vectors=static] [--out FILE]
 
-``--set`` changes a setting in every row, the first one included.
+``--set`` changes a setting in every row, the first one included. ``--cuts 0.6,0.7``
+adds a row per cut: the first row's models, each label given at that student
+probability instead of 0.5 (no model is fitted again).
 
 Embeddings are cached under the experiment's ``cache_dir``, as in ``few_shot.py``.
 """
@@ -75,13 +77,15 @@ def main() -> None:
         metavar="SETTING=VALUE",
         help="a model.few_shot setting for every row, e.g. vectors=static",
     )
+    parser.add_argument("--cuts", default="", help="student cuts scored on the first row's fits")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    cuts = [float(c) for c in args.cuts.split(",") if c]
     common = [f"model.few_shot.{spec}" for spec in args.set]
     sizes = [int(n) for n in args.n.split(",")]
     rows = [("as shipped" if not args.set else "--set only", "")] + [
         (f"{key} = {value}", f"{key if '.' in key else 'model.few_shot.' + key}={parsed(value)}")
-        for spec in args.vary or DEFAULT_VARY
+        for spec in vary_specs(args)
         for key, values in [spec.split("=", 1)]
         for value in ([values] if values.startswith("@") else values.split(","))
     ]
@@ -112,14 +116,25 @@ def main() -> None:
                         unlabelled=[train.texts[i] for i in rest],
                     )
                     model = fit_family(config, "few_shot", data, labels)
-                    predicted = model.classifier.predict([train.texts[i] for i in val])
+                    val_texts = [train.texts[i] for i in val]
+                    predicted = model.classifier.predict(val_texts)
                     micro = scores(y_all[val], predicted)[0]
                     results.setdefault((name, n), []).append(micro)
+                    if cuts and not override:
+                        proba = model.classifier.predict_proba(val_texts)
+                        for cut in cuts:
+                            at_cut = scores(y_all[val], (proba >= cut).astype(int))[0]
+                            results.setdefault((f"student cut {cut:g}", n), []).append(at_cut)
                     print(f"{name} N={n} fold {fold} draw {draw}: {micro:.4f}", file=sys.stderr)
         if args.out:  # what has run so far survives an interrupted benchmark
             args.out.write_text(report(args, commit, base, sizes, results), encoding="utf-8")
     print(report(args, commit, base, sizes, results))
     print(f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+def vary_specs(args: argparse.Namespace) -> list[str]:
+    """The ``--vary`` settings; with none given, the defaults, unless ``--cuts`` is."""
+    return args.vary or ([] if args.cuts else DEFAULT_VARY)
 
 
 def parsed(value: str) -> str:
@@ -169,8 +184,9 @@ def report(
         ]
     )
     varied = " ".join(
-        [f"--vary {spec}" for spec in args.vary or DEFAULT_VARY]
+        [f"--vary {spec}" for spec in vary_specs(args)]
         + [f"--set {spec}" for spec in args.set]
+        + [f"--cuts {args.cuts}"] * bool(args.cuts)
     )
     lines = [
         "# The few_shot model's settings on the training years",

@@ -76,20 +76,12 @@ def run(
     check_writable(Path(config.output_dir))
     name = run_name or config.name
     with tracked_run(tracker, experiment, name, tags, description) as run_id:
-        tracker.log_dataset(
-            config.data.name, prepared.fingerprint, str(config.data.resolved_path())
-        )
+        tracker.log_dataset(**dataset_record(config, prepared))
         params = run_params(config, prepared)
         tracker.log_params(params)
         run_dir = Path(config.output_dir) / config.name / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
-        provenance = {
-            "versions": library_versions(),
-            "config_hash": prepared.config_hash,
-            "data_fingerprint": prepared.fingerprint,
-            "experiment": config.name,
-            "run_id": run_id,
-        }
+        provenance = bundle_provenance(config, prepared, run_id)
         unlabelled = prepared.unlabelled.texts if prepared.unlabelled is not None else []
         scores = train_and_evaluate(
             config, train, test, run_dir, provenance, tracker, unlabelled=unlabelled
@@ -109,11 +101,7 @@ def run(
             "tags": tags,
             "description": description,
             "params": params,
-            "dataset": {
-                "name": config.data.name,
-                "digest": prepared.fingerprint,
-                "source": str(config.data.resolved_path()),
-            },
+            "dataset": dataset_record(config, prepared),
             "tracking_uri": getattr(tracker, "uri", None),
             "log_model": getattr(tracker, "log_model_enabled", True),
         }
@@ -129,6 +117,26 @@ def run(
         scores=scores,
         labels=tuple(prepared.corpus.label_names),
     )
+
+
+def dataset_record(config: ExperimentConfig, prepared: Prepared) -> dict[str, str]:
+    """The run's dataset as MLflow logs it: name, content digest, source."""
+    return {
+        "name": config.data.name,
+        "digest": prepared.fingerprint,
+        "source": str(config.data.resolved_path()),
+    }
+
+
+def bundle_provenance(config: ExperimentConfig, prepared: Prepared, run_id: str) -> dict[str, Any]:
+    """What the bundle records of where it came from."""
+    return {
+        "versions": library_versions(),
+        "config_hash": prepared.config_hash,
+        "data_fingerprint": prepared.fingerprint,
+        "experiment": config.name,
+        "run_id": run_id,
+    }
 
 
 def run_tags(

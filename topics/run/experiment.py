@@ -76,7 +76,8 @@ def run(
     check_writable(Path(config.output_dir))
     name = run_name or config.name
     with tracked_run(tracker, experiment, name, tags, description) as run_id:
-        tracker.log_dataset(**dataset_record(config, prepared))
+        dataset = dataset_record(config, prepared)
+        tracker.log_dataset(**dataset)
         params = run_params(config, prepared)
         tracker.log_params(params)
         run_dir = Path(config.output_dir) / config.name / run_id
@@ -101,7 +102,7 @@ def run(
             "tags": tags,
             "description": description,
             "params": params,
-            "dataset": dataset_record(config, prepared),
+            "dataset": dataset,
             "tracking_uri": getattr(tracker, "uri", None),
             "log_model": getattr(tracker, "log_model_enabled", True),
         }

@@ -1,7 +1,8 @@
 """Naive Bayes feature scaling under the tfidf model, chosen on train only (issue 17).
 
     TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/nb_scaling.py \\
-        reuters-modapte [--cs 0.1,0.3,1] [--alphas 1] [--set KEY=VALUE ...] [--out FILE]
+        reuters-modapte [--cs 0.1,0.3,1] [--alphas 1] [--joint C,...] [--set KEY=VALUE ...]
+        [--out FILE]
 
 NBSVM (Wang and Manning, 2012): for each label, every TF-IDF column is multiplied
 by its log-count ratio ``r = log((p / |p|_1) / (q / |q|_1))``, where ``p`` and ``q``
@@ -12,6 +13,10 @@ scaling folds into the weights (``w * r``), so the bundle scores it exactly as t
 tfidf model: same speed, same size. Calibration, cuts and SCut.FBR are the tfidf
 model's (``MultiLabelLinear`` with the scaled SVM as its base learner); ``r`` is
 computed inside each cross-validation fold, from that fold's training part only.
+
+``--joint C,...`` (single-label data, 20 Newsgroups) adds rows where one
+Crammer-Singer SVM learns every class at once, instead of one SVM per class against
+the rest; it predicts the class of highest margin.
 
 The choice is made on ``benchmarks/peers.py``'s slice of train (a random 20% held
 out; nyt-cap: its last two training years): every row fit on the rest. The best row
@@ -99,6 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cs", type=floats, default=[0.1, 0.3, 1.0], help="the scaled SVM's C")
     parser.add_argument("--alphas", type=floats, default=[1.0], help="the counts' smoothing")
     parser.add_argument(
+        "--joint",
+        type=floats,
+        default=[],
+        help="single-label data: the C of a Crammer-Singer SVM over every class at once",
+    )
+    parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="a config override"
     )
     parser.add_argument("--out", type=Path)
@@ -126,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     variants: list[tuple[str, float, float] | None] = [None] + [
         (f"NB-scaled SVM, alpha {a:g}, C {c:g}", a, c) for a in args.alphas for c in args.cs
     ]
+    if single:
+        variants += [(f"Crammer-Singer SVM, C {c:g}", -1.0, c) for c in args.joint]
     val_rows = evaluate(config, labels, fit, val, variants)
     chosen = max(range(len(val_rows)), key=lambda i: val_rows[i][1][0])
     test_variants = [None] if chosen == 0 else [None, variants[chosen]]
@@ -137,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         f"`TOPICS_DATA_DIR=../shared/data python benchmarks/nb_scaling.py {args.experiment} "
         f"--cs {','.join(f'{c:g}' for c in args.cs)} "
         f"--alphas {','.join(f'{a:g}' for a in args.alphas)}"
+        + (f" --joint {','.join(f'{c:g}' for c in args.joint)}" if args.joint else "")
         + "".join(f" --set {s}" for s in args.set)
         + f"`, commit {commit}, {datetime.date.today()}, 2 cores.",
         "",
@@ -171,8 +185,8 @@ def evaluate(
     scored: Any,
     variants: list[tuple[str, float, float] | None],
 ) -> list[tuple[str, tuple[float, float], float]]:
-    """Each variant (None: the tfidf model as configured) fit on ``train``'s TF-IDF
-    columns and scored on ``scored``."""
+    """Each variant (None: the tfidf model as configured; alpha < 0: a Crammer-Singer
+    SVM) fit on ``train``'s TF-IDF columns and scored on ``scored``."""
     context = fit_context(config, labels)
     settings = config.model.tfidf
     pipeline = FAMILIES["tfidf"].pipeline(settings, context)
@@ -187,7 +201,10 @@ def evaluate(
     for variant in variants:
         learner = clone(pipeline.named_steps["classifier"])
         name = "tfidf model"
-        if variant is not None:
+        if variant is not None and variant[1] < 0:  # one SVM over every class, not one per class
+            name, _, C = variant
+            learner = LinearSVC(C=C, multi_class="crammer_singer", random_state=config.seed)
+        elif variant is not None:
             name, alpha, C = variant
             learner.set_params(
                 classifier=NBScaledSVC(

@@ -120,6 +120,13 @@ def test_both_models_disabled_is_rejected(tmp_path: Path) -> None:
         validate_config(data)
 
 
+def test_nb_alpha_and_fine_labels_are_refused_together() -> None:
+    overrides = ["model.tfidf.fine_labels=true", "model.tfidf.nb_alpha=1"]
+    with pytest.raises(ConfigError, match="nb_alpha does not apply with fine_labels"):
+        load_config(QUICKSTART, overrides)
+    assert load_config(QUICKSTART, ["model.tfidf.nb_alpha=0.5"]).model.tfidf.nb_alpha == 0.5
+
+
 def test_one_none_description_may_be_written_as_a_line() -> None:
     line = load_config(QUICKSTART, ["data.none_descriptions=sports and culture"])
     lines = load_config(QUICKSTART, ["data.none_descriptions=[sports, culture]"])

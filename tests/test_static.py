@@ -226,3 +226,22 @@ def test_a_static_block_with_foreign_token_ids_is_refused(tiny_bert: Path) -> No
     for ids in ([0, 0], [0, 10_000]):
         with pytest.raises(ArrayError, match="ids"):
             StaticBlock({"tokenizer": tokenizer_json}, {"ids": np.array(ids), "vectors": vectors})
+
+
+def test_nb_scaling_stays_with_the_tfidf_model_and_its_bundle(
+    tiny_bert: Path, tmp_path: Path
+) -> None:
+    config, data, labels, unseen = quickstart_split(
+        "model.tfidf.nb_alpha=1",
+        "model.static.enabled=true",
+        f"model.static.pretrained={tiny_bert}",
+    )
+    tfidf = fit_family(config, "tfidf", data, labels)  # type: ignore[arg-type]
+    static = fit_family(config, "static", data, labels, {"tfidf": tfidf})  # type: ignore[arg-type]
+    assert tfidf.classifier.nb_alpha == 1 and static.classifier.nb_alpha is None
+    path = export_bundle(
+        tmp_path / "model", labels=labels, primary="tfidf", models={"tfidf": tfidf}, provenance={}
+    )
+    np.testing.assert_allclose(
+        Predictor.load(path).predict_proba(unseen), tfidf.predict_proba(unseen), atol=1e-6
+    )

@@ -6,8 +6,8 @@ vector per token, distilled from the encoder (``[CLS] token [SEP]`` through it,
 mean-pooled: model2vec's way) and weighted by SIF, ``a / (a + p(token))``. A
 text's vector is the unit-length sum of its tokens' vectors
 (:mod:`topics.kernels.static`). The classifier is a fresh copy of the ``tfidf``
-model's own (the same kind, settings and cross-validated cuts), fit on the TF-IDF
-columns followed by ``scale`` times that vector.
+model's own (the same kind, settings and cross-validated cuts; not its
+``nb_alpha``), fit on the TF-IDF columns followed by ``scale`` times that vector.
 
 With ``regress``, the token vectors are then fit to the encoder's own sentence
 vectors of the training texts (one pass over them), in least squares, held to the
@@ -46,6 +46,7 @@ from topics.families.base import (
 )
 from topics.families.features import _texts_digest
 from topics.families.fine_labels import FineLabelLinear
+from topics.families.linear import MultiLabelLinear
 from topics.families.sentence_encoder import MINILM, TorchBertEmbedder
 from topics.families.tfidf import learner_state
 from topics.kernels.embedding_topics import unit_rows
@@ -266,6 +267,8 @@ class Static(Family):
             transformer_weights={"tfidf": 1.0, "static": settings.scale},
         )
         classifier = clone(tfidf.classifier).set_params(C=settings.C or tfidf.classifier.C)
+        if isinstance(classifier, MultiLabelLinear):  # NB ratios count terms: not for
+            classifier.set_params(nb_alpha=None)  # the static vector's dense columns
         targets = data.targets(context.single_label, isinstance(classifier, FineLabelLinear))
         classifier.fit(features.transform(list(data.texts)), targets)
         for key in COEFFICIENTS:  # float32 in the bundle: half the size; the run scores

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from sklearn.pipeline import Pipeline
 
 from topics.families.base import (
@@ -53,6 +53,10 @@ class TfidfSettings(Section):
     # Labels fitted at once in worker processes (-1: every core); the result is
     # the same. Worth it from thousands of documents; starting workers costs ~1 s.
     n_jobs: int = Field(1, ge=-1)
+    # NBSVM: each label's columns scaled by their Naive Bayes log-count ratio, the
+    # counts smoothed by this (1 in Wang and Manning, 2012); null: unscaled. Scoring
+    # and the bundle are unchanged (the scaling folds into the weights).
+    nb_alpha: float | None = Field(None, gt=0)
 
     @field_validator("n_jobs")
     @classmethod
@@ -60,6 +64,12 @@ class TfidfSettings(Section):
         if value == 0:
             raise ValueError("n_jobs must be >= 1, or -1 for every core")
         return value
+
+    @model_validator(mode="after")
+    def _nb_alpha_alone(self) -> TfidfSettings:
+        if self.nb_alpha is not None and self.fine_labels:
+            raise ValueError("nb_alpha does not apply with fine_labels: true; set one of them")
+        return self
 
 
 class Tfidf(Family):
@@ -90,6 +100,7 @@ class Tfidf(Family):
                 threshold_min_positives=settings.threshold_min_positives,
                 threshold_min_f1=settings.threshold_min_f1,
                 n_jobs=settings.n_jobs,
+                nb_alpha=settings.nb_alpha,
             )
         return Pipeline(
             steps=[("tfidf", make_vectorizer(**context.vectorizer)), ("classifier", classifier)],
@@ -131,7 +142,8 @@ class Tfidf(Family):
 
     def describe(self, settings: TfidfSettings, context: FitContext) -> str:
         low, high = context.vectorizer.get("ngram_range", (1, 1))
-        return f"tfidf {settings.classifier} C={settings.C:g} ngrams {low}-{high}"
+        nb = "" if settings.nb_alpha is None else f" nb_alpha={settings.nb_alpha:g}"
+        return f"tfidf {settings.classifier} C={settings.C:g}{nb} ngrams {low}-{high}"
 
 
 def learner_state(classifier: MultiLabelLinear | FineLabelLinear) -> Exported:

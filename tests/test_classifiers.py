@@ -64,6 +64,19 @@ def test_nb_scaling_weighs_columns_by_how_well_they_split_the_classes() -> None:
     assert model.predict(X).tolist() == y.tolist()
 
 
+def test_nb_scaling_reads_a_read_only_matrix_with_unsorted_indices() -> None:
+    # what a joblib worker process gets: a memmap it may not write, as TF-IDF left it
+    X = sparse.csr_matrix(
+        (np.array([1.0, 2.0, 1.0, 3.0]), np.array([2, 0, 1, 0]), np.array([0, 2, 3, 4])),
+        shape=(3, 3),
+    )
+    assert not X.has_sorted_indices
+    for array in (X.data, X.indices, X.indptr):
+        array.flags.writeable = False
+    model = NBScaled(LinearSVC(random_state=0)).fit(X, np.array([1, 0, 1]))
+    assert model.coef_.shape == (1, 3)
+
+
 def test_nb_scaled_model_keeps_the_plain_state_the_bundle_scores() -> None:
     # term counts: each label's own term in 90% of its documents, four noise terms
     rng = np.random.default_rng(0)

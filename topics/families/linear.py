@@ -292,7 +292,11 @@ class NBScaled(ClassifierMixin, BaseEstimator):
         if len(self.classes_) != 2:
             raise ValueError(f"NBScaled needs two classes, got {len(self.classes_)}")
         positive = y == self.classes_[1]
-        present = (X != 0).astype(np.float64) if sp.issparse(X) else (X != 0) * 1.0
+        if sp.issparse(X):  # not X != 0: that sorts X's indices in place, and a worker
+            present = X.copy()  # process may hold X as a read-only memmap
+            present.data = (present.data != 0).astype(np.float64)
+        else:
+            present = (X != 0) * 1.0
         p = self.alpha + np.asarray(present[positive].sum(axis=0)).ravel()
         q = self.alpha + np.asarray(present[~positive].sum(axis=0)).ravel()
         self.ratio_ = np.log((p / p.sum()) / (q / q.sum()))

@@ -10,9 +10,10 @@ count the label's positive and negative training documents that hold the term (p
 ``alpha``), and the label's linear SVM is fit on the scaled columns. A term that
 tells the label apart then costs less regularisation than one that does not. The
 scaling folds into the weights (``w * r``), so the bundle scores it exactly as the
-tfidf model: same speed, same size. Calibration, cuts and SCut.FBR are the tfidf
-model's (``MultiLabelLinear`` with the scaled SVM as its base learner); ``r`` is
-computed inside each cross-validation fold, from that fold's training part only.
+tfidf model: same speed, same size. Each row is the tfidf model with
+``model.tfidf.nb_alpha`` (``topics.families.linear.NBScaled``), its calibration, cuts
+and SCut.FBR as before; ``r`` is computed inside each cross-validation fold, from that
+fold's training part only.
 
 ``--joint C,...`` (single-label data, 20 Newsgroups) adds rows where one
 Crammer-Singer SVM learns every class at once, instead of one SVM per class against
@@ -35,8 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.svm import LinearSVC
 
@@ -54,44 +54,6 @@ from topics.families.base import TrainingData  # noqa: E402
 from topics.families.features import fit_transform_cached  # noqa: E402
 from topics.run.build import fit_context  # noqa: E402
 from topics.run.cache import load_corpus_cached, split_kwargs  # noqa: E402
-
-
-class NBScaledSVC(BaseEstimator):
-    """A binary linear SVM on columns scaled by their log-count ratio (NBSVM); its
-    ``coef_`` is in the unscaled columns' terms, so ``X @ coef_ + intercept_`` scores."""
-
-    def __init__(
-        self,
-        C: float = 1.0,
-        alpha: float = 1.0,
-        class_weight: str | None = None,
-        random_state: int = 0,
-    ) -> None:
-        self.C = C
-        self.alpha = alpha
-        self.class_weight = class_weight
-        self.random_state = random_state
-
-    def fit(self, X: Any, y: np.ndarray) -> NBScaledSVC:
-        X = sp.csr_matrix(X)
-        y = np.asarray(y)
-        present = X.copy()
-        present.data = np.ones_like(present.data)
-        p = self.alpha + np.asarray(present[y == 1].sum(axis=0)).ravel()
-        q = self.alpha + np.asarray(present[y != 1].sum(axis=0)).ravel()
-        ratio = np.log((p / p.sum()) / (q / q.sum()))
-        svm = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
-        svm.fit(X.multiply(ratio).tocsr(), y)
-        self.classes_ = svm.classes_
-        self.coef_ = svm.coef_ * ratio
-        self.intercept_ = svm.intercept_
-        return self
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        return np.asarray(X @ self.coef_.ravel()).ravel() + self.intercept_[0]
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
 
 
 def floats(text: str) -> list[float]:
@@ -218,11 +180,7 @@ def evaluate(
             learner = LinearSVC(C=C, multi_class="crammer_singer", random_state=config.seed)
         elif variant is not None:
             name, alpha, C = variant
-            learner.set_params(
-                classifier=NBScaledSVC(
-                    C=C, alpha=alpha, class_weight=settings.class_weight, random_state=config.seed
-                )
-            )
+            learner.set_params(C=C, nb_alpha=alpha)  # model.tfidf.nb_alpha
         start = time.perf_counter()
         predicted = learner.fit(features, targets).predict(scored_features)
         secs = time.perf_counter() - start

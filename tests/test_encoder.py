@@ -4,6 +4,7 @@ and the numpy predict path reproducing it."""
 from __future__ import annotations
 
 import importlib.util
+import io
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from tests.conftest import HEAVY, REPO, modules_loaded_by_predict, needs_encoder_extra
+from topics import progress
 from topics.config import ExperimentConfig, load_config
 from topics.families.base import FittedModel, TrainingData
 from topics.families.encoder import EncoderClassifier, resolve_pretrained
@@ -397,6 +399,22 @@ def test_fit_keeps_the_loss_and_validation_score_of_every_epoch(multilabel: Any)
     assert losses[-1] < losses[0] / 2, losses  # it learned
     assert history[-1]["epoch_validation_score"] == model.validation_score_
     assert all(0.0 <= record["epoch_validation_score"] <= 1.0 for record in history)
+
+
+def test_fit_writes_a_line_per_epoch_to_a_run_log(tiny_bert: Path) -> None:
+    """Off a terminal no bar is drawn; an hour-long fine-tune still says how it goes."""
+    texts, y = synthetic(64, seed=2)
+    stream = io.StringIO()
+    with progress.report_stages(stream):
+        model = _fit(tiny_bert, texts, y, epochs=2)
+    lines = [line for line in stream.getvalue().splitlines() if "encoder epoch" in line]
+    assert len(lines) == 2, stream.getvalue()
+    for epoch, (line, record) in enumerate(zip(lines, model.history_, strict=True), start=1):
+        assert line.startswith("topics: [")
+        assert line.endswith(
+            f"] encoder epoch {epoch}/2 done: train loss {record['epoch_train_loss']:.4f}, "
+            f"held-out micro-F1 {record['epoch_validation_score']:.4f}"
+        )
 
 
 def test_a_rerun_reads_the_fine_tuned_model_back_from_the_cache(

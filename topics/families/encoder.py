@@ -59,7 +59,7 @@ from topics.kernels.transformer import (
     load_tokenizer,
 )
 from topics.progress import enabled as progress_enabled
-from topics.progress import progress
+from topics.progress import progress, stage
 from topics.text import keep_header_fields
 
 logger = logging.getLogger(__name__)
@@ -326,6 +326,12 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                     "epoch_train_loss": float(np.mean(losses)),
                     "epoch_validation_score": self.validation_score_,
                 }
+            )
+            # a line per epoch in a run's log, where no bar is drawn (an epoch can take an hour)
+            measure = "accuracy" if self.single_label else "micro-F1"
+            stage(
+                f"encoder epoch {epoch}/{self.epochs} done: train loss {np.mean(losses):.4f}, "
+                f"held-out {measure} {self.validation_score_:.4f}"
             )
             encoder.train()
 

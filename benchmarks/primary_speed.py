@@ -1,11 +1,12 @@
 """An experiment's primary model against its tfidf-only model, same run: issue 17's figures.
 
     TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/primary_speed.py \\
-        [experiments/nyt-cap.yaml] [--also KEY=VALUE ...]
+        [experiments/nyt-cap.yaml] [--primary KEY=VALUE ...] [--also KEY=VALUE ...]
 
 Runs ``topics run`` as a user runs it (no tracking): the experiment as its YAML
-says, the same experiment with every family but ``tfidf`` disabled, and once more
-per ``--also`` override (e.g. ``model.few_shot.vectors=encoder``). Every bundle
+says (or with the ``--primary`` overrides: a candidate primary not shipped yet),
+the same experiment with every family but ``tfidf`` disabled, and once more per
+``--also`` override (e.g. ``model.few_shot.vectors=encoder``). Every bundle
 keeps its primary model only (``model.bundle: primary``). For each:
 
 - test micro / macro-F1 (accuracy for single-label data) of the primary model,
@@ -124,10 +125,18 @@ def main(argv: list[str] | None = None) -> int:
         help="one more row: the experiment with this override",
     )
     parser.add_argument(
+        "--primary",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="the primary row's overrides (repeatable), e.g. model.tfidf.nb_alpha=1",
+    )
+    parser.add_argument(
         "--out", type=Path, help="default: benchmarks/results/primary_speed_<name>.md"
     )
     args = parser.parse_args(argv)
-    also = [f"--also {override}" for override in args.also]
+    also = [f"--primary {override}" for override in args.primary]
+    also += [f"--also {override}" for override in args.also]
     commit, load_before = provenance.commit(), os.getloadavg()[0]
     _, _, test = load_split(args.experiment)
     texts, y = list(test.texts), test.label_matrix()
@@ -135,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     tfidf_only += ["model.tfidf.enabled=true", "model.primary=tfidf"]
     rows = []
     with tempfile.TemporaryDirectory(prefix="primary-speed-") as work:
-        variants = [("primary", []), ("tfidf only", tfidf_only)]
+        variants = [("primary", list(args.primary)), ("tfidf only", tfidf_only)]
         for what, overrides in variants + [(also, [also]) for also in args.also]:
             print(f"training: {what} ...", flush=True)
             bundle, metrics, seconds = train(args.experiment, overrides, Path(work) / what)

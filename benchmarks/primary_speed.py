@@ -135,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, help="default: benchmarks/results/primary_speed_<name>.md"
     )
     args = parser.parse_args(argv)
-    also = [f"--primary {override}" for override in args.primary]
-    also += [f"--also {override}" for override in args.also]
+    flags = [f"--primary {override}" for override in args.primary]
+    flags += [f"--also {override}" for override in args.also]
     commit, load_before = provenance.commit(), os.getloadavg()[0]
     _, _, test = load_split(args.experiment)
     texts, y = list(test.texts), test.label_matrix()
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     text = (
         f"# {name}: the primary model against the tfidf-only model\n\n"
-        f"`python benchmarks/primary_speed.py {' '.join([args.experiment, *also])}`, "
+        f"`python benchmarks/primary_speed.py {' '.join([args.experiment, *flags])}`, "
         f"commit {commit}, "
         f"{datetime.date.today()}, 2 cores, load average before / after {load_before:.2f} / "
         f"{os.getloadavg()[0]:.2f}. {len(texts):,} test texts; cold start and RSS: `classify` "

@@ -23,6 +23,7 @@ from topics.run.cache import load_corpus_from_config, split_kwargs
 from topics.run.export import export_bundle
 from topics.serve.bundle import load_bundle, save_bundle
 from topics.serve.predictor import Predictor
+from topics.serve.scorers import Linear
 
 # ``tokenizers`` is imported only by bundles with an encoder model
 LINEAR_ONLY = (*HEAVY, "transformers", "tokenizers")
@@ -69,6 +70,13 @@ def test_bundle_scores_equal_the_sklearn_pipeline(trained: dict[str, Any], model
     np.testing.assert_allclose(ours, expected, atol=1e-6)
     predicted = np.array([[label in r["labels"] for label in labels] for r in results])
     np.testing.assert_array_equal(predicted, trained[model].predict(texts).astype(bool))
+
+
+def test_a_linear_models_weights_are_held_once(trained: dict[str, Any]) -> None:
+    scorer = Predictor.load(trained["path"]).models["tfidf"]
+    assert isinstance(scorer, Linear)
+    assert scorer.coef_t.flags.c_contiguous  # per-feature rows gathered contiguous
+    assert np.shares_memory(scorer.coef_t, scorer.coef)  # not a second copy
 
 
 def test_topics_equal_the_lda_transform(trained: dict[str, Any]) -> None:

@@ -38,7 +38,7 @@ from topics.config import load_config  # noqa: E402
 from topics.data.splits import split_indices  # noqa: E402
 from topics.families import FAMILIES  # noqa: E402
 from topics.families.base import TrainingData  # noqa: E402
-from topics.families.encoder import EncoderClassifier, _import_torch  # noqa: E402
+from topics.families.encoder import EncoderClassifier, import_torch  # noqa: E402
 from topics.kernels.linear import normalise_rows  # noqa: E402
 from topics.kernels.transformer import _pad, head_proba  # noqa: E402
 from topics.run.build import fit_context  # noqa: E402
@@ -51,7 +51,7 @@ def windowed(encoder: EncoderClassifier, texts: Sequence[str], most: Sequence[in
     """``{(k, "proba" | "vector"): (n, n_labels)}``: each text read in up to ``k``
     windows of the encoder's length, its probabilities averaged over them, or the head
     applied to the token-weighted mean of their pooled vectors."""
-    torch, _ = _import_torch()
+    torch, _ = import_torch()
     windows, owner = [], []
     for i, encoding in enumerate(encoder.tokenizer_.encode_batch(encoder._view(texts))):
         for window in [encoding, *encoding.overflowing][: max(most)]:

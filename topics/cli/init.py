@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from topics.data.corpus import jsonl_records
+from topics.data.readers import jsonl_records
 from topics.errors import DataError
 
 LABEL_NAMES = ("labels", "label", "category", "categories", "topic", "topics", "class", "tags")

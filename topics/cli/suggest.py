@@ -220,7 +220,7 @@ def archive_documents(args: argparse.Namespace, problems: Any) -> Iterator[tuple
 
 def excluded_ids(files: list[str]) -> set[str]:
     """The ids of the records of labelled round files (JSONL)."""
-    from topics.data.corpus import jsonl_records
+    from topics.data.readers import jsonl_records
     from topics.errors import DataError
 
     ids: set[str] = set()

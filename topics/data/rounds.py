@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from topics.data.corpus import Corpus, jsonl_records
+from topics.data.corpus import Corpus
+from topics.data.readers import jsonl_records
 from topics.errors import DataError
 
 __all__ = ["MergedRounds", "Rounds", "merge_rounds", "read_rounds"]

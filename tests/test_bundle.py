@@ -27,6 +27,13 @@ def test_round_trip(bundle_dir: Path) -> None:
     assert set(bundle.manifest["files"]) == {SPEC, ARRAYS}
 
 
+def test_arrays_are_read_only_views_of_the_bytes_checked(bundle_dir: Path) -> None:
+    # not copies: a bundle is held in memory once
+    for key, value in load_bundle(bundle_dir).arrays.items():
+        assert not value.flags.writeable and not value.flags.owndata, key
+        np.testing.assert_array_equal(value, ARRAY_DATA[key])
+
+
 def test_identical_content_gives_identical_bytes(tmp_path: Path) -> None:
     first = save_bundle(tmp_path / "one", SPEC_DATA, ARRAY_DATA, {})
     second = save_bundle(tmp_path / "two", SPEC_DATA, dict(reversed(ARRAY_DATA.items())), {})

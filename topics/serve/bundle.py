@@ -293,7 +293,7 @@ def _read_member(
     # A read-only view of the bytes the checksum was checked on, not a copy: loading
     # needs the file's size in memory once, not twice (20 Newsgroups: 105 MB).
     flat = np.frombuffer(
-        data, dtype=dtype, count=count, offset=_data_start(data, info) + header_size
+        data, dtype=dtype, count=count, offset=_data_start(data, info, what) + header_size
     )
     array = flat.reshape(shape, order="F") if fortran_order else flat.reshape(shape)
     if dtype.kind == "f" and not np.isfinite(array).all():
@@ -310,14 +310,14 @@ LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 LOCAL_SIGNATURE = b"PK\x03\x04"
 
 
-def _data_start(data: bytes, info: zipfile.ZipInfo) -> int:
+def _data_start(data: bytes, info: zipfile.ZipInfo, what: str) -> int:
     """Where the (stored) data of the member ``info`` starts in the archive ``data``."""
     fields = LOCAL_HEADER.unpack_from(data, info.header_offset)
     if fields[0] != LOCAL_SIGNATURE:
-        raise BundleError(f"{info.filename}: not a zip member header; retrain the model")
+        raise BundleError(f"{what}: not a zip member header; retrain the model")
     start = info.header_offset + LOCAL_HEADER.size + fields[10] + fields[11]
     if start + info.file_size > len(data):
-        raise BundleError(f"{info.filename}: ends past the archive; retrain the model")
+        raise BundleError(f"{what}: ends past the archive; retrain the model")
     return start
 
 

@@ -77,7 +77,8 @@ class StringCounter:
     text looked up in the vocabulary (what ``TfidfBlock.transform`` did before)."""
 
     def __init__(self, block: TfidfBlock) -> None:
-        self.analyzer, self.index = block.analyzer, block.index
+        self.analyzer = block.analyzer
+        self.index = {term: i for i, term in enumerate(block.vocabulary)}
 
     def count(self, texts: Sequence[str]) -> SparseRows:
         rows = SparseRows.count([self.analyzer(text) for text in texts], self.index)

@@ -1,7 +1,9 @@
-"""How much of its vocabulary the tfidf model can drop, chosen on train only (issue 17).
+"""How much of its vocabulary the tfidf model can drop, and how coarsely it can keep
+its weights, chosen on train only (issue 17).
 
     TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/vocabulary_size.py \\
         [20newsgroups] [--keep all,min_df:5,min_df:10,chi2:160000,ratio:160000] [--C 0.3] [--nb-alpha 1]
+        [--precisions float64,float16]
 
 20 Newsgroups' tfidf model holds 623k word and character n-grams: its weights alone
 are 100 MB, against issue 17's 40 MB bundle and 150 MB of memory. Each row keeps
@@ -15,6 +17,10 @@ learner (with ``--nb-alpha``: NB-scaled, ``model.tfidf.nb_alpha``) at ``--C``:
   idf depends on its own document frequency only;
 - ``chi2:K``: the K terms of highest chi-squared score against the classes;
 - ``ratio:K``: the K terms of largest Naive Bayes log-count ratio for some class.
+
+Each fitted learner is scored with its weights kept at each of ``--precisions``
+(``model.tfidf.coef_dtype``: rounded once fit, calibration and thresholds as fit),
+one fit per row of ``--keep``.
 
 Writes ``benchmarks/results/vocabulary_size_<name>.md``. The test split is not read.
 """
@@ -46,6 +52,7 @@ from topics.data.splits import split_indices  # noqa: E402
 from topics.families import FAMILIES  # noqa: E402
 from topics.families.base import TrainingData  # noqa: E402
 from topics.families.features import fit_transform_cached  # noqa: E402
+from topics.families.linear import COEF_DTYPES  # noqa: E402
 from topics.run.build import fit_context  # noqa: E402
 from topics.run.cache import load_corpus_cached, split_kwargs  # noqa: E402
 
@@ -77,8 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", default="all,min_df:5,min_df:10,chi2:160000,ratio:160000")
     parser.add_argument("--C", type=float, default=0.3)
     parser.add_argument("--nb-alpha", type=float, default=1.0)
+    parser.add_argument("--precisions", default="float64", help="weight dtypes, comma-separated")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
+    precisions = args.precisions.split(",")
+    if not set(precisions) <= set(COEF_DTYPES):
+        parser.error(f"--precisions: each one of {', '.join(COEF_DTYPES)}")
     commit = provenance.commit()
     config = load_config(
         REPO / EXPERIMENTS[args.experiment],
@@ -104,30 +115,34 @@ def main(argv: list[str] | None = None) -> int:
             C=args.C, nb_alpha=args.nb_alpha
         )
         start = time.perf_counter()
-        predicted = learner.fit(normalize(X[:, keep].tocsr()), targets).predict(
-            normalize(V[:, keep].tocsr())
-        )
+        learner.fit(normalize(X[:, keep].tocsr()), targets)
         seconds = time.perf_counter() - start
-        first, macro = score(truth, predicted, context.single_label)
-        weights_mb = len(keep) * len(context.labels) * 8 / 1e6
-        rows.append(
-            f"| {spec} | {len(keep):,} | {weights_mb:.1f} | {first:.4f} / {macro:.4f} | {seconds:.0f} |"
-        )
-        print(rows[-1], file=sys.stderr, flush=True)
+        scored = normalize(V[:, keep].tocsr())
+        fitted = learner.coef_
+        for precision in precisions:
+            learner.coef_ = fitted.astype(precision)  # what coef_dtype keeps once fit
+            first, macro = score(truth, learner.predict(scored), context.single_label)
+            weights_mb = learner.coef_.nbytes / 1e6
+            rows.append(
+                f"| {spec} | {len(keep):,} | {precision} | {weights_mb:.1f} | "
+                f"{first:.4f} / {macro:.4f} | {seconds:.0f} |"
+            )
+            print(rows[-1], file=sys.stderr, flush=True)
     lines = [
         f"# How much vocabulary the tfidf model can drop: {args.experiment}",
         "",
         f"`TOPICS_DATA_DIR=../shared/data python benchmarks/vocabulary_size.py {args.experiment} "
-        f"--keep {args.keep} --C {args.C:g} --nb-alpha {args.nb_alpha:g}`, commit {commit}, "
+        f"--keep {args.keep} --C {args.C:g} --nb-alpha {args.nb_alpha:g} "
+        f"--precisions {args.precisions}`, commit {commit}, "
         f"{datetime.date.today()}, 2 cores.",
         "",
         f"Fit on {len(fit)} training documents, scored on the other {len(val)} (`peers.py`'s "
-        "slice of train); the test split is not read. Weights MB: the learner's float64 "
-        "weights, the largest part of the bundle (the vocabulary and idf come on top). "
-        "fit s: the learner's fit and scoring.",
+        "slice of train); the test split is not read. Weights MB: the learner's weights at "
+        "that precision, the largest part of the bundle (the vocabulary and idf come on "
+        "top). fit s: the learner's fit (once per kept vocabulary).",
         "",
-        f"| kept | terms | weights MB | validation {metric} / macro-F1 | fit s |",
-        "|---|---:|---:|---|---:|",
+        f"| kept | terms | weights | weights MB | validation {metric} / macro-F1 | fit s |",
+        "|---|---:|---|---:|---|---:|",
         *rows,
     ]
     out = args.out or REPO / "benchmarks" / "results" / f"vocabulary_size_{args.experiment}.md"

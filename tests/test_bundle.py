@@ -88,11 +88,13 @@ def test_save_replaces_atomically_and_leaves_no_staging(bundle_dir: Path) -> Non
     assert [p.name for p in bundle_dir.parent.iterdir()] == ["model"]
 
 
-def test_a_format_1_bundle_is_refused_naming_its_version_and_the_fix(bundle_dir: Path) -> None:
+def test_an_older_format_bundle_is_refused_naming_its_version_and_the_fix(
+    bundle_dir: Path,
+) -> None:
     manifest = json.loads((bundle_dir / MANIFEST).read_text())
-    manifest["format_version"] = 1
+    manifest["format_version"] = 2
     (bundle_dir / MANIFEST).write_text(json.dumps(manifest))
-    with pytest.raises(BundleError, match="format version 1, .* reads version 2; retrain") as err:
+    with pytest.raises(BundleError, match="format version 2, .* reads version 3; retrain") as err:
         load_bundle(bundle_dir)
     assert "\n" not in str(err.value)
 

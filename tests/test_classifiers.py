@@ -94,6 +94,21 @@ def test_nb_scaled_model_keeps_the_plain_state_the_bundle_scores() -> None:
     assert (model.predict(X) == Y).mean() > 0.9
 
 
+def test_weights_kept_in_half_precision_score_as_stored() -> None:
+    X, Y = separable_multilabel()
+    model = MultiLabelLinear(cv_folds=3, coef_dtype="float16").fit(X, Y)
+    full = MultiLabelLinear(cv_folds=3).fit(X, Y)
+    assert model.coef_.dtype == np.float16
+    np.testing.assert_array_equal(model.coef_, full.coef_.astype(np.float16))
+    assert not np.array_equal(model.coef_.astype(np.float64), full.coef_)  # rounded
+    margins = X @ model.coef_.astype(np.float64).T + model.intercept_
+    np.testing.assert_allclose(
+        model.predict_proba(X), sigmoid(model.platt_a_ * margins + model.platt_b_)
+    )
+    with pytest.raises(ValueError, match="coef_dtype.*float64, float32, float16"):
+        MultiLabelLinear(coef_dtype="int8").fit(X, Y)
+
+
 def test_sparse_input_matches_dense() -> None:
     X, Y = separable_multilabel()
     dense = MultiLabelLinear(cv_folds=3).fit(X, Y).predict_proba(X)

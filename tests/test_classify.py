@@ -398,7 +398,8 @@ def test_bundle_sizes_inconsistent_with_declared_shapes_are_refused(
     if case == "vocabulary-longer-than-idf":
 
         def spec_edit(spec: dict[str, Any]) -> None:
-            spec["features"]["tfidf"]["vocabulary"].append("zzz-extra")
+            spec["features"]["tfidf"]["terms"] += "zzz-extra"
+            spec["features"]["tfidf"]["term_lengths"].append(len("zzz-extra"))
 
         fragments = ("arrays.npz", "tfidf.idf: expected")
     elif case == "coef-narrower-than-features":
@@ -424,7 +425,8 @@ def _deep_json() -> bytes:
     ("case", "fragments"),
     [
         ("missing-key", ("model.json", "models.tfidf.kind")),
-        ("missing-vocabulary", ("model.json", "features.tfidf.vocabulary")),
+        ("missing-vocabulary", ("model.json", "features.tfidf.terms")),
+        ("vocabulary-lengths-off", ("model.json", "features.tfidf.term_lengths: expected")),
         ("wrong-type", ("model.json", "labels: expected")),
         ("models-not-an-object", ("model.json", "models: expected")),
         ("short-idf", ("arrays.npz", "tfidf.idf: expected")),
@@ -453,7 +455,11 @@ def test_invalid_bundle_is_one_line_naming_file_and_field_exit_2(
     elif case == "missing-vocabulary":
 
         def spec_edit(spec: dict[str, Any]) -> None:
-            del spec["features"]["tfidf"]["vocabulary"]
+            del spec["features"]["tfidf"]["terms"]
+    elif case == "vocabulary-lengths-off":
+
+        def spec_edit(spec: dict[str, Any]) -> None:
+            spec["features"]["tfidf"]["term_lengths"][0] += 1
     elif case == "wrong-type":
 
         def spec_edit(spec: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from topics.kernels.linear import (
 )
 from topics.kernels.passages import by_passage, passages
 from topics.kernels.sparse import SparseRows, TermCounter, tfidf_weight
+from topics.text import Analyzer, CharAnalyzer
 
 
 def test_sigmoid_is_stable_at_the_extremes() -> None:
@@ -105,24 +106,32 @@ def _fitted_analyzer(analyzer: str, lowercase: bool, char_range: tuple[int, int]
     return vectorizer.fit(COUNTER_TRAIN)
 
 
-@pytest.mark.parametrize("codes_after", [0, 10**9], ids=["gram-codes", "gram-strings"])
+def _terms(fitted: Any) -> list[str]:
+    """The fitted vectorizer's vocabulary as a list: each term at its column."""
+    return sorted(fitted.vocabulary_, key=fitted.vocabulary_.get)
+
+
 @pytest.mark.parametrize("lowercase", [True, False], ids=["lowercase", "cased"])
 @pytest.mark.parametrize("analyzer", ["word", "char_wb", "word+char_wb"])
 def test_term_counter_gives_the_string_lookups_rows_and_the_fitted_vectorizers_tfidf(
-    analyzer: str, lowercase: bool, codes_after: int
+    analyzer: str, lowercase: bool
 ) -> None:
     fitted = _fitted_analyzer(analyzer, lowercase, (2, 5))
     index = fitted.vocabulary_
     by_string = SparseRows.count([fitted.analyzer(text) for text in COUNTER_TEXTS], index)
-    counter = TermCounter(fitted.analyzer, index)
-    counter.CODES_AFTER_WORDS = codes_after
+    counter = TermCounter(fitted.analyzer, _terms(fitted))
+    assert counter.n_terms == len(index)
+    # character n-grams are held as codes, not strings; word n-grams as strings
+    assert (counter.codes is not None) == (analyzer != "word")
+    assert all(":" not in term for term in counter.index) if analyzer != "word" else True
+    assert len(counter.index) == sum(not term.startswith("char:") for term in index) * (
+        analyzer != "char_wb"
+    )
     for _ in range(2):  # a cold cache, then a warm one
         by_word = counter.count(COUNTER_TEXTS)
         assert by_word.docs.tolist() == by_string.docs.tolist()
         assert by_word.ids.tolist() == by_string.ids.tolist()
         assert by_word.values.tolist() == by_string.values.tolist()
-    uses_codes = counter._codes is not None and counter._codes.usable
-    assert uses_codes == (analyzer != "word" and codes_after == 0)
     rows = tfidf_weight(counter.count(COUNTER_TEXTS), fitted.idf_, sublinear_tf=True)
     dense = rows.dot(np.eye(len(index)))
     np.testing.assert_allclose(dense, fitted.transform(COUNTER_TEXTS).toarray(), atol=1e-12)
@@ -131,32 +140,35 @@ def test_term_counter_gives_the_string_lookups_rows_and_the_fitted_vectorizers_t
 def test_term_counter_looks_up_strings_when_gram_codes_would_overflow_int64() -> None:
     fitted = _fitted_analyzer("char_wb", True, (1, 16))  # base ** 16 > 2 ** 63
     by_string = SparseRows.count([fitted.analyzer(t) for t in COUNTER_TEXTS], fitted.vocabulary_)
-    counter = TermCounter(fitted.analyzer, fitted.vocabulary_)
-    counter.CODES_AFTER_WORDS = 0
+    counter = TermCounter(fitted.analyzer, _terms(fitted))
     by_word = counter.count(COUNTER_TEXTS)
-    assert counter._codes is not None and not counter._codes.usable
+    assert counter.codes is None and len(counter.index) == len(fitted.vocabulary_)
     assert (by_word.ids.tolist(), by_word.values.tolist()) == (
         by_string.ids.tolist(),
         by_string.values.tolist(),
     )
 
 
+def test_term_counter_counts_repeated_terms_once() -> None:
+    analyzer = CharAnalyzer(ngram_range=(2, 2))
+    assert TermCounter(analyzer, [" r", "ai", " r"]).n_terms == 2
+    assert TermCounter(Analyzer(), ["rail", "port", "rail"]).n_terms == 2
+
+
 def test_term_counter_cache_stays_bounded_across_batches() -> None:
     fitted = _fitted_analyzer("word+char_wb", True, (2, 5))
-    counter = TermCounter(fitted.analyzer, fitted.vocabulary_)
-    counter.CACHED_WORDS, counter.CODES_AFTER_WORDS = 4, 20  # codes from the third batch
+    counter = TermCounter(fitted.analyzer, _terms(fitted))
+    counter.CACHED_WORDS = 4
     for start in range(len(COUNTER_TEXTS)):
         batch = COUNTER_TEXTS[start:] + COUNTER_TEXTS[:start]
         expected = SparseRows.count([fitted.analyzer(t) for t in batch], fitted.vocabulary_)
         found = counter.count(batch)
         assert len(counter._cache) <= 4
-        assert (counter._codes is not None) == (counter._missed >= 20)
         assert (found.docs.tolist(), found.ids.tolist(), found.values.tolist()) == (
             expected.docs.tolist(),
             expected.ids.tolist(),
             expected.values.tolist(),
         )
-    assert counter._codes is not None
 
 
 @pytest.mark.parametrize("block", [1, 2, 3, 5, 1 << 15])

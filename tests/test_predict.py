@@ -443,7 +443,12 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     char = fit_family(char_config, "tfidf", data, labels)
     union_config = load_config(
         REPO / "experiments" / "quickstart.yaml",
-        [*base, "features.tfidf.analyzer=word+char_wb", "features.tfidf.char_ngram_range=[3,4]"],
+        [
+            *base,
+            "features.tfidf.analyzer=word+char_wb",
+            "features.tfidf.char_ngram_range=[3,4]",
+            "model.tfidf.coef_dtype=float16",  # scored as stored, in the run and the bundle
+        ],
     )
     union = fit_family(union_config, "tfidf", data, labels)
     paths = {}
@@ -490,6 +495,14 @@ def test_bundle_reproduces_fine_label_and_single_label_models(
         chosen = np.array([[label in r["labels"] for label in labels] for r in results])
         np.testing.assert_array_equal(chosen, predicted.astype(bool))
         assert predicted.sum() > 0
+
+
+def test_half_precision_weights_are_what_the_bundle_stores(variants: dict[str, Any]) -> None:
+    assert variants["union"].classifier.coef_.dtype == np.float16
+    scorer = Predictor.load(variants["paths"]["union"]).models["tfidf"]
+    assert isinstance(scorer, Linear)
+    assert scorer.coef.dtype == np.float16
+    assert np.shares_memory(scorer.coef_t, scorer.coef)
 
 
 @pytest.mark.parametrize("kind", ["fine", "single"])

@@ -32,6 +32,8 @@ from topics.errors import DataError
 from topics.kernels.linear import platt_proba, sigmoid
 from topics.progress import progress
 
+COEF_DTYPES = ("float64", "float32", "float16")
+
 
 class MultiLabelLinear(ClassifierMixin, BaseEstimator):
     """One-vs-rest linear classifier with Platt-calibrated probabilities and
@@ -69,6 +71,10 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         Scale each label's columns by their Naive Bayes log-count ratio before
         its model is fit (:class:`NBScaled`, NBSVM), the counts smoothed by this;
         None: unscaled. The scaling folds into ``coef_``: scoring is unchanged.
+    coef_dtype : {"float64", "float32", "float16"}
+        The precision ``coef_`` is kept in once fit: rounded weights score (here
+        and in a bundle) as stored, and a bundle's largest array shrinks 2-4x.
+        Calibration and thresholds are fit on the unrounded models' scores.
 
     Examples
     --------
@@ -91,6 +97,7 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         threshold_min_f1: float = 0.0,
         n_jobs: int | None = None,
         nb_alpha: float | None = None,
+        coef_dtype: str = "float64",
     ) -> None:
         self.classifier = classifier
         self.C = C
@@ -102,6 +109,7 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         self.threshold_min_f1 = threshold_min_f1
         self.n_jobs = n_jobs
         self.nb_alpha = nb_alpha
+        self.coef_dtype = coef_dtype
 
     def _base(self) -> BaseEstimator:
         base = self._unscaled_base()
@@ -123,6 +131,11 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any) -> MultiLabelLinear:
         """Fit on ``y``: a 0/1 indicator matrix (multi-label) or 1-D class labels."""
+        if self.coef_dtype not in COEF_DTYPES:
+            raise ValueError(
+                f"The 'coef_dtype' parameter of MultiLabelLinear must be one of "
+                f"{', '.join(COEF_DTYPES)}. Got {self.coef_dtype!r} instead."
+            )
         X, y = validate_data(self, X, y, accept_sparse="csr", multi_output=True, dtype=np.float64)
         check_classification_targets(y)
         Y = self._encode_targets(np.asarray(y))
@@ -144,7 +157,7 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         desc = f"fit {base if isinstance(base, str) else type(base).__name__}"
         columns = progress(fitted, desc=desc, unit="label", total=n_labels)
         coef, intercept, platt, thresholds, oof = zip(*columns, strict=True)
-        self.coef_ = np.vstack(coef)
+        self.coef_ = np.vstack(coef).astype(self.coef_dtype)
         self.intercept_ = np.array(intercept)
         self.platt_a_, self.platt_b_ = np.array(platt).T
         self.thresholds_ = np.array(thresholds)
@@ -206,7 +219,7 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
     def _margins(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, accept_sparse="csr", reset=False, dtype=np.float64)
-        return np.asarray(X @ self.coef_.T) + self.intercept_
+        return np.asarray(X @ self.coef_.T.astype(np.float64, copy=False)) + self.intercept_
 
     def _label_proba(self, X: Any) -> np.ndarray:
         """Calibrated probability of each scored label column, ``(n_samples, n_columns)``."""

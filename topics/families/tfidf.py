@@ -57,6 +57,10 @@ class TfidfSettings(Section):
     # counts smoothed by this (1 in Wang and Manning, 2012); null: unscaled. Scoring
     # and the bundle are unchanged (the scaling folds into the weights).
     nb_alpha: float | None = Field(None, gt=0)
+    # The precision the weights are kept in once fit, in the run and in the bundle:
+    # float16 makes the largest array of a big vocabulary 4x smaller (20 Newsgroups:
+    # 100 -> 25 MB) and the model scores as stored, the same in both.
+    coef_dtype: Literal["float64", "float32", "float16"] = "float64"
 
     @field_validator("n_jobs")
     @classmethod
@@ -69,6 +73,8 @@ class TfidfSettings(Section):
     def _nb_alpha_alone(self) -> TfidfSettings:
         if self.nb_alpha is not None and self.fine_labels:
             raise ValueError("nb_alpha does not apply with fine_labels: true; set one of them")
+        if self.coef_dtype != "float64" and self.fine_labels:
+            raise ValueError("coef_dtype does not apply with fine_labels: true; set one of them")
         return self
 
 
@@ -101,6 +107,7 @@ class Tfidf(Family):
                 threshold_min_f1=settings.threshold_min_f1,
                 n_jobs=settings.n_jobs,
                 nb_alpha=settings.nb_alpha,
+                coef_dtype=settings.coef_dtype,
             )
         return Pipeline(
             steps=[("tfidf", make_vectorizer(**context.vectorizer)), ("classifier", classifier)],
@@ -176,7 +183,8 @@ def vectorizer_state(vectorizer: Any) -> tuple[dict[str, Any], dict[str, np.ndar
         vocabulary[index] = term
     spec = {
         "analyzer": analyzer.to_dict(),
-        "vocabulary": vocabulary,
+        "terms": "".join(vocabulary),
+        "term_lengths": [len(term) for term in vocabulary],
         "sublinear_tf": bool(vectorizer.sublinear_tf),
         "norm": vectorizer.norm,
     }

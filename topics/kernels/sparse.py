@@ -77,35 +77,70 @@ def _known_keys(features: list[list[str]], index: dict[str, int], width: int) ->
     return docs[known] * width + ids[known]
 
 
+class Terms:
+    """A vocabulary as one string and its terms' lengths: term ``i`` is
+    ``text[starts[i]:ends[i]]``. 20 Newsgroups' 623k terms take 5 MB this way and
+    40 MB as Python strings; the counter builds its lookups from the text directly.
+
+    >>> terms = Terms.of(["rail", "port"])
+    >>> terms.text, len(terms), terms[1]
+    ('railport', 2, 'port')
+    """
+
+    def __init__(self, text: str, lengths: np.ndarray) -> None:
+        self.text = text
+        self.ends = np.cumsum(lengths, dtype=np.int64)
+        self.starts = self.ends - lengths
+
+    @classmethod
+    def of(cls, terms: Sequence[str]) -> Terms:
+        return cls("".join(terms), np.fromiter(map(len, terms), np.int64, count=len(terms)))
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __getitem__(self, i: int) -> str:
+        return self.text[self.starts[i] : self.ends[i]]
+
+    def where(self, mask: np.ndarray) -> dict[str, int]:
+        """``{term: id}`` of the terms where ``mask`` is true (sliced a chunk at a
+        time: the lists of bounds stay small beside the dict)."""
+        index: dict[str, int] = {}
+        ids = np.flatnonzero(mask)
+        for lo in range(0, len(ids), 1 << 15):
+            chunk = ids[lo : lo + (1 << 15)]
+            cuts = map(slice, self.starts[chunk].tolist(), self.ends[chunk].tolist())
+            index.update(zip(map(self.text.__getitem__, cuts), chunk.tolist(), strict=True))
+        return index
+
+
 class TermCounter:
     """Counts of a text analyzer's known features per document, as
-    ``SparseRows.count([analyzer(text) for text in texts], index)`` gives them, but
-    with character n-grams counted by word.
+    ``SparseRows.count([analyzer(text) for text in texts], index)`` gives them (the
+    index of each term of ``terms``), but with character n-grams counted by word.
 
     A post has thousands of character n-grams and a few hundred words, most of them
     repeated. The n-grams of each distinct word of a batch are looked up once, as
     the array of their vocabulary ids (kept in an LRU cache of :attr:`CACHED_WORDS`
     words across batches); a document's character ids are its words' arrays
-    concatenated, gathered and counted with numpy. Once many new words have come,
-    their n-grams are looked up as integer codes with numpy (:class:`GramCodes`)
-    rather than as strings one by one. Word n-grams (of
-    :class:`~topics.text.Analyzer` or the word part of
-    :class:`~topics.text.WordCharAnalyzer`) are few and looked up as strings.
+    concatenated, gathered and counted with numpy. The vocabulary's character
+    n-grams are held as integer codes (:class:`GramCodes`), built at once with numpy
+    and looked up together, rather than as a dict of strings: a third of the memory
+    for 20 Newsgroups' 421k. Word n-grams (of :class:`~topics.text.Analyzer` or the
+    word part of :class:`~topics.text.WordCharAnalyzer`) are few and looked up as
+    strings, and so are character n-grams whose codes would overflow an int64.
 
-    >>> counter = TermCounter(CharAnalyzer(ngram_range=(2, 2)), {" r": 0, "ai": 1, "l ": 2})
+    >>> counter = TermCounter(CharAnalyzer(ngram_range=(2, 2)), [" r", "ai", "l "])
     >>> rows = counter.count(["Rail rail", ""])
     >>> rows.docs.tolist(), rows.ids.tolist(), rows.values.tolist()
     ([0, 0, 0], [0, 1, 2], [2.0, 2.0, 2.0])
     """
 
     CACHED_WORDS = 1 << 14  # as CharAnalyzer's: words repeat (Zipf)
-    # New words are looked up as strings until this many have been: the integer
-    # codes of a large vocabulary take about a second to build (a cold start
-    # classifying one text should not pay that) and save ~10 µs a word.
-    CODES_AFTER_WORDS = 50_000
 
-    def __init__(self, analyzer: TextAnalyzer, index: dict[str, int]) -> None:
-        self.index = index
+    def __init__(self, analyzer: TextAnalyzer, terms: Terms | Sequence[str]) -> None:
+        terms = terms if isinstance(terms, Terms) else Terms.of(terms)
+        self.width = len(terms) + 1  # > 0, as divmod needs, even for no vocabulary
         self.words: Analyzer | None = None
         self.chars: CharAnalyzer | None = None
         self.prefix = ""
@@ -116,14 +151,21 @@ class TermCounter:
             self.chars = analyzer
         else:
             self.words = analyzer
+        self.codes: GramCodes | None = None
+        coded = np.zeros(len(terms), dtype=bool)
+        if self.chars is not None:
+            codes, coded = GramCodes.of(terms, self.prefix, self.chars.ngram_range[1])
+            self.codes = codes if codes.usable else None
+        if self.codes is None:
+            coded[:] = False
+        self.index = terms.where(~coded)  # the terms without codes, by string
+        self.n_terms = len(self.index) + (self.codes.n_terms if self.codes else 0)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._codes: GramCodes | None = None  # built once CODES_AFTER_WORDS words missed
-        self._missed = 0
         self._lock = threading.Lock()
 
     def count(self, texts: Sequence[str]) -> SparseRows:
         """The features' counts, one row per text."""
-        width = len(self.index) + 1
+        width = self.width
         keys: list[np.ndarray] = []
         if self.words is not None:
             keys.append(_known_keys([self.words(text) for text in texts], self.index, width))
@@ -183,11 +225,8 @@ class TermCounter:
     def _lookup(self, words: list[str]) -> list[np.ndarray]:
         """The known n-gram ids of each of ``words``, looked up together."""
         assert self.chars is not None
-        self._missed += len(words)
-        if self._codes is None and self._missed >= self.CODES_AFTER_WORDS:
-            self._codes = GramCodes.of(self.index, self.prefix, self.chars.ngram_range[1])
-        if self._codes is not None and self._codes.usable:
-            word_of_gram, ids = self._codes.lookup(words, self.chars.ngram_range)
+        if self.codes is not None:
+            word_of_gram, ids = self.codes.lookup(words, self.chars.ngram_range)
         else:
             grams = [self.chars.word_grams(word, self.prefix) for word in words]
             n_grams = np.fromiter(map(len, grams), dtype=np.int64, count=len(grams))
@@ -227,34 +266,62 @@ class GramCodes:
         self.ranks = np.zeros(int(alphabet.max()) + 2 if len(alphabet) else 1, dtype=np.int32)
         self.ranks[alphabet] = np.arange(1, len(alphabet) + 1)
 
+    # Terms turned into code points at a time: their transient arrays stay a few MB.
+    BUILD_CHUNK = 1 << 15
+
     @classmethod
-    def of(cls, index: dict[str, int], prefix: str, longest: int) -> GramCodes:
-        """The codes of ``index``'s terms that are ``prefix`` + a gram of at most
-        ``longest`` characters."""
+    def of(cls, terms: Terms, prefix: str, longest: int) -> tuple[GramCodes, np.ndarray]:
+        """The codes of the terms that are ``prefix`` + a gram of at most ``longest``
+        characters, and which terms those are (a mask). Built with numpy from the
+        code points of a chunk of consecutive terms at a time."""
         cut = len(prefix)
-        by_length: dict[int, tuple[list[str], list[int]]] = {}
-        for term, i in index.items():
-            if term.startswith(prefix) and 0 < len(term) - cut <= longest:
-                grams, ids = by_length.setdefault(len(term) - cut, ([], []))
-                grams.append(term[cut:])
-                ids.append(i)
-        points = {
-            n: _code_points("".join(grams)).reshape(-1, n) for n, (grams, _) in by_length.items()
-        }
-        alphabet = np.unique(
-            np.concatenate([p.ravel() for p in points.values()] or [np.zeros(0, np.uint32)])
-        )
+        chunks = [
+            (lo, min(lo + cls.BUILD_CHUNK, len(terms)))
+            for lo in range(0, len(terms), cls.BUILD_CHUNK)
+        ]
+
+        def grams(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            """The chunk's code points, and its grams' ids, first points and lengths."""
+            first = terms.starts[lo]
+            points = _code_points(terms.text[first : terms.ends[hi - 1]])
+            starts, sizes = terms.starts[lo:hi] - first, terms.ends[lo:hi] - terms.starts[lo:hi]
+            ours = (sizes > cut) & (sizes <= cut + longest)
+            for k, character in enumerate(prefix if len(points) else ""):
+                ours &= points[np.minimum(starts + k, len(points) - 1)] == ord(character)
+            return lo + np.flatnonzero(ours), starts[ours] + cut, sizes[ours] - cut, points
+
+        seen = np.zeros(0, dtype=bool)
+        for lo, hi in chunks:
+            _, firsts, lengths, points = grams(lo, hi)
+            used = points[np.repeat(firsts, lengths) + _ranges(lengths)]
+            if len(used) and used.max() >= len(seen):
+                seen = np.pad(seen, (0, int(used.max()) + 1 - len(seen)))
+            seen[used] = True
+        alphabet = np.flatnonzero(seen).astype(np.uint32)
+        coded = np.zeros(len(terms), dtype=bool)
         if (len(alphabet) + 1) ** longest >= 2**63:
-            return cls(alphabet, {}, usable=False)
+            return cls(alphabet, {}, usable=False), coded
         codes = cls(alphabet, {}, usable=True)
-        for n, (_, ids) in by_length.items():
-            digits = codes.digits(points[n].ravel()).reshape(-1, n)
-            keys = np.zeros(len(digits), dtype=np.int64)
-            for column in digits.T:
-                keys = keys * codes.base + column
+        parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        for lo, hi in chunks:
+            ids, firsts, lengths, points = grams(lo, hi)
+            coded[ids] = True
+            for n in np.unique(lengths).tolist():
+                these = lengths == n
+                keys = np.zeros(int(these.sum()), dtype=np.int64)
+                for k in range(n):
+                    keys = keys * codes.base + codes.digits(points[firsts[these] + k])
+                parts.setdefault(n, []).append((keys, ids[these]))
+        for n, found in parts.items():
+            keys, term_ids = (np.concatenate(part) for part in zip(*found, strict=True))
             order = np.argsort(keys)
-            codes.tables[n] = (keys[order], np.asarray(ids, dtype=np.int64)[order])
-        return codes
+            codes.tables[n] = (keys[order], term_ids[order])
+        return codes, coded
+
+    @property
+    def n_terms(self) -> int:
+        """Distinct terms among the tables (fewer than their entries if some repeat)."""
+        return sum(int(np.count_nonzero(np.diff(keys))) + 1 for keys, _ in self.tables.values())
 
     def digits(self, points: np.ndarray) -> np.ndarray:
         """Each code point's rank in the alphabet, from 1; 0 if it is not in it."""
@@ -292,6 +359,11 @@ class GramCodes:
         table, ids = self.tables[n]
         at = np.minimum(np.searchsorted(table, keys), len(table) - 1)
         return np.where(table[at] == keys, ids[at], -1)
+
+
+def _ranges(lengths: np.ndarray) -> np.ndarray:
+    """``0 .. n - 1`` for each ``n`` of ``lengths``, concatenated."""
+    return np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
 
 
 def _code_points(text: str) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 
 from topics.kernels.embedding_topics import topic_proportions, unit_rows
 from topics.kernels.lda import DEFAULT_MAX_ITER, DEFAULT_TOL, infer_topics_flat
-from topics.kernels.sparse import SparseRows, TermCounter, tfidf_weight
+from topics.kernels.sparse import SparseRows, TermCounter, Terms, tfidf_weight
 from topics.kernels.static import static_tokenizer, text_vectors, token_ids, token_rows
 from topics.kernels.transformer import (
     RELATIVE_BIAS,
@@ -105,6 +105,20 @@ def zero_one(values: np.ndarray, key: str) -> np.ndarray:
     return values
 
 
+def vocabulary_terms(spec: dict[str, Any]) -> Terms:
+    """A TF-IDF block's vocabulary: ``terms``, every term concatenated (one string
+    parses and sits in memory at a fraction of a list's cost), and ``term_lengths``."""
+    text, lengths = required(spec, "terms"), required(spec, "term_lengths")
+    if not isinstance(text, str):
+        raise field_error("terms", "a string: the terms concatenated", type(text).__name__)
+    integers = isinstance(lengths, list) and set(map(type, lengths)) <= {int}
+    if not integers or min(lengths, default=1) < 1:
+        raise field_error("term_lengths", "a list of positive integers", lengths)
+    if sum(lengths) != len(text):
+        raise field_error("term_lengths", f"lengths adding up to {len(text)}", sum(lengths))
+    return Terms(text, np.array(lengths, dtype=np.int64))
+
+
 class TfidfBlock:
     """TF-IDF rows of texts, as the fitted ``TfidfVectorizer`` computes them."""
 
@@ -113,8 +127,7 @@ class TfidfBlock:
             self.analyzer = analyzer_from_dict(required(spec, "analyzer"))
         except ValueError as exc:
             raise within("analyzer", exc) from exc
-        self.vocabulary: list[str] = terms(spec, "vocabulary")
-        self.index = {term: i for i, term in enumerate(self.vocabulary)}
+        self.vocabulary = vocabulary_terms(spec)
         self.sublinear_tf = required_bool(spec, "sublinear_tf")
         if spec.get("norm", "l2") != "l2":
             raise field_error("norm", "'l2'", spec.get("norm"))
@@ -122,7 +135,10 @@ class TfidfBlock:
         if not (self.idf > 0).all():
             raise ArrayError("idf", "expected positive values")
         self.width = len(self.vocabulary)
-        self.counter = TermCounter(self.analyzer, self.index)
+        self.counter = TermCounter(self.analyzer, self.vocabulary)
+        if self.counter.n_terms != self.width:  # checked as the counter holds the terms
+            repeated = self.width - self.counter.n_terms
+            raise field_error("vocabulary", "distinct terms", f"{repeated} repeated")
 
     def transform(self, texts: Sequence[str]) -> SparseRows:
         return tfidf_weight(self.counter.count(texts), self.idf, self.sublinear_tf)

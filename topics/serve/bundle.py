@@ -36,7 +36,9 @@ from topics import __version__
 from topics.errors import BundleError
 
 FORMAT = "topics-bundle"
-FORMAT_VERSION = 2  # 2: per-family model state and feature blocks; array dtypes and shapes
+# 2: per-family model state and feature blocks; array dtypes and shapes.
+# 3: a TF-IDF vocabulary as its terms concatenated and their lengths.
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 SPEC = "model.json"
 ARRAYS = "arrays.npz"

@@ -3,7 +3,7 @@ its weights, chosen on train only (issue 17).
 
     TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/vocabulary_size.py \\
         [20newsgroups] [--keep all,min_df:5,min_df:10,chi2:160000,ratio:160000] [--C 0.3] [--nb-alpha 1]
-        [--precisions float64,float16]
+        [--precisions float64,float16] [--set KEY=VALUE ...]
 
 20 Newsgroups' tfidf model holds 623k word and character n-grams: its weights alone
 are 100 MB, against issue 17's 40 MB bundle and 150 MB of memory. Each row keeps
@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--C", type=float, default=0.3)
     parser.add_argument("--nb-alpha", type=float, default=1.0)
     parser.add_argument("--precisions", default="float64", help="weight dtypes, comma-separated")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a config override"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     precisions = args.precisions.split(",")
@@ -93,7 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     commit = provenance.commit()
     config = load_config(
         REPO / EXPERIMENTS[args.experiment],
-        ["tracking.enabled=false", "model.encoder.enabled=false", "model.ensemble.enabled=false"],
+        [
+            "tracking.enabled=false",
+            "model.encoder.enabled=false",
+            "model.ensemble.enabled=false",
+            *args.set,
+        ],
     )
     corpus = load_corpus_cached(config.data, config.cache_dir)
     train_idx, _ = split_indices(corpus, **split_kwargs(config.data.split, config.split_seed()))
@@ -133,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"`TOPICS_DATA_DIR=../shared/data python benchmarks/vocabulary_size.py {args.experiment} "
         f"--keep {args.keep} --C {args.C:g} --nb-alpha {args.nb_alpha:g} "
-        f"--precisions {args.precisions}`, commit {commit}, "
+        f"--precisions {args.precisions}"
+        + "".join(f" --set {s}" for s in args.set)
+        + f"`, commit {commit}, "
         f"{datetime.date.today()}, 2 cores.",
         "",
         f"Fit on {len(fit)} training documents, scored on the other {len(val)} (`peers.py`'s "

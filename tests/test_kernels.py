@@ -171,12 +171,16 @@ def test_term_counter_cache_stays_bounded_across_batches() -> None:
         )
 
 
+@pytest.mark.parametrize("layout", ["coef.T", "C"])
 @pytest.mark.parametrize("block", [1, 2, 3, 5, 1 << 15])
-def test_sparse_dot_by_blocks_of_documents_equals_the_dense_product(block: int) -> None:
+def test_sparse_dot_by_blocks_of_documents_equals_the_dense_product(
+    block: int, layout: str
+) -> None:
     rng = np.random.default_rng(0)
     docs = np.array([1, 1, 4, 4, 4, 7, 8, 8])  # documents 0, 2, 3, 5, 6 have no entries
     rows = SparseRows(docs, np.array([0, 3, 1, 2, 5, 9, 0, 9]), rng.random(8), n_docs=10)
-    weights_t = rng.standard_normal((10, 3))
+    coef = rng.standard_normal((3, 10))
+    weights_t = coef.T if layout == "coef.T" else np.ascontiguousarray(coef.T)
     dense = np.zeros((10, 10))
     dense[rows.docs, rows.ids] = rows.values
     rows.DOT_BLOCK = block

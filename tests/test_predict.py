@@ -75,7 +75,7 @@ def test_bundle_scores_equal_the_sklearn_pipeline(trained: dict[str, Any], model
 def test_a_linear_models_weights_are_held_once(trained: dict[str, Any]) -> None:
     scorer = Predictor.load(trained["path"]).models["tfidf"]
     assert isinstance(scorer, Linear)
-    assert scorer.coef_t.flags.c_contiguous  # per-feature rows gathered contiguous
+    assert scorer.coef.flags.c_contiguous  # each label's weights one contiguous row
     assert np.shares_memory(scorer.coef_t, scorer.coef)  # not a second copy
 
 

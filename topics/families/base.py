@@ -184,9 +184,9 @@ def linear_state(classifier: Any) -> Exported:
     return Exported(
         {"kind": "linear"},
         {
-            # Stored column-major: the scorer reads ``coef.T`` C-contiguous, as a view
-            # rather than a second copy of the largest array (20 Newsgroups: 100 MB).
-            "coef": np.asfortranarray(classifier.coef_),
+            # C-ordered: the scorer reads each label's weights as one contiguous row
+            # (SparseRows.dot), with no second copy of the largest array.
+            "coef": np.ascontiguousarray(classifier.coef_),
             "intercept": classifier.intercept_,
             "thresholds": classifier.thresholds_,
             "platt_a": classifier.platt_a_,

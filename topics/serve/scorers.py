@@ -64,7 +64,7 @@ class Linear:
         self.features: list[str] = feature_names(spec)
         self.coef = array(arrays, "coef", (None, None))
         n_labels = self.coef.shape[0]
-        self.coef_t = np.ascontiguousarray(self.coef.T)  # row gathers per feature are contiguous
+        self.coef_t = self.coef.T  # a view: each label's weights contiguous for SparseRows.dot
         self.intercept = array(arrays, "intercept", (n_labels,))
         self.thresholds = array(arrays, "thresholds", (n_labels,))
         self.platt_a = self.platt_b = None
@@ -116,7 +116,7 @@ class FineLabels(Linear):
         n_labels = self.coef.shape[0]
         fine_coef = array(arrays, "fine_coef", (None, self.coef.shape[1]))
         n_classes = fine_coef.shape[0]
-        self.fine_coef_t = np.ascontiguousarray(fine_coef.T)
+        self.fine_coef_t = fine_coef.T
         self.fine_intercept = array(arrays, "fine_intercept", (n_classes,))
         self.groups = zero_one(array(arrays, "groups", (n_classes, n_labels), "iub"), "groups")
         self.stack_w = array(arrays, "stack_w", (n_labels, 2))
@@ -175,7 +175,7 @@ class FewShot:
         width = self.tfidf.width + hidden
         self.coef = array(arrays, "coef", (None, width))
         n_labels = self.coef.shape[0]
-        self.coef_t = np.ascontiguousarray(self.coef.T)
+        self.coef_t = self.coef.T
         self.intercept = array(arrays, "intercept", (n_labels,))
         self.thresholds = array(arrays, "thresholds", (n_labels,))
 

@@ -159,11 +159,9 @@ class TermCounter:
             self.words = analyzer
         self.codes: GramCodes | None = None
         coded = np.zeros(len(terms), dtype=bool)
-        if self.chars is not None:
+        if self.chars is not None:  # codes unusable: none is coded
             codes, coded = GramCodes.of(terms, self.prefix, self.chars.ngram_range[1])
             self.codes = codes if codes.usable else None
-        if self.codes is None:
-            coded[:] = False
         self.index = terms.where(~coded)  # the terms without codes, by string
         self.n_terms = len(self.index) + (self.codes.n_terms if self.codes else 0)
         self._cache: dict[str, np.ndarray] = {}

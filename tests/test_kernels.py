@@ -1,6 +1,7 @@
 """The numpy scoring kernels shared by training and serving (topics/kernels/linear.py,
-topics/kernels/sparse.py and its TermCounter); the bundle-equals-pipeline tests in
-test_predict.py and test_encoder.py hold them to the estimators end to end."""
+topics/kernels/sparse.py and its TermCounter, topics/kernels/vocabulary.py); the
+bundle-equals-pipeline tests in test_predict.py and test_encoder.py hold them to the
+estimators end to end."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from topics.kernels.linear import (
 )
 from topics.kernels.passages import by_passage, passages
 from topics.kernels.sparse import SparseRows, TermCounter, tfidf_weight
-from topics.text import Analyzer, CharAnalyzer
+from topics.text import Analyzer, CharAnalyzer, WordCharAnalyzer
 
 
 def test_sigmoid_is_stable_at_the_extremes() -> None:
@@ -121,12 +122,12 @@ def test_term_counter_gives_the_string_lookups_rows_and_the_fitted_vectorizers_t
     by_string = SparseRows.count([fitted.analyzer(text) for text in COUNTER_TEXTS], index)
     counter = TermCounter(fitted.analyzer, _terms(fitted))
     assert counter.n_terms == len(index)
-    # character n-grams are held as codes, not strings; word n-grams as strings
+    # character and word n-grams are all held as codes, none as strings
     assert (counter.codes is not None) == (analyzer != "word")
-    assert all(":" not in term for term in counter.index) if analyzer != "word" else True
-    assert len(counter.index) == sum(not term.startswith("char:") for term in index) * (
-        analyzer != "char_wb"
-    )
+    assert (counter.word_codes is not None) == (analyzer != "char_wb")
+    assert counter.index == {}
+    words = {term: i for term, i in index.items() if " " not in term and ":" not in term}
+    assert counter.single_words() == (words if analyzer != "char_wb" else {})
     for _ in range(2):  # a cold cache, then a warm one
         by_word = counter.count(COUNTER_TEXTS)
         assert by_word.docs.tolist() == by_string.docs.tolist()
@@ -143,9 +144,48 @@ def test_term_counter_looks_up_strings_when_gram_codes_would_overflow_int64() ->
     counter = TermCounter(fitted.analyzer, _terms(fitted))
     by_word = counter.count(COUNTER_TEXTS)
     assert counter.codes is None and len(counter.index) == len(fitted.vocabulary_)
+    words = WordCharAnalyzer(Analyzer(), fitted.analyzer)
+    mixed = TermCounter(words, ["rail", "rail link", *("char:" + t for t in _terms(fitted))])
+    assert mixed.word_codes is None and mixed.single_words() == {"rail": 0}
     assert (by_word.ids.tolist(), by_word.values.tolist()) == (
         by_string.ids.tolist(),
         by_string.values.tolist(),
+    )
+
+
+def test_term_counter_looks_up_strings_when_word_codes_would_overflow_int64() -> None:
+    terms = ["a" + chr(0x4E00 + k) for k in range(20)]  # 20 tokens: 21 ** 16 > 2 ** 63
+    vocabulary = [*terms, " ".join(terms[:16]), " ".join(terms[:3])]
+    analyzer = Analyzer(ngram_range=(1, 16), lowercase=False)
+    texts = [" ".join(terms), " ".join(terms[:3]), "a" + chr(0x4E00)]
+    counter = TermCounter(analyzer, vocabulary)
+    assert counter.word_codes is None and len(counter.index) == len(vocabulary)
+    by_string = SparseRows.count(
+        [analyzer(t) for t in texts], dict(map(reversed, enumerate(vocabulary)))
+    )
+    found = counter.count(texts)
+    assert (found.docs.tolist(), found.ids.tolist()) == (
+        [0] * 22 + [1] * 4 + [2],
+        [*range(22), 0, 1, 2, 21, 0],
+    )
+    assert found.ids.tolist() == by_string.ids.tolist()
+    # up to trigrams, the same vocabulary is held as codes, and counted the same
+    short = TermCounter(Analyzer(ngram_range=(1, 3), lowercase=False), vocabulary)
+    assert short.word_codes is not None and list(short.index) == [vocabulary[20]]
+    assert short.count(texts[1:]).ids.tolist() == [0, 1, 2, 21, 0]
+
+
+def test_word_codes_hold_odd_terms_apart_and_never_match_them() -> None:
+    # terms no analyzer makes (a bundle is untrusted): empty, spaces at the ends, twice
+    vocabulary = ["", " ", "rail  link", "rail", " rail", "rail link", "link", "link rail "]
+    counter = TermCounter(Analyzer(ngram_range=(1, 3)), vocabulary)
+    assert counter.word_codes is not None and counter.index == {}
+    assert counter.n_terms == len(vocabulary)
+    found = counter.count(["Rail link rail", "", "  "])
+    assert (found.docs.tolist(), found.ids.tolist(), found.values.tolist()) == (
+        [0, 0, 0],
+        [3, 5, 6],
+        [2.0, 1.0, 1.0],
     )
 
 
@@ -153,6 +193,7 @@ def test_term_counter_counts_repeated_terms_once() -> None:
     analyzer = CharAnalyzer(ngram_range=(2, 2))
     assert TermCounter(analyzer, [" r", "ai", " r"]).n_terms == 2
     assert TermCounter(Analyzer(), ["rail", "port", "rail"]).n_terms == 2
+    assert TermCounter(Analyzer((1, 2)), ["rail port", "port", "rail port"]).n_terms == 2
 
 
 def test_term_counter_cache_stays_bounded_across_batches() -> None:

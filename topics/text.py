@@ -131,9 +131,17 @@ class Analyzer:
         self._regex = re.compile(token_pattern)
 
     def __call__(self, text: str) -> list[str]:
-        if self.lowercase:
-            text = text.lower()
-        tokens = [t for t in self._regex.findall(text) if t not in self.stop_words]
+        return self.ngrams(self.tokens(text))
+
+    def tokens(self, text: str) -> list[str]:
+        """The text's tokens, stop words removed: what the n-grams are made of."""
+        tokens = self._regex.findall(text.lower() if self.lowercase else text)
+        if not self.stop_words:
+            return tokens
+        return [t for t in tokens if t not in self.stop_words]
+
+    def ngrams(self, tokens: list[str]) -> list[str]:
+        """The n-grams of ``tokens``, each as its tokens joined by a space."""
         low, high = self.ngram_range
         features = list(tokens) if low == 1 else []
         for n in range(max(low, 2), high + 1):

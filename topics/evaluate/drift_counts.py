@@ -166,7 +166,7 @@ class OovCounter:
         words = getattr(words, "word", words)  # a word+character analyzer: its word part
         if isinstance(words, Analyzer) and words.ngram_range[0] == 1:
             self.tokenize = Analyzer((1, 1), words.stop_words, words.lowercase, words.token_pattern)
-            self.vocabulary = tfidf.counter.index  # type: ignore[union-attr]
+            self.vocabulary = tfidf.counter.single_words()  # type: ignore[union-attr]
         elif lda is not None:
             self.tokenize, self.vocabulary = lda.tokenizer, lda.index
 

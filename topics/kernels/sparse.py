@@ -14,6 +14,7 @@ from operator import is_
 
 import numpy as np
 
+from topics.kernels.vocabulary import GramCodes, Terms, WordCodes
 from topics.text import Analyzer, CharAnalyzer, TextAnalyzer, WordCharAnalyzer
 
 
@@ -34,9 +35,17 @@ class SparseRows:
     def from_keys(cls, keys: np.ndarray, n_docs: int, width: int) -> SparseRows:
         """Count features given as ``doc * width + id``: one entry per distinct key,
         its count as value."""
-        keys, counts = np.unique(keys, return_counts=True)
-        docs, ids = np.divmod(keys, width)
-        return cls(docs, ids, counts.astype(np.float64), n_docs)
+        # np.unique, in place and in int32 when the keys fit: AVX2 sorts twice as
+        # many int32 as int64 in a step (a sixth of 20 Newsgroups' scoring before).
+        keys = keys.astype(np.int32 if n_docs * width < 2**31 else np.int64)
+        keys.sort()
+        first = np.empty(len(keys), dtype=bool)
+        first[:1] = True
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        counts = np.diff(starts, append=len(keys)).astype(np.float64)
+        docs, ids = np.divmod(keys[starts].astype(np.int64), width)
+        return cls(docs, ids, counts, n_docs)
 
     def row(self, d: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = np.searchsorted(self.docs, [d, d + 1])
@@ -83,43 +92,6 @@ def _known_keys(features: list[list[str]], index: dict[str, int], width: int) ->
     return docs[known] * width + ids[known]
 
 
-class Terms:
-    """A vocabulary as one string and its terms' lengths: term ``i`` is
-    ``text[starts[i]:ends[i]]``. 20 Newsgroups' 623k terms take 5 MB this way and
-    40 MB as Python strings; the counter builds its lookups from the text directly.
-
-    >>> terms = Terms.of(["rail", "port"])
-    >>> terms.text, len(terms), terms[1]
-    ('railport', 2, 'port')
-    """
-
-    def __init__(self, text: str, lengths: np.ndarray) -> None:
-        self.text = text
-        self.ends = np.cumsum(lengths, dtype=np.int64)
-        self.starts = self.ends - lengths
-
-    @classmethod
-    def of(cls, terms: Sequence[str]) -> Terms:
-        return cls("".join(terms), np.fromiter(map(len, terms), np.int64, count=len(terms)))
-
-    def __len__(self) -> int:
-        return len(self.ends)
-
-    def __getitem__(self, i: int) -> str:
-        return self.text[self.starts[i] : self.ends[i]]
-
-    def where(self, mask: np.ndarray) -> dict[str, int]:
-        """``{term: id}`` of the terms where ``mask`` is true (sliced a chunk at a
-        time: the lists of bounds stay small beside the dict)."""
-        index: dict[str, int] = {}
-        ids = np.flatnonzero(mask)
-        for lo in range(0, len(ids), 1 << 15):
-            chunk = ids[lo : lo + (1 << 15)]
-            cuts = map(slice, self.starts[chunk].tolist(), self.ends[chunk].tolist())
-            index.update(zip(map(self.text.__getitem__, cuts), chunk.tolist(), strict=True))
-        return index
-
-
 class TermCounter:
     """Counts of a text analyzer's known features per document, as
     ``SparseRows.count([analyzer(text) for text in texts], index)`` gives them (the
@@ -133,8 +105,10 @@ class TermCounter:
     n-grams are held as integer codes (:class:`GramCodes`), built at once with numpy
     and looked up together, rather than as a dict of strings: a third of the memory
     for 20 Newsgroups' 407k. Word n-grams (of :class:`~topics.text.Analyzer` or the
-    word part of :class:`~topics.text.WordCharAnalyzer`) are few and looked up as
-    strings, and so are character n-grams whose codes would overflow an int64.
+    word part of :class:`~topics.text.WordCharAnalyzer`) are codes too
+    (:class:`WordCodes`): a text's tokens are looked up once each, and no n-gram
+    string is built. Codes that would overflow an int64 fall back to strings,
+    looked up in :attr:`index`.
 
     >>> counter = TermCounter(CharAnalyzer(ngram_range=(2, 2)), [" r", "ai", "l "])
     >>> rows = counter.count(["Rail rail", ""])
@@ -158,21 +132,48 @@ class TermCounter:
         else:
             self.words = analyzer
         self.codes: GramCodes | None = None
+        self.word_codes: WordCodes | None = None
         coded = np.zeros(len(terms), dtype=bool)
         if self.chars is not None:  # codes unusable: none is coded
             codes, coded = GramCodes.of(terms, self.prefix, self.chars.ngram_range[1])
             self.codes = codes if codes.usable else None
+        if self.words is not None and (self.chars is None or self.codes is not None):
+            # the terms left are the word n-grams
+            words, held = WordCodes.of(terms, ~coded, self.words.ngram_range[1])
+            self.word_codes = words if words.usable else None
+            coded |= held
         self.index = terms.where(~coded)  # the terms without codes, by string
-        self.n_terms = len(self.index) + (self.codes.n_terms if self.codes else 0)
+        self.n_terms = len(self.index) + sum(
+            codes.n_terms for codes in (self.codes, self.word_codes) if codes is not None
+        )
         self._cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
+
+    def single_words(self) -> dict[str, int]:
+        """``{term: id}`` of the vocabulary's one-word terms."""
+        found = {
+            term: i
+            for term, i in self.index.items()
+            if " " not in term and not (self.prefix and term.startswith(self.prefix))
+        }
+        if self.word_codes is not None and 1 in self.word_codes.tables:
+            tokens = list(self.word_codes.tokens)  # in the order of their codes, from 1
+            codes, ids = self.word_codes.tables[1]
+            found.update(
+                zip(map(tokens.__getitem__, (codes - 1).tolist()), ids.tolist(), strict=True)
+            )
+        return found
 
     def count(self, texts: Sequence[str]) -> SparseRows:
         """The features' counts, one row per text."""
         width = self.width
         keys: list[np.ndarray] = []
         if self.words is not None:
-            keys.append(_known_keys([self.words(text) for text in texts], self.index, width))
+            tokens = [self.words.tokens(text) for text in texts]
+            if self.word_codes is not None:
+                keys.append(self.word_codes.keys(tokens, self.words.ngram_range, width))
+            else:
+                keys.append(_known_keys(list(map(self.words.ngrams, tokens)), self.index, width))
         if self.chars is not None:
             keys.append(self._char_keys(texts, self.chars.lowercase, width))
         return SparseRows.from_keys(np.concatenate(keys), len(texts), width)
@@ -240,134 +241,6 @@ class TermCounter:
         ends = np.cumsum(kept).tolist()
         ids = ids[order]
         return [ids[start:end].copy() for start, end in zip([0, *ends], ends, strict=False)]
-
-
-class GramCodes:
-    """Character n-grams as integers, to look many up in the vocabulary with numpy.
-
-    A gram of ``n`` characters is the base-``b`` number of its characters' ranks in
-    the vocabulary's alphabet (1 .. b - 1; 0 for a character no term has, which no
-    term's code then matches). Codes are distinct among grams of one length, and
-    each length has its own sorted table, so a code found there is that term.
-    Usable when ``b ** longest`` fits in an int64; otherwise the counter looks the
-    n-gram strings up one by one.
-    """
-
-    def __init__(
-        self,
-        alphabet: np.ndarray,
-        tables: dict[int, tuple[np.ndarray, np.ndarray]],
-        usable: bool,
-    ) -> None:
-        self.alphabet, self.tables, self.usable = alphabet, tables, usable
-        self.base = len(alphabet) + 1
-        # rank of each code point up to the alphabet's last, then 0 for any beyond
-        self.ranks = np.zeros(int(alphabet.max()) + 2 if len(alphabet) else 1, dtype=np.int32)
-        self.ranks[alphabet] = np.arange(1, len(alphabet) + 1)
-
-    # Terms turned into code points at a time: their transient arrays stay a few MB.
-    BUILD_CHUNK = 1 << 15
-
-    @classmethod
-    def of(cls, terms: Terms, prefix: str, longest: int) -> tuple[GramCodes, np.ndarray]:
-        """The codes of the terms that are ``prefix`` + a gram of at most ``longest``
-        characters, and which terms those are (a mask). Built with numpy from the
-        code points of a chunk of consecutive terms at a time."""
-        cut = len(prefix)
-        chunks = [
-            (lo, min(lo + cls.BUILD_CHUNK, len(terms)))
-            for lo in range(0, len(terms), cls.BUILD_CHUNK)
-        ]
-
-        def grams(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-            """The chunk's code points, and its grams' ids, first points and lengths."""
-            first = terms.starts[lo]
-            points = _code_points(terms.text[first : terms.ends[hi - 1]])
-            starts, sizes = terms.starts[lo:hi] - first, terms.ends[lo:hi] - terms.starts[lo:hi]
-            ours = (sizes > cut) & (sizes <= cut + longest)
-            for k, character in enumerate(prefix if len(points) else ""):
-                ours &= points[np.minimum(starts + k, len(points) - 1)] == ord(character)
-            return lo + np.flatnonzero(ours), starts[ours] + cut, sizes[ours] - cut, points
-
-        seen = np.zeros(0, dtype=bool)
-        for lo, hi in chunks:
-            _, firsts, lengths, points = grams(lo, hi)
-            used = points[np.repeat(firsts, lengths) + _ranges(lengths)]
-            if len(used) and used.max() >= len(seen):
-                seen = np.pad(seen, (0, int(used.max()) + 1 - len(seen)))
-            seen[used] = True
-        alphabet = np.flatnonzero(seen).astype(np.uint32)
-        coded = np.zeros(len(terms), dtype=bool)
-        if (len(alphabet) + 1) ** longest >= 2**63:
-            return cls(alphabet, {}, usable=False), coded
-        codes = cls(alphabet, {}, usable=True)
-        parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-        for lo, hi in chunks:
-            ids, firsts, lengths, points = grams(lo, hi)
-            coded[ids] = True
-            for n in np.unique(lengths).tolist():
-                these = lengths == n
-                keys = np.zeros(int(these.sum()), dtype=np.int64)
-                for k in range(n):
-                    keys = keys * codes.base + codes.digits(points[firsts[these] + k])
-                parts.setdefault(n, []).append((keys, ids[these]))
-        for n, found in parts.items():
-            keys, term_ids = (np.concatenate(part) for part in zip(*found, strict=True))
-            order = np.argsort(keys)
-            codes.tables[n] = (keys[order], term_ids[order])
-        return codes, coded
-
-    @property
-    def n_terms(self) -> int:
-        """Distinct terms among the tables (fewer than their entries if some repeat)."""
-        return sum(int(np.count_nonzero(np.diff(keys))) + 1 for keys, _ in self.tables.values())
-
-    def digits(self, points: np.ndarray) -> np.ndarray:
-        """Each code point's rank in the alphabet, from 1; 0 if it is not in it."""
-        return self.ranks[np.minimum(points, len(self.ranks) - 1)].astype(np.int64)
-
-    def lookup(
-        self, words: list[str], ngram_range: tuple[int, int]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``(word_of_gram, ids)``: CharAnalyzer's n-grams of each of ``words`` (of the
-        padded word, ``low <= n <= high``, or the padded word itself when shorter
-        than ``low``) with their vocabulary ids, -1 if unknown; grams in no order."""
-        low, high = ngram_range
-        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 2
-        digits = self.digits(_code_points("".join(f" {word} " for word in words)))
-        word_of_point = np.repeat(np.arange(len(words)), lengths)
-        starts = np.cumsum(lengths) - lengths
-        # characters from each position to the end of its padded word
-        room = (starts + lengths)[word_of_point] - np.arange(len(digits))
-        keys = digits
-        words_found: list[np.ndarray] = []
-        ids_found: list[np.ndarray] = []
-        for n in range(1, high + 1):
-            if n > 1:  # keys[p]: the code of the n characters from p
-                keys = keys[:-1] * self.base + digits[n - 1 :]
-            # below low, only a word of n characters counts, once, as itself
-            at = np.flatnonzero(room[: len(keys)] >= n) if n >= low else starts[lengths == n]
-            words_found.append(word_of_point[at])
-            ids_found.append(self.find(n, keys[at]))
-        return np.concatenate(words_found), np.concatenate(ids_found)
-
-    def find(self, n: int, keys: np.ndarray) -> np.ndarray:
-        """The vocabulary id of each code of ``n`` characters, -1 if no term has it."""
-        if n not in self.tables:
-            return np.full(len(keys), -1, dtype=np.int64)
-        table, ids = self.tables[n]
-        at = np.minimum(np.searchsorted(table, keys), len(table) - 1)
-        return np.where(table[at] == keys, ids[at], -1)
-
-
-def _ranges(lengths: np.ndarray) -> np.ndarray:
-    """``0 .. n - 1`` for each ``n`` of ``lengths``, concatenated."""
-    return np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-
-
-def _code_points(text: str) -> np.ndarray:
-    """The code points of ``text`` (lone surrogates included, as Python keeps them)."""
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
 def tfidf_weight(rows: SparseRows, idf: np.ndarray, sublinear_tf: bool) -> SparseRows:

@@ -12,7 +12,7 @@ import numpy as np
 
 from topics.kernels.embedding_topics import topic_proportions, unit_rows
 from topics.kernels.lda import DEFAULT_MAX_ITER, DEFAULT_TOL, infer_topics_flat
-from topics.kernels.sparse import SparseRows, TermCounter, Terms, tfidf_weight
+from topics.kernels.sparse import SparseRows, TermCounter, tfidf_weight
 from topics.kernels.static import static_tokenizer, text_vectors, token_ids, token_rows
 from topics.kernels.transformer import (
     RELATIVE_BIAS,
@@ -20,6 +20,7 @@ from topics.kernels.transformer import (
     encode_by_length,
     load_tokenizer,
 )
+from topics.kernels.vocabulary import Terms
 from topics.text import (
     TopicTokenizer,
     analyzer_from_dict,

@@ -22,6 +22,7 @@ from topics.kernels.linear import (
 )
 from topics.kernels.passages import by_passage, passages
 from topics.kernels.sparse import SparseRows, TermCounter, tfidf_weight
+from topics.kernels.vocabulary import CodeTable
 from topics.text import Analyzer, CharAnalyzer, WordCharAnalyzer
 
 
@@ -187,6 +188,22 @@ def test_word_codes_hold_odd_terms_apart_and_never_match_them() -> None:
         [3, 5, 6],
         [2.0, 1.0, 1.0],
     )
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 1000, 50_000])
+def test_code_table_finds_what_a_dict_finds(n: int) -> None:
+    rng = np.random.default_rng(n)
+    codes = rng.integers(0, 3 * n + 1, n)  # repeats, and runs of neighbouring slots
+    table = CodeTable(codes, np.arange(n))
+    first = {int(code): i for i, code in reversed(list(enumerate(codes)))}
+    queries = np.r_[codes, rng.integers(0, 2**62, 1000), np.arange(3 * n + 2)]
+    expected = [first.get(int(code), -1) for code in queries]
+    assert table.find(queries).tolist() == expected
+    assert len(table) == len(first)
+    # codes hashed to the last slots probe on past them, not round to the start
+    end = 2 ** (64 - int(table.shift))
+    crowded = codes[table._slots(codes) >= end - 8]
+    assert table.find(crowded).tolist() == [first[int(code)] for code in crowded]
 
 
 def test_term_counter_counts_repeated_terms_once() -> None:

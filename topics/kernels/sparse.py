@@ -158,7 +158,8 @@ class TermCounter:
         }
         if self.word_codes is not None and 1 in self.word_codes.tables:
             tokens = list(self.word_codes.tokens)  # in the order of their codes, from 1
-            codes, ids = self.word_codes.tables[1]
+            table = self.word_codes.tables[1]
+            codes, ids = table.codes, table.ids
             found.update(
                 zip(map(tokens.__getitem__, (codes - 1).tolist()), ids.tolist(), strict=True)
             )

@@ -2,7 +2,7 @@
 
 :class:`Terms` holds the terms as one string; :class:`GramCodes` and
 :class:`WordCodes` turn character and word n-grams into integers, so that a batch of
-texts' n-grams is found in sorted tables rather than in a dict of strings.
+texts' n-grams is found in hash tables of integers rather than in a dict of strings.
 """
 
 from __future__ import annotations
@@ -57,24 +57,79 @@ class Terms:
         return index
 
 
-class _Tables:
-    """Integer codes of n-grams, one sorted table of ``(codes, term ids)`` per length
-    ``n``: a code found in table ``n`` is that term."""
+class CodeTable:
+    """A hash table from n-gram codes (int64, >= 0) to term ids, for looking many
+    codes up at once with numpy: open addressing with linear probing, at most half
+    full. A code is found in a slot or two, where a binary search of 100k sorted codes
+    takes 17 dependent steps: 20 Newsgroups' n-grams are looked up twice as fast.
 
-    tables: dict[int, tuple[np.ndarray, np.ndarray]]
+    >>> table = CodeTable(np.array([7, 900, 7]), np.array([0, 1, 2]))
+    >>> table.find(np.array([900, 7, 8])).tolist(), len(table)
+    ([1, 0, -1], 2)
+    """
+
+    MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: 2 ** 64 / golden ratio
+
+    def __init__(self, codes: np.ndarray, ids: np.ndarray) -> None:
+        # a repeated code: its first id
+        self.codes, first = np.unique(np.asarray(codes, dtype=np.int64), return_index=True)
+        ids = np.asarray(ids, dtype=np.int64)[first]
+        self.ids = ids.astype(np.int32) if len(ids) and ids.max() < 2**31 else ids
+        bits = (2 * max(len(self.codes), 1) - 1).bit_length()  # 2 ** bits >= 2 x codes
+        self.shift = np.uint64(64 - bits)
+        # Codes in the order of their hash, each to the first free slot from it:
+        # slot i = max(hash i, slot i-1 + 1), a running maximum. Probes run on past
+        # the last hash (no wrapping round), to an empty slot kept at the end.
+        homes = self._slots(self.codes)
+        order = np.argsort(homes)
+        rank = np.arange(len(order))
+        at = np.maximum.accumulate(homes[order] - rank) + rank if len(order) else rank
+        self.slots = np.full(max(1 << bits, int(at.max(initial=0)) + 2), -1, dtype=np.int32)
+        self.slots[at] = order  # which code, -1 for none
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def _slots(self, codes: np.ndarray) -> np.ndarray:
+        return ((codes.astype(np.uint64) * self.MIX) >> self.shift).astype(np.int64)
+
+    def find(self, codes: np.ndarray) -> np.ndarray:
+        """The term id of each code, -1 for a code no term has."""
+        if not len(self.codes):
+            return np.full(len(codes), -1, dtype=np.int64)
+        slots = self._slots(codes)
+        held = self.slots[slots]
+        hit = (held >= 0) & (self.codes[held] == codes)
+        ids = np.where(hit, self.ids[held], -1).astype(np.int64)
+        # the others probe on, each to its code or to an empty slot
+        active = np.flatnonzero(~hit & (held >= 0))
+        slots = slots[active]
+        while len(active):
+            slots = slots + 1
+            held = self.slots[slots]
+            hit = (held >= 0) & (self.codes[held] == codes[active])
+            ids[active[hit]] = self.ids[held[hit]]
+            on = ~hit & (held >= 0)
+            active, slots = active[on], slots[on]
+        return ids
+
+
+class _Tables:
+    """Integer codes of n-grams, a :class:`CodeTable` per length ``n``: a code found in
+    table ``n`` is that term."""
+
+    tables: dict[int, CodeTable]
 
     @property
     def n_terms(self) -> int:
         """Distinct terms among the tables (fewer than their entries if some repeat)."""
-        return sum(int(np.count_nonzero(np.diff(keys))) + 1 for keys, _ in self.tables.values())
+        return sum(map(len, self.tables.values()))
 
     def find(self, n: int, keys: np.ndarray) -> np.ndarray:
         """The vocabulary id of each code of length ``n``, -1 if no term has it."""
         if n not in self.tables:
             return np.full(len(keys), -1, dtype=np.int64)
-        table, ids = self.tables[n]
-        at = np.minimum(np.searchsorted(table, keys), len(table) - 1)
-        return np.where(table[at] == keys, ids[at], -1)
+        return self.tables[n].find(keys)
 
 
 class GramCodes(_Tables):
@@ -91,7 +146,7 @@ class GramCodes(_Tables):
     def __init__(
         self,
         alphabet: np.ndarray,
-        tables: dict[int, tuple[np.ndarray, np.ndarray]],
+        tables: dict[int, CodeTable],
         usable: bool,
     ) -> None:
         self.alphabet, self.tables, self.usable = alphabet, tables, usable
@@ -148,8 +203,7 @@ class GramCodes(_Tables):
                 parts.setdefault(n, []).append((keys, ids[these]))
         for n, found in parts.items():
             keys, term_ids = (np.concatenate(part) for part in zip(*found, strict=True))
-            order = np.argsort(keys)
-            codes.tables[n] = (keys[order], term_ids[order])
+            codes.tables[n] = CodeTable(keys, term_ids)
         return codes, coded
 
     def digits(self, points: np.ndarray) -> np.ndarray:
@@ -247,8 +301,7 @@ class WordCodes(_Tables):
                 held[ids[these]] = True
         for n, found in parts.items():
             keys, term_ids = (np.concatenate(part) for part in zip(*found, strict=True))
-            order = np.argsort(keys)
-            codes.tables[n] = (keys[order], term_ids[order])
+            codes.tables[n] = CodeTable(keys, term_ids)
         return codes, held
 
     def keys(self, docs: list[list[str]], ngram_range: tuple[int, int], width: int) -> np.ndarray:

@@ -109,6 +109,34 @@ def test_weights_kept_in_half_precision_score_as_stored() -> None:
         MultiLabelLinear(coef_dtype="int8").fit(X, Y)
 
 
+def test_shared_calibration_ranks_the_classes_as_their_margins() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, size=300)
+    X = np.eye(4)[y] * rng.uniform(0.5, 2.0, size=4) + rng.normal(scale=0.9, size=(300, 4))
+    shared = MultiLabelLinear(cv_folds=3, calibration="shared").fit(X, y)
+    per_label = MultiLabelLinear(cv_folds=3).fit(X, y)
+    np.testing.assert_array_equal(shared.coef_, per_label.coef_)  # the same models
+    assert np.ptp(shared.platt_a_) == 0 and np.ptp(shared.platt_b_) == 0
+    assert np.ptp(per_label.platt_a_) > 0
+    margins = X @ shared.coef_.T + shared.intercept_
+    np.testing.assert_array_equal(shared.predict(X), margins.argmax(axis=1))
+    np.testing.assert_allclose(shared.predict_proba(X).sum(axis=1), 1.0)
+
+
+def test_shared_calibration_still_tunes_each_labels_threshold() -> None:
+    X, Y = separable_multilabel()
+    model = MultiLabelLinear(cv_folds=3, calibration="shared").fit(X, Y)
+    margins = X @ model.coef_.T + model.intercept_
+    np.testing.assert_allclose(
+        model.predict_proba(X), sigmoid(model.platt_a_[0] * margins + model.platt_b_[0])
+    )
+    own_cut = sigmoid(np.array(model.platt_b_[0]))
+    assert not np.allclose(model.thresholds_, own_cut)  # tuned, each its own
+    assert (model.predict(X) == Y).mean() > 0.9
+    with pytest.raises(ValueError, match="calibration.*per_label, shared"):
+        MultiLabelLinear(calibration="isotonic").fit(X, Y)
+
+
 def test_sparse_input_matches_dense() -> None:
     X, Y = separable_multilabel()
     dense = MultiLabelLinear(cv_folds=3).fit(X, Y).predict_proba(X)

@@ -125,6 +125,9 @@ def test_nb_alpha_and_fine_labels_are_refused_together() -> None:
     with pytest.raises(ConfigError, match="nb_alpha does not apply with fine_labels"):
         load_config(QUICKSTART, overrides)
     assert load_config(QUICKSTART, ["model.tfidf.nb_alpha=0.5"]).model.tfidf.nb_alpha == 0.5
+    overrides = ["model.tfidf.fine_labels=true", "model.tfidf.calibration=shared"]
+    with pytest.raises(ConfigError, match="calibration does not apply with fine_labels"):
+        load_config(QUICKSTART, overrides)
 
 
 def test_one_none_description_may_be_written_as_a_line() -> None:

@@ -448,6 +448,7 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "features.tfidf.analyzer=word+char_wb",
             "features.tfidf.char_ngram_range=[3,4]",
             "model.tfidf.coef_dtype=float16",  # scored as stored, in the run and the bundle
+            "model.tfidf.calibration=shared",  # one sigmoid for every label, in both
         ],
     )
     union = fit_family(union_config, "tfidf", data, labels)

@@ -4,7 +4,8 @@ For every label, :class:`MultiLabelLinear`
 
 1. scores the training documents by cross-validation (each document scored by a
    model that did not see it),
-2. fits a sigmoid (Platt scaling) from those scores to probabilities,
+2. fits a sigmoid (Platt scaling) from those scores to probabilities (one per
+   label, or one shared by every label),
 3. picks the probability threshold that maximises F1 on them,
 4. fits the linear model on the whole training split.
 
@@ -33,6 +34,7 @@ from topics.kernels.linear import platt_proba, sigmoid
 from topics.progress import progress
 
 COEF_DTYPES = ("float64", "float32", "float16")
+CALIBRATIONS = ("per_label", "shared")
 
 
 class MultiLabelLinear(ClassifierMixin, BaseEstimator):
@@ -75,6 +77,11 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         The precision ``coef_`` is kept in once fit: rounded weights score (here
         and in a bundle) as stored, and a bundle's largest array shrinks 2-4x.
         Calibration and thresholds are fit on the unrounded models' scores.
+    calibration : {"per_label", "shared"}
+        One Platt sigmoid per label, or one fit on every label's out-of-fold
+        scores together: the labels then rank as their margins do (single-label
+        data: the class of the largest margin), where per-label sigmoids can
+        reorder them. Thresholds are tuned on the calibrated scores either way.
 
     Examples
     --------
@@ -98,6 +105,7 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         n_jobs: int | None = None,
         nb_alpha: float | None = None,
         coef_dtype: str = "float64",
+        calibration: str = "per_label",
     ) -> None:
         self.classifier = classifier
         self.C = C
@@ -110,6 +118,7 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.nb_alpha = nb_alpha
         self.coef_dtype = coef_dtype
+        self.calibration = calibration
 
     def _base(self) -> BaseEstimator:
         base = self._unscaled_base()
@@ -136,6 +145,11 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
                 f"The 'coef_dtype' parameter of MultiLabelLinear must be one of "
                 f"{', '.join(COEF_DTYPES)}. Got {self.coef_dtype!r} instead."
             )
+        if self.calibration not in CALIBRATIONS:
+            raise ValueError(
+                f"The 'calibration' parameter of MultiLabelLinear must be one of "
+                f"{', '.join(CALIBRATIONS)}. Got {self.calibration!r} instead."
+            )
         X, y = validate_data(self, X, y, accept_sparse="csr", multi_output=True, dtype=np.float64)
         check_classification_targets(y)
         Y = self._encode_targets(np.asarray(y))
@@ -156,49 +170,55 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         base = self.classifier
         desc = f"fit {base if isinstance(base, str) else type(base).__name__}"
         columns = progress(fitted, desc=desc, unit="label", total=n_labels)
-        coef, intercept, platt, thresholds, oof = zip(*columns, strict=True)
+        coef, intercept, scores = zip(*columns, strict=True)
         self.coef_ = np.vstack(coef).astype(self.coef_dtype)
         self.intercept_ = np.array(intercept)
-        self.platt_a_, self.platt_b_ = np.array(platt).T
-        self.thresholds_ = np.array(thresholds)
-        # Out-of-fold calibrated probabilities of the training documents: how the
-        # model does on data it did not see, measured without the test split.
-        self.oof_proba_ = np.column_stack(oof)
+        # Out-of-fold scores of the training documents (in-sample for a label too
+        # rare to cross-validate): how the model does on data it did not see,
+        # measured without the test split. Calibration and thresholds are fit on them.
+        self.oof_scores_ = np.column_stack(scores)
+        return self.calibrate(Y)
+
+    def calibrate(self, Y: np.ndarray) -> MultiLabelLinear:
+        """Fit ``platt_a_``, ``platt_b_``, ``oof_proba_`` and ``thresholds_`` from
+        ``oof_scores_`` and the 0/1 targets ``Y`` as ``calibration`` says: what
+        :meth:`fit` ends with, and all a change of ``calibration`` needs."""
+        self.platt_a_, self.platt_b_ = platt_params(self.oof_scores_, Y, self.calibration)
+        self.oof_proba_ = platt_proba(self.oof_scores_, self.platt_a_, self.platt_b_)
+        self.thresholds_ = np.array(
+            [self._threshold(self.oof_proba_[:, j], Y[:, j], j) for j in range(Y.shape[1])]
+        )
         return self
 
-    def _fit_label(
-        self, X: Any, y_j: np.ndarray
-    ) -> tuple[np.ndarray, float, tuple[float, float], float, np.ndarray]:
-        """One label: ``(coef, intercept, (platt a, b), threshold, out-of-fold probability)``."""
+    def _threshold(self, oof: np.ndarray, y_j: np.ndarray, j: int) -> float:
+        """Label ``j``'s cut: F1-optimal on its out-of-fold probabilities, else (too
+        few positives, or an F1 under ``threshold_min_f1``) the probability at
+        score 0, the model's own cut."""
+        own = float(sigmoid(np.array(self.platt_b_[j])))
+        positives = int(y_j.sum())
+        if positives < 2 or positives > len(y_j) - 2 or positives < self.threshold_min_positives:
+            return own
+        tuned = fit_threshold(oof, y_j)
+        return tuned if f1_at(oof, y_j, tuned) >= self.threshold_min_f1 else own
+
+    def _fit_label(self, X: Any, y_j: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+        """One label: ``(coef, intercept, out-of-fold scores)``."""
         base = self._base()
         positives = int(y_j.sum())
         if positives < 2 or positives > len(y_j) - 2:
             # Too few to cross-validate (Reuters has single-example categories):
-            # the raw margin, sigmoid(score), and the SVM's own cut at score 0.
+            # the model's own scores, calibrated to sigmoid(score) (platt_params).
             model = clone(base).fit(X, y_j)
             coef, intercept = model.coef_.ravel(), float(np.ravel(model.intercept_)[0])
-            return (
-                coef,
-                intercept,
-                (1.0, 0.0),
-                0.5,
-                sigmoid(np.asarray(X @ coef).ravel() + intercept),
-            )
+            return coef, intercept, np.asarray(X @ coef).ravel() + intercept
         folds = StratifiedKFold(
             n_splits=min(self.cv_folds, positives, len(y_j) - positives),
             shuffle=True,
             random_state=self.random_state,
         )
         scores = cross_val_predict(clone(base), X, y_j, cv=folds, method="decision_function")
-        a, b = fit_platt(scores, y_j)
-        oof = platt_proba(scores, a, b)
-        threshold = float(sigmoid(np.array(b)))  # the probability at score 0: the model's own cut
-        if positives >= self.threshold_min_positives:
-            tuned = fit_threshold(oof, y_j)
-            if f1_at(oof, y_j, tuned) >= self.threshold_min_f1:
-                threshold = tuned
         model = clone(base).fit(X, y_j)
-        return model.coef_.ravel(), float(np.ravel(model.intercept_)[0]), (a, b), threshold, oof
+        return model.coef_.ravel(), float(np.ravel(model.intercept_)[0]), scores
 
     def _encode_targets(self, y: np.ndarray) -> np.ndarray:
         """Set ``target_type_`` and ``classes_``; return one 0/1 column per scored label."""
@@ -332,6 +352,21 @@ class NBScaled(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def platt_params(
+    scores: np.ndarray, Y: np.ndarray, calibration: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-label Platt ``(a, b)`` from out-of-fold ``scores`` and 0/1 targets ``Y``:
+    each label's own sigmoid (``(1, 0)``, the raw score's, for a label too rare to
+    cross-validate), or one sigmoid fit on every label's scores together."""
+    n, k = Y.shape
+    if calibration == "shared":
+        a, b = fit_platt(scores.ravel(), Y.ravel())
+        return np.full(k, a), np.full(k, b)
+    rare = (Y.sum(axis=0) < 2) | (Y.sum(axis=0) > n - 2)
+    pairs = [(1.0, 0.0) if rare[j] else fit_platt(scores[:, j], Y[:, j]) for j in range(k)]
+    return np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
 
 
 def fit_platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:

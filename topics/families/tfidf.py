@@ -61,6 +61,9 @@ class TfidfSettings(Section):
     # float16 makes the largest array of a big vocabulary 4x smaller (20 Newsgroups:
     # 100 -> 25 MB) and the model scores as stored, the same in both.
     coef_dtype: Literal["float64", "float32", "float16"] = "float64"
+    # One Platt sigmoid per label, or one shared by all: labels then rank as their
+    # margins do (single-label data: the class of the largest margin).
+    calibration: Literal["per_label", "shared"] = "per_label"
 
     @field_validator("n_jobs")
     @classmethod
@@ -75,6 +78,8 @@ class TfidfSettings(Section):
             raise ValueError("nb_alpha does not apply with fine_labels: true; set one of them")
         if self.coef_dtype != "float64" and self.fine_labels:
             raise ValueError("coef_dtype does not apply with fine_labels: true; set one of them")
+        if self.calibration != "per_label" and self.fine_labels:
+            raise ValueError("calibration does not apply with fine_labels: true; set one of them")
         return self
 
 
@@ -108,6 +113,7 @@ class Tfidf(Family):
                 n_jobs=settings.n_jobs,
                 nb_alpha=settings.nb_alpha,
                 coef_dtype=settings.coef_dtype,
+                calibration=settings.calibration,
             )
         return Pipeline(
             steps=[("tfidf", make_vectorizer(**context.vectorizer)), ("classifier", classifier)],

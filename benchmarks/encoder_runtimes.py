@@ -50,7 +50,7 @@ from topics.kernels.transformer import NumpyEncoder, encode_by_length  # noqa: E
 PRETRAINED = "sentence-transformers/all-MiniLM-L6-v2"
 DATASETS = {
     "nyt-cap": ("experiments/nyt-cap-encoder.yaml", 64),
-    "20newsgroups": ("experiments/20newsgroups.yaml", 128),
+    "20newsgroups": ("experiments/20newsgroups-encoder.yaml", 128),
 }
 BATCH = 64
 

@@ -9,7 +9,7 @@ chooses its weight:
   experiment shipped before ``header_fields: [Subject]``) as a third member; the
   weights are the best on the held-out share, on a 0.1 grid; test is only reported.
 
-Both encoders come from the run cache when ``topics run experiments/20newsgroups.yaml``
+Both encoders come from the run cache when ``topics run experiments/20newsgroups-encoder.yaml``
 (the Subject-only one) and an earlier run of this script (the other) left them there;
 otherwise each is fine-tuned, about 40 minutes on 2 cores. Writes
 ``benchmarks/results/encoder_views_20newsgroups.md``.
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     most = [int(k) for k in args.windows.split(",")]
     commit, load_before, start = provenance.commit(), os.getloadavg()[0], time.perf_counter()
-    config = load_config(REPO / "experiments/20newsgroups.yaml", ["tracking.enabled=false"])
+    config = load_config(REPO / "experiments/20newsgroups-encoder.yaml", ["tracking.enabled=false"])
     corpus = load_corpus_cached(config.data, config.cache_dir)
     train_idx, test_idx = split_indices(
         corpus, **split_kwargs(config.data.split, config.split_seed())

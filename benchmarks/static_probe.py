@@ -8,7 +8,7 @@
 The slice is ``benchmarks/peers.py``'s: nyt-cap fits on 1996-2001 and validates on
 2002-03 (the protocol behind experiments/nyt-cap.yaml's other choices); the other
 datasets hold out a random 20% of train. Each dataset's encoder experiment
-(``nyt-cap-encoder.yaml``, ``reuters-modapte.yaml``, ``20newsgroups.yaml``) gives the
+(``nyt-cap-encoder.yaml``, ``reuters-modapte.yaml``, ``20newsgroups-encoder.yaml``) gives the
 tfidf model and the ``--teacher``'s settings. On the fit part: the experiment's tfidf
 model, then the static vectors (``model.static``'s distillation) and, for each
 ``(sif, contextual, scale, C)``, the tfidf model's learner over the TF-IDF columns plus
@@ -114,7 +114,11 @@ from topics.run.build import fit_context, fit_family  # noqa: E402
 from topics.run.cache import FitCache, load_corpus_cached, split_kwargs  # noqa: E402
 
 # each dataset's experiment with the encoder: its tfidf model, and the teacher's settings
-EXPERIMENTS = {**PEER_EXPERIMENTS, "nyt-cap": "experiments/nyt-cap-encoder.yaml"}
+EXPERIMENTS = {
+    **PEER_EXPERIMENTS,
+    "nyt-cap": "experiments/nyt-cap-encoder.yaml",
+    "20newsgroups": "experiments/20newsgroups-encoder.yaml",
+}
 
 
 def floats(text: str) -> list[float | None]:

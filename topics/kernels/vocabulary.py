@@ -125,6 +125,12 @@ class _Tables:
         """Distinct terms among the tables (fewer than their entries if some repeat)."""
         return sum(map(len, self.tables.values()))
 
+    def fill(self, parts: dict[int, list[tuple[np.ndarray, np.ndarray]]]) -> None:
+        """The tables from ``(codes, term ids)`` arrays, a list of them per length."""
+        for n, found in parts.items():
+            codes, ids = (np.concatenate(part) for part in zip(*found, strict=True))
+            self.tables[n] = CodeTable(codes, ids)
+
     def find(self, n: int, keys: np.ndarray) -> np.ndarray:
         """The vocabulary id of each code of length ``n``, -1 if no term has it."""
         if n not in self.tables:
@@ -201,9 +207,7 @@ class GramCodes(_Tables):
                 for k in range(n):
                     keys = keys * codes.base + codes.digits(points[firsts[these] + k])
                 parts.setdefault(n, []).append((keys, ids[these]))
-        for n, found in parts.items():
-            keys, term_ids = (np.concatenate(part) for part in zip(*found, strict=True))
-            codes.tables[n] = CodeTable(keys, term_ids)
+        codes.fill(parts)
         return codes, coded
 
     def digits(self, points: np.ndarray) -> np.ndarray:
@@ -299,9 +303,7 @@ class WordCodes(_Tables):
                     keys = keys * codes.base + digits[starts[these] + k]
                 parts.setdefault(n, []).append((keys, ids[these]))
                 held[ids[these]] = True
-        for n, found in parts.items():
-            keys, term_ids = (np.concatenate(part) for part in zip(*found, strict=True))
-            codes.tables[n] = CodeTable(keys, term_ids)
+        codes.fill(parts)
         return codes, held
 
     def keys(self, docs: list[list[str]], ngram_range: tuple[int, int], width: int) -> np.ndarray:

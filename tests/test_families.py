@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import Pipeline
 
 from tests.conftest import REPO
 from topics.config import load_config
 from topics.errors import ConfigError
 from topics.families import FAMILIES
-from topics.families.base import Section
+from topics.families.base import FittedModel, Section
 from topics.run.build import describe_run, enabled_families
 
 
@@ -45,3 +48,30 @@ def test_the_run_description_names_every_enabled_family() -> None:
     described = describe_run(config)
     for part in ("tfidf linear_svc", "lda K=", "hybrid linear_svc", "complement_nb alpha=1"):
         assert part in described
+
+
+class Counting(BaseEstimator):
+    """A classifier step that counts the texts it scores."""
+
+    scored = 0
+
+    def fit(self, X: list[str], y: object = None) -> Counting:
+        self.fitted_ = True
+        return self
+
+    def predict_proba(self, X: list[str]) -> np.ndarray:
+        self.scored += len(X)
+        return np.array([[len(text) / 10.0] for text in X])
+
+
+def test_a_fitted_model_scores_the_same_texts_once() -> None:
+    counting = Counting()
+    model = FittedModel("m", Pipeline([("clf", counting)]).fit(["x"]), [])
+    first = model.predict_proba(["a b", "cde"])
+    again = model.predict_proba(("a b", "cde"))  # equal texts, another sequence
+    assert counting.scored == 2
+    assert again is first and not first.flags.writeable
+    other = model.predict_proba(["a b", "cdef"])
+    assert counting.scored == 4
+    np.testing.assert_allclose(other[:, 0], [0.3, 0.4])
+    np.testing.assert_allclose(model.predict_proba(["a b", "cde"])[:, 0], [0.3, 0.3])

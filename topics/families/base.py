@@ -28,6 +28,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 from sklearn.pipeline import Pipeline
 
+from topics.families.features import _texts_digest
+
 
 class Strict(BaseModel):
     """A config mapping whose unknown keys are errors."""
@@ -140,6 +142,9 @@ class FittedModel:
     features: list[str]
     fit_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    # the last texts scored and their probabilities: the run scores the test split
+    # with each model, and an ensemble reads its members' (the encoder runs once)
+    _last: tuple[str, np.ndarray] | None = field(default=None, init=False, repr=False)
 
     @property
     def classifier(self) -> Any:
@@ -158,7 +163,15 @@ class FittedModel:
         return self.pipeline.predict(list(texts))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        return self.pipeline.predict_proba(list(texts))
+        """The pipeline's probabilities for ``texts``, read-only; the same texts
+        again (by content) are not scored again."""
+        texts = list(texts)
+        key = _texts_digest(texts)
+        if self._last is None or self._last[0] != key:
+            proba = np.asarray(self.pipeline.predict_proba(texts))
+            proba.setflags(write=False)
+            self._last = (key, proba)
+        return self._last[1]
 
 
 @dataclass(frozen=True)

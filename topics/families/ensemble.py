@@ -168,7 +168,7 @@ class Ensemble(Family):
         tfidf, encoder = fitted["tfidf"], fitted["encoder"]
         held_out = encoder.classifier.validation_indices_
         ensemble = ProbabilityEnsemble(
-            members={"tfidf": tfidf.pipeline, "encoder": encoder.pipeline},
+            members={"tfidf": tfidf, "encoder": encoder},
             weight=settings.tfidf_weight,
             single_label=context.single_label,
             threshold_min_positives=settings.threshold_min_positives,

@@ -16,8 +16,9 @@ from tests.conftest import needs_encoder_extra
 from topics.config import DataConfig
 from topics.errors import ConfigError
 from topics.families.base import FittedModel
-from topics.families.encoder import resolve_pretrained
+from topics.families.encoder import EncoderClassifier, resolve_pretrained
 from topics.families.few_shot import SeededSelfTraining, description_similarity, embed_unique
+from topics.families.few_shot.model import LABELLED_REPEAT
 from topics.families.sentence_encoder import TorchBertEmbedder
 from topics.kernels.embedding_topics import unit_rows
 from topics.kernels.transformer import RELATIVE_BIAS
@@ -173,6 +174,42 @@ def test_a_fine_tuned_teacher_teaches_a_label_with_no_hint_and_is_cached(
     monkeypatch.setattr("topics.families.encoder.EncoderClassifier.fit", refuse)
     again = fit()  # the archive's scores read back from the cache
     np.testing.assert_array_equal(again.coef_, model.coef_)
+
+
+def test_a_noisy_student_encoder_learns_the_students_labels_and_ships_alone(
+    minilm: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fit(**settings: Any) -> SeededSelfTraining:
+        return SeededSelfTraining(
+            LABELS, seed_words=SEEDS, pretrained=minilm, max_length=32, C=10.0, **settings
+        ).fit(LABELLED, Y_LABELLED, unlabelled=ARCHIVE)
+
+    linear = fit()
+    noisy = fit(encoder_epochs=8, encoder_learning_rate=1e-4)
+    assert noisy.encoder_ is not None and linear.encoder_ is None
+    np.testing.assert_array_equal(noisy.coef_, linear.coef_)  # the same student taught it
+    proba = noisy.predict_proba(NEW)
+    np.testing.assert_array_equal(proba, noisy.encoder_.predict_proba(NEW))
+    assert not np.allclose(proba, linear.predict_proba(NEW))
+    assert noisy.predict(NEW).tolist() == linear.predict(NEW).tolist()
+
+    model = FittedModel("few_shot", Pipeline([("classifier", noisy)]), ["few_shot"])
+    export_bundle(tmp_path / "model", LABELS, "few_shot", {"few_shot": model}, {})
+    spec = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert spec["models"]["few_shot"]["kind"] == "encoder"  # no student, no TF-IDF
+    predictor = Predictor.load(tmp_path / "model")
+    np.testing.assert_allclose(predictor.predict_proba(NEW), proba, atol=1e-5)
+
+    seen: list[int] = []
+    original = EncoderClassifier.fit
+
+    def counted(self: EncoderClassifier, X: Any, y: Any) -> EncoderClassifier:
+        seen.append(len(X))
+        return original(self, X, y)
+
+    monkeypatch.setattr(EncoderClassifier, "fit", counted)
+    fit(encoder_epochs=1, encoder_archive=6)
+    assert seen == [6 + LABELLED_REPEAT * len(LABELLED)]  # a sample of the archive
 
 
 def test_a_confident_of_one_lets_the_teacher_only_confirm_hints(minilm: str) -> None:

@@ -87,16 +87,7 @@ class Encoder(Family):
         )
 
     def export(self, model: FittedModel) -> Exported:
-        classifier = model.classifier
-        encoder_spec, weights = classifier.export()
-        arrays = {
-            "coef": classifier.coef_,
-            "intercept": classifier.intercept_,
-            "thresholds": classifier.thresholds_,
-            "groups": classifier.groups_,
-            **{f"bert.{key}": value for key, value in weights.items()},
-        }
-        return Exported({"kind": "encoder", "encoder": encoder_spec}, arrays)
+        return encoder_state(model.classifier)
 
     def check(
         self, settings: EncoderSettings, labels: list[str], label_map: dict | None
@@ -108,3 +99,16 @@ class Encoder(Family):
     def describe(self, settings: EncoderSettings, context: FitContext) -> str:
         name = settings.pretrained.rsplit("/", 1)[-1]
         return f"encoder {name} epochs={settings.epochs} max_length={settings.max_length}"
+
+
+def encoder_state(classifier: EncoderClassifier) -> Exported:
+    """The bundle state of a fine-tuned :class:`EncoderClassifier`."""
+    encoder_spec, weights = classifier.export()
+    arrays = {
+        "coef": classifier.coef_,
+        "intercept": classifier.intercept_,
+        "thresholds": classifier.thresholds_,
+        "groups": classifier.groups_,
+        **{f"bert.{key}": value for key, value in weights.items()},
+    }
+    return Exported({"kind": "encoder", "encoder": encoder_spec}, arrays)

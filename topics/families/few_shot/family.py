@@ -12,6 +12,7 @@ from pydantic import Field
 from sklearn.pipeline import Pipeline
 
 from topics.families.base import Exported, Family, FitContext, FittedModel, Section, TrainingData
+from topics.families.encoder.family import encoder_state
 from topics.families.few_shot.model import SeededSelfTraining
 from topics.families.sentence_encoder import MINILM
 from topics.families.tfidf import vectorizer_state
@@ -54,6 +55,12 @@ class FewShotSettings(Section):
     labelled_weight: float = Field(20.0, gt=0)
     C: float = Field(1.0, gt=0)
     rounds: int = Field(3, ge=1)  # chosen on the training years: few_shot_choices_rounds.md
+    # A noisy student: above 0, the encoder fine-tuned this many epochs on the last
+    # student's labels of the archive (at most encoder_archive of its texts, sampled)
+    # and the labelled texts scores instead of the student; the bundle keeps it.
+    encoder_epochs: int = Field(0, ge=0)
+    encoder_learning_rate: float = Field(5e-5, gt=0, lt=1)
+    encoder_archive: int | None = Field(None, ge=1)
     threads: int | None = Field(None, ge=1)
 
 
@@ -89,6 +96,9 @@ class FewShot(Family):
             labelled_weight=settings.labelled_weight,
             C=settings.C,
             rounds=settings.rounds,
+            encoder_epochs=settings.encoder_epochs,
+            encoder_learning_rate=settings.encoder_learning_rate,
+            encoder_archive=settings.encoder_archive,
             vectorizer=context.vectorizer,
             single_label=context.single_label,
             random_state=context.seed,
@@ -106,8 +116,11 @@ class FewShot(Family):
 
     def export(self, model: FittedModel) -> Exported:
         """The student's coefficients and TF-IDF state, with its static token vectors
-        (``static.*``) or the encoder's weights (``bert.*``)."""
+        (``static.*``) or the encoder's weights (``bert.*``); or the fine-tuned
+        encoder's state, as the encoder family's (``encoder_epochs``)."""
         classifier: SeededSelfTraining = model.classifier
+        if classifier.encoder_ is not None:
+            return encoder_state(classifier.encoder_)
         tfidf_spec, tfidf_arrays = vectorizer_state(classifier.vectorizer_)
         spec: dict[str, Any] = {"kind": "few_shot", "tfidf": tfidf_spec}
         words = len(tfidf_arrays["idf"])
@@ -140,4 +153,7 @@ class FewShot(Family):
         return None
 
     def describe(self, settings: FewShotSettings, context: FitContext) -> str:
-        return f"few_shot self-training, {settings.vectors} vectors, C={settings.C:g}"
+        student = f"{settings.vectors} vectors, C={settings.C:g}"
+        if settings.encoder_epochs:
+            student = f"the encoder fine-tuned {settings.encoder_epochs} epoch(s) on its labels"
+        return f"few_shot self-training, {student}"

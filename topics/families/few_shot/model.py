@@ -29,6 +29,10 @@ from topics.families.static import StaticVectors
 from topics.kernels.linear import sigmoid
 from topics.progress import stage
 
+# times each labelled text is seen by the noisy student (encoder_epochs), beside one
+# pass over the pseudo-labelled archive; fixed, not tuned
+LABELLED_REPEAT = 4
+
 
 class SeededSelfTraining(ClassifierMixin, BaseEstimator):
     """Multi-label classifier from few (or no) labelled texts, seed words, label
@@ -86,6 +90,17 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
     rounds
         Students fitted in turn; from the second on, each learns the previous
         one's labels of the archive.
+    encoder_epochs
+        0: the last student scores. Above 0, a noisy student: the encoder
+        (``pretrained``) fine-tuned this many epochs on the last student's labels of
+        the archive, with the labelled texts repeated ``LABELLED_REPEAT`` times,
+        scores instead (a sigmoid per label, cut at 0.5).
+    encoder_learning_rate
+        The fine-tuned encoder's learning rate (its head's: 1e-3).
+    encoder_archive
+        The most archive texts the fine-tuned encoder learns from (a random sample
+        of them beyond it: fine-tuning takes about 0.6 s per 32 texts on 2 cores);
+        None: all.
     vectorizer
         ``features.tfidf`` keyword arguments for the student's TF-IDF columns.
     single_label
@@ -119,6 +134,9 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         labelled_weight: float = 20.0,
         C: float = 1.0,
         rounds: int = 3,
+        encoder_epochs: int = 0,
+        encoder_learning_rate: float = 5e-5,
+        encoder_archive: int | None = None,
         vectorizer: Mapping[str, Any] | None = None,
         single_label: bool = False,
         random_state: int = 0,
@@ -143,6 +161,9 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         self.labelled_weight = labelled_weight
         self.C = C
         self.rounds = rounds
+        self.encoder_epochs = encoder_epochs
+        self.encoder_learning_rate = encoder_learning_rate
+        self.encoder_archive = encoder_archive
         self.vectorizer = vectorizer
         self.single_label = single_label
         self.random_state = random_state
@@ -205,6 +226,10 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
                 pseudo = (sigmoid(np.asarray(margins)) >= 0.5).astype(np.int8)
                 targets[: len(archive)] = pseudo
             self._fit_student(features, targets, weights)
+        self.encoder_ = None
+        if self.encoder_epochs and archive:
+            margins = np.asarray(features[: len(archive)] @ self.coef_.T + self.intercept_)
+            self.encoder_ = self._noisy_student(archive, margins, texts, y_lab)
         self.thresholds_ = np.full(n_labels, 0.5)
         self.n_labelled_ = len(texts)
         # no held-out labels to rank it against other models: name it with model.primary
@@ -292,6 +317,41 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
             cache.save("teacher", key, {"model": self.pretrained}, {"scores": scores})
         return scores
 
+    def _noisy_student(
+        self, archive: list[str], margins: np.ndarray, texts: list[str], y_lab: np.ndarray
+    ) -> EncoderClassifier:
+        """The encoder fine-tuned on the archive at the student's labels (from its
+        ``margins``; at most ``encoder_archive`` of its texts) and the labelled texts."""
+        keep = np.arange(len(archive))
+        if self.encoder_archive is not None and len(archive) > self.encoder_archive:
+            rng = np.random.default_rng(self.random_state)
+            keep = np.sort(rng.permutation(len(archive))[: self.encoder_archive])
+        encoder = EncoderClassifier(
+            pretrained=self.pretrained,
+            label_names=list(self.label_names),
+            single_label=self.single_label,
+            max_length=self.max_length,
+            epochs=self.encoder_epochs,
+            learning_rate=self.encoder_learning_rate,
+            head_learning_rate=1e-3,
+            batch_size=32,
+            validation_fraction=0.0,
+            random_state=self.random_state,
+            threads=self.threads,
+            cache=self.cache,
+        )
+        stage(
+            f"few_shot: fine-tune the encoder on {len(keep)} pseudo-labelled"
+            f" + {len(texts)} labelled texts"
+        )
+        if self.single_label:  # class indices, as the student decides
+            targets = np.r_[
+                margins[keep].argmax(axis=1), np.tile(y_lab.argmax(axis=1), LABELLED_REPEAT)
+            ]
+        else:
+            targets = np.vstack([margins[keep] >= 0] + [y_lab] * LABELLED_REPEAT).astype(np.int8)
+        return encoder.fit([archive[i] for i in keep] + texts * LABELLED_REPEAT, targets)
+
     def _fit_student(self, features: Any, targets: np.ndarray, weights: np.ndarray) -> None:
         n_labels = targets.shape[1]
         self.coef_ = np.zeros((n_labels, features.shape[1]))
@@ -356,6 +416,8 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         check_is_fitted(self, "coef_")
         texts = [str(text) for text in X]
+        if self.encoder_ is not None:
+            return self.encoder_.predict_proba(texts)
         if self.vectors == "static":
             vectors = self.static_.transform(texts)
         else:

@@ -33,8 +33,13 @@ articles plus the unlabelled archive, by seeded self-training. Its hints are in
    the encoder's own embedding, or static token vectors distilled from it (the
    ``static`` family's, a lookup).
 
+4. **Noisy student** (``encoder_epochs`` above 0; off by default). The encoder is
+   fine-tuned on the last student's labels of the archive (at most
+   ``encoder_archive`` of its texts) and the labelled texts, and scores instead.
+
 The bundle keeps the student's coefficients, the TF-IDF vocabulary and the
-encoder's float32 weights (or the static token vectors); :mod:`topics.serve.scorers`
+encoder's float32 weights (or the static token vectors), or the noisy student's
+fine-tuned encoder as the encoder family keeps one; :mod:`topics.serve.scorers`
 scores it with numpy. Training needs ``pip install 'topics[encoder]'`` (torch,
 transformers).
 

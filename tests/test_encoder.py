@@ -145,6 +145,29 @@ def test_fine_tuning_learns_the_keywords(multilabel: Any) -> None:
     assert np.all((model.thresholds_ > 0) & (model.thresholds_ < 1))
 
 
+def test_grouping_by_length_makes_batches_of_one_length_and_still_learns(
+    tiny_bert: Path,
+) -> None:
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 120, size=2000)
+    order = rng.permutation(2000)
+    grouped = EncoderClassifier(batch_size=16, group_by_length=True)._batches(order, lengths, rng)
+    plain = EncoderClassifier(batch_size=16)._batches(order, None, rng)
+    for batches in (grouped, plain):  # every text once an epoch
+        np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(2000))
+    spread = np.mean([np.ptp(lengths[b]) for b in grouped])
+    assert spread < 0.1 * np.mean([np.ptp(lengths[b]) for b in plain]), spread
+    # the batches in random order, not longest first
+    longest = [lengths[b].max() for b in grouped]
+    assert not np.all(np.diff(longest[:20]) <= 0)
+
+    texts, y = synthetic(240, seed=0)
+    texts = [text + " officials said" * (i % 7) for i, text in enumerate(texts)]
+    model = _fit(tiny_bert, texts, y, group_by_length=True)
+    test_texts, y_test = synthetic(80, seed=1)
+    assert (model.predict(test_texts) == y_test).mean() > 0.9
+
+
 def test_sigmoids_start_at_the_label_frequencies_and_the_head_has_its_own_rate(
     tiny_bert: Path,
 ) -> None:

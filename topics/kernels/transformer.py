@@ -57,14 +57,22 @@ def encode(tokenizer: Any, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray
     return _pad(tokenizer.encode_batch(list(texts)))
 
 
+def token_lengths(tokenizer: Any, texts: Sequence[str]) -> np.ndarray:
+    """Tokens per text, as :func:`encode` cuts them."""
+    return _lengths(tokenizer.encode_batch(list(texts)))
+
+
+def _lengths(encodings: Sequence[Any]) -> np.ndarray:
+    return np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+
+
 def encode_by_length(
     tokenizer: Any, texts: Sequence[str], batch_size: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """``(indices, ids, mask)`` batches of texts of similar length (less padding),
     longest first; every text is tokenized once."""
     encodings = tokenizer.encode_batch(list(texts))
-    lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
-    order = np.argsort(-lengths, kind="stable")
+    order = np.argsort(-_lengths(encodings), kind="stable")
     for k in range(0, len(order), batch_size):
         batch = order[k : k + batch_size]
         yield (batch, *_pad([encodings[i] for i in batch]))

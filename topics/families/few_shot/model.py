@@ -316,7 +316,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
             rng = np.random.default_rng(self.random_state)
             keep = np.sort(rng.permutation(len(archive))[: self.encoder_archive])
         encoder = self._encoder(self.encoder_epochs, self.encoder_learning_rate, batch_size=32)
-        encoder.set_params(single_label=self.single_label, cache=self.cache)
+        encoder.set_params(single_label=self.single_label, cache=self.cache, group_by_length=True)
         stage(
             f"few_shot: fine-tune the encoder on {len(keep)} pseudo-labelled"
             f" + {len(texts)} labelled texts"

@@ -212,6 +212,31 @@ def test_a_noisy_student_encoder_learns_the_students_labels_and_ships_alone(
     assert seen == [6 + LABELLED_REPEAT * len(LABELLED)]  # a sample of the archive
 
 
+def test_a_single_label_noisy_student_learns_the_students_classes(minilm: str) -> None:
+    one = Y_LABELLED.sum(axis=1) == 1
+    texts = [text for text, keep in zip(LABELLED, one, strict=True) if keep]
+
+    def fit(**settings: Any) -> SeededSelfTraining:
+        return SeededSelfTraining(
+            LABELS,
+            seed_words=SEEDS,
+            pretrained=minilm,
+            max_length=32,
+            C=10.0,
+            single_label=True,
+            **settings,
+        ).fit(texts, Y_LABELLED[one].argmax(axis=1), unlabelled=ARCHIVE)
+
+    linear = fit()
+    noisy = fit(encoder_epochs=8, encoder_learning_rate=1e-4)
+    assert noisy.encoder_ is not None and noisy.encoder_.single_label
+    proba = noisy.predict_proba(NEW)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)  # a softmax over the labels
+    predicted = noisy.predict(NEW).tolist()  # class indices
+    assert predicted == linear.predict(NEW).tolist()
+    assert predicted[:3] == [0, 1, 2]  # economy, defense, transport
+
+
 def test_a_confident_of_one_lets_the_teacher_only_confirm_hints(minilm: str) -> None:
     seeds = {**SEEDS, "transport": ["airline"]}  # hints one archive text of five
 

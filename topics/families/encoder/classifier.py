@@ -22,11 +22,9 @@ the tokenizer's JSON; :mod:`topics.kernels.transformer` scores them with numpy.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,12 +34,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from topics.errors import DataError
 from topics.families.base import ArrayStore
+from topics.families.encoder.cache import cache_key, restore, save
 from topics.families.encoder.pretrained import (
     import_torch,
     load_pretrained,
-    resolve_pretrained,
 )
-from topics.families.features import _texts_digest
 from topics.families.linear import held_out_cuts
 from topics.kernels.transformer import (
     bert_names,
@@ -203,14 +200,14 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         positions = int(config.max_position_embeddings) - _position_offset(encoder)
         self.max_length_ = min(self.max_length, positions)
         self.tokenizer_ = load_tokenizer(self.tokenizer_json_, self.max_length_)
-        key = self._cache_key(torch, transformers, texts, targets)
-        if key and self._restore(torch, encoder, groups, key):
+        key = cache_key(self, torch, transformers, texts, targets)
+        if key and restore(self, torch, encoder, groups, key):
             logger.info("encoder: the fine-tuned model read back from the cache")
             return self
         self._train(torch, transformers, encoder, config, texts, targets, indicator, groups)
         encoder.eval()
         if key:
-            self._save(key)
+            save(self, key)
         return self
 
     def _train(
@@ -314,78 +311,6 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             return list(X)
         return [keep_header_fields(text, self.header_fields) for text in X]
 
-    # -- cache -------------------------------------------------------------------
-    def _cache_key(self, torch: Any, transformers: Any, texts: list[str], targets: Any) -> str:
-        if self.cache is None:
-            return ""
-        params = {k: v for k, v in self.get_params().items() if k not in ("cache", "threads")}
-        targets = np.ascontiguousarray(targets)
-        target_digest = hashlib.sha256(
-            f"{targets.dtype}{targets.shape}".encode() + targets.tobytes()
-        ).hexdigest()
-        versions = [torch.__version__, transformers.__version__]
-        folder = Path(resolve_pretrained(self.pretrained))
-        # the pretrained weights, by the files of their folder (a hub id: its name)
-        files = sorted(
-            (p.relative_to(folder).as_posix(), p.stat().st_size)
-            for p in (folder.rglob("*") if folder.is_dir() else [])
-            if p.is_file()
-        )
-        return self.cache.key(
-            "encoder", params, versions, files, _texts_digest(texts), target_digest
-        )
-
-    def _save(self, key: str) -> None:
-        assert self.cache is not None
-        arrays = {
-            "coef": self.coef_,
-            "intercept": self.intercept_,
-            "thresholds": self.thresholds_,
-            **{f"bert.{name}": value for name, value in self._parameters().items()},
-        }
-        if hasattr(self, "validation_indices_"):
-            arrays["validation_indices"] = self.validation_indices_
-            arrays["validation_proba"] = self.validation_proba_
-        meta = {  # NaN (no held-out share) as null: the cache writes strict JSON
-            "validation_score": _or_none(self.validation_score_),
-            "history": [{k: _or_none(v) for k, v in r.items()} for r in self.history_],
-        }
-        self.cache.save("encoder", key, meta, arrays)
-
-    def _restore(self, torch: Any, encoder: Any, groups: np.ndarray, key: str) -> bool:
-        """The fine-tuned weights, head, thresholds and held-out scores of the cache's
-        entry ``key`` in place of fine-tuning; False when there is none that fits."""
-        assert self.cache is not None
-        entry = self.cache.load("encoder", key)
-        if entry is None:
-            return False
-        meta, arrays = entry
-        state = {k[5:]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("bert.")}
-        coef = arrays.get("coef")
-        parameters = dict(encoder.named_parameters())
-        try:
-            # checked before loading: a failed load_state_dict would leave some loaded
-            if any(
-                name not in state or state[name].shape != value.shape
-                for name, value in parameters.items()
-            ):
-                raise ValueError("weights missing or of another shape")
-            if coef is None or coef.shape != (groups.shape[0], encoder.config.hidden_size):
-                raise ValueError("no head, or one of another shape")
-            encoder.load_state_dict(state, strict=False)  # buffers stay as loaded
-            self.coef_, self.intercept_ = coef, arrays["intercept"]
-            self.thresholds_ = arrays["thresholds"]
-            self.validation_score_ = _or_nan(meta["validation_score"])
-            self.history_ = [{k: _or_nan(v) for k, v in r.items()} for r in meta["history"]]
-        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
-            logger.warning("ignoring a cached encoder that does not check out (%s)", exc)
-            return False
-        if "validation_indices" in arrays:
-            self.validation_indices_ = arrays["validation_indices"]
-            self.validation_proba_ = arrays["validation_proba"]
-        self.encoder_, self.groups_ = encoder.eval(), groups
-        return True
-
     def _holdout(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(fine-tuning indices, held-out indices), stratified on the class where it can be."""
         everything = np.arange(len(targets))
@@ -458,12 +383,12 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         }
         if self.header_fields is not None:
             spec["header_fields"] = list(self.header_fields)
-        arrays = self._parameters()
+        arrays = self.weights()
         if config.model_type == "mpnet":
             arrays = bert_names(arrays, self.encoder_.embeddings.padding_idx)
         return spec, arrays
 
-    def _parameters(self) -> dict[str, np.ndarray]:
+    def weights(self) -> dict[str, np.ndarray]:
         """The encoder's float32 weights by torch's names."""
         return {
             name: parameter.detach().numpy().astype(np.float32)
@@ -476,11 +401,3 @@ def _position_offset(encoder: Any) -> int:
     if encoder.config.model_type == "mpnet":
         return int(encoder.embeddings.padding_idx) + 1
     return 0
-
-
-def _or_none(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
-
-
-def _or_nan(value: float | None) -> float:
-    return float("nan") if value is None else float(value)

@@ -1,5 +1,4 @@
-"""The ``topics sweep`` and ``topics classify-archive`` commands (parsed in
-:mod:`topics.cli.main`)."""
+"""The ``topics sweep`` and ``topics classify-archive`` commands."""
 
 from __future__ import annotations
 
@@ -10,8 +9,78 @@ from pathlib import Path
 from typing import Any
 
 from topics import progress
+from topics.cli.arguments import add_config_arguments, add_run_name_argument
 from topics.cli.signals import end_on_sigterm
 from topics.errors import TopicsError
+
+
+def build_parser(commands: Any) -> None:
+    """Add ``sweep`` and ``classify-archive`` to ``topics``' ``commands``."""
+    sweep = commands.add_parser(
+        "sweep",
+        help="train an experiment over a grid or random values of config keys (nested runs)",
+        description="Run every trial of the experiment's sweep: section, in parallel "
+        "(joblib here, or a Dask cluster); each trial is a nested MLflow run logged here.",
+    )
+    add_config_arguments(sweep)
+    sweep.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="Dask scheduler for the trials, e.g. tcp://127.0.0.1:8786 (default: dask.address)",
+    )
+    sweep.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    sweep.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    add_run_name_argument(sweep, "'<name>-sweep'; children are named after their trial's params")
+
+    archive = commands.add_parser(
+        "classify-archive",
+        help="classify a large JSONL/Parquet archive into partitioned JSONL, restartable",
+        description="Classify every document of INPUT with a trained bundle; writes "
+        "DIR/part-*.jsonl (the records of 'classify --format jsonl'). A rerun skips "
+        "finished partitions. INPUT and DIR must be paths all workers can reach.",
+    )
+    archive.add_argument("input", metavar="INPUT", help="a .jsonl/.parquet file or a glob")
+    archive.add_argument("--output", required=True, metavar="DIR", help="output folder")
+    archive.add_argument(
+        "--model", default="artifacts/latest", help="bundle folder or models:/ / runs:/ URI"
+    )
+    archive.add_argument("--tracking-uri", help="MLflow store for models:/ and runs:/ URIs")
+    archive.add_argument("--dask", metavar="ADDRESS", help="Dask scheduler, tcp://HOST:PORT")
+    archive.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="without --dask: 1 runs here, N>1 starts a local Dask cluster of N processes",
+    )
+    archive.add_argument(
+        "--partition-mb", type=float, default=16.0, help="JSONL partition size (default: 16)"
+    )
+    archive.add_argument("--top-k", type=int, default=3, help="dominant topics per document")
+    archive.add_argument(
+        "--topics",
+        metavar="NAME",
+        help="which topic model lists the topics (and, with --date-field, their prevalence), "
+        "for a bundle with both: lda or embedding_topics (default: lda when the bundle has "
+        "it, else embedding_topics); --drift still compares the default's topic mix",
+    )
+    archive.add_argument(
+        "--drift",
+        action="store_true",
+        help="also write DIR/drift.html and DIR/drift.json: the archive against the model's "
+        "training data (as 'topics drift'); exit 3 when a measure moved",
+    )
+    archive.add_argument(
+        "--date-field",
+        metavar="FIELD",
+        help="record field with a date or year: also write topic and label prevalence "
+        "per period into DIR (topics_over_time.csv/.png, labels_over_time.csv)",
+    )
+    archive.add_argument(
+        "--period",
+        choices=("year", "quarter", "month"),
+        default="year",
+        help="period of --date-field (default: year)",
+    )
 
 
 def sweep_command(args: argparse.Namespace) -> int:

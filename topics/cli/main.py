@@ -12,9 +12,11 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from topics import __version__, progress
+from topics.cli import cluster, store
+from topics.cli.arguments import add_config_arguments, add_run_name_argument
 from topics.cli.signals import end_on_sigterm
 from topics.errors import TopicsError, stdout_closed
 
@@ -66,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run an experiment: train, evaluate, write artifacts/, log to MLflow",
         description="Run one experiment file end to end.",
     )
-    _add_config_arguments(run)
+    add_config_arguments(run)
     run.add_argument(
         "--json",
         action="store_true",
@@ -86,29 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
         "filled in) added to training; repeatable, a later file wins for an id "
         "(appends to data.extra_train)",
     )
-    _add_run_name_argument(
+    add_run_name_argument(
         run, "the experiment name and the --set overrides, e.g. 'quickstart C=0.1'"
     )
 
     show = commands.add_parser(
         "show-config", help="print the resolved, validated config of an experiment"
     )
-    _add_config_arguments(show)
+    add_config_arguments(show)
 
-    register = commands.add_parser(
-        "register",
-        help="register a run's model in the MLflow model registry (optionally under an alias)",
-        description="Register the model a tracked run logged; classify it with "
-        "--model models:/NAME@ALIAS.",
-    )
-    register.add_argument("run_id", metavar="RUN_ID", help="the run whose model to register")
-    register.add_argument("--name", required=True, help="registered model name, e.g. topics-news")
-    register.add_argument("--alias", help="alias to point at the new version, e.g. champion")
-    register.add_argument(
-        "--tracking-uri",
-        help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
-    )
-    _add_store_commands(commands)
+    store.build_parser(commands)
     data = commands.add_parser("data", help="manage datasets (fetch public archives)")
     data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     fetch = data_commands.add_parser(
@@ -125,110 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     from topics.cli import init
 
     init.build_parser(commands)
-    _add_cluster_commands(commands)
+    cluster.build_parser(commands)
     from topics.cli import drift, evaluate, suggest
 
     drift.build_parser(commands)
     evaluate.build_parser(commands)
     suggest.build_parser(commands)
     return parser
-
-
-def _add_store_commands(commands: Any) -> None:
-    store = "MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)"
-    log = commands.add_parser(
-        "log",
-        help="log a finished run folder (params, metrics, bundle) to the MLflow store",
-        description="Log RUN_DIR to the store: the run it is named after is resumed if the "
-        "store has it (its tracking failed after training), else a new run is made.",
-    )
-    log.add_argument("run_dir", metavar="RUN_DIR", help="e.g. artifacts/quickstart/RUN_ID")
-    log.add_argument("--tracking-uri", help=store + "; default for a failed run: its own")
-    gc = commands.add_parser(
-        "gc",
-        help="mark runs left RUNNING by a dead process KILLED; remove their orphan folders",
-        description="End KILLED every RUNNING run whose process (pid and host tags) is gone, "
-        "and remove run folders without a bundle whose run is KILLED or FAILED.",
-    )
-    gc.add_argument("--tracking-uri", help=store)
-    gc.add_argument(
-        "--output-dir", default="artifacts", help="run folders to scan (default: artifacts)"
-    )
-    gc.add_argument("--dry-run", action="store_true", help="list what would change, change nothing")
-
-
-def _add_cluster_commands(commands: Any) -> None:
-    sweep = commands.add_parser(
-        "sweep",
-        help="train an experiment over a grid or random values of config keys (nested runs)",
-        description="Run every trial of the experiment's sweep: section, in parallel "
-        "(joblib here, or a Dask cluster); each trial is a nested MLflow run logged here.",
-    )
-    _add_config_arguments(sweep)
-    sweep.add_argument(
-        "--dask",
-        metavar="ADDRESS",
-        help="Dask scheduler for the trials, e.g. tcp://127.0.0.1:8786 (default: dask.address)",
-    )
-    sweep.add_argument("--json", action="store_true", help="print the result as one JSON line")
-    sweep.add_argument("--no-track", action="store_true", help="do not log to MLflow")
-    _add_run_name_argument(sweep, "'<name>-sweep'; children are named after their trial's params")
-
-    archive = commands.add_parser(
-        "classify-archive",
-        help="classify a large JSONL/Parquet archive into partitioned JSONL, restartable",
-        description="Classify every document of INPUT with a trained bundle; writes "
-        "DIR/part-*.jsonl (the records of 'classify --format jsonl'). A rerun skips "
-        "finished partitions. INPUT and DIR must be paths all workers can reach.",
-    )
-    archive.add_argument("input", metavar="INPUT", help="a .jsonl/.parquet file or a glob")
-    archive.add_argument("--output", required=True, metavar="DIR", help="output folder")
-    archive.add_argument(
-        "--model", default="artifacts/latest", help="bundle folder or models:/ / runs:/ URI"
-    )
-    archive.add_argument("--tracking-uri", help="MLflow store for models:/ and runs:/ URIs")
-    archive.add_argument("--dask", metavar="ADDRESS", help="Dask scheduler, tcp://HOST:PORT")
-    archive.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="without --dask: 1 runs here, N>1 starts a local Dask cluster of N processes",
-    )
-    archive.add_argument(
-        "--partition-mb", type=float, default=16.0, help="JSONL partition size (default: 16)"
-    )
-    archive.add_argument("--top-k", type=int, default=3, help="dominant topics per document")
-    archive.add_argument(
-        "--topics",
-        metavar="NAME",
-        help="which topic model lists the topics (and, with --date-field, their prevalence), "
-        "for a bundle with both: lda or embedding_topics (default: lda when the bundle has "
-        "it, else embedding_topics); --drift still compares the default's topic mix",
-    )
-    archive.add_argument(
-        "--drift",
-        action="store_true",
-        help="also write DIR/drift.html and DIR/drift.json: the archive against the model's "
-        "training data (as 'topics drift'); exit 3 when a measure moved",
-    )
-    archive.add_argument(
-        "--date-field",
-        metavar="FIELD",
-        help="record field with a date or year: also write topic and label prevalence "
-        "per period into DIR (topics_over_time.csv/.png, labels_over_time.csv)",
-    )
-    archive.add_argument(
-        "--period",
-        choices=("year", "quarter", "month"),
-        default="year",
-        help="period of --date-field (default: year)",
-    )
-
-
-def _add_run_name_argument(parser: argparse.ArgumentParser, default: str) -> None:
-    parser.add_argument(
-        "--run-name", metavar="NAME", help=f"name of the MLflow run (default: {default})"
-    )
 
 
 def default_run_name(experiment: str, overrides: Sequence[str]) -> str:
@@ -242,18 +134,6 @@ def default_run_name(experiment: str, overrides: Sequence[str]) -> str:
     return run_name(experiment, shown)
 
 
-def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("experiment", help="experiment YAML file, e.g. experiments/quickstart.yaml")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any config key (repeatable), e.g. --set model.lda.num_topics=12",
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _log_warnings_to_stderr()
@@ -263,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "show-config":
             return _show_config(args)
         if args.command == "register":
-            return _register(args)
+            return store.register_command(args)
         if args.command == "data":
             return _data_fetch(args)
         if args.command == "init":
@@ -271,17 +151,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return init_command(args)
         if args.command == "log":
-            return _log(args)
+            return store.log_command(args)
         if args.command == "gc":
-            return _gc(args)
+            return store.gc_command(args)
         if args.command == "sweep":
-            from topics.cli.cluster import sweep_command
-
-            return sweep_command(args)
+            return cluster.sweep_command(args)
         if args.command == "classify-archive":
-            from topics.cli.cluster import classify_archive_command
-
-            return classify_archive_command(args)
+            return cluster.classify_archive_command(args)
         if args.command == "drift":
             from topics.cli.drift import drift_command
 
@@ -362,54 +238,6 @@ def _show_config(args: argparse.Namespace) -> int:
     config = load_config(args.experiment, args.overrides)
     print(to_yaml(config), end="")
     print(f"# config hash: {config_hash(config)}")
-    return 0
-
-
-def _register(args: argparse.Namespace) -> int:
-    from topics.tracking import register_run_model, resolve_uri
-
-    version = register_run_model(args.run_id, args.name, args.alias, args.tracking_uri)
-    target = f"models:/{args.name}@{args.alias}" if args.alias else f"models:/{args.name}/{version}"
-    print(f"registered run {args.run_id} as {args.name} version {version}")
-    print(f'  classify --model {target} "some text"   # ({resolve_uri(args.tracking_uri)})')
-    return 0
-
-
-def _log(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from topics.run.trackers import TRACKING_RECORD, log_run_folder
-    from topics.tracking import MlflowTracker
-
-    run_dir = Path(args.run_dir)
-    uri, log_model = args.tracking_uri, True
-    record = run_dir / TRACKING_RECORD
-    if record.is_file():
-        saved = json.loads(record.read_text())
-        uri = uri or saved.get("tracking_uri")
-        log_model = bool(saved.get("log_model", True))
-    tracker = MlflowTracker(uri, log_model=log_model)
-    run_id = log_run_folder(run_dir, tracker)
-    print(f"logged {run_dir} as run {run_id} (tracked in {tracker.uri})")
-    return 0
-
-
-def _gc(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from topics.run.trackers import collect_garbage
-
-    found = collect_garbage(Path(args.output_dir), args.tracking_uri, dry_run=args.dry_run)
-    verb = "would " if args.dry_run else ""
-    for run in found.ended:
-        print(
-            f"{verb}mark KILLED: run {run['run_id']} ({run['experiment']}/{run['name']}; "
-            f"process {run['pid']} is gone)"
-        )
-    for folder in found.removed:
-        print(f"{verb}remove orphan run folder: {folder}")
-    if not found.ended and not found.removed:
-        print("nothing to collect: no run left RUNNING by a dead process, no orphan folder")
     return 0
 
 

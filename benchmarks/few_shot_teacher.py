@@ -48,7 +48,7 @@ from topics.data.splits import draw_train_sample  # noqa: E402
 from topics.families.base import TrainingData  # noqa: E402
 from topics.families.encoder import EncoderClassifier  # noqa: E402
 from topics.families.few_shot import SeededSelfTraining, embed_unique  # noqa: E402
-from topics.families.few_shot.model import _fit_logreg  # noqa: E402
+from topics.families.few_shot.teachers import fit_logreg  # noqa: E402
 from topics.run.build import fit_family  # noqa: E402
 
 
@@ -149,7 +149,7 @@ def main() -> None:
                 emb_lab = embed_unique(texts, shipped.embedder_, shipped.cache)
                 emb_val = embed_unique(val_texts, shipped.embedder_, shipped.cache)
                 for j in range(len(labels)):
-                    teacher = _fit_logreg(emb_lab, y_all[taken][:, j], shipped.random_state)
+                    teacher = fit_logreg(emb_lab, y_all[taken][:, j], shipped.random_state)
                     frozen[:, j] = teacher.predict(emb_val)
                 alone = scores(gold, frozen)[0]
                 for cut in cuts:

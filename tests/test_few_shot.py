@@ -18,7 +18,7 @@ from topics.errors import ConfigError
 from topics.families.base import FittedModel
 from topics.families.encoder import EncoderClassifier, resolve_pretrained
 from topics.families.few_shot import SeededSelfTraining, description_similarity, embed_unique
-from topics.families.few_shot.model import LABELLED_REPEAT
+from topics.families.few_shot.teachers import LABELLED_REPEAT
 from topics.families.sentence_encoder import TorchBertEmbedder
 from topics.kernels.embedding_topics import unit_rows
 from topics.kernels.transformer import RELATIVE_BIAS

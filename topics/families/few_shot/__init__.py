@@ -1,7 +1,8 @@
 """The few-shot family (``model.few_shot``): labels from zero or a handful of labelled
 articles plus the unlabelled archive, by seeded self-training. Its hints are in
 :mod:`~topics.families.few_shot.hints`, the estimator in
-:mod:`~topics.families.few_shot.model`, its settings and bundle state in
+:mod:`~topics.families.few_shot.model`, the encoders it fine-tunes (teacher, noisy
+student) in :mod:`~topics.families.few_shot.teachers`, its settings and bundle state in
 :mod:`~topics.families.few_shot.family`.
 
 1. **Hints.** Every text of the archive (the training texts and

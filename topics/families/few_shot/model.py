@@ -10,13 +10,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from topics.errors import ConfigError
 from topics.families.base import ArrayStore
-from topics.families.encoder import EncoderClassifier
-from topics.families.features import _texts_digest, make_vectorizer
+from topics.families.features import make_vectorizer
 from topics.families.few_shot.hints import (
     closeness,
     embed_unique,
@@ -24,14 +22,11 @@ from topics.families.few_shot.hints import (
     seeded_hints,
     sentences,
 )
+from topics.families.few_shot.teachers import fit_logreg, noisy_student, teacher_scores
 from topics.families.sentence_encoder import MINILM, TorchBertEmbedder
 from topics.families.static import StaticVectors
 from topics.kernels.linear import sigmoid
 from topics.progress import stage
-
-# times each labelled text is seen by the noisy student (encoder_epochs), beside one
-# pass over the pseudo-labelled archive; fixed, not tuned
-LABELLED_REPEAT = 4
 
 
 class SeededSelfTraining(ClassifierMixin, BaseEstimator):
@@ -204,7 +199,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
             if len(np.unique(y_lab[:, j])) == 2
             and not (y_lab[:, j].sum() < self.teacher_min_positives and (hints[:, j] >= 0).all())
         ]
-        scores = self._teacher_scores(texts, y_lab, emb_lab, archive, emb_arch) if taught else None
+        scores = teacher_scores(self, texts, y_lab, emb_lab, archive, emb_arch) if taught else None
         pseudo = self._pseudo_labels(hints, scores, taught)
 
         self.pseudo_label_rate_ = pseudo.mean(axis=0)  # share of the archive, per label
@@ -229,7 +224,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         self.encoder_ = None
         if self.encoder_epochs and archive:
             margins = np.asarray(features[: len(archive)] @ self.coef_.T + self.intercept_)
-            self.encoder_ = self._noisy_student(archive, margins, texts, y_lab)
+            self.encoder_ = noisy_student(self, archive, margins, texts, y_lab)
         self.thresholds_ = np.full(n_labels, 0.5)
         self.n_labelled_ = len(texts)
         # no held-out labels to rank it against other models: name it with model.primary
@@ -257,99 +252,12 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
                 pseudo[hinted[np.argsort(-sure[hinted], kind="stable")[:least]], j] = 1
         return pseudo
 
-    def _teacher_scores(
-        self,
-        texts: list[str],
-        y_lab: np.ndarray,
-        emb_lab: np.ndarray,
-        archive: list[str],
-        emb_arch: np.ndarray,
-    ) -> np.ndarray:
-        """The teacher's probability of each label for each archive text, from the
-        labelled ``texts`` (their embeddings ``emb_lab``)."""
-        if self.teacher == "finetune":
-            return self._finetuned_scores(texts, y_lab, archive)
-        scores = np.zeros((len(archive), y_lab.shape[1]))
-        for j in range(y_lab.shape[1]):
-            teacher = _fit_logreg(emb_lab, y_lab[:, j], self.random_state)
-            if teacher is not None:
-                scores[:, j] = teacher.predict_proba(emb_arch)[:, 1]
-        return scores
-
-    def _finetuned_scores(
-        self, texts: list[str], y_lab: np.ndarray, archive: list[str]
-    ) -> np.ndarray:
-        """The encoder fine-tuned on the labelled texts scores the archive; with a
-        cache, the scores are kept by the labelled texts, their labels, the archive
-        and the settings (not the fine-tuned model: 90 MB an entry, and only the
-        scores are read again)."""
-        teacher = self._encoder(self.teacher_epochs, 5e-5, batch_size=16)
-        cache, key = self.cache, ""
-        if cache is not None:
-            key = cache.key(
-                "teacher",
-                self.embedder_.digest(),
-                {**teacher.get_params(), "threads": None},
-                _texts_digest(texts),
-                y_lab.tobytes().hex(),
-                _texts_digest(archive),
-            )
-            entry = cache.load("teacher", key)
-            scores = None if entry is None else entry[1].get("scores")
-            if scores is not None and scores.shape == (len(archive), y_lab.shape[1]):
-                return scores
-        stage(f"few_shot: fine-tune the teacher on {len(texts)} labelled texts")
-        teacher.fit(texts, y_lab)
-        stage(f"few_shot: the teacher scores {len(archive)} archive texts")
-        scores = teacher.predict_proba(archive)
-        if cache is not None:
-            cache.save("teacher", key, {"model": self.pretrained}, {"scores": scores})
-        return scores
-
-    def _noisy_student(
-        self, archive: list[str], margins: np.ndarray, texts: list[str], y_lab: np.ndarray
-    ) -> EncoderClassifier:
-        """The encoder fine-tuned on the archive at the student's labels (from its
-        ``margins``; at most ``encoder_archive`` of its texts) and the labelled texts."""
-        keep = np.arange(len(archive))
-        if self.encoder_archive is not None and len(archive) > self.encoder_archive:
-            rng = np.random.default_rng(self.random_state)
-            keep = np.sort(rng.permutation(len(archive))[: self.encoder_archive])
-        encoder = self._encoder(self.encoder_epochs, self.encoder_learning_rate, batch_size=32)
-        encoder.set_params(single_label=self.single_label, cache=self.cache, group_by_length=True)
-        stage(
-            f"few_shot: fine-tune the encoder on {len(keep)} pseudo-labelled"
-            f" + {len(texts)} labelled texts"
-        )
-        if self.single_label:  # class indices, as the student decides
-            targets = np.r_[
-                margins[keep].argmax(axis=1), np.tile(y_lab.argmax(axis=1), LABELLED_REPEAT)
-            ]
-        else:
-            targets = np.vstack([margins[keep] >= 0] + [y_lab] * LABELLED_REPEAT).astype(np.int8)
-        return encoder.fit([archive[i] for i in keep] + texts * LABELLED_REPEAT, targets)
-
-    def _encoder(self, epochs: int, learning_rate: float, batch_size: int) -> EncoderClassifier:
-        """The sentence encoder to fine-tune on the labels, with no held-out share."""
-        return EncoderClassifier(
-            pretrained=self.pretrained,
-            label_names=list(self.label_names),
-            max_length=self.max_length,
-            epochs=epochs,
-            learning_rate=learning_rate,
-            head_learning_rate=1e-3,
-            batch_size=batch_size,
-            validation_fraction=0.0,
-            random_state=self.random_state,
-            threads=self.threads,
-        )
-
     def _fit_student(self, features: Any, targets: np.ndarray, weights: np.ndarray) -> None:
         n_labels = targets.shape[1]
         self.coef_ = np.zeros((n_labels, features.shape[1]))
         self.intercept_ = np.full(n_labels, -30.0)  # a label never seen: never given
         for j in range(n_labels):
-            student = _fit_logreg(features, targets[:, j], self.random_state, weights, self.C)
+            student = fit_logreg(features, targets[:, j], self.random_state, weights, self.C)
             if student is not None:
                 self.coef_[j] = student.coef_[0]
                 self.intercept_[j] = student.intercept_[0]
@@ -437,17 +345,3 @@ def _indicator(y: Any, n: int, n_labels: int) -> np.ndarray:
         out[np.arange(n), y.astype(int)] = 1
         return out
     return y.astype(np.int8)
-
-
-def _fit_logreg(
-    features: Any,
-    target: np.ndarray,
-    seed: int,
-    weights: np.ndarray | None = None,
-    C: float = 1.0,
-) -> LogisticRegression | None:
-    """A balanced logistic regression, or None when ``target`` has one class only."""
-    if len(np.unique(target)) < 2:
-        return None
-    model = LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=seed)
-    return model.fit(features, target, sample_weight=weights)

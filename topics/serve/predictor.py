@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -39,18 +39,11 @@ from topics.serve.blocks import (
     TfidfBlock,
 )
 from topics.serve.bundle import ARRAYS, SPEC, Bundle, load_bundle
-from topics.serve.scorers import SCORERS, FewShot, Linear, Scorer
+from topics.serve.explain import explanation, term_weights
+from topics.serve.scorers import SCORERS, Scorer
 from topics.text import field_error, required, required_bool, required_strings
 
 __all__ = ["Predictor"]
-
-
-class TermWeights(NamedTuple):
-    """A model whose weights on TF-IDF terms name the terms behind its labels."""
-
-    name: str
-    coef: np.ndarray  # (labels, terms of ``tfidf``)
-    tfidf: TfidfBlock
 
 
 # feature blocks that are topic models; the first a bundle has lists topics by default
@@ -198,7 +191,7 @@ class Predictor:
         theta = np.zeros((len(texts), 0))
         if topic_model is not None and (top_k > 0 or explain):
             theta = batch.features(topic_model)
-        explainer = self._explainer(classifier) if explain else None
+        explainer = term_weights(self.models, classifier, self.tfidf) if explain else None
         rows = None
         if explainer is not None:  # explanations read the whole text, as topics do
             own = explainer.tfidf is not self.tfidf
@@ -219,7 +212,9 @@ class Predictor:
             }
             if explain:
                 row = rows.row(i) if rows is not None else None
-                result["explanation"] = self._explain(explainer, picked, row, result)
+                result["explanation"] = explanation(
+                    explainer, labels, picked, row, result["topics"]
+                )
             results.append(result)
         return results
 
@@ -334,50 +329,6 @@ class Predictor:
             }
             for k in order
         ]
-
-    def _explainer(self, classifier: Scorer) -> TermWeights | None:
-        """The model whose TF-IDF weights explain ``classifier``'s labels, if any: its
-        own, or for a model with no term weights (encoder, ensemble) the bundle's
-        TF-IDF model."""
-        if isinstance(classifier, Linear | FewShot):
-            name = next(name for name, model in self.models.items() if model is classifier)
-            return self._term_weights(name, classifier)
-        for name, model in self.models.items():
-            if isinstance(model, Linear) and (found := self._term_weights(name, model)):
-                return found
-        return None
-
-    def _term_weights(self, name: str, model: Linear | FewShot) -> TermWeights | None:
-        if isinstance(model, FewShot):  # its own TF-IDF columns, then the sentence vector
-            return TermWeights(name, model.coef[:, : model.tfidf.width], model.tfidf)
-        if "tfidf" in model.features and self.tfidf is not None:  # TF-IDF columns first
-            return TermWeights(name, model.coef, self.tfidf)
-        return None
-
-    def _explain(
-        self,
-        explainer: TermWeights | None,
-        chosen: list[int],
-        row: tuple[np.ndarray, np.ndarray] | None,
-        result: dict[str, Any],
-        n_terms: int = 8,
-    ) -> dict[str, Any]:
-        terms: dict[str, list[dict[str, Any]]] = {}
-        for j in chosen:
-            if row is None or explainer is None:
-                terms[self.labels[j]] = []
-                continue
-            ids, values = row
-            contribution = explainer.coef[j, ids] * values
-            order = np.argsort(-contribution, kind="stable")[:n_terms]
-            vocabulary = explainer.tfidf.vocabulary
-            terms[self.labels[j]] = [
-                {"term": vocabulary[ids[k]], "weight": round(float(contribution[k]), 6)}
-                for k in order
-                if contribution[k] > 0
-            ]
-        name = explainer.name if explainer is not None else ""
-        return {"terms": terms, "terms_model": name, "topics": result["topics"]}
 
 
 def _labels(spec: dict[str, Any]) -> list[str]:

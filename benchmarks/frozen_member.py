@@ -57,7 +57,7 @@ from topics.config import load_config  # noqa: E402
 from topics.data.splits import split_indices  # noqa: E402
 from topics.families import FAMILIES  # noqa: E402
 from topics.families.base import TrainingData  # noqa: E402
-from topics.families.linear import held_out_cuts  # noqa: E402
+from topics.families.calibration import held_out_cuts  # noqa: E402
 from topics.kernels.linear import mix, normalise_rows  # noqa: E402
 from topics.kernels.passages import best_of, split_passages  # noqa: E402
 from topics.run.build import fit_context  # noqa: E402

@@ -52,7 +52,7 @@ from benchmarks import provenance  # noqa: E402
 from topics.config import load_config  # noqa: E402
 from topics.data.splits import split_indices  # noqa: E402
 from topics.families.base import TrainingData  # noqa: E402
-from topics.families.linear import f1_at, fit_threshold  # noqa: E402
+from topics.families.calibration import f1_at, fit_threshold  # noqa: E402
 from topics.run.build import fit_family  # noqa: E402
 from topics.run.cache import load_corpus_cached, split_kwargs  # noqa: E402
 

@@ -98,9 +98,9 @@ from topics.data.splits import split_indices  # noqa: E402
 from topics.errors import ConfigError  # noqa: E402
 from topics.families import FAMILIES  # noqa: E402
 from topics.families.base import TrainingData  # noqa: E402
+from topics.families.calibration import fit_threshold  # noqa: E402
 from topics.families.encoder import EncoderClassifier  # noqa: E402
 from topics.families.fine_labels import FineLabelLinear  # noqa: E402
-from topics.families.linear import fit_threshold  # noqa: E402
 from topics.families.sentence_encoder import MINILM, TorchBertEmbedder  # noqa: E402
 from topics.families.static import SENTENCE_TOKENS, StaticVectors  # noqa: E402
 from topics.kernels.embedding_topics import unit_rows  # noqa: E402

@@ -57,8 +57,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from peers import load_split  # noqa: E402
 
+from topics.families.calibration import held_out_cuts  # noqa: E402
 from topics.families.encoder import load_pretrained  # noqa: E402
-from topics.families.linear import held_out_cuts  # noqa: E402
 from topics.families.tfidf import Tfidf  # noqa: E402
 from topics.kernels.embedding_topics import unit_rows  # noqa: E402
 from topics.kernels.sparse import SparseRows  # noqa: E402

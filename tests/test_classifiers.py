@@ -7,7 +7,8 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from topics.errors import DataError
-from topics.families.linear import MultiLabelLinear, NBScaled, f1_at, fit_threshold, sigmoid
+from topics.families.calibration import f1_at, fit_threshold
+from topics.families.linear import MultiLabelLinear, NBScaled, sigmoid
 
 # Checks that contradict a documented design choice, with the reason.
 EXPECTED_FAILED = {

@@ -29,7 +29,7 @@ from topics.families.base import (
     Section,
     TrainingData,
 )
-from topics.families.linear import held_out_cuts
+from topics.families.calibration import held_out_cuts
 from topics.kernels.linear import mix, normalise_rows
 
 WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)

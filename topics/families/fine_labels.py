@@ -29,7 +29,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from topics.errors import DataError
-from topics.families.linear import fit_threshold
+from topics.families.calibration import fit_threshold
 from topics.kernels.linear import fine_margins, sigmoid, stacked_proba
 
 

@@ -34,12 +34,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from topics.errors import DataError
 from topics.families.base import ArrayStore
+from topics.families.calibration import held_out_cuts
 from topics.families.encoder.cache import cache_key, restore, save
 from topics.families.encoder.pretrained import (
     import_torch,
     load_pretrained,
 )
-from topics.families.linear import held_out_cuts
 from topics.kernels.transformer import (
     bert_names,
     encode,

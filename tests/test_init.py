@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.conftest import LABELS, write_tiny_jsonl
-from topics.cli.init import sniff
+from topics.data.sniff import sniff
 from topics.cli.main import main
 from topics.config import load_config
 from topics.run.prepare import load_data

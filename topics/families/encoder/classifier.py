@@ -230,22 +230,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             prior = np.clip(targets[fit_idx].mean(axis=0), 1e-4, 1 - 1e-4)
             with torch.no_grad():
                 head.bias.copy_(torch.as_tensor(np.log(prior / (1 - prior))))
-        optimizer = torch.optim.AdamW(
-            [
-                {"params": list(encoder.parameters())},
-                {
-                    "params": list(head.parameters()),
-                    "lr": self.head_learning_rate or self.learning_rate,
-                },
-            ],
-            lr=self.learning_rate,
-            weight_decay=self.weight_decay,
-        )
-        per_epoch = -(-len(fit_idx) // self.batch_size)
-        steps = self.epochs * per_epoch
-        schedule = transformers.get_linear_schedule_with_warmup(
-            optimizer, int(self.warmup * steps), steps
-        )
+        optimizer, schedule = self._optimizer(torch, transformers, encoder, head, len(fit_idx))
         self.encoder_, self.groups_ = encoder, groups
         rng = np.random.default_rng(self.random_state)
         self.history_: list[dict[str, float]] = []
@@ -286,6 +271,28 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                 f"held-out {measure} {self.validation_score_:.4f}"
             )
             encoder.train()
+
+    def _optimizer(
+        self, torch: Any, transformers: Any, encoder: Any, head: Any, n_fit: int
+    ) -> tuple[Any, Any]:
+        """AdamW over the encoder and the head (at ``head_learning_rate``), and the linear
+        warm-up/decay schedule over every step of ``epochs`` passes of ``n_fit`` texts."""
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": list(encoder.parameters())},
+                {
+                    "params": list(head.parameters()),
+                    "lr": self.head_learning_rate or self.learning_rate,
+                },
+            ],
+            lr=self.learning_rate,
+            weight_decay=self.weight_decay,
+        )
+        steps = self.epochs * -(-n_fit // self.batch_size)
+        schedule = transformers.get_linear_schedule_with_warmup(
+            optimizer, int(self.warmup * steps), steps
+        )
+        return optimizer, schedule
 
     def _batches(
         self, order: np.ndarray, lengths: np.ndarray | None, rng: np.random.Generator

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from tests.conftest import LABELS, write_tiny_jsonl
-from topics.data.sniff import sniff
 from topics.cli.main import main
 from topics.config import load_config
+from topics.data.sniff import sniff
 from topics.run.prepare import load_data
 
 AG_NEWS = [  # class index, title, description; no header row

@@ -111,6 +111,13 @@ def test_reproduce_covers_every_shipped_classifier_on_real_data() -> None:
         assert set(goals) == set(reproduce.PEERS[name]), name
 
 
+def test_reproduce_runs_the_opt_in_experiments_only_when_named() -> None:
+    reproduce = load_reproduce()
+    assert "nyt-cap-best" in reproduce.OPT_IN  # mpnet's weights are not packaged
+    assert "nyt-cap-best" not in reproduce.default_experiments()
+    assert set(reproduce.default_experiments()) | set(reproduce.OPT_IN) == set(reproduce.GOALS)
+
+
 @pytest.mark.parametrize(
     ("metrics", "passed"),
     [

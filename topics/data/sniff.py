@@ -90,10 +90,6 @@ def sniff(
     return sniffed
 
 
-# ---------------------------------------------------------------------------
-# Reading
-
-
 def _read_text(file: Path, undecodable: list[str], root: Path) -> str:
     try:
         return file.read_text(encoding="utf-8")

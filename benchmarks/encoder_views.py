@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(f"| {name} | {shown} | {val:.4f} | {acc:.4f} | {macro:.4f} |")
         print(rows[-1], flush=True)
 
-    read = windowed(subject, [data.texts[i] for i in held], most)
+    read = windowed(subject, [data.texts[i] for i in held], most) if most else {}
     window_rows = []
     for k in most:
         for how in ("proba", "vector"):

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     view = dict(item.split("=", 1) for item in args.view.split(","))
     view = {key: yaml.safe_load(value) for key, value in view.items()}
     every_header = view == {"header_fields": None}
-    name = "every header" if every_header else ", ".join(f"{k} {v}" for k, v in view.items())
+    view_name = "every header" if every_header else ", ".join(f"{k} {v}" for k, v in view.items())
     commit, load_before, start = provenance.commit(), os.getloadavg()[0], time.perf_counter()
     config = load_config(REPO / "experiments/20newsgroups-encoder.yaml", ["tracking.enabled=false"])
     corpus = load_corpus_cached(config.data, config.cache_dir)
@@ -139,10 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         normalise_rows(other.predict_proba(tests)),
     ]
     rows = []
-    members = {"tfidf": [0], "encoder, Subject only": [1], f"encoder, {name}": [2]}
+    members = {"tfidf": [0], "encoder, Subject only": [1], f"encoder, {view_name}": [2]}
     mixes = {
         "tfidf + Subject-only encoder (shipped)": [0, 1],
-        f"tfidf + encoder, {name}": [0, 2],
+        f"tfidf + encoder, {view_name}": [0, 2],
         "both encoders": [1, 2],
         "all three": [0, 1, 2],
     }
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{load_before:.2f} / {os.getloadavg()[0]:.2f}, {time.perf_counter() - start:.0f} s. "
         f"Held out: the encoder's {len(held):,} held-out training posts, where the weights "
         f"are chosen (best accuracy on a 0.1 grid, weights as tfidf / Subject-only encoder / "
-        f"encoder, {name}); test ({len(test):,} posts) is only reported.\n\n"
+        f"encoder, {view_name}); test ({len(test):,} posts) is only reported.\n\n"
         "| model | weights | held-out accuracy | test accuracy | test macro-F1 |\n"
         "|---|---|---:|---:|---:|\n" + "\n".join(rows) + "\n"
     )

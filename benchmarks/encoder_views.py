@@ -7,14 +7,15 @@ chooses its weight:
   mean of the windows' probabilities, or the head on the mean of their pooled vectors.
 - **Two views.** A second fine-tuned encoder as a third member: by default one that
   reads every header (what the experiment shipped before ``header_fields: [Subject]``),
-  ``--view`` sets another (``max_length=256,group_by_length=true``); the weights are the
+  ``--view`` sets another (``max_length=256,group_by_length=true``, or another model's
+  folder: ``pretrained=/path/to/all-mpnet-base-v2``); the weights are the
   best on the held-out share, on a 0.1 grid; test is only reported.
 
 Both encoders come from the run cache when ``topics run experiments/20newsgroups-encoder.yaml``
 (the Subject-only one; with the view's ``--set`` for the other) or an earlier run of this
 script left them there; otherwise each is fine-tuned, 40-75 minutes on 2 cores. Writes
 ``benchmarks/results/encoder_views_20newsgroups.md`` (with ``--view``,
-``encoder_views_20newsgroups_<view>.md``).
+``encoder_views_20newsgroups_<view>.md``, a folder named by its last part).
 
     TOPICS_DATA_DIR=../shared/data python benchmarks/encoder_views.py [--windows 1,2,3,4,8]
     TOPICS_DATA_DIR=../shared/data python benchmarks/encoder_views.py \
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -185,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
             "| windows | scores | encoder held-out accuracy | tfidf weight | mix held-out accuracy |\n"
             "|---:|---|---:|---:|---:|\n" + "\n".join(window_rows) + "\n"
         )
-    suffix = "" if every_header else "_" + "_".join(f"{k}_{v}".lower() for k, v in view.items())
+    # a folder (pretrained=/path/to/weights) names the file by its last part
+    parts = (f"{k}_{Path(str(v)).name}".lower() for k, v in view.items())
+    suffix = "" if every_header else "_" + re.sub(r"[^a-z0-9_.-]", "-", "_".join(parts))
     out = REPO / "benchmarks" / "results" / f"encoder_views_20newsgroups{suffix}.md"
     provenance.write(out, text)
     return 0

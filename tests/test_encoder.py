@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from topics import progress
 from topics.config import ExperimentConfig, load_config
 from topics.families.base import FittedModel, TrainingData
 from topics.families.encoder import EncoderClassifier, resolve_pretrained
+from topics.families.encoder import classifier as encoder_classifier
 from topics.run.build import fit_family
 from topics.run.cache import FitCache, load_corpus_from_config
 from topics.run.experiment import run
@@ -488,6 +490,63 @@ def test_a_rerun_reads_the_fine_tuned_model_back_from_the_cache(
     monkeypatch.undo()
     anew = _fit(tiny_bert, texts, y, epochs=1, cache=cache)
     np.testing.assert_array_equal(anew.predict_proba(texts), first.predict_proba(texts))
+
+
+def test_a_stopped_fine_tuning_goes_on_from_its_last_finished_epoch(
+    tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped in its third epoch of three, a rerun trains only the third, from the second's
+    checkpoint, to the weights a run without the stop reaches; the checkpoint goes once the
+    model is saved, and one that does not check out is fine-tuned past anew."""
+    texts, y = synthetic(60, seed=3)
+    settings: dict[str, Any] = {"epochs": 3, "group_by_length": True}
+    whole = _fit(tiny_bert, texts, y, **settings)
+    cache = FitCache(tmp_path / "cache")
+    checkpoints = tmp_path / "cache" / "encoder-checkpoint"
+
+    def fit_until(stop: str) -> tuple[EncoderClassifier | None, list[str]]:
+        messages: list[str] = []
+
+        def stage(message: str) -> None:
+            if stop in message:
+                raise KeyboardInterrupt
+            messages.append(message)
+
+        monkeypatch.setattr(encoder_classifier, "stage", stage)
+        try:
+            return _fit(tiny_bert, texts, y, cache=cache, **settings), messages
+        except KeyboardInterrupt:
+            return None, messages
+
+    def assert_same_as_whole(model: EncoderClassifier | None) -> None:
+        assert model is not None
+        for name, value in whole.weights().items():
+            np.testing.assert_array_equal(model.weights()[name], value, err_msg=name)
+        np.testing.assert_array_equal(model.coef_, whole.coef_)
+        np.testing.assert_array_equal(model.thresholds_, whole.thresholds_)
+        assert model.history_ == whole.history_
+
+    stopped, messages = fit_until("epoch 3/3")
+    assert stopped is None and len(messages) == 2
+    assert len(list(checkpoints.iterdir())) == 1
+    resumed, messages = fit_until("never")
+    assert messages[0] == "encoder: going on after epoch 2/3 (a stopped run's checkpoint)"
+    assert [m.split(" done")[0] for m in messages[1:]] == ["encoder epoch 3/3"]
+    assert_same_as_whole(resumed)
+    assert list(checkpoints.iterdir()) == []
+    assert len(list((tmp_path / "cache" / "encoder").iterdir())) == 1
+
+    # a checkpoint whose AdamW moments are of another shape: fine-tuned from the start
+    shutil.rmtree(tmp_path / "cache" / "encoder")
+    fit_until("epoch 2/3")
+    (entry,) = checkpoints.iterdir()
+    with np.load(entry / "arrays.npz") as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    arrays["adam.0.exp_avg"] = arrays["adam.0.exp_avg"][:-1]
+    np.savez(entry / "arrays.npz", **arrays)
+    anew, messages = fit_until("never")
+    assert [m.split(" done")[0] for m in messages] == [f"encoder epoch {e}/3" for e in (1, 2, 3)]
+    assert_same_as_whole(anew)
 
 
 def test_an_experiment_rerun_takes_the_cached_encoder(

@@ -59,6 +59,8 @@ class ArrayStore(Protocol):
         arrays: Mapping[str, np.ndarray] | None = None,
     ) -> None: ...
 
+    def discard(self, kind: str, key: str) -> None: ...
+
 
 @dataclass(frozen=True)
 class FitContext:

@@ -97,8 +97,9 @@ class FitCache:
     ``key(kind, *parts)`` hashes JSON-able parts into an entry name;
     ``save(kind, key, meta, arrays)`` writes an entry atomically (a failed write
     only loses the entry); ``load(kind, key)`` returns ``(meta, arrays)``, or
-    None when the entry is missing or unreadable. Callers check what they get:
-    an entry is as trustworthy as whoever could write to the folder.
+    None when the entry is missing or unreadable; ``discard(kind, key)`` removes it.
+    Callers check what they get: an entry is as trustworthy as whoever could write
+    to the folder.
 
     >>> cache = FitCache(tmp_path)                                  # doctest: +SKIP
     >>> key = cache.key("tfidf", {"min_df": 2}, "texts-digest")      # doctest: +SKIP
@@ -165,6 +166,11 @@ class FitCache:
             logger.warning("could not write cache entry %s/%s: %s", kind, key, exc)
             if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)
+
+    def discard(self, kind: str, key: str) -> None:
+        """Remove an entry, if there is one (an entry that only served until another was
+        written, such as a fine-tuning's checkpoint)."""
+        shutil.rmtree(self.entry(kind, key), ignore_errors=True)
 
 
 def fit_cache(cache_dir: str | Path | None) -> FitCache | None:

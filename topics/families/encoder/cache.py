@@ -1,7 +1,14 @@
 """The encoder family's fine-tuning cache: an entry per fine-tuning, keyed by every
 setting, the torch and transformers versions, the pretrained files and the data, so a
 rerun or a sweep reads the weights back instead of fine-tuning again (an hour on
-2 cores for some experiments)."""
+2 cores for some experiments).
+
+Under the same key, a checkpoint after every epoch but the last (``encoder-checkpoint``:
+the weights, the output layer, AdamW's moments, the schedule's step and both random
+streams) lets a fine-tuning that was stopped go on from its last finished epoch, to the
+same weights it would have reached without the stop; it is removed once the model is
+saved.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +26,8 @@ if TYPE_CHECKING:
     from topics.families.encoder.classifier import EncoderClassifier
 
 logger = logging.getLogger(__name__)
+
+CHECKPOINT = "encoder-checkpoint"  # the cache kind of the checkpoints
 
 
 def cache_key(
@@ -45,7 +54,8 @@ def cache_key(
 
 
 def save(model: EncoderClassifier, key: str) -> None:
-    """The fine-tuned ``model``'s weights, head, thresholds and held-out scores under ``key``."""
+    """The fine-tuned ``model``'s weights, head, thresholds and held-out scores under
+    ``key``; its checkpoint, no longer needed, removed."""
     assert model.cache is not None
     arrays = {
         "coef": model.coef_,
@@ -61,6 +71,7 @@ def save(model: EncoderClassifier, key: str) -> None:
         "history": [{k: _or_none(v) for k, v in r.items()} for r in model.history_],
     }
     model.cache.save("encoder", key, meta, arrays)
+    model.cache.discard(CHECKPOINT, key)
 
 
 def restore(
@@ -73,16 +84,11 @@ def restore(
     if entry is None:
         return False
     meta, arrays = entry
-    state = {k[5:]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("bert.")}
+    state = _encoder_state(torch, arrays)
     coef = arrays.get("coef")
-    parameters = dict(encoder.named_parameters())
     try:
         # checked before loading: a failed load_state_dict would leave some loaded
-        if any(
-            name not in state or state[name].shape != value.shape
-            for name, value in parameters.items()
-        ):
-            raise ValueError("weights missing or of another shape")
+        _check_encoder_state(encoder, state)
         if coef is None or coef.shape != (groups.shape[0], encoder.config.hidden_size):
             raise ValueError("no head, or one of another shape")
         encoder.load_state_dict(state, strict=False)  # buffers stay as loaded
@@ -98,6 +104,108 @@ def restore(
         model.validation_proba_ = arrays["validation_proba"]
     model.encoder_, model.groups_ = encoder.eval(), groups
     return True
+
+
+def save_checkpoint(
+    model: EncoderClassifier,
+    key: str,
+    epoch: int,
+    torch: Any,
+    head: Any,
+    optimizer: Any,
+    schedule: Any,
+    rng: np.random.Generator,
+) -> None:
+    """What fine-tuning needs to go on after ``epoch`` (see the module's docstring)."""
+    assert model.cache is not None
+    arrays = {f"bert.{name}": value for name, value in model.weights().items()}
+    arrays["head.weight"] = head.weight.detach().numpy().copy()
+    arrays["head.bias"] = head.bias.detach().numpy().copy()
+    for index, moments in optimizer.state_dict()["state"].items():
+        for name, value in moments.items():
+            arrays[f"adam.{index}.{name}"] = value.detach().numpy().copy()
+    arrays["torch_rng"] = torch.get_rng_state().numpy().copy()
+    meta = {
+        "epoch": epoch,
+        "history": [{k: _or_none(v) for k, v in r.items()} for r in model.history_],
+        "schedule": schedule.state_dict(),
+        "rng": rng.bit_generator.state,
+    }
+    model.cache.save(CHECKPOINT, key, meta, arrays)
+
+
+def resume(
+    model: EncoderClassifier,
+    key: str,
+    torch: Any,
+    encoder: Any,
+    head: Any,
+    optimizer: Any,
+    schedule: Any,
+    rng: np.random.Generator,
+) -> int:
+    """The epochs a stopped fine-tuning of ``key`` finished, its state put in place of
+    the fresh one; 0 (nothing changed) when there is no checkpoint that fits."""
+    assert model.cache is not None
+    entry = model.cache.load(CHECKPOINT, key)
+    if entry is None:
+        return 0
+    meta, arrays = entry
+    state = _encoder_state(torch, arrays)
+    parameters = [*encoder.parameters(), *head.parameters()]
+    try:
+        # everything checked before anything is loaded: a half-loaded model would train on
+        epoch = int(meta["epoch"])
+        if not 0 < epoch < model.epochs:
+            raise ValueError(f"a checkpoint after epoch {epoch} of {model.epochs}")
+        _check_encoder_state(encoder, state)
+        head_state = {name: torch.as_tensor(arrays[f"head.{name}"]) for name in ("weight", "bias")}
+        moments = {
+            index: {
+                name: torch.as_tensor(arrays[f"adam.{index}.{name}"])
+                for name in ("step", "exp_avg", "exp_avg_sq")
+            }
+            for index in range(len(parameters))
+        }
+        if any(
+            moments[i][name].shape != p.shape or moments[i][name].dtype != p.dtype
+            for i, p in enumerate(parameters)
+            for name in ("exp_avg", "exp_avg_sq")
+        ) or any(head_state[n].shape != p.shape for n, p in head.named_parameters()):
+            raise ValueError("output layer or AdamW moments of another shape")
+        torch_rng = torch.as_tensor(arrays["torch_rng"])
+        if torch_rng.dtype != torch.uint8 or torch_rng.shape != torch.get_rng_state().shape:
+            raise ValueError("not a torch random state")
+        np.random.default_rng().bit_generator.state = meta["rng"]  # refused if malformed
+        if set(meta["schedule"]) != set(schedule.state_dict()):
+            raise ValueError("not the schedule's state")
+        history = [{k: _or_nan(v) for k, v in r.items()} for r in meta["history"]]
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        logger.warning("ignoring a fine-tuning checkpoint that does not check out (%s)", exc)
+        return 0
+    encoder.load_state_dict(state, strict=False)  # buffers stay as loaded
+    head.load_state_dict(head_state)
+    groups = optimizer.state_dict()["param_groups"]
+    optimizer.load_state_dict({"state": moments, "param_groups": groups})
+    schedule.load_state_dict(meta["schedule"])
+    for group, rate in zip(optimizer.param_groups, schedule.get_last_lr(), strict=True):
+        group["lr"] = rate  # the schedule's state does not set the optimizer's rates
+    torch.set_rng_state(torch_rng)
+    rng.bit_generator.state = meta["rng"]
+    model.history_ = history
+    return epoch
+
+
+def _encoder_state(torch: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    return {k[5:]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("bert.")}
+
+
+def _check_encoder_state(encoder: Any, state: dict[str, Any]) -> None:
+    if any(
+        name not in state or state[name].shape != value.shape
+        for name, value in encoder.named_parameters()
+    ):
+        raise ValueError("weights missing or of another shape")
 
 
 def _or_none(value: float) -> float | None:

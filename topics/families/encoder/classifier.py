@@ -35,7 +35,13 @@ from sklearn.utils.validation import check_is_fitted
 from topics.errors import DataError
 from topics.families.base import ArrayStore
 from topics.families.calibration import held_out_cuts
-from topics.families.encoder.cache import cache_key, restore, save
+from topics.families.encoder.cache import (
+    cache_key,
+    restore,
+    resume,
+    save,
+    save_checkpoint,
+)
 from topics.families.encoder.pretrained import (
     import_torch,
     load_pretrained,
@@ -99,7 +105,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         Where a fine-tuned model is kept, keyed by the texts, the targets, every
         parameter above but ``threads``, the pretrained folder's file names and
         sizes, and the torch and transformers versions: a rerun on the same
-        training data reads it back instead of fine-tuning again.
+        training data reads it back instead of fine-tuning again. A fine-tuning that
+        was stopped goes on from its last finished epoch (a checkpoint after each).
 
     Attributes
     ----------
@@ -204,7 +211,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         if key and restore(self, torch, encoder, groups, key):
             logger.info("encoder: the fine-tuned model read back from the cache")
             return self
-        self._train(torch, transformers, encoder, config, texts, targets, indicator, groups)
+        self._train(torch, transformers, encoder, config, texts, targets, indicator, groups, key)
         encoder.eval()
         if key:
             save(self, key)
@@ -220,9 +227,12 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         targets: np.ndarray,
         indicator: np.ndarray,
         groups: np.ndarray,
+        key: str,
     ) -> None:
         """Fine-tune ``encoder`` and a new output layer on the fit share of ``texts``;
-        after each epoch, the layer's weights and the thresholds on the held-out share."""
+        after each epoch, the layer's weights and the thresholds on the held-out share.
+        With a cache ``key``, a checkpoint after every epoch but the last, and a
+        checkpoint left by a stopped fine-tuning is gone on from."""
         tokenizer = self.tokenizer_
         fit_idx, val_idx = self._holdout(targets)
         head = torch.nn.Linear(config.hidden_size, groups.shape[0])
@@ -236,7 +246,12 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         self.history_: list[dict[str, float]] = []
         encoder.train()
         lengths = token_lengths(tokenizer, texts) if self.group_by_length else None
-        for epoch in progress(range(1, self.epochs + 1), desc="encoder epochs"):
+        done = resume(self, key, torch, encoder, head, optimizer, schedule, rng) if key else 0
+        if done:
+            stage(
+                f"encoder: going on after epoch {done}/{self.epochs} (a stopped run's checkpoint)"
+            )
+        for epoch in progress(range(done + 1, self.epochs + 1), desc="encoder epochs"):
             batches = self._batches(fit_idx[rng.permutation(len(fit_idx))], lengths, rng)
             losses = []
             for batch in progress(batches, desc="fine-tuning"):
@@ -270,6 +285,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                 f"encoder epoch {epoch}/{self.epochs} done: train loss {np.mean(losses):.4f}, "
                 f"held-out {measure} {self.validation_score_:.4f}"
             )
+            if key and epoch < self.epochs:
+                save_checkpoint(self, key, epoch, torch, head, optimizer, schedule, rng)
             encoder.train()
 
     def _optimizer(

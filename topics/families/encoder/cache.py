@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,7 +129,7 @@ def save_checkpoint(
     meta = {
         "epoch": epoch,
         "history": [{k: _or_none(v) for k, v in r.items()} for r in model.history_],
-        "schedule": schedule.state_dict(),
+        "steps": schedule.last_epoch,  # the schedule's steps taken
         "rng": rng.bit_generator.state,
     }
     model.cache.save(CHECKPOINT, key, meta, arrays)
@@ -173,12 +174,15 @@ def resume(
             for name in ("exp_avg", "exp_avg_sq")
         ) or any(head_state[n].shape != p.shape for n, p in head.named_parameters()):
             raise ValueError("output layer or AdamW moments of another shape")
+        if any(m["step"].shape != () for m in moments.values()):
+            raise ValueError("AdamW steps that are not one number")
         torch_rng = torch.as_tensor(arrays["torch_rng"])
         if torch_rng.dtype != torch.uint8 or torch_rng.shape != torch.get_rng_state().shape:
             raise ValueError("not a torch random state")
         np.random.default_rng().bit_generator.state = meta["rng"]  # refused if malformed
-        if set(meta["schedule"]) != set(schedule.state_dict()):
-            raise ValueError("not the schedule's state")
+        steps = meta["steps"]
+        if not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"{steps!r} steps of the schedule")
         history = [{k: _or_nan(v) for k, v in r.items()} for r in meta["history"]]
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:
         logger.warning("ignoring a fine-tuning checkpoint that does not check out (%s)", exc)
@@ -187,9 +191,10 @@ def resume(
     head.load_state_dict(head_state)
     groups = optimizer.state_dict()["param_groups"]
     optimizer.load_state_dict({"state": moments, "param_groups": groups})
-    schedule.load_state_dict(meta["schedule"])
-    for group, rate in zip(optimizer.param_groups, schedule.get_last_lr(), strict=True):
-        group["lr"] = rate  # the schedule's state does not set the optimizer's rates
+    with warnings.catch_warnings():  # "step() before optimizer.step()": not so, above
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(steps):  # the rates the schedule had reached, by the same arithmetic
+            schedule.step()
     torch.set_rng_state(torch_rng)
     rng.bit_generator.state = meta["rng"]
     model.history_ = history

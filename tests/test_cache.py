@@ -215,3 +215,24 @@ def test_cache_entry_that_does_not_check_out_is_a_miss(tmp_path: Path) -> None:
     assert cache.load("tfidf", other) is None
     cache.entry("tfidf", other).joinpath("meta.json").write_text("[" * 100_000)
     assert cache.load("tfidf", other) is None
+
+
+def test_replacing_an_entry_leaves_nothing_behind(tmp_path: Path) -> None:
+    """An entry saved again replaces the old one; what a write killed half-way left
+    (its staging folder) goes with the next write of the entry."""
+    import numpy as np
+
+    from topics.run.cache import FitCache
+
+    cache = FitCache(tmp_path)
+    key = cache.key("encoder-checkpoint", "settings")
+    killed = tmp_path / "encoder-checkpoint" / f".{key[:16]}-killed"
+    killed.mkdir(parents=True)
+    (killed / "arrays.npz").write_bytes(b"half")
+    for step in (1, 2):
+        cache.save("encoder-checkpoint", key, {"step": step}, {"w": np.full(3, step)})
+    meta, arrays = cache.load("encoder-checkpoint", key) or ({}, {})
+    assert meta["step"] == 2 and arrays["w"].tolist() == [2, 2, 2]
+    assert [p.name for p in (tmp_path / "encoder-checkpoint").iterdir()] == [key]
+    cache.discard("encoder-checkpoint", key)
+    assert cache.load("encoder-checkpoint", key) is None

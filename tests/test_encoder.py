@@ -492,61 +492,75 @@ def test_a_rerun_reads_the_fine_tuned_model_back_from_the_cache(
     np.testing.assert_array_equal(anew.predict_proba(texts), first.predict_proba(texts))
 
 
-def test_a_stopped_fine_tuning_goes_on_from_its_last_finished_epoch(
+def test_a_stopped_fine_tuning_goes_on_from_its_checkpoint(
     tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Stopped in its third epoch of three, a rerun trains only the third, from the second's
-    checkpoint, to the weights a run without the stop reaches; the checkpoint goes once the
-    model is saved, and one that does not check out is fine-tuned past anew."""
-    texts, y = synthetic(60, seed=3)
+    checkpoint; stopped within an epoch, from the batch of the last checkpoint there. Both
+    reach the weights of a run without a stop; the checkpoint goes once the model is saved,
+    and one that does not check out is fine-tuned past anew."""
+    texts, y = synthetic(60, seed=3)  # 45 fit, 15 held out: 3 batches of 16 an epoch
     settings: dict[str, Any] = {"epochs": 3, "group_by_length": True}
     whole = _fit(tiny_bert, texts, y, **settings)
     cache = FitCache(tmp_path / "cache")
     checkpoints = tmp_path / "cache" / "encoder-checkpoint"
+    save_checkpoint = encoder_classifier.save_checkpoint
 
-    def fit_until(stop: str) -> tuple[EncoderClassifier | None, list[str]]:
+    def fit_until(stage_text: str = "never", saves: int = -1) -> list[str]:
+        """The stage lines of a fit stopped at a stage line, or after some checkpoints;
+        the model checked against ``whole`` when it ran to the end."""
         messages: list[str] = []
 
         def stage(message: str) -> None:
-            if stop in message:
+            if stage_text in message:
                 raise KeyboardInterrupt
             messages.append(message)
 
-        monkeypatch.setattr(encoder_classifier, "stage", stage)
-        try:
-            return _fit(tiny_bert, texts, y, cache=cache, **settings), messages
-        except KeyboardInterrupt:
-            return None, messages
+        def save_then_stop(*args: Any) -> None:
+            save_checkpoint(*args)
+            messages.append("checkpoint")
+            if messages.count("checkpoint") == saves:
+                raise KeyboardInterrupt
 
-    def assert_same_as_whole(model: EncoderClassifier | None) -> None:
-        assert model is not None
+        monkeypatch.setattr(encoder_classifier, "stage", stage)
+        monkeypatch.setattr(encoder_classifier, "save_checkpoint", save_then_stop)
+        try:
+            model = _fit(tiny_bert, texts, y, cache=cache, **settings)
+        except KeyboardInterrupt:
+            return messages
         for name, value in whole.weights().items():
             np.testing.assert_array_equal(model.weights()[name], value, err_msg=name)
         np.testing.assert_array_equal(model.coef_, whole.coef_)
         np.testing.assert_array_equal(model.thresholds_, whole.thresholds_)
-        assert model.history_ == whole.history_
+        assert model.history_ == whole.history_  # the stopped epoch's losses kept
+        assert list(checkpoints.iterdir()) == []
+        shutil.rmtree(tmp_path / "cache" / "encoder")  # the next fit trains again
+        return [m.split(" done")[0] for m in messages]
 
-    stopped, messages = fit_until("epoch 3/3")
-    assert stopped is None and len(messages) == 2
+    assert fit_until("epoch 3/3")[-1] == "checkpoint"
     assert len(list(checkpoints.iterdir())) == 1
-    resumed, messages = fit_until("never")
-    assert messages[0] == "encoder: going on after epoch 2/3 (a stopped run's checkpoint)"
-    assert [m.split(" done")[0] for m in messages[1:]] == ["encoder epoch 3/3"]
-    assert_same_as_whole(resumed)
-    assert list(checkpoints.iterdir()) == []
-    assert len(list((tmp_path / "cache" / "encoder").iterdir())) == 1
-
+    assert fit_until() == [
+        "encoder: going on after epoch 2/3 (a stopped run's checkpoint)",
+        "encoder epoch 3/3",
+    ]
+    # a checkpoint every batch: stopped after epoch 1's (two within it, one at its end)
+    # and the first of epoch 2
+    monkeypatch.setattr(encoder_classifier, "CHECKPOINT_SECONDS", 0.0)
+    fit_until(saves=4)
+    assert fit_until()[:3] == [
+        "encoder: going on in epoch 2/3 after batch 1 (a stopped run's checkpoint)",
+        "checkpoint",
+        "encoder epoch 2/3",
+    ]
     # a checkpoint whose AdamW moments are of another shape: fine-tuned from the start
-    shutil.rmtree(tmp_path / "cache" / "encoder")
-    fit_until("epoch 2/3")
+    fit_until(saves=4)
     (entry,) = checkpoints.iterdir()
     with np.load(entry / "arrays.npz") as npz:
         arrays = {name: npz[name] for name in npz.files}
     arrays["adam.0.exp_avg"] = arrays["adam.0.exp_avg"][:-1]
     np.savez(entry / "arrays.npz", **arrays)
-    anew, messages = fit_until("never")
-    assert [m.split(" done")[0] for m in messages] == [f"encoder epoch {e}/3" for e in (1, 2, 3)]
-    assert_same_as_whole(anew)
+    epochs = [m for m in fit_until() if m != "checkpoint"]
+    assert epochs == [f"encoder epoch {e}/3" for e in (1, 2, 3)]
 
 
 def test_an_experiment_rerun_takes_the_cached_encoder(

@@ -147,21 +147,25 @@ class FitCache:
         arrays: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         """Write an entry (replacing any), atomically; a cache that cannot be
-        written is logged and skipped, never a failed run."""
+        written is logged and skipped, never a failed run. What a killed earlier write
+        of the entry left is removed first."""
         parent = self.directory / kind
         staging: Path | None = None
         try:
             parent.mkdir(parents=True, exist_ok=True)
+            for leftover in parent.glob(f".{key[:16]}-*"):
+                shutil.rmtree(leftover, ignore_errors=True)
             staging = Path(tempfile.mkdtemp(prefix=f".{key[:16]}-", dir=parent))
             payload = json.dumps({**meta, "key": key}, ensure_ascii=False, allow_nan=False)
             (staging / META).write_text(payload, encoding="utf-8")
             if arrays:
                 members = {name: np.asarray(value) for name, value in arrays.items()}
                 np.savez(staging / ARRAYS, allow_pickle=False, **members)
-            target = self.entry(kind, key)
-            if target.exists():
-                shutil.rmtree(target, ignore_errors=True)
+            target, old = self.entry(kind, key), staging.with_name(f"{staging.name}-old")
+            if target.exists():  # moved aside, not deleted: a kill now loses no entry
+                os.replace(target, old)
             os.replace(staging, target)
+            shutil.rmtree(old, ignore_errors=True)
         except (OSError, ValueError, TypeError) as exc:
             logger.warning("could not write cache entry %s/%s: %s", kind, key, exc)
             if staging is not None:

@@ -3,11 +3,11 @@ setting, the torch and transformers versions, the pretrained files and the data,
 rerun or a sweep reads the weights back instead of fine-tuning again (an hour on
 2 cores for some experiments).
 
-Under the same key, a checkpoint after every epoch but the last (``encoder-checkpoint``:
-the weights, the output layer, AdamW's moments, the schedule's step and both random
-streams) lets a fine-tuning that was stopped go on from its last finished epoch, to the
-same weights it would have reached without the stop; it is removed once the model is
-saved.
+Under the same key, a checkpoint after every epoch but the last, and within an epoch
+every ten minutes (``encoder-checkpoint``: the weights, the output layer,
+AdamW's moments, the schedule's step, both random streams and the batches done) lets
+a fine-tuning that was stopped go on from where it was saved, to the same weights it
+would have reached without the stop; it is removed once the model is saved.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +31,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CHECKPOINT = "encoder-checkpoint"  # the cache kind of the checkpoints
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a fine-tuning is: ``epochs`` whole epochs done, then ``batches`` batches of
+    the next, whose ``losses`` they were."""
+
+    epochs: int = 0
+    batches: int = 0
+    losses: tuple[float, ...] = ()
 
 
 def cache_key(
@@ -110,14 +122,16 @@ def restore(
 def save_checkpoint(
     model: EncoderClassifier,
     key: str,
-    epoch: int,
+    position: Position,
     torch: Any,
     head: Any,
     optimizer: Any,
     schedule: Any,
-    rng: np.random.Generator,
+    rng_state: Mapping[str, Any],
 ) -> None:
-    """What fine-tuning needs to go on after ``epoch`` (see the module's docstring)."""
+    """What fine-tuning needs to go on from ``position``; ``rng_state`` is the batch
+    order's random state before the position's epoch drew its batches (the same
+    batches are drawn again, those done skipped)."""
     assert model.cache is not None
     arrays = {f"bert.{name}": value for name, value in model.weights().items()}
     arrays["head.weight"] = head.weight.detach().numpy().copy()
@@ -126,12 +140,14 @@ def save_checkpoint(
         for name, value in moments.items():
             arrays[f"adam.{index}.{name}"] = value.detach().numpy().copy()
     arrays["torch_rng"] = torch.get_rng_state().numpy().copy()
-    meta = {
-        "epoch": epoch,
+    meta: dict[str, Any] = {
+        "epoch": position.epochs,
         "history": [{k: _or_none(v) for k, v in r.items()} for r in model.history_],
         "steps": schedule.last_epoch,  # the schedule's steps taken
-        "rng": rng.bit_generator.state,
+        "rng": rng_state,
     }
+    if position.batches:
+        meta["batches"], meta["losses"] = position.batches, list(position.losses)
     model.cache.save(CHECKPOINT, key, meta, arrays)
 
 
@@ -144,21 +160,28 @@ def resume(
     optimizer: Any,
     schedule: Any,
     rng: np.random.Generator,
-) -> int:
-    """The epochs a stopped fine-tuning of ``key`` finished, its state put in place of
-    the fresh one; 0 (nothing changed) when there is no checkpoint that fits."""
+) -> Position:
+    """Where a stopped fine-tuning of ``key`` was saved, its state put in place of the
+    fresh one; ``Position()`` (nothing changed) when there is no checkpoint that fits."""
     assert model.cache is not None
     entry = model.cache.load(CHECKPOINT, key)
     if entry is None:
-        return 0
+        return Position()
     meta, arrays = entry
     state = _encoder_state(torch, arrays)
     parameters = [*encoder.parameters(), *head.parameters()]
     try:
         # everything checked before anything is loaded: a half-loaded model would train on
-        epoch = int(meta["epoch"])
-        if not 0 < epoch < model.epochs:
-            raise ValueError(f"a checkpoint after epoch {epoch} of {model.epochs}")
+        epoch, batches = meta["epoch"], meta.get("batches", 0)
+        losses = tuple(float(loss) for loss in meta.get("losses", []))
+        if not (
+            isinstance(epoch, int)
+            and isinstance(batches, int)
+            and 0 <= batches == len(losses)
+            and (epoch > 0 or batches)
+            and epoch < model.epochs
+        ):
+            raise ValueError(f"a checkpoint after {epoch!r} of {model.epochs} epochs")
         _check_encoder_state(encoder, state)
         head_state = {name: torch.as_tensor(arrays[f"head.{name}"]) for name in ("weight", "bias")}
         moments = {
@@ -186,7 +209,7 @@ def resume(
         history = [{k: _or_nan(v) for k, v in r.items()} for r in meta["history"]]
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:
         logger.warning("ignoring a fine-tuning checkpoint that does not check out (%s)", exc)
-        return 0
+        return Position()
     encoder.load_state_dict(state, strict=False)  # buffers stay as loaded
     head.load_state_dict(head_state)
     groups = optimizer.state_dict()["param_groups"]
@@ -198,7 +221,7 @@ def resume(
     torch.set_rng_state(torch_rng)
     rng.bit_generator.state = meta["rng"]
     model.history_ = history
-    return epoch
+    return Position(epoch, batches, losses)
 
 
 def _encoder_state(torch: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ from topics.errors import DataError
 from topics.families.base import ArrayStore
 from topics.families.calibration import held_out_cuts
 from topics.families.encoder.cache import (
+    Position,
     cache_key,
     restore,
     resume,
@@ -63,6 +65,8 @@ logger = logging.getLogger(__name__)
 # batches per run sorted by length (group_by_length): long enough to gather texts of
 # one length, short enough that a batch's texts still come from all over the data
 GROUP_BATCHES = 50
+# within an epoch, a checkpoint at most this often (an mpnet epoch can take 90 minutes)
+CHECKPOINT_SECONDS = 600.0
 
 
 class EncoderClassifier(ClassifierMixin, BaseEstimator):
@@ -231,9 +235,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     ) -> None:
         """Fine-tune ``encoder`` and a new output layer on the fit share of ``texts``;
         after each epoch, the layer's weights and the thresholds on the held-out share.
-        With a cache ``key``, a checkpoint after every epoch but the last, and a
-        checkpoint left by a stopped fine-tuning is gone on from."""
-        tokenizer = self.tokenizer_
+        With a cache ``key``, a checkpoint after every epoch but the last and every
+        ``CHECKPOINT_SECONDS`` within one; a stopped fine-tuning's checkpoint is gone on from."""
         fit_idx, val_idx = self._holdout(targets)
         head = torch.nn.Linear(config.hidden_size, groups.shape[0])
         if not self._softmax:  # each sigmoid starts at its label's training frequency
@@ -245,29 +248,34 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         rng = np.random.default_rng(self.random_state)
         self.history_: list[dict[str, float]] = []
         encoder.train()
-        lengths = token_lengths(tokenizer, texts) if self.group_by_length else None
-        done = resume(self, key, torch, encoder, head, optimizer, schedule, rng) if key else 0
-        if done:
-            stage(
-                f"encoder: going on after epoch {done}/{self.epochs} (a stopped run's checkpoint)"
-            )
-        for epoch in progress(range(done + 1, self.epochs + 1), desc="encoder epochs"):
+        lengths = token_lengths(self.tokenizer_, texts) if self.group_by_length else None
+        start = resume(self, key, torch, encoder, head, optimizer, schedule, rng) if key else None
+        start = start or Position()
+        if start != Position():
+            where = f"after epoch {start.epochs}/{self.epochs}"
+            if start.batches:
+                where = f"in epoch {start.epochs + 1}/{self.epochs} after batch {start.batches}"
+            stage(f"encoder: going on {where} (a stopped run's checkpoint)")
+        saved = time.monotonic()
+        for epoch in progress(range(start.epochs + 1, self.epochs + 1), desc="encoder epochs"):
+            rng_state = rng.bit_generator.state  # before the batches: a checkpoint's
             batches = self._batches(fit_idx[rng.permutation(len(fit_idx))], lengths, rng)
-            losses = []
-            for batch in progress(batches, desc="fine-tuning"):
-                logits = head(self._pool(torch, *encode(tokenizer, [texts[i] for i in batch])))
-                target = torch.as_tensor(targets[batch])
-                if self._softmax:
-                    loss = torch.nn.functional.cross_entropy(logits, target)
-                else:
-                    loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                        logits, target.float()
-                    )
+            done = start.batches if epoch == start.epochs + 1 else 0
+            losses = list(start.losses) if done else []
+            for number, batch in enumerate(progress(batches[done:], desc="fine-tuning"), done + 1):
+                loss = self._loss(torch, head, [texts[i] for i in batch], targets[batch])
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 schedule.step()
                 losses.append(float(loss.detach()))
+                due = time.monotonic() - saved >= CHECKPOINT_SECONDS
+                if key and due and number < len(batches):
+                    position = Position(epoch - 1, number, tuple(losses))
+                    save_checkpoint(
+                        self, key, position, torch, head, optimizer, schedule, rng_state
+                    )
+                    saved = time.monotonic()
             encoder.eval()  # no dropout while scoring; scoring draws no random numbers
             self.coef_ = head.weight.detach().numpy().astype(np.float64)
             self.intercept_ = head.bias.detach().numpy().astype(np.float64)
@@ -286,8 +294,20 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                 f"held-out {measure} {self.validation_score_:.4f}"
             )
             if key and epoch < self.epochs:
-                save_checkpoint(self, key, epoch, torch, head, optimizer, schedule, rng)
+                rng_state = rng.bit_generator.state
+                save_checkpoint(
+                    self, key, Position(epoch), torch, head, optimizer, schedule, rng_state
+                )
+                saved = time.monotonic()
             encoder.train()
+
+    def _loss(self, torch: Any, head: Any, texts: list[str], targets: np.ndarray) -> Any:
+        """The batch's mean loss: cross-entropy over the classes, or over each sigmoid."""
+        logits = head(self._pool(torch, *encode(self.tokenizer_, texts)))
+        target = torch.as_tensor(targets)
+        if self._softmax:
+            return torch.nn.functional.cross_entropy(logits, target)
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits, target.float())
 
     def _optimizer(
         self, torch: Any, transformers: Any, encoder: Any, head: Any, n_fit: int

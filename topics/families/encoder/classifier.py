@@ -110,7 +110,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         parameter above but ``threads``, the pretrained folder's file names and
         sizes, and the torch and transformers versions: a rerun on the same
         training data reads it back instead of fine-tuning again. A fine-tuning that
-        was stopped goes on from its last finished epoch (a checkpoint after each).
+        was stopped goes on from its last checkpoint (one after every epoch, and every
+        ``CHECKPOINT_SECONDS`` within one).
 
     Attributes
     ----------
@@ -249,8 +250,9 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         self.history_: list[dict[str, float]] = []
         encoder.train()
         lengths = token_lengths(self.tokenizer_, texts) if self.group_by_length else None
-        start = resume(self, key, torch, encoder, head, optimizer, schedule, rng) if key else None
-        start = start or Position()
+        start = (
+            resume(self, key, torch, encoder, head, optimizer, schedule, rng) if key else Position()
+        )
         if start != Position():
             where = f"after epoch {start.epochs}/{self.epochs}"
             if start.batches:

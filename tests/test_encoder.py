@@ -537,7 +537,11 @@ def test_a_stopped_fine_tuning_goes_on_from_its_checkpoint(
         shutil.rmtree(tmp_path / "cache" / "encoder")  # the next fit trains again
         return [m.split(" done")[0] for m in messages]
 
-    assert fit_until("epoch 3/3")[-1] == "checkpoint"
+    stopped = fit_until("epoch 3/3")
+    assert stopped[-2:] == [
+        "checkpoint",
+        "encoder: stopped; the same command goes on after epoch 2/3",
+    ]
     assert len(list(checkpoints.iterdir())) == 1
     assert fit_until() == [
         "encoder: going on after epoch 2/3 (a stopped run's checkpoint)",
@@ -546,7 +550,8 @@ def test_a_stopped_fine_tuning_goes_on_from_its_checkpoint(
     # a checkpoint every batch: stopped after epoch 1's (two within it, one at its end)
     # and the first of epoch 2
     monkeypatch.setattr(encoder_classifier, "CHECKPOINT_SECONDS", 0.0)
-    fit_until(saves=4)
+    stopped = fit_until(saves=4)
+    assert stopped[-1] == "encoder: stopped; the same command goes on in epoch 2/3 after batch 1"
     assert fit_until()[:3] == [
         "encoder: going on in epoch 2/3 after batch 1 (a stopped run's checkpoint)",
         "checkpoint",

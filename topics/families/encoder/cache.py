@@ -42,6 +42,12 @@ class Position:
     batches: int = 0
     losses: tuple[float, ...] = ()
 
+    def where(self, epochs: int) -> str:
+        """The position in words, of ``epochs`` in all."""
+        if self.batches:
+            return f"in epoch {self.epochs + 1}/{epochs} after batch {self.batches}"
+        return f"after epoch {self.epochs}/{epochs}"
+
 
 def cache_key(
     model: EncoderClassifier, torch: Any, transformers: Any, texts: list[str], targets: Any

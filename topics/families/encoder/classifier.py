@@ -254,54 +254,56 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             resume(self, key, torch, encoder, head, optimizer, schedule, rng) if key else Position()
         )
         if start != Position():
-            where = f"after epoch {start.epochs}/{self.epochs}"
-            if start.batches:
-                where = f"in epoch {start.epochs + 1}/{self.epochs} after batch {start.batches}"
-            stage(f"encoder: going on {where} (a stopped run's checkpoint)")
-        saved = time.monotonic()
-        for epoch in progress(range(start.epochs + 1, self.epochs + 1), desc="encoder epochs"):
-            rng_state = rng.bit_generator.state  # before the batches: a checkpoint's
-            batches = self._batches(fit_idx[rng.permutation(len(fit_idx))], lengths, rng)
-            done = start.batches if epoch == start.epochs + 1 else 0
-            losses = list(start.losses) if done else []
-            for number, batch in enumerate(progress(batches[done:], desc="fine-tuning"), done + 1):
-                loss = self._loss(torch, head, [texts[i] for i in batch], targets[batch])
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                losses.append(float(loss.detach()))
-                due = time.monotonic() - saved >= CHECKPOINT_SECONDS
-                if key and due and number < len(batches):
-                    position = Position(epoch - 1, number, tuple(losses))
-                    save_checkpoint(
-                        self, key, position, torch, head, optimizer, schedule, rng_state
-                    )
-                    saved = time.monotonic()
-            encoder.eval()  # no dropout while scoring; scoring draws no random numbers
-            self.coef_ = head.weight.detach().numpy().astype(np.float64)
-            self.intercept_ = head.bias.detach().numpy().astype(np.float64)
-            self._fit_thresholds(texts, val_idx, indicator)
-            self.history_.append(
-                {
-                    "step": float(epoch),
-                    "epoch_train_loss": float(np.mean(losses)),
-                    "epoch_validation_score": self.validation_score_,
-                }
-            )
-            # a line per epoch in a run's log, where no bar is drawn (an epoch can take an hour)
-            measure = "accuracy" if self.single_label else "micro-F1"
-            stage(
-                f"encoder epoch {epoch}/{self.epochs} done: train loss {np.mean(losses):.4f}, "
-                f"held-out {measure} {self.validation_score_:.4f}"
-            )
-            if key and epoch < self.epochs:
-                rng_state = rng.bit_generator.state
-                save_checkpoint(
-                    self, key, Position(epoch), torch, head, optimizer, schedule, rng_state
+            stage(f"encoder: going on {start.where(self.epochs)} (a stopped run's checkpoint)")
+        last, saved = start, time.monotonic()  # the last checkpoint, and when
+        try:
+            for epoch in progress(range(start.epochs + 1, self.epochs + 1), desc="encoder epochs"):
+                rng_state = rng.bit_generator.state  # before the batches: a checkpoint's
+                batches = self._batches(fit_idx[rng.permutation(len(fit_idx))], lengths, rng)
+                done = start.batches if epoch == start.epochs + 1 else 0
+                losses = list(start.losses) if done else []
+                for number, batch in enumerate(
+                    progress(batches[done:], desc="fine-tuning"), done + 1
+                ):
+                    loss = self._loss(torch, head, [texts[i] for i in batch], targets[batch])
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                    schedule.step()
+                    losses.append(float(loss.detach()))
+                    due = time.monotonic() - saved >= CHECKPOINT_SECONDS
+                    if key and due and number < len(batches):
+                        last = Position(epoch - 1, number, tuple(losses))
+                        save_checkpoint(
+                            self, key, last, torch, head, optimizer, schedule, rng_state
+                        )
+                        saved = time.monotonic()
+                encoder.eval()  # no dropout while scoring; scoring draws no random numbers
+                self.coef_ = head.weight.detach().numpy().astype(np.float64)
+                self.intercept_ = head.bias.detach().numpy().astype(np.float64)
+                self._fit_thresholds(texts, val_idx, indicator)
+                self.history_.append(
+                    {
+                        "step": float(epoch),
+                        "epoch_train_loss": float(np.mean(losses)),
+                        "epoch_validation_score": self.validation_score_,
+                    }
                 )
-                saved = time.monotonic()
-            encoder.train()
+                # a line per epoch in a run's log, where no bar is drawn (an epoch can take an hour)
+                measure = "accuracy" if self.single_label else "micro-F1"
+                stage(
+                    f"encoder epoch {epoch}/{self.epochs} done: train loss {np.mean(losses):.4f}, "
+                    f"held-out {measure} {self.validation_score_:.4f}"
+                )
+                if key and epoch < self.epochs:
+                    last, rng_state = Position(epoch), rng.bit_generator.state
+                    save_checkpoint(self, key, last, torch, head, optimizer, schedule, rng_state)
+                    saved = time.monotonic()
+                encoder.train()
+        except KeyboardInterrupt:
+            if last != Position():
+                stage(f"encoder: stopped; the same command goes on {last.where(self.epochs)}")
+            raise
 
     def _loss(self, torch: Any, head: Any, texts: list[str], targets: np.ndarray) -> Any:
         """The batch's mean loss: cross-entropy over the classes, or over each sigmoid."""

@@ -496,9 +496,9 @@ def test_a_stopped_fine_tuning_goes_on_from_its_checkpoint(
     tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Stopped in its third epoch of three, a rerun trains only the third, from the second's
-    checkpoint; stopped within an epoch, from the batch of the last checkpoint there. Both
-    reach the weights of a run without a stop; the checkpoint goes once the model is saved,
-    and one that does not check out is fine-tuned past anew."""
+    checkpoint; stopped within an epoch, from the batch of the last checkpoint written
+    there. Both reach the weights of a run without a stop; the checkpoint goes once the
+    model is saved, and one that does not check out is fine-tuned past anew."""
     texts, y = synthetic(60, seed=3)  # 45 fit, 15 held out: 3 batches of 16 an epoch
     settings: dict[str, Any] = {"epochs": 3, "group_by_length": True}
     whole = _fit(tiny_bert, texts, y, **settings)
@@ -506,9 +506,10 @@ def test_a_stopped_fine_tuning_goes_on_from_its_checkpoint(
     checkpoints = tmp_path / "cache" / "encoder-checkpoint"
     save_checkpoint = encoder_classifier.save_checkpoint
 
-    def fit_until(stage_text: str = "never", saves: int = -1) -> list[str]:
-        """The stage lines of a fit stopped at a stage line, or after some checkpoints;
-        the model checked against ``whole`` when it ran to the end."""
+    def fit_until(stage_text: str = "never", killed: int = -1) -> list[str]:
+        """The stage lines of a fit stopped at a stage line or as it was about to write
+        its ``killed``-th checkpoint; the model checked against ``whole`` when it ran to
+        the end."""
         messages: list[str] = []
 
         def stage(message: str) -> None:
@@ -516,14 +517,14 @@ def test_a_stopped_fine_tuning_goes_on_from_its_checkpoint(
                 raise KeyboardInterrupt
             messages.append(message)
 
-        def save_then_stop(*args: Any) -> None:
+        def save_or_stop(*args: Any) -> None:
+            if messages.count("checkpoint") + 1 == killed:
+                raise KeyboardInterrupt
             save_checkpoint(*args)
             messages.append("checkpoint")
-            if messages.count("checkpoint") == saves:
-                raise KeyboardInterrupt
 
         monkeypatch.setattr(encoder_classifier, "stage", stage)
-        monkeypatch.setattr(encoder_classifier, "save_checkpoint", save_then_stop)
+        monkeypatch.setattr(encoder_classifier, "save_checkpoint", save_or_stop)
         try:
             model = _fit(tiny_bert, texts, y, cache=cache, **settings)
         except KeyboardInterrupt:
@@ -547,10 +548,10 @@ def test_a_stopped_fine_tuning_goes_on_from_its_checkpoint(
         "encoder: going on after epoch 2/3 (a stopped run's checkpoint)",
         "encoder epoch 3/3",
     ]
-    # a checkpoint every batch: stopped after epoch 1's (two within it, one at its end)
-    # and the first of epoch 2
+    # a checkpoint every batch: stopped as it was about to write the fifth (epoch 1 wrote
+    # three: two within it, one at its end; epoch 2 one): the fourth is named and gone on from
     monkeypatch.setattr(encoder_classifier, "CHECKPOINT_SECONDS", 0.0)
-    stopped = fit_until(saves=4)
+    stopped = fit_until(killed=5)
     assert stopped[-1] == "encoder: stopped; the same command goes on in epoch 2/3 after batch 1"
     assert fit_until()[:3] == [
         "encoder: going on in epoch 2/3 after batch 1 (a stopped run's checkpoint)",
@@ -558,7 +559,7 @@ def test_a_stopped_fine_tuning_goes_on_from_its_checkpoint(
         "encoder epoch 2/3",
     ]
     # a checkpoint whose AdamW moments are of another shape: fine-tuned from the start
-    fit_until(saves=4)
+    fit_until(killed=5)
     (entry,) = checkpoints.iterdir()
     with np.load(entry / "arrays.npz") as npz:
         arrays = {name: npz[name] for name in npz.files}

@@ -273,11 +273,11 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                     losses.append(float(loss.detach()))
                     due = time.monotonic() - saved >= CHECKPOINT_SECONDS
                     if key and due and number < len(batches):
-                        last = Position(epoch - 1, number, tuple(losses))
+                        here = Position(epoch - 1, number, tuple(losses))
                         save_checkpoint(
-                            self, key, last, torch, head, optimizer, schedule, rng_state
+                            self, key, here, torch, head, optimizer, schedule, rng_state
                         )
-                        saved = time.monotonic()
+                        last, saved = here, time.monotonic()  # once written, not before
                 encoder.eval()  # no dropout while scoring; scoring draws no random numbers
                 self.coef_ = head.weight.detach().numpy().astype(np.float64)
                 self.intercept_ = head.bias.detach().numpy().astype(np.float64)
@@ -296,9 +296,9 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                     f"held-out {measure} {self.validation_score_:.4f}"
                 )
                 if key and epoch < self.epochs:
-                    last, rng_state = Position(epoch), rng.bit_generator.state
-                    save_checkpoint(self, key, last, torch, head, optimizer, schedule, rng_state)
-                    saved = time.monotonic()
+                    here, rng_state = Position(epoch), rng.bit_generator.state
+                    save_checkpoint(self, key, here, torch, head, optimizer, schedule, rng_state)
+                    last, saved = here, time.monotonic()
                 encoder.train()
         except KeyboardInterrupt:
             if last != Position():

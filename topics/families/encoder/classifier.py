@@ -279,22 +279,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                         )
                         last, saved = here, time.monotonic()  # once written, not before
                 encoder.eval()  # no dropout while scoring; scoring draws no random numbers
-                self.coef_ = head.weight.detach().numpy().astype(np.float64)
-                self.intercept_ = head.bias.detach().numpy().astype(np.float64)
-                self._fit_thresholds(texts, val_idx, indicator)
-                self.history_.append(
-                    {
-                        "step": float(epoch),
-                        "epoch_train_loss": float(np.mean(losses)),
-                        "epoch_validation_score": self.validation_score_,
-                    }
-                )
-                # a line per epoch in a run's log, where no bar is drawn (an epoch can take an hour)
-                measure = "accuracy" if self.single_label else "micro-F1"
-                stage(
-                    f"encoder epoch {epoch}/{self.epochs} done: train loss {np.mean(losses):.4f}, "
-                    f"held-out {measure} {self.validation_score_:.4f}"
-                )
+                self._end_epoch(epoch, head, losses, texts, val_idx, indicator)
                 if key and epoch < self.epochs:
                     here, rng_state = Position(epoch), rng.bit_generator.state
                     save_checkpoint(self, key, here, torch, head, optimizer, schedule, rng_state)
@@ -304,6 +289,33 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             if last != Position():
                 stage(f"encoder: stopped; the same command goes on {last.where(self.epochs)}")
             raise
+
+    def _end_epoch(
+        self,
+        epoch: int,
+        head: Any,
+        losses: list[float],
+        texts: list[str],
+        val_idx: np.ndarray,
+        indicator: np.ndarray,
+    ) -> None:
+        """The output layer's weights, the thresholds and score on the held-out share, the
+        epoch's record in ``history_`` and its line in the log."""
+        self.coef_ = head.weight.detach().numpy().astype(np.float64)
+        self.intercept_ = head.bias.detach().numpy().astype(np.float64)
+        self._fit_thresholds(texts, val_idx, indicator)
+        record = {
+            "step": float(epoch),
+            "epoch_train_loss": float(np.mean(losses)),
+            "epoch_validation_score": self.validation_score_,
+        }
+        self.history_.append(record)
+        # a line per epoch in a run's log, where no bar is drawn (an epoch can take an hour)
+        measure = "accuracy" if self.single_label else "micro-F1"
+        stage(
+            f"encoder epoch {epoch}/{self.epochs} done: train loss {np.mean(losses):.4f}, "
+            f"held-out {measure} {self.validation_score_:.4f}"
+        )
 
     def _loss(self, torch: Any, head: Any, texts: list[str], targets: np.ndarray) -> Any:
         """The batch's mean loss: cross-entropy over the classes, or over each sigmoid."""

@@ -278,6 +278,10 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                             self, key, here, torch, head, optimizer, schedule, rng_state
                         )
                         last, saved = here, time.monotonic()  # once written, not before
+                        # progress in a log, where no bar is drawn
+                        stage(
+                            f"encoder: epoch {epoch}/{self.epochs}, batch {number}/{len(batches)}"
+                        )
                 encoder.eval()  # no dropout while scoring; scoring draws no random numbers
                 self._end_epoch(epoch, head, losses, texts, val_idx, indicator)
                 if key and epoch < self.epochs:

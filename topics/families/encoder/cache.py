@@ -136,16 +136,17 @@ def save_checkpoint(
     rng_state: Mapping[str, Any],
 ) -> None:
     """What fine-tuning needs to go on from ``position``; ``rng_state`` is the batch
-    order's random state before the position's epoch drew its batches (the same
-    batches are drawn again, those done skipped)."""
+    order's random state before the epoch under way at ``position`` drew its batches
+    (the same batches are drawn again, those done skipped)."""
     assert model.cache is not None
     arrays = {f"bert.{name}": value for name, value in model.weights().items()}
-    arrays["head.weight"] = head.weight.detach().numpy().copy()
-    arrays["head.bias"] = head.bias.detach().numpy().copy()
+    # views, not copies: written before training takes another step
+    arrays["head.weight"] = head.weight.detach().numpy()
+    arrays["head.bias"] = head.bias.detach().numpy()
     for index, moments in optimizer.state_dict()["state"].items():
         for name, value in moments.items():
-            arrays[f"adam.{index}.{name}"] = value.detach().numpy().copy()
-    arrays["torch_rng"] = torch.get_rng_state().numpy().copy()
+            arrays[f"adam.{index}.{name}"] = value.detach().numpy()
+    arrays["torch_rng"] = torch.get_rng_state().numpy()
     meta: dict[str, Any] = {
         "epoch": position.epochs,
         "history": [{k: _or_none(v) for k, v in r.items()} for r in model.history_],

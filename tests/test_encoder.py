@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -559,18 +560,29 @@ def test_a_stopped_fine_tuning_goes_on_from_its_checkpoint(
         "encoder: epoch 2/3, batch 2/3",  # a line per checkpoint within an epoch
         "encoder epoch 2/3",
     ]
-    # a checkpoint whose AdamW moments are of another shape: fine-tuned from the start
-    fit_until(killed=5)
-    (entry,) = checkpoints.iterdir()
-    with np.load(entry / "arrays.npz") as npz:
-        arrays = {name: npz[name] for name in npz.files}
-    arrays["adam.0.exp_avg"] = arrays["adam.0.exp_avg"][:-1]
-    np.savez(entry / "arrays.npz", **arrays)
-    anew = fit_until()
-    assert [m for m in anew if m.startswith("encoder epoch")] == [
-        f"encoder epoch {e}/3" for e in (1, 2, 3)
-    ]
-    assert not any("going on" in m for m in anew)
+
+    # a checkpoint whose AdamW moments are of another shape, or whose schedule steps do
+    # not add up to its position (they are replayed): fine-tuned from the start
+    def shorter_moment(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        arrays["adam.0.exp_avg"] = arrays["adam.0.exp_avg"][:-1]
+
+    def one_step_more(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        meta["steps"] += 1
+
+    for change in (shorter_moment, one_step_more):
+        fit_until(killed=5)
+        (entry,) = checkpoints.iterdir()
+        with np.load(entry / "arrays.npz") as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        meta = json.loads((entry / "meta.json").read_text())
+        change(meta, arrays)
+        np.savez(entry / "arrays.npz", **arrays)
+        (entry / "meta.json").write_text(json.dumps(meta))
+        anew = fit_until()
+        assert [m for m in anew if m.startswith("encoder epoch")] == [
+            f"encoder epoch {e}/3" for e in (1, 2, 3)
+        ]
+        assert not any("going on" in m for m in anew), change.__name__
 
 
 def test_an_experiment_rerun_takes_the_cached_encoder(

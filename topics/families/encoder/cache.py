@@ -167,6 +167,7 @@ def resume(
     optimizer: Any,
     schedule: Any,
     rng: np.random.Generator,
+    batches_per_epoch: int,
 ) -> Position:
     """Where a stopped fine-tuning of ``key`` was saved, its state put in place of the
     fresh one; ``Position()`` (nothing changed) when there is no checkpoint that fits."""
@@ -210,9 +211,9 @@ def resume(
         if torch_rng.dtype != torch.uint8 or torch_rng.shape != torch.get_rng_state().shape:
             raise ValueError("not a torch random state")
         np.random.default_rng().bit_generator.state = meta["rng"]  # refused if malformed
-        steps = meta["steps"]
-        if not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"{steps!r} steps of the schedule")
+        steps = meta["steps"]  # replayed below, so checked against the position first
+        if not isinstance(steps, int) or steps != epoch * batches_per_epoch + batches:
+            raise ValueError(f"{steps!r} steps of the schedule at {epoch}, {batches}")
         history = [{k: _or_nan(v) for k, v in r.items()} for r in meta["history"]]
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:
         logger.warning("ignoring a fine-tuning checkpoint that does not check out (%s)", exc)

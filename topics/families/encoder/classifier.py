@@ -250,8 +250,11 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         self.history_: list[dict[str, float]] = []
         encoder.train()
         lengths = token_lengths(self.tokenizer_, texts) if self.group_by_length else None
+        per_epoch = -(-len(fit_idx) // self.batch_size)
         start = (
-            resume(self, key, torch, encoder, head, optimizer, schedule, rng) if key else Position()
+            resume(self, key, torch, encoder, head, optimizer, schedule, rng, per_epoch)
+            if key
+            else Position()
         )
         if start != Position():
             stage(f"encoder: going on {start.where(self.epochs)} (a stopped run's checkpoint)")

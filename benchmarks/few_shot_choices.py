@@ -19,7 +19,10 @@ micro-F1, the mean over both folds and the draws.
 
 ``--set`` changes a setting in every row, the first one included. ``--cuts 0.6,0.7``
 adds a row per cut: the first row's models, each label given at that student
-probability instead of 0.5 (no model is fitted again).
+probability instead of 0.5 (no model is fitted again). With ``--set
+encoder_epochs=1``, ``--mixes 0.3,0.5`` adds a row per weight: the first row's
+fine-tuned encoder (the noisy student) and its linear student, their probabilities
+mixed at that weight for the encoder, cut at 0.5.
 
 Embeddings are cached under the experiment's ``cache_dir``, as in ``few_shot.py``.
 """
@@ -78,9 +81,15 @@ def main() -> None:
         help="a model.few_shot setting for every row, e.g. vectors=static",
     )
     parser.add_argument("--cuts", default="", help="student cuts scored on the first row's fits")
+    parser.add_argument(
+        "--mixes", default="", help="the noisy student's weights beside the linear student's"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     cuts = [float(c) for c in args.cuts.split(",") if c]
+    mixes = [float(w) for w in args.mixes.split(",") if w]
+    if mixes and not any(spec.startswith("encoder_epochs=") for spec in args.set):
+        parser.error("--mixes needs a noisy student in every row: --set encoder_epochs=1")
     common = [f"model.few_shot.{spec}" for spec in args.set]
     sizes = [int(n) for n in args.n.split(",")]
     rows = [("as shipped" if not args.set else "--set only", "")] + [
@@ -117,11 +126,16 @@ def main() -> None:
                     )
                     model = fit_family(config, "few_shot", data, labels)
                     val_texts = [train.texts[i] for i in val]
-                    predicted = model.classifier.predict(val_texts)
-                    micro = scores(y_all[val], predicted)[0]
+                    proba = model.classifier.predict_proba(val_texts)
+                    micro = scores(y_all[val], model.classifier.decide(proba))[0]
                     results.setdefault((name, n), []).append(micro)
+                    if mixes and not override and model.classifier.encoder_ is not None:
+                        student = linear_student(model.classifier, val_texts)
+                        for weight in mixes:
+                            mixed = weight * proba + (1 - weight) * student
+                            at_mix = scores(y_all[val], (mixed >= 0.5).astype(int))[0]
+                            results.setdefault((f"mix {weight:g}", n), []).append(at_mix)
                     if cuts and not override:
-                        proba = model.classifier.predict_proba(val_texts)
                         for cut in cuts:
                             at_cut = scores(y_all[val], (proba >= cut).astype(int))[0]
                             results.setdefault((f"student cut {cut:g}", n), []).append(at_cut)
@@ -133,8 +147,19 @@ def main() -> None:
 
 
 def vary_specs(args: argparse.Namespace) -> list[str]:
-    """The ``--vary`` settings; with none given, the defaults, unless ``--cuts`` is."""
-    return args.vary or ([] if args.cuts else DEFAULT_VARY)
+    """The ``--vary`` settings; with none given, the defaults, unless ``--cuts`` or
+    ``--mixes`` is."""
+    return args.vary or ([] if args.cuts or args.mixes else DEFAULT_VARY)
+
+
+def linear_student(model: Any, texts: list[str]) -> np.ndarray:
+    """The probabilities of ``model``'s linear student, which its fine-tuned encoder
+    (the noisy student) replaces in :meth:`predict_proba`."""
+    encoder, model.encoder_ = model.encoder_, None
+    try:
+        return np.asarray(model.predict_proba(texts))
+    finally:
+        model.encoder_ = encoder
 
 
 def parsed(value: str) -> str:
@@ -187,6 +212,7 @@ def report(
         [f"--vary {spec}" for spec in vary_specs(args)]
         + [f"--set {spec}" for spec in args.set]
         + [f"--cuts {args.cuts}"] * bool(args.cuts)
+        + [f"--mixes {args.mixes}"] * bool(args.mixes)
     )
     lines = [
         "# The few_shot model's settings on the training years",

@@ -236,3 +236,22 @@ def test_replacing_an_entry_leaves_nothing_behind(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "encoder-checkpoint").iterdir()] == [key]
     cache.discard("encoder-checkpoint", key)
     assert cache.load("encoder-checkpoint", key) is None
+
+
+def test_an_entry_that_cannot_be_written_is_reported_and_keeps_the_old_one(
+    tmp_path: Path,
+) -> None:
+    """``save`` says whether the entry was written; one that cannot be (here: an array
+    numpy cannot store without a pickle) leaves the entry before it as it was."""
+    import numpy as np
+
+    from topics.run.cache import FitCache
+
+    cache = FitCache(tmp_path)
+    key = cache.key("encoder-checkpoint", "settings")
+    assert cache.save("encoder-checkpoint", key, {"step": 1}, {"w": np.ones(2)}) is True
+    unsaveable = {"w": np.array([{"a": 1}], dtype=object)}
+    assert cache.save("encoder-checkpoint", key, {"step": 2}, unsaveable) is False
+    meta, arrays = cache.load("encoder-checkpoint", key) or ({}, {})
+    assert meta["step"] == 1 and arrays["w"].tolist() == [1.0, 1.0]
+    assert [p.name for p in (tmp_path / "encoder-checkpoint").iterdir()] == [key]

@@ -507,10 +507,10 @@ def test_a_stopped_fine_tuning_goes_on_from_its_checkpoint(
     checkpoints = tmp_path / "cache" / "encoder-checkpoint"
     save_checkpoint = encoder_classifier.save_checkpoint
 
-    def fit_until(stage_text: str = "never", killed: int = -1) -> list[str]:
+    def fit_until(stage_text: str = "never", killed: int = -1, unwritten: int = -1) -> list[str]:
         """The stage lines of a fit stopped at a stage line or as it was about to write
-        its ``killed``-th checkpoint; the model checked against ``whole`` when it ran to
-        the end."""
+        its ``killed``-th checkpoint (its ``unwritten``-th one not written, as on a full
+        disk); the model checked against ``whole`` when it ran to the end."""
         messages: list[str] = []
 
         def stage(message: str) -> None:
@@ -518,11 +518,15 @@ def test_a_stopped_fine_tuning_goes_on_from_its_checkpoint(
                 raise KeyboardInterrupt
             messages.append(message)
 
-        def save_or_stop(*args: Any) -> None:
-            if messages.count("checkpoint") + 1 == killed:
+        def save_or_stop(*args: Any) -> bool:
+            number = messages.count("checkpoint") + messages.count("unwritten") + 1
+            if number == killed:
                 raise KeyboardInterrupt
-            save_checkpoint(*args)
+            if number == unwritten:
+                messages.append("unwritten")
+                return False
             messages.append("checkpoint")
+            return save_checkpoint(*args)
 
         monkeypatch.setattr(encoder_classifier, "stage", stage)
         monkeypatch.setattr(encoder_classifier, "save_checkpoint", save_or_stop)
@@ -560,6 +564,10 @@ def test_a_stopped_fine_tuning_goes_on_from_its_checkpoint(
         "encoder: epoch 2/3, batch 2/3",  # a line per checkpoint within an epoch
         "encoder epoch 2/3",
     ]
+    # the fourth not written (a full disk): the stop names the third, gone on from
+    stopped = fit_until(killed=5, unwritten=4)
+    assert stopped[-1] == "encoder: stopped; the same command goes on after epoch 1/3"
+    assert fit_until()[0] == "encoder: going on after epoch 1/3 (a stopped run's checkpoint)"
 
     # a checkpoint whose AdamW moments are of another shape, or whose schedule steps do
     # not add up to its position (they are replayed): fine-tuned from the start

@@ -145,10 +145,10 @@ class FitCache:
         key: str,
         meta: Mapping[str, Any],
         arrays: Mapping[str, np.ndarray] | None = None,
-    ) -> None:
-        """Write an entry (replacing any), atomically; a cache that cannot be
-        written is logged and skipped, never a failed run. What a killed earlier write
-        of the entry left is removed first."""
+    ) -> bool:
+        """Write an entry (replacing any), atomically, and say whether it was written: a
+        cache that cannot be written is logged and skipped, never a failed run. What a
+        killed earlier write of the entry left is removed first."""
         parent = self.directory / kind
         staging: Path | None = None
         try:
@@ -170,6 +170,8 @@ class FitCache:
             logger.warning("could not write cache entry %s/%s: %s", kind, key, exc)
             if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)
+            return False
+        return True
 
     def discard(self, kind: str, key: str) -> None:
         """Remove an entry, if there is one (an entry that only served until another was

@@ -134,10 +134,11 @@ def save_checkpoint(
     optimizer: Any,
     schedule: Any,
     rng_state: Mapping[str, Any],
-) -> None:
+) -> bool:
     """What fine-tuning needs to go on from ``position``; ``rng_state`` is the batch
     order's random state before the epoch under way at ``position`` drew its batches
-    (the same batches are drawn again, those done skipped)."""
+    (the same batches are drawn again, those done skipped). False when it could not be
+    written (a full disk: logged, and training goes on)."""
     assert model.cache is not None
     arrays = {f"bert.{name}": value for name, value in model.weights().items()}
     # views, not copies: written before training takes another step
@@ -155,7 +156,7 @@ def save_checkpoint(
     }
     if position.batches:
         meta["batches"], meta["losses"] = position.batches, list(position.losses)
-    model.cache.save(CHECKPOINT, key, meta, arrays)
+    return model.cache.save(CHECKPOINT, key, meta, arrays)
 
 
 def resume(

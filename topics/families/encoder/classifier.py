@@ -277,10 +277,11 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                     due = time.monotonic() - saved >= CHECKPOINT_SECONDS
                     if key and due and number < len(batches):
                         here = Position(epoch - 1, number, tuple(losses))
-                        save_checkpoint(
+                        if save_checkpoint(
                             self, key, here, torch, head, optimizer, schedule, rng_state
-                        )
-                        last, saved = here, time.monotonic()  # once written, not before
+                        ):
+                            last = here  # once written, not before
+                        saved = time.monotonic()
                         # progress in a log, where no bar is drawn
                         stage(
                             f"encoder: epoch {epoch}/{self.epochs}, batch {number}/{len(batches)}"
@@ -289,8 +290,11 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                 self._end_epoch(epoch, head, losses, texts, val_idx, indicator)
                 if key and epoch < self.epochs:
                     here, rng_state = Position(epoch), rng.bit_generator.state
-                    save_checkpoint(self, key, here, torch, head, optimizer, schedule, rng_state)
-                    last, saved = here, time.monotonic()
+                    if save_checkpoint(
+                        self, key, here, torch, head, optimizer, schedule, rng_state
+                    ):
+                        last = here
+                    saved = time.monotonic()
                 encoder.train()
         except KeyboardInterrupt:
             if last != Position():

@@ -525,8 +525,9 @@ def test_a_stopped_fine_tuning_goes_on_from_its_checkpoint(
             if number == unwritten:
                 messages.append("unwritten")
                 return False
+            written = save_checkpoint(*args)
             messages.append("checkpoint")
-            return save_checkpoint(*args)
+            return written
 
         monkeypatch.setattr(encoder_classifier, "stage", stage)
         monkeypatch.setattr(encoder_classifier, "save_checkpoint", save_or_stop)

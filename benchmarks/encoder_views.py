@@ -20,6 +20,10 @@ script left them there; otherwise each is fine-tuned, 40-75 minutes on 2 cores. 
     TOPICS_DATA_DIR=../shared/data python benchmarks/encoder_views.py [--windows 1,2,3,4,8]
     TOPICS_DATA_DIR=../shared/data python benchmarks/encoder_views.py \
       --view max_length=256,group_by_length=true --windows ''
+
+``--set KEY=VALUE`` (repeatable) changes the experiment for every member, e.g. the tfidf
+model of ``experiments/20newsgroups.yaml``: ``--set model.tfidf.nb_alpha=1 --set
+model.tfidf.C=0.3``; the file's name then ends in ``_tfidf`` and the changed keys.
 """
 
 from __future__ import annotations
@@ -106,6 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         default="header_fields=null",
         help="the second encoder's settings, KEY=VALUE[,KEY=VALUE] (default: every header)",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config override for every member, e.g. model.tfidf.nb_alpha=1",
+    )
     args = parser.parse_args(argv)
     most = [int(k) for k in args.windows.split(",") if k]
     view = dict(item.split("=", 1) for item in args.view.split(","))
@@ -113,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     every_header = view == {"header_fields": None}
     view_name = "every header" if every_header else ", ".join(f"{k} {v}" for k, v in view.items())
     commit, load_before, start = provenance.commit(), os.getloadavg()[0], time.perf_counter()
-    config = load_config(REPO / "experiments/20newsgroups-encoder.yaml", ["tracking.enabled=false"])
+    config = load_config(
+        REPO / "experiments/20newsgroups-encoder.yaml", ["tracking.enabled=false", *args.set]
+    )
     corpus = load_corpus_cached(config.data, config.cache_dir)
     train_idx, test_idx = split_indices(
         corpus, **split_kwargs(config.data.split, config.split_seed())
@@ -190,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     # a folder (pretrained=/path/to/weights) names the file by its last part
     parts = (f"{k}_{Path(str(v)).name}".lower() for k, v in view.items())
     suffix = "" if every_header else "_" + re.sub(r"[^a-z0-9_.-]", "-", "_".join(parts))
+    if args.set:
+        keys = (spec.split("=", 1)[0].rsplit(".", 1)[-1] for spec in args.set)
+        suffix += "_tfidf_" + "_".join(keys).lower()
     out = REPO / "benchmarks" / "results" / f"encoder_views_20newsgroups{suffix}.md"
     provenance.write(out, text)
     return 0

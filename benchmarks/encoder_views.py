@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     members = {"tfidf": [0], "encoder, Subject only": [1], f"encoder, {view_name}": [2]}
     mixes = {
-        "tfidf + Subject-only encoder (shipped)": [0, 1],
+        "tfidf + Subject-only encoder" + " (shipped)" * (not args.set): [0, 1],
         f"tfidf + encoder, {view_name}": [0, 2],
         "both encoders": [1, 2],
         "all three": [0, 1, 2],

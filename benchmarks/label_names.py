@@ -12,7 +12,8 @@ spaces or hyphens, a plural s allowed, case ignored), if that rule is right at l
 stories there. Both cuts are fixed before the run and every rule is chosen on train;
 test is only reported. On train, the same rules chosen on four fifths and applied to the
 fifth left (five random folds) are scored beside the tfidf model's out-of-fold decisions
-(its calibrated out-of-fold probabilities at its cuts): the train-side check. Writes ``benchmarks/results/label_names_reuters-modapte.md``.
+(its calibrated out-of-fold probabilities at its cuts): the train-side check. Writes
+``benchmarks/results/label_names_reuters-modapte.md``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ def names(label: str, texts: list[str]) -> np.ndarray:
     words = r"[\s-]+".join(re.escape(word) for word in label.split("-"))
     found = re.compile(rf"\b{words}s?\b", re.IGNORECASE)
     return np.array([found.search(text) is not None for text in texts])
+
+
+def f1s(truth: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
+    """Micro- and macro-F1."""
+    micro = f1_score(truth, predicted, average="micro", zero_division=0)
+    return float(micro), float(f1_score(truth, predicted, average="macro", zero_division=0))
 
 
 def main() -> int:
@@ -90,18 +97,10 @@ def main() -> int:
             f"| {label} | {positives} | {int(on_train.sum())} | {precision:.2f} | "
             f"{'yes' if used else 'no'} | {int(gold[:, j].sum())} | {before:.2f} | {after:.2f} |"
         )
-    scored = [
-        (
-            name,
-            f1_score(gold, p, average="micro"),
-            f1_score(gold, p, average="macro", zero_division=0),
-        )
-        for name, p in (("tfidf model", tfidf), ("tfidf model + name rules", ruled))
-    ]
-    on_train_scored = [
-        (name, f1_score(y, p, average="micro"), f1_score(y, p, average="macro", zero_division=0))
-        for name, p in (("tfidf model", out_of_fold), ("tfidf model + name rules", checked))
-    ]
+    scored = {
+        "tfidf model": f1s(y, out_of_fold) + f1s(gold, tfidf),
+        "tfidf model + name rules": f1s(y, checked) + f1s(gold, ruled),
+    }
     text = (
         "# Reuters: a rare category's name as a rule beside the tfidf model\n\n"
         f"`python benchmarks/label_names.py {' '.join(sys.argv[1:])}`, commit {commit}, "
@@ -115,8 +114,8 @@ def main() -> int:
         "| model | train, out of fold: micro-F1 | macro-F1 | test micro-F1 | test macro-F1 |\n"
         "|---|---:|---:|---:|---:|\n"
         + "\n".join(
-            f"| {name} | {a:.4f} | {b:.4f} | {micro:.4f} | {macro:.4f} |"
-            for (name, micro, macro), (_, a, b) in zip(scored, on_train_scored, strict=True)
+            f"| {name} | " + " | ".join(f"{v:.4f}" for v in row) + " |"
+            for name, row in scored.items()
         )
         + "\n\n| category | train stories | train stories naming it | its precision there "
         "| rule | test stories | test F1, tfidf | test F1, with the rule |\n"

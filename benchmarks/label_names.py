@@ -67,12 +67,13 @@ def main() -> int:
     train, test = split.train, split.test
     labels = list(train.label_names)
     y, gold = train.label_matrix(), test.label_matrix()
+    train_texts, test_texts = list(train.texts), list(test.texts)
     model = FAMILIES["tfidf"].fit(
-        config.model.tfidf, fit_context(config, labels), TrainingData(list(train.texts), y), {}
+        config.model.tfidf, fit_context(config, labels), TrainingData(train_texts, y), {}
     )
-    tfidf = model.classifier.decide(model.pipeline.predict_proba(list(test.texts)))
+    tfidf = model.classifier.decide(model.pipeline.predict_proba(test_texts))
     out_of_fold = (model.classifier.oof_proba_ >= model.classifier.thresholds_).astype(int)
-    folds = np.random.default_rng(0).integers(0, 5, len(train.texts))
+    folds = np.random.default_rng(0).integers(0, 5, len(train_texts))
     checked = out_of_fold.copy()
     ruled = tfidf.copy()
     rows = []
@@ -80,7 +81,7 @@ def main() -> int:
         positives = int(y[:, j].sum())
         if positives >= args.below:
             continue
-        on_train, on_test = names(label, list(train.texts)), names(label, list(test.texts))
+        on_train, on_test = names(label, train_texts), names(label, test_texts)
         for k in range(5):
             rest, held = folds != k, folds == k
             hits = int((on_train[rest] & (y[rest, j] == 1)).sum())

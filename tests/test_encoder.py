@@ -171,6 +171,35 @@ def test_grouping_by_length_makes_batches_of_one_length_and_still_learns(
     assert (model.predict(test_texts) == y_test).mean() > 0.9
 
 
+def test_refit_ships_a_model_of_every_text_and_keeps_the_held_out_scores(
+    tiny_bert: Path,
+) -> None:
+    config = quickstart_with_encoder(tiny_bert, "model.encoder.epochs=1")
+    corpus = load_corpus_from_config(config.data)
+    labels, data = list(corpus.label_names), TrainingData(corpus.texts, corpus.label_matrix())
+    held = fit_family(config, "encoder", data, labels)
+    config = quickstart_with_encoder(
+        tiny_bert, "model.encoder.epochs=1", "model.encoder.refit=true"
+    )
+    refit = fit_family(config, "encoder", data, labels)
+    first, whole = held.classifier, refit.classifier
+    assert whole.validation_fraction == 0.0 and first.validation_fraction == 0.1
+    # the held-out share's scores, cuts and curve are the first fit's
+    np.testing.assert_array_equal(whole.validation_indices_, first.validation_indices_)
+    np.testing.assert_array_equal(whole.validation_proba_, first.validation_proba_)
+    np.testing.assert_array_equal(whole.thresholds_, first.thresholds_)
+    assert whole.validation_score_ == first.validation_score_
+    assert whole.history_ == first.history_
+    # the weights that ship learned from every text, the held-out share too
+    alone = EncoderClassifier(**whole.get_params()).fit(data.texts, data.y)
+    texts = corpus.texts[:20]
+    np.testing.assert_array_equal(whole.predict_proba(texts), alone.predict_proba(texts))
+    assert not np.allclose(whole.predict_proba(texts), first.predict_proba(texts))
+    tfidf = fit_family(config, "tfidf", data, labels)
+    ensemble = fit_family(config, "ensemble", data, labels, {"tfidf": tfidf, "encoder": refit})
+    assert ensemble.classifier.validation_score_ > 0
+
+
 def test_the_config_turns_grouping_by_length_on(tiny_bert: Path) -> None:
     config = quickstart_with_encoder(tiny_bert, "model.encoder.group_by_length=true")
     corpus = load_corpus_from_config(config.data)

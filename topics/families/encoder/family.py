@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pydantic import Field
+from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from topics.families.base import (
@@ -50,6 +51,10 @@ class EncoderSettings(Section):
     group_by_length: bool = False
     # Held out of fine-tuning: per-label thresholds and the score ranking the models.
     validation_fraction: float = Field(0.1, gt=0, lt=1)
+    # Then fine-tune again, on every training text, for the model that ships: its
+    # held-out scores, thresholds and score (and the ensemble's weight) stay those of
+    # the first fit, the only one the held-out share did not train. Twice the time.
+    refit: bool = False
     threads: int | None = Field(None, ge=1)  # torch threads; None: every core
 
 
@@ -87,9 +92,19 @@ class Encoder(Family):
             cache=context.cache,
         )
         targets = data.targets(context.single_label, settings.fine_labels)
-        return timed_fit(
+        first = timed_fit(
             self.name, Pipeline([("classifier", encoder)]), ["encoder"], data.texts, targets
         )
+        if not settings.refit:
+            return first
+        whole = clone(encoder).set_params(validation_fraction=0.0)
+        refitted = timed_fit(
+            self.name, Pipeline([("classifier", whole)]), ["encoder"], data.texts, targets
+        )
+        for name in HELD_OUT:
+            setattr(whole, name, getattr(encoder, name))
+        refitted.fit_seconds += first.fit_seconds
+        return refitted
 
     def export(self, model: FittedModel) -> Exported:
         return encoder_state(model.classifier)
@@ -103,7 +118,19 @@ class Encoder(Family):
 
     def describe(self, settings: EncoderSettings, context: FitContext) -> str:
         name = settings.pretrained.rsplit("/", 1)[-1]
-        return f"encoder {name} epochs={settings.epochs} max_length={settings.max_length}"
+        refit = " refit on all of train" * settings.refit
+        return f"encoder {name} epochs={settings.epochs} max_length={settings.max_length}{refit}"
+
+
+# what a refit model keeps of the first fit (no held-out share of its own): the
+# held-out scores and cuts, and the training curve with its held-out score per epoch
+HELD_OUT = (
+    "thresholds_",
+    "validation_score_",
+    "validation_indices_",
+    "validation_proba_",
+    "history_",
+)
 
 
 def encoder_state(classifier: EncoderClassifier) -> Exported:

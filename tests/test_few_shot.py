@@ -212,6 +212,36 @@ def test_a_noisy_student_encoder_learns_the_students_labels_and_ships_alone(
     assert seen == [6 + LABELLED_REPEAT * len(LABELLED)]  # a sample of the archive
 
 
+def test_the_noisy_student_fine_tunes_its_own_encoder_and_the_teacher_keeps_pretrained(
+    minilm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[str, int]] = []
+    original = EncoderClassifier.fit
+
+    def recorded(self: EncoderClassifier, X: Any, y: Any) -> EncoderClassifier:
+        seen.append((self.pretrained, len(X)))
+        return original(self, X, y)
+
+    monkeypatch.setattr(EncoderClassifier, "fit", recorded)
+    other = "sentence-transformers/all-MiniLM-L6-v2"  # the packaged copy, named otherwise
+    model = SeededSelfTraining(
+        LABELS,
+        seed_words=SEEDS,
+        pretrained=minilm,
+        max_length=32,
+        teacher="finetune",
+        teacher_epochs=1,
+        teacher_min_positives=1,
+        encoder_epochs=1,
+        encoder_pretrained=other,
+        encoder_archive=6,
+    ).fit(LABELLED, Y_LABELLED, unlabelled=ARCHIVE)
+    noisy = 6 + LABELLED_REPEAT * len(LABELLED)
+    assert seen == [(minilm, len(LABELLED)), (other, noisy)]  # the teacher, then the student
+    assert model.encoder_ is not None and model.encoder_.pretrained == other
+    assert model.embedder_.pretrained == minilm  # the hints and the linear student's vectors
+
+
 def test_a_single_label_noisy_student_learns_the_students_classes(minilm: str) -> None:
     one = Y_LABELLED.sum(axis=1) == 1
     texts = [text for text, keep in zip(LABELLED, one, strict=True) if keep]

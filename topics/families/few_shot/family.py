@@ -62,6 +62,9 @@ class FewShotSettings(Section):
     # epoch learns no label. Figures: README, "Few-shot labels on nyt-cap".
     encoder_epochs: int = Field(0, ge=0)
     encoder_learning_rate: float = Field(5e-5, gt=0, lt=1)
+    # the encoder the noisy student fine-tunes; None: pretrained (which the hints, the
+    # teacher and the linear student keep)
+    encoder_pretrained: str | None = Field(None, min_length=1)
     encoder_archive: int | None = Field(None, ge=1)
     threads: int | None = Field(None, ge=1)
 
@@ -100,6 +103,7 @@ class FewShot(Family):
             rounds=settings.rounds,
             encoder_epochs=settings.encoder_epochs,
             encoder_learning_rate=settings.encoder_learning_rate,
+            encoder_pretrained=settings.encoder_pretrained,
             encoder_archive=settings.encoder_archive,
             vectorizer=context.vectorizer,
             single_label=context.single_label,

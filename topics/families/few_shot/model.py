@@ -92,6 +92,10 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         scores instead (a sigmoid per label, cut at 0.5).
     encoder_learning_rate
         The fine-tuned encoder's learning rate (its head's: 1e-3).
+    encoder_pretrained
+        The encoder the noisy student fine-tunes (a hub id or a local folder); None:
+        ``pretrained``. The hints, the teacher and the linear student keep
+        ``pretrained``.
     encoder_archive
         The most archive texts the fine-tuned encoder learns from (a random sample
         of them beyond it: batched by length, fine-tuning takes about 0.6 s per 32
@@ -131,6 +135,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         rounds: int = 3,
         encoder_epochs: int = 0,
         encoder_learning_rate: float = 5e-5,
+        encoder_pretrained: str | None = None,
         encoder_archive: int | None = None,
         vectorizer: Mapping[str, Any] | None = None,
         single_label: bool = False,
@@ -158,6 +163,7 @@ class SeededSelfTraining(ClassifierMixin, BaseEstimator):
         self.rounds = rounds
         self.encoder_epochs = encoder_epochs
         self.encoder_learning_rate = encoder_learning_rate
+        self.encoder_pretrained = encoder_pretrained
         self.encoder_archive = encoder_archive
         self.vectorizer = vectorizer
         self.single_label = single_label

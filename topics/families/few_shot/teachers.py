@@ -86,7 +86,12 @@ def noisy_student(
         rng = np.random.default_rng(model.random_state)
         keep = np.sort(rng.permutation(len(archive))[: model.encoder_archive])
     encoder = _encoder(model, model.encoder_epochs, model.encoder_learning_rate, batch_size=32)
-    encoder.set_params(single_label=model.single_label, cache=model.cache, group_by_length=True)
+    encoder.set_params(
+        pretrained=model.encoder_pretrained or model.pretrained,
+        single_label=model.single_label,
+        cache=model.cache,
+        group_by_length=True,
+    )
     stage(
         f"few_shot: fine-tune the encoder on {len(keep)} pseudo-labelled"
         f" + {len(texts)} labelled texts"

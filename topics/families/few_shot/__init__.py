@@ -34,9 +34,10 @@ student) in :mod:`~topics.families.few_shot.teachers`, its settings and bundle s
    the encoder's own embedding, or static token vectors distilled from it (the
    ``static`` family's, a lookup).
 
-4. **Noisy student** (``encoder_epochs`` above 0; off by default). The encoder is
-   fine-tuned on the last student's labels of the archive (at most
-   ``encoder_archive`` of its texts) and the labelled texts, and scores instead.
+4. **Noisy student** (``encoder_epochs`` above 0; off by default). The encoder
+   (``encoder_pretrained``, by default ``pretrained``) is fine-tuned on the last
+   student's labels of the archive (at most ``encoder_archive`` of its texts) and the
+   labelled texts, and scores instead.
 
 The bundle keeps the student's coefficients, the TF-IDF vocabulary and the
 encoder's float32 weights (or the static token vectors), or the noisy student's

@@ -21,6 +21,9 @@ fine-tunes MiniLM). Each bundle's ``Predictor`` then labels, at its own threshol
 - the six seed articles (``seed-articles.jsonl``, 250-320 words): issue 18's
   target, reported, never chosen on.
 
+``--set KEY=VALUE`` (repeatable) overrides every ``--models`` experiment's config, as
+``topics run --set`` does; each training's wall time is given below the table.
+
 ``--relative`` adds ``model.relative_cut`` values (a label only where it scores that
 share of the article's best label's score), chosen with ``passages`` on the same
 validation set. ``--draws D`` trains the few-shot model on draws 0..D-1 of its
@@ -39,6 +42,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -78,8 +82,8 @@ MODELS = {  # --models name: (row name, experiment, overrides)
 }
 
 
-def train(experiment: str, overrides: list[str], out: Path) -> Path:
-    """The bundle folder of one ``topics run`` of ``experiment``."""
+def train(experiment: str, overrides: list[str], out: Path) -> tuple[Path, dict[str, float]]:
+    """The bundle folder of one ``topics run`` of ``experiment`` and its metrics."""
     command = [str(BIN / "topics"), "run", experiment, "--no-track", "--json"]
     for override in [f"output_dir={out}", "model.passages=0", "model.relative_cut=0", *overrides]:
         command += ["--set", override]
@@ -87,7 +91,8 @@ def train(experiment: str, overrides: list[str], out: Path) -> Path:
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
-    return REPO / json.loads(done.stdout.strip().splitlines()[-1])["artifact_dir"] / "model"
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return REPO / result["artifact_dir"] / "model", result["metrics"]
 
 
 def articles(path: Path, labels: list[str]) -> tuple[list[str], np.ndarray]:
@@ -127,6 +132,14 @@ def main() -> None:
     parser.add_argument(
         "--draws", type=int, default=1, help="few-shot: train draws 0..D-1, figures their mean"
     )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override every --models experiment's config (repeatable), as topics run --set",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/passages.md")
     args = parser.parse_args()
     seeds = DATA / "seed-articles.jsonl"
@@ -143,16 +156,27 @@ def main() -> None:
         "validation macro-F1 | seed labels found / false labels |",
         "|---|---:|---:|---:|---:|---|",
     ]
+    minutes = []  # (row name, draw, wall minutes of its topics run, its models' fits)
     with tempfile.TemporaryDirectory() as tmp:
         for key in args.models.split(","):
             name, experiment, overrides = MODELS[key]
             draws = range(args.draws if key == "few-shot" else 1)
-            scored = {setting: [] for setting in grid}  # per draw: val micro, macro, seeds
+            scored: dict[tuple[int, float], list[tuple[float, float, str]]] = {
+                setting: [] for setting in grid
+            }  # per draw: val micro, macro, seeds
             for draw in draws:
                 print(f"training {name}, draw {draw}", file=sys.stderr, flush=True)
                 extra = [f"data.train_sample.seed={draw}"] if key == "few-shot" else []
                 runs = Path(tmp) / f"runs-{key}-{draw}"
-                predictor = Predictor.load(train(experiment, [*overrides, *extra], runs))
+                start = time.perf_counter()
+                bundle, metrics = train(experiment, [*overrides, *args.overrides, *extra], runs)
+                fits = ", ".join(
+                    f"{metric.removesuffix('_fit_seconds')} fit {seconds / 60:.1f}"
+                    for metric, seconds in metrics.items()
+                    if metric.endswith("_fit_seconds")
+                )
+                minutes.append((name, draw, (time.perf_counter() - start) / 60, fits))
+                predictor = Predictor.load(bundle)
                 val_texts, val_y = articles(SAMPLE, predictor.labels)
                 seed_texts, seed_y = articles(seeds, predictor.labels)
                 proba = {  # scored once per N; the relative cut only decides
@@ -186,10 +210,14 @@ def main() -> None:
                     f"| {name} | {words}{mark} | {share:g} | {micro:.3f} | {macro:.3f} | "
                     f"{seeds_text} |"
                 )
+    sets = "".join(f" --set {override}" for override in args.overrides)
+    timings = "\n".join(
+        f"- {name}, draw {draw}: {wall:.1f} min ({fits} min)" for name, draw, wall, fits in minutes
+    )
     text = (
         "# Long articles scored passage by passage\n\n"
         f"`python benchmarks/passages.py --words {args.words} --relative {args.relative} "
-        f"--models {args.models} --draws {args.draws}`, "
+        f"--models {args.models} --draws {args.draws}{sets}`, "
         f"commit {commit}, "
         f"{datetime.date.today()}, {os.cpu_count()} cores. Models trained on nyt-cap (titles and "
         "summaries, 14 words at the median), labels at each model's own thresholds. "
@@ -202,7 +230,9 @@ def main() -> None:
         f"which N and r are chosen (best micro-F1, among 0 and N >= {args.least}: shorter passages "
         "would cut the model's own training-length texts, titles from summaries); seed: "
         "the six seed articles (8 gold labels), "
-        "reported only.\n\n" + "\n".join(lines) + "\n"
+        "reported only.\n\n" + "\n".join(lines) + "\n\n"
+        "Training: wall time of each `topics run` (2 cores; it also scores the experiment's "
+        "test and seed articles) and, in brackets, its models' fit times:\n\n" + timings + "\n"
     )
     args.out.write_text(text)
     print(text)

@@ -22,7 +22,9 @@ fine-tunes MiniLM). Each bundle's ``Predictor`` then labels, at its own threshol
   target, reported, never chosen on.
 
 ``--set KEY=VALUE`` (repeatable) overrides every ``--models`` experiment's config, as
-``topics run --set`` does; each training's wall time is given below the table.
+``topics run --set`` does; each training's wall time and its models' fit times are
+given below the table (a fine-tune found in the run cache is read back, not redone, and
+its fit time is then the read's).
 
 ``--relative`` adds ``model.relative_cut`` values (a label only where it scores that
 share of the article's best label's score), chosen with ``passages`` on the same

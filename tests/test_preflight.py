@@ -11,7 +11,7 @@ from topics.config import validate_config
 from topics.errors import ConfigError, DataError
 from topics.run.cache import load_corpus_from_config
 from topics.run.experiment import run
-from topics.run.preflight import check_training_data
+from topics.run.preflight import check_model_folders, check_training_data
 
 
 def test_k_larger_than_the_vocabulary_is_rejected_before_a_run(tmp_path: Path) -> None:
@@ -85,3 +85,48 @@ def test_families_trained_with_torch_are_rejected_before_the_data_is_read_withou
     ):
         run(config, tracker)
     assert tracker.calls == []
+
+
+def test_a_mistyped_model_folder_is_rejected_before_the_data_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("topics.run.prepare.check_installed", lambda config: None)
+    missing = tmp_path / "all-mpnet-base-v2-typo"
+    few_shot = {"enabled": True, "seed_words": {"economy": ["bank"]}}
+    data = tiny_config(
+        tmp_path, model={"few_shot": {**few_shot, "encoder_pretrained": str(missing)}}
+    )
+    config = validate_config(data)
+    Path(data["data"]["path"]).unlink()  # read, it would fail with a missing-file error
+    tracker = RecordingTracker()
+    with pytest.raises(
+        ConfigError, match=rf"model.few_shot.encoder_pretrained: no folder {missing}"
+    ):
+        run(config, tracker)
+    assert tracker.calls == []
+
+
+def test_a_model_folder_without_its_tokenizer_is_rejected(tmp_path: Path) -> None:
+    folder = tmp_path / "encoder"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    config = validate_config(
+        tiny_config(tmp_path, model={"encoder": {"enabled": True, "pretrained": str(folder)}})
+    )
+    with pytest.raises(ConfigError, match=r"model.encoder.pretrained: .* has no tokenizer.json"):
+        check_model_folders(config)
+    (folder / "tokenizer.json").write_text("{}")
+    check_model_folders(config)  # a complete folder passes
+
+
+def test_hub_ids_and_disabled_families_are_left_to_the_load(tmp_path: Path) -> None:
+    config = validate_config(
+        tiny_config(
+            tmp_path,
+            model={
+                "encoder": {"enabled": True, "pretrained": "someone/not-on-this-machine"},
+                "few_shot": {"enabled": False, "pretrained": "/no/such/folder"},
+            },
+        )
+    )
+    check_model_folders(config)

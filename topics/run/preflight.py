@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from topics.data.corpus import Corpus
 from topics.errors import ConfigError, DataError
 from topics.families import FAMILIES
 from topics.families.features import resolve_stop_words
+from topics.families.sentence_encoder import NEEDED_FILES
 from topics.text import TopicTokenizer
 
 log = logging.getLogger("topics")
@@ -50,6 +52,35 @@ def check_installed(config: ExperimentConfig) -> None:
                 f"model.{name} needs {' and '.join(missing)}: pip install 'topics[encoder]', "
                 f"or set model.{name}.enabled=false"
             )
+
+
+def check_model_folders(config: ExperimentConfig) -> None:
+    """Raise when an enabled family's ``pretrained`` (or ``*_pretrained``) setting names
+    a local path (``/``, ``.`` or ``~`` first) that is not a saved model's folder: a typo
+    found now, not after the minutes of training that come before the model is read.
+    Hub ids (``owner/name``) are left to the load, which says when the hub is out of
+    reach."""
+    for family in FAMILIES:
+        settings = getattr(config.model, family)
+        if not settings.enabled:
+            continue
+        for key, value in settings:
+            if not (key == "pretrained" or key.endswith("_pretrained")):
+                continue
+            if not isinstance(value, str) or not value.startswith(("/", ".", "~")):
+                continue
+            folder = Path(value).expanduser()
+            if not folder.is_dir():
+                raise ConfigError(
+                    f"model.{family}.{key}: no folder {value}; give the folder of a saved "
+                    "model (its config.json and tokenizer.json) or a hub id"
+                )
+            missing = [name for name in NEEDED_FILES if not (folder / name).is_file()]
+            if missing:
+                raise ConfigError(
+                    f"model.{family}.{key}: {value} has no {' or '.join(missing)}; save the "
+                    "model and its fast tokenizer there with transformers' save_pretrained"
+                )
 
 
 def _check_label_counts(train: Corpus) -> None:

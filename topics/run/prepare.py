@@ -34,7 +34,7 @@ from topics.data.splits import (
 from topics.errors import ConfigError
 from topics.families import FAMILIES
 from topics.run.cache import load_corpus_cached, split_kwargs
-from topics.run.preflight import check_installed, check_training_data
+from topics.run.preflight import check_installed, check_model_folders, check_training_data
 
 __all__ = ["Prepared", "prepare"]
 
@@ -86,6 +86,7 @@ def prepare(config: ExperimentConfig) -> Prepared:
         :mod:`topics.run.preflight`); nothing has been tracked.
     """
     check_installed(config)  # a core install asked to train with torch: before the data
+    check_model_folders(config)  # a mistyped model folder: before the data too
     corpus = load_data(config)
     train_idx, test_idx = split_indices(
         corpus, **split_kwargs(config.data.split, config.split_seed())

@@ -260,9 +260,8 @@ class TorchBertEmbedder:
         return spec, {name: tensor.numpy() for name, tensor in self.weights.items()}
 
 
-# what a hub download of a BERT encoder fetches, and what a model folder must hold
+# what a hub download of a BERT encoder fetches
 MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors", "pytorch_model.bin")
-NEEDED_FILES = ("config.json", "tokenizer.json")
 
 
 def model_folder(pretrained: str, owner: str) -> Path:
@@ -282,7 +281,7 @@ def model_folder(pretrained: str, owner: str) -> Path:
                 f"({type(exc).__name__}). Give a local model folder, or a hub id on a "
                 "machine that reaches the hub"
             ) from None
-    missing = [name for name in NEEDED_FILES if not (folder / name).is_file()]
+    missing = [name for name in ("config.json", "tokenizer.json") if not (folder / name).is_file()]
     if missing:
         raise ConfigError(
             f"The 'pretrained' parameter of {owner}: {folder} has no {' or '.join(missing)}; "

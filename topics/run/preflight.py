@@ -19,7 +19,6 @@ from topics.data.corpus import Corpus
 from topics.errors import ConfigError, DataError
 from topics.families import FAMILIES
 from topics.families.features import resolve_stop_words
-from topics.families.sentence_encoder import NEEDED_FILES
 from topics.text import TopicTokenizer
 
 log = logging.getLogger("topics")
@@ -56,10 +55,10 @@ def check_installed(config: ExperimentConfig) -> None:
 
 def check_model_folders(config: ExperimentConfig) -> None:
     """Raise when an enabled family's ``pretrained`` (or ``*_pretrained``) setting names
-    a local path (``/``, ``.`` or ``~`` first) that is not a saved model's folder: a typo
-    found now, not after the minutes of training that come before the model is read.
-    Hub ids (``owner/name``) are left to the load, which says when the hub is out of
-    reach."""
+    a local path (``/``, ``.`` or ``~`` first) that is not a saved model's folder (no
+    config.json there): a typo found now, not after the minutes of training that come
+    before the model is read. Hub ids (``owner/name``) are left to the load, which says
+    when the hub is out of reach."""
     for family in FAMILIES:
         settings = getattr(config.model, family)
         if not settings.enabled:
@@ -69,17 +68,10 @@ def check_model_folders(config: ExperimentConfig) -> None:
                 continue
             if not isinstance(value, str) or not value.startswith(("/", ".", "~")):
                 continue
-            folder = Path(value).expanduser()
-            if not folder.is_dir():
+            if not (Path(value).expanduser() / "config.json").is_file():
                 raise ConfigError(
-                    f"model.{family}.{key}: no folder {value}; give the folder of a saved "
-                    "model (its config.json and tokenizer.json) or a hub id"
-                )
-            missing = [name for name in NEEDED_FILES if not (folder / name).is_file()]
-            if missing:
-                raise ConfigError(
-                    f"model.{family}.{key}: {value} has no {' or '.join(missing)}; save the "
-                    "model and its fast tokenizer there with transformers' save_pretrained"
+                    f"model.{family}.{key}: {value} is not a saved model's folder (no "
+                    "config.json there); give the folder save_pretrained wrote, or a hub id"
                 )
 
 

@@ -1,5 +1,5 @@
-"""Checks run before a tracked run starts: what is installed (before the data is
-read), then what needs the data but no training.
+"""Checks run before a tracked run starts: what is installed and the model folders the
+config names (before the data is read), then what needs the data but no training.
 
 A problem found here costs the user seconds, not a failed run after minutes of
 training: each is one line naming the config key or label and how to fix it.

@@ -1,7 +1,7 @@
 """How a long article's passage scores make its label scores, chosen on held-out articles.
 
     TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/passage_pooling.py \\
-        [--words 15] [--relative 0,0.5,0.6,0.7,0.8,0.9] [--draws 5] [--out FILE]
+        [--words 15] [--relative 0,0.5,0.6,0.7,0.8,0.9] [--draws 5] [--pools NAMES] [--out FILE]
 
 ``model.passages`` scores a long article window by window and gives each label its
 best window's score (``max``). One paragraph then decides a label: a defence story's
@@ -13,7 +13,9 @@ windows' scores per label in each of these ways:
 - ``max``: the best window (what ships);
 - ``top2`` / ``top3``: the mean of the label's 2 / 3 best windows (all of them when
   the article has fewer);
-- ``max+whole``: the mean of the best window's score and the whole article's.
+- ``max+whole``: the mean of the best window's score and the whole article's;
+- ``lede K W``: the best window after every window past the article's first ``K`` is
+  scaled by ``W`` (news states its topic first; a side paragraph comes later).
 
 Each pooling is decided at the model's own thresholds with every ``--relative`` cut
 (``model.relative_cut``). Validation: the 248 Central Asia articles of the sample
@@ -53,16 +55,33 @@ def top(k: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     return pool
 
 
+def lede(k: int, weight: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Per label, the best window once the windows past the first ``k`` are scaled by
+    ``weight``."""
+
+    def pool(windows: np.ndarray, whole: np.ndarray) -> np.ndarray:
+        scale = np.where(np.arange(len(windows)) < k, 1.0, weight)
+        return (windows * scale[:, None]).max(axis=0)
+
+    return pool
+
+
 POOLS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "max": lambda windows, whole: windows.max(axis=0),
     "top2": top(2),
     "top3": top(3),
     "max+whole": lambda windows, whole: (windows.max(axis=0) + whole) / 2,
+    **{f"lede {k} {w:g}": lede(k, w) for k in (2, 3, 4) for w in (0.8, 0.9)},
 }
 
 
-def pooled(predictor: Predictor, texts: list[str], words: int) -> dict[str, np.ndarray]:
-    """Every pooling's ``(n_texts, n_labels)`` scores of ``texts``, cut at ``words``."""
+def pooled(
+    predictor: Predictor,
+    texts: list[str],
+    words: int,
+    pools: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]],
+) -> dict[str, np.ndarray]:
+    """Each of ``pools``' ``(n_texts, n_labels)`` scores of ``texts``, cut at ``words``."""
     flat, starts = split_passages(texts, words)
     windows = predictor.predict_proba(flat, passages=0)
     whole = predictor.predict_proba(texts, passages=0)
@@ -74,7 +93,7 @@ def pooled(predictor: Predictor, texts: list[str], words: int) -> dict[str, np.n
                 for i, (a, b) in enumerate(zip(starts, ends, strict=True))
             ]
         )
-        for name, pool in POOLS.items()
+        for name, pool in pools.items()
     }
 
 
@@ -83,6 +102,9 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=15, help="model.passages")
     parser.add_argument("--relative", default="0,0.5,0.6,0.7,0.8,0.9", help="cuts to try")
     parser.add_argument("--draws", type=int, default=5, help="few-shot draws 0..D-1")
+    parser.add_argument(
+        "--pools", default=",".join(POOLS), help="comma-separated poolings (max always)"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/passage_pooling.md")
     args = parser.parse_args()
     seeds = DATA / "seed-articles.jsonl"
@@ -91,8 +113,9 @@ def main() -> None:
     commit = provenance.commit()
     name, experiment, overrides = MODELS["few-shot"]
     cuts = [float(share) for share in args.relative.split(",")]
+    pools = {"max": POOLS["max"]} | {name: POOLS[name] for name in args.pools.split(",")}
     scored: dict[tuple[str, float], list[tuple[float, float, str]]] = {
-        (pool, share): [] for pool in POOLS for share in cuts
+        (pool, share): [] for pool in pools for share in cuts
     }
     with tempfile.TemporaryDirectory() as tmp:
         for draw in range(args.draws):
@@ -102,11 +125,11 @@ def main() -> None:
             predictor = Predictor.load(bundle)
             val_texts, val_y = articles(SAMPLE, predictor.labels)
             seed_texts, seed_y = articles(seeds, predictor.labels)
-            val = pooled(predictor, val_texts, args.words)
+            val = pooled(predictor, val_texts, args.words, pools)
             shipped = predictor.predict_proba(val_texts, passages=args.words)
             if not np.allclose(val["max"], shipped):
                 raise SystemExit("max pooling differs from the Predictor's own: a bug here")
-            seed = pooled(predictor, seed_texts, args.words)
+            seed = pooled(predictor, seed_texts, args.words, pools)
             for pool, share in scored:
                 val_labels = labelled(predictor, val[pool], share)
                 seed_labels = labelled(predictor, seed[pool], share)
@@ -135,7 +158,7 @@ def main() -> None:
     text = (
         "# Pooling a long article's passage scores\n\n"
         f"`python benchmarks/passage_pooling.py --words {args.words} --relative "
-        f"{args.relative} --draws {args.draws}`, commit {commit}, {datetime.date.today()}, "
+        f"{args.relative} --draws {args.draws} --pools '{args.pools}'`, commit {commit}, {datetime.date.today()}, "
         f"{os.cpu_count()} cores. The few-shot model of `experiments/nyt-cap-few-shot.yaml` "
         f"(16 per label, draws 0..{args.draws - 1}), articles of {2 * args.words}+ words "
         f"cut into windows of {args.words}+ words, each label's windows pooled as the first "

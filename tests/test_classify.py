@@ -111,6 +111,13 @@ def test_text_format_with_explanation(model_dir: str, capsys: pytest.CaptureFixt
     code, out, _ = run_classify(["--model", model_dir, "--explain", "Railway cargo trains"], capsys)
     assert code == 0
     assert "scores:" in out and "why transport:" in out and "topic" in out
+    assert "    in: " not in out  # one short text: scored whole, no passage to quote
+    transport = "The railway cargo corridor and the new port terminal for container trains opened."
+    text = f"The army and its troops held military exercises near the border. {transport}"
+    args = ["--model", model_dir, "--explain", "--passages", "10", text]
+    code, out, _ = run_classify(args, capsys)
+    assert code == 0 and "why transport:" in out
+    assert f'    in: "{transport}"' in out  # the passage behind the label, quoted
 
 
 def test_json_and_text_output_name_each_topic(

@@ -20,7 +20,7 @@ from topics.kernels.linear import (
     sigmoid,
     stacked_proba,
 )
-from topics.kernels.passages import by_passage, passages
+from topics.kernels.passages import best_of, best_rows, by_passage, passages
 from topics.kernels.sparse import SparseRows, TermCounter, tfidf_weight
 from topics.kernels.vocabulary import CodeTable
 from topics.text import Analyzer, CharAnalyzer, WordCharAnalyzer
@@ -277,3 +277,11 @@ def test_by_passage_gives_each_label_its_best_passage() -> None:
     np.testing.assert_allclose(scores, [[1 / 8, 0], [2 / 8, 2 / 8], [0, 0]])
     np.testing.assert_allclose(by_passage(score, [long], 0), [[0.5, 0.5]])
     assert by_passage(score, [], 6).shape == (0,)
+
+
+def test_best_rows_names_the_passage_behind_each_best_score() -> None:
+    scores = np.array([[0.1, 0.9], [0.5, 0.2], [0.3, 0.3], [0.7, 0.1]])
+    starts = np.array([0, 1, 3])  # texts of 1, 2 and 1 passages
+    rows = best_rows(scores, starts)
+    np.testing.assert_array_equal(rows, [[0, 0], [1, 2], [3, 3]])
+    np.testing.assert_array_equal(scores[rows, np.arange(2)], best_of(scores, starts))

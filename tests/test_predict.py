@@ -142,6 +142,24 @@ def test_explanation_names_terms_that_pushed_each_label(trained: dict[str, Any])
     assert {t["term"] for t in terms} & {"railway", "cargo", "port", "trains", "container"}
 
 
+def test_a_label_scored_by_a_passage_is_explained_by_that_passage(
+    trained: dict[str, Any],
+) -> None:
+    defense = "The army and its troops held military exercises with tanks near the border all week."
+    transport = "The railway cargo corridor and the new port terminal for container trains opened."
+    predictor = Predictor.load(trained["path"])
+    (result,) = predictor.predict([f"{defense} {transport}"], explain=True, passages=10)
+    assert {"defense", "transport"} <= set(result["labels"])
+    explained = result["explanation"]
+    assert explained["passages"] == {"defense": defense, "transport": transport}
+    for label, passage in explained["passages"].items():  # as if the passage were the text
+        (alone,) = predictor.predict([passage], explain=True, passages=0)
+        assert explained["terms"][label] == alone["explanation"]["terms"][label]
+        assert result["scores"][label] == alone["scores"][label]
+    (whole,) = predictor.predict([f"{defense} {transport}"], explain=True, passages=0)
+    assert "passages" not in whole["explanation"]  # scored whole: the whole text's terms
+
+
 def test_unknown_model_name(trained: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="not in this bundle"):
         Predictor.load(trained["path"]).predict(["x"], model="bert")

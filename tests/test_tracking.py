@@ -160,6 +160,8 @@ def test_pyfunc_model_has_an_input_example_and_a_real_output_schema(
     assert set(fields) == {"labels", "scores", "topics", "explanation"}
     assert isinstance(fields["labels"].dtype, Array)
     assert [p.name for p in fields["scores"].dtype.properties] == sorted(LABELS)
+    explained = {p.name for p in fields["explanation"].dtype.properties}
+    assert explained == {"terms", "terms_model", "topics", "passages"}
     params = signature.params.params
     assert [p.name for p in params] == ["top_k", "explain", "model", "topic_model"]
     assert params[-1].default == "lda"  # the topic model classify lists by default

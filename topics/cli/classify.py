@@ -20,6 +20,7 @@ from topics.errors import BundleError, ConfigError, TopicsError, stdout_closed
 from topics.serve.inputs import Problems, read_documents
 
 CHUNK = 1024
+QUOTE_CHARS = 200  # the passage --explain quotes, in text output (JSON: whole)
 
 EPILOG = """\
 input:
@@ -308,6 +309,12 @@ def to_json(value: Any, indent: int | None = None) -> str:
         ) from exc
 
 
+def quote(passage: str) -> str:
+    """``passage`` on one line, cut to ``QUOTE_CHARS`` characters."""
+    line = " ".join(passage.split())
+    return line if len(line) <= QUOTE_CHARS else line[: QUOTE_CHARS - 3] + "..."
+
+
 def format_text(result: dict[str, Any], explain: bool = False) -> str:
     """One readable block per document."""
     head = f"{result['id']}: " if "id" in result else ""
@@ -319,9 +326,12 @@ def format_text(result: dict[str, Any], explain: bool = False) -> str:
         words = ", ".join(topic["words"][:6])
         lines.append(f"  topic {topic['topic']}{name} ({topic['weight']:.2f}): {words}")
     if explain:
+        quoted = result["explanation"].get("passages", {})
         for label, terms in result["explanation"]["terms"].items():
             shown = ", ".join(f"{t['term']} (+{t['weight']:.3f})" for t in terms)
             lines.append(f"  why {label}: {shown or '(no strong terms)'}")
+            if label in quoted:
+                lines.append(f'    in: "{quote(quoted[label])}"')
     return "\n".join(lines)
 
 

@@ -62,6 +62,14 @@ def best_of(scores: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.maximum.reduceat(np.asarray(scores), starts, axis=0)
 
 
+def best_rows(scores: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per text and label, the row of ``scores`` :func:`best_of` takes: the index of
+    the passage that gives the label its score, ``(n_texts, n_labels)``."""
+    ends = [*starts[1:], len(scores)]
+    rows = [a + np.argmax(scores[a:b], axis=0) for a, b in zip(starts, ends, strict=True)]
+    return np.array(rows, dtype=np.intp).reshape(len(starts), np.shape(scores)[1])
+
+
 def by_passage(
     score: Callable[[list[str]], np.ndarray], texts: Sequence[str], min_words: int
 ) -> np.ndarray:

@@ -1,6 +1,8 @@
 """Why a text got its labels: the TF-IDF terms that pushed each label most (weight x
 feature value), from a linear model's or a few-shot student's own term weights, or,
-for a model with none (encoder, ensemble), from the bundle's TF-IDF model's."""
+for a model with none (encoder, ensemble), from the bundle's TF-IDF model's. A label
+that a long text got from one of its passages (``passages``) is explained by that
+passage, which the explanation quotes."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from topics.kernels.passages import best_rows
 from topics.serve.blocks import TfidfBlock
 from topics.serve.scorers import FewShot, Linear, Scorer
 
@@ -44,22 +47,54 @@ def _own_terms(name: str, model: Linear | FewShot, tfidf: TfidfBlock | None) -> 
     return None
 
 
+Row = tuple[np.ndarray, np.ndarray]  # a text's TF-IDF terms: (ids, values)
+
+
+def passage_sources(
+    tfidf: TfidfBlock,
+    passages: list[str],
+    starts: np.ndarray,
+    scores: np.ndarray,
+    chosen: np.ndarray,
+) -> list[dict[int, tuple[str, Row]]]:
+    """Per text, for each ``chosen`` label (a 0/1 matrix, texts x labels) of a text cut
+    into several ``passages`` (each text's first at ``starts``; ``scores``: theirs),
+    the passage that gave the label its score and that passage's TF-IDF row."""
+    best = best_rows(scores, starts)
+    counts = np.diff(np.r_[starts, len(passages)])
+    picks = [(i, j) for i, j in zip(*np.nonzero(chosen), strict=True) if counts[i] > 1]
+    wanted = sorted({int(best[i, j]) for i, j in picks})
+    rows = tfidf.transform([passages[k] for k in wanted]) if wanted else None
+    index = {k: n for n, k in enumerate(wanted)}
+    sources: list[dict[int, tuple[str, Row]]] = [{} for _ in starts]
+    for i, j in picks:
+        k = int(best[i, j])
+        assert rows is not None
+        sources[i][int(j)] = (passages[k], rows.row(index[k]))
+    return sources
+
+
 def explanation(
     explainer: TermWeights | None,
     labels: list[str],
     chosen: list[int],
-    row: tuple[np.ndarray, np.ndarray] | None,
+    row: Row | None,
     topics: list[dict[str, Any]],
+    passages: Mapping[int, tuple[str, Row]] | None = None,
     n_terms: int = 8,
 ) -> dict[str, Any]:
     """The ``explanation`` of one text: for each ``chosen`` label the ``n_terms`` terms
-    of its TF-IDF ``row`` (ids, values) that pushed it most, and its ``topics``."""
+    of its TF-IDF ``row`` (ids, values) that pushed it most, and its ``topics``. A label
+    in ``passages`` (label index -> the passage that scored it, its row) is explained
+    by that passage's terms, and ``passages`` quotes the passage."""
+    passages = passages or {}
     terms: dict[str, list[dict[str, Any]]] = {}
     for j in chosen:
-        if row is None or explainer is None:
+        source = passages[j][1] if j in passages else row
+        if source is None or explainer is None:
             terms[labels[j]] = []
             continue
-        ids, values = row
+        ids, values = source
         contribution = explainer.coef[j, ids] * values
         order = np.argsort(-contribution, kind="stable")[:n_terms]
         vocabulary = explainer.tfidf.vocabulary
@@ -69,4 +104,7 @@ def explanation(
             if contribution[k] > 0
         ]
     name = explainer.name if explainer is not None else ""
-    return {"terms": terms, "terms_model": name, "topics": topics}
+    found: dict[str, Any] = {"terms": terms, "terms_model": name, "topics": topics}
+    if passages:
+        found["passages"] = {labels[j]: passages[j][0] for j in chosen if j in passages}
+    return found

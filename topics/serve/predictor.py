@@ -29,7 +29,7 @@ import numpy as np
 from topics import __version__
 from topics.errors import BundleError
 from topics.kernels.linear import decide, normalise_rows
-from topics.kernels.passages import by_passage
+from topics.kernels.passages import best_of, split_passages
 from topics.serve.blocks import (
     FEATURE_BLOCKS,
     ArrayError,
@@ -39,7 +39,7 @@ from topics.serve.blocks import (
     TfidfBlock,
 )
 from topics.serve.bundle import ARRAYS, SPEC, Bundle, load_bundle
-from topics.serve.explain import explanation, term_weights
+from topics.serve.explain import Row, explanation, passage_sources, term_weights
 from topics.serve.scorers import SCORERS, Scorer
 from topics.text import field_error, required, required_bool, required_strings
 
@@ -167,7 +167,8 @@ class Predictor:
             Score texts of ``2 * passages`` words or more passage by passage (windows
             of whole sentences of at least ``passages`` words), each label at its best
             passage's score; 0: whole texts. Default :attr:`passages`, the bundle's
-            ``model.passages``. Topics and explanations read the whole text.
+            ``model.passages``. Topics read the whole text; an explanation gives a
+            label scored by a passage that passage and its terms.
         relative_cut
             Give a label only where its score reaches this share of the text's best
             label's score (after the thresholds); 0: off. Default
@@ -187,18 +188,21 @@ class Predictor:
         topics_block = self.topic_block(topic_model)
         topic_model = topic_model or self.topic_model
         batch = Batch(texts, self.blocks)
-        proba = self._pooled(texts, classifier, passages, batch)
+        proba, flat, starts, flat_scores = self._passage_scores(texts, classifier, passages, batch)
         theta = np.zeros((len(texts), 0))
         if topic_model is not None and (top_k > 0 or explain):
             theta = batch.features(topic_model)
         explainer = term_weights(self.models, classifier, self.tfidf) if explain else None
         rows = None
-        if explainer is not None:  # explanations read the whole text, as topics do
+        if explainer is not None:  # the whole text's terms, as topics read it
             own = explainer.tfidf is not self.tfidf
             rows = explainer.tfidf.transform(texts) if own else batch.features("tfidf")
         n_docs = len(texts)
         # every label at its threshold; single-label data: exactly the most probable one
         chosen = self._decide(proba, classifier, threshold, max_labels, relative_cut)
+        sources: list[dict[int, tuple[str, Row]]] = [{} for _ in texts]
+        if explainer is not None and len(flat) > n_docs:  # a label scored by a passage:
+            sources = passage_sources(explainer.tfidf, flat, starts, flat_scores, chosen)
         chosen = chosen.astype(bool).tolist()
         rounded = np.round(proba, 6).tolist()  # one conversion per batch, not per value
         labels = self.labels
@@ -213,7 +217,7 @@ class Predictor:
             if explain:
                 row = rows.row(i) if rows is not None else None
                 result["explanation"] = explanation(
-                    explainer, labels, picked, row, result["topics"]
+                    explainer, labels, picked, row, result["topics"], sources[i]
                 )
             results.append(result)
         return results
@@ -223,28 +227,30 @@ class Predictor:
     ) -> np.ndarray:
         """Calibrated label probabilities ``(n_texts, n_labels)``, like sklearn's
         ``predict_proba`` of the trained pipeline (``passages``: as :meth:`predict`)."""
-        return self._pooled(_as_texts(texts), self._classifier(model), passages)
+        return self._passage_scores(_as_texts(texts), self._classifier(model), passages)[0]
 
-    def _pooled(
+    def _passage_scores(
         self,
         texts: Sequence[str],
         classifier: Scorer,
         passages: int | None,
         batch: Batch | None = None,
-    ) -> np.ndarray:
-        """``classifier``'s scores of ``texts``, long texts by passage; ``batch``: the
-        texts' own batch, reused when they are scored whole."""
+    ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+        """``classifier``'s scores of ``texts``, long texts by passage (as the run's
+        evaluation scores them, :func:`topics.kernels.passages.by_passage`); with the
+        passages (a whole text is its one passage), where each text's first one is,
+        and the passages' own scores. ``batch``: the texts' own, reused when whole."""
         words = self.passages if passages is None else passages
         if isinstance(words, bool) or not isinstance(words, int) or words < 0:
             raise ValueError(f"passages must be a whole number of words >= 0, got {words!r}")
-
-        def score(parts: list[str]) -> np.ndarray:
-            if batch is None or len(parts) != len(texts):  # passages: a batch of their own
-                return self._score(Batch(parts, self.blocks), classifier)
-            return self._score(batch, classifier)
-
-        proba = by_passage(score, texts, words)
-        return normalise_rows(proba) if self.single_label and words else proba
+        flat, starts = split_passages(texts, words)
+        if batch is None or len(flat) != len(texts):  # passages: a batch of their own
+            batch = Batch(flat, self.blocks)
+        scores = self._score(batch, classifier)
+        proba = best_of(scores, starts)
+        if self.single_label and words:
+            proba = normalise_rows(proba)
+        return proba, flat, starts, scores
 
     def _decide(
         self,

@@ -363,6 +363,11 @@ def pyfunc_signature(
             ),
             Property("terms_model", DataType.string, required=False),
             Property("topics", Array(topic)),
+            Property(  # a label scored by a passage of a long text: that passage
+                "passages",
+                Object([Property(label, DataType.string, required=False) for label in labels]),
+                required=False,
+            ),
         ]
     )
     record = Object(

@@ -47,6 +47,8 @@ def passages(text: str, min_words: int) -> list[str]:
 
 def split_passages(texts: Sequence[str], min_words: int) -> tuple[list[str], np.ndarray]:
     """Every text's :func:`passages`, in order, and where each text's first one is."""
+    if min_words <= 0:  # every text whole
+        return list(texts), np.arange(len(texts), dtype=np.intp)
     flat: list[str] = []
     starts = np.zeros(len(texts), dtype=np.intp)
     for i, text in enumerate(texts):

@@ -15,7 +15,9 @@ windows' scores per label in each of these ways:
   the article has fewer);
 - ``max+whole``: the mean of the best window's score and the whole article's;
 - ``lede K W``: the best window after every window past the article's first ``K`` is
-  scaled by ``W`` (news states its topic first; a side paragraph comes later).
+  scaled by ``W`` (news states its topic first; a side paragraph comes later);
+- ``gate G``: the best window where the whole article scores at least ``G`` for the
+  label, else the whole article's score (a side sentence alone does not make a label).
 
 Each pooling is decided at the model's own thresholds with every ``--relative`` cut
 (``model.relative_cut``). Validation: the 248 Central Asia articles of the sample
@@ -66,12 +68,23 @@ def lede(k: int, weight: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray
     return pool
 
 
+def gate(floor: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Per label, the best window where the whole article scores ``floor`` or more,
+    else the whole article's score."""
+
+    def pool(windows: np.ndarray, whole: np.ndarray) -> np.ndarray:
+        return np.where(whole >= floor, windows.max(axis=0), whole)
+
+    return pool
+
+
 POOLS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "max": lambda windows, whole: windows.max(axis=0),
     "top2": top(2),
     "top3": top(3),
     "max+whole": lambda windows, whole: (windows.max(axis=0) + whole) / 2,
     **{f"lede {k} {w:g}": lede(k, w) for k in (2, 3, 4) for w in (0.8, 0.9)},
+    **{f"gate {g:g}": gate(g) for g in (0.05, 0.1, 0.2, 0.3)},
 }
 
 

@@ -12,6 +12,8 @@ from tests.conftest import LABELS, REPO
 from topics.cli.main import main
 from topics.config import load_config
 from topics.run.prepare import prepare
+from topics.serve.bundle import load_bundle, save_bundle
+from topics.serve.predictor import Predictor
 
 ARCHIVE = REPO / "topics" / "sample_data" / "central_asia_news.jsonl"
 
@@ -49,6 +51,26 @@ def test_suggest_picks_n_distinct_articles_covering_every_label(
     assert first["why"].startswith("uncertain about ")
     summary = capsys.readouterr().out.strip()
     assert summary.startswith(f"picked 12 of 248 documents (0 excluded or repeated) -> {output}")
+
+
+def test_a_pick_from_a_long_article_quotes_the_passage_behind_its_label(
+    model_dir: str, tmp_path: Path
+) -> None:
+    assert suggest(model_dir, tmp_path / "whole.jsonl", "--n", "8") == 0
+    assert all("passage" not in record for record in read_jsonl(tmp_path / "whole.jsonl"))
+    bundle = load_bundle(model_dir)  # the same model, scoring by passages of 15+ words
+    by_passage = save_bundle(tmp_path / "model", {**bundle.spec, "passages": 15}, bundle.arrays, {})
+    output = tmp_path / "to-label.jsonl"
+    assert suggest(str(by_passage), output, "--n", "8") == 0
+    quoted = [record for record in read_jsonl(output) if "passage" in record]
+    assert quoted
+    predictor = Predictor.load(by_passage)
+    for record in quoted:  # "uncertain about LABEL (...)": that label's best passage
+        label = record["why"].removeprefix("uncertain about ").split(" (")[0]
+        assert label in predictor.labels
+        assert " ".join(record["passage"].split()) in " ".join(record["text"].split())
+        (alone,) = predictor.predict([record["passage"]], passages=0)
+        assert round(alone["scores"][label], 4) == record["scores"][label]
 
 
 def test_suggest_is_deterministic(model_dir: str, tmp_path: Path) -> None:

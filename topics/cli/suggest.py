@@ -38,6 +38,8 @@ no guess; near-duplicates of a pick are passed over.
 
 output (JSONL, one record per pick, in pick order):
   {"id", "text", "labels": [], "reviewed": false, "guess": [...], "scores": {...}, "why"}
+  and, for a long article the model scores by passage (model.passages), "passage":
+  the one behind the score of the label it was picked for
   fill in "labels" (and set "reviewed": true; [] then means none of the labels),
   then: topics run EXPERIMENT --labelled FILE
 
@@ -131,7 +133,9 @@ def suggest_command(args: argparse.Namespace) -> int:
         picks = pick_for_labelling(
             proba, thresholds, labels, hashed_word_vectors(texts), args.n, single_label=single
         )
-    records = round_records(picks, ids, texts, proba, thresholds, labels, single)
+    picked = [texts[pick.index] for pick in picks]
+    passages = predictor.best_passages(picked, model=name) if picked else []
+    records = round_records(picks, ids, texts, proba, thresholds, labels, single, passages)
     write_jsonl(output, records)
     counts: Counter[str] = Counter(label for record in records for label in record["guess"])
     counts["none"] = sum(1 for record in records if not record["guess"])
@@ -174,9 +178,12 @@ def round_records(
     thresholds: np.ndarray,
     labels: list[str],
     single_label: bool,
+    passages: list[dict[str, str]],
 ) -> list[dict[str, Any]]:
     """One record per pick, in pick order: the article, ``labels`` to fill in, and the
-    model's guess, scores and why it was picked."""
+    model's guess, scores and why it was picked; for an article scored by passage and
+    picked for a label, ``passage``: the one behind that label's score (``passages``:
+    each pick's best passage per label)."""
     from topics.evaluate.suggest import guesses
 
     guessed = guesses(proba, thresholds, single_label)
@@ -192,8 +199,9 @@ def round_records(
                 for label, p in zip(labels, proba[pick.index], strict=True)
             },
             "why": pick.why,
+            **({"passage": passages[n][pick.queue]} if pick.queue in passages[n] else {}),
         }
-        for pick in picks
+        for n, pick in enumerate(picks)
     ]
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from topics import __version__
 from topics.errors import BundleError
 from topics.kernels.linear import decide, normalise_rows
-from topics.kernels.passages import best_of, split_passages
+from topics.kernels.passages import best_of, best_rows, split_passages
 from topics.serve.blocks import (
     FEATURE_BLOCKS,
     ArrayError,
@@ -228,6 +228,20 @@ class Predictor:
         """Calibrated label probabilities ``(n_texts, n_labels)``, like sklearn's
         ``predict_proba`` of the trained pipeline (``passages``: as :meth:`predict`)."""
         return self._passage_scores(_as_texts(texts), self._classifier(model), passages)[0]
+
+    def best_passages(
+        self, texts: str | Sequence[str], model: str | None = None, passages: int | None = None
+    ) -> list[dict[str, str]]:
+        """Per text, each label's best passage: the one that gives the label its score
+        (``passages``: as :meth:`predict`); ``{}`` for a text scored whole."""
+        texts = _as_texts(texts)
+        _, flat, starts, scores = self._passage_scores(texts, self._classifier(model), passages)
+        best = best_rows(scores, starts)
+        counts = np.diff(np.r_[starts, len(flat)])
+        return [
+            {label: flat[best[i, j]] for j, label in enumerate(self.labels)} if n > 1 else {}
+            for i, n in enumerate(counts)
+        ]
 
     def _passage_scores(
         self,

@@ -160,6 +160,22 @@ def test_a_label_scored_by_a_passage_is_explained_by_that_passage(
     assert "passages" not in whole["explanation"]  # scored whole: the whole text's terms
 
 
+def test_best_passages_names_each_labels_passage_and_none_for_a_whole_text(
+    trained: dict[str, Any],
+) -> None:
+    predictor = Predictor.load(trained["path"])
+    long = " ".join(trained["test"].texts[:4])  # four articles in one
+    short = "Rail cargo grew."
+    found = predictor.best_passages([short, long], passages=20)
+    assert found[0] == {}
+    assert set(found[1]) == set(predictor.labels)
+    scores = predictor.predict_proba([long], passages=20)[0]
+    for j, label in enumerate(predictor.labels):  # the passage's own score is the text's
+        assert " ".join(found[1][label].split()) in " ".join(long.split())
+        alone = predictor.predict_proba([found[1][label]], passages=0)[0]
+        assert alone[j] == pytest.approx(scores[j], abs=1e-9)
+
+
 def test_unknown_model_name(trained: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="not in this bundle"):
         Predictor.load(trained["path"]).predict(["x"], model="bert")

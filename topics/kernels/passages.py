@@ -72,6 +72,20 @@ def best_rows(scores: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.array(rows, dtype=np.intp).reshape(len(starts), np.shape(scores)[1])
 
 
+def best_passages(
+    passages: Sequence[str], starts: np.ndarray, scores: np.ndarray, labels: Sequence[str]
+) -> list[dict[str, str]]:
+    """Per text cut into several ``passages`` (each text's first at ``starts``;
+    ``scores``: theirs), each label's best passage, the one behind its score; ``{}``
+    for a text read whole."""
+    rows = best_rows(scores, starts)
+    counts = np.diff(np.r_[starts, len(passages)])
+    return [
+        {label: passages[rows[i, j]] for j, label in enumerate(labels)} if n > 1 else {}
+        for i, n in enumerate(counts)
+    ]
+
+
 def by_passage(
     score: Callable[[list[str]], np.ndarray], texts: Sequence[str], min_words: int
 ) -> np.ndarray:

@@ -6,12 +6,11 @@ passage, which the explanation quotes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from topics.kernels.passages import best_rows
 from topics.serve.blocks import TfidfBlock
 from topics.serve.scorers import FewShot, Linear, Scorer
 
@@ -51,26 +50,20 @@ Row = tuple[np.ndarray, np.ndarray]  # a text's TF-IDF terms: (ids, values)
 
 
 def passage_sources(
-    tfidf: TfidfBlock,
-    passages: list[str],
-    starts: np.ndarray,
-    scores: np.ndarray,
-    chosen: np.ndarray,
+    tfidf: TfidfBlock, behind: list[dict[str, str]], chosen: np.ndarray, labels: Sequence[str]
 ) -> list[dict[int, tuple[str, Row]]]:
-    """Per text, for each ``chosen`` label (a 0/1 matrix, texts x labels) of a text cut
-    into several ``passages`` (each text's first at ``starts``; ``scores``: theirs),
-    the passage that gave the label its score and that passage's TF-IDF row."""
-    best = best_rows(scores, starts)
-    counts = np.diff(np.r_[starts, len(passages)])
-    picks = [(i, j) for i, j in zip(*np.nonzero(chosen), strict=True) if counts[i] > 1]
-    wanted = sorted({int(best[i, j]) for i, j in picks})
-    rows = tfidf.transform([passages[k] for k in wanted]) if wanted else None
-    index = {k: n for n, k in enumerate(wanted)}
-    sources: list[dict[int, tuple[str, Row]]] = [{} for _ in starts]
+    """Per text, for each ``chosen`` label (a 0/1 matrix, texts x ``labels``) that a
+    passage gave (``behind``: per text, each label's best passage; ``{}`` for a text
+    read whole), that passage and its TF-IDF row."""
+    picks = [(i, j) for i, j in zip(*np.nonzero(chosen), strict=True) if behind[i]]
+    wanted = sorted({behind[i][labels[j]] for i, j in picks})
+    rows = tfidf.transform(wanted) if wanted else None
+    index = {passage: n for n, passage in enumerate(wanted)}
+    sources: list[dict[int, tuple[str, Row]]] = [{} for _ in behind]
     for i, j in picks:
-        k = int(best[i, j])
+        passage = behind[i][labels[j]]
         assert rows is not None
-        sources[i][int(j)] = (passages[k], rows.row(index[k]))
+        sources[i][int(j)] = (passage, rows.row(index[passage]))
     return sources
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from topics import __version__
 from topics.errors import BundleError
 from topics.kernels.linear import decide, normalise_rows
-from topics.kernels.passages import best_of, best_rows, split_passages
+from topics.kernels.passages import best_of, best_passages, split_passages
 from topics.serve.blocks import (
     FEATURE_BLOCKS,
     ArrayError,
@@ -202,7 +202,8 @@ class Predictor:
         chosen = self._decide(proba, classifier, threshold, max_labels, relative_cut)
         sources: list[dict[int, tuple[str, Row]]] = [{} for _ in texts]
         if explainer is not None and len(flat) > n_docs:  # a label scored by a passage:
-            sources = passage_sources(explainer.tfidf, flat, starts, flat_scores, chosen)
+            behind = best_passages(flat, starts, flat_scores, self.labels)
+            sources = passage_sources(explainer.tfidf, behind, chosen, self.labels)
         chosen = chosen.astype(bool).tolist()
         rounded = np.round(proba, 6).tolist()  # one conversion per batch, not per value
         labels = self.labels
@@ -236,12 +237,7 @@ class Predictor:
         (``passages``: as :meth:`predict`); ``{}`` for a text scored whole."""
         texts = _as_texts(texts)
         _, flat, starts, scores = self._passage_scores(texts, self._classifier(model), passages)
-        best = best_rows(scores, starts)
-        counts = np.diff(np.r_[starts, len(flat)])
-        return [
-            {label: flat[best[i, j]] for j, label in enumerate(self.labels)} if n > 1 else {}
-            for i, n in enumerate(counts)
-        ]
+        return best_passages(flat, starts, scores, self.labels)
 
     def _passage_scores(
         self,

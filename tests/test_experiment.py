@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -315,3 +316,16 @@ def test_extra_test_sets_score_the_primary_model(tmp_path: Path, passages: int) 
     assert result.metrics["regional_labels_found"] == found > 0
     assert result.metrics["regional_false_labels"] == false
     assert 0 < result.metrics["regional_micro_f1"] <= 1
+    # each document's labels, as the bundle gives them, and the passage behind each
+    with (result.artifact_dir / "plots" / "regional_documents.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    behind = predictor.best_passages(list(gold))
+    for row, labels, guess, best in zip(rows, gold.values(), guessed, behind, strict=True):
+        assert sorted(row["gold"].split("|")) == sorted(labels)
+        assert [name for name in row["predicted"].split("|") if name] == guess["labels"]
+        for label in predictor.labels:
+            expected = best.get(label, "") if label in guess["labels"] else ""
+            assert row[f"passage_{label.replace(' ', '_')}"] == expected
+    assert any(row["passage_transport"] for row in rows) == (passages > 0)
+    report = (result.artifact_dir / "report.html").read_text()
+    assert "regional: each document" in report and ">r2<" in report

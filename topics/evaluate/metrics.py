@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +133,46 @@ def confident_errors(
         }
         for i in order
     ]
+
+
+def set_documents(
+    ids: Sequence[str],
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    scores: np.ndarray,
+    label_names: Sequence[str],
+    behind: Sequence[Mapping[str, str]],
+) -> list[dict[str, Any]]:
+    """One row per document of a small labelled set (``data.extra_test``): its gold and
+    predicted labels, those given wrongly and those missed, each label's score and, for
+    each predicted label a passage gave (``behind``: per document each label's best
+    passage, ``{}`` when read whole), that passage."""
+    y_true, y_pred = np.asarray(y_true, dtype=bool), np.asarray(y_pred, dtype=bool)
+
+    def names(row: np.ndarray) -> str:
+        return "|".join(label_names[int(j)] for j in np.flatnonzero(row))
+
+    rows = []
+    for i, doc_id in enumerate(ids):
+        row: dict[str, Any] = {
+            "id": doc_id,
+            "gold": names(y_true[i]),
+            "predicted": names(y_pred[i]),
+            "false": names(y_pred[i] & ~y_true[i]),
+            "missed": names(y_true[i] & ~y_pred[i]),
+        }
+        for j, label in enumerate(label_names):
+            row[f"score_{slug(label)}"] = round(float(scores[i, j]), 4)
+        for j, label in enumerate(label_names):
+            row[f"passage_{slug(label)}"] = behind[i].get(label, "") if y_pred[i, j] else ""
+        rows.append(row)
+    return rows
+
+
+def write_set_documents(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """:func:`set_documents`' rows as a CSV file (``plots/<set>_documents.csv``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _write_csv(path, rows)
 
 
 def write_evaluation_report(

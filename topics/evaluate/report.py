@@ -33,6 +33,7 @@ IMAGE_TYPES = {
 HEADLINE = ("micro_f1", "macro_f1", "micro_precision", "micro_recall", "subset_accuracy")
 PER_LABEL = ("precision", "recall", "f1")
 TOPIC_TABLE = "lda_topics.csv"  # per-topic coherence, written by topics.evaluate.topic_report
+SET_DOCUMENTS = "_documents.csv"  # a data.extra_test set's documents, written by the run
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -71,6 +72,7 @@ def write_report(
         _headline_table(metrics),
         "<h2>Per label</h2>",
         _per_label_tables(metrics, labels),
+        _set_documents(run_dir / "plots"),
         "<h2>Plots</h2>",
         _plots(run_dir / "plots"),
         "<h2>Topics</h2>",
@@ -185,6 +187,33 @@ def _per_label_tables(metrics: RunMetrics, labels: Sequence[str]) -> str:
         for label in labels
     ]
     return f'<table class="per-label">{head}{"".join(rows)}</table>'
+
+
+def _set_documents(folder: Path) -> str:
+    """Each ``data.extra_test`` set's documents (``<set>_documents.csv``): the primary
+    model's labels against the gold ones, and the passage behind each false label."""
+    sections = []
+    for path in sorted(folder.glob(f"*{SET_DOCUMENTS}")):
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        body = []
+        for row in rows:
+            false = [name for name in row["false"].split("|") if name]
+            why = "; ".join(
+                f'{name}: "{row.get("passage_" + slug(name)) or "(whole text)"}"' for name in false
+            )
+            cells = [row["id"], row["gold"], row["predicted"], row["false"], row["missed"], why]
+            body.append("<tr>" + "".join(f"<td>{_e(cell)}</td>" for cell in cells) + "</tr>")
+        name = path.name.removesuffix(SET_DOCUMENTS)
+        head = "".join(
+            f"<th>{column}</th>"
+            for column in ("document", "gold", "predicted", "false", "missed", "false label from")
+        )
+        sections.append(
+            f"<h2>{_e(name)}: each document (primary model)</h2>"
+            f'<table class="set-documents"><tr>{head}</tr>{"".join(body)}</table>'
+        )
+    return "".join(sections)
 
 
 def _plots(folder: Path) -> str:

@@ -20,15 +20,17 @@ from topics.evaluate.metrics import (
     as_indicator,
     multilabel_metrics,
     out_of_fold_score,
+    set_documents,
     single_label_metrics,
     write_evaluation_report,
+    write_set_documents,
 )
 from topics.evaluate.plots import plot_label_confusion
 from topics.evaluate.run_metrics import RunMetrics
 from topics.evaluate.topic_view import SUFFIX, write_topic_view
 from topics.families.base import FittedModel, TrainingData
 from topics.kernels.linear import keep_near_best
-from topics.kernels.passages import by_passage
+from topics.kernels.passages import best_of, best_passages, by_passage, split_passages
 from topics.run.build import fit_families
 from topics.run.export import export_bundle
 from topics.run.topic_runs import gold_corpus, log_topic_names, over_time_outputs, topic_metrics
@@ -67,7 +69,8 @@ def train_and_evaluate(
         fitted, key=lambda name: scores.split(name, "train")["cv_score"]
     )
     for set_name, path in config.data.extra_test.items():
-        scores.run.update(extra_test_metrics(config, set_name, path, fitted[scores.primary]))
+        primary = fitted[scores.primary]
+        scores.run.update(extra_test_metrics(config, set_name, path, primary, run_dir))
     for name, model in fitted.items():
         report = TOPIC_REPORTS.get(name)
         if report is not None:  # a topic model family: its run-level topic metrics
@@ -157,14 +160,21 @@ def decided(model: FittedModel, proba: np.ndarray, relative_cut: float) -> np.nd
 
 
 def extra_test_metrics(
-    config: ExperimentConfig, set_name: str, path: str, model: FittedModel
+    config: ExperimentConfig, set_name: str, path: str, model: FittedModel, run_dir: Path
 ) -> dict[str, float]:
     """The primary model on one of ``data.extra_test``'s sets: micro and macro F1,
-    the gold labels it finds and the labels it gives wrongly."""
+    the gold labels it finds and the labels it gives wrongly; each document's labels
+    (and the passage behind each) in ``plots/<set>_documents.csv``."""
     corpus = gold_corpus(config, set_name, path)
     truth = corpus.label_matrix()
-    proba = by_passage(model.predict_proba, corpus.texts, config.model.passages)
+    passages, starts = split_passages(corpus.texts, config.model.passages)  # as by_passage
+    passage_proba = model.predict_proba(passages)
+    proba = best_of(passage_proba, starts)
     predicted = decided(model, proba, config.model.relative_cut)
+    labels = corpus.label_names
+    behind = best_passages(passages, starts, passage_proba, labels)
+    rows = set_documents(corpus.ids, truth, predicted, proba, labels, behind)
+    write_set_documents(run_dir / "plots" / f"{set_name}_documents.csv", rows)
     held_out = multilabel_metrics(truth, predicted, corpus.label_names, prefix=f"{set_name}_")
     return {
         f"{set_name}_micro_f1": held_out[f"{set_name}_micro_f1"],

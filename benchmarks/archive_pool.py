@@ -60,19 +60,12 @@ def train(draw: int, pool: list[str], out: Path) -> Predictor:
         prepared = prepare(config)
         archive = prepared.unlabelled
         assert archive is not None
-        extra = Corpus(
-            ids=[f"pool-{i}" for i in range(len(pool))],
-            texts=pool,
-            labels=[()] * len(pool),
-            label_names=archive.label_names,
-            meta={key: [None] * len(pool) for key in archive.meta},
-        )
         merged = Corpus(
-            ids=archive.ids + extra.ids,
-            texts=archive.texts + extra.texts,
-            labels=archive.labels + extra.labels,
+            ids=archive.ids + [f"pool-{i}" for i in range(len(pool))],
+            texts=archive.texts + pool,
+            labels=archive.labels + [()] * len(pool),
             label_names=archive.label_names,
-            meta={key: archive.meta[key] + extra.meta[key] for key in archive.meta},
+            meta={key: values + [None] * len(pool) for key, values in archive.meta.items()},
         )
         return dataclasses.replace(prepared, unlabelled=merged)
 

@@ -175,7 +175,7 @@ def extra_test_metrics(
     behind = best_passages(passages, starts, passage_proba, labels)
     rows = set_documents(corpus.ids, truth, predicted, proba, labels, behind)
     write_set_documents(run_dir / "plots" / f"{set_name}_documents.csv", rows)
-    held_out = multilabel_metrics(truth, predicted, corpus.label_names, prefix=f"{set_name}_")
+    held_out = multilabel_metrics(truth, predicted, labels, prefix=f"{set_name}_")
     return {
         f"{set_name}_micro_f1": held_out[f"{set_name}_micro_f1"],
         f"{set_name}_macro_f1": held_out[f"{set_name}_macro_f1"],

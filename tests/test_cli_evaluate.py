@@ -77,9 +77,10 @@ def test_the_runs_own_test_split_gives_back_the_runs_test_metrics_exactly(
 def test_a_model_scoring_by_passage_gives_back_its_runs_test_metrics_exactly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """model.passages and model.relative_cut: the run and ``topics evaluate`` score
-    long texts by passage and decide alike; ``--passages 0`` scores them whole and
-    ``--relative-cut 0`` decides without the cut, and the figures differ."""
+    """model.passages, model.passage_support and model.relative_cut: the run and
+    ``topics evaluate`` score long texts by passage and decide alike; ``--passages 0``
+    scores them whole and ``--relative-cut 0`` decides without the cut, and the figures
+    differ."""
     from topics.config import load_config
     from topics.run.experiment import run
     from topics.run.trackers import NullTracker
@@ -91,12 +92,14 @@ def test_a_model_scoring_by_passage_gives_back_its_runs_test_metrics_exactly(
             "tracking.enabled=false",
             "model.lda.enabled=false",
             "model.passages=25",  # sample articles run to 100-200 words
+            "model.passage_support=3",  # 4-8 passages: the 2nd or 3rd best
             "model.relative_cut=0.7",
         ],
     )
     result = run(config, NullTracker())
     bundle = str(result.artifact_dir / "model")
-    assert json.loads((Path(bundle) / "model.json").read_text())["relative_cut"] == 0.7
+    spec = json.loads((Path(bundle) / "model.json").read_text())
+    assert spec["relative_cut"] == 0.7 and spec["passage_support"] == 3
     metrics = {}
     for flags in ([], ["--passages", "0"], ["--relative-cut", "0"]):
         output = tmp_path / "_".join(["out", *flags])

@@ -20,7 +20,7 @@ from topics.kernels.linear import (
     sigmoid,
     stacked_proba,
 )
-from topics.kernels.passages import best_of, best_rows, by_passage, passages
+from topics.kernels.passages import best_of, best_rows, by_passage, passages, ranks
 from topics.kernels.sparse import SparseRows, TermCounter, tfidf_weight
 from topics.kernels.vocabulary import CodeTable
 from topics.text import Analyzer, CharAnalyzer, WordCharAnalyzer
@@ -277,6 +277,21 @@ def test_by_passage_gives_each_label_its_best_passage() -> None:
     np.testing.assert_allclose(scores, [[1 / 8, 0], [2 / 8, 2 / 8], [0, 0]])
     np.testing.assert_allclose(by_passage(score, [long], 0), [[0.5, 0.5]])
     assert by_passage(score, [], 6).shape == (0,)
+
+
+def test_passage_support_scores_a_long_texts_label_by_its_kth_best_passage() -> None:
+    # a text of 5 passages and one of 2; support 2: the 3rd best of 5, the best of 2
+    scores = np.array(
+        [[0.9, 0.6], [0.1, 0.7], [0.1, 0.8], [0.2, 0.1], [0.1, 0.2], [0.4, 0.3], [0.5, 0.1]]
+    )
+    starts = np.array([0, 5])
+    np.testing.assert_array_equal(ranks(starts, 7, 2), [2, 0])
+    np.testing.assert_allclose(best_of(scores, starts, 2), [[0.1, 0.6], [0.5, 0.3]])
+    np.testing.assert_allclose(best_of(scores, starts), [[0.9, 0.8], [0.5, 0.3]])
+    np.testing.assert_allclose(best_of(scores, starts, 5), best_of(scores, starts))
+    rows = best_rows(scores, starts, 2)
+    np.testing.assert_array_equal(rows, [[1, 0], [6, 5]])  # the first of equal scores
+    np.testing.assert_array_equal(scores[rows, np.arange(2)], best_of(scores, starts, 2))
 
 
 def test_best_rows_names_the_passage_behind_each_best_score() -> None:

@@ -335,7 +335,34 @@ def test_a_bundle_with_passages_scores_long_texts_as_training_evaluated_them(
         predictor.predict(texts, passages=-1)
     spec = json.loads(json.dumps(load_bundle(path).spec))
     spec["passages"] = "many"
-    with pytest.raises(BundleError, match="passages: expected a whole number of words"):
+    with pytest.raises(BundleError, match="passages: expected a whole number >= 0"):
+        Predictor.load(save_bundle(tmp_path / "bad", spec, load_bundle(path).arrays, {}))
+
+
+def test_a_bundle_with_passage_support_scores_a_label_by_its_kth_best_passage(
+    trained: dict[str, Any], tmp_path: Path
+) -> None:
+    sample = trained["test"].texts
+    texts = [" ".join(sample[i : i + 6]) for i in range(0, 30, 6)]  # six articles each
+    model = trained["tfidf"]
+    labels = Predictor.load(trained["path"]).labels
+    path = export_bundle(
+        tmp_path / "model", labels, "tfidf", {"tfidf": model}, {}, passages=20, passage_support=3
+    )
+    predictor = Predictor.load(path)
+    assert predictor.passage_support == 3
+    expected = by_passage(model.predict_proba, texts, 20, 3)  # what the run's evaluation scores
+    np.testing.assert_allclose(predictor.predict_proba(texts), expected, atol=1e-6)
+    assert (expected < by_passage(model.predict_proba, texts, 20) - 1e-6).any()
+    found = predictor.best_passages(texts)
+    for i, text in enumerate(texts):  # the passage named is the one behind the score
+        for j, label in enumerate(labels):
+            assert " ".join(found[i][label].split()) in " ".join(text.split())
+            alone = predictor.predict_proba([found[i][label]], passages=0)[0]
+            assert alone[j] == pytest.approx(expected[i, j], abs=1e-6)
+    spec = json.loads(json.dumps(load_bundle(path).spec))
+    spec["passage_support"] = -1
+    with pytest.raises(BundleError, match="passage_support: expected a whole number >= 0"):
         Predictor.load(save_bundle(tmp_path / "bad", spec, load_bundle(path).arrays, {}))
 
 

@@ -293,6 +293,10 @@ def _model_config() -> type[BaseModel]:
     # whole sentences of >= passages words), a label scoring its best passage's
     # score: for long articles and a model trained on short texts. 0: texts whole.
     sections["passages"] = (int, Field(0, ge=0, le=10_000))
+    # With passages, one passage in passage_support must carry a label: a text of n
+    # passages scores each label by its ceil(n / passage_support)-th best passage, so
+    # one side sentence of a long article does not give it. 0: the best passage.
+    sections["passage_support"] = (int, Field(0, ge=0, le=10_000))
     # A label is given only where its score reaches this share of the text's best
     # label's score: a long article keeps its main topics, not every topic one of
     # its passages touches. 0: each label at its own threshold, nothing more.
@@ -306,6 +310,7 @@ if TYPE_CHECKING:  # the sections are the registry's; typed as what each family 
         primary: str | None
         bundle: Literal["all", "primary"]
         passages: int
+        passage_support: int
         relative_cut: float
 
         def __getattr__(self, name: str) -> Any: ...

@@ -58,7 +58,7 @@ def score_models(
         flat, starts = split_passages(texts[start : start + CHUNK], words)
         for name, proba in _score_batch(predictor, Batch(flat, predictor.blocks)).items():
             if len(flat) != len(starts):  # some texts by passage
-                proba = best_of(proba, starts)
+                proba = best_of(proba, starts, predictor.passage_support)
                 proba = normalise_rows(proba) if predictor.single_label else proba
             parts[name].append(proba)
     n_labels = len(predictor.labels)

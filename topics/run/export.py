@@ -30,6 +30,7 @@ def export_bundle(
     provenance: dict[str, Any],
     single_label: bool = False,
     passages: int = 0,
+    passage_support: int = 0,
     relative_cut: float = 0.0,
     held_out_texts: Sequence[str] | None = None,
     keep: Sequence[str] | None = None,
@@ -45,6 +46,9 @@ def export_bundle(
     passages
         ``model.passages``: ``classify`` scores texts passage by passage
         (:mod:`topics.kernels.passages`); 0, the texts whole.
+    passage_support
+        ``model.passage_support``: a label scores the ``ceil(n / passage_support)``-th
+        best of a text's ``n`` passages; 0, its best.
     relative_cut
         ``model.relative_cut``: ``classify`` gives a label only where it scores that
         share of the text's best label's score; 0, each label at its threshold.
@@ -62,6 +66,8 @@ def export_bundle(
         spec["single_label"] = True
     if passages:
         spec["passages"] = passages
+    if passage_support:
+        spec["passage_support"] = passage_support
     if relative_cut:
         spec["relative_cut"] = relative_cut
     states = {name: FAMILIES[name].export(model) for name, model in models.items()}

@@ -93,6 +93,7 @@ def train_and_evaluate(
         provenance={**provenance, "primary": scores.primary},
         single_label=single,
         passages=config.model.passages,
+        passage_support=config.model.passage_support,
         relative_cut=config.model.relative_cut,
         held_out_texts=test.texts,
         keep=[scores.primary] if config.model.bundle == "primary" else None,
@@ -115,7 +116,8 @@ def evaluate_model(
     single = config.data.single_label
     # scored once: predictions follow from the probabilities (slow models, e.g.
     # the encoder, are not run twice over the test texts)
-    proba = by_passage(model.predict_proba, test.texts, config.model.passages)
+    words, support = config.model.passages, config.model.passage_support
+    proba = by_passage(model.predict_proba, test.texts, words, support)
     y_pred = decided(model, proba, config.model.relative_cut)
     held_out = multilabel_metrics(y_test, y_pred, labels, prefix="")
     if single:
@@ -169,10 +171,11 @@ def extra_test_metrics(
     truth = corpus.label_matrix()
     passages, starts = split_passages(corpus.texts, config.model.passages)  # as by_passage
     passage_proba = model.predict_proba(passages)
-    proba = best_of(passage_proba, starts)
+    support = config.model.passage_support
+    proba = best_of(passage_proba, starts, support)
     predicted = decided(model, proba, config.model.relative_cut)
     labels = corpus.label_names
-    behind = best_passages(passages, starts, passage_proba, labels)
+    behind = best_passages(passages, starts, passage_proba, labels, support)
     rows = set_documents(corpus.ids, truth, predicted, proba, labels, behind)
     write_set_documents(run_dir / "plots" / f"{set_name}_documents.csv", rows)
     held_out = multilabel_metrics(truth, predicted, labels, prefix=f"{set_name}_")

@@ -57,6 +57,14 @@ Threshold = float | Mapping[str, float] | None
 TopicsBlock = LdaBlock | EmbeddingTopicsBlock
 
 
+def _whole_number(spec: dict[str, Any], key: str) -> int:
+    """The spec's ``key``, a whole number >= 0 (default 0)."""
+    value = spec.get(key, 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise field_error(key, "a whole number >= 0", value)
+    return value
+
+
 def _is_share(value: object) -> bool:
     """A number in [0, 1] (not a bool)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
@@ -78,11 +86,8 @@ class Predictor:
                 required_bool(spec, "single_label") if "single_label" in spec else False
             )
             kinds = [_kind(name, model) for name, model in models.items()]
-            self.passages: int = spec.get("passages", 0)
-            if not isinstance(self.passages, int) or isinstance(self.passages, bool):
-                raise field_error("passages", "a whole number of words", self.passages)
-            if self.passages < 0:
-                raise field_error("passages", "a number of words >= 0", self.passages)
+            self.passages = _whole_number(spec, "passages")
+            self.passage_support = _whole_number(spec, "passage_support")
             self.relative_cut: float = spec.get("relative_cut", 0.0)
             if not _is_share(self.relative_cut):
                 raise field_error("relative_cut", "a number in [0, 1]", self.relative_cut)
@@ -166,9 +171,10 @@ class Predictor:
         passages
             Score texts of ``2 * passages`` words or more passage by passage (windows
             of whole sentences of at least ``passages`` words), each label at its best
-            passage's score; 0: whole texts. Default :attr:`passages`, the bundle's
-            ``model.passages``. Topics read the whole text; an explanation gives a
-            label scored by a passage that passage and its terms.
+            passage's score (or as the bundle's :attr:`passage_support` says); 0: whole
+            texts. Default :attr:`passages`, the bundle's ``model.passages``. Topics
+            read the whole text; an explanation gives a label scored by a passage that
+            passage and its terms.
         relative_cut
             Give a label only where its score reaches this share of the text's best
             label's score (after the thresholds); 0: off. Default
@@ -202,7 +208,7 @@ class Predictor:
         chosen = self._decide(proba, classifier, threshold, max_labels, relative_cut)
         sources: list[dict[int, tuple[str, Row]]] = [{} for _ in texts]
         if explainer is not None and len(flat) > n_docs:  # a label scored by a passage:
-            behind = best_passages(flat, starts, flat_scores, self.labels)
+            behind = best_passages(flat, starts, flat_scores, self.labels, self.passage_support)
             sources = passage_sources(explainer.tfidf, behind, chosen, self.labels)
         chosen = chosen.astype(bool).tolist()
         rounded = np.round(proba, 6).tolist()  # one conversion per batch, not per value
@@ -233,11 +239,11 @@ class Predictor:
     def best_passages(
         self, texts: str | Sequence[str], model: str | None = None, passages: int | None = None
     ) -> list[dict[str, str]]:
-        """Per text, each label's best passage: the one that gives the label its score
-        (``passages``: as :meth:`predict`); ``{}`` for a text scored whole."""
+        """Per text, the passage that gives each label its score (``passages``: as
+        :meth:`predict`); ``{}`` for a text scored whole."""
         texts = _as_texts(texts)
         _, flat, starts, scores = self._passage_scores(texts, self._classifier(model), passages)
-        return best_passages(flat, starts, scores, self.labels)
+        return best_passages(flat, starts, scores, self.labels, self.passage_support)
 
     def _passage_scores(
         self,
@@ -257,7 +263,7 @@ class Predictor:
         if batch is None or len(flat) != len(texts):  # passages: a batch of their own
             batch = Batch(flat, self.blocks)
         scores = self._score(batch, classifier)
-        proba = best_of(scores, starts)
+        proba = best_of(scores, starts, self.passage_support)
         if self.single_label and words:
             proba = normalise_rows(proba)
         return proba, flat, starts, scores

@@ -1,14 +1,16 @@
 """How a long article's passage scores make its label scores, chosen on held-out articles.
 
     TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/passage_pooling.py \\
-        [--words 15] [--relative 0,0.5,0.6,0.7,0.8,0.9] [--draws 5] [--pools NAMES] [--out FILE]
+        [--model few-shot] [--words 15] [--relative 0,0.5,0.6,0.7,0.8,0.9] [--draws 5] \\
+        [--pools NAMES] [--out FILE]
 
 ``model.passages`` scores a long article window by window and gives each label its
 best window's score (``max``). One paragraph then decides a label: a defence story's
-paragraph on trade makes it an economy story too. This script trains the few-shot
-model of ``experiments/nyt-cap-few-shot.yaml`` on draws 0..D-1 of its 16-per-label
-sample (as ``benchmarks/passages.py`` does), scores every window once, and pools the
-windows' scores per label in each of these ways:
+paragraph on trade makes it an economy story too. This script trains ``--model`` (a
+``benchmarks/passages.py`` name; the few-shot model of
+``experiments/nyt-cap-few-shot.yaml`` on draws 0..D-1 of its 16-per-label sample, as
+``passages.py`` does), scores every window once, and pools the windows' scores per
+label in each of these ways:
 
 - ``max``: the best window (what ships);
 - ``top2`` / ``top3``: the mean of the label's 2 / 3 best windows (all of them when
@@ -151,6 +153,7 @@ def pooled(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=list(MODELS), default="few-shot", help="what to train")
     parser.add_argument("--words", type=int, default=15, help="model.passages")
     parser.add_argument("--relative", default="0,0.5,0.6,0.7,0.8,0.9", help="cuts to try")
     parser.add_argument("--draws", type=int, default=5, help="few-shot draws 0..D-1")
@@ -163,16 +166,17 @@ def main() -> None:
     if not seeds.exists():
         raise SystemExit(f"{seeds} not found; set TOPICS_DATA_DIR to the shared data folder")
     commit = provenance.commit()
-    name, experiment, overrides = MODELS["few-shot"]
+    name, experiment, overrides = MODELS[args.model]
+    draws = args.draws if args.model == "few-shot" else 1
     cuts = [float(share) for share in args.relative.split(",")]
     pools = {"max": POOLS["max"]} | {name: POOLS[name] for name in args.pools.split(",")}
     scored: dict[tuple[str, float], list[tuple[float, float, float, str]]] = {
         (pool, share): [] for pool in pools for share in cuts
     }
     with tempfile.TemporaryDirectory() as tmp:
-        for draw in range(args.draws):
+        for draw in range(draws):
             print(f"training {name}, draw {draw}", file=sys.stderr, flush=True)
-            extra = [f"data.train_sample.seed={draw}"]
+            extra = [f"data.train_sample.seed={draw}"] if args.model == "few-shot" else []
             bundle, _ = train(experiment, [*overrides, *extra], Path(tmp) / f"runs-{draw}")
             predictor = Predictor.load(bundle)
             val_texts, val_y = articles(SAMPLE, predictor.labels)
@@ -216,10 +220,11 @@ def main() -> None:
         )
     text = (
         "# Pooling a long article's passage scores\n\n"
-        f"`python benchmarks/passage_pooling.py --words {args.words} --relative "
-        f"{args.relative} --draws {args.draws} --pools '{args.pools}'`, commit {commit}, {datetime.date.today()}, "
-        f"{os.cpu_count()} cores. The few-shot model of `experiments/nyt-cap-few-shot.yaml` "
-        f"(16 per label, draws 0..{args.draws - 1}), articles of {2 * args.words}+ words "
+        f"`python benchmarks/passage_pooling.py --model {args.model} --words {args.words} "
+        f"--relative {args.relative} --draws {draws} --pools '{args.pools}'`, commit {commit}, "
+        f"{datetime.date.today()}, {os.cpu_count()} cores. {name}"
+        + (f", draws 0..{draws - 1}" if args.model == "few-shot" else "")
+        + f"; articles of {2 * args.words}+ words "
         f"cut into windows of {args.words}+ words, each label's windows pooled as the first "
         "column says, labels at the model's own thresholds and the relative cut. "
         "Validation: the 248 Central Asia articles of the sample corpus (mean over draws), "

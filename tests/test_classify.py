@@ -720,6 +720,11 @@ def test_passages_flag_scores_a_long_article_by_its_best_passage(
     _, out, _ = run_classify(base, capsys)  # the quickstart bundle: whole texts
     assert json.loads(out)[0]["scores"] == scores["0"]
     assert scores["13"]["transport"] > scores["0"]["transport"]
+    # one passage in 2 must carry a label: the rail sentence alone no longer does
+    _, out, _ = run_classify([*base, "--passages", "13", "--passage-support", "2"], capsys)
+    supported = json.loads(out)[0]["scores"]
+    assert supported["transport"] < scores["13"]["transport"]
+    assert supported["defense"] == scores["13"]["defense"]  # every other passage is drills
 
 
 @pytest.mark.parametrize(
@@ -731,6 +736,7 @@ def test_passages_flag_scores_a_long_article_by_its_best_passage(
         (["--lines", "--input-format", "jsonl"], "--lines reads plain text"),
         (["--passages", "-5"], "--passages must be >= 0 words, got -5"),
         (["--relative-cut", "2"], "--relative-cut must be in [0, 1], got 2.0"),
+        (["--passage-support", "-1"], "--passage-support must be >= 0, got -1"),
     ],
     ids=[
         "threshold-above-1",
@@ -739,6 +745,7 @@ def test_passages_flag_scores_a_long_article_by_its_best_passage(
         "lines-with-jsonl",
         "passages",
         "relative-cut",
+        "passage-support",
     ],
 )
 def test_bad_decision_flags_are_one_line(

@@ -101,7 +101,7 @@ def test_a_model_scoring_by_passage_gives_back_its_runs_test_metrics_exactly(
     spec = json.loads((Path(bundle) / "model.json").read_text())
     assert spec["relative_cut"] == 0.7 and spec["passage_support"] == 3
     metrics = {}
-    for flags in ([], ["--passages", "0"], ["--relative-cut", "0"]):
+    for flags in ([], ["--passages", "0"], ["--relative-cut", "0"], ["--passage-support", "0"]):
         output = tmp_path / "_".join(["out", *flags])
         code, _, err = evaluate(
             ["--model", bundle, str(QUICKSTART), "--output", str(output), "--no-track", *flags],
@@ -111,6 +111,7 @@ def test_a_model_scoring_by_passage_gives_back_its_runs_test_metrics_exactly(
         metrics[" ".join(flags)] = json.loads((output / "metrics.json").read_text())
     assert metrics[""] == run_test_metrics(result.metrics)
     assert metrics["--passages 0"] != metrics[""]
+    assert metrics["--passage-support 0"] != metrics[""]  # each label at its best passage
     # without the cut, articles keep the side labels their passages give them
     no_cut, cut = metrics["--relative-cut 0"], metrics[""]
     assert no_cut["test_micro_precision"] < cut["test_micro_precision"]
@@ -238,6 +239,7 @@ def test_a_config_with_other_labels_is_one_line_exit_2_and_writes_nothing(
         (["missing.jsonl"], "data not found: TMP/missing.jsonl"),
         (["DATA.jsonl", "--passages", "-1"], "--passages must be >= 0 words, got -1"),
         (["DATA.jsonl", "--relative-cut", "1.5"], "--relative-cut must be in [0, 1], got 1.5"),
+        (["DATA.jsonl", "--passage-support", "-2"], "--passage-support must be >= 0, got -2"),
     ],
     ids=[
         "part-with-a-data-file",
@@ -246,6 +248,7 @@ def test_a_config_with_other_labels_is_one_line_exit_2_and_writes_nothing(
         "missing",
         "negative-passages",
         "relative-cut-above-1",
+        "negative-passage-support",
     ],
 )
 def test_options_or_data_that_do_not_fit_are_one_line(

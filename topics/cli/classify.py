@@ -124,6 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
         "headlines; 0: whole documents (default: the bundle's model.passages)",
     )
     parser.add_argument(
+        "--passage-support",
+        type=int,
+        metavar="S",
+        help="by passage, one passage in S must carry a label: a document of n > S "
+        "passages scores each label by its ceil(n / S)-th best passage, so one side "
+        "sentence of a long article gives no label; 0: the best passage (default: the "
+        "bundle's model.passage_support)",
+    )
+    parser.add_argument(
         "--relative-cut",
         type=float,
         metavar="SHARE",
@@ -179,6 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(f"--passages must be >= 0 words, got {args.passages}")
         if args.relative_cut is not None and not 0 <= args.relative_cut <= 1:
             raise ConfigError(f"--relative-cut must be in [0, 1], got {args.relative_cut}")
+        if args.passage_support is not None:
+            if args.passage_support < 0:
+                raise ConfigError(f"--passage-support must be >= 0, got {args.passage_support}")
+            predictor.passage_support = args.passage_support
         documents = read_documents(
             args.texts, args.files, problems, sys.stdin, args.text_column, input_format
         )

@@ -105,6 +105,14 @@ def build_parser(commands: Any) -> None:
         "at its best (classify --passages); 0: whole (default: the bundle's model.passages)",
     )
     evaluate.add_argument(
+        "--passage-support",
+        type=int,
+        metavar="S",
+        help="by passage, a document of n > S passages scores each label by its "
+        "ceil(n / S)-th best passage (classify --passage-support); 0: the best (default: "
+        "the bundle's model.passage_support)",
+    )
+    evaluate.add_argument(
         "--relative-cut",
         type=float,
         metavar="SHARE",
@@ -149,6 +157,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
     check_options(args)
     with progress.report_stages():
         predictor = load_model(args.model, args.tracking_uri)
+        if args.passage_support is not None:
+            predictor.passage_support = args.passage_support
         data = load_evaluation_data(args, predictor.labels)
         # once the data is known good: an error stays the only line on stderr
         progress.stage(f"load {data.source}: {len(data.texts)} documents ({data.part})")

@@ -36,6 +36,8 @@ def check_options(args: argparse.Namespace) -> None:
     path = Path(args.data)
     if getattr(args, "passages", None) is not None and args.passages < 0:
         raise ConfigError(f"--passages must be >= 0 words, got {args.passages}")
+    if getattr(args, "passage_support", None) is not None and args.passage_support < 0:
+        raise ConfigError(f"--passage-support must be >= 0, got {args.passage_support}")
     share = getattr(args, "relative_cut", None)
     if share is not None and not 0 <= share <= 1:
         raise ConfigError(f"--relative-cut must be in [0, 1], got {share}")

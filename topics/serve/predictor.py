@@ -87,6 +87,8 @@ class Predictor:
             )
             kinds = [_kind(name, model) for name, model in models.items()]
             self.passages = _whole_number(spec, "passages")
+            # by passage, a text of n passages scores a label by its ceil(n / S)-th best
+            # (the bundle's model.passage_support; classify --passage-support sets it)
             self.passage_support = _whole_number(spec, "passage_support")
             self.relative_cut: float = spec.get("relative_cut", 0.0)
             if not _is_share(self.relative_cut):

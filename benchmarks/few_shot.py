@@ -126,11 +126,12 @@ def setfit_fit(texts: list[str], y: np.ndarray, seed: int) -> Any:
 
 
 def labelled(
-    model: FittedModel, texts: Sequence[str], passages: int, relative_cut: float
+    model: FittedModel, texts: Sequence[str], passages: int, support: int, relative_cut: float
 ) -> np.ndarray:
     """``model``'s labels of ``texts`` as a run decides them: long ones by passage
-    (``model.passages``), then ``model.relative_cut``."""
-    return decided(model, by_passage(model.predict_proba, texts, passages), relative_cut)
+    (``model.passages``, ``model.passage_support``), then ``model.relative_cut``."""
+    proba = by_passage(model.predict_proba, texts, passages, support)
+    return decided(model, proba, relative_cut)
 
 
 def report(
@@ -215,6 +216,7 @@ def main() -> None:
             vectors[part] = embed_unique(list(texts), embedder, cache)
 
     words = config.model.passages  # ours: long texts by passage, as the run scores them
+    support = config.model.passage_support
     relative_cut = config.model.relative_cut  # and decided as the run decides
     rows: dict[tuple[int, str], list[Scores]] = {}
     seconds: dict[tuple[int, str], list[float]] = {}
@@ -236,9 +238,11 @@ def main() -> None:
             started = time.perf_counter()
             data = TrainingData(texts, y, unlabelled=[train.texts[i] for i in rest])
             model = fit_family(config, "few_shot", data, labels)
-            record(n, draw, "ours", labelled(model, test.texts, words, relative_cut), started)
+            record(
+                n, draw, "ours", labelled(model, test.texts, words, support, relative_cut), started
+            )
             if n == 16:
-                guess = labelled(model, seeds.texts, words, relative_cut)
+                guess = labelled(model, seeds.texts, words, support, relative_cut)
                 gold = seeds.label_matrix()
                 found, false = int((guess & gold).sum()), int((guess & (1 - gold)).sum())
                 seed_checks.append((found, int(gold.sum()), false))

@@ -101,7 +101,7 @@ def main() -> None:
     else:
         test = prepared.test
         splits = {"test": (list(train.texts), y_train, list(test.texts), test.label_matrix())}
-    words = config.model.passages
+    words, support = config.model.passages, config.model.passage_support
 
     results: dict[tuple[str, str, int], list[Scores]] = {}
     started = time.perf_counter()
@@ -122,7 +122,9 @@ def main() -> None:
 
         def record(way: str, count: int, model: FittedModel) -> None:
             got = results.setdefault((split, way, count), [])
-            got.append(scores(y_true, labelled(model, texts, words, config.model.relative_cut)))
+            got.append(
+                scores(y_true, labelled(model, texts, words, support, config.model.relative_cut))
+            )
             print(f"{split} {way} {count}: {got[-1][0]:.4f} / {got[-1][1]:.4f}", file=sys.stderr)
             if args.out:  # what has run so far survives an interrupted benchmark
                 args.out.write_text(report(args, commit, results, started), encoding="utf-8")
@@ -139,7 +141,7 @@ def main() -> None:
                 for count in counts:
                     left = np.setdiff1d(np.arange(len(archive)), taken)
                     if way == "suggest":  # the whole archive scored: one embedding cache entry
-                        proba = by_passage(model.predict_proba, archive, words)
+                        proba = by_passage(model.predict_proba, archive, words, support)
                         picks = pick_for_labelling(
                             proba[left],
                             model.classifier.thresholds_,

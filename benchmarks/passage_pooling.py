@@ -167,7 +167,8 @@ def main() -> None:
         raise SystemExit(f"{seeds} not found; set TOPICS_DATA_DIR to the shared data folder")
     commit = provenance.commit()
     name, experiment, overrides = MODELS[args.model]
-    draws = args.draws if args.model == "few-shot" else 1
+    few_shot = args.model == "few-shot"  # the one model drawn from a sample
+    draws = args.draws if few_shot else 1
     cuts = [float(share) for share in args.relative.split(",")]
     pools = {"max": POOLS["max"]} | {name: POOLS[name] for name in args.pools.split(",")}
     scored: dict[tuple[str, float], list[tuple[float, float, float, str]]] = {
@@ -176,7 +177,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for draw in range(draws):
             print(f"training {name}, draw {draw}", file=sys.stderr, flush=True)
-            extra = [f"data.train_sample.seed={draw}"] if args.model == "few-shot" else []
+            extra = [f"data.train_sample.seed={draw}"] if few_shot else []
             bundle, _ = train(experiment, [*overrides, *extra], Path(tmp) / f"runs-{draw}")
             predictor = Predictor.load(bundle)
             val_texts, val_y = articles(SAMPLE, predictor.labels)
@@ -223,7 +224,7 @@ def main() -> None:
         f"`python benchmarks/passage_pooling.py --model {args.model} --words {args.words} "
         f"--relative {args.relative} --draws {draws} --pools '{args.pools}'`, commit {commit}, "
         f"{datetime.date.today()}, {os.cpu_count()} cores. {name}"
-        + (f", draws 0..{draws - 1}" if args.model == "few-shot" else "")
+        + (f", draws 0..{draws - 1}" if few_shot else "")
         + f"; articles of {2 * args.words}+ words "
         f"cut into windows of {args.words}+ words, each label's windows pooled as the first "
         "column says, labels at the model's own thresholds and the relative cut. "

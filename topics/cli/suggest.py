@@ -183,7 +183,7 @@ def round_records(
     """One record per pick, in pick order: the article, ``labels`` to fill in, and the
     model's guess, scores and why it was picked; for an article scored by passage and
     picked for a label, ``passage``: the one behind that label's score (``passages``:
-    each pick's best passage per label)."""
+    each pick's passage behind each label's score)."""
     from topics.evaluate.suggest import guesses
 
     guessed = guesses(proba, thresholds, single_label)

@@ -53,7 +53,7 @@ def passage_sources(
     tfidf: TfidfBlock, behind: list[dict[str, str]], chosen: np.ndarray, labels: Sequence[str]
 ) -> list[dict[int, tuple[str, Row]]]:
     """Per text, for each ``chosen`` label (a 0/1 matrix, texts x ``labels``) that a
-    passage gave (``behind``: per text, each label's best passage; ``{}`` for a text
+    passage gave (``behind``: per text, the passage behind each label's score; ``{}`` for a text
     read whole), that passage and its TF-IDF row."""
     picks = [(i, j) for i, j in zip(*np.nonzero(chosen), strict=True) if behind[i]]
     wanted = sorted({behind[i][labels[j]] for i, j in picks})

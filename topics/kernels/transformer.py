@@ -160,9 +160,14 @@ class NumpyEncoder:
     def __init__(
         self, weights: dict[str, np.ndarray], num_layers: int, num_heads: int, layer_norm_eps: float
     ) -> None:
-        self.w = {name: value.astype(np.float32) for name, value in weights.items()}
-        # x @ W.T as a 2-D matmul against a contiguous transposed copy: the fast BLAS path
-        self.w_t = {name: np.ascontiguousarray(v.T) for name, v in self.w.items() if v.ndim == 2}
+        # one float32 copy of each weight: a layer's matrix W only as a contiguous W.T,
+        # so x @ W.T is a 2-D matmul on the fast BLAS path
+        self.w, self.w_t = {}, {}
+        for name, value in weights.items():
+            if name.startswith("encoder.layer.") and value.ndim == 2:
+                self.w_t[name] = np.ascontiguousarray(value.T, dtype=np.float32)
+            else:
+                self.w[name] = value.astype(np.float32, copy=False)
         self.num_layers, self.num_heads, self.eps = num_layers, num_heads, layer_norm_eps
 
     def _linear(self, x: np.ndarray, name: str) -> np.ndarray:

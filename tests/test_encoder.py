@@ -20,6 +20,7 @@ from topics.config import ExperimentConfig, load_config
 from topics.families.base import FittedModel, TrainingData
 from topics.families.encoder import EncoderClassifier, resolve_pretrained
 from topics.families.encoder import classifier as encoder_classifier
+from topics.kernels.linear import unsure_rows
 from topics.run.build import fit_family
 from topics.run.cache import FitCache, load_corpus_from_config
 from topics.run.experiment import run
@@ -261,6 +262,30 @@ def test_numpy_predict_reproduces_torch(multilabel: Any, tmp_path: Path) -> None
     assert modules_loaded_by_predict(tmp_path / "model", (*HEAVY, "transformers")) == []
 
 
+def test_int8_weights_are_scored_as_rounded_in_training_and_the_bundle(
+    tiny_bert: Path, multilabel: Any, tmp_path: Path
+) -> None:
+    full, test_texts, _ = multilabel
+    train_texts, y = synthetic(240, seed=0)
+    model = _fit(tiny_bert, train_texts, y, weight_bits=8)
+    spec, arrays = model.export()
+    words = arrays["embeddings.word_embeddings.weight"]
+    assert words.dtype == np.int8 and arrays["embeddings.word_embeddings.weight_scale"].ndim == 1
+    assert arrays["encoder.layer.0.output.dense.weight"].dtype == np.int8
+    assert arrays["encoder.layer.0.output.dense.bias"].dtype == np.float32
+    # torch scores with the rounded weights, so the bundle reproduces it as at float32
+    texts = [*test_texts[:40], "", "Rail " * 200]
+    predictor = _bundle(tmp_path, model)
+    np.testing.assert_allclose(
+        predictor.predict_proba(texts), model.predict_proba(texts), atol=1e-5
+    )
+    # the same fine-tuning, its weights rounded: close to the float32 model's scores
+    rounded = model.predict_proba(test_texts)
+    assert 0 < np.abs(rounded - full.predict_proba(test_texts)).max() < 0.05
+    assert np.array_equal(model.validation_indices_, full.validation_indices_)
+    assert not np.array_equal(model.validation_proba_, full.validation_proba_)
+
+
 def test_header_fields_leave_the_other_headers_out_in_training_and_the_bundle(
     tiny_bert: Path, tmp_path: Path
 ) -> None:
@@ -425,9 +450,9 @@ def test_experiment_trains_exports_and_ranks_the_encoder(tiny_bert: Path, tmp_pa
             assert set(result["explanation"]["terms"]) == set(result["labels"])
 
 
-@pytest.mark.parametrize("tfidf_alone_below", [0, 50])
+@pytest.mark.parametrize(("tfidf_alone_below", "band"), [(0, None), (50, None), (0, (0.2, 0.8))])
 def test_ensemble_bundle_reproduces_the_fitted_ensemble(
-    tiny_bert: Path, tmp_path: Path, tfidf_alone_below: int
+    tiny_bert: Path, tmp_path: Path, tfidf_alone_below: int, band: tuple[float, float] | None
 ) -> None:
     config = quickstart_with_encoder(
         tiny_bert, f"model.ensemble.tfidf_alone_below={tfidf_alone_below}"
@@ -441,6 +466,11 @@ def test_ensemble_bundle_reproduces_the_fitted_ensemble(
     alone = ensemble.classifier.label_weights_ == 1.0
     # the sample's rarer labels are left to the tfidf model, the others mixed
     assert alone.any() == (tfidf_alone_below > 0) and not alone.all()
+    unseen = texts[200:]
+    if band is not None:  # a cascade (its band as encoder_share would choose one)
+        ensemble.classifier.band_ = band
+        passed = unsure_rows(tfidf.predict_proba(unseen), band, ~alone)
+        assert 0 < passed.sum() < len(unseen)
     path = export_bundle(
         tmp_path / "model",
         labels=labels,
@@ -449,7 +479,6 @@ def test_ensemble_bundle_reproduces_the_fitted_ensemble(
         provenance={},
         keep=["ensemble"],  # model.bundle: primary keeps the ensemble's members
     )
-    unseen = texts[200:]
     np.testing.assert_allclose(
         Predictor.load(path).predict_proba(unseen), ensemble.predict_proba(unseen), atol=1e-5
     )

@@ -102,3 +102,42 @@ def test_single_label_normalises_each_member_then_takes_the_argmax() -> None:
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     np.testing.assert_allclose(proba[0], 0.5 * np.array([0.5, 0.5, 0]) + 0.5 * b[0])
     assert ensemble.predict([0, 1]).tolist() == [1, 2]
+
+
+class Counting(Fixed):
+    """:class:`Fixed`, remembering which texts it was asked to score."""
+
+    def __init__(self, proba: np.ndarray) -> None:
+        super().__init__(proba)
+        self.seen: list[int] = []
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        self.seen.extend(int(i) for i in X)
+        return super().predict_proba(X)
+
+
+def test_a_cascade_passes_on_only_the_texts_the_first_member_is_unsure_of() -> None:
+    """The first member is sure (0.01 or 0.99) of most texts and right about them; of
+    the others it knows nothing (0.5), and the second member is right about every text."""
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, size=(400, 2))
+    unsure = rng.random(400) < 0.2
+    first = np.where(unsure[:, None], 0.5, np.where(y == 1, 0.99, 0.01))
+    second = np.where(y == 1, 0.9, 0.1)
+    full = ProbabilityEnsemble(weight=0.5).fit([first, second], y)
+    assert full.band_ is None and full.validation_score_ == 1.0
+
+    tight = ProbabilityEnsemble(weight=0.5, second_share=0.1).fit([first, second], y)
+    assert tight.band_ == (0.5, 0.5) and tight.second_read_ == 0.0  # 20% would be too many
+    assert tight.validation_score_ < 1.0
+
+    cascade = ProbabilityEnsemble(
+        members={"first": Fixed(first), "second": Counting(second)}, weight=0.5, second_share=0.25
+    ).fit([first, second], y)
+    low, high = cascade.band_
+    assert low < 0.5 < high and cascade.second_read_ == pytest.approx(unsure.mean())
+    assert cascade.validation_score_ == 1.0
+    proba = cascade.predict_proba(range(400))
+    assert sorted(cascade.members["second"].seen) == np.flatnonzero(unsure).tolist()
+    expected = np.where(unsure[:, None], 0.5 * first + 0.5 * second, first)
+    np.testing.assert_allclose(proba, expected)

@@ -30,9 +30,16 @@ from topics.families.base import (
     TrainingData,
 )
 from topics.families.calibration import held_out_cuts
-from topics.kernels.linear import mix, normalise_rows
+from topics.kernels.linear import mix, normalise_rows, unsure_rows
 
 WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
+# the cascade's bands (low, high) over the first member's probabilities; (0.5, 0.5)
+# passes no text on
+BAND_GRID = [(0.5, 0.5)] + [
+    (low, high)
+    for low in (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
+    for high in (0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995)
+]
 
 
 class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
@@ -54,6 +61,12 @@ class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
         Multi-label data: labels with fewer training positives than this are scored
         by the first member alone, at its own thresholds (a held-out share has too
         few of their documents to mix on).
+    second_share : float or None
+        A cascade: the second member reads only the texts where the first leaves a
+        mixed label inside a band (low, high) of probability; elsewhere the first
+        member's probabilities stand in for the second's. The band is the best on
+        the held-out probabilities among those that pass at most this share of the
+        held-out texts on. None: the second member reads every text.
     """
 
     def __init__(
@@ -63,12 +76,14 @@ class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
         single_label: bool = False,
         threshold_min_positives: int | None = 5,
         first_alone_below: int = 0,
+        second_share: float | None = None,
     ) -> None:
         self.members = members
         self.weight = weight
         self.single_label = single_label
         self.threshold_min_positives = threshold_min_positives
         self.first_alone_below = first_alone_below
+        self.second_share = second_share
 
     def fit(
         self,
@@ -100,9 +115,31 @@ class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
             alone = np.asarray(train_positives) < self.first_alone_below
             self.label_weights_[alone] = 1.0
             self.thresholds_ = np.where(alone, first_thresholds, self.thresholds_)
-            predicted = self.decide(self._mix(first, second))
-            self.validation_score_ = float(f1_score(y, predicted, average="micro", zero_division=0))
+            self.validation_score_ = self._score(self._mix(first, second), y)
+        self.band_: tuple[float, float] | None = None
+        self.second_read_ = 1.0
+        if self.second_share is not None:
+            self._fit_band(first, second, y)
         return self
+
+    def _fit_band(self, first: np.ndarray, second: np.ndarray, y: np.ndarray) -> None:
+        best: tuple[float, float, tuple[float, float]] | None = None
+        for band in BAND_GRID:
+            rows = unsure_rows(first, band, self.label_weights_ < 1)
+            read = float(rows.mean())
+            if read > self.second_share:
+                continue
+            score = self._score(self._mix(first, np.where(rows[:, None], second, first)), y)
+            if best is None or (score, -read) > (best[0] + 1e-12, -best[1]):
+                best = (score, read, band)
+        assert best is not None  # (0.5, 0.5) passes nothing on
+        self.validation_score_, self.second_read_, self.band_ = best
+
+    def _score(self, proba: np.ndarray, y: np.ndarray) -> float:
+        """Micro-F1 of the decisions on held-out ``proba``; accuracy for single-label data."""
+        if self.single_label:
+            return float(np.mean(proba.argmax(axis=1) == y.argmax(axis=1)))
+        return float(f1_score(y, self.decide(proba), average="micro", zero_division=0))
 
     def _mix(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
         return mix([first, second], [self.label_weights_, 1 - self.label_weights_])
@@ -114,7 +151,15 @@ class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
         """The weighted mean of the members' label probabilities for texts ``X``."""
         check_is_fitted(self, "weight_")
         assert self.members is not None
-        first, second = (self._prepare(m.predict_proba(X)) for m in self.members.values())
+        first_model, second_model = self.members.values()
+        first = self._prepare(first_model.predict_proba(X))
+        if self.band_ is None:
+            return self._mix(first, self._prepare(second_model.predict_proba(X)))
+        rows = unsure_rows(first, self.band_, self.label_weights_ < 1)
+        second = first.copy()
+        if rows.any():
+            passed = [X[i] for i in np.flatnonzero(rows)]
+            second[rows] = self._prepare(second_model.predict_proba(passed))
         return self._mix(first, second)
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
@@ -149,6 +194,12 @@ class EnsembleSettings(Section):
     # Multi-label data: labels with fewer training positives than this are scored
     # by the tfidf model alone, at its own thresholds; 0: none.
     tfidf_alone_below: int = Field(0, ge=0)
+    # A cascade: the encoder reads a text only where the tfidf model leaves a mixed
+    # label inside a band of probability (low, high), elsewhere the tfidf model's
+    # probabilities stand in for the encoder's. The band is the best on the held-out
+    # share among those that pass at most this share of its texts to the encoder.
+    # null: the encoder reads every text.
+    encoder_share: float | None = Field(None, gt=0, le=1)
 
 
 class Ensemble(Family):
@@ -173,6 +224,7 @@ class Ensemble(Family):
             single_label=context.single_label,
             threshold_min_positives=settings.threshold_min_positives,
             first_alone_below=settings.tfidf_alone_below,
+            second_share=settings.encoder_share,
         )
         start = time.perf_counter()
         ensemble.fit(
@@ -190,9 +242,11 @@ class Ensemble(Family):
 
     def export(self, model: FittedModel) -> Exported:
         ensemble = model.classifier
+        spec = {"kind": "ensemble", "members": ensemble.member_weights()}
+        if ensemble.band_ is not None:
+            spec["band"] = list(ensemble.band_)
         return Exported(
-            {"kind": "ensemble", "members": ensemble.member_weights()},
-            {"thresholds": ensemble.thresholds_, "label_weights": ensemble.label_weights_},
+            spec, {"thresholds": ensemble.thresholds_, "label_weights": ensemble.label_weights_}
         )
 
     def describe(self, settings: EnsembleSettings, context: FitContext) -> str:

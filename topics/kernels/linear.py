@@ -66,6 +66,15 @@ def mix(parts: Sequence[np.ndarray], weights: Sequence[float | np.ndarray]) -> n
     return total
 
 
+def unsure_rows(first: np.ndarray, band: Sequence[float], labels: np.ndarray) -> np.ndarray:
+    """Rows of ``first`` (probabilities) where a label of ``labels`` (a bool mask over
+    its columns) scores strictly inside ``band`` = (low, high): the texts a cascade
+    passes on to its second, slower model."""
+    low, high = band
+    inside = (first[:, labels] > low) & (first[:, labels] < high)
+    return inside.any(axis=1)
+
+
 def keep_near_best(chosen: np.ndarray, proba: np.ndarray, share: float) -> np.ndarray:
     """``chosen`` (0/1, as ``proba``) without the labels that score under ``share`` x
     their row's best score; ``share`` 0 keeps every one."""

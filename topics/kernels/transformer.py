@@ -100,6 +100,44 @@ def _gelu_tanh(x: np.ndarray) -> np.ndarray:
     return y
 
 
+# int8 weights: the matrix ``name`` as int8 rows, ``name + SCALE`` each row's float32 scale
+SCALE = "_scale"
+WORDS = "embeddings.word_embeddings.weight"
+
+
+def int8_names(weights: dict[str, Any]) -> list[str]:
+    """The weights an int8 encoder keeps as int8 rows: the token embeddings and every
+    layer's matrices (a layer's biases and norms, and the positions, stay float32)."""
+    return [
+        name
+        for name, value in weights.items()
+        if len(value.shape) == 2 and (name == WORDS or name.startswith("encoder.layer."))
+    ]
+
+
+def quantize_rows(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(q, scale)``: int8 ``q`` and a float32 scale per row, with ``q * scale[:, None]``
+    the nearest such value to each weight (a row's largest magnitude is 127 steps)."""
+    weight = np.asarray(weight, dtype=np.float32)
+    scale = np.abs(weight).max(axis=1) / np.float32(127)
+    scale[scale == 0] = 1
+    q = np.clip(np.rint(weight / scale[:, None]), -127, 127).astype(np.int8)
+    return q, scale.astype(np.float32)
+
+
+def dequantize_rows(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """The float32 weights of int8 rows ``q`` and their ``scale``."""
+    return q.astype(np.float32) * scale[:, None]
+
+
+def to_int8(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``weights`` with each of :func:`int8_names` as int8 rows and its ``SCALE``."""
+    out = dict(weights)
+    for name in int8_names(weights):
+        out[name], out[name + SCALE] = quantize_rows(weights[name])
+    return out
+
+
 # what MPNet's relative position bias has, as in transformers' MPNetEncoder
 RELATIVE_MAX_DISTANCE = 128
 RELATIVE_BIAS = "encoder.relative_attention_bias.weight"
@@ -152,7 +190,8 @@ class NumpyEncoder:
     weights
         ``{parameter name: array}`` as in ``BertModel.named_parameters()``; with
         :data:`RELATIVE_BIAS` ``(buckets, heads)`` too, an MPNet encoder
-        (:func:`bert_names`).
+        (:func:`bert_names`). A matrix may be int8 rows with its scale
+        (:func:`to_int8`): the token embeddings stay int8, scaled as they are looked up.
     num_layers, num_heads, layer_norm_eps
         From the model's config.
     """
@@ -163,8 +202,13 @@ class NumpyEncoder:
         # one float32 copy of each weight: a layer's matrix W only as a contiguous W.T,
         # so x @ W.T is a 2-D matmul on the fast BLAS path
         self.w, self.w_t = {}, {}
+        self.word_scale = weights.get(WORDS + SCALE)
         for name, value in weights.items():
-            if name.startswith("encoder.layer.") and value.ndim == 2:
+            scale = weights.get(name + SCALE)
+            if name.endswith(SCALE) or name == WORDS and scale is not None:
+                self.w[name] = value
+            elif name.startswith("encoder.layer.") and value.ndim == 2:
+                value = value if scale is None else dequantize_rows(value, scale)
                 self.w_t[name] = np.ascontiguousarray(value.T, dtype=np.float32)
             else:
                 self.w[name] = value.astype(np.float32, copy=False)
@@ -177,8 +221,11 @@ class NumpyEncoder:
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """``(n, hidden)`` float32: the mean of the last layer over unmasked tokens."""
         w, n, length = self.w, ids.shape[0], ids.shape[1]
+        words = w[WORDS][ids]
+        if self.word_scale is not None:
+            words = words * self.word_scale[ids][..., None]
         h = (
-            w["embeddings.word_embeddings.weight"][ids]
+            words
             + w["embeddings.position_embeddings.weight"][:length]
             + w["embeddings.token_type_embeddings.weight"][0]
         )

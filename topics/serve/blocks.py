@@ -16,6 +16,8 @@ from topics.kernels.sparse import SparseRows, TermCounter, tfidf_weight
 from topics.kernels.static import static_tokenizer, text_vectors, token_ids, token_rows
 from topics.kernels.transformer import (
     RELATIVE_BIAS,
+    SCALE,
+    WORDS,
     NumpyEncoder,
     encode_by_length,
     load_tokenizer,
@@ -316,12 +318,32 @@ class Batch:
         return self.computed[name]
 
 
+def _check_scales(weights: dict[str, np.ndarray]) -> set[str]:
+    """The names of the int8 matrices, each checked against its ``SCALE``."""
+    int8 = {name for name, value in weights.items() if value.dtype.kind != "f"}
+    for name in int8:
+        try:
+            rows = array(weights, name, (None, None), "i").shape[0]
+            scale = array(weights, name + SCALE, (rows,))
+        except ArrayError as exc:
+            raise ArrayError(f"bert.{name}", str(exc).split(": ", 1)[1]) from exc
+        if not (np.isfinite(scale).all() and (scale > 0).all()):
+            raise ArrayError(f"bert.{name}{SCALE}", "expected finite positive scales")
+    return int8
+
+
+def _kinds(int8: set[str], name: str) -> str:
+    return "i" if name in int8 else "f"
+
+
 def _check_encoder_weights(
     weights: dict[str, np.ndarray], layers: int, heads: int, max_length: int
 ) -> int:
     """The hidden size, once every weight the numpy encoder reads is there with its
-    shape (a BERT encoder of ``layers`` layers)."""
-    words = array(weights, "embeddings.word_embeddings.weight", (None, None))
+    shape (a BERT encoder of ``layers`` layers); a matrix stored as int8 rows
+    has a positive scale per row."""
+    int8 = _check_scales(weights)
+    words = array(weights, "embeddings.word_embeddings.weight", (None, None), _kinds(int8, WORDS))
     hidden = words.shape[1]
     if hidden < heads or hidden % heads:
         raise ArrayError(
@@ -353,7 +375,7 @@ def _check_encoder_weights(
             expected[p + norm + ".bias"] = (hidden,)
     for key, shape in expected.items():
         try:
-            array(weights, key, shape)
+            array(weights, key, shape, _kinds(int8, key))
         except ArrayError as exc:
             raise ArrayError(f"bert.{key}", str(exc).split(": ", 1)[1]) from exc
     if weights["embeddings.position_embeddings.weight"].shape[0] < max_length:

@@ -15,7 +15,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from topics.kernels.linear import fine_margins, mix, platt_proba, sigmoid, stacked_proba
+from topics.kernels.linear import (
+    fine_margins,
+    mix,
+    platt_proba,
+    sigmoid,
+    stacked_proba,
+    unsure_rows,
+)
 from topics.kernels.transformer import head_proba
 from topics.serve.blocks import (
     ArrayError,
@@ -205,7 +212,9 @@ def _block(
 
 class Ensemble:
     """A weighted mean of other models' probabilities, as
-    :class:`topics.families.ensemble.ProbabilityEnsemble` (weights may be per label)."""
+    :class:`topics.families.ensemble.ProbabilityEnsemble` (weights may be per label);
+    with ``spec["band"]`` a cascade: the second model scores only the texts where the
+    first leaves a mixed label inside the band."""
 
     def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.features: list[str] = []
@@ -224,6 +233,17 @@ class Ensemble:
                 raise ArrayError("label_weights", "expected values in [0, 1]")
             first, second = members
             self.members = {first: shares, second: 1.0 - shares}
+        self.band: tuple[float, float] | None = None
+        if "band" in spec:
+            band = spec["band"]
+            if not (
+                isinstance(band, list)
+                and len(band) == 2
+                and all(type(v) in (int, float) for v in band)
+                and 0 <= band[0] <= band[1] <= 1
+            ):
+                raise field_error("band", "[low, high] with 0 <= low <= high <= 1", band)
+            self.band = (float(band[0]), float(band[1]))
 
     def check(self, blocks: dict[str, Any], models: dict[str, Any], n_labels: int) -> None:
         if self.thresholds.shape != (n_labels,):
@@ -234,8 +254,18 @@ class Ensemble:
                 raise field_error("members", "models of this bundle other than ensembles", member)
 
     def scores(self, batch: Batch, score: Callable[[str, Batch], np.ndarray]) -> np.ndarray:
-        parts = [score(member, batch) for member in self.members]
-        return mix(parts, list(self.members.values()))
+        (first_name, first_share), (second_name, _) = self.members.items()
+        first = score(first_name, batch)
+        if self.band is None:
+            second = score(second_name, batch)
+        else:
+            mixed = np.broadcast_to(np.asarray(first_share) < 1, first.shape[1:])
+            rows = np.flatnonzero(unsure_rows(first, self.band, mixed))
+            second = first.copy()
+            if len(rows):
+                passed = Batch([batch.texts[i] for i in rows], batch.blocks)
+                second[rows] = score(second_name, passed)
+        return mix([first, second], list(self.members.values()))
 
 
 SCORERS: dict[str, Callable[[dict[str, Any], dict[str, np.ndarray]], Scorer]] = {

@@ -56,7 +56,9 @@ def cache_key(
     the library versions, the pretrained files, the data); "" when caching is off."""
     if model.cache is None:
         return ""
-    params = {k: v for k, v in model.get_params().items() if k not in ("cache", "threads")}
+    params = {
+        k: v for k, v in model.get_params().items() if k not in ("cache", "threads", "weight_bits")
+    }
     targets = np.ascontiguousarray(targets)
     target_digest = hashlib.sha256(
         f"{targets.dtype}{targets.shape}".encode() + targets.tobytes()

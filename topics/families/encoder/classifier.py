@@ -49,11 +49,14 @@ from topics.families.encoder.pretrained import (
     load_pretrained,
 )
 from topics.kernels.transformer import (
+    SCALE,
     bert_names,
+    dequantize_rows,
     encode,
     encode_by_length,
     head_proba,
     load_tokenizer,
+    to_int8,
     token_lengths,
 )
 from topics.progress import enabled as progress_enabled
@@ -103,11 +106,15 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     threshold_min_positives : int
         Labels with fewer held-out positives keep the cut 0.5.
     random_state : int
+    weight_bits : int
+        32: float32 weights; 8: once fine-tuned, each matrix of the encoder is rounded
+        to int8 rows with a scale per row (:func:`topics.kernels.transformer.to_int8`),
+        and scored, thresholded and exported as rounded: a bundle a quarter the size.
     threads : int or None
         torch threads; None: every core.
     cache : ArrayStore or None
         Where a fine-tuned model is kept, keyed by the texts, the targets, every
-        parameter above but ``threads``, the pretrained folder's file names and
+        parameter above but ``threads`` and ``weight_bits``, the pretrained folder's file names and
         sizes, and the torch and transformers versions: a rerun on the same
         training data reads it back instead of fine-tuning again. A fine-tuning that
         was stopped goes on from its last checkpoint (one after every epoch, and every
@@ -139,6 +146,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         validation_fraction: float = 0.1,
         threshold_min_positives: int = 5,
         random_state: int = 0,
+        weight_bits: int = 32,
         threads: int | None = None,
         cache: ArrayStore | None = None,
     ) -> None:
@@ -158,6 +166,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.threshold_min_positives = threshold_min_positives
         self.random_state = random_state
+        self.weight_bits = weight_bits
         self.threads = threads
         self.cache = cache
 
@@ -215,12 +224,28 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         key = cache_key(self, torch, transformers, texts, targets)
         if key and restore(self, torch, encoder, groups, key):
             logger.info("encoder: the fine-tuned model read back from the cache")
-            return self
-        self._train(torch, transformers, encoder, config, texts, targets, indicator, groups, key)
-        encoder.eval()
-        if key:
-            save(self, key)
+        else:
+            self._train(
+                torch, transformers, encoder, config, texts, targets, indicator, groups, key
+            )
+            encoder.eval()
+            if key:
+                save(self, key)
+        if self.weight_bits == 8:
+            self._round_to_int8(torch, texts, indicator)
         return self
+
+    def _round_to_int8(self, torch: Any, texts: list[str], indicator: np.ndarray) -> None:
+        """The encoder's matrices rounded as the bundle keeps them; its held-out scores
+        and thresholds again, from the rounded model."""
+        weights = to_int8(self.weights())
+        with torch.no_grad():
+            for name, parameter in self.encoder_.named_parameters():
+                if name + SCALE in weights:
+                    rounded = dequantize_rows(weights[name], weights[name + SCALE])
+                    parameter.copy_(torch.from_numpy(rounded))
+        held_out = getattr(self, "validation_indices_", np.zeros(0, dtype=int))
+        self._fit_thresholds(texts, held_out, indicator)
 
     def _train(
         self,
@@ -457,6 +482,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         arrays = self.weights()
         if config.model_type == "mpnet":
             arrays = bert_names(arrays, self.encoder_.embeddings.padding_idx)
+        if self.weight_bits == 8:
+            arrays = to_int8(arrays)
         return spec, arrays
 
     def weights(self) -> dict[str, np.ndarray]:

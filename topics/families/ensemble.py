@@ -119,15 +119,15 @@ class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
         self.band_: tuple[float, float] | None = None
         self.second_read_ = 1.0
         if self.second_share is not None:
-            self._fit_band(first, second, y)
+            self._fit_band(first, second, y, self.second_share)
         return self
 
-    def _fit_band(self, first: np.ndarray, second: np.ndarray, y: np.ndarray) -> None:
+    def _fit_band(self, first: np.ndarray, second: np.ndarray, y: np.ndarray, share: float) -> None:
         best: tuple[float, float, tuple[float, float]] | None = None
         for band in BAND_GRID:
             rows = unsure_rows(first, band, self.label_weights_ < 1)
             read = float(rows.mean())
-            if read > self.second_share:
+            if read > share:
                 continue
             score = self._score(self._mix(first, np.where(rows[:, None], second, first)), y)
             if best is None or (score, -read) > (best[0] + 1e-12, -best[1]):
@@ -158,7 +158,7 @@ class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
         rows = unsure_rows(first, self.band_, self.label_weights_ < 1)
         second = first.copy()
         if rows.any():
-            passed = [X[i] for i in np.flatnonzero(rows)]
+            passed = [X[int(i)] for i in np.flatnonzero(rows)]
             second[rows] = self._prepare(second_model.predict_proba(passed))
         return self._mix(first, second)
 

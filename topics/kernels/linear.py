@@ -72,7 +72,7 @@ def unsure_rows(first: np.ndarray, band: Sequence[float], labels: np.ndarray) ->
     passes on to its second, slower model."""
     low, high = band
     inside = (first[:, labels] > low) & (first[:, labels] < high)
-    return inside.any(axis=1)
+    return np.asarray(inside.any(axis=1))
 
 
 def keep_near_best(chosen: np.ndarray, proba: np.ndarray, share: float) -> np.ndarray:

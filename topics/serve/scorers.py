@@ -263,7 +263,7 @@ class Ensemble:
             rows = np.flatnonzero(unsure_rows(first, self.band, mixed))
             second = first.copy()
             if len(rows):
-                passed = Batch([batch.texts[i] for i in rows], batch.blocks)
+                passed = Batch([batch.texts[int(i)] for i in rows], batch.blocks)
                 second[rows] = score(second_name, passed)
         return mix([first, second], list(self.members.values()))
 

@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             differ = float((full != alone).any(axis=1).mean())
     text = (
         f"# {Path(args.experiment).stem}: the ensemble as a cascade\n\n"
-        f"`python benchmarks/cascade.py {' '.join(argv or sys.argv[1:])}`, commit {commit}, "
+        f"`{' '.join(['python benchmarks/cascade.py', *(argv or sys.argv[1:])])}`, "
+        f"commit {commit}, "
         f"{datetime.date.today()}, 2 cores, load average before / after {load_before:.2f} / "
         f"{os.getloadavg()[0]:.2f}, {time.perf_counter() - start:.0f} s. Held out: the "
         f"encoder's {len(held):,} held-out training texts, where the band is chosen; test "

@@ -207,11 +207,12 @@ class NumpyEncoder:
             scale = weights.get(name + SCALE)
             if name.endswith(SCALE) or name == WORDS and scale is not None:
                 self.w[name] = value
-            elif name.startswith("encoder.layer.") and value.ndim == 2 and scale is None:
-                self.w_t[name] = np.ascontiguousarray(value.T, dtype=np.float32)
-            elif name.startswith("encoder.layer.") and value.ndim == 2:  # int8 rows
+            elif name.startswith("encoder.layer.") and value.ndim == 2:
                 self.w_t[name] = np.empty(value.T.shape, dtype=np.float32)
-                np.multiply(value.T, scale, out=self.w_t[name])  # dequantized, transposed
+                if scale is None:
+                    self.w_t[name][...] = value.T
+                else:  # int8 rows: dequantized straight into the transposed layout
+                    np.multiply(value.T, scale, out=self.w_t[name])
             else:
                 self.w[name] = value.astype(np.float32, copy=False)
         self.num_layers, self.num_heads, self.eps = num_layers, num_heads, layer_norm_eps

@@ -11,7 +11,9 @@ those are would read only them).
 
 The tfidf model and the encoder come from the run cache when ``topics run`` left them
 there (otherwise the encoder is fine-tuned, about 19 minutes for Reuters on 2 cores).
-Writes ``benchmarks/results/cascade_<experiment>.md``.
+Writes ``benchmarks/results/cascade_<experiment>.md``; ``--set KEY=VALUE`` changes the
+experiment (``model.encoder.weight_bits=32``: the encoder's float32 weights, from the
+same cache entry; the file then ends in ``_weight_bits_32``).
 
     TOPICS_DATA_DIR=../shared/data python benchmarks/cascade.py \\
         [experiments/reuters-modapte.yaml] [--shares 0.05,0.1,0.2,0.3,0.5]
@@ -47,10 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("experiment", nargs="?", default="experiments/reuters-modapte.yaml")
     parser.add_argument("--shares", default="0.05,0.1,0.2,0.3,0.5", help="encoder shares S")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config override, e.g. model.encoder.weight_bits=32",
+    )
     args = parser.parse_args(argv)
     shares = [float(s) for s in args.shares.split(",") if s]
     commit, load_before, start = provenance.commit(), os.getloadavg()[0], time.perf_counter()
-    config = load_config(REPO / args.experiment, ["tracking.enabled=false"])
+    config = load_config(REPO / args.experiment, ["tracking.enabled=false", *args.set])
     if not config.model.ensemble.enabled:
         sys.exit(f"{args.experiment} has no ensemble to cascade")
     corpus = load_corpus_cached(config.data, config.cache_dir)
@@ -116,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         f"cuts for {differ:.1%} of the test texts: no cascade that reads fewer keeps all "
         "of its figures.\n"
     )
-    out = REPO / "benchmarks" / "results" / f"cascade_{Path(args.experiment).stem}.md"
+    # an override names the file: ..._weight_bits_32.md for model.encoder.weight_bits=32
+    suffix = "".join("_" + spec.rsplit(".", 1)[-1].replace("=", "_") for spec in args.set)
+    out = REPO / "benchmarks" / "results" / f"cascade_{Path(args.experiment).stem}{suffix}.md"
     provenance.write(out, text)
     return 0
 

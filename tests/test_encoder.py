@@ -428,6 +428,7 @@ def test_experiment_trains_exports_and_ranks_the_encoder(tiny_bert: Path, tmp_pa
         assert key in metrics
     # the encoder's train-only score is its held-out share of train
     assert 0.0 <= metrics["encoder_train_cv_score"] <= 1.0
+    assert metrics["ensemble_train_encoder_read"] == 1.0  # no cascade: every text read
     models = ("tfidf", "encoder", "ensemble")
     best = max(models, key=lambda m: metrics[f"{m}_train_cv_score"])
     assert metrics["test_micro_f1"] == metrics[f"{best}_test_micro_f1"]

@@ -151,6 +151,9 @@ def evaluate_model(
         "fit": {"seconds": model.fit_seconds},
         "train": {"cv_score": train_score},
     }
+    read = getattr(model.classifier, "second_read_", None)  # an ensemble's, held out
+    if read is not None:
+        metrics["train"]["encoder_read"] = read
     return metrics, y_pred
 
 

@@ -279,6 +279,15 @@ def test_int8_weights_are_scored_as_rounded_in_training_and_the_bundle(
     np.testing.assert_allclose(
         predictor.predict_proba(texts), model.predict_proba(texts), atol=1e-5
     )
+    # a matrix without its scales, or with a scale of 0, is refused by name
+    arrays = {f"bert.{name}": value for name, value in arrays.items()}
+    key = "bert.encoder.layer.0.output.dense.weight_scale"
+    missing = {name: value for name, value in arrays.items() if name != key}
+    with pytest.raises(ArrayError, match=r"output.dense.weight_scale: missing"):
+        PooledTransformer({"encoder": spec}, missing)
+    arrays[key] = np.zeros_like(arrays[key])
+    with pytest.raises(ArrayError, match=r"output.dense.weight_scale: expected finite positive"):
+        PooledTransformer({"encoder": spec}, arrays)
     # the same fine-tuning, its weights rounded: close to the float32 model's scores
     rounded = model.predict_proba(test_texts)
     assert 0 < np.abs(rounded - full.predict_proba(test_texts)).max() < 0.05

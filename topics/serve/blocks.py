@@ -322,14 +322,21 @@ def _check_scales(weights: dict[str, np.ndarray]) -> set[str]:
     """The names of the int8 matrices, each checked against its ``SCALE``."""
     int8 = {name for name, value in weights.items() if value.dtype.kind != "f"}
     for name in int8:
-        try:
-            rows = array(weights, name, (None, None), "i").shape[0]
-            scale = array(weights, name + SCALE, (rows,))
-        except ArrayError as exc:
-            raise ArrayError(f"bert.{name}", str(exc).split(": ", 1)[1]) from exc
+        rows = _bert_array(weights, name, (None, None), "i").shape[0]
+        scale = _bert_array(weights, name + SCALE, (rows,))
         if not (np.isfinite(scale).all() and (scale > 0).all()):
             raise ArrayError(f"bert.{name}{SCALE}", "expected finite positive scales")
     return int8
+
+
+def _bert_array(
+    weights: dict[str, np.ndarray], key: str, shape: Sequence[int | None], kinds: str = "f"
+) -> np.ndarray:
+    """:func:`array`, its error naming the bundle's array (``bert.`` + ``key``)."""
+    try:
+        return array(weights, key, shape, kinds)
+    except ArrayError as exc:
+        raise ArrayError(f"bert.{key}", str(exc).split(": ", 1)[1]) from exc
 
 
 def _kinds(int8: set[str], name: str) -> str:
@@ -343,7 +350,7 @@ def _check_encoder_weights(
     shape (a BERT encoder of ``layers`` layers); a matrix stored as int8 rows
     has a positive scale per row."""
     int8 = _check_scales(weights)
-    words = array(weights, "embeddings.word_embeddings.weight", (None, None), _kinds(int8, WORDS))
+    words = _bert_array(weights, WORDS, (None, None), _kinds(int8, WORDS))
     hidden = words.shape[1]
     if hidden < heads or hidden % heads:
         raise ArrayError(
@@ -374,10 +381,7 @@ def _check_encoder_weights(
             expected[p + norm + ".weight"] = (hidden,)
             expected[p + norm + ".bias"] = (hidden,)
     for key, shape in expected.items():
-        try:
-            array(weights, key, shape, _kinds(int8, key))
-        except ArrayError as exc:
-            raise ArrayError(f"bert.{key}", str(exc).split(": ", 1)[1]) from exc
+        _bert_array(weights, key, shape, _kinds(int8, key))
     if weights["embeddings.position_embeddings.weight"].shape[0] < max_length:
         raise ArrayError(
             "bert.embeddings.position_embeddings.weight", f"fewer rows than max_length {max_length}"
@@ -385,10 +389,7 @@ def _check_encoder_weights(
     if weights["embeddings.token_type_embeddings.weight"].shape[0] < 1:
         raise ArrayError("bert.embeddings.token_type_embeddings.weight", "expected >= 1 row")
     if RELATIVE_BIAS in weights:  # an MPNet encoder's
-        try:
-            buckets = array(weights, RELATIVE_BIAS, (None, heads)).shape[0]
-        except ArrayError as exc:
-            raise ArrayError(f"bert.{RELATIVE_BIAS}", str(exc).split(": ", 1)[1]) from exc
+        buckets = _bert_array(weights, RELATIVE_BIAS, (None, heads)).shape[0]
         if not 4 <= buckets <= 1024 or buckets % 2:
             raise ArrayError(f"bert.{RELATIVE_BIAS}", f"an even 4 to 1024 rows, found {buckets}")
     return hidden

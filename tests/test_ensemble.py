@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 from topics.families.ensemble import ProbabilityEnsemble
+from topics.serve.scorers import Ensemble
 
 
 class Fixed:
@@ -145,8 +146,6 @@ def test_a_cascade_passes_on_only_the_texts_the_first_member_is_unsure_of() -> N
 
 @pytest.mark.parametrize("band", [[0.9, 0.1], [0.1], [0.1, "0.9"], [-0.1, 0.9], "0.1-0.9"])
 def test_a_bundle_ensemble_refuses_a_band_that_is_not_low_then_high(band: Any) -> None:
-    from topics.serve.scorers import Ensemble
-
     spec = {"members": {"tfidf": 0.5, "encoder": 0.5}, "band": band}
     with pytest.raises(ValueError, match=r"band: expected \[low, high\] with 0 <= low <= high"):
         Ensemble(spec, {"thresholds": np.full(3, 0.5)})

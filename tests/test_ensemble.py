@@ -153,3 +153,18 @@ def test_a_bundle_ensemble_refuses_a_band_that_is_not_low_then_high(band: Any) -
         0.1,
         0.9,
     )
+
+
+def test_of_bands_that_score_alike_the_cascade_passes_the_fewest_texts_on() -> None:
+    """Texts at 0.15 (negative, and right) score the same whether passed on or not:
+    a band with low 0.2 or 0.3 leaves them out, and is chosen over low 0.005-0.1."""
+    rng = np.random.default_rng(6)
+    y = rng.integers(0, 2, size=(400, 2))
+    kind = rng.choice(3, size=400, p=[0.7, 0.2, 0.1])  # sure, unsure, near-sure negative
+    first = np.where(y == 1, 0.99, 0.01)
+    first[kind == 1] = 0.5
+    first[kind == 2] = np.where(y[kind == 2] == 1, 0.99, 0.15)
+    second = np.where(y == 1, 0.9, 0.1)
+    cascade = ProbabilityEnsemble(weight=0.5, second_share=0.5).fit([first, second], y)
+    assert cascade.validation_score_ == 1.0
+    assert cascade.band_[0] >= 0.2 and cascade.second_read_ == pytest.approx((kind == 1).mean())

@@ -130,7 +130,12 @@ class ProbabilityEnsemble(ClassifierMixin, BaseEstimator):
             if read > share:
                 continue
             score = self._score(self._mix(first, np.where(rows[:, None], second, first)), y)
-            if best is None or (score, -read) > (best[0] + 1e-12, -best[1]):
+            # the best score; of equal scores, the band that passes fewer texts on
+            if (
+                best is None
+                or score > best[0] + 1e-12
+                or (score > best[0] - 1e-12 and read < best[1])
+            ):
                 best = (score, read, band)
         assert best is not None  # (0.5, 0.5) passes nothing on
         self.validation_score_, self.second_read_, self.band_ = best

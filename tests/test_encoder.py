@@ -172,6 +172,22 @@ def test_grouping_by_length_makes_batches_of_one_length_and_still_learns(
     assert (model.predict(test_texts) == y_test).mean() > 0.9
 
 
+def test_bfloat16_fine_tuning_learns_and_keeps_float32_weights(
+    tiny_bert: Path, multilabel: Any
+) -> None:
+    import torch
+
+    float32, test_texts, y_test = multilabel
+    texts, y = synthetic(240, seed=0)
+    model = _fit(tiny_bert, texts, y, train_dtype="bfloat16")
+    assert (model.predict(test_texts) == y_test).mean() > 0.9
+    # the products ran in bfloat16: another model than float32's, from the same seed
+    assert not np.allclose(model.predict_proba(test_texts), float32.predict_proba(test_texts))
+    assert {p.dtype for p in model.encoder_.parameters()} == {torch.float32}
+    with pytest.raises(ValueError, match="train_dtype: 'float32' or 'bfloat16', not 'float16'"):
+        _fit(tiny_bert, texts, y, train_dtype="float16")
+
+
 def test_refit_ships_a_model_of_every_text_and_keeps_the_held_out_scores(
     tiny_bert: Path,
 ) -> None:
@@ -541,7 +557,13 @@ def test_a_rerun_reads_the_fine_tuned_model_back_from_the_cache(
     assert again.validation_score_ == first.validation_score_
     assert again.history_ == first.history_
     # other settings, texts or targets: fine-tuned anew
-    for changed in ({"epochs": 2}, {"learning_rate": 1e-3}, {"max_length": 16}):
+    changes = (
+        {"epochs": 2},
+        {"learning_rate": 1e-3},
+        {"max_length": 16},
+        {"train_dtype": "bfloat16"},
+    )
+    for changed in changes:
         with pytest.raises(AssertionError, match="fine-tuned again"):
             _fit(tiny_bert, texts, y, cache=cache, **{"epochs": 1, **changed})
     with pytest.raises(AssertionError, match="fine-tuned again"):

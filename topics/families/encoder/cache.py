@@ -59,6 +59,8 @@ def cache_key(
     params = {
         k: v for k, v in model.get_params().items() if k not in ("cache", "threads", "weight_bits")
     }
+    if params["train_dtype"] == "float32":  # the keys of models cached before it was a setting
+        del params["train_dtype"]
     targets = np.ascontiguousarray(targets)
     target_digest = hashlib.sha256(
         f"{targets.dtype}{targets.shape}".encode() + targets.tobytes()

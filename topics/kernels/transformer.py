@@ -127,7 +127,7 @@ def quantize_rows(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def dequantize_rows(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """The float32 weights of int8 rows ``q`` and their ``scale``."""
-    return q.astype(np.float32) * scale[:, None]
+    return np.multiply(q, scale[:, None], dtype=np.float32)
 
 
 def to_int8(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -199,26 +199,23 @@ class NumpyEncoder:
     def __init__(
         self, weights: dict[str, np.ndarray], num_layers: int, num_heads: int, layer_norm_eps: float
     ) -> None:
-        # one float32 copy of each weight: a layer's matrix W only as a contiguous W.T,
-        # so x @ W.T is a 2-D matmul on the fast BLAS path
-        self.w, self.w_t = {}, {}
+        # at most one float32 copy of each weight (none of a float32 bundle's: its
+        # arrays are used as they are); int8 rows dequantized row by row, contiguously,
+        # and read through ``.T``, which BLAS takes as it is
+        self.w: dict[str, np.ndarray] = {}
         self.word_scale = weights.get(WORDS + SCALE)
         for name, value in weights.items():
             scale = weights.get(name + SCALE)
             if name.endswith(SCALE) or name == WORDS and scale is not None:
                 self.w[name] = value
-            elif name.startswith("encoder.layer.") and value.ndim == 2:
-                self.w_t[name] = np.empty(value.T.shape, dtype=np.float32)
-                if scale is None:
-                    self.w_t[name][...] = value.T
-                else:  # int8 rows: dequantized straight into the transposed layout
-                    np.multiply(value.T, scale, out=self.w_t[name])
+            elif scale is not None:
+                self.w[name] = dequantize_rows(value, scale)
             else:
                 self.w[name] = value.astype(np.float32, copy=False)
         self.num_layers, self.num_heads, self.eps = num_layers, num_heads, layer_norm_eps
 
     def _linear(self, x: np.ndarray, name: str) -> np.ndarray:
-        out = x.reshape(-1, x.shape[-1]) @ self.w_t[name + ".weight"] + self.w[name + ".bias"]
+        out = x.reshape(-1, x.shape[-1]) @ self.w[name + ".weight"].T + self.w[name + ".bias"]
         return out.reshape(*x.shape[:-1], -1)
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from topics.errors import BundleError
+from topics.serve.read_ahead import ReadAhead
 
 DEFAULT_MODEL = "artifacts/latest"
 MODEL_ENV = "TOPICS_MODEL"
@@ -45,8 +46,6 @@ def load_model(model: str | None, tracking_uri: str | None = None, prog: str = "
     """The :class:`~topics.serve.predictor.Predictor` of ``model``: a bundle folder, a
     ``models:/`` or ``runs:/`` URI (through the cache of fetched bundles), or None for
     :func:`default_model`, which must exist. ``prog`` names the command in warnings."""
-    from topics.serve.predictor import Predictor
-
     if model is None:
         model = default_model()
         if not model.startswith(MLFLOW_SCHEMES) and not (Path(model) / "manifest.json").exists():
@@ -57,7 +56,11 @@ def load_model(model: str | None, tracking_uri: str | None = None, prog: str = "
             )
     if model.startswith(MLFLOW_SCHEMES):  # through the cache of fetched bundles
         return load_from_mlflow(model, tracking_uri, prog)
-    return Predictor.load(model)
+    read_ahead = ReadAhead(model)  # the bundle is read and hashed while numpy imports
+    from topics.serve.bundle import load_bundle
+    from topics.serve.predictor import Predictor
+
+    return Predictor(load_bundle(model, read_ahead))
 
 
 def cache_root() -> Path:

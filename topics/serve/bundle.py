@@ -34,6 +34,7 @@ import numpy as np
 
 from topics import __version__
 from topics.errors import BundleError
+from topics.serve.read_ahead import ReadAhead
 
 FORMAT = "topics-bundle"
 # 2: per-family model state and feature blocks; array dtypes and shapes.
@@ -114,8 +115,9 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
                 np.lib.format.write_array(member, np.asarray(arrays[key]), allow_pickle=False)
 
 
-def load_bundle(directory: str | Path) -> Bundle:
-    """Read and verify a bundle.
+def load_bundle(directory: str | Path, read_ahead: ReadAhead | None = None) -> Bundle:
+    """Read and verify a bundle; with ``read_ahead`` started on the same folder, its
+    files' bytes and sha256 come from there, checked as a file read here is.
 
     The folder is resolved once (``artifacts/latest`` may be repointed meanwhile)
     and each file is read once: its sha256 is checked on the very bytes that are
@@ -156,8 +158,9 @@ def load_bundle(directory: str | Path) -> Bundle:
         file = root / name
         if not file.is_file():
             raise BundleError(f"{file}: missing from the bundle; copy the whole model folder")
-        contents[name] = _read(file)
-        if hashlib.sha256(contents[name]).hexdigest() != expected:
+        early = read_ahead.take(root, name) if read_ahead else None
+        contents[name], digest = early or _read_hashed(file)
+        if digest != expected:
             raise BundleError(
                 f"{file}: checksum mismatch, the file is corrupt or was modified; "
                 "copy the bundle again or retrain"
@@ -175,6 +178,11 @@ def load_bundle(directory: str | Path) -> Bundle:
     arrays = read_arrays(contents.pop(ARRAYS), manifest.get("arrays"), manifest_path)
     _check_declared(manifest_path, manifest.get("arrays"), arrays)
     return Bundle(path=root, manifest=manifest, spec=spec, arrays=arrays)
+
+
+def _read_hashed(file: Path) -> tuple[bytes, str]:
+    data = _read(file)
+    return data, hashlib.sha256(data).hexdigest()
 
 
 def _read(file: Path) -> bytes:

@@ -188,6 +188,22 @@ def test_bfloat16_fine_tuning_learns_and_keeps_float32_weights(
         _fit(tiny_bert, texts, y, train_dtype="float16")
 
 
+def test_bfloat16_on_a_cpu_without_it_says_it_may_be_slower(
+    tiny_bert: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(encoder_classifier, "_native_bfloat16", lambda torch: False)
+    texts, y = synthetic(32, seed=2)
+    stream = io.StringIO()
+    with progress.report_stages(stream):
+        _fit(tiny_bert, texts, y, epochs=1, train_dtype="bfloat16")
+        _fit(tiny_bert, texts, y, epochs=1)
+    warned = [line for line in stream.getvalue().splitlines() if "bfloat16" in line]
+    assert len(warned) == 1 and warned[0].endswith(
+        "encoder: this CPU has no native bfloat16 (AMX or AVX512-BF16): "
+        "train_dtype bfloat16 may fine-tune slower than float32"
+    ), stream.getvalue()
+
+
 def test_refit_ships_a_model_of_every_text_and_keeps_the_held_out_scores(
     tiny_bert: Path,
 ) -> None:

@@ -218,6 +218,11 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         targets, groups, indicator = self._targets(y)
         if len(texts) != len(targets):
             raise DataError(f"{len(texts)} texts but {len(targets)} targets")
+        if self.train_dtype == "bfloat16" and not _native_bfloat16(torch):
+            stage(
+                "encoder: this CPU has no native bfloat16 (AMX or AVX512-BF16): "
+                "train_dtype bfloat16 may fine-tune slower than float32"
+            )
         torch.manual_seed(self.random_state)
         threads = self.threads or os.cpu_count() or 1
         torch.set_num_threads(threads)
@@ -502,6 +507,12 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             name: parameter.detach().numpy().astype(np.float32)
             for name, parameter in self.encoder_.named_parameters()
         }
+
+
+def _native_bfloat16(torch: Any) -> bool:
+    """Whether torch's CPU kernels run bfloat16 natively here (oneDNN's own check)."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(check()) if check is not None else False
 
 
 def _position_offset(encoder: Any) -> int:

@@ -34,13 +34,12 @@ import numpy as np
 
 from topics import __version__
 from topics.errors import BundleError
-from topics.serve.read_ahead import ReadAhead
+from topics.serve.read_ahead import MANIFEST, ReadAhead
 
 FORMAT = "topics-bundle"
 # 2: per-family model state and feature blocks; array dtypes and shapes.
 # 3: a TF-IDF vocabulary as its terms concatenated and their lengths.
 FORMAT_VERSION = 3
-MANIFEST = "manifest.json"
 SPEC = "model.json"
 ARRAYS = "arrays.npz"
 MAX_DIMENSIONS = 4  # bundles hold vectors and matrices

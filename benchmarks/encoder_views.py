@@ -51,7 +51,7 @@ from topics.families import FAMILIES  # noqa: E402
 from topics.families.base import TrainingData  # noqa: E402
 from topics.families.encoder import EncoderClassifier, import_torch  # noqa: E402
 from topics.kernels.linear import normalise_rows  # noqa: E402
-from topics.kernels.transformer import _pad, head_proba  # noqa: E402
+from topics.kernels.transformer import _pad, head_proba, load_tokenizer  # noqa: E402
 from topics.run.build import fit_context  # noqa: E402
 from topics.run.cache import load_corpus_cached, split_kwargs  # noqa: E402
 
@@ -64,7 +64,8 @@ def windowed(encoder: EncoderClassifier, texts: Sequence[str], most: Sequence[in
     applied to the token-weighted mean of their pooled vectors."""
     torch, _ = import_torch()
     windows, owner = [], []
-    for i, encoding in enumerate(encoder.tokenizer_.encode_batch(encoder._view(texts))):
+    tokenizer = load_tokenizer(encoder.tokenizer_json_, encoder.max_length_)  # with overflow
+    for i, encoding in enumerate(tokenizer.encode_batch(encoder._view(texts))):
         for window in [encoding, *encoding.overflowing][: max(most)]:
             windows.append(window)
             owner.append(i)
@@ -78,7 +79,7 @@ def windowed(encoder: EncoderClassifier, texts: Sequence[str], most: Sequence[in
     with torch.no_grad():
         for k in range(0, len(order), 64):
             batch = order[k : k + 64]
-            vectors[batch] = encoder._pool(torch, *_pad([windows[i] for i in batch])).numpy()
+            vectors[batch] = encoder._pool(torch, *_pad([windows[i].ids for i in batch])).numpy()
 
     def head(v: np.ndarray) -> np.ndarray:
         return normalise_rows(

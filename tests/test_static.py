@@ -18,6 +18,7 @@ from topics.families.linear import MultiLabelLinear
 from topics.families.sentence_encoder import TorchBertEmbedder
 from topics.families.static import StaticVectors, fit_to_sentences
 from topics.kernels import static as kernel
+from topics.kernels.transformer import load_tokenizer
 from topics.predict import Predictor
 from topics.run.build import fit_family
 from topics.run.cache import FitCache, load_corpus_from_config, split_kwargs
@@ -62,7 +63,7 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_token_vectors_are_each_token_alone_through_the_encoder(tiny_bert: Path) -> None:
     embedder = TorchBertEmbedder(str(tiny_bert), max_length=8)
-    vocabulary = embedder.tokenizer.get_vocab()
+    vocabulary = load_tokenizer(embedder.tokenizer_json, 8).get_vocab()
     words = sorted(w for w in vocabulary if w.isalpha() and len(w) > 3)[:5]  # whole words
     ids = np.array([vocabulary[w] for w in words])
     np.testing.assert_allclose(embedder.token_vectors(ids), embedder.embed(words), atol=1e-5)

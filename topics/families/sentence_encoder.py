@@ -28,7 +28,7 @@ from topics.kernels.transformer import (
     NumpyEncoder,
     bert_names,
     encode_by_length,
-    load_tokenizer,
+    load_encoder_tokenizer,
     relative_buckets,
 )
 
@@ -76,7 +76,7 @@ class NumpyBertEmbedder:
         }
         self.batch_size = batch_size
         self.encoder = NumpyEncoder(self.weights, num_layers, num_heads, layer_norm_eps)
-        self.tokenizer = load_tokenizer(tokenizer_json, max_length)
+        self.tokenizer = load_encoder_tokenizer(tokenizer_json, max_length)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         hidden = self.weights["embeddings.word_embeddings.weight"].shape[1]
@@ -130,7 +130,7 @@ class TorchBertEmbedder:
         self.weights = weights
         self.max_length = min(int(max_length), positions)
         self.tokenizer_json = (folder / "tokenizer.json").read_text(encoding="utf-8")
-        self.tokenizer = load_tokenizer(self.tokenizer_json, self.max_length)
+        self.tokenizer = load_encoder_tokenizer(self.tokenizer_json, self.max_length)
         self.batch_size = batch_size  # 16: faster on 2 cores than 64 at 128 tokens
         torch.set_num_threads(threads or os.cpu_count() or 1)
 

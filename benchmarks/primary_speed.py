@@ -1,11 +1,14 @@
 """An experiment's primary model against its tfidf-only model, same run: issue 17's figures.
 
     TOPICS_DATA_DIR=../shared/data .venv/bin/python benchmarks/primary_speed.py \\
-        [experiments/nyt-cap.yaml] [--primary KEY=VALUE ...] [--also KEY=VALUE ...]
+        [experiments/nyt-cap.yaml] [--primary KEY=VALUE ...] [--also KEY=VALUE ...] \\
+        [--tfidf-from EXPERIMENT]
 
 Runs ``topics run`` as a user runs it (no tracking): the experiment as its YAML
 says (or with the ``--primary`` overrides: a candidate primary not shipped yet),
-the same experiment with every family but ``tfidf`` disabled, and once more per
+the same experiment with every family but ``tfidf`` disabled (or ``--tfidf-from``'s:
+where the experiment's primary is itself a tfidf model, the plain one it is
+measured against, e.g. 20 Newsgroups' ``20newsgroups-encoder.yaml``), and once more per
 ``--also`` override (e.g. ``model.few_shot.vectors=encoder``). Every bundle
 keeps its primary model only (``model.bundle: primary``). For each:
 
@@ -135,11 +138,17 @@ def main(argv: list[str] | None = None) -> int:
         help="the primary row's overrides (repeatable), e.g. model.tfidf.nb_alpha=1",
     )
     parser.add_argument(
+        "--tfidf-from",
+        metavar="EXPERIMENT",
+        help="train the tfidf-only row from this experiment (default: the same one)",
+    )
+    parser.add_argument(
         "--out", type=Path, help="default: benchmarks/results/primary_speed_<name>.md"
     )
     args = parser.parse_args(argv)
     flags = [f"--primary {override}" for override in args.primary]
     flags += [f"--also {override}" for override in args.also]
+    flags += [f"--tfidf-from {args.tfidf_from}"] if args.tfidf_from else []
     commit, load_before = provenance.commit(), os.getloadavg()[0]
     _, _, test = load_split(args.experiment)
     texts, y = list(test.texts), test.label_matrix()
@@ -147,10 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     tfidf_only += ["model.tfidf.enabled=true", "model.primary=tfidf"]
     rows = []
     with tempfile.TemporaryDirectory(prefix="primary-speed-") as work:
-        variants = [("primary", list(args.primary)), ("tfidf only", tfidf_only)]
-        for what, overrides in variants + [(also, [also]) for also in args.also]:
+        plain = args.tfidf_from or args.experiment
+        variants = [("primary", args.experiment, list(args.primary))]
+        variants += [("tfidf only", plain, tfidf_only)]
+        variants += [(also, args.experiment, [also]) for also in args.also]
+        for what, experiment, overrides in variants:
             print(f"training: {what} ...", flush=True)
-            bundle, metrics, seconds = train(args.experiment, overrides, Path(work) / what)
+            bundle, metrics, seconds = train(experiment, overrides, Path(work) / what)
             row = figures(bundle, metrics, texts, y, args.repeats)
             rows.append({"what": what, "train_s": seconds, **row})
             print(row, flush=True)

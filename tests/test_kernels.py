@@ -139,6 +139,32 @@ def test_term_counter_gives_the_string_lookups_rows_and_the_fitted_vectorizers_t
     np.testing.assert_allclose(dense, fitted.transform(COUNTER_TEXTS).toarray(), atol=1e-12)
 
 
+@pytest.mark.parametrize("block", [1, 2, 3])
+def test_term_counter_counts_by_blocks_of_texts_as_in_one(
+    block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fitted = _fitted_analyzer("word+char_wb", True, (2, 5))
+    whole = TermCounter(fitted.analyzer, _terms(fitted)).count(COUNTER_TEXTS)
+    counter = TermCounter(fitted.analyzer, _terms(fitted))
+    counter.COUNT_BLOCK = block  # empty texts fall inside and at the ends of blocks
+    batches: list[int] = []
+    from_keys = SparseRows.from_keys.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[SparseRows], keys: np.ndarray, n_docs: int, width: int) -> SparseRows:
+        batches.append(n_docs)
+        return from_keys(cls, keys, n_docs, width)
+
+    monkeypatch.setattr(SparseRows, "from_keys", classmethod(counted))
+    rows = counter.count(COUNTER_TEXTS)
+    assert batches == [
+        len(COUNTER_TEXTS[i : i + block]) for i in range(0, len(COUNTER_TEXTS), block)
+    ]
+    assert rows.n_docs == whole.n_docs == len(COUNTER_TEXTS)
+    for got, want in [(rows.docs, whole.docs), (rows.ids, whole.ids), (rows.values, whole.values)]:
+        assert got.dtype == want.dtype
+        assert got.tolist() == want.tolist()
+
+
 def test_term_counter_looks_up_strings_when_gram_codes_would_overflow_int64() -> None:
     fitted = _fitted_analyzer("char_wb", True, (1, 16))  # base ** 16 > 2 ** 63
     by_string = SparseRows.count([fitted.analyzer(t) for t in COUNTER_TEXTS], fitted.vocabulary_)

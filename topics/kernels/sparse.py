@@ -47,6 +47,17 @@ class SparseRows:
         docs, ids = np.divmod(keys[starts].astype(np.int64), width)
         return cls(docs, ids, counts, n_docs)
 
+    @classmethod
+    def stack(cls, parts: Sequence[SparseRows]) -> SparseRows:
+        """``parts``' rows, one batch after the other."""
+        offsets = np.cumsum([0] + [part.n_docs for part in parts])
+        return cls(
+            np.concatenate([part.docs + offsets[i] for i, part in enumerate(parts)]),
+            np.concatenate([part.ids for part in parts]),
+            np.concatenate([part.values for part in parts]),
+            int(offsets[-1]),
+        )
+
     def row(self, d: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = np.searchsorted(self.docs, [d, d + 1])
         return self.ids[lo:hi], self.values[lo:hi]
@@ -165,9 +176,19 @@ class TermCounter:
             )
         return found
 
+    # Texts counted at a time: their keys stay int32 and a few hundred MB at most.
+    # 20 Newsgroups' 7,532 test posts in one call scored at half the speed of
+    # blocks of 1,024 (int64 keys, a sort of 50 million of them), same values.
+    COUNT_BLOCK = 1024
+
     def count(self, texts: Sequence[str]) -> SparseRows:
-        """The features' counts, one row per text."""
+        """The features' counts, one row per text, a block of texts at a time."""
         width = self.width
+        block = max(1, min(self.COUNT_BLOCK, (2**31 - 1) // width))
+        if len(texts) > block:
+            return SparseRows.stack(
+                [self.count(texts[i : i + block]) for i in range(0, len(texts), block)]
+            )
         keys: list[np.ndarray] = []
         if self.words is not None:
             tokens = [self.words.tokens(text) for text in texts]

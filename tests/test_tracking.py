@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -177,6 +178,29 @@ def test_pyfunc_model_has_an_input_example_and_a_real_output_schema(
     assert all(len(record["topics"]) == 1 for record in expected)
     with pytest.raises(ValueError, match="topic model 'bertopic' is not in this bundle"):
         served.predict(example, params={"topic_model": "bertopic"})
+
+
+def test_log_model_takes_labels_and_primary_from_the_bundles_spec(
+    tracked_run: tuple[str, Any], mlflow_store: str, tmp_path: Path
+) -> None:
+    """A bundle written without provenance (``export_bundle(..., provenance={})``, as
+    benchmarks/predict.py writes one) has no primary in its manifest."""
+    from mlflow.models import get_model_info
+
+    _, result = tracked_run
+    bundle = tmp_path / "model"
+    shutil.copytree(result.artifact_dir / "model", bundle)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    del manifest["primary"]
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    tracker = MlflowTracker(mlflow_store)
+    tracker.start_run("bare-bundle", "bench", {}, "")
+    tracker.log_model(bundle)
+    tracker.end_run("FINISHED")
+    mlflow.set_tracking_uri(mlflow_store)
+    (logged,) = mlflow.search_logged_models(output_format="list")
+    (output,) = get_model_info(f"models:/{logged.model_id}").signature.outputs.inputs
+    assert {prop.name for prop in output.type.properties} >= {"labels", "scores"}
 
 
 def test_sweep_parent_points_at_its_best_child(tmp_path: Path) -> None:

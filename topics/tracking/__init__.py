@@ -265,9 +265,10 @@ class MlflowTracker:
         signature (:func:`pyfunc_signature`) and :data:`INPUT_EXAMPLE`."""
         if not self.log_model_enabled:
             return
-        manifest = json.loads((bundle_dir / "manifest.json").read_text(encoding="utf-8"))
-        features = json.loads((bundle_dir / "model.json").read_text(encoding="utf-8"))["features"]
-        topic_model = next((name for name in TOPIC_BLOCKS if name in features), None)
+        # The spec, not the manifest: its labels and primary are there whatever
+        # provenance the bundle was written with.
+        spec = json.loads((bundle_dir / "model.json").read_text(encoding="utf-8"))
+        topic_model = next((name for name in TOPIC_BLOCKS if name in spec["features"]), None)
         with tempfile.TemporaryDirectory() as tmp:
             # "Models from code": MLflow stores this script instead of a pickle.
             script = Path(tmp) / "topics_model.py"
@@ -278,9 +279,7 @@ class MlflowTracker:
                     python_model=str(script),
                     artifacts={"bundle": str(bundle_dir)},
                     code_paths=[str(Path(topics.__file__).parent)],
-                    signature=pyfunc_signature(
-                        manifest["labels"], manifest["primary"], topic_model
-                    ),
+                    signature=pyfunc_signature(spec["labels"], spec["primary"], topic_model),
                     input_example=INPUT_EXAMPLE,
                     # Pinned: inferring requirements costs ~4 s per run. tokenizers:
                     # for encoder models.

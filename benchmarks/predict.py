@@ -234,7 +234,8 @@ def main() -> int:
 
     command = " ".join(["python", *sys.argv])
     lines = [
-        f"# Predict-path benchmark\n\n`{command}`, {os.cpu_count()} cores, {time.strftime('%F')}.\n"
+        f"# Predict-path benchmark\n\n`{command}`, commit {provenance.commit()}, "
+        f"{os.cpu_count()} cores, {time.strftime('%F')}.\n"
     ]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
